@@ -1,0 +1,53 @@
+"""Where boto3 clients are built: one place that knows the endpoint, region and credentials."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import boto3
+from botocore.config import Config
+
+from settings import EMBEDDED_ACCESS_KEY, EMBEDDED_SECRET_KEY
+
+if TYPE_CHECKING:
+    from settings import Settings
+
+
+@dataclass(frozen=True)
+class AwsTarget:
+    """The AWS a process talks to: real AWS (``endpoint_url`` None) or an AWS-compatible endpoint."""
+
+    region: str
+    endpoint_url: str | None
+    access_key: str | None
+    secret_key: str | None
+    pool_size: int
+
+    @classmethod
+    def from_settings(cls, settings: Settings, endpoint_url: str | None = None) -> AwsTarget:
+        endpoint = endpoint_url or settings.aws_endpoint_url
+        local = settings.aws_mode != "aws"
+        return cls(
+            region=settings.region,
+            endpoint_url=endpoint if local else None,
+            access_key=EMBEDDED_ACCESS_KEY if settings.embedded else None,
+            secret_key=EMBEDDED_SECRET_KEY if settings.embedded else None,
+            pool_size=settings.blocking_threads,
+        )
+
+    def client(self, service: str) -> Any:
+        """A boto3 client for ``service``; S3 uses path-style addressing on a custom endpoint."""
+        config = Config(
+            region_name=self.region,
+            max_pool_connections=self.pool_size,
+            retries={"mode": "standard", "max_attempts": 3},
+            signature_version="s3v4" if service == "s3" else None,
+            s3={"addressing_style": "path"} if self.endpoint_url else None,
+        )
+        session = boto3.session.Session(
+            aws_access_key_id=self.access_key,
+            aws_secret_access_key=self.secret_key,
+            region_name=self.region,
+        )
+        return session.client(service, endpoint_url=self.endpoint_url, config=config)  # type: ignore[call-overload]

@@ -1,0 +1,148 @@
+"""Document bytes in S3: signed upload forms, object checks, signed downloads."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+from urllib.parse import quote
+
+from botocore.exceptions import ClientError
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from adapters.aws import AwsTarget
+
+
+@dataclass(frozen=True)
+class UploadPost:
+    """A presigned S3 POST: the URL to post to and the form fields to send before the file."""
+
+    url: str
+    fields: dict[str, str]
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    """What a HEAD request says of an object."""
+
+    size: int
+    etag: str
+    content_type: str
+
+
+class ObjectStore(Protocol):
+    """Where document bytes live. Every method is blocking; call it through ``Blocking.run``."""
+
+    def upload_post(
+        self,
+        key: str,
+        *,
+        content_type: str,
+        max_bytes: int,
+        metadata: dict[str, str],
+        expires_in: int,
+        redirect_url: str | None = None,
+    ) -> UploadPost:
+        """Sign a POST form for exactly ``key``: 1 to ``max_bytes`` bytes of ``content_type``.
+
+        Every field of the form is also a condition of its policy, so none can be changed.
+        """
+        ...
+
+    def head(self, key: str) -> ObjectInfo | None:
+        """The object's real size and checksum, or None when there is no such object."""
+        ...
+
+    def delete(self, key: str) -> None:
+        """Delete the object; deleting a missing object is not an error."""
+        ...
+
+    def download_url(self, key: str, *, filename: str, expires_in: int) -> str:
+        """Sign a GET that downloads the object as an attachment named ``filename``."""
+        ...
+
+
+def metadata_value(value: str) -> str:
+    """S3 user metadata travels in HTTP headers: keep it ASCII by percent-encoding UTF-8."""
+    return quote(value, safe=" ")
+
+
+def content_disposition(filename: str) -> str:
+    """``attachment`` with an ASCII fallback name and the exact name in RFC 5987 form."""
+    fallback = "".join(c if 32 <= ord(c) < 127 and c not in '"\\' else "_" for c in filename)
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
+
+
+class S3ObjectStore:
+    """:class:`ObjectStore` on one S3 bucket."""
+
+    def __init__(self, target: AwsTarget, bucket: str) -> None:
+        self.bucket = bucket
+        self.client: Any = target.client("s3")
+        self.region = target.region
+
+    def upload_post(
+        self,
+        key: str,
+        *,
+        content_type: str,
+        max_bytes: int,
+        metadata: dict[str, str],
+        expires_in: int,
+        redirect_url: str | None = None,
+    ) -> UploadPost:
+        fields = {"Content-Type": content_type}
+        fields.update({f"x-amz-meta-{name}": metadata_value(value) for name, value in metadata.items()})
+        if redirect_url is None:
+            fields["success_action_status"] = "201"
+        else:
+            fields["success_action_redirect"] = redirect_url
+        conditions: list[Any] = [{name: value} for name, value in fields.items()]
+        conditions.append(["content-length-range", 1, max_bytes])
+        post = self.client.generate_presigned_post(
+            self.bucket, key, Fields=fields, Conditions=conditions, ExpiresIn=expires_in
+        )
+        return UploadPost(url=post["url"], fields=dict(post["fields"]))
+
+    def head(self, key: str) -> ObjectInfo | None:
+        try:
+            response = self.client.head_object(Bucket=self.bucket, Key=key)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
+                return None
+            raise
+        return ObjectInfo(
+            size=int(response["ContentLength"]),
+            etag=str(response.get("ETag", "")).strip('"'),
+            content_type=str(response.get("ContentType", "")),
+        )
+
+    def delete(self, key: str) -> None:
+        self.client.delete_object(Bucket=self.bucket, Key=key)
+
+    def download_url(self, key: str, *, filename: str, expires_in: int) -> str:
+        params = {"Bucket": self.bucket, "Key": key, "ResponseContentDisposition": content_disposition(filename)}
+        return str(self.client.generate_presigned_url("get_object", Params=params, ExpiresIn=expires_in))
+
+    def ensure_bucket(self, cors_origins: Sequence[str]) -> None:
+        """Create the bucket if it is missing and let browsers POST forms to it from ``cors_origins``."""
+        try:
+            if self.region == "us-east-1":
+                self.client.create_bucket(Bucket=self.bucket)
+            else:
+                self.client.create_bucket(
+                    Bucket=self.bucket, CreateBucketConfiguration={"LocationConstraint": self.region}
+                )
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "BucketAlreadyOwnedByYou":
+                raise
+        if cors_origins:
+            rule = {
+                "AllowedMethods": ["POST", "GET", "HEAD"],
+                "AllowedOrigins": list(cors_origins),
+                "AllowedHeaders": ["*"],
+                "ExposeHeaders": ["ETag", "Location"],
+                "MaxAgeSeconds": 3600,
+            }
+            self.client.put_bucket_cors(Bucket=self.bucket, CORSConfiguration={"CORSRules": [rule]})

@@ -1,0 +1,98 @@
+"""Accounts: identity, plan and the byte counts that enforce its quota."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from pynamodb.attributes import BooleanAttribute, NumberAttribute, UnicodeAttribute, UTCDateTimeAttribute
+from pynamodb.exceptions import TransactWriteError
+from pynamodb.models import Model
+from pynamodb.transactions import TransactWrite
+from ulid import ULID
+
+from models.base import BaseMeta, failed_items, transaction_connection, utcnow
+from models.errors import AccountNotFound, EmailTaken
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+GIB = 1024**3
+PLAN_LIMITS = {"FREE": 5 * GIB, "PREMIUM": 20 * GIB}
+
+
+class Account(Model):
+    """One account. ``allocated_bytes`` is always ``used_bytes + reserved_bytes``.
+
+    DynamoDB conditions cannot add, so the sum is kept as its own attribute and every quota
+    check is one comparison against it.
+    """
+
+    class Meta(BaseMeta):
+        table_name = "accounts"
+
+    id = UnicodeAttribute(hash_key=True)
+    email = UnicodeAttribute()
+    password_hash = UnicodeAttribute()
+    plan = UnicodeAttribute()
+    home_region = UnicodeAttribute()
+    role = UnicodeAttribute(default="USER")
+    used_bytes = NumberAttribute(default=0)
+    reserved_bytes = NumberAttribute(default=0)
+    allocated_bytes = NumberAttribute(default=0)
+    document_count = NumberAttribute(default=0)
+    over_quota = BooleanAttribute(default=False)
+    created_at = UTCDateTimeAttribute()
+
+    @property
+    def limit_bytes(self) -> int:
+        return PLAN_LIMITS[self.plan]
+
+
+class EmailClaim(Model):
+    """One row per email: the unique constraint a global secondary index cannot give."""
+
+    class Meta(BaseMeta):
+        table_name = "emails"
+
+    email = UnicodeAttribute(hash_key=True)
+    account_id = UnicodeAttribute()
+
+
+def create(*, email: str, password_hash: str, plan: str, home_region: str, now: datetime | None = None) -> Account:
+    """Create the account and claim its email in one transaction; :class:`EmailTaken` if claimed."""
+    account = Account(
+        id=str(ULID()),
+        email=email,
+        password_hash=password_hash,
+        plan=plan,
+        home_region=home_region,
+        created_at=now or utcnow(),
+    )
+    claim = EmailClaim(email=email, account_id=account.id)
+    try:
+        with TransactWrite(connection=transaction_connection()) as transaction:
+            transaction.save(claim, condition=EmailClaim.email.does_not_exist())
+            transaction.save(account, condition=Account.id.does_not_exist())
+    except TransactWriteError as error:
+        if any(failed_items(error)[:1]):
+            raise EmailTaken(email) from None
+        raise
+    return account
+
+
+def get(account_id: str) -> Account:
+    try:
+        return Account.get(account_id, consistent_read=True)
+    except Account.DoesNotExist:
+        raise AccountNotFound(account_id) from None
+
+
+def find_by_email(email: str) -> Account | None:
+    try:
+        claim = EmailClaim.get(email, consistent_read=True)
+    except EmailClaim.DoesNotExist:
+        return None
+    try:
+        return get(claim.account_id)
+    except AccountNotFound:
+        return None

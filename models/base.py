@@ -1,0 +1,60 @@
+"""What every model shares: connection settings, time, and reading DynamoDB condition failures."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from pynamodb.connection import Connection
+
+if TYPE_CHECKING:
+    from pynamodb.exceptions import PynamoDBException, TransactWriteError
+
+CONDITION_FAILED = "ConditionalCheckFailedException"
+
+
+class BaseMeta:
+    """Connection settings shared by every table; ``models.tables.configure`` fills them in."""
+
+    host: str | None = None
+    region: str | None = None
+    aws_access_key_id: str | None = None
+    aws_secret_access_key: str | None = None
+    max_pool_connections: int = 32
+    billing_mode = "PAY_PER_REQUEST"
+
+
+class _Connections:
+    transactions: Connection | None = None
+
+
+def transaction_connection() -> Connection:
+    """The connection ``TransactWrite`` uses (PynamoDB transactions need one of their own)."""
+    if _Connections.transactions is None:
+        _Connections.transactions = Connection(
+            region=BaseMeta.region,
+            host=BaseMeta.host,
+            max_pool_connections=BaseMeta.max_pool_connections,
+            aws_access_key_id=BaseMeta.aws_access_key_id,
+            aws_secret_access_key=BaseMeta.aws_secret_access_key,
+        )
+    return _Connections.transactions
+
+
+def reset_transaction_connection() -> None:
+    _Connections.transactions = None
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def condition_failed(error: PynamoDBException) -> bool:
+    return error.cause_response_code == CONDITION_FAILED
+
+
+def failed_items(error: TransactWriteError) -> list[bool]:
+    """For each item of a cancelled transaction, whether its own condition failed."""
+    return [
+        reason is not None and reason.code == "ConditionalCheckFailed" for reason in error.cancellation_reasons or []
+    ]

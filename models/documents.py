@@ -1,0 +1,316 @@
+"""Documents: one row per document under its owner, listed through local indexes, never scanned."""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from pynamodb.attributes import (
+    ListAttribute,
+    NumberAttribute,
+    TTLAttribute,
+    UnicodeAttribute,
+    UTCDateTimeAttribute,
+)
+from pynamodb.exceptions import DeleteError, TransactWriteError, UpdateError
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection, LocalSecondaryIndex
+from pynamodb.models import Model
+from pynamodb.transactions import TransactWrite
+from ulid import ULID
+
+from models.accounts import Account
+from models.base import BaseMeta, condition_failed, failed_items, transaction_connection, utcnow
+from models.errors import DocumentNotFound
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from pynamodb.expressions.condition import Condition
+
+PENDING_UPLOAD = "PENDING_UPLOAD"
+PROCESSING = "PROCESSING"
+READY = "READY"
+FAILED = "FAILED"
+REJECTED = "REJECTED"
+#: The statuses in which the original object exists and counts against the quota.
+STORED = (PROCESSING, READY, FAILED)
+#: A rejection the owner asked for (deleting an upload in progress): the document is gone to them.
+CANCELLED = "CANCELLED"
+
+
+class ByName(LocalSecondaryIndex["Document"]):
+    class Meta:
+        index_name = "by-name"
+        projection = AllProjection()
+
+    owner_id = UnicodeAttribute(hash_key=True)
+    name_key = UnicodeAttribute(range_key=True)
+
+
+class ByUpdated(LocalSecondaryIndex["Document"]):
+    class Meta:
+        index_name = "by-updated"
+        projection = AllProjection()
+
+    owner_id = UnicodeAttribute(hash_key=True)
+    updated_key = UnicodeAttribute(range_key=True)
+
+
+class SweepDue(GlobalSecondaryIndex["Document"]):
+    """Sparse: only documents whose upload form may still deliver an object are in it."""
+
+    class Meta:
+        index_name = "sweep-due"
+        projection = KeysOnlyProjection()
+
+    sweep_shard = UnicodeAttribute(hash_key=True)
+    sweep_at = NumberAttribute(range_key=True)
+
+
+class Document(Model):
+    """A document. The id is a ULID, so the range key sorts by creation time.
+
+    ``name_key`` and ``updated_key`` end with the id, so sort keys never tie and cursors are exact.
+    ``size`` is the counted size (the declared one until the upload completes).
+    """
+
+    class Meta(BaseMeta):
+        table_name = "documents"
+
+    owner_id = UnicodeAttribute(hash_key=True)
+    document_id = UnicodeAttribute(range_key=True)
+    name = UnicodeAttribute()
+    name_folded = UnicodeAttribute()
+    name_key = UnicodeAttribute()
+    content_type = UnicodeAttribute()
+    size = NumberAttribute()
+    declared_size = NumberAttribute()
+    checksum = UnicodeAttribute(null=True)
+    tags = ListAttribute(of=UnicodeAttribute, default=list)
+    description = UnicodeAttribute(default="")
+    status = UnicodeAttribute()
+    object_key = UnicodeAttribute()
+    created_at = UTCDateTimeAttribute()
+    updated_at = UTCDateTimeAttribute()
+    updated_key = UnicodeAttribute()
+    upload_expires_at = UTCDateTimeAttribute()
+    failure_reason = UnicodeAttribute(null=True)
+    sweep_shard = UnicodeAttribute(null=True)
+    sweep_at = NumberAttribute(null=True)
+    expires_at = TTLAttribute(null=True)
+
+    by_name = ByName()
+    by_updated = ByUpdated()
+    sweep_due = SweepDue()
+
+    @property
+    def visible(self) -> bool:
+        return not (self.status == REJECTED and self.failure_reason == CANCELLED)
+
+
+def fold(text: str) -> str:
+    """The form names are compared and sorted in: NFKC, case-folded."""
+    return unicodedata.normalize("NFKC", text).casefold()
+
+
+def name_key(name: str, document_id: str) -> str:
+    return f"{fold(name)}\x1f{document_id}"
+
+
+def updated_key(updated_at: datetime, document_id: str) -> str:
+    return f"{Document.updated_at.serialize(updated_at)}#{document_id}"
+
+
+def get(owner_id: str, document_id: str) -> Document:
+    """The owner's document; :class:`DocumentNotFound` for a missing, cancelled or foreign one."""
+    try:
+        document = Document.get(owner_id, document_id, consistent_read=True)
+    except Document.DoesNotExist:
+        raise DocumentNotFound(document_id) from None
+    if not document.visible:
+        raise DocumentNotFound(document_id)
+    return document
+
+
+@dataclass(frozen=True)
+class ListFilter:
+    name_contains: str | None = None
+    tags: tuple[str, ...] = ()
+    content_type: str | None = None
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+    updated_after: datetime | None = None
+    updated_before: datetime | None = None
+    status: str | None = None
+
+
+ORDER_FIELDS = ("CREATED_AT", "UPDATED_AT", "NAME")
+
+
+def sort_value(document: Document, order: str) -> str:
+    """The value a document sorts by in ``order``; a cursor carries it."""
+    if order == "NAME":
+        return document.name_key
+    if order == "UPDATED_AT":
+        return document.updated_key
+    return document.document_id
+
+
+def _conditions(flt: ListFilter) -> Condition | None:
+    parts: list[Condition] = []
+    if flt.status is None:
+        parts.append(Document.status.is_in(*STORED))
+    else:
+        parts.append(Document.status == flt.status)
+        if flt.status == REJECTED:
+            parts.append(~(Document.failure_reason == CANCELLED))
+    if flt.name_contains:
+        parts.append(Document.name_folded.contains(fold(flt.name_contains)))
+    parts.extend(Document.tags.contains(tag) for tag in flt.tags)
+    if flt.content_type:
+        parts.append(Document.content_type == flt.content_type)
+    if flt.created_after:
+        parts.append(Document.created_at > flt.created_after)
+    if flt.created_before:
+        parts.append(Document.created_at < flt.created_before)
+    if flt.updated_after:
+        parts.append(Document.updated_at > flt.updated_after)
+    if flt.updated_before:
+        parts.append(Document.updated_at < flt.updated_before)
+    condition = parts[0]
+    for part in parts[1:]:
+        condition &= part
+    return condition
+
+
+def page(
+    owner_id: str,
+    *,
+    order: str,
+    descending: bool,
+    limit: int,
+    after: tuple[str, str] | None,
+    flt: ListFilter,
+) -> tuple[list[Document], bool]:
+    """Up to ``limit`` of the owner's documents after the cursor position ``after``
+    (``(sort value, document id)``), and whether more follow.
+
+    One DynamoDB query on the owner's partition, read lazily page by page until ``limit + 1``
+    documents pass the filter.
+    """
+    start: dict[str, Any] | None = None
+    if after is not None:
+        value, document_id = after
+        start = {"owner_id": {"S": owner_id}, "document_id": {"S": document_id}}
+        if order == "NAME":
+            start["name_key"] = {"S": value}
+        elif order == "UPDATED_AT":
+            start["updated_key"] = {"S": value}
+    query_args: dict[str, Any] = {
+        "filter_condition": _conditions(flt),
+        "scan_index_forward": not descending,
+        "last_evaluated_key": start,
+        "page_size": min(max(limit + 1, 50), 500),
+        "consistent_read": True,
+    }
+    if order == "NAME":
+        results = Document.by_name.query(owner_id, **query_args)
+    elif order == "UPDATED_AT":
+        if flt.updated_after or flt.updated_before:
+            query_args["range_key_condition"] = _time_range(Document.updated_key, flt.updated_after, flt.updated_before)
+        results = Document.by_updated.query(owner_id, **query_args)
+    else:
+        if flt.created_after or flt.created_before:
+            query_args["range_key_condition"] = _id_range(flt.created_after, flt.created_before)
+        results = Document.query(owner_id, **query_args)
+    found: list[Document] = []
+    for document in results:
+        found.append(document)
+        if len(found) > limit:
+            return found[:limit], True
+    return found, False
+
+
+def _time_range(attribute: UnicodeAttribute, after: datetime | None, before: datetime | None) -> Condition:
+    # The exact bounds are in the filter; this only narrows what DynamoDB reads.
+    low = Document.updated_at.serialize(after) if after else ""
+    high = (Document.updated_at.serialize(before) if before else "9999") + "\uffff"
+    return attribute.between(low, high)
+
+
+def _id_range(after: datetime | None, before: datetime | None) -> Condition:
+    low = str(ULID.from_datetime(after))[:10] + "0" * 16 if after else "0" * 26
+    high = str(ULID.from_datetime(before))[:10] + "Z" * 16 if before else "Z" * 26
+    return Document.document_id.between(low, high)
+
+
+def update_details(
+    owner_id: str,
+    document_id: str,
+    *,
+    name: str | None,
+    tags: list[str] | None,
+    description: str | None,
+    now: datetime | None = None,
+) -> Document:
+    """Rename, retag or redescribe a visible document; :class:`DocumentNotFound` otherwise."""
+    now = now or utcnow()
+    document = Document(owner_id=owner_id, document_id=document_id)
+    actions: list[Any] = [Document.updated_at.set(now), Document.updated_key.set(updated_key(now, document_id))]
+    if name is not None:
+        actions += [
+            Document.name.set(name),
+            Document.name_folded.set(fold(name)),
+            Document.name_key.set(name_key(name, document_id)),
+        ]
+    if tags is not None:
+        actions.append(Document.tags.set(tags))  # type: ignore[arg-type]  # PynamoDB types lists by attribute
+    if description is not None:
+        actions.append(Document.description.set(description))
+    try:
+        document.update(actions=actions, condition=Document.status.is_in(PENDING_UPLOAD, *STORED))
+    except UpdateError as error:
+        if condition_failed(error):
+            raise DocumentNotFound(document_id) from None
+        raise
+    return document
+
+
+def delete_stored(document: Document) -> bool:
+    """Delete a stored document's record and give its bytes back to the quota, in one transaction.
+
+    The caller deletes the object first, so a failure here leaves a record to retry, never an
+    orphaned object. Returns False when the document was already gone.
+    """
+    try:
+        with TransactWrite(connection=transaction_connection()) as transaction:
+            transaction.delete(
+                document,
+                condition=Document.status.is_in(*STORED) & (Document.size == document.size),
+            )
+            transaction.update(
+                Account(id=document.owner_id),
+                actions=[
+                    Account.used_bytes.add(-document.size),
+                    Account.allocated_bytes.add(-document.size),
+                    Account.document_count.add(-1),
+                ],
+                condition=Account.id.exists(),
+            )
+    except TransactWriteError as error:
+        if any(failed_items(error)):
+            return False
+        raise
+    return True
+
+
+def delete_record(document: Document, *, status: str) -> bool:
+    """Delete a record that holds no bytes and no reservation (a finished rejection)."""
+    try:
+        document.delete(condition=Document.status == status)
+    except DeleteError as error:
+        if condition_failed(error):
+            return False
+        raise
+    return True

@@ -1,0 +1,301 @@
+"""The upload life cycle: reserve bytes, then count the real object or reject it, exactly once.
+
+Every transition is a conditional write on the document's status, made in one transaction with
+the account's byte counts, so a retry, a second ``completeUpload`` or the sweeper racing the
+owner can never count or release bytes twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from pynamodb.exceptions import TransactWriteError, UpdateError
+from pynamodb.transactions import TransactWrite
+
+from models import accounts, documents
+from models.accounts import Account
+from models.base import condition_failed, failed_items, transaction_connection, utcnow
+from models.documents import CANCELLED, PENDING_UPLOAD, READY, REJECTED, Document
+from models.errors import DocumentNotFound, QuotaExceeded, UploadRejected
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from adapters.s3 import ObjectStore
+
+log = logging.getLogger(__name__)
+
+SWEEP_SHARDS = 8
+REJECTED_KEPT_FOR = timedelta(days=7)
+MISSING_OBJECT = "MISSING_OBJECT"
+TOO_LARGE = "TOO_LARGE"
+OVER_QUOTA = "OVER_QUOTA"
+REJECTION_MESSAGES = {
+    MISSING_OBJECT: "No file arrived for this upload; request a new form and post the file before completing.",
+    TOO_LARGE: "The file is larger than the size declared when the upload was requested.",
+    OVER_QUOTA: "Counting this file would pass the plan's storage limit.",
+}
+
+
+def object_key(owner_id: str, document_id: str) -> str:
+    """Server-chosen and unique: the client's filename never reaches a key."""
+    return f"{owner_id}/{document_id}/original"
+
+
+def start(
+    account: Account,
+    *,
+    document_id: str,
+    name: str,
+    content_type: str,
+    size: int,
+    tags: list[str],
+    description: str,
+    form_seconds: int,
+    sweep_grace_seconds: int,
+    now: datetime | None = None,
+) -> Document:
+    """Reserve ``size`` bytes and create the ``PENDING_UPLOAD`` record, in one transaction.
+
+    :class:`QuotaExceeded` when the reservation would pass the plan's limit; then nothing is written.
+    """
+    now = now or utcnow()
+    expires = now + timedelta(seconds=form_seconds)
+    document = Document(
+        owner_id=account.id,
+        document_id=document_id,
+        name=name,
+        name_folded=documents.fold(name),
+        name_key=documents.name_key(name, document_id),
+        content_type=content_type,
+        size=size,
+        declared_size=size,
+        tags=tags,
+        description=description,
+        status=PENDING_UPLOAD,
+        object_key=object_key(account.id, document_id),
+        created_at=now,
+        updated_at=now,
+        updated_key=documents.updated_key(now, document_id),
+        upload_expires_at=expires,
+        sweep_shard=str(ord(document_id[-1]) % SWEEP_SHARDS),
+        sweep_at=int((expires + timedelta(seconds=sweep_grace_seconds)).timestamp()) + 1,
+    )
+    for _ in range(3):
+        limit = account.limit_bytes
+        try:
+            with TransactWrite(connection=transaction_connection()) as transaction:
+                transaction.update(
+                    Account(id=account.id),
+                    actions=[Account.reserved_bytes.add(size), Account.allocated_bytes.add(size)],
+                    condition=(Account.plan == account.plan)
+                    & (Account.allocated_bytes <= limit - size)
+                    & (Account.over_quota == False),  # noqa: E712 (a DynamoDB condition, not a test)
+                )
+                transaction.save(document, condition=Document.document_id.does_not_exist())
+            return document
+        except TransactWriteError as error:
+            if not failed_items(error)[:1] == [True]:
+                raise
+            fresh = accounts.get(account.id)
+            if fresh.plan == account.plan or fresh.over_quota or fresh.allocated_bytes + size > fresh.limit_bytes:
+                raise QuotaExceeded(
+                    limit_bytes=fresh.limit_bytes,
+                    used_bytes=int(fresh.used_bytes),
+                    reserved_bytes=int(fresh.reserved_bytes),
+                    requested_bytes=size,
+                ) from None
+            account = fresh  # the plan changed under us: try again against the new limit
+    raise QuotaExceeded(
+        limit_bytes=account.limit_bytes,
+        used_bytes=int(account.used_bytes),
+        reserved_bytes=int(account.reserved_bytes),
+        requested_bytes=size,
+    )
+
+
+def _record(owner_id: str, document_id: str) -> Document:
+    try:
+        document = Document.get(owner_id, document_id, consistent_read=True)
+    except Document.DoesNotExist:
+        raise DocumentNotFound(document_id) from None
+    if not document.visible:
+        raise DocumentNotFound(document_id)
+    return document
+
+
+def complete(store: ObjectStore, owner_id: str, document_id: str, now: datetime | None = None) -> Document:
+    """Check the real object and count it: the document is ``READY`` with its size and checksum.
+
+    A second call returns the same document. A missing object, one larger than declared, or
+    usage past the plan's limit rejects the upload (:class:`UploadRejected`): the reservation is
+    released and the object deleted. :class:`DocumentNotFound` for an unknown or foreign id.
+    """
+    for _ in range(5):
+        document = _record(owner_id, document_id)
+        if document.status == REJECTED:
+            reason = document.failure_reason or MISSING_OBJECT
+            raise UploadRejected(reason, REJECTION_MESSAGES.get(reason, "The upload was rejected."))
+        if document.status != PENDING_UPLOAD:
+            return document
+        info = store.head(document.object_key)
+        if info is None:
+            _reject(store, document, MISSING_OBJECT, now)
+            continue
+        if info.size > document.declared_size:
+            _reject(store, document, TOO_LARGE, now)
+            continue
+        account = accounts.get(owner_id)
+        now = now or utcnow()
+        try:
+            with TransactWrite(connection=transaction_connection()) as transaction:
+                transaction.update(
+                    Account(id=owner_id),
+                    actions=[
+                        Account.used_bytes.add(info.size),
+                        Account.reserved_bytes.add(-document.declared_size),
+                        Account.allocated_bytes.add(info.size - document.declared_size),
+                        Account.document_count.add(1),
+                    ],
+                    condition=Account.used_bytes <= account.limit_bytes - info.size,
+                )
+                transaction.update(
+                    document,
+                    actions=[
+                        Document.status.set(READY),
+                        Document.size.set(info.size),
+                        Document.checksum.set(info.etag),
+                        Document.updated_at.set(now),
+                        Document.updated_key.set(documents.updated_key(now, document_id)),
+                        Document.sweep_shard.remove(),
+                        Document.sweep_at.remove(),
+                    ],
+                    condition=Document.status == PENDING_UPLOAD,
+                )
+        except TransactWriteError as error:
+            flags = failed_items(error)
+            if flags[1:2] == [True]:
+                continue  # settled by someone else meanwhile: read what they decided
+            if flags[:1] == [True]:
+                _reject(store, document, OVER_QUOTA, now)
+                continue
+            raise
+        return _record(owner_id, document_id)
+    raise RuntimeError(f"upload {document_id} did not settle")
+
+
+def _reject(store: ObjectStore, document: Document, reason: str, now: datetime | None = None) -> None:
+    """Release the reservation and mark the upload ``REJECTED``, then delete whatever arrived.
+
+    The document stays in the sweep index, so an object that lands later, or a delete that
+    fails here, is cleaned up once the form has expired.
+    """
+    now = now or utcnow()
+    try:
+        with TransactWrite(connection=transaction_connection()) as transaction:
+            transaction.update(
+                Account(id=document.owner_id),
+                actions=[
+                    Account.reserved_bytes.add(-document.declared_size),
+                    Account.allocated_bytes.add(-document.declared_size),
+                ],
+                condition=Account.id.exists(),
+            )
+            transaction.update(
+                document,
+                actions=[
+                    Document.status.set(REJECTED),
+                    Document.failure_reason.set(reason),
+                    Document.updated_at.set(now),
+                    Document.updated_key.set(documents.updated_key(now, document.document_id)),
+                    Document.expires_at.set(now + REJECTED_KEPT_FOR),
+                ],
+                condition=Document.status == PENDING_UPLOAD,
+            )
+    except TransactWriteError as error:
+        if not any(failed_items(error)):
+            raise
+        return  # settled by someone else meanwhile
+    _delete_object(store, document.object_key)
+
+
+def _delete_object(store: ObjectStore, key: str) -> None:
+    try:
+        store.delete(key)
+    except Exception:
+        log.exception("could not delete %s now; the sweeper will try again", key)
+
+
+def cancel(store: ObjectStore, document: Document, now: datetime | None = None) -> bool:
+    """The owner deletes an upload that is not counted: release what it holds, forget it.
+
+    Returns False when there was nothing left to cancel.
+    """
+    if document.status == PENDING_UPLOAD:
+        _reject(store, document, CANCELLED, now)
+        return _record_status(document) == (REJECTED, CANCELLED)
+    if document.status != REJECTED:
+        return False
+    if document.sweep_at is None:
+        return documents.delete_record(document, status=REJECTED)
+    # Its form may still deliver an object: the sweeper deletes record and object after expiry.
+    try:
+        document.update(
+            actions=[Document.failure_reason.set(CANCELLED)],
+            condition=(Document.status == REJECTED) & ~(Document.failure_reason == CANCELLED),
+        )
+    except UpdateError as error:
+        if condition_failed(error):
+            return False
+        raise
+    return True
+
+
+def _record_status(document: Document) -> tuple[str, str | None]:
+    try:
+        fresh = Document.get(document.owner_id, document.document_id, consistent_read=True)
+    except Document.DoesNotExist:
+        return ("", None)
+    return (fresh.status, fresh.failure_reason)
+
+
+def due_for_sweep(now: datetime | None = None, limit: int = 100) -> list[tuple[str, str]]:
+    """(owner, document) keys whose upload forms expired, oldest first, across every shard."""
+    cutoff = int((now or utcnow()).timestamp())
+    keys: list[tuple[str, str]] = []
+    for shard in range(SWEEP_SHARDS):
+        for item in Document.sweep_due.query(str(shard), Document.sweep_at <= cutoff, limit=limit):
+            keys.append((item.owner_id, item.document_id))
+    return keys
+
+
+def sweep(store: ObjectStore, owner_id: str, document_id: str, now: datetime | None = None) -> str:
+    """Settle one expired upload form. Returns what happened, for logs and tests."""
+    try:
+        document = Document.get(owner_id, document_id, consistent_read=True)
+    except Document.DoesNotExist:
+        return "gone"
+    if document.status == PENDING_UPLOAD:
+        try:
+            complete(store, owner_id, document_id, now)
+        except UploadRejected as rejection:
+            return f"rejected:{rejection.reason}"
+        return "completed"
+    if document.status == REJECTED:
+        store.delete(document.object_key)
+        if document.failure_reason == CANCELLED:
+            documents.delete_record(document, status=REJECTED)
+            return "cancelled"
+    _leave_sweep(document)
+    return "closed"
+
+
+def _leave_sweep(document: Document) -> None:
+    actions: list[Any] = [Document.sweep_shard.remove(), Document.sweep_at.remove()]
+    try:
+        document.update(actions=actions, condition=Document.status == document.status)
+    except UpdateError as error:
+        if not condition_failed(error):
+            raise

@@ -1,0 +1,107 @@
+"""Sign-up, sign-in, sign-out and the signed-in account."""
+
+from __future__ import annotations
+
+import functools
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from models import accounts, sessions
+from models.errors import EmailTaken
+from resolvers import validation
+from resolvers.context import Context
+from resolvers.permissions import require_account
+from schema.accounts import (
+    Account,
+    AuthPayload,
+    EmailTakenError,
+    InvalidCredentialsError,
+    SignInInput,
+    SignInResult,
+    SignOutPayload,
+    SignUpInput,
+    SignUpResult,
+)
+from schema.errors import Unauthenticated, ValidationError
+
+if TYPE_CHECKING:
+    from argon2 import PasswordHasher
+
+BAD_CREDENTIALS = "The email or the password is wrong."
+
+
+async def sign_up(
+    info: strawberry.Info[Context, None],
+    input: Annotated[SignUpInput, strawberry.argument(description="The new account.")],
+) -> SignUpResult:
+    services = info.context.services
+    try:
+        email = validation.email(input.email)
+        password = validation.password(input.password)
+    except validation.InvalidInput as error:
+        return ValidationError(message=error.message, field=error.field)
+    password_hash = await services.blocking.run(services.passwords.hash, password)
+    try:
+        record = await services.blocking.run(
+            functools.partial(
+                accounts.create,
+                email=email,
+                password_hash=password_hash,
+                plan=input.plan.name,
+                home_region=services.settings.region,
+            )
+        )
+    except EmailTaken as error:
+        return EmailTakenError(message=str(error), email=email)
+    return await _start_session(info.context, record)
+
+
+async def sign_in(
+    info: strawberry.Info[Context, None],
+    input: Annotated[SignInInput, strawberry.argument(description="Email and password.")],
+) -> SignInResult:
+    services = info.context.services
+    try:
+        email = validation.email(input.email)
+    except validation.InvalidInput:
+        return InvalidCredentialsError(message=BAD_CREDENTIALS)
+    record = await services.blocking.run(accounts.find_by_email, email)
+    # Verify against a stand-in hash when there is no account, so timing does not tell.
+    stored = record.password_hash if record else _stand_in_hash(services.passwords)
+    matches = await services.blocking.run(_verify, services.passwords, stored, input.password[:1024])
+    if record is None or not matches:
+        return InvalidCredentialsError(message=BAD_CREDENTIALS)
+    return await _start_session(info.context, record)
+
+
+async def sign_out(info: strawberry.Info[Context, None]) -> SignOutPayload:
+    await require_account(info)
+    token = info.context.token
+    if token is None:
+        raise Unauthenticated()
+    await info.context.services.blocking.run(sessions.revoke, token)
+    return SignOutPayload(revoked=True)
+
+
+async def me(info: strawberry.Info[Context, None]) -> Account:
+    return Account.from_model(await require_account(info))
+
+
+async def _start_session(context: Context, record: accounts.Account) -> AuthPayload:
+    services = context.services
+    token, session = await services.blocking.run(sessions.create, record.id, services.settings.session_seconds)
+    return AuthPayload(token=token, expires_at=session.expires_at, account=Account.from_model(record))
+
+
+def _verify(hasher: PasswordHasher, stored: str, password: str) -> bool:
+    try:
+        return hasher.verify(stored, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+@functools.cache
+def _stand_in_hash(hasher: PasswordHasher) -> str:
+    return hasher.hash("no account has this password")

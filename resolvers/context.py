@@ -1,0 +1,79 @@
+"""What every resolver receives: the request, the process's services and the signed-in account."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from models import accounts, sessions
+from models.errors import AccountNotFound
+
+if TYPE_CHECKING:
+    from argon2 import PasswordHasher
+    from starlette.requests import Request
+    from starlette.responses import Response
+    from starlette.websockets import WebSocket
+
+    from adapters.blocking import Blocking
+    from adapters.s3 import ObjectStore
+    from models.accounts import Account
+    from settings import Settings
+
+
+@dataclass(frozen=True)
+class Services:
+    """Opened once in the lifespan and shared by every request."""
+
+    settings: Settings
+    objects: ObjectStore
+    blocking: Blocking
+    passwords: PasswordHasher
+
+
+def bearer_token(authorization: str | None) -> str | None:
+    if not authorization:
+        return None
+    scheme, _, token = authorization.strip().partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+@dataclass
+class Context:
+    """Per request. The account is looked up at most once, and only when a resolver asks."""
+
+    services: Services
+    request: Request | WebSocket | None = None
+    response: Response | None = None
+    token: str | None = None
+    request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    _viewer: Account | None = field(default=None, repr=False)
+    _looked_up: bool = field(default=False, repr=False)
+
+    @property
+    def settings(self) -> Settings:
+        return self.services.settings
+
+    async def viewer(self) -> Account | None:
+        """The signed-in account, or None for a missing, unknown, revoked or expired token."""
+        if not self._looked_up:
+            self._looked_up = True
+            if self.token:
+                self._viewer = await self.services.blocking.run(_account_for_token, self.token)
+        return self._viewer
+
+    def download_url(self, key: str, filename: str) -> str:
+        """Sign a download link (a local computation, no request to S3)."""
+        return self.services.objects.download_url(key, filename=filename, expires_in=self.settings.download_url_seconds)
+
+
+def _account_for_token(token: str) -> Account | None:
+    session = sessions.resolve(token)
+    if session is None:
+        return None
+    try:
+        return accounts.get(session.account_id)
+    except AccountNotFound:
+        return None

@@ -1,0 +1,175 @@
+"""Reading, listing, editing and deleting one's own documents."""
+
+from __future__ import annotations
+
+import functools
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+
+from models import documents, uploads
+from models.errors import DocumentNotFound
+from resolvers import pagination, validation
+from resolvers.context import Context
+from resolvers.permissions import require_account
+from schema.documents import (
+    DeleteDocumentInput,
+    DeleteDocumentPayload,
+    DeleteDocumentResult,
+    Document,
+    DocumentConnection,
+    DocumentEdge,
+    DocumentFilter,
+    DocumentOrder,
+    PageInfo,
+    UpdateDocumentInput,
+    UpdateDocumentResult,
+)
+from schema.errors import BadUserInput, NotFound, NotFoundError, ValidationError
+from schema.scalars import Long
+
+if TYPE_CHECKING:
+    from adapters.s3 import ObjectStore
+
+MAX_PAGE = 100
+
+
+async def document(
+    info: strawberry.Info[Context, None],
+    id: Annotated[strawberry.ID, strawberry.argument(description="The document's id.")],
+) -> Document:
+    account = await require_account(info)
+    document_id = validation.document_id(str(id))
+    try:
+        if document_id is None:
+            raise DocumentNotFound(str(id))
+        record = await info.context.services.blocking.run(documents.get, account.id, document_id)
+    except DocumentNotFound:
+        raise NotFound("No document with that id in this account.") from None
+    return Document.from_model(record)
+
+
+def _list_filter(flt: DocumentFilter | None) -> documents.ListFilter:
+    if flt is None:
+        return documents.ListFilter()
+    try:
+        name_contains = None
+        if flt.name_contains is not None:
+            name_contains = validation.filename(flt.name_contains, field="filter.nameContains")
+        return documents.ListFilter(
+            name_contains=name_contains,
+            tags=tuple(validation.tags(flt.tags or [], field="filter.tags")),
+            content_type=validation.content_type(flt.content_type, "filter.contentType") if flt.content_type else None,
+            created_after=validation.aware(flt.created_after),
+            created_before=validation.aware(flt.created_before),
+            updated_after=validation.aware(flt.updated_after),
+            updated_before=validation.aware(flt.updated_before),
+            status=flt.status.name if flt.status else None,
+        )
+    except validation.InvalidInput as error:
+        raise BadUserInput(f"{error.field}: {error.message}") from None
+
+
+async def list_documents(
+    info: strawberry.Info[Context, None],
+    first: Annotated[int, strawberry.argument(description="How many documents, 1 to 100.")] = 20,
+    after: Annotated[
+        str | None, strawberry.argument(description="`endCursor` of the previous page, same `orderBy`.")
+    ] = None,
+    filter: Annotated[
+        DocumentFilter | None, strawberry.argument(description="Only documents matching all of this.")
+    ] = None,
+    order_by: Annotated[
+        DocumentOrder | None, strawberry.argument(description="Sort order; newest first by default.")
+    ] = None,
+) -> DocumentConnection:
+    account = await require_account(info)
+    if not 1 <= first <= MAX_PAGE:
+        raise BadUserInput(f"`first` must be between 1 and {MAX_PAGE}.")
+    order_by = order_by or DocumentOrder()
+    order = order_by.field.name
+    start = pagination.decode(after, order) if after is not None else None
+    records, more = await info.context.services.blocking.run(
+        functools.partial(
+            documents.page,
+            account.id,
+            order=order,
+            descending=order_by.direction.name == "DESC",
+            limit=first,
+            after=start,
+            flt=_list_filter(filter),
+        )
+    )
+    edges = [
+        DocumentEdge(
+            cursor=pagination.encode(order, documents.sort_value(record, order), record.document_id),
+            node=Document.from_model(record),
+        )
+        for record in records
+    ]
+    return DocumentConnection(
+        edges=edges,
+        page_info=PageInfo(
+            has_next_page=more,
+            has_previous_page=after is not None,
+            start_cursor=edges[0].cursor if edges else None,
+            end_cursor=edges[-1].cursor if edges else None,
+        ),
+    )
+
+
+async def update_document(
+    info: strawberry.Info[Context, None],
+    input: Annotated[UpdateDocumentInput, strawberry.argument(description="What to change.")],
+) -> UpdateDocumentResult:
+    account = await require_account(info)
+    try:
+        name = validation.filename(input.name, field="name") if input.name is not None else None
+        tags = validation.tags(input.tags) if input.tags is not None else None
+        description = validation.description(input.description) if input.description is not None else None
+    except validation.InvalidInput as error:
+        return ValidationError(message=error.message, field=error.field)
+    document_id = validation.document_id(str(input.id))
+    blocking = info.context.services.blocking
+    try:
+        if document_id is None:
+            raise DocumentNotFound(str(input.id))
+        await blocking.run(
+            functools.partial(
+                documents.update_details, account.id, document_id, name=name, tags=tags, description=description
+            )
+        )
+        record = await blocking.run(documents.get, account.id, document_id)
+    except DocumentNotFound:
+        return NotFoundError(message="No document with that id in this account.", id=input.id)
+    return Document.from_model(record)
+
+
+async def delete_document(
+    info: strawberry.Info[Context, None],
+    input: Annotated[DeleteDocumentInput, strawberry.argument(description="What to delete.")],
+) -> DeleteDocumentResult:
+    account = await require_account(info)
+    services = info.context.services
+    document_id = validation.document_id(str(input.id))
+    try:
+        if document_id is None:
+            raise DocumentNotFound(str(input.id))
+        freed = await services.blocking.run(_delete, services.objects, account.id, document_id)
+    except DocumentNotFound:
+        return NotFoundError(message="No document with that id in this account.", id=input.id)
+    return DeleteDocumentPayload(id=input.id, freed_bytes=Long(freed))
+
+
+def _delete(objects: ObjectStore, owner_id: str, document_id: str) -> int:
+    """Delete the object, then the record and its bytes; the bytes given back to the quota."""
+    record = documents.get(owner_id, document_id)
+    if record.status in documents.STORED:
+        objects.delete(record.object_key)
+        if not documents.delete_stored(record):
+            raise DocumentNotFound(document_id)
+        return int(record.size)
+    held = int(record.declared_size) if record.status == documents.PENDING_UPLOAD else 0
+    if not uploads.cancel(objects, record):
+        raise DocumentNotFound(document_id)
+    return held

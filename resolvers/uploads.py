@@ -1,0 +1,125 @@
+"""Upload forms and their completion."""
+
+from __future__ import annotations
+
+import functools
+from datetime import timedelta
+from typing import Annotated
+
+import strawberry
+from ulid import ULID
+
+from models import uploads
+from models.base import utcnow
+from models.errors import DocumentNotFound, QuotaExceeded, UploadRejected
+from resolvers import validation
+from resolvers.context import Context
+from resolvers.permissions import require_account
+from schema.documents import Document
+from schema.errors import ValidationError
+from schema.scalars import Long
+from schema.uploads import (
+    CompleteUploadInput,
+    CompleteUploadResult,
+    FormField,
+    QuotaExceededError,
+    RequestUploadInput,
+    RequestUploadResult,
+    UploadForm,
+    UploadNotFoundError,
+    UploadRejectedError,
+    UploadRejectionReason,
+)
+
+
+def _validated(input: RequestUploadInput, allowed_origins: tuple[str, ...]) -> validation.Upload:
+    tags = validation.tags(input.tags)
+    description = validation.description(input.description)
+    return validation.Upload(
+        filename=validation.filename(input.filename),
+        content_type=validation.content_type(input.content_type),
+        size=validation.size(input.size),
+        tags=tags,
+        description=description,
+        metadata=validation.upload_metadata(tags, description),
+        redirect_url=validation.redirect_url(input.redirect_url, allowed_origins),
+    )
+
+
+async def request_upload(
+    info: strawberry.Info[Context, None],
+    input: Annotated[RequestUploadInput, strawberry.argument(description="The file to upload.")],
+) -> RequestUploadResult:
+    account = await require_account(info)
+    services = info.context.services
+    settings = services.settings
+    try:
+        upload = _validated(input, settings.redirect_origins)
+    except validation.InvalidInput as error:
+        return ValidationError(message=error.message, field=error.field)
+    now = utcnow()
+    document_id = str(ULID.from_datetime(now))
+    # Sign before reserving: a form nobody receives costs nothing, a reservation without a form would.
+    post = await services.blocking.run(
+        functools.partial(
+            services.objects.upload_post,
+            uploads.object_key(account.id, document_id),
+            content_type=upload.content_type,
+            max_bytes=upload.size,
+            metadata=upload.metadata,
+            expires_in=settings.upload_form_seconds,
+            redirect_url=upload.redirect_url,
+        )
+    )
+    try:
+        await services.blocking.run(
+            functools.partial(
+                uploads.start,
+                account,
+                document_id=document_id,
+                name=upload.filename,
+                content_type=upload.content_type,
+                size=upload.size,
+                tags=upload.tags,
+                description=upload.description,
+                form_seconds=settings.upload_form_seconds,
+                sweep_grace_seconds=settings.sweep_grace_seconds,
+                now=now,
+            )
+        )
+    except QuotaExceeded as error:
+        return QuotaExceededError(
+            message=str(error),
+            limit_bytes=Long(error.limit_bytes),
+            used_bytes=Long(error.used_bytes),
+            reserved_bytes=Long(error.reserved_bytes),
+            requested_bytes=Long(error.requested_bytes),
+        )
+    return UploadForm(
+        document_id=document_id,  # type: ignore[arg-type]
+        url=post.url,
+        fields=[FormField(name=name, value=value) for name, value in post.fields.items()],
+        expires_at=now + timedelta(seconds=settings.upload_form_seconds),
+        max_bytes=Long(upload.size),
+    )
+
+
+async def complete_upload(
+    info: strawberry.Info[Context, None],
+    input: Annotated[CompleteUploadInput, strawberry.argument(description="The upload to complete.")],
+) -> CompleteUploadResult:
+    account = await require_account(info)
+    services = info.context.services
+    document_id = validation.document_id(str(input.document_id))
+    try:
+        if document_id is None:
+            raise DocumentNotFound(str(input.document_id))
+        record = await services.blocking.run(uploads.complete, services.objects, account.id, document_id)
+    except DocumentNotFound:
+        return UploadNotFoundError(
+            message="No upload with that id in this account.",
+            document_id=input.document_id,
+        )
+    except UploadRejected as rejection:
+        return UploadRejectedError(message=str(rejection), reason=UploadRejectionReason(rejection.reason))
+    return Document.from_model(record)

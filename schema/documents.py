@@ -1,0 +1,178 @@
+"""Documents: the type, its listing with filters and cursors, and editing."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import Enum
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+
+from schema.errors import NotFoundError, ValidationError
+from schema.scalars import Long
+
+if TYPE_CHECKING:
+    from models.documents import Document as DocumentRecord
+
+
+@strawberry.enum(description="Where a document is in its life.")
+class DocumentStatus(Enum):
+    PENDING_UPLOAD = strawberry.enum_value(
+        "PENDING_UPLOAD", description="A form was issued; the file has not been completed yet."
+    )
+    PROCESSING = strawberry.enum_value("PROCESSING", description="Stored and counted; being processed.")
+    READY = strawberry.enum_value("READY", description="Stored, counted and ready to download.")
+    FAILED = strawberry.enum_value(
+        "FAILED", description="Stored and counted, but processing failed; see `failureReason`."
+    )
+    REJECTED = strawberry.enum_value(
+        "REJECTED", description="The upload was refused (see `failureReason`); nothing is stored or counted."
+    )
+
+
+DOWNLOADABLE = {DocumentStatus.PROCESSING, DocumentStatus.READY, DocumentStatus.FAILED}
+
+
+@strawberry.type(description="A stored document. Only its owner can see it.")
+class Document:
+    id: strawberry.ID = strawberry.field(description="Document id; ids sort by creation time.")
+    name: str = strawberry.field(description="The file name, as uploaded or renamed.")
+    content_type: str = strawberry.field(description="The MIME type the file was uploaded as.")
+    size: Long = strawberry.field(description="Size in bytes: the real size once completed, the declared size before.")
+    status: DocumentStatus = strawberry.field(description="Where the document is in its life.")
+    tags: list[str] = strawberry.field(description="Tags, in the order given.")
+    description: str = strawberry.field(description="Free text description (may be empty).")
+    checksum: str | None = strawberry.field(
+        description="MD5 of the stored bytes, hex (the S3 ETag of the single-part upload); null until completed."
+    )
+    failure_reason: str | None = strawberry.field(
+        description="Why the document was rejected or failed (e.g. `TOO_LARGE`); null otherwise."
+    )
+    created_at: datetime = strawberry.field(description="When the upload was requested (UTC).")
+    updated_at: datetime = strawberry.field(description="When the document last changed (UTC).")
+    upload_expires_at: datetime = strawberry.field(description="When the upload form stops accepting the file.")
+    object_key: strawberry.Private[str]
+
+    @strawberry.field(
+        description=(
+            "A signed link that downloads the file under its name, valid for 5 minutes. "
+            "Null while nothing is stored (PENDING_UPLOAD, REJECTED)."
+        )
+    )
+    def download_url(self, info: strawberry.Info) -> str | None:
+        if self.status not in DOWNLOADABLE:
+            return None
+        url: str = info.context.download_url(self.object_key, self.name)
+        return url
+
+    @classmethod
+    def from_model(cls, record: DocumentRecord) -> Document:
+        return cls(
+            id=strawberry.ID(record.document_id),
+            name=record.name,
+            content_type=record.content_type,
+            size=Long(int(record.size)),
+            status=DocumentStatus(record.status),
+            tags=[str(tag) for tag in record.tags or []],
+            description=record.description or "",
+            checksum=record.checksum,
+            failure_reason=record.failure_reason,
+            created_at=record.created_at,
+            updated_at=record.updated_at,
+            upload_expires_at=record.upload_expires_at,
+            object_key=record.object_key,
+        )
+
+
+@strawberry.input(description="Narrow a document listing. Every condition given must hold.")
+class DocumentFilter:
+    name_contains: str | None = strawberry.field(
+        default=None, description="Part of the name, ignoring case (1 to 255 characters)."
+    )
+    tags: list[str] | None = strawberry.field(default=None, description="Tags the document has all of (at most 20).")
+    content_type: str | None = strawberry.field(default=None, description="Exact MIME type, e.g. `application/pdf`.")
+    created_after: datetime | None = strawberry.field(default=None, description="Created strictly after.")
+    created_before: datetime | None = strawberry.field(default=None, description="Created strictly before.")
+    updated_after: datetime | None = strawberry.field(default=None, description="Last changed strictly after.")
+    updated_before: datetime | None = strawberry.field(default=None, description="Last changed strictly before.")
+    status: DocumentStatus | None = strawberry.field(
+        default=None,
+        description="Only this status. Without it: stored documents (PROCESSING, READY, FAILED).",
+    )
+
+
+@strawberry.enum(description="What documents are sorted by.")
+class DocumentOrderField(Enum):
+    CREATED_AT = "CREATED_AT"
+    UPDATED_AT = "UPDATED_AT"
+    NAME = "NAME"
+
+
+@strawberry.enum(description="Sort direction.")
+class OrderDirection(Enum):
+    ASC = "ASC"
+    DESC = "DESC"
+
+
+@strawberry.input(description="Sort order for a listing. A cursor only works with the order it came from.")
+class DocumentOrder:
+    field: DocumentOrderField = strawberry.field(
+        default=DocumentOrderField.CREATED_AT, description="The sort key (names sort ignoring case)."
+    )
+    direction: OrderDirection = strawberry.field(
+        default=OrderDirection.DESC, description="Newest or Z first by default."
+    )
+
+
+@strawberry.type(description="Where a page sits in the whole listing.")
+class PageInfo:
+    has_next_page: bool = strawberry.field(description="More documents follow `endCursor`.")
+    has_previous_page: bool = strawberry.field(description="This page started after a cursor.")
+    start_cursor: str | None = strawberry.field(description="Cursor of the first edge; null on an empty page.")
+    end_cursor: str | None = strawberry.field(description="Pass as `after` for the next page; null on an empty page.")
+
+
+@strawberry.type(description="A document in a listing, with its position.")
+class DocumentEdge:
+    cursor: str = strawberry.field(description="Opaque position of this document in the listing.")
+    node: Document = strawberry.field(description="The document.")
+
+
+@strawberry.type(description="A page of documents (Relay connection).")
+class DocumentConnection:
+    edges: list[DocumentEdge] = strawberry.field(description="The documents of this page, in order.")
+    page_info: PageInfo = strawberry.field(description="How to fetch the next page.")
+
+
+@strawberry.input(description="Changes to a document; fields left out stay as they are.")
+class UpdateDocumentInput:
+    id: strawberry.ID = strawberry.field(description="The document to change.")
+    name: str | None = strawberry.field(default=None, description="A new file name (same rules as uploads).")
+    tags: list[str] | None = strawberry.field(default=None, description="The new tags, replacing the old ones.")
+    description: str | None = strawberry.field(default=None, description="The new description.")
+
+
+@strawberry.input(description="The document to delete.")
+class DeleteDocumentInput:
+    id: strawberry.ID = strawberry.field(description="The document to delete.")
+
+
+@strawberry.type(description="The document, its file and its bytes in the quota are gone.")
+class DeleteDocumentPayload:
+    id: strawberry.ID = strawberry.field(description="The deleted document's id.")
+    freed_bytes: Long = strawberry.field(description="Bytes given back to the quota (used or reserved).")
+
+
+UpdateDocumentResult = Annotated[
+    Document | NotFoundError | ValidationError,
+    strawberry.union("UpdateDocumentResult", description="The changed document, or why nothing changed."),
+]
+DeleteDocumentResult = Annotated[
+    DeleteDocumentPayload | NotFoundError,
+    strawberry.union(
+        "DeleteDocumentResult",
+        description=(
+            "Deleted, or `NotFoundError` (also for a second delete of the same document, which changes nothing)."
+        ),
+    ),
+]

@@ -1,0 +1,118 @@
+"""The schema, composed: every query, mutation and extension in one place."""
+
+from __future__ import annotations
+
+import functools
+import logging
+from typing import TYPE_CHECKING
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import (
+    MaskErrors,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    ValidationCache,
+)
+from strawberry.schema.config import StrawberryConfig
+
+from resolvers import accounts, documents, uploads
+from schema.accounts import Account, SignInResult, SignOutPayload, SignUpResult
+from schema.documents import DeleteDocumentResult, Document, DocumentConnection, UpdateDocumentResult
+from schema.errors import CodedError
+from schema.scalars import SCALARS
+from schema.uploads import CompleteUploadResult, RequestUploadResult
+
+if TYPE_CHECKING:
+    from strawberry.types import ExecutionContext
+
+log = logging.getLogger("docstore.graphql")
+
+
+@strawberry.type(description="Reading: every field needs `Authorization: Bearer <token>` and sees only that account.")
+class Query:
+    me: Account = strawberry.field(
+        resolver=accounts.me, description="The signed-in account. `UNAUTHENTICATED` without a valid token."
+    )
+    document: Document = strawberry.field(
+        resolver=documents.document,
+        description="One document by id. `NOT_FOUND` when it does not exist or is not yours.",
+    )
+    documents: DocumentConnection = strawberry.field(
+        resolver=documents.list_documents,
+        description=(
+            "Your documents, newest first unless `orderBy` says otherwise: filter by name, tags, type, "
+            "dates and status; page with `first` (1 to 100, default 20) and `after`. "
+            "`BAD_USER_INPUT` for a bad cursor or filter."
+        ),
+    )
+
+
+@strawberry.type(description="Changing: every mutation but `signUp` and `signIn` needs a bearer token.")
+class Mutation:
+    sign_up: SignUpResult = strawberry.mutation(
+        resolver=accounts.sign_up, description="Create an account and sign in to it."
+    )
+    sign_in: SignInResult = strawberry.mutation(
+        resolver=accounts.sign_in, description="Start a session with email and password."
+    )
+    sign_out: SignOutPayload = strawberry.mutation(
+        resolver=accounts.sign_out, description="End the session of the token sent; it stops working at once."
+    )
+    request_upload: RequestUploadResult = strawberry.mutation(
+        resolver=uploads.request_upload,
+        description=(
+            "Reserve room for a file and get a signed S3 form (valid 90 s) to POST it to. "
+            "Then call `completeUpload`. Uncompleted forms are released after they expire."
+        ),
+    )
+    complete_upload: CompleteUploadResult = strawberry.mutation(
+        resolver=uploads.complete_upload,
+        description=(
+            "After the POST to S3 succeeded: check the stored file and count it. "
+            "Safe to repeat: a second call returns the same document."
+        ),
+    )
+    update_document: UpdateDocumentResult = strawberry.mutation(
+        resolver=documents.update_document, description="Rename a document or change its tags or description."
+    )
+    delete_document: DeleteDocumentResult = strawberry.mutation(
+        resolver=documents.delete_document,
+        description="Delete a document: its file, its record and its bytes in the quota, together.",
+    )
+
+
+def should_mask(error: GraphQLError) -> bool:
+    """Mask what users did not cause: anything raised that is not a coded or GraphQL error."""
+    original = error.original_error
+    return original is not None and not isinstance(original, (CodedError, GraphQLError))
+
+
+class DocStoreSchema(strawberry.Schema):
+    """Logs only the unexpected (with the request id): user errors are answers, not incidents."""
+
+    def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
+        context = execution_context.context if execution_context else None
+        request_id = getattr(context, "request_id", "-")
+        for error in errors:
+            if should_mask(error):
+                log.error("request %s failed: %s", request_id, error.message, exc_info=error.original_error)
+
+
+schema = DocStoreSchema(
+    query=Query,
+    mutation=Mutation,
+    config=StrawberryConfig(scalar_map=SCALARS),
+    extensions=[
+        # Factories, not instances: an extension holds per-request state. The parser and
+        # validation caches live at module level, so every request shares them.
+        functools.partial(QueryDepthLimiter, max_depth=10),
+        functools.partial(MaxTokensLimiter, max_token_count=5000),
+        functools.partial(MaxAliasesLimiter, max_alias_count=30),
+        functools.partial(ParserCache, maxsize=1000),
+        functools.partial(ValidationCache, maxsize=1000),
+        functools.partial(MaskErrors, should_mask_error=should_mask),
+    ],
+)

@@ -1,0 +1,108 @@
+"""One typed settings object, read once from ``DOCSTORE_*`` environment variables."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+#: Credentials the embedded AWS accepts; never used against real AWS.
+EMBEDDED_ACCESS_KEY = "docstore-embedded"
+EMBEDDED_SECRET_KEY = "docstore-embedded-secret"
+
+
+class SettingsError(ValueError):
+    """A ``DOCSTORE_*`` variable has a value DocStore cannot use."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything DocStore reads from its environment.
+
+    ``aws_mode`` is ``embedded`` (moto's server started in-process, the default), ``endpoint``
+    (an AWS-compatible endpoint named by ``aws_endpoint_url``) or ``aws`` (the usual boto3
+    credential chain and regional endpoints).
+    """
+
+    region: str = "us-west-2"
+    aws_mode: str = "embedded"
+    aws_endpoint_url: str | None = None
+    table_prefix: str = "docstore"
+    bucket_name: str | None = None
+    data_dir: Path = Path("docstore-data")
+    host: str = "127.0.0.1"
+    port: int = 8000
+    upload_form_seconds: int = 90
+    download_url_seconds: int = 300
+    session_seconds: int = 7 * 24 * 3600
+    sweep_interval_seconds: float = 30.0
+    sweep_grace_seconds: int = 30
+    blocking_threads: int = 32
+    redirect_origins: tuple[str, ...] = ()
+    cors_origins: tuple[str, ...] = ("*",)
+    max_request_bytes: int = 1_000_000
+
+    @property
+    def bucket(self) -> str:
+        """The bucket for this region's documents: ``docstore-{region}`` unless named."""
+        return self.bucket_name or f"docstore-{self.region}"
+
+    @property
+    def embedded(self) -> bool:
+        return self.aws_mode == "embedded"
+
+    def table_name(self, name: str) -> str:
+        return f"{self.table_prefix}-{name}"
+
+    def with_overrides(self, **changes: object) -> Settings:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+
+        def get(name: str, default: str) -> str:
+            return env.get(f"DOCSTORE_{name}", default).strip()
+
+        def integer(name: str, default: int, low: int = 1) -> int:
+            raw = get(name, str(default))
+            try:
+                value = int(raw)
+            except ValueError:
+                raise SettingsError(f"DOCSTORE_{name} must be a whole number, not {raw!r}") from None
+            if value < low:
+                raise SettingsError(f"DOCSTORE_{name} must be at least {low}")
+            return value
+
+        def listing(name: str, default: str) -> tuple[str, ...]:
+            return tuple(part.strip().rstrip("/") for part in get(name, default).split(",") if part.strip())
+
+        endpoint = get("AWS_ENDPOINT_URL", "") or None
+        mode = get("AWS_MODE", "endpoint" if endpoint else "embedded")
+        if mode not in {"embedded", "endpoint", "aws"}:
+            raise SettingsError("DOCSTORE_AWS_MODE must be embedded, endpoint or aws")
+        if mode == "endpoint" and not endpoint:
+            raise SettingsError("DOCSTORE_AWS_MODE=endpoint needs DOCSTORE_AWS_ENDPOINT_URL")
+        return cls(
+            region=get("REGION", "us-west-2"),
+            aws_mode=mode,
+            aws_endpoint_url=endpoint,
+            table_prefix=get("TABLE_PREFIX", "docstore"),
+            bucket_name=get("BUCKET", "") or None,
+            data_dir=Path(get("DATA_DIR", "docstore-data")),
+            host=get("HOST", "127.0.0.1"),
+            port=integer("PORT", 8000, low=0),
+            upload_form_seconds=integer("UPLOAD_FORM_SECONDS", 90),
+            download_url_seconds=integer("DOWNLOAD_URL_SECONDS", 300),
+            session_seconds=integer("SESSION_SECONDS", 7 * 24 * 3600),
+            sweep_interval_seconds=float(integer("SWEEP_INTERVAL_SECONDS", 30)),
+            sweep_grace_seconds=integer("SWEEP_GRACE_SECONDS", 30, low=0),
+            blocking_threads=integer("BLOCKING_THREADS", 32),
+            redirect_origins=listing("REDIRECT_ORIGINS", ""),
+            cors_origins=listing("CORS_ORIGINS", "*"),
+            max_request_bytes=integer("MAX_REQUEST_BYTES", 1_000_000),
+        )

@@ -1,0 +1,125 @@
+"""Shared fixtures: one moto server and one real uvicorn for the session; fresh accounts per test."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+
+from adapters.aws import AwsTarget
+from adapters.local_aws import EmbeddedAws
+from adapters.s3 import S3ObjectStore
+from models import tables
+from server import create_app, provision
+from settings import Settings
+from tests.client import Api, User
+
+# Tests talk to moto only; make sure nothing can reach real AWS with real credentials.
+for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
+    os.environ.pop(name, None)
+os.environ["AWS_ACCESS_KEY_ID"] = "testing"
+os.environ["AWS_SECRET_ACCESS_KEY"] = "testing"
+os.environ["AWS_DEFAULT_REGION"] = "us-west-2"
+
+APP_ORIGIN = "https://app.example.com"
+
+
+@pytest.fixture(scope="session")
+def aws_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    aws = EmbeddedAws(tmp_path_factory.mktemp("moto"))
+    yield aws.start()
+    aws.stop()
+
+
+@pytest.fixture(scope="session")
+def settings(aws_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    return Settings(
+        aws_mode="endpoint",
+        aws_endpoint_url=aws_endpoint,
+        table_prefix="test",
+        data_dir=tmp_path_factory.mktemp("data"),
+        sweep_interval_seconds=0,
+        redirect_origins=(APP_ORIGIN,),
+        blocking_threads=16,
+    )
+
+
+@pytest.fixture(scope="session")
+def target(settings: Settings) -> AwsTarget:
+    target = AwsTarget.from_settings(settings)
+    tables.configure(target, settings.table_prefix)
+    provision(settings, target)
+    return target
+
+
+@pytest.fixture(scope="session")
+def store(settings: Settings, target: AwsTarget) -> S3ObjectStore:
+    return S3ObjectStore(target, settings.bucket)
+
+
+class LiveServer:
+    """A real uvicorn serving ``create_app(settings)`` from a thread, on a free port."""
+
+    def __init__(self, settings: Settings) -> None:
+        config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=0, log_level="warning", lifespan="on")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def start(self) -> str:
+        self.thread.start()
+        deadline = time.monotonic() + 30
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("uvicorn did not start")
+            time.sleep(0.02)
+        port = self.server.servers[0].sockets[0].getsockname()[1]
+        return f"http://127.0.0.1:{port}"
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def live_url(settings: Settings, target: AwsTarget) -> Iterator[str]:
+    server = LiveServer(settings)
+    yield server.start()
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def api(live_url: str) -> Api:
+    return Api(live_url)
+
+
+@pytest.fixture
+def user(api: Api) -> User:
+    return api.sign_up()
+
+
+@pytest.fixture
+def other_user(api: Api) -> User:
+    return api.sign_up()
+
+
+def objects_under(store: S3ObjectStore, prefix: str) -> list[dict[str, Any]]:
+    """Every object whose key starts with ``prefix`` (an account id)."""
+    listed = store.client.list_objects_v2(Bucket=store.bucket, Prefix=f"{prefix}/")
+    return list(listed.get("Contents", []))
+
+
+def documents_of(owner_id: str) -> list[Any]:
+    from models.documents import Document
+
+    return list(Document.query(owner_id, consistent_read=True))
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    return tmp_path / "docstore-data"

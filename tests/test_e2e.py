@@ -1,0 +1,63 @@
+"""The whole first slice, as a client sees it, against a real uvicorn and moto's server."""
+
+from __future__ import annotations
+
+import hashlib
+
+import httpx
+
+from tests.client import Api, User, post_form
+from tests.conftest import documents_of, objects_under
+
+
+def test_upload_list_download_delete_round_trip(api: Api, user: User, store) -> None:
+    content = b"%PDF-1.4\n" + bytes(range(256)) * 40
+    form = api.request_upload(
+        user,
+        filename="Quarterly report.pdf",
+        contentType="application/pdf",
+        size=len(content),
+        tags=["finance", "q3"],
+        description="Numbers for Q3",
+    )
+    assert form["__typename"] == "UploadForm"
+    assert form["maxBytes"] == len(content)
+    assert api.usage(user) == {
+        "usedBytes": 0,
+        "reservedBytes": len(content),
+        "limitBytes": 5 * 1024**3,
+        "documentCount": 0,
+    }
+
+    post_form(form, content)
+    document = api.complete(user, form["documentId"])
+
+    assert document["status"] == "READY"
+    assert document["size"] == len(content)
+    assert document["checksum"] == hashlib.md5(content).hexdigest()
+    assert document["name"] == "Quarterly report.pdf"
+    assert document["tags"] == ["finance", "q3"]
+    assert api.usage(user) == {
+        "usedBytes": len(content),
+        "reservedBytes": 0,
+        "limitBytes": 5 * 1024**3,
+        "documentCount": 1,
+    }
+
+    listing = api.data("Documents", token=user.token)["documents"]
+    assert [edge["node"]["id"] for edge in listing["edges"]] == [form["documentId"]]
+
+    fetched = api.data("Document", {"id": form["documentId"]}, user.token)["document"]
+    download = httpx.get(fetched["downloadUrl"], timeout=30)
+    assert download.status_code == 200
+    assert download.content == content
+    assert download.headers["content-disposition"] == (
+        "attachment; filename=\"Quarterly report.pdf\"; filename*=UTF-8''Quarterly%20report.pdf"
+    )
+
+    deleted = api.data("DeleteDocument", {"input": {"id": form["documentId"]}}, user.token)["deleteDocument"]
+    assert deleted == {"__typename": "DeleteDocumentPayload", "id": form["documentId"], "freedBytes": len(content)}
+    assert api.usage(user) == {"usedBytes": 0, "reservedBytes": 0, "limitBytes": 5 * 1024**3, "documentCount": 0}
+    assert objects_under(store, user.id) == []
+    assert documents_of(user.id) == []
+    assert api.data("Documents", token=user.token)["documents"]["edges"] == []

@@ -1,0 +1,48 @@
+"""The sweeper: settles upload forms that expired without ``completeUpload``.
+
+A form that delivered its file is completed as ``completeUpload`` would; one that did not has its
+reservation released. Rejected uploads get any late-arriving object deleted. Every step is a
+conditional write, so any number of sweepers may run at once.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from typing import TYPE_CHECKING
+
+import anyio
+
+from models import uploads
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from adapters.blocking import Blocking
+    from adapters.s3 import ObjectStore
+
+log = logging.getLogger(__name__)
+
+
+async def sweep_once(blocking: Blocking, objects: ObjectStore, now: datetime | None = None) -> Counter[str]:
+    """One pass over every expired form; what happened to them, counted by outcome."""
+    outcomes: Counter[str] = Counter()
+    for owner_id, document_id in await blocking.run(uploads.due_for_sweep, now):
+        try:
+            outcome = await blocking.run(uploads.sweep, objects, owner_id, document_id, now)
+        except Exception:
+            log.exception("sweeping upload %s failed; it stays due", document_id)
+            outcome = "error"
+        outcomes[outcome.split(":")[0]] += 1
+    if outcomes:
+        log.info("sweeper settled expired uploads: %s", dict(outcomes))
+    return outcomes
+
+
+async def run_forever(blocking: Blocking, objects: ObjectStore, interval_seconds: float) -> None:
+    while True:
+        try:
+            await sweep_once(blocking, objects)
+        except Exception:
+            log.exception("sweeper pass failed; trying again in %s s", interval_seconds)
+        await anyio.sleep(interval_seconds)
