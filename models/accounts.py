@@ -74,7 +74,7 @@ def create(*, email: str, password_hash: str, plan: str, home_region: str, now: 
             transaction.save(claim, condition=EmailClaim.email.does_not_exist())
             transaction.save(account, condition=Account.id.does_not_exist())
     except TransactWriteError as error:
-        if any(failed_items(error)[:1]):
+        if failed_items(error)[:1] == [True]:  # [claim put, account put]
             raise EmailTaken(email) from None
         raise
     return account

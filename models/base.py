@@ -54,7 +54,11 @@ def condition_failed(error: PynamoDBException) -> bool:
 
 
 def failed_items(error: TransactWriteError) -> list[bool]:
-    """For each item of a cancelled transaction, whether its own condition failed."""
+    """For each item of a cancelled transaction, whether its own condition failed.
+
+    PynamoDB sends the items grouped by kind, whatever order they were added in: condition
+    checks, then deletes, then puts, then updates. Index the result in that order.
+    """
     return [
         reason is not None and reason.code == "ConditionalCheckFailed" for reason in error.cancellation_reasons or []
     ]

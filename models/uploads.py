@@ -97,7 +97,7 @@ def start(
                 transaction.save(document, condition=Document.document_id.does_not_exist())
             return document
         except TransactWriteError as error:
-            if not failed_items(error)[:1] == [True]:
+            if failed_items(error) != [False, True]:  # [document put, account update]
                 raise
             fresh = accounts.get(account.id)
             if fresh.plan == account.plan or fresh.over_quota or fresh.allocated_bytes + size > fresh.limit_bytes:
@@ -175,7 +175,7 @@ def complete(store: ObjectStore, owner_id: str, document_id: str, now: datetime 
                     condition=Document.status == PENDING_UPLOAD,
                 )
         except TransactWriteError as error:
-            flags = failed_items(error)
+            flags = failed_items(error)  # [account update, document update]
             if flags[1:2] == [True]:
                 continue  # settled by someone else meanwhile: read what they decided
             if flags[:1] == [True]:
