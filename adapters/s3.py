@@ -46,7 +46,9 @@ class ObjectStore(Protocol):
     ) -> UploadPost:
         """Sign a POST form for exactly ``key``: 1 to ``max_bytes`` bytes of ``content_type``.
 
-        Every field of the form is also a condition of its policy, so none can be changed.
+        ``metadata`` becomes ``x-amz-meta-*`` fields; its values must already be ASCII (see
+        :func:`metadata_value`). Every field of the form is also a condition of its policy, so
+        none can be changed.
         """
         ...
 
@@ -92,8 +94,10 @@ class S3ObjectStore:
         expires_in: int,
         redirect_url: str | None = None,
     ) -> UploadPost:
+        if not all(value.isascii() for value in metadata.values()):
+            raise ValueError("S3 metadata values must be ASCII: encode them with metadata_value()")
         fields = {"Content-Type": content_type}
-        fields.update({f"x-amz-meta-{name}": metadata_value(value) for name, value in metadata.items()})
+        fields.update({f"x-amz-meta-{name}": value for name, value in metadata.items()})
         if redirect_url is None:
             fields["success_action_status"] = "201"
         else:

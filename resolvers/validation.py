@@ -125,8 +125,8 @@ def redirect_url(raw: str | None, allowed_origins: Sequence[str]) -> str | None:
 
 def upload_metadata(tag_list: list[str], text: str) -> dict[str, str]:
     """The object metadata for an upload; :class:`InvalidInput` past S3's 2 KB."""
-    metadata = {"tags": ",".join(metadata_value(tag) for tag in tag_list), "description": text}
-    total = sum(len(name) + len(metadata_value(value)) for name, value in metadata.items())
+    metadata = {"tags": ",".join(metadata_value(tag) for tag in tag_list), "description": metadata_value(text)}
+    total = sum(len(name) + len(value) for name, value in metadata.items())
     if total > MAX_METADATA_BYTES:
         raise InvalidInput("description", "Tags and description together pass S3's 2 KB metadata limit; shorten them.")
     return metadata

@@ -1,0 +1,84 @@
+"""The S3 adapter: what a signed form's policy really says, and how downloads are named."""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from adapters.s3 import S3ObjectStore, content_disposition, metadata_value
+
+
+def decoded_policy(fields: dict[str, str]) -> dict:
+    return json.loads(base64.b64decode(fields["policy"]))
+
+
+def test_policy_binds_every_field_and_the_size_range(store: S3ObjectStore) -> None:
+    before = datetime.now(UTC)
+
+    post = store.upload_post(
+        "acct/doc/original",
+        content_type="application/pdf",
+        max_bytes=2048,
+        metadata={"tags": "a,b", "description": metadata_value("Ünïcode")},
+        expires_in=90,
+    )
+
+    policy = decoded_policy(post.fields)
+    conditions = policy["conditions"]
+    assert {"bucket": store.bucket} in conditions
+    assert {"key": "acct/doc/original"} in conditions
+    assert {"Content-Type": "application/pdf"} in conditions
+    assert {"x-amz-meta-tags": "a,b"} in conditions
+    assert {"x-amz-meta-description": "%C3%9Cn%C3%AFcode"} in conditions
+    assert {"success_action_status": "201"} in conditions
+    assert ["content-length-range", 1, 2048] in conditions
+    assert {"x-amz-algorithm": "AWS4-HMAC-SHA256"} in conditions
+    assert {"x-amz-credential": post.fields["x-amz-credential"]} in conditions
+    assert {"x-amz-date": post.fields["x-amz-date"]} in conditions
+    assert len(conditions) == 10
+    expires = datetime.strptime(policy["expiration"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    assert before + timedelta(seconds=88) <= expires <= before + timedelta(seconds=92)
+    assert post.url.endswith(f"/{store.bucket}")
+
+
+def test_every_form_field_but_the_signature_is_a_policy_condition(store: S3ObjectStore) -> None:
+    post = store.upload_post(
+        "k", content_type="text/plain", max_bytes=1, metadata={}, expires_in=90, redirect_url="https://a.example/x"
+    )
+
+    conditions = decoded_policy(post.fields)["conditions"]
+    for name, value in post.fields.items():
+        if name not in {"policy", "x-amz-signature"}:
+            assert {name: value} in conditions, name
+    assert "success_action_status" not in post.fields
+
+
+def test_metadata_must_already_be_ascii(store: S3ObjectStore) -> None:
+    with pytest.raises(ValueError, match="ASCII"):
+        store.upload_post("k", content_type="text/plain", max_bytes=1, metadata={"tags": "ü"}, expires_in=90)
+
+
+def test_head_of_a_missing_object_is_none(store: S3ObjectStore) -> None:
+    assert store.head("no/such/object") is None
+
+
+def test_deleting_a_missing_object_is_not_an_error(store: S3ObjectStore) -> None:
+    store.delete("no/such/object")
+
+    assert store.head("no/such/object") is None
+
+
+@pytest.mark.parametrize(
+    ("filename", "header"),
+    [
+        ("report.pdf", "attachment; filename=\"report.pdf\"; filename*=UTF-8''report.pdf"),
+        ('say "hi".txt', "attachment; filename=\"say _hi_.txt\"; filename*=UTF-8''say%20%22hi%22.txt"),
+        ("résumé.docx", "attachment; filename=\"r_sum_.docx\"; filename*=UTF-8''r%C3%A9sum%C3%A9.docx"),
+        ("a;b\\c.txt", "attachment; filename=\"a;b_c.txt\"; filename*=UTF-8''a%3Bb%5Cc.txt"),
+    ],
+)
+def test_download_names_survive_quotes_and_unicode(filename: str, header: str) -> None:
+    assert content_disposition(filename) == header
