@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -49,20 +50,25 @@ class Context:
     response: Response | None = None
     token: str | None = None
     request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
-    _viewer: Account | None = field(default=None, repr=False)
-    _looked_up: bool = field(default=False, repr=False)
+    _viewer: asyncio.Task[Account | None] | None = field(default=None, repr=False)
 
     @property
     def settings(self) -> Settings:
         return self.services.settings
 
     async def viewer(self) -> Account | None:
-        """The signed-in account, or None for a missing, unknown, revoked or expired token."""
-        if not self._looked_up:
-            self._looked_up = True
-            if self.token:
-                self._viewer = await self.services.blocking.run(_account_for_token, self.token)
-        return self._viewer
+        """The signed-in account, or None for a missing, unknown, revoked or expired token.
+
+        Fields of one query resolve concurrently: they all await the same single lookup.
+        """
+        if self._viewer is None:
+            self._viewer = asyncio.ensure_future(self._look_up())
+        return await self._viewer
+
+    async def _look_up(self) -> Account | None:
+        if not self.token:
+            return None
+        return await self.services.blocking.run(_account_for_token, self.token)
 
     def download_url(self, key: str, filename: str) -> str:
         """Sign a download link (a local computation, no request to S3)."""
