@@ -24,16 +24,25 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-async def sweep_once(blocking: Blocking, objects: ObjectStore, now: datetime | None = None) -> Counter[str]:
-    """One pass over every expired form; what happened to them, counted by outcome."""
+async def sweep_once(
+    blocking: Blocking, objects: ObjectStore, now: datetime | None = None, max_rounds: int = 20
+) -> Counter[str]:
+    """Settle every expired form, a batch at a time until none is due (or ``max_rounds`` batches,
+    so a form that keeps failing cannot hold the sweeper); what happened, counted by outcome."""
     outcomes: Counter[str] = Counter()
-    for owner_id, document_id in await blocking.run(uploads.due_for_sweep, now):
-        try:
-            outcome = await blocking.run(uploads.sweep, objects, owner_id, document_id, now)
-        except Exception:
-            log.exception("sweeping upload %s failed; it stays due", document_id)
-            outcome = "error"
-        outcomes[outcome.split(":")[0]] += 1
+    for _ in range(max_rounds):
+        due = await blocking.run(uploads.due_for_sweep, now)
+        if not due:
+            break
+        for owner_id, document_id in due:
+            try:
+                outcome = await blocking.run(uploads.sweep, objects, owner_id, document_id, now)
+            except Exception:
+                log.exception("sweeping upload %s failed; it stays due", document_id)
+                outcome = "error"
+            outcomes[outcome.split(":")[0]] += 1
+        if outcomes["error"]:
+            break
     if outcomes:
         log.info("sweeper settled expired uploads: %s", dict(outcomes))
     return outcomes

@@ -1,0 +1,94 @@
+"""The sweeper settles upload forms that expired without completeUpload."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import timedelta
+
+import anyio
+import pytest
+
+from adapters.blocking import Blocking
+from models import accounts, documents, uploads
+from models.base import utcnow
+from tests.client import Api, User, post_form
+from tests.conftest import documents_of, objects_under
+from workers import sweeper
+
+LATER = timedelta(seconds=90 + 30 + 5)
+
+
+def sweep(store, when) -> Counter[str]:
+    async def run() -> Counter[str]:
+        return await sweeper.sweep_once(Blocking(4), store, now=when)
+
+    return anyio.run(run)
+
+
+@pytest.fixture
+def clean_sweep(store) -> None:
+    """Settle what earlier tests left due, so each test sees only its own uploads."""
+    sweep(store, utcnow() + LATER)
+
+
+def test_form_with_its_file_but_never_completed_is_completed(api: Api, user: User, store, clean_sweep) -> None:
+    form = api.request_upload(user)
+    post_form(form, b"hello world")
+
+    assert sweep(store, utcnow()) == Counter()
+    outcomes = sweep(store, utcnow() + LATER)
+
+    assert outcomes == Counter({"completed": 1})
+    record = documents.get(user.id, form["documentId"])
+    assert (record.status, record.size, record.sweep_at) == ("READY", 11, None)
+    assert api.usage(user)["usedBytes"] == 11
+    assert api.usage(user)["reservedBytes"] == 0
+
+
+def test_form_that_never_got_a_file_releases_its_reservation(api: Api, user: User, store, clean_sweep) -> None:
+    form = api.request_upload(user, size=999)
+
+    outcomes = sweep(store, utcnow() + LATER)
+
+    # Rejected, then (the form having expired) checked for a late object and closed.
+    assert outcomes == Counter({"rejected": 1, "closed": 1})
+    assert api.usage(user) == {"usedBytes": 0, "reservedBytes": 0, "limitBytes": 5 * 1024**3, "documentCount": 0}
+    record = documents.get(user.id, form["documentId"])
+    assert (record.status, record.failure_reason, record.sweep_at) == ("REJECTED", "MISSING_OBJECT", None)
+    assert sweep(store, utcnow() + LATER) == Counter()
+
+
+def test_file_arriving_after_a_rejection_is_deleted_once_the_form_expires(
+    api: Api, user: User, store, clean_sweep
+) -> None:
+    form = api.request_upload(user)
+    assert api.complete(user, form["documentId"])["reason"] == "MISSING_OBJECT"
+    post_form(form, b"hello world")  # still within the form's 90 seconds
+    assert len(objects_under(store, user.id)) == 1
+
+    outcomes = sweep(store, utcnow() + LATER)
+
+    assert outcomes == Counter({"closed": 1})
+    assert objects_under(store, user.id) == []
+    assert accounts.get(user.id).used_bytes == 0
+
+
+def test_cancelled_upload_is_forgotten_after_its_form_expires(api: Api, user: User, store, clean_sweep) -> None:
+    form = api.request_upload(user, size=11)
+    api.data("DeleteDocument", {"input": {"id": form["documentId"]}}, user.token)
+    post_form(form, b"hello world")
+
+    outcomes = sweep(store, utcnow() + LATER)
+
+    assert outcomes == Counter({"cancelled": 1})
+    assert documents_of(user.id) == []
+    assert objects_under(store, user.id) == []
+    assert api.usage(user)["reservedBytes"] == 0
+
+
+def test_due_uploads_are_found_through_the_index_only_after_expiry(api: Api, user: User, clean_sweep) -> None:
+    form = api.request_upload(user)
+    key = (user.id, form["documentId"])
+
+    assert key not in uploads.due_for_sweep(utcnow())
+    assert key in uploads.due_for_sweep(utcnow() + LATER)
