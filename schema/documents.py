@@ -103,15 +103,15 @@ class DocumentFilter:
 
 @strawberry.enum(description="What documents are sorted by.")
 class DocumentOrderField(Enum):
-    CREATED_AT = "CREATED_AT"
-    UPDATED_AT = "UPDATED_AT"
-    NAME = "NAME"
+    CREATED_AT = strawberry.enum_value("CREATED_AT", description="When the upload was requested.")
+    UPDATED_AT = strawberry.enum_value("UPDATED_AT", description="When the document last changed.")
+    NAME = strawberry.enum_value("NAME", description="The file name, ignoring case.")
 
 
 @strawberry.enum(description="Sort direction.")
 class OrderDirection(Enum):
-    ASC = "ASC"
-    DESC = "DESC"
+    ASC = strawberry.enum_value("ASC", description="Oldest or A first.")
+    DESC = strawberry.enum_value("DESC", description="Newest or Z first.")
 
 
 @strawberry.input(description="Sort order for a listing. A cursor only works with the order it came from.")
