@@ -18,7 +18,7 @@ from models import accounts, documents
 from models.accounts import Account
 from models.base import condition_failed, failed_items, transaction_connection, utcnow
 from models.documents import CANCELLED, PENDING_UPLOAD, READY, REJECTED, Document
-from models.errors import DocumentNotFound, QuotaExceeded, UploadRejected
+from models.errors import QuotaExceeded, UploadRejected
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -116,16 +116,6 @@ def start(
     )
 
 
-def _record(owner_id: str, document_id: str) -> Document:
-    try:
-        document = Document.get(owner_id, document_id, consistent_read=True)
-    except Document.DoesNotExist:
-        raise DocumentNotFound(document_id) from None
-    if not document.visible:
-        raise DocumentNotFound(document_id)
-    return document
-
-
 def complete(store: ObjectStore, owner_id: str, document_id: str, now: datetime | None = None) -> Document:
     """Check the real object and count it: the document is ``READY`` with its size and checksum.
 
@@ -134,7 +124,7 @@ def complete(store: ObjectStore, owner_id: str, document_id: str, now: datetime 
     released and the object deleted. :class:`DocumentNotFound` for an unknown or foreign id.
     """
     for _ in range(5):
-        document = _record(owner_id, document_id)
+        document = documents.get(owner_id, document_id)
         if document.status == REJECTED:
             reason = document.failure_reason or MISSING_OBJECT
             raise UploadRejected(reason, REJECTION_MESSAGES.get(reason, "The upload was rejected."))
@@ -182,7 +172,7 @@ def complete(store: ObjectStore, owner_id: str, document_id: str, now: datetime 
                 _reject(store, document, OVER_QUOTA, now)
                 continue
             raise
-        return _record(owner_id, document_id)
+        return documents.get(owner_id, document_id)
     raise RuntimeError(f"upload {document_id} did not settle")
 
 

@@ -39,10 +39,8 @@ async def document(
     id: Annotated[strawberry.ID, strawberry.argument(description="The document's id.")],
 ) -> Document:
     account = await require_account(info)
-    document_id = validation.document_id(str(id))
     try:
-        if document_id is None:
-            raise DocumentNotFound(str(id))
+        document_id = validation.document_id(str(id))
         record = await info.context.services.blocking.run(documents.get, account.id, document_id)
     except DocumentNotFound:
         raise NotFound("No document with that id in this account.") from None
@@ -129,11 +127,9 @@ async def update_document(
         description = validation.description(input.description) if input.description is not None else None
     except validation.InvalidInput as error:
         return ValidationError(message=error.message, field=error.field)
-    document_id = validation.document_id(str(input.id))
     blocking = info.context.services.blocking
     try:
-        if document_id is None:
-            raise DocumentNotFound(str(input.id))
+        document_id = validation.document_id(str(input.id))
         await blocking.run(
             functools.partial(
                 documents.update_details, account.id, document_id, name=name, tags=tags, description=description
@@ -151,10 +147,8 @@ async def delete_document(
 ) -> DeleteDocumentResult:
     account = await require_account(info)
     services = info.context.services
-    document_id = validation.document_id(str(input.id))
     try:
-        if document_id is None:
-            raise DocumentNotFound(str(input.id))
+        document_id = validation.document_id(str(input.id))
         freed = await services.blocking.run(_delete, services.objects, account.id, document_id)
     except DocumentNotFound:
         return NotFoundError(message="No document with that id in this account.", id=input.id)

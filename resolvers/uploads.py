@@ -110,10 +110,8 @@ async def complete_upload(
 ) -> CompleteUploadResult:
     account = await require_account(info)
     services = info.context.services
-    document_id = validation.document_id(str(input.document_id))
     try:
-        if document_id is None:
-            raise DocumentNotFound(str(input.document_id))
+        document_id = validation.document_id(str(input.document_id))
         record = await services.blocking.run(uploads.complete, services.objects, account.id, document_id)
     except DocumentNotFound:
         return UploadNotFoundError(

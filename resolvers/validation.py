@@ -13,6 +13,7 @@ from email_validator import EmailNotValidError, validate_email
 
 from adapters.s3 import metadata_value
 from models.content_types import CONTENT_TYPES
+from models.errors import DocumentNotFound
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
@@ -132,9 +133,12 @@ def upload_metadata(tag_list: list[str], text: str) -> dict[str, str]:
     return metadata
 
 
-def document_id(raw: str) -> str | None:
-    """The id if it could be a document id; None (answer: not found) otherwise."""
-    return raw if DOCUMENT_ID.fullmatch(raw) else None
+def document_id(raw: str) -> str:
+    """The id if it could be a document id; :class:`DocumentNotFound` otherwise, exactly as for an
+    id that is well formed but not the caller's, so a malformed id tells nothing more."""
+    if not DOCUMENT_ID.fullmatch(raw):
+        raise DocumentNotFound(raw[:64])
+    return raw
 
 
 def aware(moment: datetime | None) -> datetime | None:

@@ -61,3 +61,20 @@ def test_upload_list_download_delete_round_trip(api: Api, user: User, store) -> 
     assert objects_under(store, user.id) == []
     assert documents_of(user.id) == []
     assert api.data("Documents", token=user.token)["documents"]["edges"] == []
+
+
+def test_request_body_over_the_limit_is_refused_before_graphql(api: Api) -> None:
+    response = api.http.post(
+        "/graphql",
+        content=b'{"query": "' + b"x" * 1_000_001 + b'"}',
+        headers={"content-type": "application/json"},
+    )
+
+    assert response.status_code == 413
+    assert response.text == "Request body too large."
+
+
+def test_health_endpoint_answers_while_the_process_is_up(api: Api) -> None:
+    response = api.http.get("/healthz")
+
+    assert (response.status_code, response.json()) == (200, {"status": "ok"})

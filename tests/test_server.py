@@ -32,6 +32,18 @@ def clean_env(**extra: str) -> dict[str, str]:
     return env
 
 
+def docstore(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """Run the docstore command to its end, as a user would from the project folder."""
+    return subprocess.run(
+        [sys.executable, "-m", "server", *args],
+        cwd=ROOT,
+        env=clean_env(**env),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[tuple[str, Path, subprocess.Popen[str]]]:
     port = free_port()
@@ -79,14 +91,7 @@ def test_docstore_serve_runs_the_whole_flow_on_its_embedded_aws(served) -> None:
 def test_docstore_init_beside_a_running_server_reaches_its_aws(served) -> None:
     _, data_dir, _ = served
 
-    result = subprocess.run(
-        [sys.executable, "-m", "server", "init", "--data-dir", str(data_dir)],
-        cwd=ROOT,
-        env=clean_env(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = docstore("init", "--data-dir", str(data_dir))
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == [
@@ -107,28 +112,14 @@ def test_stopping_the_server_removes_its_endpoint_marker(served) -> None:
 
 
 def test_init_without_a_running_embedded_aws_says_what_to_do(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "server", "init", "--data-dir", str(tmp_path)],
-        cwd=ROOT,
-        env=clean_env(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = docstore("init", "--data-dir", str(tmp_path))
 
     assert result.returncode == 1
     assert "no embedded AWS is running on this data folder" in result.stderr
 
 
 def test_bad_setting_is_reported_without_a_traceback(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "server", "serve"],
-        cwd=ROOT,
-        env=clean_env(DOCSTORE_PORT="eighty"),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = docstore("serve", DOCSTORE_PORT="eighty")
 
     assert result.returncode == 2
     assert result.stderr.strip() == "docstore: DOCSTORE_PORT must be a whole number, not 'eighty'"
