@@ -7,15 +7,10 @@ import logging
 from typing import TYPE_CHECKING
 
 import strawberry
-from graphql import GraphQLError
-from strawberry.extensions import (
-    MaskErrors,
-    MaxAliasesLimiter,
-    MaxTokensLimiter,
-    ParserCache,
-    QueryDepthLimiter,
-    ValidationCache,
-)
+from graphql import ASTValidationRule, GraphQLError
+from strawberry.extensions import AddValidationRules, MaskErrors, MaxTokensLimiter, ParserCache, ValidationCache
+from strawberry.extensions.max_aliases import create_validator as aliases_rule
+from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
 from strawberry.schema.config import StrawberryConfig
 
 from resolvers import accounts, documents, uploads
@@ -84,6 +79,12 @@ class Mutation:
     )
 
 
+#: Query depth and alias limits as validation rules, built once: the validation cache keys on
+#: the rule classes, and QueryDepthLimiter / MaxAliasesLimiter would build new ones per request,
+#: so the cache would never hit.
+LIMIT_RULES: list[type[ASTValidationRule]] = [depth_rule(10, None), aliases_rule(30)]
+
+
 def should_mask(error: GraphQLError) -> bool:
     """Mask what users did not cause: anything raised that is not a coded or GraphQL error."""
     original = error.original_error
@@ -108,9 +109,8 @@ schema = DocStoreSchema(
     extensions=[
         # Factories, not instances: an extension holds per-request state. The parser and
         # validation caches live at module level, so every request shares them.
-        functools.partial(QueryDepthLimiter, max_depth=10),
+        functools.partial(AddValidationRules, LIMIT_RULES),
         functools.partial(MaxTokensLimiter, max_token_count=5000),
-        functools.partial(MaxAliasesLimiter, max_alias_count=30),
         functools.partial(ParserCache, maxsize=1000),
         functools.partial(ValidationCache, maxsize=1000),
         functools.partial(MaskErrors, should_mask_error=should_mask),
