@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import unicodedata
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from pynamodb.attributes import (
@@ -24,8 +25,6 @@ from models.base import BaseMeta, condition_failed, failed_items, transaction_co
 from models.errors import DocumentNotFound
 
 if TYPE_CHECKING:
-    from datetime import datetime
-
     from pynamodb.expressions.condition import Condition
 
 PENDING_UPLOAD = "PENDING_UPLOAD"
@@ -37,6 +36,7 @@ REJECTED = "REJECTED"
 STORED = (PROCESSING, READY, FAILED)
 #: A rejection the owner asked for (deleting an upload in progress): the document is gone to them.
 CANCELLED = "CANCELLED"
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class ByName(LocalSecondaryIndex["Document"]):
@@ -199,6 +199,8 @@ def page(
     One DynamoDB query on the owner's partition, read lazily page by page until ``limit + 1``
     documents pass the filter.
     """
+    if _empty_range(flt.created_after, flt.created_before) or _empty_range(flt.updated_after, flt.updated_before):
+        return [], False
     start: dict[str, Any] | None = None
     if after is not None:
         value, document_id = after
@@ -232,16 +234,27 @@ def page(
     return found, False
 
 
+def _empty_range(after: datetime | None, before: datetime | None) -> bool:
+    """Strictly after and strictly before: nothing fits when ``after`` is not earlier."""
+    return after is not None and before is not None and after >= before
+
+
 def _time_range(attribute: UnicodeAttribute, after: datetime | None, before: datetime | None) -> Condition:
-    # The exact bounds are in the filter; this only narrows what DynamoDB reads.
-    low = Document.updated_at.serialize(after) if after else ""
+    # The exact bounds are in the filter; this only narrows what DynamoDB reads. Key values may
+    # not be empty: every serialised date starts with a digit, so "0" is below them all.
+    low = Document.updated_at.serialize(after) if after else "0"
     high = (Document.updated_at.serialize(before) if before else "9999") + "\uffff"
     return attribute.between(low, high)
 
 
+def _id_prefix(moment: datetime) -> str:
+    """The time part of the ULIDs made at ``moment``; ULIDs start in 1970."""
+    return str(ULID.from_datetime(max(moment, EPOCH)))[:10]
+
+
 def _id_range(after: datetime | None, before: datetime | None) -> Condition:
-    low = str(ULID.from_datetime(after))[:10] + "0" * 16 if after else "0" * 26
-    high = str(ULID.from_datetime(before))[:10] + "Z" * 16 if before else "Z" * 26
+    low = _id_prefix(after) + "0" * 16 if after else "0" * 26
+    high = _id_prefix(before) + "Z" * 16 if before else "Z" * 26
     return Document.document_id.between(low, high)
 
 

@@ -86,7 +86,9 @@ async def list_documents(
         raise BadUserInput(f"`first` must be between 1 and {MAX_PAGE}.")
     order_by = order_by or DocumentOrder()
     order = order_by.field.name
-    start = pagination.decode(after, order) if after is not None else None
+    # A cursor is a position in one field and direction; it means nothing in another.
+    cursor_order = f"{order}:{order_by.direction.name}"
+    start = pagination.decode(after, cursor_order) if after is not None else None
     records, more = await info.context.services.blocking.run(
         functools.partial(
             documents.page,
@@ -100,7 +102,7 @@ async def list_documents(
     )
     edges = [
         DocumentEdge(
-            cursor=pagination.encode(order, documents.sort_value(record, order), record.document_id),
+            cursor=pagination.encode(cursor_order, documents.sort_value(record, order), record.document_id),
             node=Document.from_model(record),
         )
         for record in records
