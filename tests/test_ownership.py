@@ -1,0 +1,326 @@
+"""Accounts are walled off: another account's document is NOT_FOUND everywhere, and changes nothing.
+
+Every field that takes a document id is tried with the id of a document someone else owns, with
+a made-up id and with malformed ones; every field that needs a token is tried without a working
+one. After each attempt both accounts' records, usage and S3 objects are compared whole.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+from ulid import ULID
+
+from tests.client import PASSWORD, Api, User, error_codes, post_form
+from tests.conftest import documents_of, objects_under
+
+NOT_FOUND = "No document with that id in this account."
+NO_UPLOAD = "No upload with that id in this account."
+SIGN_IN_FIRST = "Sign in first: send `Authorization: Bearer <token>`."
+PLAN = b"%PDF-1.4\nthe owner's plan\n" + bytes(range(256))
+DRAFT = b"%PDF-1.4\nthe owner's draft, posted but not completed\n"
+RECIPE = b"%PDF-1.4\nthe stranger's own recipe\n"
+ORDERS = [(field, direction) for field in ("CREATED_AT", "UPDATED_AT", "NAME") for direction in ("ASC", "DESC")]
+
+
+@dataclass
+class Holdings:
+    """What the owner has: a READY document and an upload whose file arrived but is not completed."""
+
+    ready_id: str
+    pending_id: str
+
+    def id(self, which: str) -> str:
+        return self.ready_id if which == "ready" else self.pending_id
+
+
+@pytest.fixture
+def owner(api: Api) -> User:
+    return api.sign_up()
+
+
+@pytest.fixture
+def stranger(api: Api) -> User:
+    return api.sign_up()
+
+
+def hold(api: Api, owner: User) -> Holdings:
+    ready = api.upload(
+        owner,
+        PLAN,
+        filename="secret-plan.pdf",
+        contentType="application/pdf",
+        tags=["confidential"],
+        description="Owner only",
+    )
+    form = api.request_upload(
+        owner, filename="secret-draft.pdf", contentType="application/pdf", size=len(DRAFT), tags=["confidential"]
+    )
+    post_form(form, DRAFT)
+    return Holdings(ready_id=ready["id"], pending_id=form["documentId"])
+
+
+@pytest.fixture
+def holdings(api: Api, owner: User) -> Holdings:
+    return hold(api, owner)
+
+
+@dataclass
+class Neighbours:
+    """For read-only tests: an owner with holdings, then a stranger with a document of their own
+    made after the owner's and matching the same filters."""
+
+    owner: User
+    holdings: Holdings
+    stranger: User
+    recipe_id: str
+
+
+@pytest.fixture(scope="module")
+def neighbours(api: Api) -> Neighbours:
+    owner = api.sign_up()
+    holdings = hold(api, owner)
+    stranger = api.sign_up()
+    recipe = api.upload(
+        stranger, RECIPE, filename="secret-recipe.pdf", contentType="application/pdf", tags=["confidential"]
+    )
+    return Neighbours(owner=owner, holdings=holdings, stranger=stranger, recipe_id=recipe["id"])
+
+
+def state(api: Api, store, user: User) -> dict[str, Any]:
+    """Everything an account has, read past the API: records, usage and objects."""
+    return {
+        "records": [record.attribute_values for record in documents_of(user.id)],
+        "usage": api.usage(user),
+        "objects": objects_under(store, user.id),
+    }
+
+
+def world(api: Api, store, *users: User) -> list[dict[str, Any]]:
+    return [state(api, store, user) for user in users]
+
+
+def without_locations(body: dict[str, Any]) -> list[dict[str, Any]]:
+    return [{key: value for key, value in error.items() if key != "locations"} for error in body["errors"]]
+
+
+def coded(code: str, message: str, path: str) -> list[dict[str, Any]]:
+    return [{"message": message, "path": [path], "extensions": {"code": code}}]
+
+
+def listing(api: Api, user: User, **variables: Any) -> list[str]:
+    connection = api.data("Documents", {"first": 100, **variables}, user.token)["documents"]
+    return [edge["node"]["id"] for edge in connection["edges"]]
+
+
+# What each id-taking field answers for an id that is not the caller's: (operation, variables, answer).
+def attempt(field: str, document_id: str) -> tuple[str, dict[str, Any], dict[str, Any] | None]:
+    if field == "document":
+        return "Document", {"id": document_id}, None
+    if field == "completeUpload":
+        answer = {"__typename": "UploadNotFoundError", "message": NO_UPLOAD, "documentId": document_id}
+        return "CompleteUpload", {"input": {"documentId": document_id}}, answer
+    answer = {"__typename": "NotFoundError", "message": NOT_FOUND, "id": document_id}
+    if field == "updateDocument":
+        changes = {"name": "hijacked.pdf", "tags": ["mine"], "description": "taken over"}
+        return "UpdateDocument", {"input": {"id": document_id, **changes}}, answer
+    return "DeleteDocument", {"input": {"id": document_id}}, answer
+
+
+ID_FIELDS = ["document", "completeUpload", "updateDocument", "deleteDocument"]
+
+
+def assert_not_found(api: Api, user: User, field: str, document_id: str) -> dict[str, Any]:
+    """Call ``field`` with ``document_id`` as ``user``: it must answer NOT_FOUND its way. The body."""
+    operation, variables, answer = attempt(field, document_id)
+    body = api.call(operation, variables, user.token)
+    if answer is None:
+        assert body["data"] is None, body
+        assert error_codes(body) == ["NOT_FOUND"]
+        assert without_locations(body) == coded("NOT_FOUND", NOT_FOUND, "document")
+    else:
+        assert body == {"data": {field: answer}}
+    return body
+
+
+# --- another account's ids --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("which", ["ready", "pending"])
+@pytest.mark.parametrize("field", ID_FIELDS)
+def test_another_accounts_document_is_not_found_and_untouched(
+    api: Api, store, owner: User, stranger: User, holdings: Holdings, field: str, which: str
+) -> None:
+    before = world(api, store, owner, stranger)
+
+    assert_not_found(api, stranger, field, holdings.id(which))
+
+    assert world(api, store, owner, stranger) == before
+
+
+def test_another_account_cannot_complete_an_upload_and_the_owner_still_can(
+    api: Api, store, owner: User, stranger: User, holdings: Holdings
+) -> None:
+    assert_not_found(api, stranger, "completeUpload", holdings.pending_id)
+
+    completed = api.complete(owner, holdings.pending_id)
+
+    assert (completed["status"], completed["size"], completed["checksum"]) == (
+        "READY",
+        len(DRAFT),
+        hashlib.md5(DRAFT).hexdigest(),
+    )
+    assert api.usage(stranger) == {"usedBytes": 0, "reservedBytes": 0, "limitBytes": 5 * 1024**3, "documentCount": 0}
+
+
+def test_another_account_cannot_delete_and_the_owner_still_downloads(
+    api: Api, owner: User, stranger: User, holdings: Holdings
+) -> None:
+    assert_not_found(api, stranger, "deleteDocument", holdings.ready_id)
+
+    document = api.data("Document", {"id": holdings.ready_id}, owner.token)["document"]
+    download = httpx.get(document["downloadUrl"], timeout=30)
+
+    assert (document["name"], document["tags"], document["description"]) == (
+        "secret-plan.pdf",
+        ["confidential"],
+        "Owner only",
+    )
+    assert (download.status_code, download.content) == (200, PLAN)
+
+
+@pytest.mark.parametrize(
+    "filter",
+    [
+        pytest.param(None, id="no-filter"),
+        pytest.param({"nameContains": "SECRET"}, id="name"),
+        pytest.param({"tags": ["confidential"]}, id="tags"),
+        pytest.param({"contentType": "application/pdf"}, id="content-type"),
+        pytest.param({"status": "READY"}, id="ready"),
+        pytest.param({"status": "PENDING_UPLOAD"}, id="pending"),
+        pytest.param({"nameContains": "plan", "tags": ["confidential"]}, id="owner-only-name"),
+    ],
+)
+@pytest.mark.parametrize(("field", "direction"), ORDERS)
+def test_listing_never_shows_another_accounts_documents(
+    api: Api, neighbours: Neighbours, field: str, direction: str, filter: dict[str, Any] | None
+) -> None:
+    order_by = {"field": field, "direction": direction}
+    pending = filter is not None and filter.get("status") == "PENDING_UPLOAD"
+    owner_only = filter is not None and filter.get("nameContains") == "plan"
+
+    seen_by_owner = listing(api, neighbours.owner, filter=filter, orderBy=order_by)
+    seen_by_stranger = listing(api, neighbours.stranger, filter=filter, orderBy=order_by)
+
+    # The filter does match the owner's documents: the owner sees them.
+    holdings = neighbours.holdings
+    assert seen_by_owner == [holdings.pending_id if pending else holdings.ready_id]
+    assert seen_by_stranger == ([] if pending or owner_only else [neighbours.recipe_id])
+
+
+@pytest.mark.parametrize(("field", "direction"), ORDERS)
+def test_owners_cursor_pages_only_through_the_callers_documents(
+    api: Api, neighbours: Neighbours, field: str, direction: str
+) -> None:
+    order_by = {"field": field, "direction": direction}
+    page = api.data("Documents", {"orderBy": order_by}, neighbours.owner.token)["documents"]
+    assert [edge["node"]["id"] for edge in page["edges"]] == [neighbours.holdings.ready_id]
+
+    seen = listing(api, neighbours.stranger, after=page["pageInfo"]["endCursor"], orderBy=order_by)
+
+    # The recipe was made after the plan and sorts after it by name: only ASC has it past the cursor.
+    assert seen == ([neighbours.recipe_id] if direction == "ASC" else [])
+
+
+# --- made-up and malformed ids ----------------------------------------------------------------
+
+ODD_IDS: dict[str, Callable[[User, Holdings], str]] = {
+    "made-up": lambda owner, holdings: str(ULID()),
+    "lowercase-of-the-owners": lambda owner, holdings: holdings.ready_id.lower(),
+    "path": lambda owner, holdings: "../../etc",
+    "object-key": lambda owner, holdings: f"{owner.id}/{holdings.ready_id}/original",
+    "owner-and-id": lambda owner, holdings: f"{owner.id}#{holdings.ready_id}",
+    "nul-suffixed": lambda owner, holdings: f"{holdings.ready_id}\x00",
+    "empty": lambda owner, holdings: "",
+    "10-kb": lambda owner, holdings: "A" * 10_000,
+}
+
+
+@pytest.mark.parametrize("kind", list(ODD_IDS))
+@pytest.mark.parametrize("field", ID_FIELDS)
+def test_made_up_and_malformed_ids_answer_like_a_foreign_id(
+    api: Api, store, owner: User, stranger: User, holdings: Holdings, field: str, kind: str
+) -> None:
+    odd_id = ODD_IDS[kind](owner, holdings)
+    before = world(api, store, owner, stranger)
+
+    foreign = assert_not_found(api, stranger, field, holdings.ready_id)
+    odd = assert_not_found(api, stranger, field, odd_id)
+
+    if field == "document":
+        assert odd == foreign
+    else:
+        shape = {key: foreign["data"][field][key] for key in ("__typename", "message")}
+        assert {key: odd["data"][field][key] for key in ("__typename", "message")} == shape
+    assert world(api, store, owner, stranger) == before
+
+
+# --- tokens -----------------------------------------------------------------------------------
+
+NEEDS_TOKEN = ["me", "document", "documents", "requestUpload", "completeUpload", "updateDocument", "deleteDocument"]
+
+
+def call_needing_token(field: str, holdings: Holdings) -> tuple[str, dict[str, Any] | None]:
+    if field in ID_FIELDS:
+        operation, variables, _ = attempt(
+            field, holdings.pending_id if field == "completeUpload" else holdings.ready_id
+        )
+        return operation, variables
+    if field == "requestUpload":
+        return "RequestUpload", {"input": {"filename": "sneaky.txt", "contentType": "text/plain", "size": 10}}
+    return {"me": "Me", "documents": "Documents", "signOut": "SignOut"}[field], None
+
+
+def token_of(kind: str, api: Api, owner: User) -> str | None:
+    if kind == "missing":
+        return None
+    if kind == "garbage":
+        return "garbage"
+    if kind == "unknown":
+        return "dst_" + "A" * 43  # shaped like a real token, but never issued
+    signed_in = api.data("SignIn", {"input": {"email": owner.email, "password": PASSWORD}})["signIn"]
+    token: str = signed_in["token"]
+    assert api.data("Me", token=token)["me"]["id"] == owner.id
+    assert api.data("SignOut", token=token) == {"signOut": {"revoked": True}}
+    return token
+
+
+@pytest.mark.parametrize("kind", ["missing", "garbage", "unknown", "revoked"])
+@pytest.mark.parametrize("field", [*NEEDS_TOKEN, "signOut"])
+def test_every_field_needing_a_token_is_unauthenticated_without_a_working_one(
+    api: Api, store, owner: User, holdings: Holdings, field: str, kind: str
+) -> None:
+    token = token_of(kind, api, owner)
+    operation, variables = call_needing_token(field, holdings)
+    before = state(api, store, owner)
+
+    body = api.call(operation, variables, token)
+
+    assert body["data"] is None, body
+    assert error_codes(body) == ["UNAUTHENTICATED"]
+    assert without_locations(body) == coded("UNAUTHENTICATED", SIGN_IN_FIRST, field)
+    assert state(api, store, owner) == before  # also: the owner's own session still works
+
+
+def test_signing_out_ends_only_that_session(api: Api, owner: User) -> None:
+    other_session = api.data("SignIn", {"input": {"email": owner.email, "password": PASSWORD}})["signIn"]["token"]
+
+    assert api.data("SignOut", token=other_session) == {"signOut": {"revoked": True}}
+
+    assert error_codes(api.call("Me", token=other_session)) == ["UNAUTHENTICATED"]
+    assert api.data("Me", token=owner.token)["me"]["id"] == owner.id
