@@ -47,6 +47,11 @@ async def document(
     return Document.from_model(record)
 
 
+def cursor_scope(field: str, direction: str) -> str:
+    """What a cursor is a position in: one field and one direction, meaningless in any other."""
+    return f"{field}:{direction}"
+
+
 def _list_filter(flt: DocumentFilter | None) -> documents.ListFilter:
     if flt is None:
         return documents.ListFilter()
@@ -86,8 +91,7 @@ async def list_documents(
         raise BadUserInput(f"`first` must be between 1 and {MAX_PAGE}.")
     order_by = order_by or DocumentOrder()
     order = order_by.field.name
-    # A cursor is a position in one field and direction; it means nothing in another.
-    cursor_order = f"{order}:{order_by.direction.name}"
+    cursor_order = cursor_scope(order, order_by.direction.name)
     start = pagination.decode(after, cursor_order) if after is not None else None
     records, more = await info.context.services.blocking.run(
         functools.partial(

@@ -1,0 +1,50 @@
+"""Every benchmark, one after another: ``make bench`` (``python -m bench``). Results go in
+docs/BENCHMARKS.md; ``--quick`` is a short run that only checks the benchmarks work."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from typing import TYPE_CHECKING, Protocol
+
+from bench import documents_throughput, results
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+
+class Benchmark(Protocol):
+    """Runs, printing progress, and returns its section of docs/BENCHMARKS.md (markdown)."""
+
+    def __call__(self, *, quick: bool, command: str) -> str: ...
+
+
+#: Every benchmark, by the name of its section.
+BENCHMARKS: list[tuple[str, Benchmark]] = [
+    ("documents_throughput", documents_throughput.run),
+]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument(
+        "--quick", action="store_true", help="a short run to check the benchmarks work; writes no results"
+    )
+    options = parser.parse_args(args)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    command = " ".join(["python -m bench", *args])
+    for name, benchmark in BENCHMARKS:
+        section = benchmark(quick=options.quick, command=command)
+        print(section, flush=True)
+        if options.quick:
+            print(f"[{name}] quick run: {results.RESULTS.name} left as it was", flush=True)
+        else:
+            results.write_section(name, section)
+            print(f"[{name}] written to {results.RESULTS}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
