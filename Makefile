@@ -1,5 +1,6 @@
 # The two commands: `make serve` runs DocStore, `make test` runs every check. Both set up
-# the project's virtual environment first (again only when pyproject.toml changes).
+# the system packages and the project's virtual environment first (again only when pyproject.toml or
+# scripts/system-packages.sh changes).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -7,7 +8,8 @@ STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
 .PHONY: serve test lint typecheck pytest bench schema clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml scripts/system-packages.sh
+	@bash scripts/system-packages.sh
 	@echo "==> setting up $(VENV) (Python packages from pyproject.toml)"
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@$(BIN)/python -m pip install --quiet --upgrade pip

@@ -1,0 +1,300 @@
+"""The extraction pool: every type through its processes, and hostile files that end in a reason
+within the limits, after which the same pool extracts the next file."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+import anyio
+import pytest
+
+from tests.workers import files
+from workers.detect import HEAD_BYTES, detect
+from workers.extraction import EXTRACTABLE, Extracted, Extraction, ExtractionFailed
+from workers.extractors import sandbox
+
+DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+LINE = "Invoice 4521 paid in full"
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("extraction")
+
+
+@pytest.fixture(scope="module")
+def normal(folder) -> Path:
+    """The file each test extracts after its hostile one, to show the pool goes on."""
+    return files.pdf_file(folder / "normal.pdf", "An ordinary page", "Another ordinary page")
+
+
+NORMAL = Extracted("An ordinary page\fAnother ordinary page", 2)
+
+
+def run(scenario, **limits):
+    """Run ``scenario(pool)`` in an event loop with a fresh pool, closed after."""
+
+    async def main():
+        pool = Extraction(**limits)
+        try:
+            return await scenario(pool)
+        finally:
+            await pool.aclose()
+
+    return anyio.run(main)
+
+
+async def outcome(pool: Extraction, path: Path, content_type: str) -> Extracted | str:
+    """What extracting ``path`` gives: the text, or the reason it failed."""
+    try:
+        return await pool.extract(path, content_type)
+    except ExtractionFailed as failure:
+        return failure.reason
+
+
+def live(name: str) -> list[int]:
+    """Processes running ``name`` that are still alive (not zombies)."""
+    pids = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)
+            command, state = fields[0].split("(", 1)[1], fields[1].split()[0]
+        except (OSError, IndexError):
+            continue  # ended while we looked
+        if command == name and state not in ("Z", "X"):
+            pids.append(int(stat.parent.name))
+    return pids
+
+
+def surviving(name: str, within: float) -> list[int]:
+    """Processes running ``name`` still alive after up to ``within`` seconds (dying takes a moment)."""
+    deadline = time.monotonic() + within
+    while live(name) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return live(name)
+
+
+def sandboxes_of_this_process() -> list[int]:
+    children = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            if b"workers.extractors.sandbox" in cmdline.read_bytes():
+                status = (cmdline.parent / "status").read_text()
+                if f"\nPPid:\t{os.getpid()}\n" in status and "\nState:\tZ" not in status:
+                    children.append(int(cmdline.parent.name))
+        except OSError:
+            continue
+    return children
+
+
+def test_the_pool_extracts_exactly_the_types_the_sandbox_has_extractors_for() -> None:
+    assert set(sandbox.EXTRACTORS) == EXTRACTABLE
+
+
+def test_every_extractable_type_is_extracted_through_the_pool(folder) -> None:
+    made = {
+        "application/pdf": files.pdf_file(folder / "a.pdf", "Typed page", files.picture("Scanned page")),
+        DOCX: files.docx_file(folder / "a.docx"),
+        "text/plain": folder / "a.txt",
+        "text/markdown": folder / "a.md",
+        "text/csv": folder / "a.csv",
+        "text/html": folder / "a.html",
+        "image/png": files.image_file(folder / "a.png", LINE, format="PNG"),
+        "image/jpeg": files.image_file(folder / "a.jpg", LINE, format="JPEG"),
+        "image/tiff": files.tiff_file(folder / "a.tiff", "Page one", "Page two"),
+        "image/webp": files.image_file(folder / "a.webp", LINE, format="WEBP"),
+    }
+    made["text/plain"].write_text("Grüße aus Köln\n")
+    made["text/markdown"].write_text("# Title\n\nSome *words*.\n")
+    made["text/csv"].write_text("a,b\n1,2\n")
+    made["text/html"].write_text("<html><body><h1>Title</h1><p>Some <i>words</i>.</p></body></html>")
+
+    async def scenario(pool: Extraction) -> dict[str, Extracted | str]:
+        return {content_type: await outcome(pool, path, content_type) for content_type, path in made.items()}
+
+    assert run(scenario) == {
+        "application/pdf": Extracted("Typed page\fScanned page", 2),
+        DOCX: Extracted(
+            "Quarterly report\nSales grew in every region.\nRegion\tQ1\tQ2\nNorth\t10\t12\nSouth\t7\t9\nTotal 38\n"
+            "Prepared by the finance team.",
+            None,
+        ),
+        "text/plain": Extracted("Grüße aus Köln\n", None),
+        "text/markdown": Extracted("# Title\n\nSome *words*.\n", None),
+        "text/csv": Extracted("a\tb\n1\t2", None),
+        "text/html": Extracted("Title\n\nSome words.\n", None),
+        "image/png": Extracted(LINE, None),
+        "image/jpeg": Extracted(LINE, None),
+        "image/tiff": Extracted("Page one\fPage two", 2),
+        "image/webp": Extracted(LINE, None),
+    }
+
+
+def test_progress_is_awaited_in_page_order_up_to_the_last_page(folder) -> None:
+    path = files.pdf_file(folder / "progress.pdf", *[files.picture(f"Scanned page {n}") for n in range(1, 5)])
+    calls: list[tuple[int, int]] = []
+
+    async def progress(page: int, pages: int) -> None:
+        calls.append((page, pages))
+
+    async def scenario(pool: Extraction) -> Extracted:
+        return await pool.extract(path, "application/pdf", progress)
+
+    extracted = run(scenario)
+
+    assert extracted.pages == 4
+    assert calls[-1] == (4, 4)
+    assert [page for page, _ in calls] == sorted({page for page, _ in calls})
+    assert {pages for _, pages in calls} == {4}
+
+
+# -- hostile files ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("make", "content_type", "reason"),
+    [
+        (
+            lambda folder: files.looping_pdf(folder / "loop.pdf"),
+            "application/pdf",
+            "not a valid PDF (its page tree loops)",
+        ),
+        (lambda folder: files.truncated_pdf(folder / "cut.pdf"), "application/pdf", "not a valid PDF (truncated?)"),
+        (
+            lambda folder: files.encrypted_pdf(folder / "locked.pdf", user_password="secret"),
+            "application/pdf",
+            "the PDF needs a password",
+        ),
+        (
+            lambda folder: files.png_claiming(folder / "huge.png", 100_000, 100_000),
+            "image/png",
+            "the image claims 100000 × 100000 pixels, more than 50 million",
+        ),
+        (lambda folder: files.docx_bomb(folder / "bomb.docx"), DOCX, "the DOCX unpacks to 3 GiB, more than 256 MiB"),
+    ],
+    ids=["pdf-page-tree-loop", "truncated-pdf", "encrypted-pdf", "png-claiming-100000x100000", "docx-zip-bomb"],
+)
+def test_hostile_file_fails_with_its_reason_and_the_pool_goes_on(make, content_type, reason, folder, normal) -> None:
+    hostile = make(folder)
+    assert detect(hostile.read_bytes()[:HEAD_BYTES], content_type) == content_type  # as the pipeline sees it
+
+    async def scenario(pool: Extraction) -> tuple[Extracted | str, Extracted | str]:
+        return await outcome(pool, hostile, content_type), await outcome(pool, normal, "application/pdf")
+
+    assert run(scenario, processes=1, seconds=10) == (reason, NORMAL)
+
+
+def test_pdf_of_10000_blank_pages_is_read_without_text(folder, normal) -> None:
+    # Nothing is drawn on a blank page, so none is rendered for OCR: 10,000 of them take seconds,
+    # and the document is READY with no words (page breaks only).
+    blank = files.blank_pdf(folder / "blank.pdf", 10_000)
+
+    async def scenario(pool: Extraction) -> tuple[Extracted | str, Extracted | str]:
+        return await outcome(pool, blank, "application/pdf"), await outcome(pool, normal, "application/pdf")
+
+    assert run(scenario, processes=1, seconds=10) == (Extracted("\f" * 9_999, 10_000), NORMAL)
+
+
+def test_file_whose_name_lies_is_extracted_as_what_its_bytes_are(folder, normal) -> None:
+    # A PNG uploaded as "scan.pdf", declared application/pdf.
+    liar = files.image_file(folder / "scan.pdf", LINE, format="PNG")
+    detected = detect(liar.read_bytes()[:HEAD_BYTES], "application/pdf")
+
+    async def scenario(pool: Extraction) -> tuple[Extracted | str, ...]:
+        return (
+            await outcome(pool, liar, detected),
+            # Had the client's word been taken, the PDF extractor would have refused it; no harm done.
+            await outcome(pool, liar, "application/pdf"),
+            await outcome(pool, normal, "application/pdf"),
+        )
+
+    assert detected == "image/png"
+    assert run(scenario, processes=1, seconds=10) == (Extracted(LINE, None), "not a valid PDF", NORMAL)
+
+
+def test_file_past_the_wall_clock_limit_is_killed_with_its_ocr(folder, normal) -> None:
+    # Pages of dense scanned text: tesseract takes seconds over each, so it is mid-page at the kill.
+    page = files.picture(*[f"Line {n}: the quick brown fox jumps over the lazy dog" for n in range(80)], size=32)
+    slow = files.pdf_file(folder / "slow.pdf", *[page] * 5)
+
+    async def scenario(pool: Extraction) -> tuple[Extracted | str, list[int], Extracted | str]:
+        timed_out = await outcome(pool, slow, "application/pdf")
+        return timed_out, surviving("tesseract", within=0.3), await outcome(pool, normal, "application/pdf")
+
+    assert run(scenario, processes=1, seconds=1) == ("took longer than 1 s", [], NORMAL)
+
+
+def test_process_that_crashes_mid_file_fails_that_file_and_is_replaced(folder, normal) -> None:
+    scans = files.pdf_file(folder / "crash.pdf", *[files.picture(f"Scanned page {n}") for n in range(20)])
+    crashes: list[int] = []
+
+    async def crash_once(page: int, pages: int) -> None:  # progress: the process is mid-file
+        if not crashes:
+            (process,) = sandboxes_of_this_process()
+            os.kill(process, signal.SIGSEGV)
+            crashes.append(process)
+
+    async def scenario(pool: Extraction) -> tuple[Extracted | str, Extracted | str]:
+        try:
+            crashed: Extracted | str = await pool.extract(scans, "application/pdf", crash_once)
+        except ExtractionFailed as failure:
+            crashed = failure.reason
+        return crashed, await outcome(pool, normal, "application/pdf")
+
+    assert run(scenario, processes=1, seconds=30) == ("the extraction process crashed (SIGSEGV)", NORMAL)
+    assert len(crashes) == 1
+
+
+def test_file_past_the_memory_limit_fails_and_the_next_gets_a_fresh_process(folder, normal) -> None:
+    large = folder / "large.txt"
+    with large.open("wb") as file:
+        file.truncate(192 * 1024**2)  # 192 MiB of NULs, read whole into a process capped at 256 MiB
+
+    async def scenario(pool: Extraction) -> tuple[Extracted | str, Extracted | str]:
+        return await outcome(pool, large, "text/plain"), await outcome(pool, normal, "application/pdf")
+
+    memory = 256 * 1024**2
+    assert run(scenario, processes=1, seconds=10, memory_bytes=memory) == ("needed more than 256 MiB of memory", NORMAL)
+
+
+def test_files_are_extracted_side_by_side(folder, normal) -> None:
+    scan = files.image_file(folder / "side.png", LINE, format="PNG")
+
+    async def scenario(pool: Extraction) -> list[Extracted | str]:
+        results: list[Extracted | str] = [NORMAL, NORMAL]
+
+        async def one(index: int, path: Path, content_type: str) -> None:
+            results[index] = await outcome(pool, path, content_type)
+
+        async with anyio.create_task_group() as group:
+            group.start_soon(one, 0, scan, "image/png")
+            group.start_soon(one, 1, normal, "application/pdf")
+        return results
+
+    assert run(scenario, processes=2) == [Extracted(LINE, None), NORMAL]
+
+
+def test_closing_the_pool_ends_its_processes(normal) -> None:
+    async def scenario() -> tuple[list[int], list[int]]:
+        pool = Extraction(processes=2)
+        async with anyio.create_task_group() as group:
+            for _ in range(2):
+                group.start_soon(pool.extract, normal, "application/pdf")
+        running = sandboxes_of_this_process()
+        await pool.aclose()
+        return running, sandboxes_of_this_process()
+
+    running, after = anyio.run(scenario)
+
+    assert (len(running), after) == (2, [])
+
+
+def test_type_without_an_extractor_is_a_caller_error(normal) -> None:
+    async def scenario(pool: Extraction) -> None:
+        await pool.extract(normal, "video/mp4")
+
+    with pytest.raises(ValueError, match="no extractor for video/mp4"):
+        run(scenario)

@@ -1,0 +1,158 @@
+"""The extraction process: ``python -m workers.extractors.sandbox MEMORY_BYTES``, started and killed by
+``workers.extraction``; it extracts one file at a time, under an address-space limit.
+
+It speaks on stdin and stdout in messages of an 8-byte big-endian length and that many bytes of UTF-8
+JSON (anything else written to stdout, by a library, goes to stderr instead). Once started it says
+``{"ready": true}``, or ``{"error": why}`` and exits. Then, for each request ``{"path": ...,
+"content_type": ...}`` it answers with any number of ``{"progress": [page, pages]}`` and one of
+``{"text": ..., "pages": ...}`` or ``{"failed": reason}``. ``"retire": true`` in an answer means it
+exits after it (its memory may be spent); so does the end of stdin.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import resource
+import struct
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+from workers.extractors import docx, image, pdf, text
+from workers.extractors.base import ExtractionFailed, amount
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from workers.extractors.base import Extractor
+
+log = logging.getLogger(__name__)
+
+HEADER = struct.Struct("!Q")
+
+#: The extractor for each type; ``workers.extraction.EXTRACTABLE`` names the same types.
+EXTRACTORS: dict[str, Extractor] = {
+    "application/pdf": pdf.extract,
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": docx.extract,
+    "text/plain": text.extract,
+    "text/markdown": text.extract,
+    "text/csv": text.extract,
+    "text/html": text.extract,
+    "image/png": image.extract,
+    "image/jpeg": image.extract,
+    "image/tiff": image.extract,
+    "image/webp": image.extract,
+}
+
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+#: Progress is passed on at most this often; the last page always.
+PROGRESS_SECONDS = 0.25
+
+
+class Channel:
+    """Length-prefixed JSON messages over a pair of pipes."""
+
+    def __init__(self, incoming: BinaryIO, outgoing: BinaryIO) -> None:
+        self.incoming = incoming
+        self.outgoing = outgoing
+
+    def receive(self) -> dict[str, Any] | None:
+        """The next message, or None at the end of the input."""
+        header = self.incoming.read(HEADER.size)
+        if len(header) < HEADER.size:
+            return None
+        (length,) = HEADER.unpack(header)
+        message: dict[str, Any] = json.loads(self.incoming.read(length))
+        return message
+
+    def send(self, message: dict[str, Any]) -> None:
+        self.outgoing.write(encode(message))
+        self.outgoing.flush()
+
+
+def encode(message: dict[str, Any]) -> bytes:
+    body = json.dumps(message, ensure_ascii=False).encode()
+    return HEADER.pack(len(body)) + body
+
+
+class Progress:
+    """``progress(page, pages)`` for an extractor: passed on to the parent, throttled."""
+
+    def __init__(self, channel: Channel) -> None:
+        self.channel = channel
+        self.last = time.monotonic()
+
+    def __call__(self, page: int, pages: int) -> None:
+        now = time.monotonic()
+        if page == pages or now - self.last >= PROGRESS_SECONDS:
+            self.last = now
+            self.channel.send({"progress": [page, pages]})
+
+
+def answer(request: dict[str, Any], channel: Channel, memory_bytes: int) -> tuple[bytes, bool]:
+    """The encoded answer to one request, and whether this process should exit after it. (Encoded
+    here, so that running out of memory while encoding a large text counts as running out while
+    extracting it.)"""
+    content_type: str = request["content_type"]
+    extractor = EXTRACTORS.get(content_type)
+    if extractor is None:
+        return encode({"failed": f"no extractor for {content_type}"}), False
+    try:
+        extracted = extractor(Path(request["path"]), content_type, Progress(channel))
+        # Broken font maps can give lone surrogates, which no UTF-8 encoder downstream would take.
+        text = LONE_SURROGATE.sub("\ufffd", extracted.text)
+        return encode({"text": text, "pages": extracted.pages}), False
+    except ExtractionFailed as failure:
+        return encode({"failed": failure.reason}), False
+    except MemoryError:
+        # What is left of the heap may be too fragmented to trust with the next file.
+        reason = f"needed more than {amount(memory_bytes)} of memory"
+        return encode({"failed": reason, "retire": True}), True
+    except Exception:
+        log.exception("extracting %s (%s) failed", request["path"], content_type)
+        return encode({"failed": "the file could not be read"}), False
+
+
+def limit_memory(memory_bytes: int) -> None:
+    """Cap this process's address space (and so its heap) at ``memory_bytes``; children inherit it."""
+    _, hard = resource.getrlimit(resource.RLIMIT_AS)
+    if hard != resource.RLIM_INFINITY:
+        memory_bytes = min(memory_bytes, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    (memory_bytes,) = map(int, sys.argv[1:] if argv is None else argv)
+    # The messages get stdout to themselves: what libraries print goes to stderr with their logging.
+    outgoing = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    channel = Channel(sys.stdin.buffer, outgoing)
+    logging.basicConfig(level=logging.WARNING, format=f"extraction[{os.getpid()}] %(levelname)s %(name)s: %(message)s")
+    # pypdf warns about every flaw it works around; what matters reaches the owner as the reason.
+    logging.getLogger("pypdf").setLevel(logging.ERROR)
+    # The pool runs processes side by side already. Tesseract's OpenMP threads bring little speed for
+    # much CPU in recognition, by its maintainers' account (tesseract-ocr/tesseract#3744).
+    os.environ.setdefault("OMP_THREAD_LIMIT", "1")
+    try:
+        image.check_installed()
+    except RuntimeError as error:
+        channel.send({"error": str(error)})
+        return 1
+    limit_memory(memory_bytes)
+    channel.send({"ready": True})
+    while (request := channel.receive()) is not None:
+        reply, retire = answer(request, channel, memory_bytes)
+        outgoing.write(reply)
+        outgoing.flush()
+        if retire:
+            return 0
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
