@@ -8,7 +8,7 @@ import logging
 import sys
 from typing import TYPE_CHECKING, Protocol
 
-from bench import documents_throughput, results
+from bench import documents_throughput, event_latency, extraction, results
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -23,6 +23,8 @@ class Benchmark(Protocol):
 #: Every benchmark, by the name of its section.
 BENCHMARKS: list[tuple[str, Benchmark]] = [
     ("documents_throughput", documents_throughput.run),
+    ("extraction", extraction.run),
+    ("event_latency", event_latency.run),
 ]
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
 import strawberry
@@ -13,12 +14,15 @@ from strawberry.extensions.max_aliases import create_validator as aliases_rule
 from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
 from strawberry.schema.config import StrawberryConfig
 
+from adapters.pubsub import DEFAULT_BUFFER
 from resolvers import accounts, documents, uploads
 from schema.accounts import Account, SignInResult, SignOutPayload, SignUpResult
 from schema.documents import DeleteDocumentResult, Document, DocumentConnection, UpdateDocumentResult
 from schema.errors import CodedError
+from schema.events import DocumentEvent, QuotaEvent
 from schema.scalars import SCALARS
 from schema.uploads import CompleteUploadResult, RequestUploadResult
+from subscriptions import feeds
 
 if TYPE_CHECKING:
     from strawberry.types import ExecutionContext
@@ -79,6 +83,28 @@ class Mutation:
     )
 
 
+@strawberry.type(
+    description=(
+        "Live events, over WebSocket with the `graphql-transport-ws` protocol only. Authenticate in "
+        '`connection_init` with `{"authorization": "Bearer <token>"}`: the socket closes with 4403 without '
+        "a live token and with 4408 when no `connection_init` comes within 3 s. A subscription that leaves "
+        f"more than {DEFAULT_BUFFER} events unread ends with `TOO_SLOW`."
+    )
+)
+class Subscription:
+    document_events: AsyncIterator[DocumentEvent] = strawberry.subscription(
+        resolver=feeds.document_events,
+        description=(
+            "Your documents' events as they happen, or one document's with `documentId` "
+            "(`NOT_FOUND` when it is not yours). Events published before you subscribed are not replayed."
+        ),
+    )
+    quota_events: AsyncIterator[QuotaEvent] = strawberry.subscription(
+        resolver=feeds.quota_events,
+        description="Your quota's events as they happen: usage changes, warnings, going over the limit.",
+    )
+
+
 #: Query depth and alias limits as validation rules, built once: the validation cache keys on
 #: the rule classes, and QueryDepthLimiter / MaxAliasesLimiter would build new ones per request,
 #: so the cache would never hit.
@@ -105,6 +131,7 @@ class DocStoreSchema(strawberry.Schema):
 schema = DocStoreSchema(
     query=Query,
     mutation=Mutation,
+    subscription=Subscription,
     config=StrawberryConfig(scalar_map=SCALARS),
     extensions=[
         # Factories, not instances: an extension holds per-request state. The parser and

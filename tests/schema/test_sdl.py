@@ -39,7 +39,7 @@ def test_operation_document_is_valid_and_named_after_its_file(path: Path) -> Non
 
 
 def test_every_operation_domain_has_documents() -> None:
-    assert {path.parent.name for path in OPERATION_FILES} == {"accounts", "uploads", "documents"}
+    assert {path.parent.name for path in OPERATION_FILES} == {"accounts", "uploads", "documents", "events"}
 
 
 def undescribed() -> list[str]:

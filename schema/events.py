@@ -1,0 +1,158 @@
+"""Live events: the ``Event`` interface, one type per kind of event, and the unions subscriptions yield."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated, Any
+
+import strawberry
+
+from schema.errors import CodedError
+from schema.scalars import Long
+
+if TYPE_CHECKING:
+    from subscriptions.events import Event as Envelope
+
+
+class TooSlow(CodedError):
+    """A subscription whose client left too many events unread: it ends with this error."""
+
+    code = "TOO_SLOW"
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            f"This subscription fell more than {limit} events behind and was ended. "
+            "Fetch the current state, then subscribe again."
+        )
+
+
+def _about(event: Envelope) -> dict[str, Any]:
+    return {"id": strawberry.ID(event.id), "at": event.at, "document_id": _document_id(event)}
+
+
+def _document_id(event: Envelope) -> strawberry.ID | None:
+    return None if event.document_id is None else strawberry.ID(event.document_id)
+
+
+def _document(event: Envelope) -> dict[str, Any]:
+    """What every document event carries; ValueError for one that names no document."""
+    if event.document_id is None:
+        raise ValueError(f"a {event.type.value} event names its document")
+    return _about(event)
+
+
+@strawberry.interface(description="Something that happened in your account, as it happened.")
+class Event:
+    id: strawberry.ID = strawberry.field(description="The event's id, unique; ids sort by time.")
+    at: datetime = strawberry.field(description="When it happened (UTC).")
+    document_id: strawberry.ID | None = strawberry.field(
+        description="The document it is about; null for a quota event that no single document caused."
+    )
+
+
+@strawberry.type(description="A new document waits for its file: `requestUpload` issued its form.")
+class UploadStarted(Event):
+    document_id: strawberry.ID = strawberry.field(description="The document being uploaded.")
+
+    @classmethod
+    def from_event(cls, event: Envelope) -> UploadStarted:
+        return cls(**_document(event))
+
+
+@strawberry.type(description="The file is stored and counted; DocStore is processing it.")
+class ProcessingStarted(Event):
+    document_id: strawberry.ID = strawberry.field(description="The document being processed.")
+
+    @classmethod
+    def from_event(cls, event: Envelope) -> ProcessingStarted:
+        return cls(**_document(event))
+
+
+@strawberry.type(description="Text extraction went one page further.")
+class ExtractionProgress(Event):
+    document_id: strawberry.ID = strawberry.field(description="The document being processed.")
+    page: int = strawberry.field(description="Pages done so far, from 1 to `pages`.")
+    pages: int = strawberry.field(description="Pages in the document.")
+
+    @classmethod
+    def from_event(cls, event: Envelope) -> ExtractionProgress:
+        return cls(**_document(event), page=int(event.data["page"]), pages=int(event.data["pages"]))
+
+
+@strawberry.type(description="Processing finished: the document is `READY`.")
+class DocumentReady(Event):
+    document_id: strawberry.ID = strawberry.field(description="The document that is ready.")
+
+    @classmethod
+    def from_event(cls, event: Envelope) -> DocumentReady:
+        return cls(**_document(event))
+
+
+@strawberry.type(description="Processing failed; the document's `status` and `failureReason` tell what remains of it.")
+class DocumentFailed(Event):
+    document_id: strawberry.ID = strawberry.field(description="The document that failed.")
+    reason: str = strawberry.field(
+        description="Why, as in the document's `failureReason` (e.g. `WRONG_TYPE`: not what its content type says)."
+    )
+
+    @classmethod
+    def from_event(cls, event: Envelope) -> DocumentFailed:
+        return cls(**_document(event), reason=str(event.data["reason"]))
+
+
+@strawberry.type(description="The document was deleted, with its file and its bytes in the quota.")
+class DocumentDeleted(Event):
+    document_id: strawberry.ID = strawberry.field(description="The document that was deleted.")
+
+    @classmethod
+    def from_event(cls, event: Envelope) -> DocumentDeleted:
+        return cls(**_document(event))
+
+
+@strawberry.type(description="The bytes your documents use changed.")
+class QuotaChanged(Event):
+    used_bytes: Long = strawberry.field(description="Bytes used now, by stored documents.")
+    limit_bytes: Long = strawberry.field(description="Bytes your plan allows.")
+
+    @classmethod
+    def from_event(cls, event: Envelope) -> QuotaChanged:
+        return cls(
+            **_about(event),
+            used_bytes=Long(int(event.data["used_bytes"])),
+            limit_bytes=Long(int(event.data["limit_bytes"])),
+        )
+
+
+@strawberry.type(description="Your usage crossed a warning threshold of your plan's limit.")
+class QuotaWarning(Event):
+    percent: int = strawberry.field(description="The threshold crossed, in percent of the limit (e.g. 80, 90).")
+
+    @classmethod
+    def from_event(cls, event: Envelope) -> QuotaWarning:
+        return cls(**_about(event), percent=int(event.data["percent"]))
+
+
+@strawberry.type(
+    description="Your usage went over your plan's limit: new uploads are refused until you delete documents or upgrade."
+)
+class QuotaExceeded(Event):
+    used_bytes: Long = strawberry.field(description="Bytes used now, by stored documents.")
+    limit_bytes: Long = strawberry.field(description="Bytes your plan allows.")
+
+    @classmethod
+    def from_event(cls, event: Envelope) -> QuotaExceeded:
+        return cls(
+            **_about(event),
+            used_bytes=Long(int(event.data["used_bytes"])),
+            limit_bytes=Long(int(event.data["limit_bytes"])),
+        )
+
+
+DocumentEvent = Annotated[
+    UploadStarted | ProcessingStarted | ExtractionProgress | DocumentReady | DocumentFailed | DocumentDeleted,
+    strawberry.union("DocumentEvent", description="What happened to a document. Branch on `__typename`."),
+]
+QuotaEvent = Annotated[
+    QuotaChanged | QuotaWarning | QuotaExceeded,
+    strawberry.union("QuotaEvent", description="What happened to your quota. Branch on `__typename`."),
+]

@@ -1,0 +1,11 @@
+"""Channel names. Every channel is built here and nowhere else, so no code can subscribe or
+publish across accounts by spelling a name by hand."""
+
+from __future__ import annotations
+
+
+def account(account_id: str) -> str:
+    """The channel carrying every event of one account: only that account's subscribers read it."""
+    if not account_id or ":" in account_id:
+        raise ValueError("an account id names exactly one account")
+    return f"account:{account_id}"

@@ -1,0 +1,107 @@
+"""The subscription fields: an account's live events, read from its channel as they are published.
+
+Each field checks its arguments first, so a refusal (``UNAUTHENTICATED``, ``NOT_FOUND``) is the
+operation's ``error`` message and nothing is subscribed; only then does the feed subscribe.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
+from typing import Annotated, TypeVar
+
+import strawberry
+
+from adapters.pubsub import EventSource, SubscriberTooSlow
+from models import documents
+from models.errors import DocumentNotFound
+from resolvers import validation
+from resolvers.context import Context
+from resolvers.permissions import require_account
+from schema.errors import NotFound
+from schema.events import (
+    DocumentDeleted,
+    DocumentEvent,
+    DocumentFailed,
+    DocumentReady,
+    ExtractionProgress,
+    ProcessingStarted,
+    QuotaChanged,
+    QuotaEvent,
+    QuotaExceeded,
+    QuotaWarning,
+    TooSlow,
+    UploadStarted,
+)
+from subscriptions.events import Event, EventType
+
+log = logging.getLogger("docstore.subscriptions")
+
+T = TypeVar("T")
+
+DOCUMENT_EVENTS: Mapping[EventType, Callable[[Event], DocumentEvent]] = {
+    EventType.UPLOAD_STARTED: UploadStarted.from_event,
+    EventType.PROCESSING_STARTED: ProcessingStarted.from_event,
+    EventType.EXTRACTION_PROGRESS: ExtractionProgress.from_event,
+    EventType.DOCUMENT_READY: DocumentReady.from_event,
+    EventType.DOCUMENT_FAILED: DocumentFailed.from_event,
+    EventType.DOCUMENT_DELETED: DocumentDeleted.from_event,
+}
+QUOTA_EVENTS: Mapping[EventType, Callable[[Event], QuotaEvent]] = {
+    EventType.QUOTA_CHANGED: QuotaChanged.from_event,
+    EventType.QUOTA_WARNING: QuotaWarning.from_event,
+    EventType.QUOTA_EXCEEDED: QuotaExceeded.from_event,
+}
+
+
+async def document_events(
+    info: strawberry.Info[Context, None],
+    document_id: Annotated[
+        strawberry.ID | None,
+        strawberry.argument(description="Only this document's events; null (the default) for all your documents."),
+    ] = None,
+) -> AsyncIterator[DocumentEvent]:
+    account = await require_account(info)
+    only = None if document_id is None else await _own_document(info, account.id, str(document_id))
+    return feed(info.context.services.events, account.id, DOCUMENT_EVENTS, only=only)
+
+
+async def quota_events(info: strawberry.Info[Context, None]) -> AsyncIterator[QuotaEvent]:
+    account = await require_account(info)
+    return feed(info.context.services.events, account.id, QUOTA_EVENTS)
+
+
+async def feed(
+    source: EventSource,
+    account_id: str,
+    kinds: Mapping[EventType, Callable[[Event], T]],
+    only: str | None = None,
+) -> AsyncGenerator[T, None]:
+    """The account's events of ``kinds`` (about document ``only``, if given) as GraphQL types.
+
+    Ends with ``TOO_SLOW`` when the client leaves more than the inbox's limit of events unread.
+    """
+    async with source.subscribe(account_id) as inbox:
+        while True:
+            try:
+                event = await inbox.get()
+            except SubscriberTooSlow as error:
+                raise TooSlow(error.limit) from None
+            convert = kinds.get(event.type)
+            if convert is None or (only is not None and event.document_id != only):
+                continue
+            try:
+                converted = convert(event)
+            except (KeyError, ValueError, TypeError):
+                log.warning("event %s (%s) does not fit its type; dropped: %s", event.id, event.type, event.data)
+                continue
+            yield converted
+
+
+async def _own_document(info: strawberry.Info[Context, None], account_id: str, raw: str) -> str:
+    try:
+        document_id = validation.document_id(raw)
+        await info.context.services.blocking.run(documents.get, account_id, document_id)
+    except DocumentNotFound:
+        raise NotFound("No document with that id in this account.") from None
+    return document_id

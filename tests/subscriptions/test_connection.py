@@ -1,0 +1,63 @@
+"""Opening a live-events connection: the protocol, authentication in ``connection_init``, the 3 s limit."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.client import Api, User
+from tests.subscriptions.conftest import Socket, bearer, open_socket
+
+
+def test_connection_init_with_a_live_token_is_acknowledged(connection: Socket, user: User) -> None:
+    connection.init(bearer(user))
+
+    assert connection.receive() == {"type": "connection_ack"}
+
+
+def test_acknowledged_connection_answers_ping(acknowledged: Socket) -> None:
+    acknowledged.send({"type": "ping"})
+
+    assert acknowledged.receive() == {"type": "pong"}
+
+
+@pytest.mark.parametrize(
+    "authorization",
+    [None, "", "Bearer", "Bearer not-a-token", "Basic dXNlcjpwYXNz"],
+    ids=["no authorization", "empty", "no token", "garbage token", "not bearer"],
+)
+def test_connection_init_without_a_live_token_closes_4403(connection: Socket, authorization: str | None) -> None:
+    connection.init(authorization)
+
+    assert connection.closed() == (4403, "Forbidden")
+
+
+def test_connection_init_with_a_revoked_token_closes_4403(connection: Socket, api: Api, user: User) -> None:
+    signed_out = api.data("SignOut", token=user.token)["signOut"]
+    assert signed_out == {"revoked": True}
+
+    connection.init(bearer(user))
+
+    assert connection.closed() == (4403, "Forbidden")
+
+
+def test_a_token_in_the_handshake_headers_does_not_replace_connection_init(ws_url: str, user: User) -> None:
+    with open_socket(ws_url, additional_headers={"Authorization": bearer(user)}) as socket:
+        socket.init(None)
+
+        assert socket.closed() == (4403, "Forbidden")
+
+
+def test_no_connection_init_within_3_seconds_closes_4408(connection: Socket) -> None:
+    assert connection.closed() == (4408, "Connection initialisation timeout")
+
+
+def test_subscribing_before_the_ack_closes_4401(connection: Socket) -> None:
+    connection.subscribe("1", "QuotaEvents")
+
+    assert connection.closed() == (4401, "Unauthorized")
+
+
+def test_the_legacy_graphql_ws_protocol_is_refused(ws_url: str) -> None:
+    with open_socket(ws_url, subprotocols=("graphql-ws",)) as socket:
+        assert socket.connection.subprotocol is None
+        assert socket.closed() == (4406, "Subprotocol not acceptable")

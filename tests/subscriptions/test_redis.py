@@ -1,0 +1,117 @@
+"""Separate processes over a real Redis: an event a worker process publishes reaches the subscribers
+of every API process."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import redis
+
+from subscriptions.events import EventType
+from tests.client import User
+from tests.subscriptions.conftest import bearer, event, next_message, open_socket
+from tests.test_server import ROOT, clean_env, free_port
+
+
+def serve(port: int, redis_url: str, aws_endpoint: str, data_dir: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "server", "serve", "--port", str(port), "--data-dir", str(data_dir)],
+        cwd=ROOT,
+        env=clean_env(
+            DOCSTORE_PUBSUB_URL=redis_url,
+            DOCSTORE_AWS_MODE="endpoint",
+            DOCSTORE_AWS_ENDPOINT_URL=aws_endpoint,
+            DOCSTORE_TABLE_PREFIX="test",
+            DOCSTORE_SWEEP_INTERVAL_SECONDS="3600",
+            AWS_ACCESS_KEY_ID="testing",
+            AWS_SECRET_ACCESS_KEY="testing",
+            AWS_DEFAULT_REGION="us-west-2",
+        ),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+@pytest.fixture(scope="module")
+def api_processes(
+    redis_url: str, aws_endpoint: str, target, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[list[str]]:
+    """Two ``docstore serve`` processes on the session's AWS, sharing events through ``redis_url``."""
+    ports = [free_port(), free_port()]
+    processes = [
+        serve(port, redis_url, aws_endpoint, tmp_path_factory.mktemp(f"api-{n}")) for n, port in enumerate(ports)
+    ]
+    urls = [f"http://127.0.0.1:{port}" for port in ports]
+    try:
+        for url, process in zip(urls, processes, strict=True):
+            for _ in range(600):
+                try:
+                    if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                if process.poll() is not None:
+                    raise RuntimeError(f"docstore serve exited:\n{process.communicate()[0]}")
+                time.sleep(0.1)
+            else:
+                raise RuntimeError(f"docstore serve at {url} did not become healthy")
+        yield urls
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            process.wait(timeout=30)
+
+
+def wait_for_redis_subscribers(url: str, channel: str, count: int) -> None:
+    """Until ``count`` connections (one a process) subscribe to ``channel`` in Redis."""
+    client = redis.Redis.from_url(url)
+    try:
+        for _ in range(1000):
+            if dict(client.pubsub_numsub(channel)).get(channel.encode()) == count:
+                return
+            time.sleep(0.01)
+        raise AssertionError(f"{channel} never had {count} subscribers: {client.pubsub_numsub(channel)}")
+    finally:
+        client.close()
+
+
+def test_an_event_from_a_worker_process_reaches_subscribers_on_both_api_processes(
+    api_processes: list[str], redis_url: str, user: User, other_user: User
+) -> None:
+    sockets = [url.replace("http://", "ws://", 1) + "/graphql" for url in api_processes]
+    with open_socket(sockets[0]) as first, open_socket(sockets[1]) as second, open_socket(sockets[1]) as other:
+        for socket, who in ((first, user), (second, user), (other, other_user)):
+            socket.init(bearer(who))
+            assert socket.receive() == {"type": "connection_ack"}
+            socket.subscribe("docs", "DocumentEvents")
+        wait_for_redis_subscribers(redis_url, f"account:{user.id}", 2)
+        wait_for_redis_subscribers(redis_url, f"account:{other_user.id}", 1)
+        published = [
+            event(EventType.PROCESSING_STARTED, user.id, "01JDOCUMENTAAAAAAAAAAAAAAA", 1),
+            event(EventType.EXTRACTION_PROGRESS, user.id, "01JDOCUMENTAAAAAAAAAAAAAAA", 2, page=1, pages=2),
+            event(EventType.DOCUMENT_READY, other_user.id, "01JDOCUMENTBBBBBBBBBBBBBBB", 3),
+            event(EventType.DOCUMENT_READY, user.id, "01JDOCUMENTAAAAAAAAAAAAAAA", 4),
+        ]
+
+        worker = subprocess.run(
+            [sys.executable, "-m", "tests.subscriptions.publisher", redis_url, *(e.to_json() for e in published)],
+            cwd=ROOT,
+            env=clean_env(),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+        assert worker.returncode == 0, worker.stderr
+        mine = [next_message("docs", "documentEvents", published[n]) for n in (0, 1, 3)]
+        assert first.receive_many(3) == mine
+        assert second.receive_many(3) == mine
+        assert other.receive() == next_message("docs", "documentEvents", published[2])
