@@ -7,7 +7,8 @@ import asyncio
 import contextlib
 import logging
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,21 +21,25 @@ from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.responses import Response as StarletteResponse
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.types.unset import UnsetType
 
 from adapters import local_aws
 from adapters.aws import AwsTarget
 from adapters.blocking import Blocking
-from adapters.queue import ensure_queues
+from adapters.mail import SesMailer
+from adapters.pubsub import BroadcastPubSub
+from adapters.queue import QUEUES, SqsQueue, ensure_queues
 from adapters.s3 import S3ObjectStore
 from models import tables
 from resolvers.context import Context, Services, bearer_token
 from schema.root import schema
 from settings import Settings, SettingsError
-from workers import sweeper
+from workers.runner import run_workers
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Sequence
+    from collections.abc import AsyncIterator, Coroutine, Sequence
 
     from starlette.requests import Request
     from starlette.responses import Response
@@ -44,12 +49,20 @@ if TYPE_CHECKING:
 log = logging.getLogger("docstore")
 
 
+@dataclass
+class ConnectionContext(Context):
+    """A WebSocket connection's context: Strawberry stores the ``connection_init`` payload in it."""
+
+    connection_params: dict[str, object] = field(default_factory=dict)
+
+
 class GraphQLView(GraphQL[Context, None]):
     """Strawberry's ASGI view with DocStore's context: the services and the bearer token."""
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
         services: Services = request.app.state.services
-        context = Context(
+        kind = Context if isinstance(response, StarletteResponse) else ConnectionContext
+        context = kind(
             services=services,
             request=request,
             response=response if isinstance(response, StarletteResponse) else None,
@@ -59,6 +72,16 @@ class GraphQLView(GraphQL[Context, None]):
         if incoming.isascii() and incoming.replace("-", "").isalnum() and len(incoming) <= 64:
             context.request_id = incoming
         return context
+
+    async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
+        """``connection_init`` must carry ``{"authorization": "Bearer <token>"}`` of a live session;
+        the socket closes with 4403 otherwise. The account found is the connection's for its life."""
+        params = context.connection_params if isinstance(context, ConnectionContext) else {}
+        authorization = params.get("authorization")
+        context.token = bearer_token(authorization if isinstance(authorization, str) else None)
+        if await context.viewer() is None:
+            raise ConnectionRejectionError()
+        return UnsetType()  # acknowledge with no payload
 
 
 class BodyLimit:
@@ -96,6 +119,7 @@ class Runtime:
     services: Services
     target: AwsTarget
     embedded: local_aws.EmbeddedAws | None
+    pubsub: BroadcastPubSub
 
     def close(self) -> None:
         if self.embedded is not None:
@@ -108,14 +132,30 @@ def provision(settings: Settings, target: AwsTarget) -> list[str]:
     S3ObjectStore(target, settings.bucket).ensure_bucket(settings.cors_origins)
     created.append(f"bucket {settings.bucket}")
     created.extend(f"queue {url.rsplit('/', 1)[-1]}" for url in ensure_queues(target, settings.table_prefix).values())
+    if settings.aws_mode != "aws":
+        # On real SES verifying a sender is a step of its own: SES emails the address a link.
+        SesMailer(target, settings.mail_from).verify_sender()
+        created.append(f"mail sender {settings.mail_from}")
     return created
 
 
-def open_runtime(settings: Settings) -> Runtime:
-    """Start the embedded AWS when asked for, point the models at the AWS, build the services."""
+class NoEmbeddedAws(RuntimeError):
+    """A command that joins a running embedded AWS found none on its data folder."""
+
+
+def open_runtime(settings: Settings, *, attach: bool = False) -> Runtime:
+    """Start the embedded AWS when asked for (or, with ``attach``, join the one a running server
+    started on the same data folder), point the models at the AWS, build the services."""
     embedded = None
     endpoint = settings.aws_endpoint_url
-    if settings.embedded:
+    if settings.embedded and attach:
+        endpoint = local_aws.running_endpoint(settings.data_dir)
+        if endpoint is None:
+            raise NoEmbeddedAws(
+                f"no embedded AWS is running on the data folder {settings.data_dir}; start `docstore serve` "
+                "first (it creates everything itself), or set DOCSTORE_AWS_MODE for another AWS"
+            )
+    elif settings.embedded:
         embedded = local_aws.EmbeddedAws(settings.data_dir)
         endpoint = embedded.start()
     try:
@@ -123,17 +163,34 @@ def open_runtime(settings: Settings) -> Runtime:
         tables.configure(target, settings.table_prefix)
         if embedded is not None:
             provision(settings, target)
+        pubsub = BroadcastPubSub(settings.pubsub_url)
         services = Services(
             settings=settings,
             objects=S3ObjectStore(target, settings.bucket),
             blocking=Blocking(settings.blocking_threads),
             passwords=PasswordHasher(),
+            publisher=pubsub,
+            events=pubsub,
+            queues={name: SqsQueue.named(target, f"{settings.table_prefix}-{name}") for name in QUEUES},
+            mailer=SesMailer(target, settings.mail_from),
         )
     except BaseException:
         if embedded is not None:
             embedded.stop()
         raise
-    return Runtime(services=services, target=target, embedded=embedded)
+    return Runtime(services=services, target=target, embedded=embedded, pubsub=pubsub)
+
+
+def start_workers(services: Services) -> Coroutine[Any, Any, None]:
+    """The queue consumers, the pipeline and the sweeper, on this process's services."""
+    return run_workers(
+        services.settings,
+        blocking=services.blocking,
+        objects=services.objects,
+        publisher=services.publisher,
+        mailer=services.mailer,
+        queues=services.queues,
+    )
 
 
 def create_app(settings: Settings, extra_routes: Sequence[Route] = ()) -> Starlette:
@@ -142,29 +199,36 @@ def create_app(settings: Settings, extra_routes: Sequence[Route] = ()) -> Starle
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         runtime = await asyncio.to_thread(open_runtime, settings)
+        try:
+            await runtime.pubsub.connect()
+        except BaseException:
+            await asyncio.to_thread(runtime.close)
+            raise
         app.state.services = runtime.services
         app.state.runtime = runtime
-        sweeping = None
-        if settings.sweep_interval_seconds > 0:
-            sweeping = asyncio.create_task(
-                sweeper.run_forever(
-                    runtime.services.blocking, runtime.services.objects, settings.sweep_interval_seconds
-                )
-            )
+        working = None
+        if settings.run_workers:
+            working = asyncio.create_task(start_workers(runtime.services))
         log.info("DocStore serving GraphQL at /graphql (AWS: %s)", runtime.target.endpoint_url or "real AWS")
         try:
             yield
         finally:
-            if sweeping is not None:
-                sweeping.cancel()
+            if working is not None:
+                working.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
-                    await sweeping
+                    await working
+            await runtime.pubsub.disconnect()
             await asyncio.to_thread(runtime.close)
 
     async def healthz(_: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
-    view = GraphQLView(schema, graphql_ide="graphiql", subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL])
+    view = GraphQLView(
+        schema,
+        graphql_ide="graphiql",
+        subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL],
+        connection_init_wait_timeout=timedelta(seconds=3),
+    )
     routes: list[BaseRoute] = [
         Route("/graphql", view, methods=["GET", "POST"]),
         WebSocketRoute("/graphql", view),
@@ -192,6 +256,8 @@ def _command_line() -> argparse.ArgumentParser:
     serve.add_argument("--data-dir", type=Path, help="the data folder (default ./docstore-data)")
     init = commands.add_parser("init", help="create the tables, bucket and queues where they are missing")
     init.add_argument("--data-dir", type=Path, help="the data folder of a running embedded server")
+    worker = commands.add_parser("worker", help="consume the queues (processing, quota, sweeping) without the API")
+    worker.add_argument("--data-dir", type=Path, help="the data folder of a running embedded server")
     export = commands.add_parser("export-schema", help="print the GraphQL schema (SDL)")
     export.add_argument("--output", type=Path, help="write it to this file instead")
     return parser
@@ -216,6 +282,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.command == "init":
         return _init(settings)
+    if args.command == "worker":
+        return _worker(settings)
     settings = settings.with_overrides(
         host=args.host or settings.host, port=args.port if args.port is not None else settings.port
     )
@@ -238,6 +306,35 @@ def _init(settings: Settings) -> int:
     tables.configure(target, settings.table_prefix)
     for name in provision(settings, target):
         print(f"ready: {name}")
+    return 0
+
+
+def _worker(settings: Settings) -> int:
+    try:
+        runtime = open_runtime(settings, attach=True)
+    except NoEmbeddedAws as error:
+        print(f"docstore: {error}", file=sys.stderr)
+        return 1
+    if settings.pubsub_url.startswith("memory://"):
+        log.warning(
+            "DOCSTORE_PUBSUB_URL is memory://: this worker's events reach no subscriber in another "
+            "process; use redis:// to share events with API processes"
+        )
+
+    async def work() -> None:
+        await runtime.pubsub.connect()
+        try:
+            await start_workers(runtime.services)
+        finally:
+            await runtime.pubsub.disconnect()
+
+    log.info("docstore worker consuming %s", ", ".join(runtime.services.queues))
+    try:
+        asyncio.run(work())
+    except KeyboardInterrupt:
+        log.info("docstore worker stopped")
+    finally:
+        runtime.close()
     return 0
 
 

@@ -45,6 +45,18 @@ class Settings:
     redirect_origins: tuple[str, ...] = ()
     cors_origins: tuple[str, ...] = ("*",)
     max_request_bytes: int = 1_000_000
+    pubsub_url: str = "memory://"
+    #: Run the queue consumers inside ``docstore serve`` (the embedded default), or leave the
+    #: queues to ``docstore worker`` processes.
+    run_workers: bool = True
+    mail_from: str = "no-reply@docstore.example"
+    extraction_processes: int = 2
+    extraction_seconds: int = 60
+    extraction_memory_mb: int = 1024
+    queue_wait_seconds: int = 5
+    #: How long a received message stays hidden from other workers; a worker that dies mid-job
+    #: leaves it to come back after this. Longer than the extraction limit.
+    queue_visibility_seconds: int = 300
 
     @property
     def bucket(self) -> str:
@@ -78,6 +90,12 @@ class Settings:
                 raise SettingsError(f"DOCSTORE_{name} must be at least {low}")
             return value
 
+        def flag(name: str, default: bool) -> bool:
+            raw = get(name, "true" if default else "false").lower()
+            if raw not in {"true", "false", "1", "0", "yes", "no"}:
+                raise SettingsError(f"DOCSTORE_{name} must be true or false, not {raw!r}")
+            return raw in {"true", "1", "yes"}
+
         def listing(name: str, default: str) -> tuple[str, ...]:
             return tuple(part.strip().rstrip("/") for part in get(name, default).split(",") if part.strip())
 
@@ -87,6 +105,9 @@ class Settings:
             raise SettingsError("DOCSTORE_AWS_MODE must be embedded, endpoint or aws")
         if mode == "endpoint" and not endpoint:
             raise SettingsError("DOCSTORE_AWS_MODE=endpoint needs DOCSTORE_AWS_ENDPOINT_URL")
+        pubsub_url = get("PUBSUB_URL", "memory://")
+        if pubsub_url.partition("://")[0] not in {"memory", "redis", "rediss"}:
+            raise SettingsError("DOCSTORE_PUBSUB_URL must be memory://, redis://HOST:PORT or rediss://HOST:PORT")
         return cls(
             region=get("REGION", "us-west-2"),
             aws_mode=mode,
@@ -105,4 +126,12 @@ class Settings:
             redirect_origins=listing("REDIRECT_ORIGINS", ""),
             cors_origins=listing("CORS_ORIGINS", "*"),
             max_request_bytes=integer("MAX_REQUEST_BYTES", 1_000_000),
+            pubsub_url=pubsub_url,
+            run_workers=flag("RUN_WORKERS", mode == "embedded"),
+            mail_from=get("MAIL_FROM", "no-reply@docstore.example"),
+            extraction_processes=integer("EXTRACTION_PROCESSES", 2),
+            extraction_seconds=integer("EXTRACTION_SECONDS", 60),
+            extraction_memory_mb=integer("EXTRACTION_MEMORY_MB", 1024, low=64),
+            queue_wait_seconds=integer("QUEUE_WAIT_SECONDS", 5, low=0),
+            queue_visibility_seconds=integer("QUEUE_VISIBILITY_SECONDS", 300),
         )

@@ -10,6 +10,7 @@ from botocore.exceptions import ClientError
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
+    from pathlib import Path
 
     from adapters.aws import AwsTarget
 
@@ -62,6 +63,22 @@ class ObjectStore(Protocol):
 
     def download_url(self, key: str, *, filename: str, expires_in: int) -> str:
         """Sign a GET that downloads the object as an attachment named ``filename``."""
+        ...
+
+    def download(self, key: str, path: Path) -> None:
+        """Copy the object's bytes to ``path``, streaming."""
+        ...
+
+    def put_text(self, key: str, text: str) -> None:
+        """Store ``text`` as a UTF-8 ``text/plain`` object (derived objects: extracted text)."""
+        ...
+
+    def get_text(self, key: str) -> str | None:
+        """The text stored by :meth:`put_text`, or None when there is none."""
+        ...
+
+    def delete_prefix(self, prefix: str) -> int:
+        """Delete every object whose key starts with ``prefix``; how many were deleted."""
         ...
 
 
@@ -128,6 +145,31 @@ class S3ObjectStore:
     def download_url(self, key: str, *, filename: str, expires_in: int) -> str:
         params = {"Bucket": self.bucket, "Key": key, "ResponseContentDisposition": content_disposition(filename)}
         return str(self.client.generate_presigned_url("get_object", Params=params, ExpiresIn=expires_in))
+
+    def download(self, key: str, path: Path) -> None:
+        self.client.download_file(self.bucket, key, str(path))
+
+    def put_text(self, key: str, text: str) -> None:
+        self.client.put_object(Bucket=self.bucket, Key=key, Body=text.encode(), ContentType="text/plain; charset=utf-8")
+
+    def get_text(self, key: str) -> str | None:
+        try:
+            response = self.client.get_object(Bucket=self.bucket, Key=key)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
+                return None
+            raise
+        return str(response["Body"].read().decode())
+
+    def delete_prefix(self, prefix: str) -> int:
+        deleted = 0
+        paginator = self.client.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
+            keys = [{"Key": item["Key"]} for item in page.get("Contents", [])]
+            if keys:
+                self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": keys, "Quiet": True})
+                deleted += len(keys)
+        return deleted
 
     def ensure_bucket(self, cors_origins: Sequence[str]) -> None:
         """Create the bucket if it is missing and let browsers POST forms to it from ``cors_origins``."""

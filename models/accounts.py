@@ -10,6 +10,7 @@ from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 from ulid import ULID
 
+from models import counters
 from models.base import BaseMeta, failed_items, transaction_connection, utcnow
 from models.errors import AccountNotFound, EmailTaken
 
@@ -41,6 +42,10 @@ class Account(Model):
     allocated_bytes = NumberAttribute(default=0)
     document_count = NumberAttribute(default=0)
     over_quota = BooleanAttribute(default=False)
+    #: The quota level last announced: 0, 80, 90, or 100 (over quota). See models.quota.
+    quota_level = NumberAttribute(default=0)
+    #: The plan the account was counted under in the dashboard counters, once counted.
+    counted_plan = UnicodeAttribute(null=True)
     created_at = UTCDateTimeAttribute()
 
     @property
@@ -78,6 +83,24 @@ def create(*, email: str, password_hash: str, plan: str, home_region: str, now: 
             raise EmailTaken(email) from None
         raise
     return account
+
+
+def count_new(account_id: str) -> bool:
+    """Count a new account in the dashboard counters, once; False if already counted."""
+    account = get(account_id)
+    try:
+        with TransactWrite(connection=transaction_connection()) as transaction:
+            counters.add_account(transaction, plan=account.plan, accounts=1)
+            transaction.update(
+                Account(id=account_id),
+                actions=[Account.counted_plan.set(account.plan)],
+                condition=Account.counted_plan.does_not_exist(),
+            )
+    except TransactWriteError as error:
+        if any(failed_items(error)):
+            return False
+        raise
+    return True
 
 
 def get(account_id: str) -> Account:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import unicodedata
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from pynamodb.attributes import (
@@ -20,6 +20,7 @@ from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 from ulid import ULID
 
+from models import counters
 from models.accounts import Account
 from models.base import BaseMeta, condition_failed, failed_items, transaction_connection, utcnow
 from models.errors import DocumentNotFound
@@ -36,6 +37,8 @@ REJECTED = "REJECTED"
 STORED = (PROCESSING, READY, FAILED)
 #: A rejection the owner asked for (deleting an upload in progress): the document is gone to them.
 CANCELLED = "CANCELLED"
+#: How long a rejected upload stays visible (with its reason) before DynamoDB's TTL removes it.
+REJECTED_KEPT_FOR = timedelta(days=7)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -99,6 +102,13 @@ class Document(Model):
     sweep_shard = UnicodeAttribute(null=True)
     sweep_at = NumberAttribute(null=True)
     expires_at = TTLAttribute(null=True)
+    #: Set once the pipeline counted the document in the dashboard counters, under this plan
+    #: and detected type; a delete takes exactly those back out.
+    counted_plan = UnicodeAttribute(null=True)
+    counted_type = UnicodeAttribute(null=True)
+    #: Where the extracted text is stored (PREMIUM, searchable types), for the search index.
+    text_key = UnicodeAttribute(null=True)
+    pages = NumberAttribute(null=True)
 
     by_name = ByName()
     by_updated = ByUpdated()
@@ -296,12 +306,23 @@ def delete_stored(document: Document) -> bool:
     The caller deletes the object first, so a failure here leaves a record to retry, never an
     orphaned object. Returns False when the document was already gone.
     """
+    counted = document.counted_type is not None
     try:
         with TransactWrite(connection=transaction_connection()) as transaction:
             transaction.delete(
                 document,
-                condition=Document.status.is_in(*STORED) & (Document.size == document.size),
+                condition=Document.status.is_in(*STORED)
+                & (Document.size == document.size)
+                & (Document.counted_type.exists() if counted else Document.counted_type.does_not_exist()),
             )
+            if counted:
+                counters.add(
+                    transaction,
+                    plan=str(document.counted_plan),
+                    content_type=str(document.counted_type),
+                    documents=-1,
+                    size=-int(document.size),
+                )
             transaction.update(
                 Account(id=document.owner_id),
                 actions=[

@@ -6,7 +6,9 @@ from typing import TYPE_CHECKING
 
 from models.accounts import Account, EmailClaim
 from models.base import BaseMeta, reset_transaction_connection
+from models.counters import Counter
 from models.documents import Document
+from models.idempotency import Handled
 from models.sessions import Session
 
 if TYPE_CHECKING:
@@ -20,9 +22,11 @@ TABLES: dict[type[Model], str] = {
     EmailClaim: "emails",
     Session: "sessions",
     Document: "documents",
+    Counter: "counters",
+    Handled: "idempotency",
 }
 #: The attribute DynamoDB's time-to-live reads, per model that has one.
-TTL_ATTRIBUTES: dict[type[Model], str] = {Session: "expires_at", Document: "expires_at"}
+TTL_ATTRIBUTES: dict[type[Model], str] = {Session: "expires_at", Document: "expires_at", Handled: "expires_at"}
 
 
 def configure(target: AwsTarget, prefix: str) -> None:

@@ -17,7 +17,7 @@ from pynamodb.transactions import TransactWrite
 from models import accounts, documents
 from models.accounts import Account
 from models.base import condition_failed, failed_items, transaction_connection, utcnow
-from models.documents import CANCELLED, PENDING_UPLOAD, READY, REJECTED, Document
+from models.documents import CANCELLED, PENDING_UPLOAD, PROCESSING, REJECTED, Document
 from models.errors import QuotaExceeded, UploadRejected
 
 if TYPE_CHECKING:
@@ -28,7 +28,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 SWEEP_SHARDS = 8
-REJECTED_KEPT_FOR = timedelta(days=7)
 MISSING_OBJECT = "MISSING_OBJECT"
 TOO_LARGE = "TOO_LARGE"
 OVER_QUOTA = "OVER_QUOTA"
@@ -117,7 +116,8 @@ def start(
 
 
 def complete(store: ObjectStore, owner_id: str, document_id: str, now: datetime | None = None) -> Document:
-    """Check the real object and count it: the document is ``READY`` with its size and checksum.
+    """Check the real object and count it: the document is ``PROCESSING`` with its real size and
+    checksum, for the pipeline to take on.
 
     A second call returns the same document. A missing object, one larger than declared, or
     usage past the plan's limit rejects the upload (:class:`UploadRejected`): the reservation is
@@ -154,7 +154,7 @@ def complete(store: ObjectStore, owner_id: str, document_id: str, now: datetime 
                 transaction.update(
                     document,
                     actions=[
-                        Document.status.set(READY),
+                        Document.status.set(PROCESSING),
                         Document.size.set(info.size),
                         Document.checksum.set(info.etag),
                         Document.updated_at.set(now),
@@ -200,7 +200,7 @@ def _reject(store: ObjectStore, document: Document, reason: str, now: datetime |
                     Document.failure_reason.set(reason),
                     Document.updated_at.set(now),
                     Document.updated_key.set(documents.updated_key(now, document.document_id)),
-                    Document.expires_at.set(now + REJECTED_KEPT_FOR),
+                    Document.expires_at.set(now + documents.REJECTED_KEPT_FOR),
                 ],
                 condition=Document.status == PENDING_UPLOAD,
             )

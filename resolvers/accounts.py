@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from adapters.queue import ACCOUNT_CREATED, ACCOUNT_EVENTS
 from models import accounts, sessions
 from models.errors import EmailTaken
 from resolvers import validation
@@ -55,6 +56,7 @@ async def sign_up(
         )
     except EmailTaken as error:
         return EmailTakenError(message=str(error), email=email)
+    await services.enqueue(ACCOUNT_EVENTS, {"type": ACCOUNT_CREATED, "account_id": record.id})
     return await _start_session(info.context, record)
 
 

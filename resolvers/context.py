@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from models import accounts, sessions
 from models.errors import AccountNotFound
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from argon2 import PasswordHasher
@@ -17,6 +20,9 @@ if TYPE_CHECKING:
     from starlette.websockets import WebSocket
 
     from adapters.blocking import Blocking
+    from adapters.mail import Mailer
+    from adapters.pubsub import EventSource, Publisher
+    from adapters.queue import Queue
     from adapters.s3 import ObjectStore
     from models.accounts import Account
     from settings import Settings
@@ -30,6 +36,18 @@ class Services:
     objects: ObjectStore
     blocking: Blocking
     passwords: PasswordHasher
+    publisher: Publisher
+    events: EventSource
+    queues: dict[str, Queue]
+    mailer: Mailer
+
+    async def enqueue(self, queue: str, body: dict[str, Any], delay_seconds: int = 0) -> None:
+        """Hand work to the workers. The caller's change is already stored; if the message is lost,
+        the delayed ``upload.started`` message and the sweeper take the document on later."""
+        try:
+            await self.blocking.run(self.queues[queue].send, body, delay_seconds)
+        except Exception:
+            log.exception("could not enqueue %s on %s", body.get("type"), queue)
 
 
 def bearer_token(authorization: str | None) -> str | None:

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
+from adapters.queue import DOCUMENT_DELETED, UPLOAD_EVENTS
 from models import documents, uploads
 from models.errors import DocumentNotFound
 from resolvers import pagination, validation
@@ -27,6 +28,7 @@ from schema.documents import (
 )
 from schema.errors import BadUserInput, NotFound, NotFoundError, ValidationError
 from schema.scalars import Long
+from subscriptions.events import Event, EventType
 
 if TYPE_CHECKING:
     from adapters.s3 import ObjectStore
@@ -158,6 +160,8 @@ async def delete_document(
         freed = await services.blocking.run(_delete, services.objects, account.id, document_id)
     except DocumentNotFound:
         return NotFoundError(message="No document with that id in this account.", id=input.id)
+    await services.publisher.publish(Event(EventType.DOCUMENT_DELETED, account.id, document_id=document_id))
+    await services.enqueue(UPLOAD_EVENTS, {"type": DOCUMENT_DELETED, "account_id": account.id})
     return DeleteDocumentPayload(id=input.id, freed_bytes=Long(freed))
 
 
@@ -165,7 +169,7 @@ def _delete(objects: ObjectStore, owner_id: str, document_id: str) -> int:
     """Delete the object, then the record and its bytes; the bytes given back to the quota."""
     record = documents.get(owner_id, document_id)
     if record.status in documents.STORED:
-        objects.delete(record.object_key)
+        objects.delete_prefix(f"{owner_id}/{document_id}/")  # the original and what was derived from it
         if not documents.delete_stored(record):
             raise DocumentNotFound(document_id)
         return int(record.size)

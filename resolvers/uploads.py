@@ -9,7 +9,8 @@ from typing import Annotated
 import strawberry
 from ulid import ULID
 
-from models import uploads
+from adapters.queue import UPLOAD_COMPLETED, UPLOAD_EVENTS, UPLOAD_STARTED
+from models import documents, uploads
 from models.base import utcnow
 from models.errors import DocumentNotFound, QuotaExceeded, UploadRejected
 from resolvers import validation
@@ -30,6 +31,7 @@ from schema.uploads import (
     UploadRejectedError,
     UploadRejectionReason,
 )
+from subscriptions.events import Event, EventType
 
 
 def _validated(input: RequestUploadInput, allowed_origins: tuple[str, ...]) -> validation.Upload:
@@ -95,6 +97,10 @@ async def request_upload(
             reserved_bytes=Long(error.reserved_bytes),
             requested_bytes=Long(error.requested_bytes),
         )
+    # Delivered once the form has expired: settles the upload if nobody completes it.
+    delay = settings.upload_form_seconds + settings.sweep_grace_seconds + 1
+    await services.enqueue(UPLOAD_EVENTS, message(UPLOAD_STARTED, account.id, document_id), delay_seconds=delay)
+    await services.publisher.publish(Event(EventType.UPLOAD_STARTED, account.id, document_id=document_id))
     return UploadForm(
         document_id=document_id,  # type: ignore[arg-type]
         url=post.url,
@@ -120,4 +126,11 @@ async def complete_upload(
         )
     except UploadRejected as rejection:
         return UploadRejectedError(message=str(rejection), reason=UploadRejectionReason(rejection.reason))
+    if record.status == documents.PROCESSING:
+        # Also on a repeated call: if the first message was lost, this one takes the document on.
+        await services.enqueue(UPLOAD_EVENTS, message(UPLOAD_COMPLETED, account.id, record.document_id))
     return Document.from_model(record)
+
+
+def message(kind: str, account_id: str, document_id: str) -> dict[str, str]:
+    return {"type": kind, "account_id": account_id, "document_id": document_id}

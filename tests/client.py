@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import io
+import json
+import time
 import uuid
+import zipfile
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -62,14 +66,31 @@ class Api:
     def complete(self, user: User, document_id: str) -> dict[str, Any]:
         return self.data("CompleteUpload", {"input": {"documentId": document_id}}, user.token)["completeUpload"]
 
-    def upload(self, user: User, content: bytes, **input: Any) -> dict[str, Any]:
-        """Request a form, post ``content`` to S3 with it, complete: the completed document."""
+    def submit(self, user: User, content: bytes, **input: Any) -> dict[str, Any]:
+        """Request a form, post ``content`` to S3 with it, complete: the PROCESSING document."""
         form = self.request_upload(user, size=len(content), **input)
         assert form["__typename"] == "UploadForm", form
         post_form(form, content)
         document = self.complete(user, form["documentId"])
         assert document["__typename"] == "Document", document
+        assert document["status"] == "PROCESSING", document
         return document
+
+    def upload(self, user: User, content: bytes, **input: Any) -> dict[str, Any]:
+        """:meth:`submit`, then wait for the pipeline: the document as completeUpload answered,
+        with the status it ended in."""
+        document = self.submit(user, content, **input)
+        return {**document, "status": self.settled(user, document["id"])["status"]}
+
+    def settled(self, user: User, document_id: str, timeout: float = 60) -> dict[str, Any]:
+        """The document once the pipeline is done with it (no longer PROCESSING)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            document = self.data("Document", {"id": document_id}, user.token)["document"]
+            if document["status"] != "PROCESSING":
+                return document
+            assert time.monotonic() < deadline, f"{document_id} still PROCESSING after {timeout} s"
+            time.sleep(0.05)
 
     def usage(self, user: User) -> dict[str, Any]:
         return self.data("Me", token=user.token)["me"]["usage"]
@@ -81,6 +102,26 @@ def post_form(form: dict[str, Any], content: bytes, filename: str = "upload.bin"
     response = httpx.post(form["url"], data=fields, files={"file": (filename, content)}, timeout=60)
     assert response.status_code in (201, 303), response.text
     return response
+
+
+def sample(content_type: str, label: str) -> bytes:
+    """Real bytes of ``content_type`` that say ``label``: the pipeline checks types by their bytes."""
+    if content_type == "application/pdf":
+        from fpdf import FPDF
+
+        pdf = FPDF()
+        pdf.set_font("Helvetica", size=14)
+        pdf.add_page()
+        pdf.cell(text=label)
+        return bytes(pdf.output())
+    if content_type == "application/zip":
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+            archive.writestr("label.txt", label)
+        return buffer.getvalue()
+    if content_type == "application/json":
+        return json.dumps({"label": label}).encode()
+    return f"{label}\n".encode()
 
 
 def error_codes(body: dict[str, Any]) -> list[str]:

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
+import socket
+import subprocess
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
+import redis
 import uvicorn
 
 from adapters.aws import AwsTarget
@@ -47,6 +52,11 @@ def settings(aws_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Set
         sweep_interval_seconds=0,
         redirect_origins=(APP_ORIGIN,),
         blocking_threads=16,
+        # The live server runs the workers (the pipeline) as `docstore serve` does.
+        run_workers=True,
+        queue_wait_seconds=1,
+        extraction_processes=1,
+        extraction_seconds=30,
     )
 
 
@@ -63,13 +73,33 @@ def store(settings: Settings, target: AwsTarget) -> S3ObjectStore:
     return S3ObjectStore(target, settings.bucket)
 
 
+T = TypeVar("T")
+
+
+class LoopServer(uvicorn.Server):
+    """uvicorn's server, remembering the event loop it serves on."""
+
+    loop: asyncio.AbstractEventLoop | None = None
+
+    async def serve(self, sockets: Any = None) -> None:
+        self.loop = asyncio.get_running_loop()
+        await super().serve(sockets)
+
+
 class LiveServer:
     """A real uvicorn serving ``create_app(settings)`` from a thread, on a free port."""
 
     def __init__(self, settings: Settings) -> None:
-        config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=0, log_level="warning", lifespan="on")
-        self.server = uvicorn.Server(config)
+        self.app = create_app(settings)
+        config = uvicorn.Config(self.app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
+        self.server = LoopServer(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.url = ""
+
+    def call(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        """Run ``coroutine`` on the server's event loop (the app's objects live there); its result."""
+        assert self.server.loop is not None
+        return asyncio.run_coroutine_threadsafe(coroutine, self.server.loop).result(timeout=30)
 
     def start(self) -> str:
         self.thread.start()
@@ -79,7 +109,8 @@ class LiveServer:
                 raise RuntimeError("uvicorn did not start")
             time.sleep(0.02)
         port = self.server.servers[0].sockets[0].getsockname()[1]
-        return f"http://127.0.0.1:{port}"
+        self.url = f"http://127.0.0.1:{port}"
+        return self.url
 
     def stop(self) -> None:
         self.server.should_exit = True
@@ -87,10 +118,16 @@ class LiveServer:
 
 
 @pytest.fixture(scope="session")
-def live_url(settings: Settings, target: AwsTarget) -> Iterator[str]:
+def live_server(settings: Settings, target: AwsTarget) -> Iterator[LiveServer]:
     server = LiveServer(settings)
-    yield server.start()
+    server.start()
+    yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def live_url(live_server: LiveServer) -> str:
+    return live_server.url
 
 
 @pytest.fixture(scope="session")
@@ -123,3 +160,38 @@ def documents_of(owner_id: str) -> list[Any]:
 @pytest.fixture
 def data_dir(tmp_path: Path) -> Path:
     return tmp_path / "docstore-data"
+
+
+@contextlib.contextmanager
+def redis_server(folder: Path) -> Iterator[str]:
+    """A redis-server of the tests' own on a free port, keeping nothing on disk: its URL."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    process = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        cwd=folder,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"redis://127.0.0.1:{port}/0"
+    client = redis.Redis.from_url(url)
+    try:
+        for _ in range(1000):
+            with contextlib.suppress(redis.ConnectionError):
+                if client.ping():
+                    break
+            if process.poll() is not None:
+                raise RuntimeError("redis-server exited")
+            time.sleep(0.01)
+        yield url
+    finally:
+        client.close()
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with redis_server(tmp_path_factory.mktemp("redis")) as url:
+        yield url

@@ -32,7 +32,8 @@ def test_upload_list_download_delete_round_trip(api: Api, user: User, store) -> 
     post_form(form, content)
     document = api.complete(user, form["documentId"])
 
-    assert document["status"] == "READY"
+    assert document["status"] == "PROCESSING"
+    assert api.settled(user, form["documentId"])["status"] == "READY"
     assert document["size"] == len(content)
     assert document["checksum"] == hashlib.md5(content).hexdigest()
     assert document["name"] == "Quarterly report.pdf"

@@ -171,7 +171,7 @@ def test_another_account_cannot_complete_an_upload_and_the_owner_still_can(
     completed = api.complete(owner, holdings.pending_id)
 
     assert (completed["status"], completed["size"], completed["checksum"]) == (
-        "READY",
+        "PROCESSING",
         len(DRAFT),
         hashlib.md5(DRAFT).hexdigest(),
     )

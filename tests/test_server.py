@@ -98,6 +98,7 @@ def test_docstore_init_beside_a_running_server_reaches_its_aws(served) -> None:
         "ready: bucket docstore-us-west-2",
         "ready: queue docstore-upload-events",
         "ready: queue docstore-account-events",
+        "ready: mail sender no-reply@docstore.example",
     ]
 
 

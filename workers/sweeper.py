@@ -13,19 +13,25 @@ from typing import TYPE_CHECKING
 
 import anyio
 
+from adapters.queue import UPLOAD_COMPLETED
 from models import uploads
 
 if TYPE_CHECKING:
     from datetime import datetime
 
     from adapters.blocking import Blocking
+    from adapters.queue import Queue
     from adapters.s3 import ObjectStore
 
 log = logging.getLogger(__name__)
 
 
 async def sweep_once(
-    blocking: Blocking, objects: ObjectStore, now: datetime | None = None, max_rounds: int = 20
+    blocking: Blocking,
+    objects: ObjectStore,
+    now: datetime | None = None,
+    max_rounds: int = 20,
+    queue: Queue | None = None,
 ) -> Counter[str]:
     """Settle every expired form, a batch at a time until none is due (or ``max_rounds`` batches,
     so a form that keeps failing cannot hold the sweeper); what happened, counted by outcome."""
@@ -37,6 +43,10 @@ async def sweep_once(
         for owner_id, document_id in due:
             try:
                 outcome = await blocking.run(uploads.sweep, objects, owner_id, document_id, now)
+                if outcome == "completed" and queue is not None:
+                    # The upload is PROCESSING now: the pipeline takes it on like any completed one.
+                    body = {"type": UPLOAD_COMPLETED, "account_id": owner_id, "document_id": document_id}
+                    await blocking.run(queue.send, body)
             except Exception:
                 log.exception("sweeping upload %s failed; it stays due", document_id)
                 outcome = "error"
@@ -48,10 +58,12 @@ async def sweep_once(
     return outcomes
 
 
-async def run_forever(blocking: Blocking, objects: ObjectStore, interval_seconds: float) -> None:
+async def run_forever(
+    blocking: Blocking, objects: ObjectStore, interval_seconds: float, queue: Queue | None = None
+) -> None:
     while True:
         try:
-            await sweep_once(blocking, objects)
+            await sweep_once(blocking, objects, queue=queue)
         except Exception:
             log.exception("sweeper pass failed; trying again in %s s", interval_seconds)
         await anyio.sleep(interval_seconds)

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.client import Api, User, error_codes, post_form
+from tests.client import Api, User, error_codes, post_form, sample
 from tests.conftest import documents_of, objects_under
 
 FREE_LIMIT = 5 * 1024**3
@@ -126,7 +126,7 @@ def library(api: Api) -> Library:
     user = api.sign_up()
     content: dict[str, bytes] = {}
     for name, content_type, tags in UPLOADS:
-        content[name] = f"{name}: ".encode() + bytes(range(256))
+        content[name] = sample(content_type, name)
         upload_in_turn(api, user, content[name], filename=name, contentType=content_type, tags=tags)
     # Would match most filters if its status did not keep it out of the default listing.
     pending = api.request_upload(user, filename="zebra.txt", size=64, tags=["fruit", "red"])
@@ -519,7 +519,7 @@ def test_rejected_upload_reads_with_its_reason_and_no_download(api: Api, library
 
 
 def test_download_url_is_null_until_the_upload_completes(api: Api, user: User) -> None:
-    content = b"not yet\x00\xff"
+    content = sample("application/zip", "not yet")
     form = api.request_upload(user, filename="later.zip", contentType="application/zip", size=len(content))
     pending = api.data("Document", {"id": form["documentId"]}, user.token)["document"]
     assert (pending["status"], pending["size"], pending["checksum"], pending["downloadUrl"]) == (
@@ -533,15 +533,15 @@ def test_download_url_is_null_until_the_upload_completes(api: Api, user: User) -
     arrived = api.data("Document", {"id": form["documentId"]}, user.token)["document"]
     assert arrived == pending  # a file in S3 is not a document until it is completed
 
-    api.complete(user, form["documentId"])
-    ready = api.data("Document", {"id": form["documentId"]}, user.token)["document"]
+    assert api.complete(user, form["documentId"])["status"] == "PROCESSING"
+    ready = api.settled(user, form["documentId"])
     assert ready["status"] == "READY"
     download = httpx.get(ready["downloadUrl"], timeout=30)
     assert (download.status_code, download.content) == (200, content)
 
 
 def test_download_url_serves_the_exact_bytes(api: Api, user: User) -> None:
-    content = bytes(range(256)) * 17 + b"\r\n\x00end"
+    content = b"%PDF-1.4\n" + bytes(range(256)) * 17 + b"\r\n\x00end"
     document = api.upload(user, content, filename="Résumé 2024.pdf", contentType="application/pdf")
 
     url = api.data("Document", {"id": document["id"]}, user.token)["document"]["downloadUrl"]

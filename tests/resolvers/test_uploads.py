@@ -190,7 +190,7 @@ def test_complete_counts_the_real_size_and_checksum(api: Api, user: User, store)
 
     document = api.complete(user, form["documentId"])
 
-    assert document["status"] == "READY"
+    assert document["status"] == "PROCESSING"
     assert document["size"] == len(content)
     assert document["checksum"] == hashlib.md5(content).hexdigest()
     assert api.usage(user) == {

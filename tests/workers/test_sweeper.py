@@ -40,7 +40,7 @@ def test_form_with_its_file_but_never_completed_is_completed(api: Api, user: Use
 
     assert outcomes == Counter({"completed": 1})
     record = documents.get(user.id, form["documentId"])
-    assert (record.status, record.size, record.sweep_at) == ("READY", 11, None)
+    assert (record.status, record.size, record.sweep_at) == ("PROCESSING", 11, None)
     assert api.usage(user)["usedBytes"] == 11
     assert api.usage(user)["reservedBytes"] == 0
 

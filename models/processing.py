@@ -1,0 +1,107 @@
+"""The pipeline's transitions: PROCESSING to READY, FAILED or REJECTED, and counting.
+
+Each is a conditional write on the document's status, so a message handled twice (or by two
+workers at once) changes nothing the second time.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pynamodb.exceptions import TransactWriteError, UpdateError
+from pynamodb.transactions import TransactWrite
+
+from models import counters, documents
+from models.accounts import Account
+from models.base import condition_failed, failed_items, transaction_connection, utcnow
+from models.documents import FAILED, PROCESSING, READY, REJECTED, Document
+
+WRONG_TYPE = "WRONG_TYPE"
+
+
+def count(document: Document, *, plan: str, content_type: str) -> bool:
+    """Count a PROCESSING document in the dashboard counters under its detected type, once.
+
+    Also records the detected type as the document's content type. False when it was already
+    counted or is no longer PROCESSING.
+    """
+    try:
+        with TransactWrite(connection=transaction_connection()) as transaction:
+            counters.add(transaction, plan=plan, content_type=content_type, documents=1, size=int(document.size))
+            transaction.update(
+                document,
+                actions=[
+                    Document.counted_plan.set(plan),
+                    Document.counted_type.set(content_type),
+                    Document.content_type.set(content_type),
+                ],
+                condition=(Document.status == PROCESSING) & Document.counted_type.does_not_exist(),
+            )
+    except TransactWriteError as error:
+        if any(failed_items(error)):
+            return False
+        raise
+    return True
+
+
+def finish(
+    document: Document,
+    *,
+    failure_reason: str | None = None,
+    text_key: str | None = None,
+    pages: int | None = None,
+) -> bool:
+    """PROCESSING to READY (or FAILED with a reason). False when it was not PROCESSING."""
+    now = utcnow()
+    actions: list[Any] = [
+        Document.status.set(FAILED if failure_reason else READY),
+        Document.updated_at.set(now),
+        Document.updated_key.set(documents.updated_key(now, document.document_id)),
+    ]
+    if failure_reason:
+        actions.append(Document.failure_reason.set(failure_reason[:500]))
+    if text_key:
+        actions.append(Document.text_key.set(text_key))
+    if pages is not None:
+        actions.append(Document.pages.set(pages))
+    try:
+        document.update(actions=actions, condition=Document.status == PROCESSING)
+    except UpdateError as error:
+        if condition_failed(error):
+            return False
+        raise
+    return True
+
+
+def reject(document: Document, reason: str) -> bool:
+    """PROCESSING to REJECTED: the bytes leave the account's usage (not yet counted anywhere
+    else); the caller deletes the object afterwards. False when it was not PROCESSING."""
+    now = utcnow()
+    size = int(document.size)
+    try:
+        with TransactWrite(connection=transaction_connection()) as transaction:
+            transaction.update(
+                Account(id=document.owner_id),
+                actions=[
+                    Account.used_bytes.add(-size),
+                    Account.allocated_bytes.add(-size),
+                    Account.document_count.add(-1),
+                ],
+                condition=Account.id.exists(),
+            )
+            transaction.update(
+                document,
+                actions=[
+                    Document.status.set(REJECTED),
+                    Document.failure_reason.set(reason),
+                    Document.updated_at.set(now),
+                    Document.updated_key.set(documents.updated_key(now, document.document_id)),
+                    Document.expires_at.set(now + documents.REJECTED_KEPT_FOR),
+                ],
+                condition=(Document.status == PROCESSING) & Document.counted_type.does_not_exist(),
+            )
+    except TransactWriteError as error:
+        if any(failed_items(error)):
+            return False
+        raise
+    return True

@@ -1,0 +1,243 @@
+"""The pipeline, message by message, against moto's AWS and the real extraction sandbox.
+
+Documents are put into PROCESSING through the models (as completeUpload does) without a queue
+message, so only these tests act on them. Events go to a recording publisher: pub/sub is a
+process boundary, and the subscription tests cover the real one.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.ses.models import ses_backends
+from ulid import ULID
+
+from adapters.blocking import Blocking
+from adapters.mail import SesMailer
+from models import accounts, counters, documents, uploads
+from models.accounts import GIB, Account
+from subscriptions.events import Event
+from tests.client import post_form
+from tests.conftest import objects_under
+from tests.workers import files
+from workers.extraction import Extraction
+from workers.pipeline import Pipeline, text_key
+
+
+class Recorder:
+    """Publisher that keeps what it is given."""
+
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+
+    async def publish(self, event: Event) -> None:
+        self.events.append(event)
+
+    def kinds(self, document_id: str | None = None) -> list[str]:
+        return [e.type.value for e in self.events if document_id is None or e.document_id in (None, document_id)]
+
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture
+async def extraction() -> Any:
+    """A pool per test: its processes belong to the event loop that started them."""
+    pool = Extraction(processes=1, seconds=20, memory_bytes=1024**3)
+    yield pool
+    await pool.aclose()
+
+
+@pytest.fixture
+def recorder() -> Recorder:
+    return Recorder()
+
+
+@pytest.fixture
+def mailer(target) -> SesMailer:
+    mailer = SesMailer(target, "no-reply@docstore.example")
+    mailer.verify_sender()
+    return mailer
+
+
+def sent_to(address: str) -> list[Any]:
+    """What moto's SES (in this process, serving the tests) received for ``address``, like reading
+    a mail sink. Its HTTP view, /moto-api/data.json, walks every stored object and is too slow."""
+    backend = ses_backends[DEFAULT_ACCOUNT_ID]["us-west-2"]
+    return [message for message in backend.sent_messages if message.destinations["ToAddresses"] == [address]]
+
+
+@pytest.fixture
+def pipeline(store, recorder, extraction, mailer) -> Pipeline:
+    return Pipeline(blocking=Blocking(4), objects=store, publisher=recorder, extraction=extraction, mailer=mailer)
+
+
+def new_account(plan: str) -> Account:
+    return accounts.create(email=f"p-{ULID()}@example.com".lower(), password_hash="x", plan=plan, home_region="r")
+
+
+def stored(store, account: Account, content: bytes, content_type: str, name: str = "file") -> documents.Document:
+    """A document whose upload was completed: PROCESSING, its bytes counted in the account."""
+    record = uploads.start(
+        account,
+        document_id=str(ULID()),
+        name=name,
+        content_type=content_type,
+        size=len(content),
+        tags=[],
+        description="",
+        form_seconds=90,
+        sweep_grace_seconds=30,
+    )
+    post = store.upload_post(
+        record.object_key, content_type=content_type, max_bytes=len(content), metadata={}, expires_in=90
+    )
+    post_form({"url": post.url, "fields": [{"name": k, "value": v} for k, v in post.fields.items()]}, content)
+    return uploads.complete(store, account.id, record.document_id)
+
+
+async def handle(pipeline: Pipeline, body: dict[str, Any]) -> None:
+    await pipeline.handle(body)
+
+
+def completed(record: documents.Document) -> dict[str, Any]:
+    return {"type": "upload.completed", "account_id": record.owner_id, "document_id": record.document_id}
+
+
+async def test_free_document_is_counted_and_ready_without_extraction(pipeline, recorder, store) -> None:
+    account = new_account("FREE")
+    record = stored(store, account, b"plain words\n", "text/plain")
+    before = counters.read("plan:FREE")
+
+    await handle(pipeline, completed(record))
+
+    final = documents.get(account.id, record.document_id)
+    assert (final.status, final.counted_plan, final.counted_type, final.text_key) == (
+        "READY",
+        "FREE",
+        "text/plain",
+        None,
+    )
+    assert counters.read("plan:FREE")[:2] == (before[0] + 1, before[1] + 12)
+    assert recorder.kinds() == ["ProcessingStarted", "DocumentReady", "QuotaChanged"]
+    assert recorder.events[-1].data == {"used_bytes": 12, "limit_bytes": 5 * GIB}
+    assert store.get_text(text_key(account.id, record.document_id)) is None
+
+
+async def test_premium_pdf_text_is_extracted_and_stored(pipeline, recorder, store, tmp_path: Path) -> None:
+    account = new_account("PREMIUM")
+    pdf = files.pdf_file(tmp_path / "a.pdf", "First page words", "Second page words").read_bytes()
+    record = stored(store, account, pdf, "application/pdf")
+
+    await handle(pipeline, completed(record))
+
+    final = documents.get(account.id, record.document_id)
+    assert (final.status, final.pages, final.text_key) == ("READY", 2, text_key(account.id, record.document_id))
+    text = store.get_text(final.text_key)
+    assert "First page words" in text
+    assert "Second page words" in text
+    kinds = recorder.kinds()
+    assert kinds[0] == "ProcessingStarted"
+    assert kinds[-2:] == ["DocumentReady", "QuotaChanged"]
+    progress = [e.data for e in recorder.events if e.type.value == "ExtractionProgress"]
+    assert progress[-1] == {"page": 2, "pages": 2}
+
+
+async def test_handling_the_same_message_twice_counts_once(pipeline, recorder, store) -> None:
+    account = new_account("FREE")
+    record = stored(store, account, b"twice\n", "text/plain")
+    before = counters.read("all")
+
+    await handle(pipeline, completed(record))
+    await handle(pipeline, completed(record))
+
+    assert counters.read("all")[:2] == (before[0] + 1, before[1] + 6)
+    assert recorder.kinds().count("DocumentReady") == 1
+
+
+async def test_bytes_of_no_stored_type_are_rejected_and_leave_the_usage(pipeline, recorder, store) -> None:
+    account = new_account("FREE")
+    elf = b"\x7fELF\x02\x01\x01" + bytes(200)
+    record = stored(store, account, elf, "application/pdf", name="invoice.pdf")
+    assert accounts.get(account.id).used_bytes == len(elf)
+
+    await handle(pipeline, completed(record))
+
+    final = documents.Document.get(account.id, record.document_id)
+    assert (final.status, final.failure_reason) == ("REJECTED", "WRONG_TYPE")
+    record_account = accounts.get(account.id)
+    assert (record_account.used_bytes, record_account.allocated_bytes, record_account.document_count) == (0, 0, 0)
+    assert objects_under(store, account.id) == []
+    failed = [e for e in recorder.events if e.type.value == "DocumentFailed"]
+    assert [e.data for e in failed] == [{"reason": "WRONG_TYPE"}]
+
+
+async def test_a_lying_content_type_is_corrected_from_the_bytes(pipeline, store) -> None:
+    account = new_account("FREE")
+    record = stored(store, account, b"just text, not a PDF\n", "application/pdf", name="notes.pdf")
+
+    await handle(pipeline, completed(record))
+
+    final = documents.get(account.id, record.document_id)
+    assert (final.status, final.content_type, final.counted_type) == ("READY", "text/plain", "text/plain")
+
+
+async def test_extraction_failure_ends_failed_with_the_reason(pipeline, recorder, store, tmp_path: Path) -> None:
+    account = new_account("PREMIUM")
+    broken = files.truncated_pdf(tmp_path / "t.pdf").read_bytes()
+    record = stored(store, account, broken, "application/pdf")
+
+    await handle(pipeline, completed(record))
+
+    final = documents.get(account.id, record.document_id)
+    assert final.status == "FAILED"
+    assert final.failure_reason
+    failed = [e.data for e in recorder.events if e.type.value == "DocumentFailed"]
+    assert failed == [{"reason": final.failure_reason}]
+    assert final.counted_type == "application/pdf"
+
+
+async def test_crossing_80_percent_warns_and_emails_once(pipeline, recorder, store) -> None:
+    account = new_account("FREE")
+    Account(id=account.id).update(
+        actions=[Account.used_bytes.set(4 * GIB - 5), Account.allocated_bytes.set(4 * GIB - 5)]
+    )
+    record = stored(store, account, b"ten bytes\n", "text/plain")
+
+    await handle(pipeline, completed(record))
+    await pipeline.check_quota(account.id)
+
+    warnings = [e.data for e in recorder.events if e.type.value == "QuotaWarning"]
+    assert warnings == [{"percent": 80}]
+    assert [(m.subject, m.source) for m in sent_to(account.email)] == [
+        ("DocStore: you have used 80% of your storage", "no-reply@docstore.example")
+    ]
+
+
+async def test_deleting_a_counted_document_takes_it_out_of_the_counters(pipeline, store) -> None:
+    account = new_account("FREE")
+    record = stored(store, account, b"count me\n", "text/plain")
+    await handle(pipeline, completed(record))
+    before = counters.read("type:text/plain")
+
+    assert documents.delete_stored(documents.get(account.id, record.document_id))
+
+    assert counters.read("type:text/plain")[:2] == (before[0] - 1, before[1] - 9)
+
+
+async def test_new_account_is_counted_once(pipeline) -> None:
+    account = new_account("PREMIUM")
+    before = counters.read("plan:PREMIUM")[2]
+
+    await handle(pipeline, {"type": "account.created", "account_id": account.id})
+    await handle(pipeline, {"type": "account.created", "account_id": account.id})
+
+    assert counters.read("plan:PREMIUM")[2] == before + 1

@@ -1,0 +1,215 @@
+"""Workers as their own processes: two API processes and `docstore worker` over a real Redis.
+
+The stack has its own table prefix (`proc`), so the session's in-process workers, which consume
+the `test-*` queues, never take its messages.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.client import Api, User, post_form, sample
+from tests.subscriptions.conftest import Socket, bearer, open_socket
+from tests.subscriptions.test_redis import wait_for_redis_subscribers
+from tests.test_server import ROOT, clean_env, free_port
+from tests.workers import files
+
+PREFIX = "proc"
+
+
+def environment(aws_endpoint: str, redis_url: str, **extra: str) -> dict[str, str]:
+    return clean_env(
+        DOCSTORE_AWS_MODE="endpoint",
+        DOCSTORE_AWS_ENDPOINT_URL=aws_endpoint,
+        DOCSTORE_TABLE_PREFIX=PREFIX,
+        DOCSTORE_PUBSUB_URL=redis_url,
+        DOCSTORE_SWEEP_INTERVAL_SECONDS="3600",
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",
+        AWS_DEFAULT_REGION="us-west-2",
+        **extra,
+    )
+
+
+def docstore(*args: str, env: dict[str, str]) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "server", *args],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def healthy(url: str, process: subprocess.Popen[str]) -> None:
+    deadline = time.monotonic() + 60
+    while True:
+        with contextlib.suppress(httpx.TransportError):
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise RuntimeError(f"docstore serve did not start:\n{process.communicate()[0]}")
+        time.sleep(0.1)
+
+
+def stop(process: subprocess.Popen[str]) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+class Stack:
+    def __init__(self, aws_endpoint: str, redis_url: str, folder: Path) -> None:
+        self.aws_endpoint = aws_endpoint
+        self.redis_url = redis_url
+        self.folder = folder
+        self.apis: list[str] = []
+        self.processes: list[subprocess.Popen[str]] = []
+
+    def env(self, **extra: str) -> dict[str, str]:
+        return environment(self.aws_endpoint, self.redis_url, **extra)
+
+    def serve(self) -> str:
+        port = free_port()
+        process = docstore("serve", "--port", str(port), "--data-dir", str(self.folder / f"api-{port}"), env=self.env())
+        self.processes.append(process)
+        url = f"http://127.0.0.1:{port}"
+        healthy(url, process)
+        self.apis.append(url)
+        return url
+
+    def worker(self) -> subprocess.Popen[str]:
+        env = self.env(
+            DOCSTORE_QUEUE_WAIT_SECONDS="1",
+            DOCSTORE_QUEUE_VISIBILITY_SECONDS="4",
+            DOCSTORE_EXTRACTION_PROCESSES="1",
+        )
+        process = docstore("worker", "--data-dir", str(self.folder / "worker"), env=env)
+        self.processes.append(process)
+        return process
+
+
+@pytest.fixture(scope="module")
+def stack(aws_endpoint: str, redis_url: str, target, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    folder = tmp_path_factory.mktemp("stack")
+    init = subprocess.run(
+        [sys.executable, "-m", "server", "init"],
+        cwd=ROOT,
+        env=environment(aws_endpoint, redis_url),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert init.returncode == 0, init.stderr
+    stack = Stack(aws_endpoint, redis_url, folder)
+    try:
+        stack.serve()
+        stack.serve()
+        yield stack
+    finally:
+        for process in stack.processes:
+            stop(process)
+
+
+def subscribed(url: str, user: User) -> contextlib.AbstractContextManager[Socket]:
+    @contextlib.contextmanager
+    def opened() -> Iterator[Socket]:
+        with open_socket(url.replace("http://", "ws://", 1) + "/graphql") as socket:
+            socket.init(bearer(user))
+            assert socket.receive() == {"type": "connection_ack"}
+            socket.subscribe("docs", "DocumentEvents")
+            yield socket
+
+    return opened()
+
+
+def events_until(socket: Socket, last: str) -> list[dict[str, Any]]:
+    """documentEvents payloads, up to and including the first of type ``last``."""
+    seen = []
+    while True:
+        message = socket.receive()
+        assert message["type"] == "next", message
+        payload = message["payload"]["data"]["documentEvents"]
+        seen.append(payload)
+        if payload["__typename"] == last:
+            return seen
+
+
+def wait_for_subscribers(redis_url: str, account_id: str, count: int) -> None:
+    wait_for_redis_subscribers(redis_url, f"account:{account_id}", count)
+
+
+def test_upload_through_one_api_process_is_announced_on_both_by_the_worker(stack: Stack) -> None:
+    worker = stack.worker()
+    first, second = Api(stack.apis[0]), Api(stack.apis[1])
+    user = first.sign_up()
+    with subscribed(stack.apis[0], user) as one, subscribed(stack.apis[1], user) as two:
+        wait_for_subscribers(stack.redis_url, user.id, 2)
+        content = sample("text/plain", "processed by a worker process")
+        form = second.request_upload(user, size=len(content))
+        post_form(form, content)
+        assert second.complete(user, form["documentId"])["status"] == "PROCESSING"
+
+        seen = [events_until(socket, "DocumentReady") for socket in (one, two)]
+
+    expected = ["UploadStarted", "ProcessingStarted", "DocumentReady"]
+    for events in seen:
+        assert [event["__typename"] for event in events] == expected
+        assert {event["documentId"] for event in events} == {form["documentId"]}
+    assert seen[0] == seen[1]
+    assert first.settled(user, form["documentId"])["status"] == "READY"
+    assert worker.poll() is None
+
+
+def test_worker_killed_mid_job_loses_nothing_and_counts_once(stack: Stack, target, tmp_path: Path) -> None:
+    api = Api(stack.apis[0])
+    user = api.sign_up(plan="PREMIUM")
+    pdf = files.pdf_file(tmp_path / "long.pdf", *(f"Page {n} of the long report" for n in range(1, 401))).read_bytes()
+    with subscribed(stack.apis[1], user) as socket:
+        wait_for_subscribers(stack.redis_url, user.id, 1)
+        doomed = stack.worker()
+        document = api.submit(user, pdf, filename="long.pdf", contentType="application/pdf")
+        progress = events_until(socket, "ExtractionProgress")
+        doomed.send_signal(signal.SIGKILL)  # mid-extraction: its message is neither finished nor deleted
+        doomed.wait(timeout=10)
+        assert [event["__typename"] for event in progress[-2:]] == ["ProcessingStarted", "ExtractionProgress"]
+
+        stack.worker()  # takes the message once its visibility timeout has passed
+        ready = events_until(socket, "DocumentReady")
+
+    assert ready[-1]["documentId"] == document["id"]
+    final = api.settled(user, document["id"])
+    assert (final["status"], final["size"]) == ("READY", len(pdf))
+    assert api.usage(user) == {
+        "usedBytes": len(pdf),
+        "reservedBytes": 0,
+        "limitBytes": 20 * 1024**3,
+        "documentCount": 1,
+    }
+    # The stack's only PREMIUM document: counted exactly once although two workers handled it.
+    counted = counter(target, "plan:PREMIUM")
+    assert (counted["documents"], counted["bytes"]) == (1, len(pdf))
+
+
+def counter(target, name: str) -> dict[str, int]:
+    """One of the stack's dashboard counters, read straight from its table."""
+    item = target.client("dynamodb").get_item(
+        TableName=f"{PREFIX}-counters", Key={"name": {"S": name}}, ConsistentRead=True
+    )["Item"]
+    return {key: int(value["N"]) for key, value in item.items() if "N" in value}

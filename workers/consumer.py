@@ -1,0 +1,108 @@
+"""The queue consumer: long-polls a queue and hands each message to a handler.
+
+A message is deleted only after its handler succeeded. A handler that raises leaves it on the
+queue: it comes back after the visibility timeout and, after five receives, goes to the
+dead-letter queue. An idempotency record per message key lets a redelivered message be
+dropped without running again; the handlers' conditional writes make running twice harmless
+anyway.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING, Any
+
+from models import idempotency
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
+    from adapters.blocking import Blocking
+    from adapters.queue import Message, Queue
+
+log = logging.getLogger(__name__)
+
+
+class UnknownMessage(ValueError):
+    """A message no handler understands: retrying cannot help, so it is logged and dropped."""
+
+
+def message_key(body: dict[str, Any]) -> str | None:
+    """What makes two messages the same work: their type and the ids they are about."""
+    kind = body.get("type")
+    if not isinstance(kind, str):
+        return None
+    ids = [str(body[name]) for name in ("account_id", "document_id") if body.get(name)]
+    return ":".join([kind, *ids])
+
+
+class Consumer:
+    def __init__(
+        self,
+        queue: Queue,
+        handle: Callable[[dict[str, Any]], Awaitable[None]],
+        blocking: Blocking,
+        *,
+        name: str,
+        concurrency: int = 4,
+        wait_seconds: int = 5,
+        visibility_seconds: int | None = None,
+    ) -> None:
+        self.queue = queue
+        self.handle = handle
+        self.blocking = blocking
+        self.name = name
+        self.wait_seconds = wait_seconds
+        self.visibility_seconds = visibility_seconds
+        self.slots = asyncio.Semaphore(concurrency)
+        self.handled = 0
+
+    async def run_forever(self) -> None:
+        log.info("consumer %s started", self.name)
+        running: set[asyncio.Task[bool]] = set()
+        try:
+            while True:
+                try:
+                    messages = await self.blocking.run(
+                        self.queue.receive, 10, self.wait_seconds, self.visibility_seconds
+                    )
+                except Exception:
+                    log.exception("consumer %s could not receive; retrying in 1 s", self.name)
+                    await asyncio.sleep(1)
+                    continue
+                for message in messages:
+                    await self.slots.acquire()
+                    task = asyncio.create_task(self.process(message))
+                    running.add(task)
+                    task.add_done_callback(running.discard)
+                    task.add_done_callback(lambda _: self.slots.release())
+        finally:
+            for task in running:
+                task.cancel()
+            await asyncio.gather(*running, return_exceptions=True)
+
+    async def process(self, message: Message) -> bool:
+        """Handle one message; True when it was deleted (done or dropped)."""
+        key = message_key(message.body)
+        try:
+            if key is not None and await self.blocking.run(idempotency.seen, key):
+                log.info("%s: %s was already handled; dropping the repeat", self.name, key)
+            else:
+                await self.handle(message.body)
+                if key is not None:
+                    await self.blocking.run(idempotency.remember, key)
+        except UnknownMessage as error:
+            log.error("%s: dropping message %s: %s", self.name, message.id, error)
+        except Exception:
+            log.exception(
+                "%s: message %s (%s) failed on receive %d; it returns after its visibility timeout",
+                self.name,
+                message.id,
+                key,
+                message.receive_count,
+            )
+            return False
+        await self.blocking.run(self.queue.delete, message)
+        self.handled += 1
+        return True

@@ -1,0 +1,189 @@
+"""The pipeline: what happens to a document after its upload, and to an account's quota.
+
+For each queue message it reads the document's state from DynamoDB, does the next step, and
+moves the state on with a conditional write, publishing an event on the owner's channel as it
+goes. Running any step twice changes nothing the second time:
+
+- ``upload.completed``: detect the real type from the bytes; count the document (once); for
+  PREMIUM accounts and extractable types extract the text in the sandbox, store it as a derived
+  object and hand it to the search index; then READY, or FAILED with a reason. Bytes that are no
+  type DocStore stores are REJECTED and leave the account's usage.
+- ``upload.started`` arrives once the form has expired: settles an upload nobody completed, or
+  takes on one whose ``upload.completed`` was lost.
+- ``document.deleted``: the account's usage fell; re-check its quota level.
+- ``account.created``: count the account in the dashboard counters (once).
+
+After every change of usage the quota level is re-checked: crossing 80 % or 90 % sends a
+warning, passing the limit flags the account over quota; each emailed once per crossing.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from adapters.queue import ACCOUNT_CREATED, DOCUMENT_DELETED, UPLOAD_COMPLETED, UPLOAD_STARTED
+from models import accounts, documents, processing, quota, uploads
+from models.content_types import CONTENT_TYPES
+from models.documents import PENDING_UPLOAD, PROCESSING
+from models.errors import AccountNotFound, DocumentNotFound
+from subscriptions.events import Event, EventType
+from workers.consumer import UnknownMessage
+from workers.detect import detect
+from workers.extraction import EXTRACTABLE, ExtractionFailed
+
+if TYPE_CHECKING:
+    from adapters.blocking import Blocking
+    from adapters.mail import Mailer
+    from adapters.pubsub import Publisher
+    from adapters.s3 import ObjectStore
+    from models.documents import Document
+    from workers.extraction import Extraction
+
+log = logging.getLogger(__name__)
+
+#: Progress events at most this often per document.
+PROGRESS_INTERVAL_SECONDS = 0.25
+
+
+class SearchIndex(Protocol):
+    """The seam for the search index (issue 4): told about READY documents and their text."""
+
+    async def add(self, document: Document, text: str | None) -> None: ...
+
+
+def text_key(owner_id: str, document_id: str) -> str:
+    return f"{owner_id}/{document_id}/text.txt"
+
+
+@dataclass
+class Pipeline:
+    blocking: Blocking
+    objects: ObjectStore
+    publisher: Publisher
+    extraction: Extraction
+    mailer: Mailer
+    index: SearchIndex | None = None
+    work_dir: Path | None = None
+
+    async def handle(self, body: dict[str, Any]) -> None:
+        kind = body.get("type")
+        account_id = body.get("account_id")
+        document_id = body.get("document_id")
+        if not isinstance(account_id, str):
+            raise UnknownMessage(f"no account_id in {kind!r} message")
+        if kind == UPLOAD_COMPLETED and isinstance(document_id, str):
+            await self.upload_completed(account_id, document_id)
+        elif kind == UPLOAD_STARTED and isinstance(document_id, str):
+            await self.upload_expired(account_id, document_id)
+        elif kind == DOCUMENT_DELETED:
+            await self.check_quota(account_id)
+        elif kind == ACCOUNT_CREATED:
+            await self.blocking.run(accounts.count_new, account_id)
+        else:
+            raise UnknownMessage(f"unknown message type {kind!r}")
+
+    async def upload_expired(self, account_id: str, document_id: str) -> None:
+        try:
+            record = await self.blocking.run(documents.get, account_id, document_id)
+        except DocumentNotFound:
+            return
+        if record.status == PENDING_UPLOAD:
+            outcome = await self.blocking.run(uploads.sweep, self.objects, account_id, document_id)
+            log.info("upload %s settled after its form expired: %s", document_id, outcome)
+        await self.upload_completed(account_id, document_id)
+
+    async def upload_completed(self, account_id: str, document_id: str) -> None:
+        try:
+            record = await self.blocking.run(documents.get, account_id, document_id)
+            account = await self.blocking.run(accounts.get, account_id)
+        except (DocumentNotFound, AccountNotFound):
+            return
+        if record.status != PROCESSING:
+            return
+        await self.publish(EventType.PROCESSING_STARTED, record)
+        work = Path(tempfile.mkdtemp(prefix="docstore-", dir=self.work_dir))
+        try:
+            await self._process(account, record, work / "original")
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        await self.check_quota(account_id)
+
+    async def _process(self, account: accounts.Account, record: Document, path: Path) -> None:
+        await self.blocking.run(self.objects.download, record.object_key, path)
+        with path.open("rb") as file:
+            head = file.read(8192)
+        detected = detect(head, record.content_type)
+        if detected not in CONTENT_TYPES:
+            if await self.blocking.run(processing.reject, record, processing.WRONG_TYPE):
+                await self.blocking.run(self.objects.delete_prefix, f"{record.owner_id}/{record.document_id}/")
+                await self.publish(EventType.DOCUMENT_FAILED, record, reason=processing.WRONG_TYPE)
+            return
+        await self.blocking.run(processing.count, record, plan=account.plan, content_type=detected)
+        text: str | None = None
+        stored_text: str | None = None
+        pages: int | None = None
+        if account.plan == "PREMIUM" and detected in EXTRACTABLE:
+            try:
+                extracted = await self.extraction.extract(path, detected, progress=self._progress(record))
+            except ExtractionFailed as failure:
+                if await self.blocking.run(processing.finish, record, failure_reason=failure.reason):
+                    await self.publish(EventType.DOCUMENT_FAILED, record, reason=failure.reason)
+                return
+            text, pages = extracted.text, extracted.pages
+            stored_text = text_key(record.owner_id, record.document_id)
+            await self.blocking.run(self.objects.put_text, stored_text, text)
+        if self.index is not None:
+            await self.index.add(record, text)
+        if await self.blocking.run(processing.finish, record, text_key=stored_text, pages=pages):
+            await self.publish(EventType.DOCUMENT_READY, record)
+
+    def _progress(self, record: Document) -> Any:
+        last = 0.0
+
+        async def progress(page: int, pages: int) -> None:
+            nonlocal last
+            now = time.monotonic()
+            if page == pages or now - last >= PROGRESS_INTERVAL_SECONDS:
+                last = now
+                await self.publish(EventType.EXTRACTION_PROGRESS, record, page=page, pages=pages)
+
+        return progress
+
+    async def check_quota(self, account_id: str) -> None:
+        """Announce the account's usage, and any crossing of a quota level (once)."""
+        try:
+            account = await self.blocking.run(accounts.get, account_id)
+        except AccountNotFound:
+            return
+        used, limit = int(account.used_bytes), account.limit_bytes
+        await self.publisher.publish(
+            Event(EventType.QUOTA_CHANGED, account_id, data={"used_bytes": used, "limit_bytes": limit})
+        )
+        crossing = await self.blocking.run(quota.evaluate, account_id)
+        if crossing is None or not crossing.upward:
+            return
+        if crossing.after == quota.OVER:
+            event = Event(EventType.QUOTA_EXCEEDED, account_id, data={"used_bytes": used, "limit_bytes": limit})
+            subject = "DocStore: your storage is over its limit"
+            body = (
+                f"Your documents use {used:,} bytes, more than your plan's {limit:,}. "
+                "New uploads are refused until you delete documents or upgrade."
+            )
+        else:
+            event = Event(EventType.QUOTA_WARNING, account_id, data={"percent": crossing.after})
+            subject = f"DocStore: you have used {crossing.after}% of your storage"
+            body = f"Your documents use {used:,} of your plan's {limit:,} bytes ({crossing.after}% or more)."
+        await self.publisher.publish(event)
+        try:
+            await self.blocking.run(self.mailer.send, account.email, subject, body)
+        except Exception:
+            log.exception("could not email account %s about its quota", account_id)
+
+    async def publish(self, kind: EventType, record: Document, **data: Any) -> None:
+        await self.publisher.publish(Event(kind, record.owner_id, document_id=record.document_id, data=data))
