@@ -12,12 +12,10 @@ rate; every delivery is checked: each subscriber gets exactly its account's even
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import os
 import platform
 import resource
-import socket
 import subprocess
 import tempfile
 import time
@@ -25,14 +23,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import httpx
-import redis
 from websockets.asyncio.client import ClientConnection, connect
 
 from adapters.aws import AwsTarget
 from adapters.local_aws import EmbeddedAws
+from adapters.local_redis import redis_server
 from adapters.pubsub import BroadcastPubSub
 from bench.load import percentile
 from bench.serving import ServedApp
@@ -40,9 +37,6 @@ from models import tables
 from server import create_app, provision
 from settings import Settings
 from subscriptions.events import Event, EventType
-
-if TYPE_CHECKING:
-    from collections.abc import Iterator
 
 NAME = "event_latency"
 OPERATIONS = Path(__file__).resolve().parent.parent / "gql" / "operations"
@@ -105,36 +99,6 @@ def raise_file_limit(needed: int) -> int:
         resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
         soft = wanted
     return soft
-
-
-@contextlib.contextmanager
-def redis_server(folder: Path) -> Iterator[str]:
-    """A redis-server of the benchmark's own on a free port, keeping nothing on disk."""
-    folder.mkdir(parents=True)
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = int(probe.getsockname()[1])
-    process = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        cwd=folder,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"redis://127.0.0.1:{port}/0"
-    client = redis.Redis.from_url(url)
-    try:
-        for _ in range(500):
-            with contextlib.suppress(redis.ConnectionError):
-                if client.ping():
-                    break
-            if process.poll() is not None:
-                raise RuntimeError("redis-server exited; is it installed (scripts/system-packages.sh)?")
-            time.sleep(0.01)
-        yield url
-    finally:
-        client.close()
-        process.terminate()
-        process.wait(timeout=10)
 
 
 # -- accounts and clients ------------------------------------------------------------------------

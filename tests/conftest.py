@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
-import socket
-import subprocess
 import threading
 import time
 from collections.abc import Coroutine, Iterator
@@ -14,11 +11,11 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-import redis
 import uvicorn
 
 from adapters.aws import AwsTarget
 from adapters.local_aws import EmbeddedAws
+from adapters.local_redis import redis_server
 from adapters.s3 import S3ObjectStore
 from models import tables
 from server import create_app, provision
@@ -160,35 +157,6 @@ def documents_of(owner_id: str) -> list[Any]:
 @pytest.fixture
 def data_dir(tmp_path: Path) -> Path:
     return tmp_path / "docstore-data"
-
-
-@contextlib.contextmanager
-def redis_server(folder: Path) -> Iterator[str]:
-    """A redis-server of the tests' own on a free port, keeping nothing on disk: its URL."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = int(probe.getsockname()[1])
-    process = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        cwd=folder,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"redis://127.0.0.1:{port}/0"
-    client = redis.Redis.from_url(url)
-    try:
-        for _ in range(1000):
-            with contextlib.suppress(redis.ConnectionError):
-                if client.ping():
-                    break
-            if process.poll() is not None:
-                raise RuntimeError("redis-server exited")
-            time.sleep(0.01)
-        yield url
-    finally:
-        client.close()
-        process.terminate()
-        process.wait(timeout=10)
 
 
 @pytest.fixture(scope="session")

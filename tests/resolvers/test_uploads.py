@@ -283,3 +283,13 @@ def test_upload_requests_need_a_token(api: Api, store) -> None:
     body = api.call("RequestUpload", variables)
 
     assert error_codes(body) == ["UNAUTHENTICATED"]
+
+
+def test_account_flagged_over_quota_may_not_start_uploads(api: Api, user: User, store) -> None:
+    Account(id=user.id).update(actions=[Account.over_quota.set(True)])
+
+    result = api.request_upload(user, size=1)
+
+    assert result["__typename"] == "QuotaExceededError"
+    assert (result["requestedBytes"], result["reservedBytes"]) == (1, 0)
+    assert_nothing_stored(api, user, store)
