@@ -79,3 +79,33 @@ def test_health_endpoint_answers_while_the_process_is_up(api: Api) -> None:
     response = api.http.get("/healthz")
 
     assert (response.status_code, response.json()) == (200, {"status": "ok"})
+
+
+def test_premium_scan_is_read_by_ocr_and_its_text_stored(api: Api, store, tmp_path) -> None:
+    from models import documents
+    from tests.workers import files
+
+    user = api.sign_up(plan="PREMIUM")
+    scan = files.image_file(tmp_path / "scan.png", "INVOICE 4711", "TOTAL 99 EUR", format="PNG").read_bytes()
+
+    document = api.upload(user, scan, filename="scan.png", contentType="image/png")
+
+    assert document["status"] == "READY"
+    record = documents.get(user.id, document["id"])
+    assert record.text_key == f"{user.id}/{document['id']}/text.txt"
+    text = store.get_text(record.text_key)
+    assert "INVOICE 4711" in text
+    assert "TOTAL 99 EUR" in text
+
+
+def test_free_scan_is_stored_without_text(api: Api, user: User, store, tmp_path) -> None:
+    from models import documents
+    from tests.workers import files
+
+    scan = files.image_file(tmp_path / "scan.png", "INVOICE 4711", format="PNG").read_bytes()
+
+    document = api.upload(user, scan, filename="scan.png", contentType="image/png")
+
+    assert document["status"] == "READY"
+    assert documents.get(user.id, document["id"]).text_key is None
+    assert [item["Key"] for item in objects_under(store, user.id)] == [f"{user.id}/{document['id']}/original"]
