@@ -132,6 +132,21 @@ def updated_key(updated_at: datetime, document_id: str) -> str:
     return f"{Document.updated_at.serialize(updated_at)}#{document_id}"
 
 
+def touched(document_id: str, now: datetime) -> list[Any]:
+    """The update actions that record a change at ``now``: the time and its sort key."""
+    return [Document.updated_at.set(now), Document.updated_key.set(updated_key(now, document_id))]
+
+
+def rejected(document_id: str, reason: str, now: datetime) -> list[Any]:
+    """The update actions of a rejection: the status, the reason, and a week to live."""
+    return [
+        Document.status.set(REJECTED),
+        Document.failure_reason.set(reason),
+        *touched(document_id, now),
+        Document.expires_at.set(now + REJECTED_KEPT_FOR),
+    ]
+
+
 def get(owner_id: str, document_id: str) -> Document:
     """The owner's document; :class:`DocumentNotFound` for a missing, cancelled or foreign one."""
     try:
@@ -280,7 +295,7 @@ def update_details(
     """Rename, retag or redescribe a visible document; :class:`DocumentNotFound` otherwise."""
     now = now or utcnow()
     document = Document(owner_id=owner_id, document_id=document_id)
-    actions: list[Any] = [Document.updated_at.set(now), Document.updated_key.set(updated_key(now, document_id))]
+    actions = touched(document_id, now)
     if name is not None:
         actions += [
             Document.name.set(name),

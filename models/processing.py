@@ -14,7 +14,7 @@ from pynamodb.transactions import TransactWrite
 from models import counters, documents
 from models.accounts import Account
 from models.base import condition_failed, failed_items, transaction_connection, utcnow
-from models.documents import FAILED, PROCESSING, READY, REJECTED, Document
+from models.documents import FAILED, PROCESSING, READY, Document
 
 WRONG_TYPE = "WRONG_TYPE"
 
@@ -55,8 +55,7 @@ def finish(
     now = utcnow()
     actions: list[Any] = [
         Document.status.set(FAILED if failure_reason else READY),
-        Document.updated_at.set(now),
-        Document.updated_key.set(documents.updated_key(now, document.document_id)),
+        *documents.touched(document.document_id, now),
     ]
     if failure_reason:
         actions.append(Document.failure_reason.set(failure_reason[:500]))
@@ -91,13 +90,7 @@ def reject(document: Document, reason: str) -> bool:
             )
             transaction.update(
                 document,
-                actions=[
-                    Document.status.set(REJECTED),
-                    Document.failure_reason.set(reason),
-                    Document.updated_at.set(now),
-                    Document.updated_key.set(documents.updated_key(now, document.document_id)),
-                    Document.expires_at.set(now + documents.REJECTED_KEPT_FOR),
-                ],
+                actions=documents.rejected(document.document_id, reason, now),
                 condition=(Document.status == PROCESSING) & Document.counted_type.does_not_exist(),
             )
     except TransactWriteError as error:

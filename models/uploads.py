@@ -157,8 +157,7 @@ def complete(store: ObjectStore, owner_id: str, document_id: str, now: datetime 
                         Document.status.set(PROCESSING),
                         Document.size.set(info.size),
                         Document.checksum.set(info.etag),
-                        Document.updated_at.set(now),
-                        Document.updated_key.set(documents.updated_key(now, document_id)),
+                        *documents.touched(document_id, now),
                         Document.sweep_shard.remove(),
                         Document.sweep_at.remove(),
                     ],
@@ -195,13 +194,7 @@ def _reject(store: ObjectStore, document: Document, reason: str, now: datetime |
             )
             transaction.update(
                 document,
-                actions=[
-                    Document.status.set(REJECTED),
-                    Document.failure_reason.set(reason),
-                    Document.updated_at.set(now),
-                    Document.updated_key.set(documents.updated_key(now, document.document_id)),
-                    Document.expires_at.set(now + documents.REJECTED_KEPT_FOR),
-                ],
+                actions=documents.rejected(document.document_id, reason, now),
                 condition=Document.status == PENDING_UPLOAD,
             )
     except TransactWriteError as error:
