@@ -34,10 +34,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--quick", action="store_true", help="a short run to check the benchmarks work; writes no results"
     )
+    parser.add_argument(
+        "--only", choices=[name for name, _ in BENCHMARKS], help="run this benchmark alone (its section only)"
+    )
     options = parser.parse_args(args)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     command = " ".join(["python -m bench", *args])
     for name, benchmark in BENCHMARKS:
+        if options.only not in (None, name):
+            continue
         section = benchmark(quick=options.quick, command=command)
         print(section, flush=True)
         if options.quick:
