@@ -25,16 +25,14 @@ import httpx
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from adapters.aws import AwsTarget
-from adapters.local_aws import EmbeddedAws
 from bench.load import Sample, Target, Totals, measure
 from bench.serving import ServedApp
-from models import documents, tables
+from bench.stack import embedded_aws
+from models import documents
 from resolvers import pagination
 from resolvers.context import Context, bearer_token
 from resolvers.documents import cursor_scope
-from server import create_app, provision
-from settings import Settings
+from server import create_app
 
 if TYPE_CHECKING:
     from starlette.applications import Starlette
@@ -42,6 +40,7 @@ if TYPE_CHECKING:
     from starlette.responses import Response
 
     from resolvers.context import Services
+    from settings import Settings
 
 NAME = "documents_throughput"
 OPERATION = Path(__file__).resolve().parent.parent / "gql" / "operations" / "documents" / "Documents.graphql"
@@ -55,33 +54,15 @@ PASSWORD = "bench horse battery staple"
 def run(*, quick: bool, command: str) -> str:
     """Set up, verify, measure in alternating rounds; the markdown section with the figures."""
     seconds, warmup, rounds_run = (2.0, 0.5, 2) if quick else (10.0, 2.0, ROUNDS)
-    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
-        os.environ.pop(name, None)  # only the embedded AWS is ever reached, never with real credentials
-    os.environ.update(AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", AWS_DEFAULT_REGION="us-west-2")
     started = datetime.now(UTC)
-    with tempfile.TemporaryDirectory(prefix="docstore-bench-") as tmp:
-        aws = EmbeddedAws(Path(tmp) / "moto")
-        endpoint = aws.start()
-        try:
-            settings = Settings(
-                aws_mode="endpoint",
-                aws_endpoint_url=endpoint,
-                table_prefix="bench",
-                sweep_interval_seconds=0,
-                data_dir=Path(tmp) / "data",
-            )
-            target = AwsTarget.from_settings(settings)
-            tables.configure(target, settings.table_prefix)
-            provision(settings, target)
-            progress(f"embedded AWS at {endpoint}, provisioned")
-            with ServedApp(bench_app, settings) as server:
-                progress(f"server pid {server.process.pid} at {server.url}")
-                token = seed(server.url)
-                sides = targets(token)
-                verify(server.url, *sides)
-                totals = asyncio.run(rounds(server, sides, rounds=rounds_run, seconds=seconds, warmup=warmup))
-        finally:
-            aws.stop()
+    with tempfile.TemporaryDirectory(prefix="docstore-bench-") as tmp, embedded_aws(Path(tmp)) as (settings, _):
+        progress(f"embedded AWS at {settings.aws_endpoint_url}, provisioned")
+        with ServedApp(bench_app, settings) as server:
+            progress(f"server pid {server.process.pid} at {server.url}")
+            token = seed(server.url)
+            sides = targets(token)
+            verify(server.url, *sides)
+            totals = asyncio.run(rounds(server, sides, rounds=rounds_run, seconds=seconds, warmup=warmup))
     return section(totals, started=started, command=command, seconds=seconds, settings=settings)
 
 

@@ -40,21 +40,19 @@ from fpdf import FPDF
 from pypdf import PdfReader
 from ulid import ULID
 
-from adapters.aws import AwsTarget
 from adapters.blocking import Blocking
-from adapters.local_aws import EmbeddedAws
 from adapters.mail import SesMailer
 from adapters.s3 import S3ObjectStore
-from models import accounts, documents, tables, uploads
+from bench.stack import embedded_aws
+from models import accounts, documents, uploads
 from models.documents import PROCESSING, READY
-from server import provision
-from settings import Settings
 from workers.extraction import Extraction
 from workers.pipeline import Pipeline
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Iterator
 
+    from settings import Settings
     from subscriptions.events import Event
     from workers.extraction import Extracted
 
@@ -133,9 +131,6 @@ Batch = dict[str, list[documents.Document]]
 def run(*, quick: bool, command: str) -> str:
     """Make the PDFs, upload them, check the sides agree, time them in rotating order; the markdown section."""
     files, pages, rounds = (2, 10, 2) if quick else (FILES, PAGES, ROUNDS)
-    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
-        os.environ.pop(name, None)  # only the embedded AWS is ever reached, never with real credentials
-    os.environ.update(AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", AWS_DEFAULT_REGION="us-west-2")
     started = datetime.now(UTC)
     with tempfile.TemporaryDirectory(prefix="docstore-bench-") as tmp:
         corpus = {
@@ -143,22 +138,10 @@ def run(*, quick: bool, command: str) -> str:
             for index, (kind, font) in enumerate(KINDS.items())
         }
         progress(f"{files} PDFs of {pages} pages of each kind made with fpdf2")
-        aws = EmbeddedAws(Path(tmp) / "moto")
-        endpoint = aws.start()
-        try:
-            settings = Settings(
-                aws_mode="endpoint",
-                aws_endpoint_url=endpoint,
-                table_prefix="bench",
-                sweep_interval_seconds=0,
-                data_dir=Path(tmp) / "data",
-            )
-            target = AwsTarget.from_settings(settings)
-            tables.configure(target, settings.table_prefix)
-            provision(settings, target)  # verifies the mail sender in moto's SES too
+        with embedded_aws(Path(tmp)) as (settings, target):
             objects = S3ObjectStore(target, settings.bucket)
             batches = upload(objects, settings, corpus, rounds + 1)
-            progress(f"embedded AWS at {endpoint}: each PDF uploaded {rounds + 1} times, PROCESSING")
+            progress(f"embedded AWS at {settings.aws_endpoint_url}: each PDF uploaded {rounds + 1} times, PROCESSING")
             steps, dropped = Timed(), Dropped()
             pipeline = Pipeline(
                 blocking=TimedBlocking(settings.blocking_threads, steps),
@@ -168,8 +151,6 @@ def run(*, quick: bool, command: str) -> str:
                 mailer=SesMailer(target, settings.mail_from),
             )
             results, agreement = anyio.run(measure, corpus, pipeline, steps, batches)
-        finally:
-            aws.stop()
     return section(
         results,
         agreement,
