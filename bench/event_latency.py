@@ -195,6 +195,8 @@ class Phase:
     seconds: float
     server_cpu: float
     process_cpu: float
+    #: The server's resident memory at the end of the phase, in MiB: it should not grow from phase to phase.
+    server_rss: float
 
 
 def make_event(account: Account, number: int) -> Event:
@@ -248,12 +250,23 @@ async def phase(
             )
         latencies.extend(instant - sent[event_id][1] for event_id, instant in client.received)
         client.received.clear()
-    result = Phase(rate, count, latencies, elapsed, server_cpu, process_cpu)
+    result = Phase(rate, count, latencies, elapsed, server_cpu, process_cpu, resident_mib(server))
     progress(
         f"{rate:4} events/s: {len(latencies)} deliveries, p50 {1000 * percentile(latencies, 50):.1f} ms, "
-        f"p99 {1000 * percentile(latencies, 99):.1f} ms, max {1000 * max(latencies):.1f} ms"
+        f"p99 {1000 * percentile(latencies, 99):.1f} ms, max {1000 * max(latencies):.1f} ms, "
+        f"server RSS {result.server_rss:.0f} MiB"
     )
     return result
+
+
+def resident_mib(server: ServedApp) -> float:
+    """The server process's resident set size (Linux ``/proc``; NaN elsewhere)."""
+    try:
+        status = Path(f"/proc/{server.process.pid}/status").read_text()
+    except OSError:
+        return float("nan")
+    kib = next(line.split()[1] for line in status.splitlines() if line.startswith("VmRSS:"))
+    return int(kib) / 1024
 
 
 async def measure(server: ServedApp, url: str, accounts: list[Account], count: int) -> list[Phase]:
@@ -284,7 +297,8 @@ def section(phases: list[Phase], *, started: datetime, command: str, subscribers
     rows = [
         f"| {p.rate} | {p.events} | {len(p.latencies)} | {1000 * percentile(p.latencies, 50):.1f} | "
         f"{1000 * percentile(p.latencies, 99):.1f} | {1000 * max(p.latencies):.1f} | "
-        f"{1000 * p.server_cpu / p.events:.2f} | {p.server_cpu / p.seconds:.2f} | {p.process_cpu / p.seconds:.2f} |"
+        f"{1000 * p.server_cpu / p.events:.2f} | {p.server_cpu / p.seconds:.2f} | {p.process_cpu / p.seconds:.2f} | "
+        f"{p.server_rss:.0f} |"
         for p in phases
     ]
     return "\n".join(
@@ -305,12 +319,13 @@ def section(phases: list[Phase], *, started: datetime, command: str, subscribers
             "`next` message, both read from `time.perf_counter` in the benchmark process: it covers Redis, the "
             "server's pump and inboxes, GraphQL execution, the WebSocket and the client's event loop. "
             "Every subscriber must receive exactly its account's events, in order, or the run fails. "
+            "The server's resident memory is read from `/proc` at the end of each phase. "
             "The embedded `memory://` path is not measured here: only a publisher inside the server process "
             "can reach it.",
             "",
             "| events/s | events | deliveries | p50 ms | p99 ms | max ms | server CPU ms/event "
-            "| server cores busy | benchmark process cores busy |",
-            "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+            "| server cores busy | benchmark process cores busy | server RSS after, MiB |",
+            "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
             *rows,
             "",
             "No goal yet: this is the baseline later work is judged against.",

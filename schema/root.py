@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import strawberry
 from graphql import ASTValidationRule, GraphQLError
@@ -13,6 +13,7 @@ from strawberry.extensions import AddValidationRules, MaskErrors, MaxTokensLimit
 from strawberry.extensions.max_aliases import create_validator as aliases_rule
 from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
 from strawberry.schema.config import StrawberryConfig
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from adapters.pubsub import DEFAULT_BUFFER
 from resolvers import accounts, documents, uploads
@@ -25,6 +26,7 @@ from schema.uploads import CompleteUploadResult, RequestUploadResult
 from subscriptions import feeds
 
 if TYPE_CHECKING:
+    from graphql.execution import Executor
     from strawberry.types import ExecutionContext
 
 log = logging.getLogger("docstore.graphql")
@@ -117,6 +119,18 @@ def should_mask(error: GraphQLError) -> bool:
     return original is not None and not isinstance(original, (CodedError, GraphQLError))
 
 
+class PerEventMemoExecutor(StrawberryGraphQLCoreExecutionContext):
+    """Gives each subscription event its own subfield memo. graphql-core 3.3.2's per-event executor
+    shares the subscription's memo, keyed on the id of a field list that is new for every event, so
+    each live subscription kept about 20 objects per event delivered until it ended: memory grew
+    without bound and full garbage collections of ~300 ms stalled every subscriber (docs/BENCHMARKS.md)."""
+
+    def build_per_event_executor(self, payload: Any) -> Executor[Any]:
+        executor = super().build_per_event_executor(payload)
+        executor._relevant_sub_fields = {}
+        return executor
+
+
 class DocStoreSchema(strawberry.Schema):
     """Logs only the unexpected (with the request id): user errors are answers, not incidents."""
 
@@ -133,6 +147,7 @@ schema = DocStoreSchema(
     mutation=Mutation,
     subscription=Subscription,
     config=StrawberryConfig(scalar_map=SCALARS),
+    execution_context_class=PerEventMemoExecutor,
     extensions=[
         # Factories, not instances: an extension holds per-request state. The parser and
         # validation caches live at module level, so every request shares them.
