@@ -77,7 +77,23 @@ def surviving(name: str, within: float) -> list[int]:
     return live(name)
 
 
+#: Sandboxes this test process had before a test's pool started any: the session's live server
+#: runs the workers in-process, and its extraction pool's processes are this process's children too.
+OTHERS: set[int] = set()
+
+
+@pytest.fixture(autouse=True)
+def others() -> None:
+    OTHERS.clear()
+    OTHERS.update(all_sandboxes_of_this_process())
+
+
 def sandboxes_of_this_process() -> list[int]:
+    """The sandbox processes the running test's pools started."""
+    return [pid for pid in all_sandboxes_of_this_process() if pid not in OTHERS]
+
+
+def all_sandboxes_of_this_process() -> list[int]:
     children = []
     for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
         try:
