@@ -12,13 +12,15 @@ from ulid import ULID
 
 from models import counters
 from models.base import BaseMeta, failed_items, transaction_connection, utcnow
-from models.errors import AccountNotFound, EmailTaken
+from models.errors import AccountNotFound, EmailTaken, PlanRace
 
 if TYPE_CHECKING:
     from datetime import datetime
 
 GIB = 1024**3
 PLAN_LIMITS = {"FREE": 5 * GIB, "PREMIUM": 20 * GIB}
+#: How often a counting transaction is tried again when a plan change raced it.
+RETRIES = 50
 
 
 class Account(Model):
@@ -44,9 +46,17 @@ class Account(Model):
     over_quota = BooleanAttribute(default=False)
     #: The quota level last announced: 0, 80, 90, or 100 (over quota). See models.quota.
     quota_level = NumberAttribute(default=0)
-    #: The plan the account was counted under in the dashboard counters, once counted.
+    #: Set once the account is counted in the dashboard's account counters: always its current
+    #: plan (a plan change moves it along, see models.plans).
     counted_plan = UnicodeAttribute(null=True)
+    #: The account's documents and bytes in the dashboard counters (``plan:<plan>`` holds the sum
+    #: over its accounts), changed in the same transactions as the counters.
+    counted_documents = NumberAttribute(default=0)
+    counted_bytes = NumberAttribute(default=0)
     created_at = UTCDateTimeAttribute()
+    #: Grows by one with every change of a replicated field (email, plan, password hash): other
+    #: regions keep a replica (models.replicas) and never take an older version over a newer one.
+    version = NumberAttribute(default=0)
 
     @property
     def limit_bytes(self) -> int:
@@ -86,21 +96,31 @@ def create(*, email: str, password_hash: str, plan: str, home_region: str, now: 
 
 
 def count_new(account_id: str) -> bool:
-    """Count a new account in the dashboard counters, once; False if already counted."""
-    account = get(account_id)
-    try:
-        with TransactWrite(connection=transaction_connection()) as transaction:
-            counters.add_account(transaction, plan=account.plan, accounts=1)
-            transaction.update(
-                Account(id=account_id),
-                actions=[Account.counted_plan.set(account.plan)],
-                condition=Account.counted_plan.does_not_exist(),
-            )
-    except TransactWriteError as error:
-        if any(failed_items(error)):
+    """Count a new account in the dashboard counters under its current plan, once; False if
+    already counted. Conditioned on the plan it read, so a plan change cannot slip in between."""
+    for _ in range(RETRIES):
+        account = get(account_id)
+        if account.counted_plan is not None:
             return False
-        raise
-    return True
+        try:
+            with TransactWrite(connection=transaction_connection()) as transaction:
+                counters.add_account(transaction, plan=account.plan, accounts=1)
+                transaction.update(
+                    Account(id=account_id),
+                    actions=[Account.counted_plan.set(account.plan)],
+                    condition=Account.counted_plan.does_not_exist() & (Account.plan == account.plan),
+                )
+        except TransactWriteError as error:
+            if any(failed_items(error)):
+                continue  # counted meanwhile, or the plan changed: look again
+            raise
+        return True
+    raise PlanRace(account_id)
+
+
+def is_replica(account: Account, region: str) -> bool:
+    """True for the copy another region keeps of its account: never signed in to here, no data."""
+    return account.home_region != region
 
 
 def get(account_id: str) -> Account:

@@ -8,7 +8,9 @@ from typing import TYPE_CHECKING
 from pynamodb.connection import Connection
 
 if TYPE_CHECKING:
+    from pynamodb.attributes import NumberAttribute
     from pynamodb.exceptions import PynamoDBException, TransactWriteError
+    from pynamodb.expressions.condition import Condition
 
 CONDITION_FAILED = "ConditionalCheckFailedException"
 
@@ -62,3 +64,9 @@ def failed_items(error: TransactWriteError) -> list[bool]:
     return [
         reason is not None and reason.code == "ConditionalCheckFailed" for reason in error.cancellation_reasons or []
     ]
+
+
+def number_is(attribute: NumberAttribute, value: int) -> Condition:
+    """``attribute == value``, where a missing attribute holds its default 0."""
+    condition = attribute == value
+    return condition | attribute.does_not_exist() if value == 0 else condition

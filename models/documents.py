@@ -20,12 +20,14 @@ from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 from ulid import ULID
 
-from models import counters
-from models.accounts import Account
+from models import accounts, counters
+from models.accounts import RETRIES, Account
 from models.base import BaseMeta, condition_failed, failed_items, transaction_connection, utcnow
-from models.errors import DocumentNotFound
+from models.errors import AccountNotFound, DocumentNotFound, PlanRace
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator, Sequence
+
     from pynamodb.expressions.condition import Condition
 
 PENDING_UPLOAD = "PENDING_UPLOAD"
@@ -318,40 +320,62 @@ def update_details(
 def delete_stored(document: Document) -> bool:
     """Delete a stored document's record and give its bytes back to the quota, in one transaction.
 
-    The caller deletes the object first, so a failure here leaves a record to retry, never an
-    orphaned object. Returns False when the document was already gone.
+    A counted document leaves the counters of its owner's *current* plan and type, and the
+    owner's counted totals, conditioned on that plan; a FAILED one leaves the failed counter.
+    When the document moved on since it was read (counted, finished) or a plan change raced the
+    delete, it is read again and the delete tried again. The caller deletes the object first, so
+    a failure here leaves a record to retry, never an orphaned object. Returns False when the
+    document was already gone (or no longer stored).
     """
-    counted = document.counted_type is not None
-    try:
-        with TransactWrite(connection=transaction_connection()) as transaction:
-            transaction.delete(
-                document,
-                condition=Document.status.is_in(*STORED)
-                & (Document.size == document.size)
-                & (Document.counted_type.exists() if counted else Document.counted_type.does_not_exist()),
-            )
-            if counted:
-                counters.add(
-                    transaction,
-                    plan=str(document.counted_plan),
-                    content_type=str(document.counted_type),
-                    documents=-1,
-                    size=-int(document.size),
+    for attempt in range(RETRIES):
+        if attempt:
+            try:
+                document = Document.get(document.owner_id, document.document_id, consistent_read=True)
+            except Document.DoesNotExist:
+                return False
+            if document.status not in STORED:
+                return False
+            try:
+                accounts.get(document.owner_id)
+            except AccountNotFound:
+                return False
+        counted = document.counted_type is not None
+        size = int(document.size)
+        account_actions: list[Any] = [
+            Account.used_bytes.add(-size),
+            Account.allocated_bytes.add(-size),
+            Account.document_count.add(-1),
+        ]
+        account_condition = Account.id.exists()
+        plan = ""
+        if counted:
+            try:
+                plan = accounts.get(document.owner_id).plan
+            except AccountNotFound:
+                return False
+            account_actions += [Account.counted_documents.add(-1), Account.counted_bytes.add(-size)]
+            account_condition &= Account.plan == plan
+        try:
+            with TransactWrite(connection=transaction_connection()) as transaction:
+                transaction.delete(
+                    document,
+                    condition=(Document.status == document.status)
+                    & (Document.size == size)
+                    & (Document.counted_type.exists() if counted else Document.counted_type.does_not_exist()),
                 )
-            transaction.update(
-                Account(id=document.owner_id),
-                actions=[
-                    Account.used_bytes.add(-document.size),
-                    Account.allocated_bytes.add(-document.size),
-                    Account.document_count.add(-1),
-                ],
-                condition=Account.id.exists(),
-            )
-    except TransactWriteError as error:
-        if any(failed_items(error)):
-            return False
-        raise
-    return True
+                if counted:
+                    counters.add(
+                        transaction, plan=plan, content_type=str(document.counted_type), documents=-1, size=-size
+                    )
+                if document.status == FAILED:
+                    counters.add_failed(transaction, -1)
+                transaction.update(Account(id=document.owner_id), actions=account_actions, condition=account_condition)
+        except TransactWriteError as error:
+            if any(failed_items(error)):
+                continue  # the document or the owner's plan changed since it was read: look again
+            raise
+        return True
+    raise PlanRace(document.owner_id)
 
 
 def delete_record(document: Document, *, status: str) -> bool:
@@ -359,6 +383,53 @@ def delete_record(document: Document, *, status: str) -> bool:
     try:
         document.delete(condition=Document.status == status)
     except DeleteError as error:
+        if condition_failed(error):
+            return False
+        raise
+    return True
+
+
+def get_many(owner_id: str, document_ids: Sequence[str]) -> dict[str, Document]:
+    """The owner's visible documents among ``document_ids`` (one BatchGet per 100), by id.
+
+    Ids that are missing, cancelled or another owner's are simply absent from the answer.
+    """
+    found: dict[str, Document] = {}
+    keys = [(owner_id, document_id) for document_id in dict.fromkeys(document_ids)]
+    for start in range(0, len(keys), 100):
+        for document in Document.batch_get(keys[start : start + 100], consistent_read=True):
+            if document.owner_id == owner_id and document.visible:
+                found[document.document_id] = document
+    return found
+
+
+def ready_of(owner_id: str, after: str | None = None) -> Iterator[Document]:
+    """The owner's READY documents, oldest first, those with ids after ``after`` only (one Query
+    on the owner's partition, starting at ``after`` rather than reading past what came before)."""
+    return iter(
+        Document.query(
+            owner_id,
+            range_key_condition=Document.document_id > after if after is not None else None,
+            filter_condition=Document.status == READY,
+            consistent_read=True,
+        )
+    )
+
+
+def all_ready() -> Iterator[Document]:
+    """Every READY document of every owner: a full Scan, for rebuilding the search index only."""
+    return iter(Document.scan(filter_condition=Document.status == READY))
+
+
+def set_text(document: Document, text_key: str, pages: int | None) -> bool:
+    """Record the text extracted later (a plan upgrade) of a READY document; False if it is no
+    longer READY (deleted, say) or already has text."""
+    actions: list[Any] = [Document.text_key.set(text_key)]
+    if pages is not None:
+        actions.append(Document.pages.set(pages))
+    try:
+        document.update(actions=actions, condition=(Document.status == READY) & Document.text_key.does_not_exist())
+    except UpdateError as error:
         if condition_failed(error):
             return False
         raise

@@ -39,3 +39,11 @@ class UploadRejected(DomainError):
     def __init__(self, reason: str, message: str) -> None:
         super().__init__(message)
         self.reason = reason
+
+
+class PlanRace(Exception):
+    """The account's plan kept changing while a counting transaction was retried; try later."""
+
+    def __init__(self, account_id: str) -> None:
+        super().__init__(f"The plan of account {account_id} kept changing; nothing was counted.")
+        self.account_id = account_id

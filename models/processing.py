@@ -11,37 +11,58 @@ from typing import Any
 from pynamodb.exceptions import TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
-from models import counters, documents
-from models.accounts import Account
+from models import accounts, counters, documents
+from models.accounts import RETRIES, Account
 from models.base import condition_failed, failed_items, transaction_connection, utcnow
 from models.documents import FAILED, PROCESSING, READY, Document
+from models.errors import AccountNotFound, PlanRace
 
 WRONG_TYPE = "WRONG_TYPE"
 
 
-def count(document: Document, *, plan: str, content_type: str) -> bool:
+def count(document: Document, *, plan: str | None = None, content_type: str) -> bool:
     """Count a PROCESSING document in the dashboard counters under its detected type, once.
 
-    Also records the detected type as the document's content type. False when it was already
-    counted or is no longer PROCESSING.
+    It counts under the owner's current plan (``plan`` is only a first guess, read earlier) and
+    into the owner's counted totals, conditioned on that plan: if a plan change wins the race the
+    transaction is tried again under the new plan. Also records the detected type as the
+    document's content type. False when it was already counted or is no longer PROCESSING (or
+    the owner is gone).
     """
-    try:
-        with TransactWrite(connection=transaction_connection()) as transaction:
-            counters.add(transaction, plan=plan, content_type=content_type, documents=1, size=int(document.size))
-            transaction.update(
-                document,
-                actions=[
-                    Document.counted_plan.set(plan),
-                    Document.counted_type.set(content_type),
-                    Document.content_type.set(content_type),
-                ],
-                condition=(Document.status == PROCESSING) & Document.counted_type.does_not_exist(),
-            )
-    except TransactWriteError as error:
-        if any(failed_items(error)):
-            return False
-        raise
-    return True
+    size = int(document.size)
+    for _ in range(RETRIES):
+        if plan is None:
+            try:
+                plan = accounts.get(document.owner_id).plan
+            except AccountNotFound:
+                return False
+        try:
+            with TransactWrite(connection=transaction_connection()) as transaction:
+                counters.add(transaction, plan=plan, content_type=content_type, documents=1, size=size)
+                transaction.update(
+                    Account(id=document.owner_id),
+                    actions=[Account.counted_documents.add(1), Account.counted_bytes.add(size)],
+                    condition=Account.plan == plan,
+                )
+                transaction.update(
+                    document,
+                    actions=[
+                        Document.counted_plan.set(plan),
+                        Document.counted_type.set(content_type),
+                        Document.content_type.set(content_type),
+                    ],
+                    condition=(Document.status == PROCESSING) & Document.counted_type.does_not_exist(),
+                )
+        except TransactWriteError as error:
+            failed = failed_items(error)  # updates only: the 3 counters, the account, the document
+            if failed[4:5] == [True]:
+                return False
+            if failed[3:4] == [True]:
+                plan = None  # the plan changed (or the account is gone): read it again
+                continue
+            raise
+        return True
+    raise PlanRace(document.owner_id)
 
 
 def finish(
@@ -51,7 +72,8 @@ def finish(
     text_key: str | None = None,
     pages: int | None = None,
 ) -> bool:
-    """PROCESSING to READY (or FAILED with a reason). False when it was not PROCESSING."""
+    """PROCESSING to READY (or FAILED with a reason, counted in the failed-documents counter in
+    the same transaction). False when it was not PROCESSING."""
     now = utcnow()
     actions: list[Any] = [
         Document.status.set(FAILED if failure_reason else READY),
@@ -63,8 +85,18 @@ def finish(
         actions.append(Document.text_key.set(text_key))
     if pages is not None:
         actions.append(Document.pages.set(pages))
+    condition = Document.status == PROCESSING
     try:
-        document.update(actions=actions, condition=Document.status == PROCESSING)
+        if failure_reason:
+            with TransactWrite(connection=transaction_connection()) as transaction:
+                transaction.update(document, actions=actions, condition=condition)
+                counters.add_failed(transaction, 1)
+        else:
+            document.update(actions=actions, condition=condition)
+    except TransactWriteError as error:
+        if any(failed_items(error)):
+            return False
+        raise
     except UpdateError as error:
         if condition_failed(error):
             return False

@@ -1,18 +1,21 @@
 """Quota levels: warnings at 80 % and 90 %, and over quota, each noticed once per crossing.
 
 The account keeps the level it was last seen at. Moving it is a conditional update on the old
-level, so when several workers look at once, exactly one of them sees (and announces) a crossing.
+level, so when several workers look at once, exactly one of them sees (and announces) a crossing;
+when the over-quota flag flips, the dashboard's over-quota counter moves in the same transaction.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from pynamodb.exceptions import UpdateError
+from pynamodb.exceptions import TransactWriteError, UpdateError
+from pynamodb.transactions import TransactWrite
 
-from models import accounts
+from models import accounts, counters
 from models.accounts import Account
-from models.base import condition_failed
+from models.base import condition_failed, failed_items, transaction_connection
 
 WARNINGS = (80, 90)
 OVER = 100
@@ -46,11 +49,25 @@ def evaluate(account_id: str) -> Crossing | None:
         after = level(int(account.used_bytes), account.limit_bytes)
         if after == before and account.over_quota == (after == OVER):
             return None
+        over = after == OVER
+        actions: list[Any] = [Account.quota_level.set(after), Account.over_quota.set(over)]
+        was_over = bool(account.over_quota)
+        flag = Account.over_quota == was_over
+        if not was_over:
+            flag |= Account.over_quota.does_not_exist()
+        condition = (Account.quota_level == before) & flag
         try:
-            account.update(
-                actions=[Account.quota_level.set(after), Account.over_quota.set(after == OVER)],
-                condition=Account.quota_level == before,
-            )
+            if over == was_over:
+                account.update(actions=actions, condition=condition)
+            else:
+                # The flag flips: the over-quota counter moves in the same transaction.
+                with TransactWrite(connection=transaction_connection()) as transaction:
+                    transaction.update(account, actions=actions, condition=condition)
+                    counters.add_over_quota(transaction, 1 if over else -1)
+        except TransactWriteError as error:
+            if any(failed_items(error)):
+                continue  # someone else moved it: look again
+            raise
         except UpdateError as error:
             if condition_failed(error):
                 continue  # someone else moved it: look again

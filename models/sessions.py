@@ -16,6 +16,9 @@ if TYPE_CHECKING:
     from datetime import datetime
 
 TOKEN_PREFIX = "dst_"
+#: Between the issuing region and the secret: ``dst_us-west-2.<secret>``. The secret's alphabet
+#: (URL-safe base64) has no dot, so the region is what comes before the first one.
+REGION_SEPARATOR = "."
 
 
 class Session(Model):
@@ -35,10 +38,13 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def create(account_id: str, lifetime_seconds: int, now: datetime | None = None) -> tuple[str, Session]:
-    """A new random token (returned once, never stored) and its session row."""
+def create(
+    account_id: str, lifetime_seconds: int, now: datetime | None = None, *, region: str | None = None
+) -> tuple[str, Session]:
+    """A new random token (returned once, never stored) and its session row. With ``region`` the
+    token names the region that issued it, so another region can send its holder home unasked."""
     now = now or utcnow()
-    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = TOKEN_PREFIX + (f"{region}{REGION_SEPARATOR}" if region else "") + secrets.token_urlsafe(32)
     session = Session(
         token_hash=hash_token(token),
         account_id=account_id,
@@ -47,6 +53,15 @@ def create(account_id: str, lifetime_seconds: int, now: datetime | None = None) 
     )
     session.save(condition=Session.token_hash.does_not_exist())
     return token, session
+
+
+def region_of(token: str) -> str | None:
+    """The region named in ``token``; None for a token that names none (issued before tokens
+    carried their region, or not a DocStore token at all)."""
+    if not token.startswith(TOKEN_PREFIX) or len(token) > 128:
+        return None
+    region, separator, _ = token[len(TOKEN_PREFIX) :].partition(REGION_SEPARATOR)
+    return region if separator and region else None
 
 
 def resolve(token: str, now: datetime | None = None) -> Session | None:
