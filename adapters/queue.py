@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -12,14 +13,47 @@ if TYPE_CHECKING:
 #: Work queues by purpose; each gets ``{prefix}-{name}`` and ``{prefix}-{name}-dlq``.
 UPLOAD_EVENTS = "upload-events"
 ACCOUNT_EVENTS = "account-events"
-QUEUES = (UPLOAD_EVENTS, ACCOUNT_EVENTS)
+#: Changes for the search index, consumed by the one process that holds the index's writer.
+SEARCH_INDEX = "search-index"
+#: Work that may wait: extracting the documents of an account that moved to PREMIUM. Its own
+#: queue, consumer and extraction process, so a new upload never waits behind it.
+BACKFILL = "backfill"
+QUEUES = (UPLOAD_EVENTS, ACCOUNT_EVENTS, SEARCH_INDEX, BACKFILL)
 
 #: Message types: the contract between the API, which sends them, and the workers.
 UPLOAD_STARTED = "upload.started"  # on upload-events, delayed until the form has expired
 UPLOAD_COMPLETED = "upload.completed"  # on upload-events
 DOCUMENT_DELETED = "document.deleted"  # on upload-events: re-check the account's quota level
 ACCOUNT_CREATED = "account.created"  # on account-events
+INDEX_DOCUMENT = "index.document"  # on search-index: bring one document's entry up to date
+INDEX_ACCOUNT = "index.account"  # on search-index: bring all of an account's entries up to date
+#: On account-events after a change of a replicated field (plan, ...), with a unique "key".
+ACCOUNT_UPDATED = "account.updated"
+PLAN_CHANGED = "plan.changed"  # on backfill: extract (PREMIUM) or strip (FREE) an account's contents
 MAX_RECEIVE_COUNT = 5
+
+
+def index_document(account_id: str, document_id: str) -> dict[str, Any]:
+    """The message that brings one document's search entry up to date. Each carries its own key:
+    a second rename is new work, not a repeat of the first."""
+    return {"type": INDEX_DOCUMENT, "account_id": account_id, "document_id": document_id, "key": uuid.uuid4().hex}
+
+
+def plan_changed(account_id: str, after: str | None = None) -> dict[str, Any]:
+    """Work through an account's documents after a plan change, from the one after ``after``."""
+    body: dict[str, Any] = {"type": PLAN_CHANGED, "account_id": account_id, "key": uuid.uuid4().hex}
+    if after is not None:
+        body["after"] = after
+    return body
+
+
+def account_updated(account_id: str) -> dict[str, Any]:
+    return {"type": ACCOUNT_UPDATED, "account_id": account_id, "key": uuid.uuid4().hex}
+
+
+def index_account(account_id: str) -> dict[str, Any]:
+    """The message that brings all of an account's search entries up to date (after a plan change)."""
+    return {"type": INDEX_ACCOUNT, "account_id": account_id, "key": uuid.uuid4().hex}
 
 
 def ensure_queues(target: AwsTarget, prefix: str) -> dict[str, str]:
@@ -75,6 +109,10 @@ class Queue(Protocol):
         """Messages waiting (approximate, as SQS reports it)."""
         ...
 
+    def dead_letter_depth(self) -> int:
+        """Messages in the queue's dead-letter queue (approximate)."""
+        ...
+
 
 class SqsQueue:
     """:class:`Queue` on one SQS queue."""
@@ -126,5 +164,12 @@ class SqsQueue:
     def depth(self) -> int:
         attributes = self.client.get_queue_attributes(
             QueueUrl=self.url, AttributeNames=["ApproximateNumberOfMessages"]
+        )["Attributes"]
+        return int(attributes["ApproximateNumberOfMessages"])
+
+    def dead_letter_depth(self) -> int:
+        # A queue's URL ends with its name, and its dead-letter queue is named `<name>-dlq`.
+        attributes = self.client.get_queue_attributes(
+            QueueUrl=f"{self.url}-dlq", AttributeNames=["ApproximateNumberOfMessages"]
         )["Attributes"]
         return int(attributes["ApproximateNumberOfMessages"])

@@ -33,7 +33,8 @@ def message_key(body: dict[str, Any]) -> str | None:
     kind = body.get("type")
     if not isinstance(kind, str):
         return None
-    ids = [str(body[name]) for name in ("account_id", "document_id") if body.get(name)]
+    # "key" tells apart messages about the same ids that are different work (a second plan change).
+    ids = [str(body[name]) for name in ("account_id", "document_id", "key") if body.get(name)]
     return ":".join([kind, *ids])
 
 

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
     from anyio.abc import ByteSendStream, Process
 
-__all__ = ["EXTRACTABLE", "Extracted", "Extraction", "ExtractionFailed"]
+__all__ = ["EXTRACTABLE", "Extracted", "Extraction", "ExtractionFailed", "failure_class"]
 
 #: The MIME types with an extractor (as ``workers.detect`` names them). Others are stored, not extracted.
 EXTRACTABLE: frozenset[str] = frozenset(
@@ -62,6 +62,29 @@ FILES_PER_PROCESS = 100
 START_SECONDS = 60.0
 #: How long a process that closed its pipes is given to exit by itself.
 EXIT_SECONDS = 5.0
+
+
+#: Reason classes for metrics, by words that the reasons (written for people) contain; first match wins.
+FAILURE_CLASSES = (
+    ("took longer than", "TIMEOUT"),
+    ("of memory", "MEMORY"),
+    ("extraction process", "CRASHED"),
+    ("password", "ENCRYPTED"),
+    ("unpacks", "TOO_LARGE"),
+    ("claims", "TOO_LARGE"),
+    ("safety limits", "TOO_LARGE"),
+    ("OCR failed", "OCR"),
+    ("not a valid", "INVALID"),
+    ("not a text file", "INVALID"),
+    ("damaged", "INVALID"),
+    ("could not be read", "UNREADABLE"),
+)
+
+
+def failure_class(reason: str) -> str:
+    """A failure reason's class, for counting: TIMEOUT, MEMORY, CRASHED, ENCRYPTED, TOO_LARGE, OCR,
+    INVALID, UNREADABLE or OTHER."""
+    return next((name for words, name in FAILURE_CLASSES if words in reason), "OTHER")
 
 
 class Extraction:

@@ -5,13 +5,15 @@ moves the state on with a conditional write, publishing an event on the owner's 
 goes. Running any step twice changes nothing the second time:
 
 - ``upload.completed``: detect the real type from the bytes; count the document (once); for
-  PREMIUM accounts and extractable types extract the text in the sandbox, store it as a derived
-  object and hand it to the search index; then READY, or FAILED with a reason. Bytes that are no
+  PREMIUM accounts and extractable types extract the text in the sandbox and store it as a derived
+  object; then READY (and a message to the search indexer), or FAILED with a reason. Bytes that are no
   type DocStore stores are REJECTED and leave the account's usage.
 - ``upload.started`` arrives once the form has expired: settles an upload nobody completed, or
   takes on one whose ``upload.completed`` was lost.
 - ``document.deleted``: the account's usage fell; re-check its quota level.
-- ``account.created``: count the account in the dashboard counters (once).
+- ``account.created``: count the account in the dashboard counters (once), and replicate it
+  to the other regions (``workers.account_sync``).
+- ``account.updated``: replicate the account's changed record to the other regions.
 
 After every change of usage the quota level is re-checked: crossing 80 % or 90 % sends a
 warning, passing the limit flags the account over quota; each emailed once per crossing.
@@ -25,36 +27,40 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
-from adapters.queue import ACCOUNT_CREATED, DOCUMENT_DELETED, UPLOAD_COMPLETED, UPLOAD_STARTED
+from adapters.queue import (
+    ACCOUNT_CREATED,
+    ACCOUNT_UPDATED,
+    DOCUMENT_DELETED,
+    UPLOAD_COMPLETED,
+    UPLOAD_STARTED,
+    index_document,
+)
 from models import accounts, documents, processing, quota, uploads
 from models.content_types import CONTENT_TYPES
-from models.documents import PENDING_UPLOAD, PROCESSING
+from models.documents import PENDING_UPLOAD, PROCESSING, READY
 from models.errors import AccountNotFound, DocumentNotFound
 from subscriptions.events import Event, EventType
 from workers.consumer import UnknownMessage
 from workers.detect import detect
-from workers.extraction import EXTRACTABLE, ExtractionFailed
+from workers.extraction import EXTRACTABLE, ExtractionFailed, failure_class
 
 if TYPE_CHECKING:
     from adapters.blocking import Blocking
     from adapters.mail import Mailer
+    from adapters.metrics import Metrics
     from adapters.pubsub import Publisher
+    from adapters.queue import Queue
     from adapters.s3 import ObjectStore
     from models.documents import Document
+    from workers.account_sync import AccountSync
     from workers.extraction import Extraction
 
 log = logging.getLogger(__name__)
 
 #: Progress events at most this often per document.
 PROGRESS_INTERVAL_SECONDS = 0.25
-
-
-class SearchIndex(Protocol):
-    """The seam for the search index (issue 4): told about READY documents and their text."""
-
-    async def add(self, document: Document, text: str | None) -> None: ...
 
 
 def text_key(owner_id: str, document_id: str) -> str:
@@ -68,8 +74,11 @@ class Pipeline:
     publisher: Publisher
     extraction: Extraction
     mailer: Mailer
-    index: SearchIndex | None = None
+    #: The search-index queue: told about each document that turns READY (the indexer reads it).
+    index_queue: Queue | None = None
     work_dir: Path | None = None
+    account_sync: AccountSync | None = None
+    metrics: Metrics | None = None
 
     async def handle(self, body: dict[str, Any]) -> None:
         kind = body.get("type")
@@ -85,8 +94,15 @@ class Pipeline:
             await self.check_quota(account_id)
         elif kind == ACCOUNT_CREATED:
             await self.blocking.run(accounts.count_new, account_id)
+            await self.sync_account(account_id)
+        elif kind == ACCOUNT_UPDATED:
+            await self.sync_account(account_id)
         else:
             raise UnknownMessage(f"unknown message type {kind!r}")
+
+    async def sync_account(self, account_id: str) -> None:
+        if self.account_sync is not None:
+            await self.account_sync.sync(account_id)
 
     async def upload_expired(self, account_id: str, document_id: str) -> None:
         try:
@@ -104,6 +120,9 @@ class Pipeline:
             account = await self.blocking.run(accounts.get, account_id)
         except (DocumentNotFound, AccountNotFound):
             return
+        if record.status == READY:
+            # A repeat: the first delivery may have stopped before the index heard of it.
+            await self.announce_to_index(record)
         if record.status != PROCESSING:
             return
         await self.publish(EventType.PROCESSING_STARTED, record)
@@ -121,27 +140,41 @@ class Pipeline:
         detected = detect(head, record.content_type)
         if detected not in CONTENT_TYPES:
             if await self.blocking.run(processing.reject, record, processing.WRONG_TYPE):
+                self._processed("rejected")
                 await self.blocking.run(self.objects.delete_prefix, f"{record.owner_id}/{record.document_id}/")
                 await self.publish(EventType.DOCUMENT_FAILED, record, reason=processing.WRONG_TYPE)
             return
         await self.blocking.run(processing.count, record, plan=account.plan, content_type=detected)
-        text: str | None = None
         stored_text: str | None = None
         pages: int | None = None
         if account.plan == "PREMIUM" and detected in EXTRACTABLE:
+            started = time.monotonic()
             try:
                 extracted = await self.extraction.extract(path, detected, progress=self._progress(record))
             except ExtractionFailed as failure:
+                if self.metrics is not None:
+                    self.metrics.observe_extraction(detected, time.monotonic() - started, failure_class(failure.reason))
                 if await self.blocking.run(processing.finish, record, failure_reason=failure.reason):
+                    self._processed("failed")
                     await self.publish(EventType.DOCUMENT_FAILED, record, reason=failure.reason)
                 return
-            text, pages = extracted.text, extracted.pages
+            if self.metrics is not None:
+                self.metrics.observe_extraction(detected, time.monotonic() - started)
+            pages = extracted.pages
             stored_text = text_key(record.owner_id, record.document_id)
-            await self.blocking.run(self.objects.put_text, stored_text, text)
-        if self.index is not None:
-            await self.index.add(record, text)
+            await self.blocking.run(self.objects.put_text, stored_text, extracted.text)
         if await self.blocking.run(processing.finish, record, text_key=stored_text, pages=pages):
+            self._processed("ready")
+            await self.announce_to_index(record)
             await self.publish(EventType.DOCUMENT_READY, record)
+
+    def _processed(self, outcome: str) -> None:
+        if self.metrics is not None:
+            self.metrics.document_processed(outcome)
+
+    async def announce_to_index(self, record: Document) -> None:
+        if self.index_queue is not None:
+            await self.blocking.run(self.index_queue.send, index_document(record.owner_id, record.document_id))
 
     def _progress(self, record: Document) -> Any:
         last = 0.0

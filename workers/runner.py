@@ -1,4 +1,4 @@
-"""Running the workers: both queue consumers on one pipeline, and the sweeper beside them.
+"""Running the workers: the queue consumers, the search indexer, the backfill, and the sweeper.
 
 ``docstore serve`` runs this inside the API process (the embedded default); ``docstore worker``
 runs it alone, as many processes as the queues need.
@@ -10,18 +10,23 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING
 
-from adapters.queue import ACCOUNT_EVENTS, UPLOAD_EVENTS
+from adapters.queue import ACCOUNT_EVENTS, BACKFILL, SEARCH_INDEX, UPLOAD_EVENTS
 from workers import sweeper
+from workers.account_sync import AccountSync
+from workers.backfill import Backfill
 from workers.consumer import Consumer
 from workers.extraction import Extraction
+from workers.indexer import Indexer
 from workers.pipeline import Pipeline
 
 if TYPE_CHECKING:
     from adapters.blocking import Blocking
     from adapters.mail import Mailer
+    from adapters.metrics import Metrics
     from adapters.pubsub import Publisher
     from adapters.queue import Queue
     from adapters.s3 import ObjectStore
+    from adapters.search.tantivy_index import TantivyIndex
     from settings import Settings
 
 log = logging.getLogger(__name__)
@@ -35,14 +40,34 @@ async def run_workers(
     publisher: Publisher,
     mailer: Mailer,
     queues: dict[str, Queue],
+    search: TantivyIndex | None,
+    metrics: Metrics | None = None,
 ) -> None:
-    """Consume both queues (and sweep expired forms) until cancelled."""
-    extraction = Extraction(
-        processes=settings.extraction_processes,
-        seconds=settings.extraction_seconds,
-        memory_bytes=settings.extraction_memory_mb * 1024**2,
+    """Consume every queue (and sweep expired forms) until cancelled; count extractions and finished
+    documents in ``metrics``. The search-index queue is consumed only once this process holds the
+    index's writer (see workers/indexer.py)."""
+    seconds, memory = settings.extraction_seconds, settings.extraction_memory_mb * 1024**2
+    extraction = Extraction(processes=settings.extraction_processes, seconds=seconds, memory_bytes=memory)
+    # The backfill extracts in a process of its own: an upload never waits for a free process behind it.
+    backfill_extraction = Extraction(processes=1, seconds=seconds, memory_bytes=memory)
+    pipeline = Pipeline(
+        blocking=blocking,
+        objects=objects,
+        publisher=publisher,
+        extraction=extraction,
+        mailer=mailer,
+        index_queue=queues[SEARCH_INDEX],
+        account_sync=AccountSync(blocking, settings.region, settings.peer_regions),
+        metrics=metrics,
     )
-    pipeline = Pipeline(blocking=blocking, objects=objects, publisher=publisher, extraction=extraction, mailer=mailer)
+    backfill = Backfill(
+        blocking=blocking,
+        objects=objects,
+        extraction=backfill_extraction,
+        pipeline=pipeline,
+        backfill_queue=queues[BACKFILL],
+        index_queue=queues[SEARCH_INDEX],
+    )
     consumers = [
         Consumer(
             queues[name],
@@ -54,14 +79,35 @@ async def run_workers(
         )
         for name in (UPLOAD_EVENTS, ACCOUNT_EVENTS)
     ]
+    consumers.append(
+        Consumer(
+            queues[BACKFILL],
+            backfill.handle,
+            blocking,
+            name=BACKFILL,
+            concurrency=1,
+            wait_seconds=settings.queue_wait_seconds,
+            visibility_seconds=settings.queue_visibility_seconds,
+        )
+    )
     try:
         async with asyncio.TaskGroup() as group:
             for consumer in consumers:
                 group.create_task(consumer.run_forever())
+            if search is not None:
+                indexer = Indexer(blocking, objects, search, settings.search_dir)
+                group.create_task(
+                    indexer.run_forever(
+                        queues[SEARCH_INDEX],
+                        wait_seconds=settings.queue_wait_seconds,
+                        visibility_seconds=settings.queue_visibility_seconds,
+                    )
+                )
             if settings.sweep_interval_seconds > 0:
                 group.create_task(
                     sweeper.run_forever(blocking, objects, settings.sweep_interval_seconds, queues[UPLOAD_EVENTS])
                 )
     finally:
         await extraction.aclose()
+        await backfill_extraction.aclose()
         log.info("workers stopped after %d messages", sum(consumer.handled for consumer in consumers))

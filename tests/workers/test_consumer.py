@@ -98,6 +98,7 @@ def test_unknown_message_is_dropped(queue: SqsQueue) -> None:
     [
         ({"type": "upload.completed", "account_id": "A", "document_id": "D"}, "upload.completed:A:D"),
         ({"type": "account.created", "account_id": "A"}, "account.created:A"),
+        ({"type": "plan.changed", "account_id": "A", "key": "2"}, "plan.changed:A:2"),
         ({"account_id": "A"}, None),
         ({"type": 3}, None),
     ],

@@ -16,14 +16,12 @@ from moto.ses.models import ses_backends
 from ulid import ULID
 
 from adapters.blocking import Blocking
-from adapters.mail import SesMailer
 from models import accounts, counters, documents, uploads
 from models.accounts import GIB, Account
 from subscriptions.events import Event
 from tests.client import post_form
 from tests.conftest import objects_under
 from tests.workers import files
-from workers.extraction import Extraction
 from workers.pipeline import Pipeline, text_key
 
 
@@ -41,31 +39,6 @@ class Recorder:
 
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
-async def extraction() -> Any:
-    """A pool per test: its processes belong to the event loop that started them."""
-    pool = Extraction(processes=1, seconds=20, memory_bytes=1024**3)
-    yield pool
-    await pool.aclose()
-
-
-@pytest.fixture
-def recorder() -> Recorder:
-    return Recorder()
-
-
-@pytest.fixture
-def mailer(target) -> SesMailer:
-    mailer = SesMailer(target, "no-reply@docstore.example")
-    mailer.verify_sender()
-    return mailer
 
 
 def sent_to(address: str) -> list[Any]:

@@ -1,4 +1,5 @@
-"""Workers as their own processes: two API processes and `docstore worker` over a real Redis.
+"""Workers as their own processes: two API processes and `docstore worker` over a real Redis,
+sharing one data folder and so one search index, which exactly one of them writes.
 
 The stack has its own table prefix (`proc`), so the session's in-process workers, which consume
 the `test-*` queues, never take its messages.
@@ -81,27 +82,31 @@ class Stack:
         self.folder = folder
         self.apis: list[str] = []
         self.processes: list[subprocess.Popen[str]] = []
+        # One machine, one data folder: every process reads its search index, one of them writes it.
+        self.data_dir = folder / "data"
+        self.workers: list[subprocess.Popen[str]] = []
 
     def env(self, **extra: str) -> dict[str, str]:
         return environment(self.aws_endpoint, self.redis_url, **extra)
 
     def serve(self) -> str:
         port = free_port()
-        process = docstore("serve", "--port", str(port), "--data-dir", str(self.folder / f"api-{port}"), env=self.env())
+        process = docstore("serve", "--port", str(port), "--data-dir", str(self.data_dir), env=self.env())
         self.processes.append(process)
         url = f"http://127.0.0.1:{port}"
         healthy(url, process)
         self.apis.append(url)
         return url
 
-    def worker(self) -> subprocess.Popen[str]:
+    def worker(self, *options: str) -> subprocess.Popen[str]:
         env = self.env(
             DOCSTORE_QUEUE_WAIT_SECONDS="1",
             DOCSTORE_QUEUE_VISIBILITY_SECONDS="4",
             DOCSTORE_EXTRACTION_PROCESSES="1",
         )
-        process = docstore("worker", "--data-dir", str(self.folder / "worker"), env=env)
+        process = docstore("worker", "--data-dir", str(self.data_dir), *options, env=env)
         self.processes.append(process)
+        self.workers.append(process)
         return process
 
 
@@ -213,3 +218,58 @@ def counter(target, name: str) -> dict[str, int]:
         TableName=f"{PREFIX}-counters", Key={"name": {"S": name}}, ConsistentRead=True
     )["Item"]
     return {key: int(value["N"]) for key, value in item.items() if "N" in value}
+
+
+def test_processes_share_one_search_index_written_by_one_of_them(stack: Stack) -> None:
+    stack.worker()
+    first, second = Api(stack.apis[0]), Api(stack.apis[1])
+    user = first.sign_up()
+    name = f"shared{time.time_ns()}"
+    document = first.upload(user, b"text", filename=f"{name}.txt", contentType="text/plain")
+    assert document["status"] == "READY"
+
+    for api in (first, second):
+        deadline = time.monotonic() + 30
+        while True:
+            found = api.data("Search", {"query": name}, user.token)["search"]
+            if [edge["node"]["document"]["id"] for edge in found["edges"]] == [document["id"]]:
+                break
+            assert time.monotonic() < deadline, f"{api.base_url} does not find the document"
+            time.sleep(0.1)
+    renamed = first.data("UpdateDocument", {"input": {"id": document["id"], "name": f"re{name}.txt"}}, user.token)[
+        "updateDocument"
+    ]
+    assert renamed["name"] == f"re{name}.txt"
+    deadline = time.monotonic() + 30
+    while not second.data("Search", {"query": f"re{name}"}, user.token)["search"]["edges"]:
+        assert time.monotonic() < deadline, "the rename did not reach the shared index"
+        time.sleep(0.1)
+
+
+def test_a_worker_serves_its_own_metrics_on_the_port_given(stack: Stack) -> None:
+    for earlier in stack.workers:  # this worker alone takes the stack's messages, so its counts are exact
+        stop(earlier)
+    port = free_port()
+    worker = stack.worker("--metrics-port", str(port))
+    api = Api(stack.apis[0])
+    user = api.sign_up()
+
+    document = api.upload(user, sample("text/plain", "counted by the worker that processed it"))
+    metrics = scrape_until(f"http://127.0.0.1:{port}/metrics", worker)
+
+    assert document["status"] == "READY"
+    assert 'docstore_documents_processed_total{outcome="ready"} 1.0' in metrics
+    assert 'docstore_queue_depth{queue="upload-events"}' in metrics
+    assert 'docstore_queue_depth{queue="account-events"}' in metrics
+    assert "docstore_graphql_requests_total{" not in metrics  # the API's count lives in the API processes
+
+
+def scrape_until(url: str, worker: subprocess.Popen[str]) -> str:
+    """The worker's /metrics once it serves them (it starts listening as it starts)."""
+    deadline = time.monotonic() + 30
+    while True:
+        with contextlib.suppress(httpx.TransportError):
+            return httpx.get(url, timeout=5).text
+        assert worker.poll() is None, "the worker exited"
+        assert time.monotonic() < deadline, "the worker never served its metrics"
+        time.sleep(0.1)

@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
+from adapters import logs
 from workers.extractors import docx, image, pdf, text
 from workers.extractors.base import ExtractionFailed, amount
 
@@ -132,7 +133,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     outgoing = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
     channel = Channel(sys.stdin.buffer, outgoing)
-    logging.basicConfig(level=logging.WARNING, format=f"extraction[{os.getpid()}] %(levelname)s %(name)s: %(message)s")
+    # The worker's log format (DOCSTORE_LOG_FORMAT), secrets scrubbed, on the stderr they share.
+    log_format = os.environ.get("DOCSTORE_LOG_FORMAT", "json").strip().lower()
+    logs.configure("text" if log_format == "text" else "json", level=logging.WARNING)
     # pypdf warns about every flaw it works around; what matters reaches the owner as the reason.
     logging.getLogger("pypdf").setLevel(logging.ERROR)
     # The pool runs processes side by side already. Tesseract's OpenMP threads bring little speed for

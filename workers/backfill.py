@@ -1,0 +1,120 @@
+"""Plan changes, worked through in the background at lower priority than new uploads.
+
+``upgradePlan`` changes the plan at once and sends ``plan.changed`` on the ``backfill`` queue:
+
+- to PREMIUM: every READY document of the account without extracted text gets it now (the same
+  sandboxed extractors as new uploads, but in an extraction process of the backfill's own, so an
+  upload never waits behind a backfill), and every document's search entry gains its text;
+- to FREE: the search entries lose their text (the extracted text stays in S3, so a later upgrade
+  needs no second extraction);
+
+and either way the quota is checked again against the new plan's limit.
+
+A large account is worked through in chunks: each message handles up to ``CHUNK`` documents after
+its ``after`` cursor and sends the next chunk as a new message, so no message outlives its
+visibility timeout and a crash resumes where the last chunk ended. Each chunk reads the plan again
+and stops when the account is no longer PREMIUM.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+from itertools import islice
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from adapters.queue import PLAN_CHANGED, index_account, index_document, plan_changed
+from models import accounts, documents
+from models.errors import AccountNotFound
+from workers.consumer import UnknownMessage
+from workers.detect import detect
+from workers.extraction import EXTRACTABLE, ExtractionFailed
+from workers.pipeline import text_key
+
+if TYPE_CHECKING:
+    from adapters.blocking import Blocking
+    from adapters.queue import Queue
+    from adapters.s3 import ObjectStore
+    from models.documents import Document
+    from workers.extraction import Extraction
+    from workers.pipeline import Pipeline
+
+log = logging.getLogger(__name__)
+
+#: Documents per message.
+CHUNK = 20
+
+
+class Backfill:
+    def __init__(
+        self,
+        *,
+        blocking: Blocking,
+        objects: ObjectStore,
+        extraction: Extraction,
+        pipeline: Pipeline,
+        backfill_queue: Queue,
+        index_queue: Queue,
+    ) -> None:
+        self.blocking = blocking
+        self.objects = objects
+        self.extraction = extraction
+        self.pipeline = pipeline
+        self.backfill_queue = backfill_queue
+        self.index_queue = index_queue
+
+    async def handle(self, body: dict[str, Any]) -> None:
+        account_id = body.get("account_id")
+        after = body.get("after")
+        if body.get("type") != PLAN_CHANGED or not isinstance(account_id, str):
+            raise UnknownMessage(f"unknown message {body.get('type')!r} on the backfill queue")
+        try:
+            account = await self.blocking.run(accounts.get, account_id)
+        except AccountNotFound:
+            return
+        if after is None:
+            # First chunk: entries of documents that already have text (or need none) follow the plan now.
+            await self.blocking.run(self.index_queue.send, index_account(account_id))
+            await self.pipeline.check_quota(account_id)
+        if account.plan != "PREMIUM":
+            return
+        chunk = await self.blocking.run(self._chunk, account_id, after if isinstance(after, str) else None)
+        for record in chunk:
+            if record.text_key is None and record.content_type in EXTRACTABLE:
+                await self._extract(record)
+        if len(chunk) == CHUNK:
+            await self.blocking.run(self.backfill_queue.send, plan_changed(account_id, chunk[-1].document_id))
+        else:
+            log.info("backfill of account %s done", account_id)
+
+    @staticmethod
+    def _chunk(account_id: str, after: str | None) -> list[Document]:
+        return list(islice(documents.ready_of(account_id, after), CHUNK))
+
+    async def _extract(self, record: Document) -> None:
+        work = Path(tempfile.mkdtemp(prefix="docstore-backfill-"))
+        try:
+            path = work / "original"
+            await self.blocking.run(self.objects.download, record.object_key, path)
+            with path.open("rb") as file:
+                detected = detect(file.read(8192), record.content_type)
+            if detected not in EXTRACTABLE:
+                return
+            try:
+                extracted = await self.extraction.extract(path, detected)
+            except ExtractionFailed as failure:
+                log.info("backfill: document %s gives no text: %s", record.document_id, failure.reason)
+                return
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        key = text_key(record.owner_id, record.document_id)
+        await self.blocking.run(self.objects.put_text, key, extracted.text)
+        if await self.blocking.run(documents.set_text, record, key, extracted.pages):
+            await self.blocking.run(self.index_queue.send, index_document(record.owner_id, record.document_id))
+        else:
+            # Deleted (or given text) meanwhile: a text object nobody points at must not stay behind.
+            current = await self.blocking.run(documents.get_many, record.owner_id, [record.document_id])
+            if record.document_id not in current:
+                await self.blocking.run(self.objects.delete, key)

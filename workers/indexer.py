@@ -1,0 +1,221 @@
+"""The search indexer: the one process that writes a data folder's search index.
+
+Everything that changes what search should find (a document turning READY, a rename, a retag, a
+delete, a plan change) sends a message on the ``search-index`` queue naming the document or the
+account. The indexer never trusts the message for content: it reads the document and its owner's
+plan from DynamoDB, and the extracted text from S3, and makes the index entry match, or removes
+it. Messages may therefore come twice, late or out of order; the last one handled always leaves
+the entry as the records are now.
+
+Only one process holds the index's writer (tantivy's lock in the index folder). A process that
+cannot take it leaves the queue to the one that did, and tries again now and then, so another
+takes over when that one stops. Changes are committed in groups: a message is deleted only after
+the commit that holds its change, so a crash loses nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING, Any
+
+from adapters.queue import INDEX_ACCOUNT, INDEX_DOCUMENT
+from adapters.search.base import IndexedDocument, WriterBusy
+from models import accounts, documents
+from models.documents import READY
+from models.errors import AccountNotFound
+from workers.consumer import Consumer, UnknownMessage
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from adapters.blocking import Blocking
+    from adapters.queue import Queue
+    from adapters.s3 import ObjectStore
+    from adapters.search.tantivy_index import TantivyIndex, TantivyWriter
+    from models.documents import Document
+
+log = logging.getLogger(__name__)
+
+#: How long changes gather before one commit makes them all visible.
+COMMIT_INTERVAL_SECONDS = 0.1
+#: How often a process without the writer looks whether it is free.
+WRITER_RETRY_SECONDS = 5.0
+#: Text indexed per document, at most (about 500 pages): the rest is stored, not searched. Snippets
+#: tokenise the whole stored text of each hit, so an unbounded text would slow every search it hits.
+MAX_INDEXED_CHARS = 1_000_000
+#: Names the generation a running rebuild (workers/rebuild.py) writes; see there.
+MARKER = "REBUILDING"
+
+
+def in_progress(root: Path) -> str | None:
+    """The generation a running rebuild is writing, or None."""
+    try:
+        return (root / MARKER).read_text().strip() or None
+    except FileNotFoundError:
+        return None
+
+
+def journal_path(root: Path, generation: str) -> Path:
+    return root / f"{generation}.journal"
+
+
+def note(root: Path, generation: str, owner_id: str, document_ids: list[str]) -> None:
+    """Remember documents changed during the rebuild (one small append: atomic with O_APPEND)."""
+    if not document_ids:
+        return
+    lines = "".join(f"{owner_id}\t{document_id}\n" for document_id in document_ids)
+    with journal_path(root, generation).open("a", encoding="utf-8") as journal:
+        journal.write(lines)
+
+
+def entry(record: Document, plan: str, text: str | None) -> IndexedDocument:
+    """The index entry of a READY document: its text (the first ``MAX_INDEXED_CHARS``) only on PREMIUM."""
+    return IndexedDocument(
+        owner_id=record.owner_id,
+        document_id=record.document_id,
+        name=record.name,
+        tags=tuple(str(tag) for tag in record.tags or ()),
+        description=record.description or "",
+        content_type=record.content_type,
+        created_at=record.created_at,
+        updated_at=record.updated_at,
+        content=text[:MAX_INDEXED_CHARS] if plan == "PREMIUM" and text is not None else None,
+    )
+
+
+def current_entries(
+    objects: ObjectStore, owner_id: str, document_ids: list[str]
+) -> tuple[list[IndexedDocument], list[str]]:
+    """What the index should hold for these documents now: (entries to write, ids to remove)."""
+    try:
+        plan = accounts.get(owner_id).plan
+    except AccountNotFound:
+        return [], document_ids
+    found = documents.get_many(owner_id, document_ids)
+    upserts: list[IndexedDocument] = []
+    removals: list[str] = []
+    for document_id in document_ids:
+        record = found.get(document_id)
+        if record is None or record.status != READY:
+            removals.append(document_id)
+            continue
+        text = objects.get_text(record.text_key) if plan == "PREMIUM" and record.text_key else None
+        upserts.append(entry(record, plan, text))
+    return upserts, removals
+
+
+class Indexer:
+    """Applies search-index messages to the index through its single writer."""
+
+    def __init__(self, blocking: Blocking, objects: ObjectStore, index: TantivyIndex, root: Path) -> None:
+        self.blocking = blocking
+        self.objects = objects
+        self.index = index
+        self.root = root
+        self.writer: TantivyWriter | None = None
+        self.generation: str | None = None
+        self.lock = asyncio.Lock()
+        self.pending: asyncio.Future[None] | None = None
+
+    async def handle(self, body: dict[str, Any]) -> None:
+        kind = body.get("type")
+        account_id = body.get("account_id")
+        document_id = body.get("document_id")
+        if not isinstance(account_id, str):
+            raise UnknownMessage(f"no account_id in {kind!r} message")
+        if kind == INDEX_DOCUMENT and isinstance(document_id, str):
+            await self.sync(account_id, [document_id])
+        elif kind == INDEX_ACCOUNT:
+            ready = await self.blocking.run(lambda: [record.document_id for record in documents.ready_of(account_id)])
+            for start in range(0, len(ready), 100):
+                await self.sync(account_id, ready[start : start + 100])
+        else:
+            raise UnknownMessage(f"unknown message type {kind!r}")
+
+    async def sync(self, owner_id: str, document_ids: list[str]) -> None:
+        """Make the entries of these documents match their records; returns once committed."""
+        upserts, removals = await self.blocking.run(current_entries, self.objects, owner_id, document_ids)
+        async with self.lock:
+            await self.blocking.run(self._apply, owner_id, upserts, removals)
+            committed = self._next_commit()
+        await asyncio.shield(committed)
+
+    def _apply(self, owner_id: str, upserts: list[IndexedDocument], removals: list[str]) -> None:
+        writer = self._writer()
+        generation = in_progress(self.root)
+        if generation is not None:
+            # A rebuild is reading the records: it replays these ids once its index is live.
+            note(self.root, generation, owner_id, [doc.document_id for doc in upserts] + removals)
+        if upserts:
+            writer.upsert(upserts)
+        if removals:
+            writer.delete(owner_id, removals)
+
+    def _writer(self) -> TantivyWriter:
+        """The writer of the live generation, reopened when a rebuild made another one live."""
+        from adapters.search.tantivy_index import TantivyIndex
+
+        live = TantivyIndex.current_generation(self.root)
+        if self.writer is not None and live != self.generation:
+            log.info("search index generation %s is live now; writing to it", live)
+            self.writer.commit()
+            self.writer.close()
+            self.writer = None
+        if self.writer is None:
+            self.writer = self.index.writer()
+            self.generation = self.writer.generation
+        return self.writer
+
+    def _next_commit(self) -> asyncio.Future[None]:
+        if self.pending is None:
+            self.pending = asyncio.get_running_loop().create_future()
+            asyncio.get_running_loop().call_later(
+                COMMIT_INTERVAL_SECONDS, lambda: asyncio.ensure_future(self._commit())
+            )
+        return self.pending
+
+    async def _commit(self) -> None:
+        async with self.lock:
+            done, self.pending = self.pending, None
+            try:
+                if self.writer is not None:
+                    await self.blocking.run(self.writer.commit)
+            except Exception as error:
+                if done is not None:
+                    done.set_exception(error)
+                return
+        if done is not None:
+            done.set_result(None)
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
+
+    async def run_forever(self, queue: Queue, *, wait_seconds: int, visibility_seconds: int | None) -> None:
+        """Take the writer (waiting while another process has it), then consume the queue."""
+        told = False
+        while self.writer is None:
+            try:
+                async with self.lock:
+                    await self.blocking.run(self._writer)
+            except WriterBusy:
+                if not told:
+                    log.info("another process writes the search index in %s; this one only reads it", self.root)
+                    told = True
+                await asyncio.sleep(WRITER_RETRY_SECONDS)
+        log.info("this process writes the search index in %s", self.root)
+        consumer = Consumer(
+            queue,
+            self.handle,
+            self.blocking,
+            name="search-index",
+            concurrency=16,
+            wait_seconds=wait_seconds,
+            visibility_seconds=visibility_seconds,
+        )
+        try:
+            await consumer.run_forever()
+        finally:
+            await self.blocking.run(self.close)
