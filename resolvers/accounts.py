@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import logging
 from typing import TYPE_CHECKING, Annotated
 
 import strawberry
@@ -11,7 +12,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from adapters.queue import ACCOUNT_CREATED, ACCOUNT_EVENTS
 from models import accounts, sessions
 from models.errors import EmailTaken
-from resolvers import validation
+from resolvers import regions, validation
 from resolvers.context import Context
 from resolvers.permissions import require_account
 from schema.accounts import (
@@ -26,11 +27,13 @@ from schema.accounts import (
     SignUpResult,
 )
 from schema.errors import Unauthenticated, ValidationError
+from schema.regions import WrongRegionError
 
 if TYPE_CHECKING:
     from argon2 import PasswordHasher
 
 BAD_CREDENTIALS = "The email or the password is wrong."
+log = logging.getLogger(__name__)
 
 
 async def sign_up(
@@ -75,6 +78,14 @@ async def sign_in(
     matches = await services.blocking.run(_verify, services.passwords, stored, input.password[:1024])
     if record is None or not matches:
         return InvalidCredentialsError(message=BAD_CREDENTIALS)
+    if accounts.is_replica(record, services.settings.region):
+        # Only now, with the password right: a stranger learns nothing of where an email lives.
+        wrong = regions.refusal(services.settings, record.home_region)
+        if wrong is None:
+            log.error("account %s lives in %s, a region unknown here", record.id, record.home_region)
+            return InvalidCredentialsError(message=BAD_CREDENTIALS)
+        regions.point_home(info.context, wrong)
+        return WrongRegionError.from_refusal(wrong)
     return await _start_session(info.context, record)
 
 
@@ -93,7 +104,11 @@ async def me(info: strawberry.Info[Context, None]) -> Account:
 
 async def _start_session(context: Context, record: accounts.Account) -> AuthPayload:
     services = context.services
-    token, session = await services.blocking.run(sessions.create, record.id, services.settings.session_seconds)
+    token, session = await services.blocking.run(
+        functools.partial(
+            sessions.create, record.id, services.settings.session_seconds, region=services.settings.region
+        )
+    )
     return AuthPayload(token=token, expires_at=session.expires_at, account=Account.from_model(record))
 
 

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from models import accounts, sessions
 from models.errors import AccountNotFound
+from resolvers import regions
 
 log = logging.getLogger(__name__)
 
@@ -21,9 +22,11 @@ if TYPE_CHECKING:
 
     from adapters.blocking import Blocking
     from adapters.mail import Mailer
+    from adapters.metrics import Metrics
     from adapters.pubsub import EventSource, Publisher
     from adapters.queue import Queue
     from adapters.s3 import ObjectStore
+    from adapters.search.base import SearchBackend
     from models.accounts import Account
     from settings import Settings
 
@@ -40,6 +43,10 @@ class Services:
     events: EventSource
     queues: dict[str, Queue]
     mailer: Mailer
+    #: The search index this process reads (None where search is not set up: some tests).
+    search: SearchBackend | None = None
+    #: This process's metrics; None when ``DOCSTORE_METRICS`` is off (nothing is counted).
+    metrics: Metrics | None = None
 
     async def enqueue(self, queue: str, body: dict[str, Any], delay_seconds: int = 0) -> None:
         """Hand work to the workers. The caller's change is already stored; if the message is lost,
@@ -76,6 +83,8 @@ class Context:
 
     async def viewer(self) -> Account | None:
         """The signed-in account, or None for a missing, unknown, revoked or expired token.
+        Raises ``WrongRegion`` (and puts the home on the response's headers) for a token or an
+        account of another region.
 
         Fields of one query resolve concurrently: they all await the same single lookup.
         """
@@ -86,7 +95,18 @@ class Context:
     async def _look_up(self) -> Account | None:
         if not self.token:
             return None
-        return await self.services.blocking.run(_account_for_token, self.token)
+        wrong = regions.token_refusal(self.settings, self.token)
+        if wrong is None:
+            account = await self.services.blocking.run(_account_for_token, self.token)
+            if account is None or not accounts.is_replica(account, self.settings.region):
+                return account
+            # A replica never gets a session; should one have, send its holder home all the same.
+            wrong = regions.refusal(self.settings, account.home_region)
+            if wrong is None:
+                log.error("session of account %s, whose home %s is unknown here", account.id, account.home_region)
+                return None
+        regions.point_home(self, wrong)
+        raise wrong
 
     def download_url(self, key: str, filename: str) -> str:
         """Sign a download link (a local computation, no request to S3)."""

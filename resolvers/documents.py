@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
-from adapters.queue import DOCUMENT_DELETED, UPLOAD_EVENTS
+from adapters.queue import DOCUMENT_DELETED, SEARCH_INDEX, UPLOAD_EVENTS, index_document
 from models import documents, uploads
 from models.errors import DocumentNotFound
 from resolvers import pagination, validation
@@ -54,23 +54,28 @@ def cursor_scope(field: str, direction: str) -> str:
     return f"{field}:{direction}"
 
 
-def _list_filter(flt: DocumentFilter | None) -> documents.ListFilter:
+def parse_filter(flt: DocumentFilter | None) -> documents.ListFilter:
+    """The filter, checked; :class:`validation.InvalidInput` names the field at fault."""
     if flt is None:
         return documents.ListFilter()
+    name_contains = None
+    if flt.name_contains is not None:
+        name_contains = validation.filename(flt.name_contains, field="filter.nameContains")
+    return documents.ListFilter(
+        name_contains=name_contains,
+        tags=tuple(validation.tags(flt.tags or [], field="filter.tags")),
+        content_type=validation.content_type(flt.content_type, "filter.contentType") if flt.content_type else None,
+        created_after=validation.aware(flt.created_after),
+        created_before=validation.aware(flt.created_before),
+        updated_after=validation.aware(flt.updated_after),
+        updated_before=validation.aware(flt.updated_before),
+        status=flt.status.name if flt.status else None,
+    )
+
+
+def _list_filter(flt: DocumentFilter | None) -> documents.ListFilter:
     try:
-        name_contains = None
-        if flt.name_contains is not None:
-            name_contains = validation.filename(flt.name_contains, field="filter.nameContains")
-        return documents.ListFilter(
-            name_contains=name_contains,
-            tags=tuple(validation.tags(flt.tags or [], field="filter.tags")),
-            content_type=validation.content_type(flt.content_type, "filter.contentType") if flt.content_type else None,
-            created_after=validation.aware(flt.created_after),
-            created_before=validation.aware(flt.created_before),
-            updated_after=validation.aware(flt.updated_after),
-            updated_before=validation.aware(flt.updated_before),
-            status=flt.status.name if flt.status else None,
-        )
+        return parse_filter(flt)
     except validation.InvalidInput as error:
         raise BadUserInput(f"{error.field}: {error.message}") from None
 
@@ -146,6 +151,7 @@ async def update_document(
         record = await blocking.run(documents.get, account.id, document_id)
     except DocumentNotFound:
         return NotFoundError(message="No document with that id in this account.", id=input.id)
+    await info.context.services.enqueue(SEARCH_INDEX, index_document(account.id, document_id))
     return Document.from_model(record)
 
 
@@ -162,6 +168,7 @@ async def delete_document(
         return NotFoundError(message="No document with that id in this account.", id=input.id)
     await services.publisher.publish(Event(EventType.DOCUMENT_DELETED, account.id, document_id=document_id))
     await services.enqueue(UPLOAD_EVENTS, {"type": DOCUMENT_DELETED, "account_id": account.id})
+    await services.enqueue(SEARCH_INDEX, index_document(account.id, document_id))
     return DeleteDocumentPayload(id=input.id, freed_bytes=Long(freed))
 
 

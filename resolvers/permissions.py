@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from schema.errors import Unauthenticated
+from models import roles
+from schema.errors import Forbidden, Unauthenticated
 
 if TYPE_CHECKING:
     import strawberry
@@ -14,8 +15,19 @@ if TYPE_CHECKING:
 
 
 async def require_account(info: strawberry.Info[Context, None]) -> Account:
-    """The signed-in account; ``UNAUTHENTICATED`` for a missing, wrong, expired or revoked token."""
+    """The signed-in account; ``UNAUTHENTICATED`` for a missing, wrong, expired or revoked token,
+    ``WRONG_REGION`` (``schema.regions.WrongRegion``, from ``Context.viewer``) for a token or an
+    account of another region."""
     account = await info.context.viewer()
     if account is None:
         raise Unauthenticated()
+    return account
+
+
+async def require_admin(info: strawberry.Info[Context, None]) -> Account:
+    """The signed-in ADMIN account; ``UNAUTHENTICATED`` without a live token, ``FORBIDDEN`` for
+    anyone else (the message says only that, nothing of what was asked for)."""
+    account = await require_account(info)
+    if not roles.is_admin(account):
+        raise Forbidden("Only administrators may do this.")
     return account

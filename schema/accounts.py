@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 
 from schema.errors import Error, ValidationError
+from schema.regions import WrongRegionError
 from schema.scalars import Long
 
 if TYPE_CHECKING:
@@ -97,6 +98,12 @@ SignUpResult = Annotated[
     strawberry.union("SignUpResult", description="The new session, or why there is none."),
 ]
 SignInResult = Annotated[
-    AuthPayload | InvalidCredentialsError,
-    strawberry.union("SignInResult", description="The new session, or why there is none."),
+    AuthPayload | InvalidCredentialsError | WrongRegionError,
+    strawberry.union(
+        "SignInResult",
+        description=(
+            "The new session, or why there is none. `WrongRegionError` only with the right password: "
+            "the account lives in another region; sign in there."
+        ),
+    ),
 ]

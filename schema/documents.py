@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 
 from schema.errors import NotFoundError, ValidationError
+from schema.regions import WrongRegionError
 from schema.scalars import Long
 
 if TYPE_CHECKING:
@@ -164,11 +165,11 @@ class DeleteDocumentPayload:
 
 
 UpdateDocumentResult = Annotated[
-    Document | NotFoundError | ValidationError,
+    Document | NotFoundError | ValidationError | WrongRegionError,
     strawberry.union("UpdateDocumentResult", description="The changed document, or why nothing changed."),
 ]
 DeleteDocumentResult = Annotated[
-    DeleteDocumentPayload | NotFoundError,
+    DeleteDocumentPayload | NotFoundError | WrongRegionError,
     strawberry.union(
         "DeleteDocumentResult",
         description=(

@@ -16,12 +16,17 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from adapters.pubsub import DEFAULT_BUFFER
-from resolvers import accounts, documents, uploads
+from resolvers import accounts, dashboard, documents, plans, search, uploads
+from resolvers.observability import OperationMetrics
+from resolvers.regions import AnswersWrongRegion
 from schema.accounts import Account, SignInResult, SignOutPayload, SignUpResult
+from schema.dashboard import Dashboard
 from schema.documents import DeleteDocumentResult, Document, DocumentConnection, UpdateDocumentResult
 from schema.errors import CodedError
 from schema.events import DocumentEvent, QuotaEvent
+from schema.plans import UpgradePlanResult
 from schema.scalars import SCALARS
+from schema.search import SearchResult
 from schema.uploads import CompleteUploadResult, RequestUploadResult
 from subscriptions import feeds
 
@@ -32,7 +37,13 @@ if TYPE_CHECKING:
 log = logging.getLogger("docstore.graphql")
 
 
-@strawberry.type(description="Reading: every field needs `Authorization: Bearer <token>` and sees only that account.")
+@strawberry.type(
+    description=(
+        "Reading: every field needs `Authorization: Bearer <token>` and sees only that account, "
+        "except `dashboard` (ADMIN accounts only), which sees service-wide totals. A token of another "
+        "region's account gets `WRONG_REGION` with `extensions.homeRegion` and `extensions.endpoint`."
+    )
+)
 class Query:
     me: Account = strawberry.field(
         resolver=accounts.me, description="The signed-in account. `UNAUTHENTICATED` without a valid token."
@@ -49,9 +60,28 @@ class Query:
             "`BAD_USER_INPUT` for a bad cursor or filter."
         ),
     )
+    search: SearchResult = strawberry.field(
+        resolver=search.search,
+        description=(
+            "Find your READY documents by their words, best match first (BM25). PREMIUM searches names, tags, "
+            "descriptions and contents (with OCR text of images and scans); FREE searches names, tags and "
+            "descriptions. A change shows in search within about a second. Pages of 1 to 50 hits, up to the "
+            "first 1,000."
+        ),
+        extensions=[AnswersWrongRegion()],
+    )
+    dashboard: Dashboard = strawberry.field(
+        resolver=dashboard.dashboard,
+        description="Service-wide totals and queue backlogs. ADMIN accounts only: `FORBIDDEN` for anyone else.",
+    )
 
 
-@strawberry.type(description="Changing: every mutation but `signUp` and `signIn` needs a bearer token.")
+@strawberry.type(
+    description=(
+        "Changing: every mutation but `signUp` and `signIn` needs a bearer token. A token of another "
+        "region's account gets `WrongRegionError` (or `WRONG_REGION` where the result is no union)."
+    )
+)
 class Mutation:
     sign_up: SignUpResult = strawberry.mutation(
         resolver=accounts.sign_up, description="Create an account and sign in to it."
@@ -64,6 +94,7 @@ class Mutation:
     )
     request_upload: RequestUploadResult = strawberry.mutation(
         resolver=uploads.request_upload,
+        extensions=[AnswersWrongRegion()],
         description=(
             "Reserve room for a file and get a signed S3 form (valid 90 s) to POST it to. "
             "Then call `completeUpload`. Uncompleted forms are released after they expire."
@@ -71,17 +102,30 @@ class Mutation:
     )
     complete_upload: CompleteUploadResult = strawberry.mutation(
         resolver=uploads.complete_upload,
+        extensions=[AnswersWrongRegion()],
         description=(
             "After the POST to S3 succeeded: check the stored file and count it. "
             "Safe to repeat: a second call returns the same document."
         ),
     )
     update_document: UpdateDocumentResult = strawberry.mutation(
-        resolver=documents.update_document, description="Rename a document or change its tags or description."
+        resolver=documents.update_document,
+        description="Rename a document or change its tags or description.",
+        extensions=[AnswersWrongRegion()],
     )
     delete_document: DeleteDocumentResult = strawberry.mutation(
         resolver=documents.delete_document,
+        extensions=[AnswersWrongRegion()],
         description="Delete a document: its file, its record and its bytes in the quota, together.",
+    )
+    upgrade_plan: UpgradePlanResult = strawberry.mutation(
+        resolver=plans.upgrade_plan,
+        description=(
+            "Move to another plan. To PREMIUM: the limit rises to 20 GiB at once, and the text of documents "
+            "stored before is extracted in the background, after new uploads. To FREE: contents leave the "
+            "search index and the quota is checked against 5 GiB (over it, uploads are refused until you delete)."
+        ),
+        extensions=[AnswersWrongRegion()],
     )
 
 
@@ -89,7 +133,8 @@ class Mutation:
     description=(
         "Live events, over WebSocket with the `graphql-transport-ws` protocol only. Authenticate in "
         '`connection_init` with `{"authorization": "Bearer <token>"}`: the socket closes with 4403 without '
-        "a live token and with 4408 when no `connection_init` comes within 3 s. A subscription that leaves "
+        "a live token, with 4421 (reason `WRONG_REGION <homeRegion> <endpoint>`) for a token of another region's "
+        "account, and with 4408 when no `connection_init` comes within 3 s. A subscription that leaves "
         f"more than {DEFAULT_BUFFER} events unread ends with `TOO_SLOW`."
     )
 )
@@ -156,5 +201,6 @@ schema = DocStoreSchema(
         functools.partial(ParserCache, maxsize=1000),
         functools.partial(ValidationCache, maxsize=1000),
         functools.partial(MaskErrors, should_mask_error=should_mask),
+        OperationMetrics,
     ],
 )

@@ -10,6 +10,7 @@ import strawberry
 
 from schema.documents import Document
 from schema.errors import Error, ValidationError
+from schema.regions import WrongRegionError
 from schema.scalars import Long
 
 
@@ -90,11 +91,11 @@ class CompleteUploadInput:
 
 
 RequestUploadResult = Annotated[
-    UploadForm | QuotaExceededError | ValidationError,
+    UploadForm | QuotaExceededError | ValidationError | WrongRegionError,
     strawberry.union("RequestUploadResult", description="A form to upload with, or why there is none."),
 ]
 CompleteUploadResult = Annotated[
-    Document | UploadNotFoundError | UploadRejectedError,
+    Document | UploadNotFoundError | UploadRejectedError | WrongRegionError,
     strawberry.union(
         "CompleteUploadResult",
         description="The counted document (the same one on a repeated call), or why the upload was refused.",

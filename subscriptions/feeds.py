@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
-from typing import Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import strawberry
 
@@ -34,6 +34,9 @@ from schema.events import (
     UploadStarted,
 )
 from subscriptions.events import Event, EventType
+
+if TYPE_CHECKING:
+    from adapters.metrics import Metrics
 
 log = logging.getLogger("docstore.subscriptions")
 
@@ -63,12 +66,14 @@ async def document_events(
 ) -> AsyncIterator[DocumentEvent]:
     account = await require_account(info)
     only = None if document_id is None else await _own_document(info, account.id, str(document_id))
-    return feed(info.context.services.events, account.id, DOCUMENT_EVENTS, only=only)
+    services = info.context.services
+    return counted(services.metrics, "documentEvents", feed(services.events, account.id, DOCUMENT_EVENTS, only=only))
 
 
 async def quota_events(info: strawberry.Info[Context, None]) -> AsyncIterator[QuotaEvent]:
     account = await require_account(info)
-    return feed(info.context.services.events, account.id, QUOTA_EVENTS)
+    services = info.context.services
+    return counted(services.metrics, "quotaEvents", feed(services.events, account.id, QUOTA_EVENTS))
 
 
 async def feed(
@@ -96,6 +101,21 @@ async def feed(
                 log.warning("event %s (%s) does not fit its type; dropped: %s", event.id, event.type, event.data)
                 continue
             yield converted
+
+
+def counted(metrics: Metrics | None, field: str, events: AsyncGenerator[T, None]) -> AsyncGenerator[T, None]:
+    """``events``, counted in ``docstore_subscriptions_open{field}`` from its start to its end."""
+    return events if metrics is None else _counting(metrics, field, events)
+
+
+async def _counting(metrics: Metrics, field: str, events: AsyncGenerator[T, None]) -> AsyncGenerator[T, None]:
+    metrics.subscription_opened(field)
+    try:
+        async for item in events:
+            yield item
+    finally:
+        metrics.subscription_closed(field)
+        await events.aclose()
 
 
 async def _own_document(info: strawberry.Info[Context, None], account_id: str, raw: str) -> str:

@@ -1,0 +1,151 @@
+"""Search: the signed-in account's READY documents, by their words.
+
+The index answers which documents match, in which order and where; DynamoDB answers what each
+document is now. A hit whose record is gone or no longer READY (deleted a moment ago, before the
+indexer caught up) is left out, so search never shows what the owner no longer has.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+from typing import Annotated, Any
+
+import strawberry
+
+from adapters.search.base import (
+    ContentSearchNotAllowed,
+    PageTooDeep,
+    QuerySyntaxError,
+    SearchBackend,
+    SearchFilter,
+    SearchPage,
+)
+from models import documents
+from resolvers import pagination, validation
+from resolvers.context import Context
+from resolvers.documents import parse_filter
+from resolvers.permissions import require_account
+from schema.accounts import Plan
+from schema.documents import Document, DocumentFilter, PageInfo
+from schema.errors import BadUserInput, ValidationError
+from schema.search import Highlight, PremiumRequiredError, SearchConnection, SearchHit, SearchHitEdge, SearchResult
+
+MAX_PAGE = 50
+PREMIUM_REQUIRED = (
+    "Searching the contents of documents needs the PREMIUM plan; "
+    "FREE accounts search names, tags and descriptions (leave out `content:`)."
+)
+
+
+def _scope(account_id: str, query: str, flt: documents.ListFilter, content: bool) -> str:
+    """What a cursor is a position in: this query and filter, for this account and plan."""
+    raw = json.dumps([account_id, query, repr(flt), content], ensure_ascii=False)
+    return "search:" + hashlib.sha256(raw.encode()).hexdigest()[:24]
+
+
+def _fresh_search(backend: SearchBackend, owner_id: str, query: str, **options: Any) -> SearchPage:
+    """Search what was last committed, by any process: one trip to a worker thread for both."""
+    backend.refresh()
+    return backend.search(owner_id, query, **options)
+
+
+def _search_filter(flt: documents.ListFilter) -> SearchFilter:
+    return SearchFilter(
+        name_contains=flt.name_contains,
+        tags=flt.tags,
+        content_type=flt.content_type,
+        created_after=flt.created_after,
+        created_before=flt.created_before,
+        updated_after=flt.updated_after,
+        updated_before=flt.updated_before,
+    )
+
+
+async def search(
+    info: strawberry.Info[Context, None],
+    query: Annotated[
+        str,
+        strawberry.argument(
+            description=(
+                'Words to find (all of them, any order), `"a phrase"`, `prefix*`, `AND` / `OR` / `NOT`, `-word`, '
+                "parentheses, and `name:`, `tag:`, `description:`, `content:` (PREMIUM) before a word or phrase. "
+                "At most 10,000 characters."
+            )
+        ),
+    ],
+    filter: Annotated[
+        DocumentFilter | None,
+        strawberry.argument(description="The filter `documents` takes; only READY documents are ever found."),
+    ] = None,
+    first: Annotated[int, strawberry.argument(description="How many hits, 1 to 50.")] = 20,
+    after: Annotated[
+        str | None, strawberry.argument(description="`endCursor` of the previous page of the same search.")
+    ] = None,
+) -> SearchResult:
+    account = await require_account(info)
+    services = info.context.services
+    if not 1 <= first <= MAX_PAGE:
+        return ValidationError(message=f"`first` must be between 1 and {MAX_PAGE}.", field="first")
+    try:
+        flt = parse_filter(filter)
+    except validation.InvalidInput as error:
+        return ValidationError(message=error.message, field=error.field)
+    content = account.plan == "PREMIUM"
+    scope = _scope(account.id, query, flt, content)
+    offset = 0
+    if after is not None:
+        try:
+            offset = int(pagination.decode(after, scope)[0])
+        except (BadUserInput, ValueError):
+            return ValidationError(message="The cursor is not one this search gave out.", field="after")
+    backend = services.search
+    if backend is None:
+        raise RuntimeError("search is not set up in this process")
+    try:
+        if flt.status is not None and flt.status != documents.READY:
+            # Only READY documents are in the index: nothing else can match, but the query is still checked.
+            await services.blocking.run(functools.partial(backend.validate, query, content=content))
+            page = SearchPage(hits=[], has_more=False)
+        else:
+            page = await services.blocking.run(
+                functools.partial(
+                    _fresh_search,
+                    backend,
+                    account.id,
+                    query,
+                    content=content,
+                    flt=_search_filter(flt),
+                    offset=offset,
+                    limit=first,
+                )
+            )
+    except ContentSearchNotAllowed:
+        return PremiumRequiredError(message=PREMIUM_REQUIRED, plan=Plan(account.plan))
+    except QuerySyntaxError as error:
+        return ValidationError(message=error.message, field="query")
+    except PageTooDeep as error:
+        return ValidationError(message=str(error), field="after")
+    records = await services.blocking.run(documents.get_many, account.id, [hit.document_id for hit in page.hits])
+    edges = []
+    for rank, hit in enumerate(page.hits, start=offset + 1):
+        record = records.get(hit.document_id)
+        if record is None or record.status != documents.READY:
+            continue
+        node = SearchHit(
+            document=Document.from_model(record),
+            score=hit.score,
+            highlights=[Highlight(field=mark.field, snippet=mark.snippet) for mark in hit.highlights],
+        )
+        edges.append(SearchHitEdge(cursor=pagination.encode(scope, str(rank), ""), node=node))
+    end_cursor = pagination.encode(scope, str(offset + len(page.hits)), "") if page.hits else None
+    return SearchConnection(
+        edges=edges,
+        page_info=PageInfo(
+            has_next_page=page.has_more,
+            has_previous_page=offset > 0,
+            start_cursor=edges[0].cursor if edges else None,
+            end_cursor=end_cursor,
+        ),
+    )

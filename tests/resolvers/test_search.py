@@ -1,0 +1,254 @@
+"""search and upgradePlan over real HTTP: the live server's workers extract, the indexer indexes."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+import pytest
+
+from tests.client import Api, User, error_codes, sample
+
+PREMIUM_REQUIRED = (
+    "Searching the contents of documents needs the PREMIUM plan; "
+    "FREE accounts search names, tags and descriptions (leave out `content:`)."
+)
+
+
+def word() -> str:
+    """A word no other test's documents contain."""
+    return "w" + uuid.uuid4().hex[:10]
+
+
+def search(api: Api, user: User, query: str, **variables: Any) -> dict[str, Any]:
+    result: dict[str, Any] = api.data("Search", {"query": query, **variables}, user.token)["search"]
+    return result
+
+
+def hit_ids(result: dict[str, Any]) -> list[str]:
+    assert result["__typename"] == "SearchConnection", result
+    return [edge["node"]["document"]["id"] for edge in result["edges"]]
+
+
+def eventually(api: Api, user: User, query: str, expected: list[str], timeout: float = 20, **variables: Any) -> dict:
+    """The search result once its hits are exactly ``expected`` (in order); fails after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = search(api, user, query, **variables)
+        if hit_ids(result) == expected:
+            return result
+        assert time.monotonic() < deadline, f"{query!r} gave {hit_ids(result)}, expected {expected}"
+        time.sleep(0.05)
+
+
+def until_found(api: Api, user: User, query: str, ids: set[str], timeout: float = 20) -> None:
+    """Wait until ``query`` finds exactly ``ids``, in any order (equal scores order by index position)."""
+    deadline = time.monotonic() + timeout
+    while set(hit_ids(search(api, user, query))) != ids:
+        assert time.monotonic() < deadline, f"{query!r} did not come to find {ids}"
+        time.sleep(0.05)
+
+
+def text_document(api: Api, user: User, text: str, **input: Any) -> dict[str, Any]:
+    document = api.upload(user, text.encode(), contentType="text/plain", **input)
+    assert document["status"] == "READY", document
+    return document
+
+
+def test_premium_finds_a_document_by_its_content_with_a_highlight(api: Api) -> None:
+    user = api.sign_up("PREMIUM")
+    secret = word()
+    document = text_document(api, user, f"The quarterly figures mention {secret} twice: {secret}.", filename="q.txt")
+
+    result = eventually(api, user, secret, [document["id"]])
+
+    (edge,) = result["edges"]
+    assert edge["node"]["document"]["status"] == "READY"
+    assert edge["node"]["score"] > 0
+    assert [mark["field"] for mark in edge["node"]["highlights"]] == ["content"]
+    assert f"<b>{secret}</b>" in edge["node"]["highlights"][0]["snippet"]
+
+
+def test_free_searches_names_tags_and_descriptions_but_never_content(api: Api) -> None:
+    user = api.sign_up("FREE")
+    in_content, in_name, in_tag, in_description = word(), word(), word(), word()
+    document = text_document(
+        api,
+        user,
+        f"only the body says {in_content}",
+        filename=f"{in_name}.txt",
+        tags=[in_tag],
+        description=f"about {in_description}",
+    )
+
+    for query in (in_name, f"tag:{in_tag}", in_description):
+        result = eventually(api, user, query, [document["id"]])
+    assert hit_ids(search(api, user, in_content)) == []
+    assert search(api, user, f"content:{in_content}") == {
+        "__typename": "PremiumRequiredError",
+        "message": PREMIUM_REQUIRED,
+        "plan": "FREE",
+    }
+    fields = [mark["field"] for mark in result["edges"][0]["node"]["highlights"]]
+    assert fields == ["description"]
+
+
+def test_words_of_another_account_never_match(api: Api) -> None:
+    owner, stranger = api.sign_up("PREMIUM"), api.sign_up("PREMIUM")
+    secret = word()
+    document = text_document(api, owner, f"classified {secret} report", filename=f"{secret}.txt", tags=[secret])
+    eventually(api, owner, secret, [document["id"]])
+
+    for query in (secret, f'"classified {secret}"', f"{secret[:6]}*", f"name:{secret}", f"tag:{secret}"):
+        assert hit_ids(search(api, stranger, query)) == [], query
+    assert hit_ids(search(api, stranger, secret, filter={"nameContains": secret})) == []
+
+
+def test_rename_retag_and_delete_show_in_search(api: Api) -> None:
+    user = api.sign_up("FREE")
+    old_name, new_name, tag = word(), word(), word()
+    document = text_document(api, user, "body", filename=f"{old_name}.txt")
+    eventually(api, user, old_name, [document["id"]])
+
+    changed = api.data(
+        "UpdateDocument", {"input": {"id": document["id"], "name": f"{new_name}.txt", "tags": [tag]}}, user.token
+    )["updateDocument"]
+    assert changed["__typename"] == "Document"
+    eventually(api, user, new_name, [document["id"]])
+    eventually(api, user, f"tag:{tag}", [document["id"]])
+    assert hit_ids(search(api, user, old_name)) == []
+
+    deleted = api.data("DeleteDocument", {"input": {"id": document["id"]}}, user.token)["deleteDocument"]
+    assert deleted["__typename"] == "DeleteDocumentPayload"
+    assert hit_ids(search(api, user, new_name)) == []
+
+
+def test_deleted_document_leaves_the_index(api: Api, live_server: Any) -> None:
+    user = api.sign_up("FREE")
+    name = word()
+    document = text_document(api, user, "body", filename=f"{name}.txt")
+    eventually(api, user, name, [document["id"]])
+    backend = live_server.app.state.services.search
+
+    api.data("DeleteDocument", {"input": {"id": document["id"]}}, user.token)
+
+    deadline = time.monotonic() + 20
+    while True:
+        backend.refresh()
+        page = backend.search(user.id, name, content=False, flt=_no_filter(), offset=0, limit=10)
+        if not page.hits:
+            break
+        assert time.monotonic() < deadline, "the deleted document is still in the index"
+        time.sleep(0.05)
+
+
+def _no_filter() -> Any:
+    from adapters.search.base import SearchFilter
+
+    return SearchFilter()
+
+
+@pytest.mark.parametrize(
+    ("query", "message_part"),
+    [
+        ('"unclosed phrase', "quote"),
+        ("(open", "never closed"),
+        ("name:", "name:"),
+        ("NOT", "NOT"),
+        ("", "empty"),
+        ("   ", "empty"),
+        ("colour:red", "field"),
+    ],
+)
+def test_query_syntax_errors_are_validation_errors(api: Api, user: User, query: str, message_part: str) -> None:
+    result = search(api, user, query)
+
+    assert result["__typename"] == "ValidationError", result
+    assert result["field"] == "query"
+    assert message_part.lower() in result["message"].lower()
+
+
+def test_a_10_kb_query_is_answered(api: Api) -> None:
+    user = api.sign_up("PREMIUM")
+    secret = word()
+    document = text_document(api, user, f"needle {secret}")
+    eventually(api, user, secret, [document["id"]])
+    filler = " OR ".join(f"hay{number}" for number in range(1300))
+    query = f"{secret} OR {filler}"[:10_000]
+    assert len(query) == 10_000 or len(query.encode()) <= 10_000
+
+    assert hit_ids(search(api, user, query)) == [document["id"]]
+    too_long = search(api, user, "a" * 10_001)
+    assert too_long["__typename"] == "ValidationError"
+    assert "10,000" in too_long["message"]
+
+
+def test_every_special_character_gives_an_answer_never_a_server_error(api: Api, user: User) -> None:
+    specials = "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~\t\n\x00\u200b\u202e😀"
+    queries = list(specials)
+    queries += [char * 2 for char in specials] + [f"a{char}b" for char in specials]
+    queries += [f"{char}word" for char in specials] + [f"word{char}" for char in specials]
+
+    for query in queries:
+        body = api.call("Search", {"query": query}, user.token)
+        assert "errors" not in body, (query, body)
+        assert body["data"]["search"]["__typename"] in ("SearchConnection", "ValidationError"), query
+
+
+def test_pages_follow_each_other_without_repeats(api: Api) -> None:
+    user = api.sign_up("FREE")
+    shared = word()
+    ids = {text_document(api, user, "x", filename=f"{shared} {n}.txt")["id"] for n in range(3)}
+    until_found(api, user, shared, ids)
+
+    first = search(api, user, shared, first=2)
+    assert len(first["edges"]) == 2
+    assert first["pageInfo"]["hasNextPage"] is True
+    assert first["pageInfo"]["hasPreviousPage"] is False
+    rest = search(api, user, shared, first=2, after=first["pageInfo"]["endCursor"])
+    assert len(rest["edges"]) == 1
+    assert rest["pageInfo"]["hasNextPage"] is False
+    assert rest["pageInfo"]["hasPreviousPage"] is True
+    assert set(hit_ids(first)) | set(hit_ids(rest)) == ids
+
+    other_query = search(api, user, shared + " OR x", first=2, after=first["pageInfo"]["endCursor"])
+    assert other_query == {
+        "__typename": "ValidationError",
+        "message": "The cursor is not one this search gave out.",
+        "field": "after",
+    }
+
+
+@pytest.mark.parametrize("first", [0, 51, -1])
+def test_first_out_of_range(api: Api, user: User, first: int) -> None:
+    assert search(api, user, "anything", first=first) == {
+        "__typename": "ValidationError",
+        "message": "`first` must be between 1 and 50.",
+        "field": "first",
+    }
+
+
+def test_filters_narrow_the_hits(api: Api) -> None:
+    user = api.sign_up("FREE")
+    shared, tag = word(), word()
+    tagged = text_document(api, user, "x", filename=f"{shared} a.txt", tags=[tag])
+    plain = api.upload(
+        user, sample("application/pdf", "pdf"), filename=f"{shared} b.pdf", contentType="application/pdf"
+    )
+    assert plain["status"] == "READY"
+    until_found(api, user, shared, {tagged["id"], plain["id"]})
+
+    assert hit_ids(search(api, user, shared, filter={"tags": [tag]})) == [tagged["id"]]
+    assert hit_ids(search(api, user, shared, filter={"contentType": "application/pdf"})) == [plain["id"]]
+    assert hit_ids(search(api, user, shared, filter={"nameContains": " B.PDF"})) == [plain["id"]]
+    assert hit_ids(search(api, user, shared, filter={"status": "PROCESSING"})) == []
+    bad = search(api, user, shared, filter={"tags": [""]})
+    assert bad["__typename"] == "ValidationError"
+    assert bad["field"] == "filter.tags"
+
+
+def test_search_needs_a_token(api: Api) -> None:
+    body = api.call("Search", {"query": "x"})
+    assert error_codes(body) == ["UNAUTHENTICATED"]
+    assert body["data"] is None
