@@ -12,6 +12,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import prometheus_client
 import uvicorn
 from argon2 import PasswordHasher
 from starlette.applications import Starlette
@@ -20,20 +21,30 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.responses import Response as StarletteResponse
 from starlette.routing import BaseRoute, Route, WebSocketRoute
-from strawberry.asgi import GraphQL
+from starlette.websockets import WebSocket, WebSocketState
+from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types.unset import UnsetType
 
-from adapters import local_aws
+from adapters import local_aws, logs
 from adapters.aws import AwsTarget
 from adapters.blocking import Blocking
+from adapters.cloudwatch import CloudWatchReporter
+from adapters.health import Readiness
+from adapters.logs import RequestLogging, current_request_id
 from adapters.mail import SesMailer
+from adapters.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from adapters.metrics import Metrics
 from adapters.pubsub import BroadcastPubSub
 from adapters.queue import QUEUES, SqsQueue, ensure_queues
 from adapters.s3 import S3ObjectStore
+from adapters.search.base import IndexOutdated
+from adapters.search.tantivy_index import TantivyIndex
+from commands import admin, reindex
 from models import tables
 from resolvers.context import Context, Services, bearer_token
+from schema.regions import HOME_ENDPOINT_HEADER, HOME_REGION_HEADER, WrongRegion
 from schema.root import schema
 from settings import Settings, SettingsError
 from workers.runner import run_workers
@@ -44,7 +55,6 @@ if TYPE_CHECKING:
     from starlette.requests import Request
     from starlette.responses import Response
     from starlette.types import ASGIApp, Receive, Scope, Send
-    from starlette.websockets import WebSocket
 
 log = logging.getLogger("docstore")
 
@@ -56,8 +66,22 @@ class ConnectionContext(Context):
     connection_params: dict[str, object] = field(default_factory=dict)
 
 
+class WebSocketAdapter(ASGIWebSocketAdapter):
+    """Strawberry's, but closing a socket that DocStore already closed with its own code is a no-op."""
+
+    async def close(self, code: int, reason: str) -> None:
+        if self.ws.application_state != WebSocketState.DISCONNECTED:
+            await super().close(code, reason)
+
+
+#: The close code for a token of another region's account (after HTTP's 421 Misdirected Request).
+WRONG_REGION_CLOSE = 4421
+
+
 class GraphQLView(GraphQL[Context, None]):
     """Strawberry's ASGI view with DocStore's context: the services and the bearer token."""
+
+    websocket_adapter_class = WebSocketAdapter
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
         services: Services = request.app.state.services
@@ -68,18 +92,28 @@ class GraphQLView(GraphQL[Context, None]):
             response=response if isinstance(response, StarletteResponse) else None,
             token=bearer_token(request.headers.get("authorization")),
         )
-        incoming = request.headers.get("x-request-id", "")
-        if incoming.isascii() and incoming.replace("-", "").isalnum() and len(incoming) <= 64:
-            context.request_id = incoming
+        # The id RequestLogging gave the request: the one in its log lines and X-Request-Id.
+        context.request_id = current_request_id() or logs.request_id_from(request.headers.get("x-request-id"))
         return context
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
         """``connection_init`` must carry ``{"authorization": "Bearer <token>"}`` of a live session;
-        the socket closes with 4403 otherwise. The account found is the connection's for its life."""
+        the socket closes with 4403 otherwise, and with 4421 for a token of another region's account
+        (reason ``WRONG_REGION <homeRegion> <endpoint>``, at most the 123 bytes a close reason may
+        hold). The account found is the connection's for its life."""
         params = context.connection_params if isinstance(context, ConnectionContext) else {}
         authorization = params.get("authorization")
         context.token = bearer_token(authorization if isinstance(authorization, str) else None)
-        if await context.viewer() is None:
+        try:
+            viewer = await context.viewer()
+        except WrongRegion as wrong:
+            reason = f"WRONG_REGION {wrong.home_region} {wrong.endpoint}"
+            if len(reason.encode()) > 123:
+                reason = f"WRONG_REGION {wrong.home_region}"
+            if isinstance(context.request, WebSocket):
+                await context.request.close(code=WRONG_REGION_CLOSE, reason=reason)
+            raise ConnectionRejectionError() from None
+        if viewer is None:
             raise ConnectionRejectionError()
         return UnsetType()  # acknowledge with no payload
 
@@ -120,6 +154,9 @@ class Runtime:
     target: AwsTarget
     embedded: local_aws.EmbeddedAws | None
     pubsub: BroadcastPubSub
+    search: TantivyIndex
+    readiness: Readiness | None = None
+    reporter: CloudWatchReporter | None = None
 
     def close(self) -> None:
         if self.embedded is not None:
@@ -137,6 +174,20 @@ def provision(settings: Settings, target: AwsTarget) -> list[str]:
         SesMailer(target, settings.mail_from).verify_sender()
         created.append(f"mail sender {settings.mail_from}")
     return created
+
+
+def open_search(settings: Settings) -> TantivyIndex:
+    """The search index in the data folder. One an older DocStore built (another schema) is set
+    aside for an empty one: search finds nothing until `docstore reindex` fills it."""
+    try:
+        return TantivyIndex.open(settings.search_dir)
+    except IndexOutdated as error:
+        log.error("%s; starting with an empty index until then", error)
+        generation, writer = TantivyIndex.new_generation(settings.search_dir)
+        writer.commit()
+        writer.close()
+        TantivyIndex.promote(settings.search_dir, generation)
+        return TantivyIndex.open(settings.search_dir)
 
 
 class NoEmbeddedAws(RuntimeError):
@@ -164,6 +215,11 @@ def open_runtime(settings: Settings, *, attach: bool = False) -> Runtime:
         if embedded is not None:
             provision(settings, target)
         pubsub = BroadcastPubSub(settings.pubsub_url)
+        search = open_search(settings)
+        queues = {name: SqsQueue.named(target, f"{settings.table_prefix}-{name}") for name in QUEUES}
+        metrics = Metrics(window=settings.cloudwatch_namespace is not None) if settings.metrics_enabled else None
+        if metrics is not None:
+            metrics.watch_queues(queues)
         services = Services(
             settings=settings,
             objects=S3ObjectStore(target, settings.bucket),
@@ -171,18 +227,39 @@ def open_runtime(settings: Settings, *, attach: bool = False) -> Runtime:
             passwords=PasswordHasher(),
             publisher=pubsub,
             events=pubsub,
-            queues={name: SqsQueue.named(target, f"{settings.table_prefix}-{name}") for name in QUEUES},
+            queues=dict(queues),
             mailer=SesMailer(target, settings.mail_from),
+            search=search,
+            metrics=metrics,
         )
+        readiness = Readiness(
+            target,
+            table=settings.table_name("accounts"),
+            bucket=settings.bucket,
+            queue_urls={name: queue.url for name, queue in queues.items()},
+            pubsub=pubsub,
+        )
+        reporter = None
+        if metrics is not None and settings.cloudwatch_namespace:
+            reporter = CloudWatchReporter(target, settings.cloudwatch_namespace, metrics)
     except BaseException:
         if embedded is not None:
             embedded.stop()
         raise
-    return Runtime(services=services, target=target, embedded=embedded, pubsub=pubsub)
+    return Runtime(
+        services=services,
+        target=target,
+        embedded=embedded,
+        pubsub=pubsub,
+        search=search,
+        readiness=readiness,
+        reporter=reporter,
+    )
 
 
-def start_workers(services: Services) -> Coroutine[Any, Any, None]:
-    """The queue consumers, the pipeline and the sweeper, on this process's services."""
+def start_workers(runtime: Runtime) -> Coroutine[Any, Any, None]:
+    """The queue consumers, the pipeline, the indexer, the backfill and the sweeper, on this process's services."""
+    services = runtime.services
     return run_workers(
         services.settings,
         blocking=services.blocking,
@@ -190,6 +267,8 @@ def start_workers(services: Services) -> Coroutine[Any, Any, None]:
         publisher=services.publisher,
         mailer=services.mailer,
         queues=services.queues,
+        search=runtime.search,
+        metrics=services.metrics,
     )
 
 
@@ -208,20 +287,36 @@ def create_app(settings: Settings, extra_routes: Sequence[Route] = ()) -> Starle
         app.state.runtime = runtime
         working = None
         if settings.run_workers:
-            working = asyncio.create_task(start_workers(runtime.services))
+            working = asyncio.create_task(start_workers(runtime))
+        reporting = None
+        if runtime.reporter is not None:
+            reporting = asyncio.create_task(runtime.reporter.run_forever(settings.cloudwatch_interval_seconds))
         log.info("DocStore serving GraphQL at /graphql (AWS: %s)", runtime.target.endpoint_url or "real AWS")
         try:
             yield
         finally:
-            if working is not None:
-                working.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await working
+            for task in (working, reporting):
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
             await runtime.pubsub.disconnect()
             await asyncio.to_thread(runtime.close)
 
     async def healthz(_: Request) -> Response:
         return JSONResponse({"status": "ok"})
+
+    async def readyz(request: Request) -> Response:
+        readiness: Readiness = request.app.state.runtime.readiness
+        ready, checks = await readiness.check()
+        return JSONResponse({"status": "ready" if ready else "not ready", "checks": checks}, 200 if ready else 503)
+
+    async def metrics(request: Request) -> Response:
+        services: Services = request.app.state.services
+        if services.metrics is None:
+            return PlainTextResponse("Metrics are off (DOCSTORE_METRICS=false).", status_code=404)
+        body = await services.blocking.run(services.metrics.exposition)
+        return StarletteResponse(body, media_type=METRICS_CONTENT_TYPE)
 
     view = GraphQLView(
         schema,
@@ -233,15 +328,19 @@ def create_app(settings: Settings, extra_routes: Sequence[Route] = ()) -> Starle
         Route("/graphql", view, methods=["GET", "POST"]),
         WebSocketRoute("/graphql", view),
         Route("/healthz", healthz),
+        Route("/readyz", readyz),
+        Route("/metrics", metrics),
         *extra_routes,
     ]
     middleware = [
+        Middleware(RequestLogging, access=settings.access_log),
         Middleware(BodyLimit, max_bytes=settings.max_request_bytes),
         Middleware(
             CORSMiddleware,
             allow_origins=list(settings.cors_origins),
             allow_methods=["GET", "POST"],
-            allow_headers=["authorization", "content-type"],
+            allow_headers=["authorization", "content-type", "x-request-id"],
+            expose_headers=["x-request-id", HOME_ENDPOINT_HEADER, HOME_REGION_HEADER],
         ),
     ]
     return Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
@@ -258,6 +357,21 @@ def _command_line() -> argparse.ArgumentParser:
     init.add_argument("--data-dir", type=Path, help="the data folder of a running embedded server")
     worker = commands.add_parser("worker", help="consume the queues (processing, quota, sweeping) without the API")
     worker.add_argument("--data-dir", type=Path, help="the data folder of a running embedded server")
+    worker.add_argument("--metrics-port", type=int, help="serve this worker's /metrics on 127.0.0.1:PORT")
+    reindex = commands.add_parser(
+        "reindex", help="rebuild the search index from the records and extracted texts (search keeps answering)"
+    )
+    reindex.add_argument("--data-dir", type=Path, help="the data folder of a running embedded server")
+    admin = commands.add_parser("admin", help="grant or revoke the ADMIN role (the dashboard)")
+    actions = admin.add_subparsers(dest="action", required=True)
+    for action in ("grant", "revoke"):
+        change = actions.add_parser(action, help=f"{action} ADMIN for the account with this email")
+        change.add_argument("email")
+        change.add_argument("--data-dir", type=Path, help="the data folder of a running embedded server")
+    stats = commands.add_parser("stats", help="print the dashboard's figures from the counters")
+    stats.add_argument("--recount", action="store_true", help="recount from the tables and repair drift")
+    stats.add_argument("--json", action="store_true", help="print one JSON object (for scripts)")
+    stats.add_argument("--data-dir", type=Path, help="the data folder of a running embedded server")
     export = commands.add_parser("export-schema", help="print the GraphQL schema (SDL)")
     export.add_argument("--output", type=Path, help="write it to this file instead")
     return parser
@@ -265,12 +379,12 @@ def _command_line() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _command_line().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         settings = Settings.from_env()
     except SettingsError as error:
         print(f"docstore: {error}", file=sys.stderr)
         return 2
+    logs.configure(settings.log_format)
     if getattr(args, "data_dir", None):
         settings = settings.with_overrides(data_dir=args.data_dir)
     if args.command == "export-schema":
@@ -283,11 +397,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "init":
         return _init(settings)
     if args.command == "worker":
-        return _worker(settings)
+        return _worker(settings, args.metrics_port)
+    if args.command == "reindex":
+        return _reindex(settings)
+    if args.command in ("admin", "stats"):
+        return _administer(settings, args)
     settings = settings.with_overrides(
         host=args.host or settings.host, port=args.port if args.port is not None else settings.port
     )
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info", lifespan="on")
+    # log_config None: uvicorn's records go through our handler; the access log is RequestLogging's.
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level="info",
+        log_config=None,
+        access_log=False,
+        lifespan="on",
+    )
     return 0
 
 
@@ -309,12 +436,39 @@ def _init(settings: Settings) -> int:
     return 0
 
 
-def _worker(settings: Settings) -> int:
+def _attached(settings: Settings) -> Runtime | None:
+    """The runtime of a command that joins a running server's AWS; None (said on stderr) if none runs."""
     try:
-        runtime = open_runtime(settings, attach=True)
+        return open_runtime(settings, attach=True)
     except NoEmbeddedAws as error:
         print(f"docstore: {error}", file=sys.stderr)
+        return None
+
+
+def _administer(settings: Settings, args: argparse.Namespace) -> int:
+    """``docstore admin grant|revoke EMAIL`` and ``docstore stats [--recount]``, against the AWS of
+    a running embedded server (through its data folder) or the configured one."""
+    runtime = _attached(settings)
+    if runtime is None:
         return 1
+    try:
+        if args.command == "admin":
+            return admin.change_role(runtime.services, args.action, args.email)
+        return admin.stats(runtime.services, recount=args.recount, as_json=args.json)
+    finally:
+        runtime.close()
+
+
+def _worker(settings: Settings, metrics_port: int | None = None) -> int:
+    if metrics_port is not None and not settings.metrics_enabled:
+        print("docstore: --metrics-port needs metrics on (DOCSTORE_METRICS=true)", file=sys.stderr)
+        return 2
+    runtime = _attached(settings)
+    if runtime is None:
+        return 1
+    if metrics_port is not None and runtime.services.metrics is not None:
+        prometheus_client.start_http_server(metrics_port, addr="127.0.0.1", registry=runtime.services.metrics.registry)
+        log.info("docstore worker metrics at http://127.0.0.1:%d/metrics", metrics_port)
     if settings.pubsub_url.startswith("memory://"):
         log.warning(
             "DOCSTORE_PUBSUB_URL is memory://: this worker's events reach no subscriber in another "
@@ -323,9 +477,14 @@ def _worker(settings: Settings) -> int:
 
     async def work() -> None:
         await runtime.pubsub.connect()
+        reporting = None
+        if runtime.reporter is not None:
+            reporting = asyncio.create_task(runtime.reporter.run_forever(settings.cloudwatch_interval_seconds))
         try:
-            await start_workers(runtime.services)
+            await start_workers(runtime)
         finally:
+            if reporting is not None:
+                reporting.cancel()
             await runtime.pubsub.disconnect()
 
     log.info("docstore worker consuming %s", ", ".join(runtime.services.queues))
@@ -336,6 +495,16 @@ def _worker(settings: Settings) -> int:
     finally:
         runtime.close()
     return 0
+
+
+def _reindex(settings: Settings) -> int:
+    runtime = _attached(settings)
+    if runtime is None:
+        return 1
+    try:
+        return reindex.run(settings, runtime.services)
+    finally:
+        runtime.close()
 
 
 if __name__ == "__main__":

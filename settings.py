@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -13,6 +14,8 @@ if TYPE_CHECKING:
 #: Credentials the embedded AWS accepts; never used against real AWS.
 EMBEDDED_ACCESS_KEY = "docstore-embedded"
 EMBEDDED_SECRET_KEY = "docstore-embedded-secret"
+#: What a region name may look like (``us-west-2``); tokens carry it, so it is checked.
+REGION_NAME = re.compile(r"[a-z0-9]+(-[a-z0-9]+)*")
 
 
 class SettingsError(ValueError):
@@ -57,11 +60,49 @@ class Settings:
     #: How long a received message stays hidden from other workers; a worker that dies mid-job
     #: leaves it to come back after this. Longer than the extraction limit.
     queue_visibility_seconds: int = 300
+    #: The API's public base URL, which other regions send this region's clients to; empty:
+    #: ``http://{host}:{port}``.
+    public_url: str = ""
+    #: Every region DocStore runs in, with its API's public base URL (``DOCSTORE_REGIONS``).
+    #: Empty, or only this region: single-region mode, nothing is replicated.
+    regions: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def endpoint(self) -> str:
+        """This region's public API base URL."""
+        return self.public_url or f"http://{self.host}:{self.port}"
+
+    @property
+    def region_endpoints(self) -> dict[str, str]:
+        """Each configured region's public API base URL, this region's included."""
+        endpoints = dict(self.regions)
+        endpoints.setdefault(self.region, self.endpoint)
+        return endpoints
+
+    @property
+    def peer_regions(self) -> tuple[str, ...]:
+        """The other regions, which hold replicas of this region's accounts."""
+        return tuple(region for region in self.region_endpoints if region != self.region)
+
+    #: Count requests, subscriptions, queue depth and extractions for ``/metrics`` (and CloudWatch).
+    metrics_enabled: bool = True
+    #: ``json`` (one JSON object a line, the default) or ``text`` (for people at a terminal).
+    log_format: str = "json"
+    #: One log line per HTTP request and per WebSocket connection.
+    access_log: bool = True
+    #: Send metrics to CloudWatch (PutMetricData) under this namespace; None sends nothing.
+    cloudwatch_namespace: str | None = None
+    cloudwatch_interval_seconds: float = 60.0
 
     @property
     def bucket(self) -> str:
         """The bucket for this region's documents: ``docstore-{region}`` unless named."""
         return self.bucket_name or f"docstore-{self.region}"
+
+    @property
+    def search_dir(self) -> Path:
+        """Where the search index lives: ``search/`` in the data folder."""
+        return self.data_dir / "search"
 
     @property
     def embedded(self) -> bool:
@@ -108,8 +149,17 @@ class Settings:
         pubsub_url = get("PUBSUB_URL", "memory://")
         if pubsub_url.partition("://")[0] not in {"memory", "redis", "rediss"}:
             raise SettingsError("DOCSTORE_PUBSUB_URL must be memory://, redis://HOST:PORT or rediss://HOST:PORT")
+        region = get("REGION", "us-west-2")
+        if not REGION_NAME.fullmatch(region) or len(region) > 40:
+            raise SettingsError(f"DOCSTORE_REGION must be a region name like us-west-2, not {region!r}")
+        public_url = get("PUBLIC_URL", "").rstrip("/")
+        if public_url and not public_url.startswith(("http://", "https://")):
+            raise SettingsError("DOCSTORE_PUBLIC_URL must start with http:// or https://")
+        log_format = get("LOG_FORMAT", "json").lower()
+        if log_format not in {"json", "text"}:
+            raise SettingsError("DOCSTORE_LOG_FORMAT must be json or text")
         return cls(
-            region=get("REGION", "us-west-2"),
+            region=region,
             aws_mode=mode,
             aws_endpoint_url=endpoint,
             table_prefix=get("TABLE_PREFIX", "docstore"),
@@ -134,4 +184,29 @@ class Settings:
             extraction_memory_mb=integer("EXTRACTION_MEMORY_MB", 1024, low=64),
             queue_wait_seconds=integer("QUEUE_WAIT_SECONDS", 5, low=0),
             queue_visibility_seconds=integer("QUEUE_VISIBILITY_SECONDS", 300),
+            public_url=public_url,
+            regions=parse_regions(get("REGIONS", ""), region),
+            metrics_enabled=flag("METRICS", True),
+            log_format=log_format,
+            access_log=flag("ACCESS_LOG", True),
+            cloudwatch_namespace=get("CLOUDWATCH_NAMESPACE", "") or None,
+            cloudwatch_interval_seconds=float(integer("CLOUDWATCH_INTERVAL_SECONDS", 60)),
         )
+
+
+def parse_regions(raw: str, own: str) -> tuple[tuple[str, str], ...]:
+    """``DOCSTORE_REGIONS``: ``region=https://api-endpoint`` pairs, comma-separated, naming this region too."""
+    pairs: list[tuple[str, str]] = []
+    for part in (part.strip() for part in raw.split(",")):
+        if not part:
+            continue
+        region, _, url = (piece.strip() for piece in part.partition("="))
+        url = url.rstrip("/")
+        if not REGION_NAME.fullmatch(region) or not url.startswith(("http://", "https://")):
+            raise SettingsError(f"DOCSTORE_REGIONS: {part!r} is not region=http(s)://endpoint")
+        if region in dict(pairs):
+            raise SettingsError(f"DOCSTORE_REGIONS names {region} twice")
+        pairs.append((region, url))
+    if pairs and own not in dict(pairs):
+        raise SettingsError(f"DOCSTORE_REGIONS must name this instance's region, {own}")
+    return tuple(pairs)

@@ -36,12 +36,18 @@ class AwsTarget:
             pool_size=settings.blocking_threads,
         )
 
-    def client(self, service: str) -> Any:
-        """A boto3 client for ``service``; S3 uses path-style addressing on a custom endpoint."""
+    def client(self, service: str, *, timeout: float | None = None) -> Any:
+        """A boto3 client for ``service``; S3 uses path-style addressing on a custom endpoint.
+        With ``timeout``, each call makes one attempt that gives up after that many seconds
+        (connecting and reading each), for checks that must answer quickly."""
+        limits: dict[str, Any] = {}
+        if timeout is not None:
+            limits = {"connect_timeout": timeout, "read_timeout": timeout}
         config = Config(
             region_name=self.region,
             max_pool_connections=self.pool_size,
-            retries={"mode": "standard", "max_attempts": 3},
+            retries={"mode": "standard", "max_attempts": 1 if timeout is not None else 3},
+            **limits,
             signature_version="s3v4" if service == "s3" else None,
             s3={"addressing_style": "path"} if self.endpoint_url else None,
         )

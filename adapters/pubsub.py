@@ -146,8 +146,8 @@ class BroadcastPubSub:
             raise ValueError("a subscriber's buffer holds at least one event")
         self.url = url
         self.buffer = buffer
-        redis = urlsplit(url).scheme in {"redis", "rediss"}
-        self._broadcast = Broadcast(backend=RedisBackend(url)) if redis else Broadcast(url)
+        self._redis = RedisBackend(url) if urlsplit(url).scheme in {"redis", "rediss"} else None
+        self._broadcast = Broadcast(backend=self._redis) if self._redis is not None else Broadcast(url)
         self._channels: dict[str, _Channel] = {}
         # Opening a channel is serialised: broadcaster's subscribe is not safe against a second
         # first subscriber of the same channel arriving while the first one subscribes.
@@ -156,6 +156,11 @@ class BroadcastPubSub:
 
     async def connect(self) -> None:
         await self._broadcast.connect()
+
+    async def ping(self) -> None:
+        """Raises when the backend does not answer (Redis's PING; ``memory://`` always answers)."""
+        if self._redis is not None:
+            await self._redis.ping()
 
     async def disconnect(self) -> None:
         pumps = [channel.pump for channel in self._channels.values() if channel.pump is not None]

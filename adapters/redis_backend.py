@@ -47,6 +47,10 @@ class RedisBackend(BroadcastBackend):
         await self._pubsub.aclose()  # type: ignore[no-untyped-call]
         await self._client.aclose()
 
+    async def ping(self) -> None:
+        """Raises when Redis does not answer."""
+        await self._client.ping()
+
     async def subscribe(self, channel: str) -> None:
         await self._pubsub.subscribe(channel)
         self._subscribed.set()

@@ -98,6 +98,8 @@ def test_docstore_init_beside_a_running_server_reaches_its_aws(served) -> None:
         "ready: bucket docstore-us-west-2",
         "ready: queue docstore-upload-events",
         "ready: queue docstore-account-events",
+        "ready: queue docstore-search-index",
+        "ready: queue docstore-backfill",
         "ready: mail sender no-reply@docstore.example",
     ]
 
@@ -124,3 +126,22 @@ def test_bad_setting_is_reported_without_a_traceback(tmp_path: Path) -> None:
 
     assert result.returncode == 2
     assert result.stderr.strip() == "docstore: DOCSTORE_PORT must be a whole number, not 'eighty'"
+
+
+def test_serve_logs_json_lines_with_one_access_line_per_request(served) -> None:
+    url, _, process = served
+
+    answered = httpx.post(f"{url}/graphql", json={"query": "{ __typename }"}, headers={"X-Request-Id": "serve-log-1"})
+    ready = httpx.get(f"{url}/readyz", timeout=10)
+    process.send_signal(signal.SIGINT)
+    output = process.communicate(timeout=30)[0]
+
+    assert answered.headers["x-request-id"] == "serve-log-1"
+    assert ready.status_code == 200
+    records = [json.loads(line) for line in output.splitlines() if line.strip()]
+    assert {"time", "level", "logger", "message"} <= set(records[0])
+    mine = [record for record in records if record.get("request_id") == "serve-log-1"]
+    assert [(record["logger"], record["status"], record["path"]) for record in mine] == [
+        ("docstore.access", 200, "/graphql")
+    ]
+    assert not [record for record in records if record["logger"] == "uvicorn.access"]

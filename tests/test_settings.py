@@ -38,6 +38,28 @@ def test_an_endpoint_url_means_that_endpoint() -> None:
     assert settings.redirect_origins == ("https://a.example", "https://b.example")
 
 
+def test_observability_is_on_by_default_and_cloudwatch_off() -> None:
+    settings = Settings.from_env({})
+
+    assert (settings.metrics_enabled, settings.log_format, settings.access_log) == (True, "json", True)
+    assert (settings.cloudwatch_namespace, settings.cloudwatch_interval_seconds) == (None, 60.0)
+
+
+def test_observability_variables_are_read() -> None:
+    settings = Settings.from_env(
+        {
+            "DOCSTORE_METRICS": "false",
+            "DOCSTORE_LOG_FORMAT": "TEXT",
+            "DOCSTORE_ACCESS_LOG": "no",
+            "DOCSTORE_CLOUDWATCH_NAMESPACE": " DocStore/Prod ",
+            "DOCSTORE_CLOUDWATCH_INTERVAL_SECONDS": "15",
+        }
+    )
+
+    assert (settings.metrics_enabled, settings.log_format, settings.access_log) == (False, "text", False)
+    assert (settings.cloudwatch_namespace, settings.cloudwatch_interval_seconds) == ("DocStore/Prod", 15.0)
+
+
 @pytest.mark.parametrize(
     ("env", "message"),
     [
@@ -45,9 +67,63 @@ def test_an_endpoint_url_means_that_endpoint() -> None:
         ({"DOCSTORE_AWS_MODE": "endpoint"}, "DOCSTORE_AWS_MODE=endpoint needs DOCSTORE_AWS_ENDPOINT_URL"),
         ({"DOCSTORE_PORT": "x"}, "DOCSTORE_PORT must be a whole number, not 'x'"),
         ({"DOCSTORE_UPLOAD_FORM_SECONDS": "0"}, "DOCSTORE_UPLOAD_FORM_SECONDS must be at least 1"),
+        ({"DOCSTORE_LOG_FORMAT": "xml"}, "DOCSTORE_LOG_FORMAT must be json or text"),
+        ({"DOCSTORE_METRICS": "maybe"}, "DOCSTORE_METRICS must be true or false, not 'maybe'"),
+        ({"DOCSTORE_CLOUDWATCH_INTERVAL_SECONDS": "0"}, "DOCSTORE_CLOUDWATCH_INTERVAL_SECONDS must be at least 1"),
     ],
 )
 def test_bad_values_are_refused_with_the_variable_named(env: dict[str, str], message: str) -> None:
+    with pytest.raises(SettingsError) as raised:
+        Settings.from_env(env)
+
+    assert str(raised.value) == message
+
+
+def test_one_region_by_default_at_its_own_public_url() -> None:
+    settings = Settings.from_env({"DOCSTORE_PORT": "9000"})
+
+    assert settings.region_endpoints == {"us-west-2": "http://127.0.0.1:9000"}
+    assert settings.peer_regions == ()
+
+
+def test_regions_name_every_region_with_its_endpoint() -> None:
+    settings = Settings.from_env(
+        {
+            "DOCSTORE_REGION": "ap-southeast-2",
+            "DOCSTORE_PUBLIC_URL": "https://ignored.example/",
+            "DOCSTORE_REGIONS": "us-west-2=https://us.example/ , ap-southeast-2=https://ap.example",
+        }
+    )
+
+    assert settings.region_endpoints == {"us-west-2": "https://us.example", "ap-southeast-2": "https://ap.example"}
+    assert settings.peer_regions == ("us-west-2",)
+    assert settings.endpoint == "https://ignored.example"
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        (
+            {"DOCSTORE_REGIONS": "ap-southeast-2=http://127.0.0.1:8001"},
+            "DOCSTORE_REGIONS must name this instance's region, us-west-2",
+        ),
+        (
+            {"DOCSTORE_REGIONS": "us-west-2=http://a,us-west-2=http://b"},
+            "DOCSTORE_REGIONS names us-west-2 twice",
+        ),
+        (
+            {"DOCSTORE_REGIONS": "us-west-2"},
+            "DOCSTORE_REGIONS: 'us-west-2' is not region=http(s)://endpoint",
+        ),
+        (
+            {"DOCSTORE_REGIONS": "us-west-2=ftp://a"},
+            "DOCSTORE_REGIONS: 'us-west-2=ftp://a' is not region=http(s)://endpoint",
+        ),
+        ({"DOCSTORE_REGION": "US.West"}, "DOCSTORE_REGION must be a region name like us-west-2, not 'US.West'"),
+        ({"DOCSTORE_PUBLIC_URL": "api.example"}, "DOCSTORE_PUBLIC_URL must start with http:// or https://"),
+    ],
+)
+def test_bad_region_settings_are_refused(env: dict[str, str], message: str) -> None:
     with pytest.raises(SettingsError) as raised:
         Settings.from_env(env)
 
