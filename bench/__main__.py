@@ -8,7 +8,7 @@ import logging
 import sys
 from typing import TYPE_CHECKING, Protocol
 
-from bench import documents_throughput, event_latency, extraction, results
+from bench import documents_throughput, event_latency, extraction, observability, results, search
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -25,6 +25,8 @@ BENCHMARKS: list[tuple[str, Benchmark]] = [
     ("documents_throughput", documents_throughput.run),
     ("extraction", extraction.run),
     ("event_latency", event_latency.run),
+    ("search", search.run),
+    ("observability", observability.run),
 ]
 
 
