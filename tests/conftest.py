@@ -16,6 +16,7 @@ import uvicorn
 from adapters.aws import AwsTarget
 from adapters.local_aws import EmbeddedAws
 from adapters.local_redis import redis_server
+from adapters.queue import QUEUES
 from adapters.s3 import S3ObjectStore
 from models import tables
 from server import create_app, provision
@@ -28,6 +29,8 @@ for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
 os.environ["AWS_ACCESS_KEY_ID"] = "testing"
 os.environ["AWS_SECRET_ACCESS_KEY"] = "testing"
 os.environ["AWS_DEFAULT_REGION"] = "us-west-2"
+# SQS allows one PurgeQueue a minute; the session's moto lets `quiet_queues` purge before each test.
+os.environ["MOTO_SQS_ENFORCE_STRICT_QUEUE_PURGE_BEHAVIOUR"] = "false"
 
 APP_ORIGIN = "https://app.example.com"
 
@@ -163,3 +166,29 @@ def data_dir(tmp_path: Path) -> Path:
 def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     with redis_server(tmp_path_factory.mktemp("redis")) as url:
         yield url
+
+
+@pytest.fixture
+def quiet_queues(settings: Settings, target: AwsTarget) -> None:
+    """Let the session's workers finish what they hold, then drop what earlier tests left queued.
+
+    The dashboard counters are shared by the whole session, and the live server's workers keep
+    acting on earlier tests' leftovers: an upload form posted but never completed is completed by
+    its delayed ``upload.started`` message two minutes later, and counted then. A test that compares
+    those counters before and after its own actions uses this, so only its actions move them.
+    """
+    client = target.client("sqs")
+    for name in QUEUES:
+        try:
+            url = client.get_queue_url(QueueName=f"{settings.table_prefix}-{name}")["QueueUrl"]
+        except client.exceptions.QueueDoesNotExist:
+            continue  # no runtime has started yet: nothing can be in flight
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            attributes = client.get_queue_attributes(
+                QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+            )["Attributes"]
+            if attributes == {"ApproximateNumberOfMessages": "0", "ApproximateNumberOfMessagesNotVisible": "0"}:
+                break
+            time.sleep(0.05)
+        client.purge_queue(QueueUrl=url)

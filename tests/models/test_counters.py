@@ -18,6 +18,9 @@ from models.base import utcnow
 from models.documents import PROCESSING, Document
 from models.errors import AccountNotFound
 
+# Each test compares the session's shared counters before and after its own work.
+pytestmark = pytest.mark.usefixtures("quiet_queues")
+
 TEXT = "text/plain"
 NAMES = ["all", "plan:FREE", "plan:PREMIUM", f"type:{TEXT}", counters.FAILED, counters.OVER_QUOTA]
 

@@ -5,10 +5,15 @@ It runs on the session's shared tables, so each test looks only at what its own 
 
 from __future__ import annotations
 
+import pytest
+
 from models import accounts, counters, processing, recount
 from models.accounts import Account
 from models.counters import Counter
 from tests.models.test_counters import TEXT, counted_document, new_account, processing_document
+
+# Each test compares the session's shared counters before and after its own work.
+pytestmark = pytest.mark.usefixtures("quiet_queues")
 
 NAME = f"type:{TEXT}"
 

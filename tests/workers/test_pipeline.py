@@ -38,7 +38,8 @@ class Recorder:
         return [e.type.value for e in self.events if document_id is None or e.document_id in (None, document_id)]
 
 
-pytestmark = pytest.mark.anyio
+# Each test compares the session's shared counters before and after its own work.
+pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("quiet_queues")]
 
 
 def sent_to(address: str) -> list[Any]:
