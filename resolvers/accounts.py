@@ -28,6 +28,7 @@ from schema.accounts import (
 )
 from schema.errors import Unauthenticated, ValidationError
 from schema.regions import WrongRegionError
+from subscriptions.events import Event, EventType
 
 if TYPE_CHECKING:
     from argon2 import PasswordHasher
@@ -90,11 +91,15 @@ async def sign_in(
 
 
 async def sign_out(info: strawberry.Info[Context, None]) -> SignOutPayload:
-    await require_account(info)
+    account = await require_account(info)
     token = info.context.token
     if token is None:
         raise Unauthenticated()
-    await info.context.services.blocking.run(sessions.revoke, token)
+    services = info.context.services
+    await services.blocking.run(sessions.revoke, token)
+    # Subscriptions running under this session, in any API process, end when they hear of it.
+    ended = Event(EventType.SESSION_ENDED, account.id, data={"session": sessions.fingerprint(token)})
+    await services.publisher.publish(ended)
     return SignOutPayload(revoked=True)
 
 

@@ -9,12 +9,15 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from models import accounts, sessions
+from models.base import utcnow
 from models.errors import AccountNotFound
 from resolvers import regions
 
 log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from argon2 import PasswordHasher
     from starlette.requests import Request
     from starlette.responses import Response
@@ -75,6 +78,8 @@ class Context:
     response: Response | None = None
     token: str | None = None
     request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    #: When the signed-in session expires (set by the lookup): a WebSocket connection outlives it.
+    session_expires_at: datetime | None = None
     _viewer: asyncio.Task[Account | None] | None = field(default=None, repr=False)
 
     @property
@@ -90,14 +95,25 @@ class Context:
         """
         if self._viewer is None:
             self._viewer = asyncio.ensure_future(self._look_up())
-        return await self._viewer
+        account = await self._viewer
+        if account is not None and self.session_expires_at is not None and self.session_expires_at <= utcnow():
+            self.end_session()
+            return None
+        return account
+
+    def end_session(self) -> None:
+        """Forget the token: every later ``viewer()`` of this context (a WebSocket connection's
+        operations) is None, so they answer ``UNAUTHENTICATED``."""
+        self.token = None
+        self.session_expires_at = None
+        self._viewer = None
 
     async def _look_up(self) -> Account | None:
         if not self.token:
             return None
         wrong = regions.token_refusal(self.settings, self.token)
         if wrong is None:
-            account = await self.services.blocking.run(_account_for_token, self.token)
+            account, self.session_expires_at = await self.services.blocking.run(_account_for_token, self.token)
             if account is None or not accounts.is_replica(account, self.settings.region):
                 return account
             # A replica never gets a session; should one have, send its holder home all the same.
@@ -113,11 +129,12 @@ class Context:
         return self.services.objects.download_url(key, filename=filename, expires_in=self.settings.download_url_seconds)
 
 
-def _account_for_token(token: str) -> Account | None:
+def _account_for_token(token: str) -> tuple[Account | None, datetime | None]:
+    """The token's account and when its session expires; (None, None) for no live session."""
     session = sessions.resolve(token)
     if session is None:
-        return None
+        return None, None
     try:
-        return accounts.get(session.account_id)
+        return accounts.get(session.account_id), session.expires_at
     except AccountNotFound:
-        return None
+        return None, None

@@ -90,7 +90,11 @@ class Mutation:
         resolver=accounts.sign_in, description="Start a session with email and password."
     )
     sign_out: SignOutPayload = strawberry.mutation(
-        resolver=accounts.sign_out, description="End the session of the token sent; it stops working at once."
+        resolver=accounts.sign_out,
+        description=(
+            "End the session of the token sent: it stops working at once, and subscriptions running "
+            "under it end with `UNAUTHENTICATED`."
+        ),
     )
     request_upload: RequestUploadResult = strawberry.mutation(
         resolver=uploads.request_upload,
@@ -135,7 +139,9 @@ class Mutation:
         '`connection_init` with `{"authorization": "Bearer <token>"}`: the socket closes with 4403 without '
         "a live token, with 4421 (reason `WRONG_REGION <homeRegion> <endpoint>`) for a token of another region's "
         "account, and with 4408 when no `connection_init` comes within 3 s. A subscription that leaves "
-        f"more than {DEFAULT_BUFFER} events unread ends with `TOO_SLOW`."
+        f"more than {DEFAULT_BUFFER} events unread ends with `TOO_SLOW`. Subscriptions end with "
+        "`UNAUTHENTICATED` when their session expires or is signed out, and the connection's later "
+        "subscriptions are refused the same way: open a new connection with a new token."
     )
 )
 class Subscription:

@@ -25,6 +25,8 @@ class EventType(StrEnum):
     QUOTA_CHANGED = "QuotaChanged"  # data: {"used_bytes": int, "limit_bytes": int}
     QUOTA_WARNING = "QuotaWarning"  # data: {"percent": int}
     QUOTA_EXCEEDED = "QuotaExceeded"  # data: {"used_bytes": int, "limit_bytes": int}
+    #: Not a GraphQL event: ends the subscriptions running under that session (signOut).
+    SESSION_ENDED = "SessionEnded"  # data: {"session": sessions.fingerprint(token)}
 
 
 #: Events about the account's storage rather than one document.

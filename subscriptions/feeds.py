@@ -2,23 +2,31 @@
 
 Each field checks its arguments first, so a refusal (``UNAUTHENTICATED``, ``NOT_FOUND``) is the
 operation's ``error`` message and nothing is subscribed; only then does the feed subscribe.
+
+A subscription lives no longer than the session it was started with: it ends with
+``UNAUTHENTICATED`` when that session expires or is signed out (``signOut`` publishes a
+``SessionEnded`` event on the account's channel, so this works across API processes too), and the
+connection's later operations are refused the same way.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import strawberry
 
-from adapters.pubsub import EventSource, SubscriberTooSlow
-from models import documents
+from adapters.pubsub import EventSource, Inbox, SubscriberTooSlow
+from models import documents, sessions
+from models.base import utcnow
 from models.errors import DocumentNotFound
 from resolvers import validation
 from resolvers.context import Context
 from resolvers.permissions import require_account
-from schema.errors import NotFound
+from schema.errors import NotFound, Unauthenticated
 from schema.events import (
     DocumentDeleted,
     DocumentEvent,
@@ -36,6 +44,8 @@ from schema.events import (
 from subscriptions.events import Event, EventType
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from adapters.metrics import Metrics
 
 log = logging.getLogger("docstore.subscriptions")
@@ -57,6 +67,26 @@ QUOTA_EVENTS: Mapping[EventType, Callable[[Event], QuotaEvent]] = {
 }
 
 
+@dataclass(frozen=True)
+class SessionWatch:
+    """The session a subscription was started with, and how to end the connection's use of it."""
+
+    fingerprint: str
+    expires_at: datetime
+    end: Callable[[], None]
+
+    def ended(self, why: str) -> Unauthenticated:
+        self.end()
+        return Unauthenticated(f"Your session {why}: sign in again, then subscribe again.")
+
+
+def watch_session(context: Context) -> SessionWatch | None:
+    """What ends subscriptions of ``context`` (None when its viewer was not found by a token)."""
+    if context.token is None or context.session_expires_at is None:
+        return None
+    return SessionWatch(sessions.fingerprint(context.token), context.session_expires_at, context.end_session)
+
+
 async def document_events(
     info: strawberry.Info[Context, None],
     document_id: Annotated[
@@ -67,13 +97,15 @@ async def document_events(
     account = await require_account(info)
     only = None if document_id is None else await _own_document(info, account.id, str(document_id))
     services = info.context.services
-    return counted(services.metrics, "documentEvents", feed(services.events, account.id, DOCUMENT_EVENTS, only=only))
+    events = feed(services.events, account.id, DOCUMENT_EVENTS, only=only, session=watch_session(info.context))
+    return counted(services.metrics, "documentEvents", events)
 
 
 async def quota_events(info: strawberry.Info[Context, None]) -> AsyncIterator[QuotaEvent]:
     account = await require_account(info)
     services = info.context.services
-    return counted(services.metrics, "quotaEvents", feed(services.events, account.id, QUOTA_EVENTS))
+    events = feed(services.events, account.id, QUOTA_EVENTS, session=watch_session(info.context))
+    return counted(services.metrics, "quotaEvents", events)
 
 
 async def feed(
@@ -81,17 +113,23 @@ async def feed(
     account_id: str,
     kinds: Mapping[EventType, Callable[[Event], T]],
     only: str | None = None,
+    session: SessionWatch | None = None,
 ) -> AsyncGenerator[T, None]:
     """The account's events of ``kinds`` (about document ``only``, if given) as GraphQL types.
 
-    Ends with ``TOO_SLOW`` when the client leaves more than the inbox's limit of events unread.
+    Ends with ``TOO_SLOW`` when the client leaves more than the inbox's limit of events unread, and
+    with ``UNAUTHENTICATED`` when ``session`` expires or is signed out.
     """
     async with source.subscribe(account_id) as inbox:
         while True:
             try:
-                event = await inbox.get()
+                event = await _next(inbox, session)
             except SubscriberTooSlow as error:
                 raise TooSlow(error.limit) from None
+            if event.type is EventType.SESSION_ENDED:
+                if session is not None and event.data.get("session") == session.fingerprint:
+                    raise session.ended("was signed out")
+                continue
             convert = kinds.get(event.type)
             if convert is None or (only is not None and event.document_id != only):
                 continue
@@ -101,6 +139,17 @@ async def feed(
                 log.warning("event %s (%s) does not fit its type; dropped: %s", event.id, event.type, event.data)
                 continue
             yield converted
+
+
+async def _next(inbox: Inbox, session: SessionWatch | None) -> Event:
+    """The inbox's next event; ``UNAUTHENTICATED`` instead once ``session`` has expired."""
+    if session is None:
+        return await inbox.get()
+    try:
+        async with asyncio.timeout((session.expires_at - utcnow()).total_seconds()):
+            return await inbox.get()
+    except TimeoutError:
+        raise session.ended("expired") from None
 
 
 def counted(metrics: Metrics | None, field: str, events: AsyncGenerator[T, None]) -> AsyncGenerator[T, None]:

@@ -14,8 +14,9 @@ import pytest
 import redis
 
 from subscriptions.events import EventType
-from tests.client import User
+from tests.client import Api, User
 from tests.subscriptions.conftest import bearer, event, next_message, open_socket
+from tests.subscriptions.test_sessions import SIGNED_OUT, ended
 from tests.test_server import ROOT, clean_env, free_port
 
 
@@ -115,3 +116,17 @@ def test_an_event_from_a_worker_process_reaches_subscribers_on_both_api_processe
         assert first.receive_many(3) == mine
         assert second.receive_many(3) == mine
         assert other.receive() == next_message("docs", "documentEvents", published[2])
+
+
+def test_signing_out_at_one_api_process_ends_the_sessions_subscription_at_the_other(
+    api_processes: list[str], redis_url: str, user: User
+) -> None:
+    with open_socket(api_processes[0].replace("http://", "ws://", 1) + "/graphql") as socket:
+        socket.init(bearer(user))
+        assert socket.receive() == {"type": "connection_ack"}
+        socket.subscribe("docs", "DocumentEvents")
+        wait_for_redis_subscribers(redis_url, f"account:{user.id}", 1)
+
+        assert Api(api_processes[1]).data("SignOut", token=user.token) == {"signOut": {"revoked": True}}
+
+        assert socket.receive_many(2) == ended("docs", SIGNED_OUT)
