@@ -26,6 +26,18 @@ class TooSlow(CodedError):
         )
 
 
+class WebSocketOnly(CodedError):
+    """A subscription sent over HTTP: live events travel over WebSocket only."""
+
+    code = "BAD_REQUEST"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Subscriptions work over WebSocket only: connect to /graphql with the graphql-transport-ws "
+            'protocol and send {"authorization": "Bearer <token>"} in connection_init.'
+        )
+
+
 def _about(event: Envelope) -> dict[str, Any]:
     return {"id": strawberry.ID(event.id), "at": event.at, "document_id": _document_id(event)}
 

@@ -208,5 +208,6 @@ schema = DocStoreSchema(
         functools.partial(ValidationCache, maxsize=1000),
         functools.partial(MaskErrors, should_mask_error=should_mask),
         OperationMetrics,
+        feeds.WebSocketOnlySubscriptions,
     ],
 )

@@ -18,6 +18,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import strawberry
+from graphql import ExecutionResult
+from starlette.websockets import WebSocket
+from strawberry.extensions import SchemaExtension
+from strawberry.types.graphql import OperationType
 
 from adapters.pubsub import EventSource, Inbox, SubscriberTooSlow
 from models import documents, sessions
@@ -40,10 +44,12 @@ from schema.events import (
     QuotaWarning,
     TooSlow,
     UploadStarted,
+    WebSocketOnly,
 )
 from subscriptions.events import Event, EventType
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from datetime import datetime
 
     from adapters.metrics import Metrics
@@ -65,6 +71,22 @@ QUOTA_EVENTS: Mapping[EventType, Callable[[Event], QuotaEvent]] = {
     EventType.QUOTA_WARNING: QuotaWarning.from_event,
     EventType.QUOTA_EXCEEDED: QuotaExceeded.from_event,
 }
+
+
+class WebSocketOnlySubscriptions(SchemaExtension):
+    """Answers a subscription sent over HTTP with ``BAD_REQUEST`` instead of running it as a query
+    (which fails on the subscription field and reads as an unexpected error). The view offers no
+    HTTP streaming transport, so this is every subscription that does not come over WebSocket."""
+
+    def on_execute(self) -> Iterator[None]:
+        context = self.execution_context
+        if context.operation_type is OperationType.SUBSCRIPTION and not over_websocket(context.context):
+            context.result = ExecutionResult(data=None, errors=[WebSocketOnly()])
+        yield
+
+
+def over_websocket(context: object) -> bool:
+    return isinstance(getattr(context, "request", None), WebSocket)
 
 
 @dataclass(frozen=True)

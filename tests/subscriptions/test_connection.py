@@ -1,11 +1,13 @@
-"""Opening a live-events connection: the protocol, authentication in ``connection_init``, the 3 s limit."""
+"""Opening a live-events connection: the protocol, authentication in ``connection_init``, the 3 s
+limit, and a clear refusal for a subscription sent over HTTP."""
 
 from __future__ import annotations
 
+import httpx
 import pytest
 
-from tests.client import Api, User
-from tests.subscriptions.conftest import Socket, bearer, open_socket
+from tests.client import Api, User, operation
+from tests.subscriptions.conftest import Events, Socket, bearer, open_socket
 
 
 def test_connection_init_with_a_live_token_is_acknowledged(connection: Socket, user: User) -> None:
@@ -61,3 +63,31 @@ def test_the_legacy_graphql_ws_protocol_is_refused(ws_url: str) -> None:
     with open_socket(ws_url, subprotocols=("graphql-ws",)) as socket:
         assert socket.connection.subprotocol is None
         assert socket.closed() == (4406, "Subprotocol not acceptable")
+
+
+@pytest.mark.parametrize("signed_in", [False, True], ids=["no token", "token"])
+def test_a_subscription_sent_over_http_is_refused_as_a_bad_request(
+    live_url: str, user: User, events: Events, signed_in: bool
+) -> None:
+    headers = {"Authorization": bearer(user)} if signed_in else {}
+
+    response = httpx.post(
+        f"{live_url}/graphql", json={"query": operation("QuotaEvents"), "operationName": "QuotaEvents"}, headers=headers
+    )
+
+    assert (response.status_code, response.json()) == (
+        200,
+        {
+            "data": None,
+            "errors": [
+                {
+                    "message": (
+                        "Subscriptions work over WebSocket only: connect to /graphql with the graphql-transport-ws "
+                        'protocol and send {"authorization": "Bearer <token>"} in connection_init.'
+                    ),
+                    "extensions": {"code": "BAD_REQUEST"},
+                }
+            ],
+        },
+    )
+    assert events.subscribers(user.id) == 0
