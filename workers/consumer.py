@@ -28,6 +28,17 @@ class UnknownMessage(ValueError):
     """A message no handler understands: retrying cannot help, so it is logged and dropped."""
 
 
+def addressed(body: dict[str, Any]) -> tuple[object, str, str | None]:
+    """A work message's type, account and document (None unless a string); ``UnknownMessage``
+    for one that names no account, which no handler can act on."""
+    kind = body.get("type")
+    account_id = body.get("account_id")
+    document_id = body.get("document_id")
+    if not isinstance(account_id, str):
+        raise UnknownMessage(f"no account_id in {kind!r} message")
+    return kind, account_id, document_id if isinstance(document_id, str) else None
+
+
 def message_key(body: dict[str, Any]) -> str | None:
     """What makes two messages the same work: their type and the ids they are about."""
     kind = body.get("type")

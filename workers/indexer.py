@@ -24,7 +24,7 @@ from adapters.search.base import IndexedDocument, WriterBusy
 from models import accounts, documents
 from models.documents import READY
 from models.errors import AccountNotFound
-from workers.consumer import Consumer, UnknownMessage
+from workers.consumer import Consumer, UnknownMessage, addressed
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -119,12 +119,8 @@ class Indexer:
         self.pending: asyncio.Future[None] | None = None
 
     async def handle(self, body: dict[str, Any]) -> None:
-        kind = body.get("type")
-        account_id = body.get("account_id")
-        document_id = body.get("document_id")
-        if not isinstance(account_id, str):
-            raise UnknownMessage(f"no account_id in {kind!r} message")
-        if kind == INDEX_DOCUMENT and isinstance(document_id, str):
+        kind, account_id, document_id = addressed(body)
+        if kind == INDEX_DOCUMENT and document_id is not None:
             await self.sync(account_id, [document_id])
         elif kind == INDEX_ACCOUNT:
             ready = await self.blocking.run(lambda: [record.document_id for record in documents.ready_of(account_id)])

@@ -42,7 +42,7 @@ from models.content_types import CONTENT_TYPES
 from models.documents import PENDING_UPLOAD, PROCESSING, READY
 from models.errors import AccountNotFound, DocumentNotFound
 from subscriptions.events import Event, EventType
-from workers.consumer import UnknownMessage
+from workers.consumer import UnknownMessage, addressed
 from workers.detect import detect
 from workers.extraction import EXTRACTABLE, ExtractionFailed, failure_class
 
@@ -81,14 +81,10 @@ class Pipeline:
     metrics: Metrics | None = None
 
     async def handle(self, body: dict[str, Any]) -> None:
-        kind = body.get("type")
-        account_id = body.get("account_id")
-        document_id = body.get("document_id")
-        if not isinstance(account_id, str):
-            raise UnknownMessage(f"no account_id in {kind!r} message")
-        if kind == UPLOAD_COMPLETED and isinstance(document_id, str):
+        kind, account_id, document_id = addressed(body)
+        if kind == UPLOAD_COMPLETED and document_id is not None:
             await self.upload_completed(account_id, document_id)
-        elif kind == UPLOAD_STARTED and isinstance(document_id, str):
+        elif kind == UPLOAD_STARTED and document_id is not None:
             await self.upload_expired(account_id, document_id)
         elif kind == DOCUMENT_DELETED:
             await self.check_quota(account_id)
