@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from pynamodb.attributes import (
+    BooleanAttribute,
     ListAttribute,
     NumberAttribute,
     TTLAttribute,
@@ -110,6 +111,9 @@ class Document(Model):
     counted_type = UnicodeAttribute(null=True)
     #: Where the extracted text is stored (PREMIUM, searchable types), for the search index.
     text_key = UnicodeAttribute(null=True)
+    #: Set while PROCESSING once the work is done but for the search index: the indexer takes the
+    #: document in, and READY is written only once the index holds it.
+    indexing = BooleanAttribute(null=True)
     pages = NumberAttribute(null=True)
 
     by_name = ByName()

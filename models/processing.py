@@ -65,6 +65,24 @@ def count(document: Document, *, plan: str | None = None, content_type: str) -> 
     raise PlanRace(document.owner_id)
 
 
+def prepare_for_index(document: Document, *, text_key: str | None = None, pages: int | None = None) -> bool:
+    """Done but for the search index: still PROCESSING, with its text and pages recorded and
+    ``indexing`` set, so the indexer takes it in before :func:`finish` makes it READY. False when
+    it was not PROCESSING."""
+    actions: list[Any] = [Document.indexing.set(True)]
+    if text_key:
+        actions.append(Document.text_key.set(text_key))
+    if pages is not None:
+        actions.append(Document.pages.set(pages))
+    try:
+        document.update(actions=actions, condition=Document.status == PROCESSING)
+    except UpdateError as error:
+        if condition_failed(error):
+            return False
+        raise
+    return True
+
+
 def finish(
     document: Document,
     *,
@@ -78,6 +96,7 @@ def finish(
     actions: list[Any] = [
         Document.status.set(FAILED if failure_reason else READY),
         *documents.touched(document.document_id, now),
+        Document.indexing.remove(),
     ]
     if failure_reason:
         actions.append(Document.failure_reason.set(failure_reason[:500]))

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from adapters.queue import INDEX_ACCOUNT, INDEX_DOCUMENT
 from adapters.search.base import IndexedDocument, WriterBusy
 from models import accounts, documents
-from models.documents import READY
+from models.documents import PROCESSING, READY
 from models.errors import AccountNotFound
 from workers.consumer import Consumer, UnknownMessage, addressed
 
@@ -97,7 +97,8 @@ def current_entries(
     removals: list[str] = []
     for document_id in document_ids:
         record = found.get(document_id)
-        if record is None or record.status != READY:
+        # READY, or about to be: the pipeline writes READY once the index holds the document.
+        if record is None or not (record.status == READY or (record.status == PROCESSING and record.indexing)):
             removals.append(document_id)
             continue
         text = objects.get_text(record.text_key) if plan == "PREMIUM" and record.text_key else None

@@ -6,8 +6,10 @@ goes. Running any step twice changes nothing the second time:
 
 - ``upload.completed``: detect the real type from the bytes; count the document (once); for
   PREMIUM accounts and extractable types extract the text in the sandbox and store it as a derived
-  object; then READY (and a message to the search indexer), or FAILED with a reason. Bytes that are no
-  type DocStore stores are REJECTED and leave the account's usage.
+  object; then READY, or FAILED with a reason. Bytes that are no type DocStore stores are REJECTED
+  and leave the account's usage. With a search index, READY waits for it: the document is marked
+  ``indexing``, the indexer is told, and READY (and its event) follow once the index holds it, so
+  a document is searchable from the moment anyone can see it READY.
 - ``upload.started`` arrives once the form has expired: settles an upload nobody completed, or
   takes on one whose ``upload.completed`` was lost.
 - ``document.deleted``: the account's usage fell; re-check its quota level.
@@ -21,6 +23,7 @@ warning, passing the limit flags the account over quota; each emailed once per c
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import shutil
 import tempfile
@@ -53,6 +56,7 @@ if TYPE_CHECKING:
     from adapters.pubsub import Publisher
     from adapters.queue import Queue
     from adapters.s3 import ObjectStore
+    from adapters.search.base import SearchBackend
     from models.documents import Document
     from workers.account_sync import AccountSync
     from workers.extraction import Extraction
@@ -61,6 +65,8 @@ log = logging.getLogger(__name__)
 
 #: Progress events at most this often per document.
 PROGRESS_INTERVAL_SECONDS = 0.25
+#: How often the pipeline looks whether the index holds a document it waits for.
+INDEX_POLL_SECONDS = 0.02
 
 
 def text_key(owner_id: str, document_id: str) -> str:
@@ -79,6 +85,11 @@ class Pipeline:
     work_dir: Path | None = None
     account_sync: AccountSync | None = None
     metrics: Metrics | None = None
+    #: The index as this process reads it: with the queue, READY waits until it holds the document.
+    search: SearchBackend | None = None
+    #: How long READY waits for the index; past it (an indexer down or far behind) READY is written
+    #: anyway, with a warning, and the document becomes searchable when the indexer catches up.
+    index_wait_seconds: float = 10.0
 
     async def handle(self, body: dict[str, Any]) -> None:
         kind, account_id, document_id = addressed(body)
@@ -159,10 +170,32 @@ class Pipeline:
             pages = extracted.pages
             stored_text = text_key(record.owner_id, record.document_id)
             await self.blocking.run(self.objects.put_text, stored_text, extracted.text)
+        announced = False
+        if self.search is not None and self.index_queue is not None:
+            if not await self.blocking.run(processing.prepare_for_index, record, text_key=stored_text, pages=pages):
+                return
+            await self.announce_to_index(record)
+            await self._until_indexed(record)
+            announced = True
         if await self.blocking.run(processing.finish, record, text_key=stored_text, pages=pages):
             self._processed("ready")
-            await self.announce_to_index(record)
+            if not announced:
+                await self.announce_to_index(record)
             await self.publish(EventType.DOCUMENT_READY, record)
+
+    async def _until_indexed(self, record: Document) -> None:
+        """Until the index holds ``record``, or ``index_wait_seconds`` have passed."""
+        assert self.search is not None
+        deadline = time.monotonic() + self.index_wait_seconds
+        while not await self.blocking.run(self.search.holds, record.owner_id, record.document_id):
+            if time.monotonic() >= deadline:
+                log.warning(
+                    "document %s not in the search index after %.0f s: READY without it (is the indexer running?)",
+                    record.document_id,
+                    self.index_wait_seconds,
+                )
+                return
+            await asyncio.sleep(INDEX_POLL_SECONDS)
 
     def _processed(self, outcome: str) -> None:
         if self.metrics is not None:

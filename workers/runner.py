@@ -59,6 +59,7 @@ async def run_workers(
         index_queue=queues[SEARCH_INDEX],
         account_sync=AccountSync(blocking, settings.region, settings.peer_regions),
         metrics=metrics,
+        search=search,
     )
     backfill = Backfill(
         blocking=blocking,

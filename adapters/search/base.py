@@ -147,6 +147,11 @@ class SearchBackend(Protocol):
         """Make the latest commit, by any process, visible to later searches."""
         ...
 
+    def holds(self, owner_id: str, document_id: str) -> bool:
+        """Whether the latest commit, by any process, holds an entry for this document (refreshes
+        first, so a search made after True finds it)."""
+        ...
+
 
 class IndexWriter(Protocol):
     """Changes the index. Nothing is visible to searches before ``commit``. One writer per index."""

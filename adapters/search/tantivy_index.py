@@ -159,6 +159,14 @@ class TantivyIndex:
             index = self._index
         index.reload()
 
+    def holds(self, owner_id: str, document_id: str) -> bool:
+        """See ``SearchBackend.holds``."""
+        self.refresh()
+        with self._lock:
+            index = self._index
+        query = tantivy.Query.term_query(index.schema, "key", key_of(owner_id, document_id))
+        return bool(index.searcher().search(query, 1).hits)
+
     def _stat_current(self) -> tuple[int, int] | None:
         try:
             stat = (self.root / CURRENT).stat()

@@ -252,3 +252,16 @@ def test_search_needs_a_token(api: Api) -> None:
     body = api.call("Search", {"query": "x"})
     assert error_codes(body) == ["UNAUTHENTICATED"]
     assert body["data"] is None
+
+
+@pytest.mark.parametrize("plan", ["FREE", "PREMIUM"])
+def test_a_document_is_found_the_moment_it_reads_ready(api: Api, plan: str) -> None:
+    """No waiting between READY and search: the index holds a document before its record says READY."""
+    user = api.sign_up(plan)
+    for _ in range(3):
+        name = word()
+        document = api.submit(user, f"{name} body\n".encode(), filename=f"{name}.txt", contentType="text/plain")
+        # Poll the status as a client would, then search at once.
+        assert api.settled(user, document["id"], timeout=60)["status"] == "READY"
+
+        assert hit_ids(search(api, user, name)) == [document["id"]]

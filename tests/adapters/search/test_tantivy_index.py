@@ -436,3 +436,23 @@ def test_searches_run_in_parallel_threads(fruit: TantivyIndex) -> None:
     with ThreadPoolExecutor(8) as pool:
         results = list(pool.map(lambda query: set(ids(fruit, A, query)), queries))
     assert results == [{"d1", "d2"}, {"d1", "d4"}, {"d2", "d3"}, {"d2"}] * 10
+
+
+# holds ------------------------------------------------------------------------------------------
+
+
+def test_holds_follows_commits_made_through_another_handle_and_is_per_owner(index: TantivyIndex) -> None:
+    reader = TantivyIndex.open(index.root)  # another process's view of the same folder
+    assert reader.holds(A, "a1") is False
+
+    with index.writer() as writer:
+        writer.upsert([doc(A, "a1")])
+        assert reader.holds(A, "a1") is False  # not committed yet
+        writer.commit()
+
+    assert reader.holds(A, "a1") is True
+    assert reader.holds(B, "a1") is False  # the same id under another owner is another document
+    with index.writer() as writer:
+        writer.delete(A, ["a1"])
+        writer.commit()
+    assert reader.holds(A, "a1") is False

@@ -1,0 +1,152 @@
+"""READY waits for the search index: the pipeline marks a finished document ``indexing``, tells the
+indexer, and writes READY once the index holds it; past its wait it writes READY anyway.
+
+A real tantivy index in a temporary folder, a real SQS queue on moto, and the real indexer
+consuming it in the test's event loop; events go to a recording publisher (a process boundary).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+
+from adapters.blocking import Blocking
+from adapters.queue import SqsQueue
+from adapters.search.tantivy_index import TantivyIndex
+from models import documents, processing
+from models.documents import PROCESSING, READY
+from subscriptions.events import Event, EventType
+from tests.workers.test_pipeline import Recorder, completed, new_account, stored
+from workers.indexer import Indexer, current_entries
+from workers.pipeline import Pipeline
+
+pytestmark = pytest.mark.anyio
+
+
+class ReadyWitness(Recorder):
+    """Records events, and at each DocumentReady what the index and the record said right then."""
+
+    def __init__(self, index: TantivyIndex) -> None:
+        super().__init__()
+        self.index = index
+        self.at_ready: list[tuple[bool, str]] = []
+
+    async def publish(self, event: Event) -> None:
+        await super().publish(event)
+        if event.type is EventType.DOCUMENT_READY and event.document_id is not None:
+            held = self.index.holds(event.account_id, event.document_id)
+            self.at_ready.append((held, documents.get(event.account_id, event.document_id).status))
+
+
+@pytest.fixture
+def queue(target) -> SqsQueue:
+    client = target.client("sqs")
+    url = client.create_queue(QueueName=f"test-index-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    return SqsQueue(target, url)
+
+
+@pytest.fixture
+def index(tmp_path: Path) -> TantivyIndex:
+    return TantivyIndex.open(tmp_path / "search")
+
+
+@pytest.fixture
+async def indexer(index: TantivyIndex, queue: SqsQueue, store, tmp_path: Path) -> AsyncIterator[Indexer]:
+    """The single writer, consuming ``queue`` until the test ends."""
+    running = Indexer(Blocking(4), store, index, tmp_path / "search")
+    async with anyio.create_task_group() as group:
+        group.start_soon(lambda: running.run_forever(queue, wait_seconds=1, visibility_seconds=None))
+        yield running
+        group.cancel_scope.cancel()
+
+
+def pipeline_for(store, extraction, mailer, publisher, index, queue, wait: float = 10.0) -> Pipeline:
+    return Pipeline(
+        blocking=Blocking(4),
+        objects=store,
+        publisher=publisher,
+        extraction=extraction,
+        mailer=mailer,
+        index_queue=queue,
+        search=index,
+        index_wait_seconds=wait,
+    )
+
+
+@pytest.mark.parametrize("plan", ["FREE", "PREMIUM"])
+async def test_ready_is_written_and_announced_only_once_the_index_holds_the_document(
+    plan: str, store, extraction, mailer, index, queue, indexer
+) -> None:
+    witness = ReadyWitness(index)
+    pipeline = pipeline_for(store, extraction, mailer, witness, index, queue)
+    account = new_account(plan)
+    record = stored(store, account, b"indexed before ready\n", "text/plain")
+
+    await pipeline.handle(completed(record))
+
+    assert witness.at_ready == [(True, READY)]
+    final = documents.get(account.id, record.document_id)
+    assert (final.status, final.indexing) == (READY, None)
+    assert witness.kinds() == ["ProcessingStarted", "DocumentReady", "QuotaChanged"]
+
+
+async def test_without_an_indexer_ready_comes_after_the_wait_with_a_warning(
+    store, extraction, mailer, index, queue, caplog: pytest.LogCaptureFixture
+) -> None:
+    recorder = Recorder()
+    pipeline = pipeline_for(store, extraction, mailer, recorder, index, queue, wait=0.3)
+    account = new_account("FREE")
+    record = stored(store, account, b"nobody indexes this\n", "text/plain")
+
+    with caplog.at_level(logging.WARNING, logger="workers.pipeline"):
+        await pipeline.handle(completed(record))
+
+    final = documents.get(account.id, record.document_id)
+    assert (final.status, final.indexing) == (READY, None)
+    assert recorder.kinds() == ["ProcessingStarted", "DocumentReady", "QuotaChanged"]
+    assert [r.getMessage() for r in caplog.records if r.name == "workers.pipeline"] == [
+        f"document {record.document_id} not in the search index after 0 s: READY without it (is the indexer running?)"
+    ]
+    assert not index.holds(account.id, record.document_id)
+    (message,) = queue.receive(10, 1)  # the indexer's message waits for it
+    body = dict(message.body)
+    assert len(body.pop("key")) == 32
+    assert body == {"type": "index.document", "account_id": account.id, "document_id": record.document_id}
+
+
+async def test_the_indexer_takes_a_processing_document_only_once_it_is_marked_indexing(store) -> None:
+    account = new_account("FREE")
+    record = stored(store, account, b"not yet\n", "text/plain")
+    assert record.status == PROCESSING
+
+    assert current_entries(store, account.id, [record.document_id]) == ([], [record.document_id])
+
+    assert processing.prepare_for_index(record, pages=1)
+    upserts, removals = current_entries(store, account.id, [record.document_id])
+
+    assert ([entry.document_id for entry in upserts], removals) == ([record.document_id], [])
+    marked = documents.get(account.id, record.document_id)
+    assert (marked.status, marked.indexing, marked.pages) == (PROCESSING, True, 1)
+
+
+async def test_marking_a_document_that_is_no_longer_processing_changes_nothing(store) -> None:
+    account = new_account("FREE")
+    record = stored(store, account, b"settled\n", "text/plain")
+    assert processing.finish(record, failure_reason="TEST")
+    before = documents.get(account.id, record.document_id)
+
+    assert not processing.prepare_for_index(record, pages=3)
+
+    after: Any = documents.get(account.id, record.document_id)
+    assert (after.status, after.indexing, after.pages, after.updated_at) == (
+        before.status,
+        None,
+        None,
+        before.updated_at,
+    )
