@@ -22,7 +22,9 @@ class DocumentStatus(Enum):
         "PENDING_UPLOAD", description="A form was issued; the file has not been completed yet."
     )
     PROCESSING = strawberry.enum_value("PROCESSING", description="Stored and counted; being processed.")
-    READY = strawberry.enum_value("READY", description="Stored, counted and ready to download.")
+    READY = strawberry.enum_value(
+        "READY", description="Stored, counted, ready to download, and already in `search` results."
+    )
     FAILED = strawberry.enum_value(
         "FAILED", description="Stored and counted, but processing failed; see `failureReason`."
     )
