@@ -26,14 +26,14 @@ from typing import TYPE_CHECKING, Any
 import anyio
 from anyio.streams.buffered import BufferedByteReceiveStream
 
-from workers.extractors.base import Extracted, ExtractionFailed, GiB
+from workers.extractors.base import CRASHED, TIMEOUT, Extracted, ExtractionFailed, GiB
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
     from anyio.abc import ByteSendStream, Process
 
-__all__ = ["EXTRACTABLE", "Extracted", "Extraction", "ExtractionFailed", "failure_class"]
+__all__ = ["EXTRACTABLE", "Extracted", "Extraction", "ExtractionFailed"]
 
 #: The MIME types with an extractor (as ``workers.detect`` names them). Others are stored, not extracted.
 EXTRACTABLE: frozenset[str] = frozenset(
@@ -62,29 +62,6 @@ FILES_PER_PROCESS = 100
 START_SECONDS = 60.0
 #: How long a process that closed its pipes is given to exit by itself.
 EXIT_SECONDS = 5.0
-
-
-#: Reason classes for metrics, by words that the reasons (written for people) contain; first match wins.
-FAILURE_CLASSES = (
-    ("took longer than", "TIMEOUT"),
-    ("of memory", "MEMORY"),
-    ("extraction process", "CRASHED"),
-    ("password", "ENCRYPTED"),
-    ("unpacks", "TOO_LARGE"),
-    ("claims", "TOO_LARGE"),
-    ("safety limits", "TOO_LARGE"),
-    ("OCR failed", "OCR"),
-    ("not a valid", "INVALID"),
-    ("not a text file", "INVALID"),
-    ("damaged", "INVALID"),
-    ("could not be read", "UNREADABLE"),
-)
-
-
-def failure_class(reason: str) -> str:
-    """A failure reason's class, for counting: TIMEOUT, MEMORY, CRASHED, ENCRYPTED, TOO_LARGE, OCR,
-    INVALID, UNREADABLE or OTHER."""
-    return next((name for words, name in FAILURE_CLASSES if words in reason), "OTHER")
 
 
 class Extraction:
@@ -142,21 +119,21 @@ class Extraction:
                 await self._discard(child)
                 if self._closed:
                     raise RuntimeError("the extraction pool was closed during the extraction") from None
-                raise ExtractionFailed(child.death()) from None
+                raise ExtractionFailed(child.death(), CRASHED) from None
             except BaseException:
                 # Cancelled, or ``progress`` failed: the process is mid-file and of no further use.
                 await self._discard(child)
                 raise
             if deadline.cancelled_caught:
                 await self._discard(child)
-                raise ExtractionFailed(f"took longer than {self.seconds:g} s")
+                raise ExtractionFailed(f"took longer than {self.seconds:g} s", TIMEOUT)
             child.files += 1
             if reply.get("retire") or child.files >= FILES_PER_PROCESS:
                 await self._discard(child)
             else:
                 self._idle.append(child)
         if "failed" in reply:
-            raise ExtractionFailed(reply["failed"])
+            raise ExtractionFailed(reply["failed"], reply["kind"])
         return Extracted(reply["text"], reply["pages"])
 
     async def aclose(self) -> None:

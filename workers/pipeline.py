@@ -47,7 +47,7 @@ from models.errors import AccountNotFound, DocumentNotFound
 from subscriptions.events import Event, EventType
 from workers.consumer import UnknownMessage, addressed
 from workers.detect import detect
-from workers.extraction import EXTRACTABLE, ExtractionFailed, failure_class
+from workers.extraction import EXTRACTABLE, ExtractionFailed
 
 if TYPE_CHECKING:
     from adapters.blocking import Blocking
@@ -160,7 +160,7 @@ class Pipeline:
                 extracted = await self.extraction.extract(path, detected, progress=self._progress(record))
             except ExtractionFailed as failure:
                 if self.metrics is not None:
-                    self.metrics.observe_extraction(detected, time.monotonic() - started, failure_class(failure.reason))
+                    self.metrics.observe_extraction(detected, time.monotonic() - started, failure.kind)
                 if await self.blocking.run(processing.finish, record, failure_reason=failure.reason):
                     self._processed("failed")
                     await self.publish(EventType.DOCUMENT_FAILED, record, reason=failure.reason)

@@ -11,7 +11,6 @@ from prometheus_client.parser import text_string_to_metric_families
 from adapters.cloudwatch import CloudWatchReporter
 from adapters.metrics import MAX_OPERATIONS, Metrics
 from adapters.queue import SqsQueue, ensure_queues
-from workers.extraction import failure_class
 
 
 def samples(metrics: Metrics) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -50,26 +49,6 @@ def test_operation_labels_stay_few() -> None:
         assert metrics.operation_label(f"Op{number}") == f"Op{number}"
     assert metrics.operation_label("OneTooMany") == "other"
     assert metrics.operation_label("Me") == "Me"  # names already seen keep their label
-
-
-@pytest.mark.parametrize(
-    ("reason", "kind"),
-    [
-        ("took longer than 60 s", "TIMEOUT"),
-        ("needed more than 1 GiB of memory", "MEMORY"),
-        ("the extraction process crashed (SIGSEGV)", "CRASHED"),
-        ("the extraction process ended unexpectedly (exit status 1)", "CRASHED"),
-        ("the PDF needs a password", "ENCRYPTED"),
-        ("the DOCX unpacks to 3 GiB, more than 256 MiB", "TOO_LARGE"),
-        ("the image claims 100000 × 100000 pixels, more than 50 million", "TOO_LARGE"),
-        ("not a valid PDF (truncated?)", "INVALID"),
-        ("OCR failed on this image", "OCR"),
-        ("the file could not be read", "UNREADABLE"),
-        ("something new", "OTHER"),
-    ],
-)
-def test_failure_reasons_fall_into_few_classes(reason: str, kind: str) -> None:
-    assert failure_class(reason) == kind
 
 
 def test_queue_depth_is_the_number_of_messages_sent(target) -> None:

@@ -48,11 +48,15 @@ def run(scenario, **limits):
 
 
 async def outcome(pool: Extraction, path: Path, content_type: str) -> Extracted | str:
-    """What extracting ``path`` gives: the text, or the reason it failed."""
+    """What extracting ``path`` gives: the text, or the failure's class and reason (``"KIND: reason"``)."""
     try:
         return await pool.extract(path, content_type)
     except ExtractionFailed as failure:
-        return failure.reason
+        return failed(failure)
+
+
+def failed(failure: ExtractionFailed) -> str:
+    return f"{failure.kind}: {failure.reason}"
 
 
 def live(name: str) -> list[int]:
@@ -176,20 +180,28 @@ def test_progress_is_awaited_in_page_order_up_to_the_last_page(folder) -> None:
         (
             lambda folder: files.looping_pdf(folder / "loop.pdf"),
             "application/pdf",
-            "not a valid PDF (its page tree loops)",
+            "INVALID: not a valid PDF (its page tree loops)",
         ),
-        (lambda folder: files.truncated_pdf(folder / "cut.pdf"), "application/pdf", "not a valid PDF (truncated?)"),
+        (
+            lambda folder: files.truncated_pdf(folder / "cut.pdf"),
+            "application/pdf",
+            "INVALID: not a valid PDF (truncated?)",
+        ),
         (
             lambda folder: files.encrypted_pdf(folder / "locked.pdf", user_password="secret"),
             "application/pdf",
-            "the PDF needs a password",
+            "ENCRYPTED: the PDF needs a password",
         ),
         (
             lambda folder: files.png_claiming(folder / "huge.png", 100_000, 100_000),
             "image/png",
-            "the image claims 100000 × 100000 pixels, more than 50 million",
+            "TOO_LARGE: the image claims 100000 × 100000 pixels, more than 50 million",
         ),
-        (lambda folder: files.docx_bomb(folder / "bomb.docx"), DOCX, "the DOCX unpacks to 3 GiB, more than 256 MiB"),
+        (
+            lambda folder: files.docx_bomb(folder / "bomb.docx"),
+            DOCX,
+            "TOO_LARGE: the DOCX unpacks to 3 GiB, more than 256 MiB",
+        ),
     ],
     ids=["pdf-page-tree-loop", "truncated-pdf", "encrypted-pdf", "png-claiming-100000x100000", "docx-zip-bomb"],
 )
@@ -228,7 +240,7 @@ def test_file_whose_name_lies_is_extracted_as_what_its_bytes_are(folder, normal)
         )
 
     assert detected == "image/png"
-    assert run(scenario, processes=1, seconds=10) == (Extracted(LINE, None), "not a valid PDF", NORMAL)
+    assert run(scenario, processes=1, seconds=10) == (Extracted(LINE, None), "INVALID: not a valid PDF", NORMAL)
 
 
 def test_file_past_the_wall_clock_limit_is_killed_with_its_ocr(folder, normal) -> None:
@@ -240,7 +252,7 @@ def test_file_past_the_wall_clock_limit_is_killed_with_its_ocr(folder, normal) -
         timed_out = await outcome(pool, slow, "application/pdf")
         return timed_out, surviving("tesseract", within=0.3), await outcome(pool, normal, "application/pdf")
 
-    assert run(scenario, processes=1, seconds=1) == ("took longer than 1 s", [], NORMAL)
+    assert run(scenario, processes=1, seconds=1) == ("TIMEOUT: took longer than 1 s", [], NORMAL)
 
 
 def test_process_that_crashes_mid_file_fails_that_file_and_is_replaced(folder, normal) -> None:
@@ -257,10 +269,10 @@ def test_process_that_crashes_mid_file_fails_that_file_and_is_replaced(folder, n
         try:
             crashed: Extracted | str = await pool.extract(scans, "application/pdf", crash_once)
         except ExtractionFailed as failure:
-            crashed = failure.reason
+            crashed = failed(failure)
         return crashed, await outcome(pool, normal, "application/pdf")
 
-    assert run(scenario, processes=1, seconds=30) == ("the extraction process crashed (SIGSEGV)", NORMAL)
+    assert run(scenario, processes=1, seconds=30) == ("CRASHED: the extraction process crashed (SIGSEGV)", NORMAL)
     assert len(crashes) == 1
 
 
@@ -273,7 +285,10 @@ def test_file_past_the_memory_limit_fails_and_the_next_gets_a_fresh_process(fold
         return await outcome(pool, large, "text/plain"), await outcome(pool, normal, "application/pdf")
 
     memory = 256 * 1024**2
-    assert run(scenario, processes=1, seconds=10, memory_bytes=memory) == ("needed more than 256 MiB of memory", NORMAL)
+    assert run(scenario, processes=1, seconds=10, memory_bytes=memory) == (
+        "MEMORY: needed more than 256 MiB of memory",
+        NORMAL,
+    )
 
 
 def test_files_are_extracted_side_by_side(folder, normal) -> None:
@@ -314,3 +329,18 @@ def test_type_without_an_extractor_is_a_caller_error(normal) -> None:
 
     with pytest.raises(ValueError, match="no extractor for video/mp4"):
         run(scenario)
+
+
+def test_an_error_the_extractor_did_not_expect_fails_the_file_as_unreadable(monkeypatch, folder) -> None:
+    def breaks(path: Path, content_type: str, progress: object) -> Extracted:
+        raise RuntimeError("a bug in an extractor")
+
+    monkeypatch.setitem(sandbox.EXTRACTORS, "text/plain", breaks)
+    request = {"path": str(folder / "any.txt"), "content_type": "text/plain"}
+
+    answer, retire = sandbox.answer(request, channel=None, memory_bytes=1024**3)  # type: ignore[arg-type]
+
+    assert (answer, retire) == (
+        sandbox.encode({"failed": "the file could not be read", "kind": "UNREADABLE"}),
+        False,
+    )

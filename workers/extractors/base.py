@@ -12,9 +12,10 @@ worker's own process, and is held to this contract:
   whitespace-only text, not a failure.
 - It calls ``progress(page, pages)`` after each page of a paged format. The callback is cheap (the
   sandbox throttles what reaches the parent); formats without pages never call it.
-- It raises ``ExtractionFailed(reason)`` for what it recognises as wrong with the file (encrypted,
-  malformed, claiming sizes past its limits), with a reason written for the document's owner. Any
-  other exception is reported as "the file could not be read", with the traceback in the log.
+- It raises ``ExtractionFailed(reason, kind)`` for what it recognises as wrong with the file
+  (encrypted, malformed, claiming sizes past its limits), with a reason written for the document's
+  owner and one of the few ``kind`` classes that metrics count. Any other exception is reported as
+  "the file could not be read" (``UNREADABLE``), with the traceback in the log.
 - It refuses input whose declared size is past a limit *before* allocating for it (image pixels,
   unpacked zip sizes), so that the reason names the cause. Beyond that it need not guard its time or
   memory: the process runs under an address-space limit (``MemoryError`` becomes "needed more than
@@ -41,6 +42,20 @@ GiB = 1024 * MiB
 PAGE_BREAK = "\f"
 
 
+#: Why an extraction failed, as metrics count it (``docstore_extraction_failures_total{reason}``).
+TIMEOUT, MEMORY, CRASHED, ENCRYPTED, TOO_LARGE, OCR, INVALID, UNREADABLE, OTHER = (
+    "TIMEOUT",
+    "MEMORY",
+    "CRASHED",
+    "ENCRYPTED",
+    "TOO_LARGE",
+    "OCR",
+    "INVALID",
+    "UNREADABLE",
+    "OTHER",
+)
+
+
 @dataclass(frozen=True)
 class Extracted:
     """A file's text; ``pages`` is the page count of a paged format (PDF, TIFF), else None."""
@@ -50,11 +65,13 @@ class Extracted:
 
 
 class ExtractionFailed(Exception):
-    """The file cannot be extracted; ``reason`` says why, short and in words for the document's owner."""
+    """The file cannot be extracted; ``reason`` says why, short and in words for the document's owner,
+    and ``kind`` is its class (``INVALID``, ``TOO_LARGE``, ...) for counting."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, kind: str) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.kind = kind
 
 
 class Extractor(Protocol):

@@ -9,7 +9,7 @@ import docx
 from docx.opc.exceptions import PackageNotFoundError
 from docx.table import Table
 
-from workers.extractors.base import Extracted, ExtractionFailed, MiB, amount
+from workers.extractors.base import INVALID, TOO_LARGE, Extracted, ExtractionFailed, MiB, amount
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -34,13 +34,15 @@ def extract(path: Path, content_type: str, progress: PageProgress) -> Extracted:
             # that lies fails its CRC check instead), so the declared sizes bound what opening it costs.
             unpacked = sum(member.file_size for member in package.infolist())
         if unpacked > MAX_UNPACKED:
-            raise ExtractionFailed(f"the DOCX unpacks to {amount(unpacked)}, more than {amount(MAX_UNPACKED)}")
+            raise ExtractionFailed(
+                f"the DOCX unpacks to {amount(unpacked)}, more than {amount(MAX_UNPACKED)}", TOO_LARGE
+            )
         document = docx.Document(str(path))
         return Extracted("\n".join(lines(document)), None)
     except (zipfile.BadZipFile, PackageNotFoundError, KeyError, ValueError, SyntaxError) as error:
         # What python-docx raises for a zip that is not a Word document, or a part that is not XML
         # (lxml's XMLSyntaxError is a SyntaxError).
-        raise ExtractionFailed("not a valid DOCX") from error
+        raise ExtractionFailed("not a valid DOCX", INVALID) from error
 
 
 def lines(container: BlockItemContainer | Document) -> Iterator[str]:

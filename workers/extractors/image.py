@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import pytesseract
 from PIL import Image, ImageOps, JpegImagePlugin, PngImagePlugin, TiffImagePlugin, WebPImagePlugin
 
-from workers.extractors.base import PAGE_BREAK, Extracted, ExtractionFailed
+from workers.extractors.base import INVALID, OCR, PAGE_BREAK, TOO_LARGE, Extracted, ExtractionFailed
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -45,7 +45,7 @@ def extract(path: Path, content_type: str, progress: PageProgress) -> Extracted:
     try:
         image = opener(path)
     except (OSError, SyntaxError, ValueError) as error:  # Pillow's ways of saying "not this format"
-        raise ExtractionFailed(f"not a valid {name} image") from error
+        raise ExtractionFailed(f"not a valid {name} image", INVALID) from error
     with image:
         if not isinstance(image, TiffImagePlugin.TiffImageFile):
             return Extracted(ocr(checked(image)), None)  # an animated WebP's first frame
@@ -63,7 +63,7 @@ def checked(image: Image.Image) -> Image.Image:
     width, height = image.size
     if width * height > MAX_PIXELS:
         millions = MAX_PIXELS // 1_000_000
-        raise ExtractionFailed(f"the image claims {width} × {height} pixels, more than {millions} million")
+        raise ExtractionFailed(f"the image claims {width} × {height} pixels, more than {millions} million", TOO_LARGE)
     return image
 
 
@@ -78,11 +78,11 @@ def ocr(image: Image.Image) -> str:
         if image.mode not in ("1", "L", "RGB"):
             image = image.convert("RGB")
     except (OSError, SyntaxError, ValueError) as error:  # truncated or corrupt pixel data
-        raise ExtractionFailed("the image data is damaged") from error
+        raise ExtractionFailed("the image data is damaged", INVALID) from error
     try:
         text: str = pytesseract.image_to_string(image, lang=LANGUAGE)
     except pytesseract.TesseractError as error:
-        raise ExtractionFailed("OCR failed on this image") from error
+        raise ExtractionFailed("OCR failed on this image", OCR) from error
     # Tesseract ends each page with a form feed, which here separates pages.
     return text.replace(PAGE_BREAK, "").strip()
 

@@ -11,7 +11,7 @@ from pypdf import PdfReader
 from pypdf.errors import FileNotDecryptedError, LimitReachedError, PdfReadError, PdfStreamError
 
 from workers.extractors import image
-from workers.extractors.base import PAGE_BREAK, Extracted, ExtractionFailed
+from workers.extractors.base import ENCRYPTED, INVALID, PAGE_BREAK, TOO_LARGE, Extracted, ExtractionFailed
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -38,13 +38,13 @@ def extract(path: Path, content_type: str, progress: PageProgress) -> Extracted:
     """Every page's text, OCR standing in for a missing text layer; the page count."""
     with path.open("rb") as file:
         if b"%PDF-" not in file.read(1024):
-            raise ExtractionFailed("not a valid PDF")
+            raise ExtractionFailed("not a valid PDF", INVALID)
     with ExitStack() as stack:
         try:
             reader = stack.enter_context(PdfReader(path))
             # Many PDFs are encrypted with an empty user password, only to restrict printing or copying.
             if reader.is_encrypted and not reader.decrypt(""):
-                raise ExtractionFailed("the PDF needs a password")
+                raise ExtractionFailed("the PDF needs a password", ENCRYPTED)
             pages = len(reader.pages)
             rendered: pypdfium2.PdfDocument | None = None
             texts = []
@@ -58,13 +58,13 @@ def extract(path: Path, content_type: str, progress: PageProgress) -> Extracted:
                 texts.append(text.replace(PAGE_BREAK, "\n"))
                 progress(index + 1, pages)
         except FileNotDecryptedError as error:
-            raise ExtractionFailed("the PDF needs a password") from error
+            raise ExtractionFailed("the PDF needs a password", ENCRYPTED) from error
         except PdfReadError as error:
-            raise ExtractionFailed(invalid(error)) from error
+            raise ExtractionFailed(invalid(error), INVALID) from error
         except LimitReachedError as error:  # pypdf's guards against streams that unpack without end
-            raise ExtractionFailed("the PDF unpacks past the PDF reader's safety limits") from error
+            raise ExtractionFailed("the PDF unpacks past the PDF reader's safety limits", TOO_LARGE) from error
         except pypdfium2.PdfiumError as error:
-            raise ExtractionFailed("not a valid PDF (pages without text could not be rendered)") from error
+            raise ExtractionFailed("not a valid PDF (pages without text could not be rendered)", INVALID) from error
     return Extracted(PAGE_BREAK.join(texts), pages)
 
 

@@ -5,7 +5,7 @@ It speaks on stdin and stdout in messages of an 8-byte big-endian length and tha
 JSON (anything else written to stdout, by a library, goes to stderr instead). Once started it says
 ``{"ready": true}``, or ``{"error": why}`` and exits. Then, for each request ``{"path": ...,
 "content_type": ...}`` it answers with any number of ``{"progress": [page, pages]}`` and one of
-``{"text": ..., "pages": ...}`` or ``{"failed": reason}``. ``"retire": true`` in an answer means it
+``{"text": ..., "pages": ...}`` or ``{"failed": reason, "kind": class}``. ``"retire": true`` in an answer means it
 exits after it (its memory may be spent); so does the end of stdin.
 """
 
@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 from adapters import logs
 from workers.extractors import docx, image, pdf, text
-from workers.extractors.base import ExtractionFailed, amount
+from workers.extractors.base import MEMORY, OTHER, UNREADABLE, ExtractionFailed, amount
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -102,21 +102,21 @@ def answer(request: dict[str, Any], channel: Channel, memory_bytes: int) -> tupl
     content_type: str = request["content_type"]
     extractor = EXTRACTORS.get(content_type)
     if extractor is None:
-        return encode({"failed": f"no extractor for {content_type}"}), False
+        return encode({"failed": f"no extractor for {content_type}", "kind": OTHER}), False
     try:
         extracted = extractor(Path(request["path"]), content_type, Progress(channel))
         # Broken font maps can give lone surrogates, which no UTF-8 encoder downstream would take.
         text = LONE_SURROGATE.sub("\ufffd", extracted.text)
         return encode({"text": text, "pages": extracted.pages}), False
     except ExtractionFailed as failure:
-        return encode({"failed": failure.reason}), False
+        return encode({"failed": failure.reason, "kind": failure.kind}), False
     except MemoryError:
         # What is left of the heap may be too fragmented to trust with the next file.
         reason = f"needed more than {amount(memory_bytes)} of memory"
-        return encode({"failed": reason, "retire": True}), True
+        return encode({"failed": reason, "kind": MEMORY, "retire": True}), True
     except Exception:
         log.exception("extracting %s (%s) failed", request["path"], content_type)
-        return encode({"failed": "the file could not be read"}), False
+        return encode({"failed": "the file could not be read", "kind": UNREADABLE}), False
 
 
 def limit_memory(memory_bytes: int) -> None:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import charset_normalizer
 import inscriptis
 
-from workers.extractors.base import Extracted, ExtractionFailed, KiB
+from workers.extractors.base import INVALID, Extracted, ExtractionFailed, KiB
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -58,7 +58,7 @@ def decode(data: bytes) -> str:
     guesses = charset_normalizer.from_bytes(data)
     best = guesses.best()
     if best is None:
-        raise ExtractionFailed("not a text file (no character encoding fits it)")
+        raise ExtractionFailed("not a text file (no character encoding fits it)", INVALID)
     # Short Western text often fits several single-byte encodings equally well (é, è and à make
     # sense in Windows-1250 too, as č, ŕ, ...); Windows-1252 is by far the most common of them.
     for guess in guesses:

@@ -44,4 +44,4 @@ def test_zip_that_is_no_word_document_is_not_a_valid_docx(contents, tmp_path) ->
     with pytest.raises(ExtractionFailed) as failed:
         docx.extract(path, DOCX, lambda page, pages: None)
 
-    assert failed.value.reason == "not a valid DOCX"
+    assert (failed.value.kind, failed.value.reason) == ("INVALID", "not a valid DOCX")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytesseract
 import pytest
 from PIL import Image
 
@@ -61,7 +62,10 @@ def test_image_claiming_too_many_pixels_is_refused_before_decoding(tmp_path) -> 
     with pytest.raises(ExtractionFailed) as failed:
         extract(path, "image/png")
 
-    assert failed.value.reason == "the image claims 8000 × 7000 pixels, more than 50 million"
+    assert (failed.value.kind, failed.value.reason) == (
+        "TOO_LARGE",
+        "the image claims 8000 × 7000 pixels, more than 50 million",
+    )
 
 
 def test_file_of_another_format_is_not_a_valid_image_of_the_type_given(tmp_path) -> None:
@@ -70,7 +74,7 @@ def test_file_of_another_format_is_not_a_valid_image_of_the_type_given(tmp_path)
     with pytest.raises(ExtractionFailed) as failed:
         extract(path, "image/jpeg")
 
-    assert failed.value.reason == "not a valid JPEG image"
+    assert (failed.value.kind, failed.value.reason) == ("INVALID", "not a valid JPEG image")
 
 
 def test_truncated_image_is_damaged(tmp_path) -> None:
@@ -80,4 +84,17 @@ def test_truncated_image_is_damaged(tmp_path) -> None:
     with pytest.raises(ExtractionFailed) as failed:
         extract(path, "image/png")
 
-    assert failed.value.reason == "the image data is damaged"
+    assert (failed.value.kind, failed.value.reason) == ("INVALID", "the image data is damaged")
+
+
+def test_tesseract_failing_fails_the_image_as_an_ocr_failure(tmp_path, monkeypatch) -> None:
+    path = files.image_file(tmp_path / "scan.png", LINE, format="PNG")
+    failing = tmp_path / "tesseract"
+    failing.write_text("#!/bin/sh\necho 'Error: cannot read the image' >&2\nexit 1\n")
+    failing.chmod(0o755)
+    monkeypatch.setattr(pytesseract.pytesseract, "tesseract_cmd", str(failing))
+
+    with pytest.raises(ExtractionFailed) as failed:
+        extract(path, "image/png")
+
+    assert (failed.value.kind, failed.value.reason) == ("OCR", "OCR failed on this image")

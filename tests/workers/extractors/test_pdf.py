@@ -46,4 +46,4 @@ def test_file_without_a_pdf_header_is_not_a_valid_pdf(tmp_path) -> None:
     with pytest.raises(ExtractionFailed) as failed:
         extract(path)
 
-    assert failed.value.reason == "not a valid PDF"
+    assert (failed.value.kind, failed.value.reason) == ("INVALID", "not a valid PDF")
