@@ -66,10 +66,10 @@ def count(document: Document, *, plan: str | None = None, content_type: str) -> 
 
 
 def prepare_for_index(document: Document, *, text_key: str | None = None, pages: int | None = None) -> bool:
-    """Done but for the search index: still PROCESSING, with its text and pages recorded and
-    ``indexing`` set, so the indexer takes it in before :func:`finish` makes it READY. False when
-    it was not PROCESSING."""
-    actions: list[Any] = [Document.indexing.set(True)]
+    """Done but for the search index: still PROCESSING, with its text, pages and change time
+    recorded (all the index entry carries) and ``indexing`` set, so the indexer takes it in before
+    ``finish(indexed=True)`` makes it READY. False when it was not PROCESSING."""
+    actions: list[Any] = [Document.indexing.set(True), *documents.touched(document.document_id, utcnow())]
     if text_key:
         actions.append(Document.text_key.set(text_key))
     if pages is not None:
@@ -89,15 +89,14 @@ def finish(
     failure_reason: str | None = None,
     text_key: str | None = None,
     pages: int | None = None,
+    indexed: bool = False,
 ) -> bool:
     """PROCESSING to READY (or FAILED with a reason, counted in the failed-documents counter in
-    the same transaction). False when it was not PROCESSING."""
-    now = utcnow()
-    actions: list[Any] = [
-        Document.status.set(FAILED if failure_reason else READY),
-        *documents.touched(document.document_id, now),
-        Document.indexing.remove(),
-    ]
+    the same transaction). False when it was not PROCESSING. ``indexed``: the document went through
+    :func:`prepare_for_index`, so its change time stays the one the index entry has."""
+    actions: list[Any] = [Document.status.set(FAILED if failure_reason else READY), Document.indexing.remove()]
+    if not indexed:
+        actions += documents.touched(document.document_id, utcnow())
     if failure_reason:
         actions.append(Document.failure_reason.set(failure_reason[:500]))
     if text_key:

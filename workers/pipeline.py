@@ -170,16 +170,16 @@ class Pipeline:
             pages = extracted.pages
             stored_text = text_key(record.owner_id, record.document_id)
             await self.blocking.run(self.objects.put_text, stored_text, extracted.text)
-        announced = False
+        indexed = False
         if self.search is not None and self.index_queue is not None:
             if not await self.blocking.run(processing.prepare_for_index, record, text_key=stored_text, pages=pages):
                 return
             await self.announce_to_index(record)
             await self._until_indexed(record)
-            announced = True
-        if await self.blocking.run(processing.finish, record, text_key=stored_text, pages=pages):
+            indexed = True
+        if await self.blocking.run(processing.finish, record, text_key=stored_text, pages=pages, indexed=indexed):
             self._processed("ready")
-            if not announced:
+            if not indexed:
                 await self.announce_to_index(record)
             await self.publish(EventType.DOCUMENT_READY, record)
 

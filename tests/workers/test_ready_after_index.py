@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ import pytest
 
 from adapters.blocking import Blocking
 from adapters.queue import SqsQueue
+from adapters.search.base import SearchFilter
 from adapters.search.tantivy_index import TantivyIndex
 from models import documents, processing
 from models.documents import PROCESSING, READY
@@ -93,6 +95,11 @@ async def test_ready_is_written_and_announced_only_once_the_index_holds_the_docu
     assert witness.at_ready == [(True, READY)]
     final = documents.get(account.id, record.document_id)
     assert (final.status, final.indexing) == (READY, None)
+    # The entry has the record's change time to the microsecond (the date bounds are strict).
+    tick = timedelta(microseconds=1)
+    window = SearchFilter(updated_after=final.updated_at - tick, updated_before=final.updated_at + tick)
+    page = index.search(account.id, "file", content=False, flt=window, offset=0, limit=5)
+    assert [hit.document_id for hit in page.hits] == [record.document_id]
     assert witness.kinds() == ["ProcessingStarted", "DocumentReady", "QuotaChanged"]
 
 
