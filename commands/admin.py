@@ -30,14 +30,16 @@ def change_role(services: Services, action: str, raw_email: str) -> int:
     except validation.InvalidInput as error:
         print(f"docstore: {error}", file=sys.stderr)
         return 1
-    home = accounts.find_by_email(email)
-    if home is not None and accounts.is_replica(home, services.settings.region):
+    account = accounts.find_by_email(email)
+    if account is not None and accounts.is_replica(account, services.settings.region):
         # The copy kept here only redirects sign-ins; roles belong to the account at home.
-        print(f"docstore: {email} lives in {home.home_region}: run this command there", file=sys.stderr)
+        print(f"docstore: {email} lives in {account.home_region}: run this command there", file=sys.stderr)
         return 1
     try:
-        account, changed = roles.set_role(email, roles.ADMIN if action == "grant" else roles.USER)
-    except AccountNotFound:
+        if account is None:
+            raise AccountNotFound(email)
+        changed = roles.set_role(account, roles.ADMIN if action == "grant" else roles.USER)
+    except AccountNotFound:  # no such email, or the account was deleted meanwhile
         print(f"docstore: no account has the email {email}", file=sys.stderr)
         return 1
     if action == "grant":

@@ -339,10 +339,6 @@ def delete_stored(document: Document) -> bool:
                 return False
             if document.status not in STORED:
                 return False
-            try:
-                accounts.get(document.owner_id)
-            except AccountNotFound:
-                return False
         counted = document.counted_type is not None
         size = int(document.size)
         account_actions: list[Any] = [
@@ -352,11 +348,13 @@ def delete_stored(document: Document) -> bool:
         ]
         account_condition = Account.id.exists()
         plan = ""
-        if counted:
+        if attempt or counted:
+            # One read: whether the account is still there (on a retry), and its plan (if counted).
             try:
                 plan = accounts.get(document.owner_id).plan
             except AccountNotFound:
                 return False
+        if counted:
             account_actions += [Account.counted_documents.add(-1), Account.counted_bytes.add(-size)]
             account_condition &= Account.plan == plan
         try:
@@ -407,15 +405,17 @@ def get_many(owner_id: str, document_ids: Sequence[str]) -> dict[str, Document]:
     return found
 
 
-def ready_of(owner_id: str, after: str | None = None) -> Iterator[Document]:
+def ready_of(owner_id: str, after: str | None = None, page_size: int | None = None) -> Iterator[Document]:
     """The owner's READY documents, oldest first, those with ids after ``after`` only (one Query
-    on the owner's partition, starting at ``after`` rather than reading past what came before)."""
+    on the owner's partition, starting at ``after`` rather than reading past what came before).
+    ``page_size`` caps the items each request reads, for a caller that takes only a few."""
     return iter(
         Document.query(
             owner_id,
             range_key_condition=Document.document_id > after if after is not None else None,
             filter_condition=Document.status == READY,
             consistent_read=True,
+            page_size=page_size,
         )
     )
 

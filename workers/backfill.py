@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 from adapters.queue import PLAN_CHANGED, index_account, index_document, plan_changed
 from models import accounts, documents
 from models.errors import AccountNotFound
-from workers.consumer import UnknownMessage
+from workers.consumer import UnknownMessage, addressed
 from workers.detect import detect
 from workers.extraction import EXTRACTABLE, ExtractionFailed
 from workers.pipeline import text_key
@@ -66,10 +66,10 @@ class Backfill:
         self.index_queue = index_queue
 
     async def handle(self, body: dict[str, Any]) -> None:
-        account_id = body.get("account_id")
+        kind, account_id, _ = addressed(body)
+        if kind != PLAN_CHANGED:
+            raise UnknownMessage(f"unknown message {kind!r} on the backfill queue")
         after = body.get("after")
-        if body.get("type") != PLAN_CHANGED or not isinstance(account_id, str):
-            raise UnknownMessage(f"unknown message {body.get('type')!r} on the backfill queue")
         try:
             account = await self.blocking.run(accounts.get, account_id)
         except AccountNotFound:
@@ -91,7 +91,7 @@ class Backfill:
 
     @staticmethod
     def _chunk(account_id: str, after: str | None) -> list[Document]:
-        return list(islice(documents.ready_of(account_id, after), CHUNK))
+        return list(islice(documents.ready_of(account_id, after, page_size=CHUNK), CHUNK))
 
     async def _extract(self, record: Document) -> None:
         work = Path(tempfile.mkdtemp(prefix="docstore-backfill-"))

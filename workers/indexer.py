@@ -84,6 +84,12 @@ def entry(record: Document, plan: str, text: str | None) -> IndexedDocument:
     )
 
 
+def entry_for(objects: ObjectStore, record: Document, plan: str) -> IndexedDocument:
+    """``record``'s entry under ``plan``, its text read from S3 only where the plan indexes it."""
+    text = objects.get_text(record.text_key) if plan == "PREMIUM" and record.text_key else None
+    return entry(record, plan, text)
+
+
 def current_entries(
     objects: ObjectStore, owner_id: str, document_ids: list[str]
 ) -> tuple[list[IndexedDocument], list[str]]:
@@ -101,8 +107,7 @@ def current_entries(
         if record is None or not (record.status == READY or (record.status == PROCESSING and record.indexing)):
             removals.append(document_id)
             continue
-        text = objects.get_text(record.text_key) if plan == "PREMIUM" and record.text_key else None
-        upserts.append(entry(record, plan, text))
+        upserts.append(entry_for(objects, record, plan))
     return upserts, removals
 
 

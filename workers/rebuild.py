@@ -25,7 +25,7 @@ from adapters.queue import index_document
 from adapters.search.tantivy_index import TantivyIndex
 from models import accounts, documents
 from models.errors import AccountNotFound
-from workers.indexer import MARKER, entry, journal_path
+from workers.indexer import MARKER, entry_for, journal_path
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -87,8 +87,7 @@ def _entries(objects: ObjectStore, progress: Callable[[IndexedDocument], None]) 
         plan = plans[record.owner_id]
         if plan is None:
             continue
-        text = objects.get_text(record.text_key) if plan == "PREMIUM" and record.text_key else None
-        item = entry(record, plan, text)
+        item = entry_for(objects, record, plan)
         progress(item)
         yield item
 
