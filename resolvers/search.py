@@ -98,6 +98,8 @@ async def search(
     if after is not None:
         try:
             offset = int(pagination.decode(after, scope)[0])
+            if offset < 0:  # cursors are readable, so one can be edited
+                raise ValueError(offset)
         except (BadUserInput, ValueError):
             return ValidationError(message="The cursor is not one this search gave out.", field="after")
     backend = services.search

@@ -156,9 +156,7 @@ class Indexer:
 
     def _writer(self) -> TantivyWriter:
         """The writer of the live generation, reopened when a rebuild made another one live."""
-        from adapters.search.tantivy_index import TantivyIndex
-
-        live = TantivyIndex.current_generation(self.root)
+        live = self.index.current_generation(self.root)
         if self.writer is not None and live != self.generation:
             log.info("search index generation %s is live now; writing to it", live)
             self.writer.commit()

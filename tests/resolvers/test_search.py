@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import time
 import uuid
 from typing import Any
@@ -265,3 +267,18 @@ def test_a_document_is_found_the_moment_it_reads_ready(api: Api, plan: str) -> N
         assert api.settled(user, document["id"], timeout=60)["status"] == "READY"
 
         assert hit_ids(search(api, user, name)) == [document["id"]]
+
+
+def test_a_cursor_edited_to_a_negative_position_is_refused(api: Api, user: User) -> None:
+    shared = word()
+    ids = {text_document(api, user, "x", filename=f"{shared} {n}.txt")["id"] for n in range(2)}
+    until_found(api, user, shared, ids)
+    cursor = search(api, user, shared, first=1)["pageInfo"]["endCursor"]
+    version, scope, _, last = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    edited = base64.urlsafe_b64encode(json.dumps([version, scope, "-5", last]).encode()).decode().rstrip("=")
+
+    assert search(api, user, shared, first=1, after=edited) == {
+        "__typename": "ValidationError",
+        "message": "The cursor is not one this search gave out.",
+        "field": "after",
+    }
