@@ -155,7 +155,6 @@ class Runtime:
     embedded: local_aws.EmbeddedAws | None
     pubsub: BroadcastPubSub
     search: TantivyIndex
-    readiness: Readiness | None = None
     reporter: CloudWatchReporter | None = None
 
     def close(self) -> None:
@@ -232,13 +231,6 @@ def open_runtime(settings: Settings, *, attach: bool = False) -> Runtime:
             search=search,
             metrics=metrics,
         )
-        readiness = Readiness(
-            target,
-            table=settings.table_name("accounts"),
-            bucket=settings.bucket,
-            queue_urls={name: queue.url for name, queue in queues.items()},
-            pubsub=pubsub,
-        )
         reporter = None
         if metrics is not None and settings.cloudwatch_namespace:
             reporter = CloudWatchReporter(target, settings.cloudwatch_namespace, metrics)
@@ -252,8 +244,19 @@ def open_runtime(settings: Settings, *, attach: bool = False) -> Runtime:
         embedded=embedded,
         pubsub=pubsub,
         search=search,
-        readiness=readiness,
         reporter=reporter,
+    )
+
+
+def readiness_of(runtime: Runtime) -> Readiness:
+    """The ``/readyz`` checks of an API process (only it serves them): blocking, it builds clients."""
+    settings = runtime.services.settings
+    return Readiness(
+        runtime.target,
+        table=settings.table_name("accounts"),
+        bucket=settings.bucket,
+        queue_urls={name: queue.url for name, queue in runtime.services.queues.items()},
+        pubsub=runtime.pubsub,
     )
 
 
@@ -285,6 +288,7 @@ def create_app(settings: Settings, extra_routes: Sequence[Route] = ()) -> Starle
             raise
         app.state.services = runtime.services
         app.state.runtime = runtime
+        app.state.readiness = await asyncio.to_thread(readiness_of, runtime)
         working = None
         if settings.run_workers:
             working = asyncio.create_task(start_workers(runtime))
@@ -307,7 +311,7 @@ def create_app(settings: Settings, extra_routes: Sequence[Route] = ()) -> Starle
         return JSONResponse({"status": "ok"})
 
     async def readyz(request: Request) -> Response:
-        readiness: Readiness = request.app.state.runtime.readiness
+        readiness: Readiness = request.app.state.readiness
         ready, checks = await readiness.check()
         return JSONResponse({"status": "ready" if ready else "not ready", "checks": checks}, 200 if ready else 503)
 

@@ -25,7 +25,8 @@ TIMEOUT_SECONDS = 2.0
 
 
 class Readiness:
-    """The checks of one process; its boto3 clients are built at the first check."""
+    """The checks of one API process. Its boto3 clients (built here: call it off the event loop)
+    make one attempt each, bounded by ``timeout``."""
 
     def __init__(
         self,
@@ -42,19 +43,12 @@ class Readiness:
         self.queue_urls = dict(queue_urls)
         self.pubsub = pubsub
         self.timeout = timeout
-        self.target = target
-        self._opened = False
-        self._opening = asyncio.Lock()
-        self._dynamodb: Any = None
-        self._s3: Any = None
-        self._sqs: Any = None
+        self._dynamodb: Any = target.client("dynamodb", timeout=timeout)
+        self._s3: Any = target.client("s3", timeout=timeout)
+        self._sqs: Any = target.client("sqs", timeout=timeout)
 
     async def check(self) -> tuple[bool, dict[str, str]]:
         """Whether every check passed, and each check's ``ok`` or the reason it failed."""
-        async with self._opening:  # the clients are built at the first check, once
-            if not self._opened:
-                await asyncio.to_thread(self._open)
-                self._opened = True
         checks: dict[str, Callable[[], Awaitable[None]]] = {
             "dynamodb": lambda: asyncio.to_thread(self._table),
             "s3": lambda: asyncio.to_thread(self._s3.head_bucket, Bucket=self.bucket),
@@ -64,11 +58,6 @@ class Readiness:
         results = await asyncio.gather(*(self._run(check) for check in checks.values()))
         answers = dict(zip(checks, results, strict=True))
         return all(answer == OK for answer in answers.values()), answers
-
-    def _open(self) -> None:
-        self._dynamodb = self.target.client("dynamodb", timeout=self.timeout)
-        self._s3 = self.target.client("s3", timeout=self.timeout)
-        self._sqs = self.target.client("sqs", timeout=self.timeout)
 
     def _table(self) -> None:
         status = self._dynamodb.describe_table(TableName=self.table)["Table"]["TableStatus"]

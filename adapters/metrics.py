@@ -135,7 +135,6 @@ class Metrics:
         )
         self.window = Window() if window else None
         self._operations: set[str] = set()
-        self._open: Tally[str] = Tally()
         self._queues: Mapping[str, Queue] = {}
         self._depths: dict[str, int] = {}
         self._depths_at = float("-inf")
@@ -164,14 +163,14 @@ class Metrics:
 
     def subscription_opened(self, field: str) -> None:
         self.subscriptions.labels(field).inc()
-        self._open[field] += 1
 
     def subscription_closed(self, field: str) -> None:
         self.subscriptions.labels(field).dec()
-        self._open[field] -= 1
 
     def open_subscriptions(self) -> dict[str, int]:
-        return dict(self._open)
+        """The gauge's values by field (fields back at 0 included)."""
+        (family,) = self.subscriptions.collect()
+        return {sample.labels["field"]: int(sample.value) for sample in family.samples}
 
     def observe_extraction(self, content_type: str, seconds: float, failure: str | None = None) -> None:
         """One extraction of a file of ``content_type`` that took ``seconds``; ``failure`` is its

@@ -91,6 +91,9 @@ class Queue(Protocol):
     and moves to the dead-letter queue after ``MAX_RECEIVE_COUNT`` receives.
     """
 
+    #: Where the queue is (its SQS URL): what readiness checks ask about.
+    url: str
+
     def send(self, body: dict[str, Any], delay_seconds: int = 0) -> None:
         """Enqueue a JSON body, visible after ``delay_seconds`` (at most 900)."""
         ...

@@ -151,3 +151,16 @@ def test_a_second_push_sends_only_what_happened_since_the_first(target) -> None:
 def test_cloudwatch_needs_a_window() -> None:
     with pytest.raises(ValueError, match="window=True"):
         CloudWatchReporter(None, "x", Metrics())  # type: ignore[arg-type]
+
+
+def test_open_subscriptions_are_what_the_gauge_holds_fields_at_zero_included() -> None:
+    metrics = Metrics()
+    assert metrics.open_subscriptions() == {}
+
+    metrics.subscription_opened("documentEvents")
+    metrics.subscription_opened("documentEvents")
+    metrics.subscription_opened("quotaEvents")
+    metrics.subscription_closed("documentEvents")
+    metrics.subscription_closed("quotaEvents")
+
+    assert metrics.open_subscriptions() == {"documentEvents": 1, "quotaEvents": 0}
