@@ -50,7 +50,7 @@ from settings import Settings, SettingsError
 from workers.runner import run_workers
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Coroutine, Sequence
+    from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 
     from starlette.requests import Request
     from starlette.responses import Response
@@ -193,12 +193,20 @@ class NoEmbeddedAws(RuntimeError):
     """A command that joins a running embedded AWS found none on its data folder."""
 
 
-def open_runtime(settings: Settings, *, attach: bool = False) -> Runtime:
-    """Start the embedded AWS when asked for (or, with ``attach``, join the one a running server
-    started on the same data folder), point the models at the AWS, build the services."""
-    embedded = None
+def start_embedded_aws(settings: Settings, on_exit: Callable[[int], None] | None = None) -> local_aws.EmbeddedAws:
+    """The embedded AWS process on the data folder (raises EmbeddedAwsError, with a sentence, if it cannot)."""
+    embedded = local_aws.EmbeddedAws(settings.data_dir, synchronous=settings.embedded_sync, on_exit=on_exit)
+    embedded.start()
+    return embedded
+
+
+def open_runtime(settings: Settings, *, attach: bool = False, embedded: local_aws.EmbeddedAws | None = None) -> Runtime:
+    """Start the embedded AWS when asked for (or use the one given, or, with ``attach``, join the one
+    a running server started on the same data folder), point the models at the AWS, build the services."""
     endpoint = settings.aws_endpoint_url
-    if settings.embedded and attach:
+    if embedded is not None:
+        endpoint = embedded.endpoint_url
+    elif settings.embedded and attach:
         endpoint = local_aws.running_endpoint(settings.data_dir)
         if endpoint is None:
             raise NoEmbeddedAws(
@@ -206,8 +214,8 @@ def open_runtime(settings: Settings, *, attach: bool = False) -> Runtime:
                 "first (it creates everything itself), or set DOCSTORE_AWS_MODE for another AWS"
             )
     elif settings.embedded:
-        embedded = local_aws.EmbeddedAws(settings.data_dir)
-        endpoint = embedded.start()
+        embedded = start_embedded_aws(settings)
+        endpoint = embedded.endpoint_url
     try:
         target = AwsTarget.from_settings(settings, endpoint)
         tables.configure(target, settings.table_prefix)
@@ -248,6 +256,16 @@ def open_runtime(settings: Settings, *, attach: bool = False) -> Runtime:
     )
 
 
+def startup_line(settings: Settings, runtime: Runtime) -> str:
+    """The one line that says where everything is."""
+    base = settings.public_url or f"http://{settings.host}:{settings.port}"
+    if runtime.embedded is not None:
+        where = f"data kept in {settings.data_dir.resolve()} (embedded AWS at {runtime.target.endpoint_url})"
+    else:
+        where = f"AWS at {runtime.target.endpoint_url or 'the real AWS endpoints'}"
+    return f"DocStore is running: API {base}/graphql, GraphiQL {base}/graphql in a browser; {where}"
+
+
 def readiness_of(runtime: Runtime) -> Readiness:
     """The ``/readyz`` checks of an API process (only it serves them): blocking, it builds clients."""
     settings = runtime.services.settings
@@ -275,12 +293,15 @@ def start_workers(runtime: Runtime) -> Coroutine[Any, Any, None]:
     )
 
 
-def create_app(settings: Settings, extra_routes: Sequence[Route] = ()) -> Starlette:
-    """The ASGI application. Every resource opens and closes in its lifespan."""
+def create_app(
+    settings: Settings, extra_routes: Sequence[Route] = (), embedded: local_aws.EmbeddedAws | None = None
+) -> Starlette:
+    """The ASGI application. Every resource opens and closes in its lifespan; ``embedded`` is an
+    embedded AWS already started (by ``docstore serve``), which the app then owns."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        runtime = await asyncio.to_thread(open_runtime, settings)
+        runtime = await asyncio.to_thread(open_runtime, settings, embedded=embedded)
         try:
             await runtime.pubsub.connect()
         except BaseException:
@@ -295,7 +316,7 @@ def create_app(settings: Settings, extra_routes: Sequence[Route] = ()) -> Starle
         reporting = None
         if runtime.reporter is not None:
             reporting = asyncio.create_task(runtime.reporter.run_forever(settings.cloudwatch_interval_seconds))
-        log.info("DocStore serving GraphQL at /graphql (AWS: %s)", runtime.target.endpoint_url or "real AWS")
+        log.info("%s", startup_line(settings, runtime))
         try:
             yield
         finally:
@@ -409,17 +430,46 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = settings.with_overrides(
         host=args.host or settings.host, port=args.port if args.port is not None else settings.port
     )
-    # log_config None: uvicorn's records go through our handler; the access log is RequestLogging's.
-    uvicorn.run(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        log_level="info",
-        log_config=None,
-        access_log=False,
-        lifespan="on",
-    )
-    return 0
+    return _serve(settings)
+
+
+def _serve(settings: Settings) -> int:
+    """``docstore serve``: the embedded AWS first (a busy or unwritable data folder is a sentence and
+    exit 1, before anything listens), then the API; if the AWS dies, the API stops too (exit 1)."""
+    server: uvicorn.Server | None = None
+
+    def aws_ended(_: int) -> None:
+        if server is not None:
+            server.should_exit = True
+
+    embedded = None
+    if settings.embedded:
+        try:
+            embedded = start_embedded_aws(settings, on_exit=aws_ended)
+        except local_aws.EmbeddedAwsError as error:
+            print(f"docstore: {error}", file=sys.stderr)
+            return 1
+    try:
+        # log_config None: uvicorn's records go through our handler; the access log is RequestLogging's.
+        config = uvicorn.Config(
+            create_app(settings, embedded=embedded),
+            host=settings.host,
+            port=settings.port,
+            log_level="info",
+            log_config=None,
+            access_log=False,
+            lifespan="on",
+        )
+        server = uvicorn.Server(config)
+        if embedded is not None and embedded.crashed:
+            return 1
+        with contextlib.suppress(KeyboardInterrupt):  # as uvicorn.run: Ctrl-C is a clean stop
+            server.run()
+    finally:
+        if embedded is not None:
+            crashed = embedded.crashed
+            embedded.stop()
+    return 1 if embedded is not None and crashed else 0
 
 
 def _init(settings: Settings) -> int:

@@ -84,6 +84,10 @@ class Settings:
         """The other regions, which hold replicas of this region's accounts."""
         return tuple(region for region in self.region_endpoints if region != self.region)
 
+    #: How the embedded AWS commits its state file: NORMAL survives DocStore being killed at any
+    #: instant; FULL also survives the machine losing power, at an fsync a write.
+    embedded_sync: str = "NORMAL"
+
     #: Count requests, subscriptions, queue depth and extractions for ``/metrics`` (and CloudWatch).
     metrics_enabled: bool = True
     #: ``json`` (one JSON object a line, the default) or ``text`` (for people at a terminal).
@@ -158,6 +162,9 @@ class Settings:
         log_format = get("LOG_FORMAT", "json").lower()
         if log_format not in {"json", "text"}:
             raise SettingsError("DOCSTORE_LOG_FORMAT must be json or text")
+        embedded_sync = get("EMBEDDED_SYNC", "normal").upper()
+        if embedded_sync not in {"NORMAL", "FULL"}:
+            raise SettingsError("DOCSTORE_EMBEDDED_SYNC must be normal or full")
         return cls(
             region=region,
             aws_mode=mode,
@@ -191,6 +198,7 @@ class Settings:
             access_log=flag("ACCESS_LOG", True),
             cloudwatch_namespace=get("CLOUDWATCH_NAMESPACE", "") or None,
             cloudwatch_interval_seconds=float(integer("CLOUDWATCH_INTERVAL_SECONDS", 60)),
+            embedded_sync=embedded_sync,
         )
 
 

@@ -1,91 +1,170 @@
-"""The embedded AWS: moto's server on 127.0.0.1, started in-process, found again by other commands."""
+"""The embedded AWS, seen from DocStore: moto's server in a process of its own, state in the data folder.
+
+:class:`EmbeddedAws` starts ``python -m adapters.aws_process`` (see there), waits for its endpoint,
+and watches it: if it dies while DocStore runs, that is logged and ``on_exit`` is called (``docstore
+serve`` then stops as a whole, so there is never an API without its AWS). Other ``docstore``
+commands find a running one through ``aws-endpoint.json`` in the data folder (:func:`running_endpoint`).
+"""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
+import subprocess
+import sys
 import threading
-from typing import TYPE_CHECKING, Any
-
-from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
-from werkzeug.serving import make_server
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable
-    from pathlib import Path
-
-    from werkzeug.serving import BaseWSGIServer
+    from collections.abc import Callable
 
 ENDPOINT_FILE = "aws-endpoint.json"
 log = logging.getLogger(__name__)
+#: The project's root, so that the child imports this checkout's ``adapters`` whatever its cwd.
+ROOT = Path(__file__).resolve().parents[1]
 
 
-class AtomicDynamoDB:
-    """WSGI middleware: one DynamoDB request at a time.
+class EmbeddedAwsError(RuntimeError):
+    """The embedded AWS could not start; the message says why, for a person."""
 
-    DynamoDB applies each conditional write and each transaction atomically; moto's backend has
-    no locks, so two threads of its server can both pass a condition before either writes (seen
-    as 6 of 20 concurrent 1 GiB reservations passing a 5 GiB quota). Serialising DynamoDB
-    requests restores the guarantee the models rely on; S3 and SQS stay concurrent.
-    """
-
-    def __init__(self, app: Callable[..., Iterable[bytes]]) -> None:
-        self.app = app
-        self.lock = threading.Lock()
-
-    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        if not environ.get("HTTP_X_AMZ_TARGET", "").startswith("DynamoDB_"):
-            return self.app(environ, start_response)
-        with self.lock:
-            # Drain the response inside the lock: the write is done only once it is produced.
-            return list(self.app(environ, start_response))
+    def __init__(self, message: str, kind: str = "start") -> None:
+        super().__init__(message)
+        self.kind = kind
 
 
 class EmbeddedAws:
-    """moto's server in a background thread of this process.
+    """moto's server in a child process, keeping its state in ``data_dir``.
 
-    Its state lives in memory: it is gone when the process stops. While it runs, the data folder
-    holds ``aws-endpoint.json`` naming its endpoint, so ``docstore`` commands started beside the
-    server (``init``, ``worker``, ...) reach the same AWS.
+    ``start()`` returns its endpoint once it has loaded what the folder holds; ``stop()`` ends it
+    cleanly (everything acknowledged is already on disk). The child also ends when this process
+    does, however it ends: it watches its stdin, which only this process holds open.
     """
 
-    def __init__(self, data_dir: Path, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        synchronous: str = "NORMAL",
+        start_seconds: float = 120.0,
+        on_exit: Callable[[int], None] | None = None,
+    ) -> None:
         self.data_dir = data_dir
         self.host = host
         self.port = port
-        self._server: BaseWSGIServer | None = None
-        self._thread: threading.Thread | None = None
+        self.synchronous = synchronous
+        self.start_seconds = start_seconds
+        self.on_exit = on_exit
         self.endpoint_url = ""
+        self.ready: dict[str, Any] = {}
+        self.exit_code: int | None = None
+        #: The child ended while nobody was stopping it.
+        self.crashed = False
+        self._process: subprocess.Popen[bytes] | None = None
+        self._stopping = False
+        self._watcher: threading.Thread | None = None
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None else None
 
     def start(self) -> str:
-        logging.getLogger("werkzeug").setLevel(logging.ERROR)
-        app = AtomicDynamoDB(DomainDispatcherApplication(create_backend_app))
-        self._server = make_server(self.host, self.port, app, threaded=True, request_handler=MotoRequestHandler)
-        self._thread = threading.Thread(target=self._server.serve_forever, name="embedded-aws", daemon=True)
-        self._thread.start()
-        host, port = self._server.server_address[:2]
-        self.endpoint_url = f"http://{host!s}:{port}"
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        marker = self.data_dir / ENDPOINT_FILE
-        tmp = marker.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"endpoint_url": self.endpoint_url, "pid": os.getpid()}))
-        tmp.replace(marker)
-        log.info("embedded AWS listening on %s", self.endpoint_url)
+        try:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise EmbeddedAwsError(
+                f"cannot create the data folder {self.data_dir}: {os.strerror(error.errno or 0)}", "folder"
+            ) from None
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+        command = [
+            sys.executable,
+            "-m",
+            "adapters.aws_process",
+            "--data-dir",
+            str(self.data_dir),
+            "--host",
+            self.host,
+            "--port",
+            str(self.port),
+            "--synchronous",
+            self.synchronous,
+        ]
+        # A session of its own: a Ctrl-C at the terminal reaches `docstore serve`, which then stops
+        # this process in order, after the API and the workers are done with it.
+        self._process = subprocess.Popen(
+            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, start_new_session=True
+        )
+        line = self._first_line(self._process.stdout)
+        try:
+            answer = json.loads(line) if line else {}
+        except ValueError:
+            answer = {}
+        if "endpoint_url" not in answer:
+            code = self._process.wait(timeout=10) if line else self._end()
+            message = answer.get("error") or f"the embedded AWS stopped while starting (exit code {code})"
+            self._process = None
+            raise EmbeddedAwsError(message, answer.get("kind", "start"))
+        self.ready = answer
+        self.endpoint_url = answer["endpoint_url"]
+        self._watcher = threading.Thread(target=self._watch, name="embedded-aws-watch", daemon=True)
+        self._watcher.start()
+        log.info("embedded AWS (pid %s) listening on %s", self._process.pid, self.endpoint_url)
         return self.endpoint_url
 
+    def _first_line(self, stream: IO[bytes] | None) -> bytes:
+        """The child's ready line, or b"" if it says nothing within ``start_seconds``."""
+        assert stream is not None
+        box: list[bytes] = []
+        reader = threading.Thread(target=lambda: box.append(stream.readline()), daemon=True)
+        reader.start()
+        reader.join(self.start_seconds)
+        return box[0] if box else b""
+
+    def _end(self) -> int:
+        assert self._process is not None
+        self._process.kill()
+        return self._process.wait()
+
+    def _watch(self) -> None:
+        process = self._process
+        assert process is not None
+        code = process.wait()
+        self.exit_code = code
+        if not self._stopping:
+            self.crashed = True
+            log.error(
+                "the embedded AWS (pid %s) stopped unexpectedly with exit code %s; DocStore stops with it "
+                "(its data is in %s, start it again with `docstore serve`)",
+                process.pid,
+                code,
+                self.data_dir,
+            )
+            if self.on_exit is not None:
+                self.on_exit(code)
+
     def stop(self) -> None:
-        marker = self.data_dir / ENDPOINT_FILE
+        process = self._process
+        if process is None:
+            return
+        self._stopping = True
+        if process.stdin is not None:
+            with contextlib.suppress(OSError):
+                process.stdin.close()
         try:
-            if json.loads(marker.read_text()).get("pid") == os.getpid():
-                marker.unlink()
-        except (OSError, ValueError):
-            pass
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        if self._watcher is not None:
+            self._watcher.join(timeout=5)
+        if process.stdout is not None:
+            process.stdout.close()
+        self._process = None
 
 
 def running_endpoint(data_dir: Path) -> str | None:
@@ -95,4 +174,13 @@ def running_endpoint(data_dir: Path) -> str | None:
     except (OSError, ValueError):
         return None
     endpoint = data.get("endpoint_url")
-    return endpoint if isinstance(endpoint, str) else None
+    pid = data.get("pid")
+    if not isinstance(endpoint, str) or not isinstance(pid, int):
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None  # left behind by a process that was killed
+    except PermissionError:
+        pass
+    return endpoint

@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.client import Api
+from tests.client import PASSWORD, Api
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -32,6 +32,13 @@ def clean_env(**extra: str) -> dict[str, str]:
     return env
 
 
+def descendants(pid: int) -> list[int]:
+    """The processes ``pid`` started, and theirs."""
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    found = [int(child) for child in children.read_text().split()] if children.exists() else []
+    return found + [grandchild for child in found for grandchild in descendants(child)]
+
+
 def docstore(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
     """Run the docstore command to its end, as a user would from the project folder."""
     return subprocess.run(
@@ -44,14 +51,13 @@ def docstore(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-@pytest.fixture
-def served(tmp_path: Path) -> Iterator[tuple[str, Path, subprocess.Popen[str]]]:
-    port = free_port()
-    data_dir = tmp_path / "data"
+def serve(data_dir: Path, port: int | None = None, **env: str) -> tuple[str, subprocess.Popen[str]]:
+    """``docstore serve`` on ``data_dir``, once it answers /healthz: its URL and process."""
+    port = port or free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "server", "serve", "--port", str(port), "--data-dir", str(data_dir)],
         cwd=ROOT,
-        env=clean_env(),
+        env=clean_env(**{"DOCSTORE_LOG_FORMAT": "text", **env}),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -68,6 +74,21 @@ def served(tmp_path: Path) -> Iterator[tuple[str, Path, subprocess.Popen[str]]]:
             process.kill()
             raise RuntimeError(f"docstore serve did not start:\n{process.communicate()[0]}")
         time.sleep(0.1)
+    return url, process
+
+
+def stop(process: subprocess.Popen[str]) -> str:
+    """Stop a server as Ctrl-C does; what it printed."""
+    process.send_signal(signal.SIGINT)
+    output = process.communicate(timeout=60)[0]
+    assert process.returncode == 0, output
+    return output
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[tuple[str, Path, subprocess.Popen[str]]]:
+    data_dir = tmp_path / "data"
+    url, process = serve(data_dir, DOCSTORE_LOG_FORMAT="json")
     yield url, data_dir, process
     if process.poll() is None:
         process.kill()
@@ -145,3 +166,88 @@ def test_serve_logs_json_lines_with_one_access_line_per_request(served) -> None:
         ("docstore.access", 200, "/graphql")
     ]
     assert not [record for record in records if record["logger"] == "uvicorn.access"]
+
+
+def test_everything_a_user_had_is_there_after_a_restart(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    url, process = serve(data_dir)
+    api = Api(url)
+    user = api.sign_up(plan="PREMIUM")
+    content = b"the quarterly invoice from the plumber\n"
+    document = api.upload(user, content, filename="invoice.txt", tags=["bills"])
+    assert document["status"] == "READY"
+    usage = api.usage(user)
+    first = stop(process)
+
+    url, process = serve(data_dir)
+    api = Api(url)
+
+    # The old token still works: the session was kept, as were the account and the document.
+    me = api.data("Me", token=user.token)["me"]
+    assert (me["email"], me["plan"], me["usage"]) == (user.email, "PREMIUM", usage)
+    fetched = api.data("Document", {"id": document["id"]}, user.token)["document"]
+    assert (fetched["name"], fetched["status"], fetched["tags"]) == ("invoice.txt", "READY", ["bills"])
+    assert httpx.get(fetched["downloadUrl"], timeout=10).content == content
+    signed_in = api.data("SignIn", {"input": {"email": user.email, "password": PASSWORD}})["signIn"]
+    assert signed_in["__typename"] == "AuthPayload"
+    found = api.data("Search", {"query": "plumber"}, user.token)["search"]
+    assert [edge["node"]["document"]["id"] for edge in found["edges"]] == [document["id"]]
+    second = stop(process)
+    lines = [line for line in (first + second).splitlines() if "DocStore is running" in line]
+    assert len(lines) == 2
+    said = lines[1].split("DocStore is running: ", 1)[1]
+    assert said.startswith(
+        f"API {url}/graphql, GraphiQL {url}/graphql in a browser; "
+        f"data kept in {data_dir.resolve()} (embedded AWS at http://127.0.0.1:"
+    )
+
+
+def test_a_second_server_on_the_same_data_folder_refuses(served) -> None:
+    url, data_dir, _ = served
+    api = Api(url)
+    user = api.sign_up()
+
+    second = docstore("serve", "--port", str(free_port()), "--data-dir", str(data_dir))
+
+    assert second.returncode == 1
+    pid = (data_dir / "aws" / "aws.lock").read_text()
+    assert second.stderr.strip() == (
+        f"docstore: the data folder {data_dir.resolve()} is in use by another DocStore (pid {pid}); "
+        "stop it first, or give this one its own folder with --data-dir"
+    )
+    assert api.data("Me", token=user.token)["me"]["email"] == user.email
+
+
+def test_an_unusable_data_folder_is_a_sentence_not_a_traceback(tmp_path: Path) -> None:
+    (tmp_path / "a-file").write_text("")
+
+    result = docstore("serve", "--port", str(free_port()), "--data-dir", str(tmp_path / "a-file" / "data"))
+
+    assert result.returncode == 1
+    folder = tmp_path / "a-file" / "data"
+    assert result.stderr.strip() == f"docstore: cannot create the data folder {folder}: Not a directory"
+
+
+def test_the_server_stops_whole_when_its_embedded_aws_dies(served) -> None:
+    url, _, process = served
+    (aws,) = descendants(process.pid)[:1]
+    assert "adapters.aws_process" in Path(f"/proc/{aws}/cmdline").read_text()
+
+    os.kill(aws, signal.SIGKILL)
+
+    output = process.communicate(timeout=60)[0]
+    assert process.returncode == 1
+    assert "the embedded AWS" in output
+    assert "stopped unexpectedly with exit code -9; DocStore stops with it" in output
+    with pytest.raises(httpx.TransportError):
+        httpx.get(f"{url}/healthz", timeout=2)
+
+
+def test_stopping_the_server_stops_every_process_it_started(served) -> None:
+    _, _, process = served
+    started = descendants(process.pid)
+    assert started
+
+    stop(process)
+
+    assert [pid for pid in started if Path(f"/proc/{pid}").exists()] == []

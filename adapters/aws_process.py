@@ -1,0 +1,315 @@
+"""The embedded AWS process: moto's server on 127.0.0.1, its state kept in the data folder.
+
+``docstore serve`` starts it (:class:`adapters.local_aws.EmbeddedAws`) as
+``python -m adapters.aws_process --data-dir DIR``. It loads the saved state, prints one JSON line
+(``{"endpoint_url": ...}``, or ``{"error": ...}``) on stdout, serves until its stdin closes (its
+parent stopped, however it stopped) or it gets SIGTERM, and writes ``aws-endpoint.json`` in the data
+folder so that ``docstore`` commands started beside the server find it.
+
+Every request that may change state is written to the state file before its answer goes out
+(:class:`Durable`); requests that only read go straight to moto.
+"""
+
+from __future__ import annotations
+
+import argparse
+import errno
+import fcntl
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from io import BytesIO
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+
+    from adapters.moto_state import Change, SqsMirror, StateFile
+
+log = logging.getLogger("docstore.aws")
+
+ENDPOINT_FILE = "aws-endpoint.json"
+LOCK_FILE = "aws.lock"
+STATE_FOLDER = "aws"
+
+
+class DataFolderBusy(RuntimeError):
+    """Another process already keeps its embedded AWS in this data folder."""
+
+
+def _credential_scope(environ: dict[str, Any]) -> tuple[str, str, str] | None:
+    """(access key, region, service) from a SigV4 ``Authorization`` header."""
+    header = environ.get("HTTP_AUTHORIZATION", "")
+    marker = "Credential="
+    start = header.find(marker)
+    if start < 0:
+        return None
+    scope = header[start + len(marker) :].split(",", 1)[0].strip().split("/")
+    if len(scope) < 5:
+        return None
+    return scope[0], scope[2], scope[3]
+
+
+def _read_body(environ: dict[str, Any]) -> bytes:
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    body = environ["wsgi.input"].read(length) if length > 0 else b""
+    environ["wsgi.input"] = BytesIO(body)
+    return body
+
+
+def _account(access_key: str) -> str:
+    from moto.iam.models import get_account_id_from
+
+    return get_account_id_from(access_key)
+
+
+class Durable:
+    """WSGI middleware around moto's server that commits what each request changed before answering.
+
+    DynamoDB requests also run one at a time: DynamoDB applies each conditional write and each
+    transaction atomically, and moto's backend has no locks, so two threads of its server could both
+    pass a condition before either writes (seen as 6 of 20 concurrent 1 GiB reservations passing a
+    5 GiB quota). S3, SQS and SES stay concurrent: the state they write is read and committed under
+    the state file's lock, so the last commit of a record is always its latest state.
+    """
+
+    def __init__(self, app: Callable[..., Iterable[bytes]], state: StateFile, sqs: SqsMirror) -> None:
+        self.app = app
+        self.state = state
+        self.sqs = sqs
+        self.dynamodb = threading.Lock()
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        target = environ.get("HTTP_X_AMZ_TARGET", "")
+        if target.startswith("DynamoDB_"):
+            return self._dynamodb(target.split(".", 1)[-1], environ, start_response)
+        scope = _credential_scope(environ)
+        service = scope[2] if scope else None
+        method = environ.get("REQUEST_METHOD", "GET")
+        if target.startswith("AmazonSQS.") or service == "sqs":
+            return self._sqs(target, scope, environ, start_response)
+        if service in ("ses", "email"):
+            return self._ses(scope, environ, start_response)
+        if method in ("PUT", "POST", "DELETE") and service in ("s3", None):
+            return self._s3(environ, start_response)
+        return self.app(environ, start_response)
+
+    def _commit(self, capture: Callable[[], list[Change]]) -> None:
+        from adapters import moto_blobs
+
+        with self.state.lock:
+            self.state.commit(capture())
+        if moto_blobs._Patch.store is not None:
+            moto_blobs._Patch.store.collect()
+
+    def _dynamodb(self, action: str, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        from adapters import moto_state
+
+        body = _read_body(environ)
+        with self.dynamodb:
+            answer = list(self.app(environ, start_response))
+            if action not in moto_state.DYNAMODB_READS:
+                scope = _credential_scope(environ)
+                if scope is not None:
+                    request = json.loads(body or b"{}")
+                    account = _account(scope[0])
+                    self._commit(lambda: moto_state.dynamodb_changes(action, request, account, scope[1]))
+        return answer
+
+    def _sqs(
+        self,
+        target: str,
+        scope: tuple[str, str, str] | None,
+        environ: dict[str, Any],
+        start_response: Callable[..., Any],
+    ) -> Iterable[bytes]:
+        from adapters import moto_state
+
+        body = _read_body(environ)
+        if target:
+            action = target.split(".", 1)[1]
+            request: dict[str, Any] = json.loads(body or b"{}")
+        else:
+            form = parse_qs(body.decode("utf-8", "replace"))
+            action = form.get("Action", [""])[0]
+            request = {key: values[0] for key, values in form.items()}
+        answer = list(self.app(environ, start_response))
+        if action in moto_state.SQS_READS or scope is None:
+            return answer
+        account = _account(scope[0])
+        names: list[str] | None = None
+        url = request.get("QueueUrl")
+        if isinstance(url, str) and url:
+            account = url.rstrip("/").rsplit("/", 2)[-2] if url.count("/") >= 4 else account
+            names = [url.rstrip("/").rsplit("/", 1)[-1]]
+        elif isinstance(request.get("QueueName"), str):
+            names = [request["QueueName"]]
+        settings = action in moto_state.SQS_QUEUE_ACTIONS or names is None
+        region = scope[1]
+        self._commit(lambda: self.sqs.queue_changes(account, region, names, settings=settings))
+        return answer
+
+    def _ses(
+        self, scope: tuple[str, str, str] | None, environ: dict[str, Any], start_response: Callable[..., Any]
+    ) -> Iterable[bytes]:
+        from adapters import moto_state
+
+        body = _read_body(environ)
+        action = parse_qs(body.decode("utf-8", "replace")).get("Action", [""])[0]
+        answer = list(self.app(environ, start_response))
+        if scope is not None and not action.startswith(("Get", "List", "Describe")):
+            account = _account(scope[0])
+            self._commit(lambda: moto_state.ses_changes(account, scope[1]))
+        return answer
+
+    def _s3(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        from adapters import moto_state
+
+        path = environ.get("PATH_INFO", "/").lstrip("/")
+        bucket, _, key = path.partition("/")
+        query = environ.get("QUERY_STRING", "")
+        bucket_level = not key or "uploadId" in query or "uploads" in query
+        moto_state.begin_s3_request()
+        answer = list(self.app(environ, start_response))
+        self._commit(lambda: moto_state.s3_changes(bucket or None, bucket_level=bucket_level))
+        return answer
+
+
+class Embedded:
+    """The state file, moto's patched backends and the WSGI server of one embedded AWS process."""
+
+    def __init__(self, data_dir: Path, host: str, port: int, *, synchronous: str) -> None:
+        self.data_dir = data_dir
+        self.folder = data_dir / STATE_FOLDER
+        self.host = host
+        self.port = port
+        self.synchronous = synchronous
+        self._lock_file: Any = None
+        self.server: Any = None
+        self.state: StateFile | None = None
+
+    def lock(self) -> None:
+        """Take the data folder: one embedded AWS a folder. Raises DataFolderBusy otherwise."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        handle = open(self.folder / LOCK_FILE, "a+")  # noqa: SIM115 (held for the process's life)
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            handle.close()
+            raise DataFolderBusy(
+                f"the data folder {self.data_dir.resolve()} is in use by another DocStore (pid {holder}); "
+                "stop it first, or give this one its own folder with --data-dir"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        self._lock_file = handle
+
+    def start(self) -> dict[str, Any]:
+        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+        from werkzeug.serving import make_server
+
+        from adapters import moto_blobs, moto_state
+
+        self.lock()
+        started = time.monotonic()
+        blobs = moto_blobs.BlobStore(self.folder / "blobs", fsync=self.synchronous == "FULL")
+        moto_blobs.install(blobs)
+        moto_state.install_s3_tracking()
+        self.state = moto_state.StateFile(self.folder / "state.sqlite3", synchronous=self.synchronous)
+        sqs = moto_state.SqsMirror()
+        loaded = moto_state.load(self.state, sqs)
+        live = list(moto_state.live_blobs())
+        threading.Thread(target=blobs.sweep, args=(live,), name="blob-sweep", daemon=True).start()
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        app = Durable(DomainDispatcherApplication(create_backend_app), self.state, sqs)
+        self.server = make_server(self.host, self.port, app, threaded=True, request_handler=MotoRequestHandler)
+        host, port = self.server.server_address[:2]
+        endpoint = f"http://{host!s}:{port}"
+        marker = self.data_dir / ENDPOINT_FILE
+        tmp = marker.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"endpoint_url": endpoint, "pid": os.getpid()}))
+        tmp.replace(marker)
+        return {
+            "endpoint_url": endpoint,
+            "pid": os.getpid(),
+            "seconds": round(time.monotonic() - started, 3),
+            "loaded": loaded.__dict__,
+        }
+
+    def serve(self) -> None:
+        assert self.server is not None
+        self.server.serve_forever()
+
+    def stop(self) -> None:
+        if self.server is not None:
+            threading.Thread(target=self.server.shutdown, daemon=True).start()
+
+    def close(self) -> None:
+        marker = self.data_dir / ENDPOINT_FILE
+        try:
+            if json.loads(marker.read_text()).get("pid") == os.getpid():
+                marker.unlink()
+        except (OSError, ValueError):
+            pass
+        if self.server is not None:
+            self.server.server_close()
+        if self.state is not None:
+            self.state.close()
+
+
+def _watch_parent(embedded: Embedded) -> None:
+    """Stop when stdin closes: the parent is gone (a clean stop, a crash or kill -9 alike)."""
+    while sys.stdin.buffer.read(1024):
+        pass
+    embedded.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m adapters.aws_process")
+    parser.add_argument("--data-dir", type=Path, required=True)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--synchronous", choices=("NORMAL", "FULL"), default="NORMAL")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="embedded AWS: %(levelname)s %(message)s")
+    embedded = Embedded(args.data_dir, args.host, args.port, synchronous=args.synchronous)
+    try:
+        ready = embedded.start()
+    except DataFolderBusy as error:
+        print(json.dumps({"error": str(error), "kind": "busy"}), flush=True)
+        return 3
+    except OSError as error:
+        reason = os.strerror(error.errno) if error.errno else str(error)
+        where = error.filename or args.data_dir
+        hint = " (the disk is full)" if error.errno == errno.ENOSPC else ""
+        print(json.dumps({"error": f"cannot keep data in {where}: {reason}{hint}", "kind": "folder"}), flush=True)
+        return 4
+    except Exception as error:  # the parent shows it; a traceback here would go unread
+        log.exception("embedded AWS failed to start")
+        print(json.dumps({"error": f"the embedded AWS failed to start: {error}", "kind": "start"}), flush=True)
+        return 5
+    signal.signal(signal.SIGTERM, lambda *_: embedded.stop())
+    print(json.dumps(ready), flush=True)
+    threading.Thread(target=_watch_parent, args=(embedded,), name="parent-watch", daemon=True).start()
+    try:
+        embedded.serve()
+    finally:
+        embedded.close()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,554 @@
+"""The embedded AWS's durable state: moto's backends mirrored, record by record, into SQLite.
+
+moto keeps everything in Python objects. After each request that may change them, the embedded AWS
+process (:mod:`adapters.aws_process`) asks this module what the request touched and writes the
+*current state* of exactly those records, in one SQLite transaction, before the client gets its
+answer. What a client was told is therefore on disk, and a DynamoDB transaction's items land
+together or not at all. At start-up the records are loaded back into moto's backends.
+
+Records are containers (a DynamoDB table, an S3 bucket, an SQS queue, an SES backend: their
+settings, pickled without their contents) and members (an item, an object key with its versions, a
+message). Writing current state rather than replaying requests keeps recovery independent of time
+and randomness (message ids, receipt handles, delays are what they were), and the cost of a write
+is the cost of the records it touches, not of the table.
+
+Why SQLite: it gives atomic multi-record commits, crash safety in WAL mode, and compaction for free
+(a record is overwritten in place), in the standard library. Object bytes are not in it: they are
+files (:mod:`adapters.moto_blobs`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import pickle
+import sqlite3
+import threading
+from collections import defaultdict
+from dataclasses import dataclass
+from decimal import Decimal
+from threading import Condition
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator
+    from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+#: Bump when the layout of the records changes; an older file is refused with a clear message.
+FORMAT = 1
+PICKLE = pickle.HIGHEST_PROTOCOL
+
+
+class StateError(RuntimeError):
+    """The state file cannot be used (another format, or unreadable)."""
+
+
+@dataclass(frozen=True)
+class Change:
+    """One record to write: ``value`` None deletes it; ``member`` None names the container itself,
+    and deleting a container deletes its members."""
+
+    container: str
+    member: str | None
+    value: bytes | None
+
+
+class StateFile:
+    """The SQLite file. One writer at a time (a lock): captures read moto's state and commit under it."""
+
+    def __init__(self, path: Path, *, synchronous: str = "NORMAL") -> None:
+        self.path = path
+        self.lock = threading.RLock()
+        self.db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        # NORMAL in WAL mode survives the process being killed (the OS has every committed page);
+        # FULL also survives the machine losing power, at an fsync a commit.
+        self.db.execute(f"PRAGMA synchronous={synchronous}")
+        self.db.executescript(
+            """
+            CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+            CREATE TABLE IF NOT EXISTS containers (name TEXT PRIMARY KEY, value BLOB NOT NULL);
+            CREATE TABLE IF NOT EXISTS members (
+                container TEXT NOT NULL, name TEXT NOT NULL, value BLOB NOT NULL,
+                PRIMARY KEY (container, name)
+            ) WITHOUT ROWID;
+            """
+        )
+        row = self.db.execute("SELECT value FROM meta WHERE name = 'format'").fetchone()
+        if row is None:
+            self.db.execute("INSERT INTO meta VALUES ('format', ?)", (str(FORMAT),))
+        elif row[0] != str(FORMAT):
+            raise StateError(
+                f"{path} was written by another DocStore (state format {row[0]}, this one reads {FORMAT}); "
+                "back it up with that version's `docstore backup` and restore it here"
+            )
+
+    def commit(self, changes: Iterable[Change]) -> int:
+        """Write ``changes`` in one transaction; how many records."""
+        count = 0
+        with self.lock:
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                for change in changes:
+                    count += 1
+                    if change.member is None:
+                        if change.value is None:
+                            self.db.execute("DELETE FROM members WHERE container = ?", (change.container,))
+                            self.db.execute("DELETE FROM containers WHERE name = ?", (change.container,))
+                        else:
+                            self.db.execute(
+                                "INSERT OR REPLACE INTO containers VALUES (?, ?)", (change.container, change.value)
+                            )
+                    elif change.value is None:
+                        self.db.execute(
+                            "DELETE FROM members WHERE container = ? AND name = ?", (change.container, change.member)
+                        )
+                    else:
+                        self.db.execute(
+                            "INSERT OR REPLACE INTO members VALUES (?, ?, ?)",
+                            (change.container, change.member, change.value),
+                        )
+                self.db.execute("COMMIT")
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+        return count
+
+    def containers(self) -> list[tuple[str, bytes]]:
+        return self.db.execute("SELECT name, value FROM containers ORDER BY name").fetchall()
+
+    def members(self) -> Iterator[tuple[str, str, bytes]]:
+        yield from self.db.execute("SELECT container, name, value FROM members ORDER BY container, name")
+
+    def counts(self) -> tuple[int, int]:
+        containers = self.db.execute("SELECT count(*) FROM containers").fetchone()[0]
+        members = self.db.execute("SELECT count(*) FROM members").fetchone()[0]
+        return containers, members
+
+    def close(self) -> None:
+        with self.lock:
+            self.db.close()
+
+
+def _container(service: str, account: str, region: str, name: str = "") -> str:
+    return f"{service}/{account}/{region}/{name}"
+
+
+def _split(container: str) -> tuple[str, str, str, str]:
+    service, account, region, name = container.split("/", 3)
+    return service, account, region, name
+
+
+def _without(obj: Any, *names: str) -> bytes:
+    state = {key: value for key, value in obj.__dict__.items() if key not in names}
+    return pickle.dumps(state, PICKLE)
+
+
+# DynamoDB ------------------------------------------------------------------------------------------
+
+#: DynamoDB actions that change nothing; every other action is captured.
+DYNAMODB_READS = frozenset(
+    {
+        "GetItem",
+        "BatchGetItem",
+        "Query",
+        "Scan",
+        "TransactGetItems",
+        "DescribeTable",
+        "ListTables",
+        "DescribeTimeToLive",
+        "ListTagsOfResource",
+        "DescribeContinuousBackups",
+        "DescribeEndpoints",
+        "DescribeLimits",
+        "ListBackups",
+        "DescribeBackup",
+        "ListGlobalTables",
+        "DescribeGlobalTable",
+        "ListExports",
+        "DescribeExport",
+        "ListImports",
+        "DescribeImport",
+        "GetResourcePolicy",
+        "DescribeKinesisStreamingDestination",
+    }
+)
+#: Actions that change a table's settings only.
+DYNAMODB_TABLE_ACTIONS = frozenset(
+    {"CreateTable", "UpdateTable", "UpdateTimeToLive", "TagResource", "UntagResource", "UpdateContinuousBackups"}
+)
+
+
+def _key_part(value: Any) -> list[str]:
+    kind, raw = value.type, value.value
+    if kind == "N":
+        raw = str(Decimal(raw).normalize())
+    elif kind == "B" and isinstance(raw, bytes):
+        raw = raw.hex()
+    return [kind, str(raw)]
+
+
+def _dynamodb_backend(account: str, region: str) -> Any:
+    from moto.dynamodb.models import dynamodb_backends
+
+    return dynamodb_backends[account][region]
+
+
+def _table_record(account: str, region: str, table: Any) -> Change:
+    return Change(_container("dynamodb", account, region, table.name), None, _without(table, "items"))
+
+
+def _item_change(account: str, region: str, table: Any, attributes: dict[str, Any]) -> Change | None:
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    try:
+        hash_key = DynamoType(attributes[table.hash_key_attr])
+        range_key = DynamoType(attributes[table.range_key_attr]) if table.range_key_attr else None
+    except (KeyError, TypeError):
+        return None
+    member = json.dumps(_key_part(hash_key) + (_key_part(range_key) if range_key is not None else []))
+    item = table.get_item(hash_key, range_key)
+    value = None if item is None else pickle.dumps(item, PICKLE)
+    return Change(_container("dynamodb", account, region, table.name), member, value)
+
+
+def _table_name(body: dict[str, Any]) -> str | None:
+    name = body.get("TableName")
+    if isinstance(name, str):
+        return name
+    arn = body.get("ResourceArn")
+    if isinstance(arn, str) and ":table/" in arn:
+        return arn.split(":table/", 1)[1].split("/", 1)[0]
+    return None
+
+
+def dynamodb_changes(action: str, body: dict[str, Any], account: str, region: str) -> list[Change]:
+    """The records a DynamoDB ``action`` with request ``body`` may have changed, as they are now."""
+    backend = _dynamodb_backend(account, region)
+    tables = backend.tables
+    touched: list[tuple[str, dict[str, Any]]] = []
+    if action in ("PutItem",):
+        touched.append((body.get("TableName", ""), body.get("Item") or {}))
+    elif action in ("UpdateItem", "DeleteItem"):
+        touched.append((body.get("TableName", ""), body.get("Key") or {}))
+    elif action == "BatchWriteItem":
+        for name, requests in (body.get("RequestItems") or {}).items():
+            for request in requests:
+                if "PutRequest" in request:
+                    touched.append((name, request["PutRequest"].get("Item") or {}))
+                elif "DeleteRequest" in request:
+                    touched.append((name, request["DeleteRequest"].get("Key") or {}))
+    elif action == "TransactWriteItems":
+        for entry in body.get("TransactItems") or []:
+            for kind, operation in entry.items():
+                if kind == "Put":
+                    touched.append((operation.get("TableName", ""), operation.get("Item") or {}))
+                elif kind in ("Update", "Delete"):
+                    touched.append((operation.get("TableName", ""), operation.get("Key") or {}))
+    elif action in DYNAMODB_TABLE_ACTIONS or action == "DeleteTable":
+        name = _table_name(body)
+        if name is None:
+            return _all_dynamodb(account, region)
+        table = tables.get(name)
+        if table is None:
+            return [Change(_container("dynamodb", account, region, name), None, None)]
+        return [_table_record(account, region, table)]
+    else:
+        # An action this module does not know (PartiQL, restores, imports): everything, at its cost.
+        return _all_dynamodb(account, region)
+    changes: list[Change] = []
+    for name, attributes in touched:
+        table = tables.get(name)
+        if table is not None:
+            change = _item_change(account, region, table, attributes)
+            if change is not None:
+                changes.append(change)
+    return changes
+
+
+def _all_dynamodb(account: str, region: str) -> list[Change]:
+    from moto.dynamodb.models import dynamodb_backends
+
+    changes: list[Change] = []
+    backend = dynamodb_backends[account][region]
+    for table in list(backend.tables.values()):
+        container = _container("dynamodb", account, region, table.name)
+        changes.append(Change(container, None, None))
+        changes.append(_table_record(account, region, table))
+        for item in _table_items(table):
+            member = json.dumps(
+                _key_part(item.hash_key) + (_key_part(item.range_key) if item.range_key is not None else [])
+            )
+            changes.append(Change(container, member, pickle.dumps(item, PICKLE)))
+    return changes
+
+
+def _table_items(table: Any) -> Iterator[Any]:
+    for value in list(table.items.values()):
+        if table.range_key_attr:
+            yield from list(value.values())
+        else:
+            yield value
+
+
+# S3 ------------------------------------------------------------------------------------------------
+
+
+class _Touched(threading.local):
+    def __init__(self) -> None:
+        self.keys: list[tuple[Any, str]] = []
+
+
+_touched = _Touched()
+
+
+def install_s3_tracking() -> None:
+    """Note, per request thread, every object key whose versions moto's bucket key stores change."""
+    from moto.s3 import utils
+
+    store = utils._VersionedKeyStore
+    if getattr(store, "_docstore_tracked", False):
+        return
+    for name in ("__setitem__", "__delitem__", "pop", "setlist"):
+        original = getattr(store, name)
+
+        def tracked(self: Any, key: Any, *args: Any, _original: Any = original, **kwargs: Any) -> Any:
+            _touched.keys.append((self, key))
+            return _original(self, key, *args, **kwargs)
+
+        setattr(store, name, tracked)
+    store._docstore_tracked = True  # type: ignore[attr-defined]
+
+
+def begin_s3_request() -> None:
+    _touched.keys = []
+
+
+def _s3_backends() -> Iterator[tuple[str, str, Any]]:
+    from moto.s3.models import s3_backends
+
+    for account, partitions in list(s3_backends.items()):
+        for partition, backend in list(partitions.items()):
+            yield account, partition, backend
+
+
+def _bucket_record(account: str, partition: str, bucket: Any) -> Change:
+    return Change(_container("s3", account, partition, bucket.name), None, _without(bucket, "keys"))
+
+
+def s3_changes(bucket_name: str | None, *, bucket_level: bool) -> list[Change]:
+    """The object keys this request thread changed, as they are now; with ``bucket_level``, also
+    the bucket's own record (settings and multipart uploads), or its deletion."""
+    touched, _touched.keys = _touched.keys, []
+    changes: list[Change] = []
+    stores: dict[int, tuple[str, str, Any]] = {}
+    found: tuple[str, str, Any] | None = None
+    for account, partition, backend in _s3_backends():
+        for bucket in list(backend.buckets.values()):
+            stores[id(bucket.keys)] = (account, partition, bucket)
+            if bucket.name == bucket_name:
+                found = (account, partition, bucket)
+    seen: set[tuple[int, str]] = set()
+    for store, key in touched:
+        if (id(store), key) in seen or id(store) not in stores:
+            continue
+        seen.add((id(store), key))
+        account, partition, bucket = stores[id(store)]
+        versions = bucket.keys.getlist(key, None) if key in bucket.keys else None
+        value = pickle.dumps(list(versions), PICKLE) if versions else None
+        changes.append(Change(_container("s3", account, partition, bucket.name), key, value))
+    if bucket_level and bucket_name:
+        if found is not None:
+            changes.append(_bucket_record(*found))
+        else:
+            for account, partition, _ in _s3_backends():
+                changes.append(Change(_container("s3", account, partition, bucket_name), None, None))
+    return changes
+
+
+# SQS -----------------------------------------------------------------------------------------------
+
+SQS_READS = frozenset(
+    {"GetQueueUrl", "GetQueueAttributes", "ListQueues", "ListQueueTags", "ListDeadLetterSourceQueues"}
+)
+#: Actions that change a queue's settings, not its messages.
+SQS_QUEUE_ACTIONS = frozenset(
+    {"CreateQueue", "DeleteQueue", "SetQueueAttributes", "TagQueue", "UntagQueue", "AddPermission", "RemovePermission"}
+)
+_QUEUE_PRIVATE = ("_messages", "_pending_messages", "deleted_messages", "_messages_lock", "dead_letter_queue")
+
+
+def _message_state(message: Any) -> tuple[Any, ...]:
+    return (message.receipt_handle, message.visible_at, message.delayed_until, message.approximate_receive_count)
+
+
+def _message_member(message: Any) -> str:
+    return f"{message.sent_timestamp or 0:015d}/{message.id}"
+
+
+class SqsMirror:
+    """What was last written of each queue's messages, so that a request writes only what changed."""
+
+    def __init__(self) -> None:
+        self.written: dict[str, dict[str, tuple[tuple[Any, ...], str]]] = defaultdict(dict)
+
+    def queue_changes(self, account: str, region: str, names: Iterable[str] | None, *, settings: bool) -> list[Change]:
+        from moto.sqs.models import sqs_backends
+
+        backend = sqs_backends[account][region]
+        queues = dict(backend.queues)
+        wanted = set(queues) if names is None else set(names)
+        for name in list(wanted):
+            queue = queues.get(name)
+            if queue is not None and queue.dead_letter_queue is not None:
+                wanted.add(queue.dead_letter_queue.name)
+        changes: list[Change] = []
+        for name in sorted(wanted):
+            container = _container("sqs", account, region, name)
+            queue = queues.get(name)
+            if queue is None:
+                if settings or container in self.written:
+                    changes.append(Change(container, None, None))
+                    self.written.pop(container, None)
+                continue
+            if settings or container not in self.written:
+                state = {key: value for key, value in queue.__dict__.items() if key not in _QUEUE_PRIVATE}
+                state["_docstore_dead_letter"] = queue.dead_letter_queue.name if queue.dead_letter_queue else None
+                changes.append(Change(container, None, pickle.dumps(state, PICKLE)))
+            changes.extend(self._message_changes(container, queue))
+        return changes
+
+    def _message_changes(self, container: str, queue: Any) -> list[Change]:
+        written = self.written[container]
+        now: dict[str, tuple[tuple[Any, ...], str]] = {}
+        changes: list[Change] = []
+        for message in list(queue._messages):
+            state = _message_state(message)
+            member = _message_member(message)
+            now[message.id] = (state, member)
+            if written.get(message.id) != (state, member):
+                changes.append(Change(container, member, pickle.dumps(message, PICKLE)))
+        for message_id, (_, member) in written.items():
+            if message_id not in now:
+                changes.append(Change(container, member, None))
+        self.written[container] = now
+        return changes
+
+
+# SES -----------------------------------------------------------------------------------------------
+
+
+def ses_changes(account: str, region: str) -> list[Change]:
+    """SES's whole backend (identities and the mail sent): small, and changed rarely."""
+    from moto.ses.models import ses_backends
+
+    backend = ses_backends[account][region]
+    return [Change(_container("ses", account, region), None, pickle.dumps(backend.__dict__, PICKLE))]
+
+
+# Loading -------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Loaded:
+    """What a start-up found."""
+
+    tables: int = 0
+    items: int = 0
+    buckets: int = 0
+    objects: int = 0
+    queues: int = 0
+    messages: int = 0
+
+
+def load(state: StateFile, sqs: SqsMirror) -> Loaded:
+    """Put every saved record back into moto's (empty) backends."""
+    from moto.dynamodb.models import dynamodb_backends
+    from moto.dynamodb.models.table import Table
+    from moto.s3.models import FakeBucket, s3_backends
+    from moto.s3.utils import _VersionedKeyStore
+    from moto.ses.models import ses_backends
+    from moto.sqs.models import Queue, sqs_backends
+
+    from adapters import moto_blobs
+
+    loaded = Loaded()
+    tables: dict[str, Any] = {}
+    buckets: dict[str, Any] = {}
+    queues: dict[str, Any] = {}
+    with moto_blobs.restoring():
+        for container, value in state.containers():
+            service, account, region, name = _split(container)
+            data = pickle.loads(value)
+            if service == "dynamodb":
+                table: Any = Table.__new__(Table)
+                table.__dict__.update(data)
+                table.items = defaultdict(dict)
+                dynamodb_backends[account][region].tables[name] = table
+                tables[container] = table
+                loaded.tables += 1
+            elif service == "s3":
+                bucket: Any = FakeBucket.__new__(FakeBucket)
+                bucket.__dict__.update(data)
+                bucket.keys = _VersionedKeyStore()
+                s3_backends[account][region].buckets[name] = bucket
+                s3_backends.bucket_accounts[name] = (region, account)
+                buckets[container] = bucket
+                loaded.buckets += 1
+            elif service == "sqs":
+                queue: Any = Queue.__new__(Queue)
+                dead_letter = data.pop("_docstore_dead_letter", None)
+                queue.__dict__.update(data)
+                queue._messages = []
+                queue._pending_messages = set()
+                queue.deleted_messages = set()
+                queue._messages_lock = Condition()
+                queue.dead_letter_queue = None
+                queue._docstore_dead_letter = dead_letter
+                sqs_backends[account][region].queues[name] = queue
+                queues[container] = queue
+                loaded.queues += 1
+            elif service == "ses":
+                ses_backends[account][region].__dict__.update(data)
+        for container, name, value in state.members():
+            if container in tables:
+                table = tables[container]
+                item = pickle.loads(value)
+                if table.range_key_attr:
+                    table.items[item.hash_key][item.range_key] = item
+                else:
+                    table.items[item.hash_key] = item
+                loaded.items += 1
+            elif container in buckets:
+                dict.__setitem__(buckets[container].keys, name, pickle.loads(value))
+                loaded.objects += 1
+            elif container in queues:
+                queues[container]._messages.append(pickle.loads(value))
+                loaded.messages += 1
+    for container, queue in queues.items():
+        dead_letter = queue.__dict__.pop("_docstore_dead_letter", None)
+        if dead_letter is not None:
+            queue.dead_letter_queue = sqs_backends[queue.account_id][queue.region].queues.get(dead_letter)
+        queue._pending_messages = {m for m in queue._messages if m.approximate_receive_count and not m.visible}
+        sqs.written[container] = {m.id: (_message_state(m), _message_member(m)) for m in queue._messages}
+    return loaded
+
+
+def live_blobs() -> Iterator[str]:
+    """Every file a loaded S3 key (every version, every multipart part) reads its value from."""
+    from adapters import moto_blobs
+
+    for _, _, backend in _s3_backends():
+        for bucket in backend.buckets.values():
+            for versions in dict.values(bucket.keys):
+                for key in versions:
+                    path = moto_blobs.blob_path(key)
+                    if path is not None:
+                        yield path
+            for multipart in getattr(bucket, "multiparts", {}).values():
+                for part in multipart.parts.values():
+                    path = moto_blobs.blob_path(part)
+                    if path is not None:
+                        yield path

@@ -1,0 +1,293 @@
+"""The embedded AWS keeps its state in the data folder: across a stop, a restart and a kill -9."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+
+from adapters.local_aws import ROOT, EmbeddedAws, EmbeddedAwsError, running_endpoint
+
+
+def clients(endpoint: str) -> tuple[Any, Any, Any, Any]:
+    options = {
+        "endpoint_url": endpoint,
+        "region_name": "us-west-2",
+        "aws_access_key_id": "testing",
+        "aws_secret_access_key": "testing",
+    }
+    return (
+        boto3.client("dynamodb", **options),
+        boto3.client("s3", **options),
+        boto3.client("sqs", **options),
+        boto3.client("ses", **options),
+    )
+
+
+def make_table(dynamodb: Any) -> None:
+    dynamodb.create_table(
+        TableName="docs",
+        KeySchema=[{"AttributeName": "owner", "KeyType": "HASH"}, {"AttributeName": "id", "KeyType": "RANGE"}],
+        AttributeDefinitions=[
+            {"AttributeName": "owner", "AttributeType": "S"},
+            {"AttributeName": "id", "AttributeType": "S"},
+            {"AttributeName": "email", "AttributeType": "S"},
+        ],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": "by-email",
+                "KeySchema": [{"AttributeName": "email", "KeyType": "HASH"}],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+
+
+def scan(dynamodb: Any) -> list[dict[str, Any]]:
+    items = dynamodb.scan(TableName="docs", ConsistentRead=True)["Items"]
+    return sorted(items, key=lambda item: (item["owner"]["S"], item["id"]["S"]))
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    return tmp_path / "data"
+
+
+def started(folder: Path) -> EmbeddedAws:
+    aws = EmbeddedAws(folder)
+    aws.start()
+    return aws
+
+
+def kill(aws: EmbeddedAws) -> None:
+    assert aws.pid is not None
+    os.kill(aws.pid, signal.SIGKILL)
+    aws.stop()
+
+
+def test_tables_items_and_indexes_come_back_after_a_restart(folder: Path) -> None:
+    aws = started(folder)
+    dynamodb, *_ = clients(aws.endpoint_url)
+    make_table(dynamodb)
+    dynamodb.put_item(TableName="docs", Item={"owner": {"S": "a"}, "id": {"S": "1"}, "email": {"S": "a@x"}})
+    dynamodb.put_item(TableName="docs", Item={"owner": {"S": "a"}, "id": {"S": "2"}, "n": {"N": "1"}})
+    dynamodb.update_item(
+        TableName="docs",
+        Key={"owner": {"S": "a"}, "id": {"S": "2"}},
+        UpdateExpression="SET n = n + :one",
+        ExpressionAttributeValues={":one": {"N": "1"}},
+    )
+    dynamodb.put_item(TableName="docs", Item={"owner": {"S": "b"}, "id": {"S": "3"}})
+    dynamodb.delete_item(TableName="docs", Key={"owner": {"S": "b"}, "id": {"S": "3"}})
+    before = scan(dynamodb)
+    aws.stop()
+
+    aws = started(folder)
+    dynamodb, *_ = clients(aws.endpoint_url)
+
+    assert scan(dynamodb) == before
+    assert before == [
+        {"owner": {"S": "a"}, "id": {"S": "1"}, "email": {"S": "a@x"}},
+        {"owner": {"S": "a"}, "id": {"S": "2"}, "n": {"N": "2"}},
+    ]
+    by_email = dynamodb.query(
+        TableName="docs",
+        IndexName="by-email",
+        KeyConditionExpression="email = :e",
+        ExpressionAttributeValues={":e": {"S": "a@x"}},
+    )["Items"]
+    assert [item["id"]["S"] for item in by_email] == ["1"]
+    assert aws.ready["loaded"]["tables"] == 1
+    assert aws.ready["loaded"]["items"] == 2
+    aws.stop()
+
+
+def test_objects_keep_their_bytes_on_disk_and_deleted_ones_leave_nothing(folder: Path) -> None:
+    aws = started(folder)
+    _, s3, *_ = clients(aws.endpoint_url)
+    s3.create_bucket(Bucket="kept", CreateBucketConfiguration={"LocationConstraint": "us-west-2"})
+    big = os.urandom(3 * 1024 * 1024)
+    s3.put_object(Bucket="kept", Key="a/big.bin", Body=big)
+    s3.put_object(Bucket="kept", Key="b.txt", Body=b"first")
+    s3.put_object(Bucket="kept", Key="b.txt", Body=b"second")
+    s3.put_object(Bucket="kept", Key="gone.txt", Body=b"soon gone")
+    s3.delete_object(Bucket="kept", Key="gone.txt")
+    blobs = sorted(path.read_bytes() for path in (folder / "aws" / "blobs").rglob("*") if path.is_file())
+    kill(aws)
+
+    aws = started(folder)
+    _, s3, *_ = clients(aws.endpoint_url)
+
+    assert blobs == sorted([big, b"second"])
+    assert s3.get_object(Bucket="kept", Key="a/big.bin")["Body"].read() == big
+    assert s3.get_object(Bucket="kept", Key="b.txt")["Body"].read() == b"second"
+    listed = s3.list_objects_v2(Bucket="kept")["Contents"]
+    assert [(entry["Key"], entry["Size"]) for entry in listed] == [("a/big.bin", len(big)), ("b.txt", 6)]
+    with pytest.raises(ClientError) as missing:
+        s3.head_object(Bucket="kept", Key="gone.txt")
+    assert missing.value.response["Error"]["Code"] == "404"
+    aws.stop()
+
+
+def test_delayed_and_in_flight_messages_survive_a_kill(folder: Path) -> None:
+    aws = started(folder)
+    _, _, sqs, _ = clients(aws.endpoint_url)
+    url = sqs.create_queue(QueueName="work", Attributes={"VisibilityTimeout": "30"})["QueueUrl"]
+    sqs.send_message(QueueUrl=url, MessageBody="in flight")
+    taken = sqs.receive_message(QueueUrl=url, VisibilityTimeout=2)["Messages"]
+    sqs.send_message(QueueUrl=url, MessageBody="delayed", DelaySeconds=2)
+    sqs.send_message(QueueUrl=url, MessageBody="waiting")
+    done = sqs.send_message(QueueUrl=url, MessageBody="done")
+    received = {}
+    while done["MessageId"] not in received:
+        for message in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=60).get(
+            "Messages", []
+        ):
+            received[message["MessageId"]] = message
+    sqs.delete_message(QueueUrl=url, ReceiptHandle=received.pop(done["MessageId"])["ReceiptHandle"])
+    kill(aws)
+
+    aws = started(folder)
+    _, _, sqs, _ = clients(aws.endpoint_url)
+    url = sqs.get_queue_url(QueueName="work")["QueueUrl"]
+    assert sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["VisibilityTimeout"])["Attributes"] == {
+        "VisibilityTimeout": "30"
+    }
+    bodies: list[str] = []
+    deadline = time.monotonic() + 30
+    while len(bodies) < 2 and time.monotonic() < deadline:
+        for message in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", []):
+            bodies.append(message["Body"])
+            assert message["Body"] != "waiting" or message["MessageId"] in received
+
+    # The message taken before the kill comes back when its visibility ends, the delayed one when
+    # its delay does; the one received for 60 s stays hidden, and the deleted one is gone.
+    assert sorted(bodies) == ["delayed", "in flight"]
+    assert taken[0]["Body"] == "in flight"
+    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessagesNotVisible"])
+    assert attributes["Attributes"]["ApproximateNumberOfMessagesNotVisible"] == "3"
+    aws.stop()
+
+
+def test_mail_sent_is_kept(folder: Path) -> None:
+    aws = started(folder)
+    *_, ses = clients(aws.endpoint_url)
+    ses.verify_email_identity(EmailAddress="from@example.com")
+    ses.send_email(
+        Source="from@example.com",
+        Destination={"ToAddresses": ["to@example.com"]},
+        Message={"Subject": {"Data": "kept"}, "Body": {"Text": {"Data": "body"}}},
+    )
+    aws.stop()
+
+    aws = started(folder)
+    *_, ses = clients(aws.endpoint_url)
+
+    assert ses.get_send_quota()["SentLast24Hours"] == 1.0
+    assert ses.list_identities()["Identities"] == ["from@example.com"]
+    aws.stop()
+
+
+def test_a_transaction_is_there_entirely_or_not_at_all_after_a_kill(folder: Path) -> None:
+    aws = started(folder)
+    dynamodb, *_ = clients(aws.endpoint_url)
+    make_table(dynamodb)
+    acknowledged: list[int] = []
+    stop = threading.Event()
+
+    def write() -> None:
+        for number in range(100_000):
+            if stop.is_set():
+                return
+            try:
+                dynamodb.transact_write_items(
+                    TransactItems=[
+                        {"Put": {"TableName": "docs", "Item": {"owner": {"S": "t"}, "id": {"S": f"{number:06d}-a"}}}},
+                        {"Put": {"TableName": "docs", "Item": {"owner": {"S": "t"}, "id": {"S": f"{number:06d}-b"}}}},
+                    ]
+                )
+            except Exception:
+                return
+            acknowledged.append(number)
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    while len(acknowledged) < 40:
+        time.sleep(0.01)
+    kill(aws)
+    stop.set()
+    writer.join(timeout=60)
+
+    aws = started(folder)
+    dynamodb, *_ = clients(aws.endpoint_url)
+    ids = [item["id"]["S"] for item in scan(dynamodb)]
+    numbers = sorted({int(name.split("-")[0]) for name in ids})
+
+    assert set(acknowledged) <= set(numbers)
+    assert len(numbers) - len(acknowledged) in (0, 1)  # the one in flight at the kill, if it was written
+    assert ids == [f"{number:06d}-{half}" for number in numbers for half in "ab"]
+    aws.stop()
+
+
+def test_a_second_embedded_aws_on_one_folder_is_refused(folder: Path) -> None:
+    first = started(folder)
+    dynamodb, *_ = clients(first.endpoint_url)
+    make_table(dynamodb)
+
+    with pytest.raises(EmbeddedAwsError) as refused:
+        EmbeddedAws(folder).start()
+
+    assert refused.value.kind == "busy"
+    assert str(refused.value) == (
+        f"the data folder {folder.resolve()} is in use by another DocStore (pid {first.pid}); "
+        "stop it first, or give this one its own folder with --data-dir"
+    )
+    assert running_endpoint(folder) == first.endpoint_url
+    assert dynamodb.list_tables()["TableNames"] == ["docs"]
+    first.stop()
+
+
+def test_a_data_folder_that_cannot_be_written_is_a_sentence(tmp_path: Path) -> None:
+    (tmp_path / "a-file").write_text("not a folder")
+
+    with pytest.raises(EmbeddedAwsError) as refused:
+        EmbeddedAws(tmp_path / "a-file" / "data").start()
+
+    assert refused.value.kind == "folder"
+    assert str(refused.value) == f"cannot create the data folder {tmp_path / 'a-file' / 'data'}: Not a directory"
+
+
+def test_the_embedded_aws_ends_with_the_process_that_started_it(tmp_path: Path) -> None:
+    script = (
+        "import sys; from pathlib import Path; from adapters.local_aws import EmbeddedAws\n"
+        "aws = EmbeddedAws(Path(sys.argv[1])); aws.start(); print(aws.pid, flush=True); sys.stdin.read()\n"
+    )
+    parent = subprocess.Popen(
+        [sys.executable, "-c", script, str(tmp_path / "data")],
+        cwd=ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert parent.stdout is not None
+    child = int(parent.stdout.readline())
+    assert running_endpoint(tmp_path / "data") is not None
+
+    parent.kill()
+    parent.wait()
+
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and Path(f"/proc/{child}").exists():
+        time.sleep(0.05)
+    assert not Path(f"/proc/{child}").exists() or "zombie" in Path(f"/proc/{child}/status").read_text()
+    assert running_endpoint(tmp_path / "data") is None
