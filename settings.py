@@ -93,6 +93,9 @@ class Settings:
     #: Send metrics to CloudWatch (PutMetricData) under this namespace; None sends nothing.
     cloudwatch_namespace: str | None = None
     cloudwatch_interval_seconds: float = 60.0
+    #: How often ``docstore backup`` starts its export again when accounts or counters moved
+    #: during it, before it refuses.
+    backup_attempts: int = 3
 
     @property
     def bucket(self) -> str:
@@ -191,6 +194,7 @@ class Settings:
             access_log=flag("ACCESS_LOG", True),
             cloudwatch_namespace=get("CLOUDWATCH_NAMESPACE", "") or None,
             cloudwatch_interval_seconds=float(integer("CLOUDWATCH_INTERVAL_SECONDS", 60)),
+            backup_attempts=integer("BACKUP_ATTEMPTS", 3),
         )
 
 
