@@ -223,6 +223,11 @@ def _with_objects(partial: Path, objects: ObjectStore, item: dict[str, Any], exp
             return item
         reread = snapshot.get("documents", {name: item[name] for name in ("owner_id", "document_id")})
         if reread is None:
+            for key in _keys(item):  # what was copied of it before it went
+                if export.objects.pop(key, None) is not None:
+                    copied = object_path(partial, key)
+                    export.object_bytes -= copied.stat().st_size
+                    copied.unlink()
             return None
         item = reread
     return item
