@@ -53,7 +53,10 @@ class Deployment:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "server", "serve", "--port", str(port), "--data-dir", str(self.data_dir)],
             cwd=ROOT,
-            env=clean_env(DOCSTORE_EXTRACTION_PROCESSES="1", DOCSTORE_QUEUE_WAIT_SECONDS="1"),
+            # Forms valid for an hour: the sweeper keeps the source's upload in progress reserved.
+            env=clean_env(
+                DOCSTORE_EXTRACTION_PROCESSES="1", DOCSTORE_QUEUE_WAIT_SECONDS="1", DOCSTORE_UPLOAD_FORM_SECONDS="3600"
+            ),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.STDOUT,
             text=True,
