@@ -41,7 +41,7 @@ from adapters.queue import QUEUES, SqsQueue, ensure_queues
 from adapters.s3 import S3ObjectStore
 from adapters.search.base import IndexOutdated
 from adapters.search.tantivy_index import TantivyIndex
-from commands import admin, reindex
+from commands import admin, backup, reindex, restore
 from models import tables
 from resolvers.context import Context, Services, bearer_token
 from schema.regions import HOME_ENDPOINT_HEADER, HOME_REGION_HEADER, WrongRegion
@@ -50,7 +50,7 @@ from settings import Settings, SettingsError
 from workers.runner import run_workers
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
+    from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Sequence
 
     from starlette.requests import Request
     from starlette.responses import Response
@@ -387,6 +387,13 @@ def _command_line() -> argparse.ArgumentParser:
         "reindex", help="rebuild the search index from the records and extracted texts (search keeps answering)"
     )
     reindex.add_argument("--data-dir", type=Path, help="the data folder of a running embedded server")
+    saving = commands.add_parser("backup", help="export accounts, documents, files and counters into a new folder")
+    saving.add_argument("dir", type=Path, help="the folder to create (it must not exist, or be empty)")
+    saving.add_argument("--data-dir", type=Path, help="the embedded data folder (its server may be running)")
+    loading = commands.add_parser("restore", help="load a backup into an empty deployment, then rebuild search")
+    loading.add_argument("dir", type=Path, help="the folder `docstore backup` wrote")
+    loading.add_argument("--data-dir", type=Path, help="the embedded data folder (its server may be running)")
+    loading.add_argument("--force", action="store_true", help="restore even into a deployment holding data")
     admin = commands.add_parser("admin", help="grant or revoke the ADMIN role (the dashboard)")
     actions = admin.add_subparsers(dest="action", required=True)
     for action in ("grant", "revoke"):
@@ -425,6 +432,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _worker(settings, args.metrics_port)
     if args.command == "reindex":
         return _reindex(settings)
+    if args.command == "backup":
+        return backup.run(settings, args.dir, lambda: _reached(settings, provisioned=False))
+    if args.command == "restore":
+        return restore.run(settings, args.dir, lambda: _reached(settings, provisioned=True), force=args.force)
     if args.command in ("admin", "stats"):
         return _administer(settings, args)
     settings = settings.with_overrides(
@@ -559,6 +570,28 @@ def _reindex(settings: Settings) -> int:
         return reindex.run(settings, runtime.services)
     finally:
         runtime.close()
+
+
+@contextlib.contextmanager
+def _reached(settings: Settings, *, provisioned: bool) -> Iterator[Services | None]:
+    """The services of ``backup`` and ``restore``: those of a running server's embedded AWS, of
+    one started on the data folder for the command when no server runs (stopped at the end), or
+    of the configured AWS. ``provisioned``: create the tables, bucket and queues that are missing."""
+    if settings.embedded and local_aws.running_endpoint(settings.data_dir) is None:
+        runtime: Runtime | None = open_runtime(settings)  # starts and provisions
+    else:
+        runtime = _attached(settings)
+        if runtime is not None and provisioned:
+            try:
+                provision(settings, runtime.target)
+            except BaseException:
+                runtime.close()
+                raise
+    try:
+        yield None if runtime is None else runtime.services
+    finally:
+        if runtime is not None:
+            runtime.close()
 
 
 if __name__ == "__main__":

@@ -97,6 +97,9 @@ class Settings:
     #: Send metrics to CloudWatch (PutMetricData) under this namespace; None sends nothing.
     cloudwatch_namespace: str | None = None
     cloudwatch_interval_seconds: float = 60.0
+    #: How often ``docstore backup`` starts its export again when accounts or counters moved
+    #: during it, before it refuses.
+    backup_attempts: int = 3
 
     @property
     def bucket(self) -> str:
@@ -199,6 +202,7 @@ class Settings:
             cloudwatch_namespace=get("CLOUDWATCH_NAMESPACE", "") or None,
             cloudwatch_interval_seconds=float(integer("CLOUDWATCH_INTERVAL_SECONDS", 60)),
             embedded_sync=embedded_sync,
+            backup_attempts=integer("BACKUP_ATTEMPTS", 3),
         )
 
 

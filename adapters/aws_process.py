@@ -221,9 +221,10 @@ class Embedded:
         from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
         from werkzeug.serving import make_server
 
-        from adapters import moto_blobs, moto_state
+        from adapters import moto_blobs, moto_patches, moto_state
 
         self.lock()
+        moto_patches.install()
         started = time.monotonic()
         blobs = moto_blobs.BlobStore(self.folder / "blobs", fsync=self.synchronous == "FULL")
         moto_blobs.install(blobs)

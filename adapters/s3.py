@@ -25,6 +25,15 @@ class UploadPost:
 
 
 @dataclass(frozen=True)
+class ObjectCopy:
+    """What a backup keeps of an object besides its bytes: what S3 answers a GET with."""
+
+    size: int
+    content_type: str
+    metadata: dict[str, str]
+
+
+@dataclass(frozen=True)
 class ObjectInfo:
     """What a HEAD request says of an object."""
 
@@ -80,6 +89,15 @@ class ObjectStore(Protocol):
 
     def delete_prefix(self, prefix: str) -> int:
         """Delete every object whose key starts with ``prefix``; how many were deleted."""
+        ...
+
+    def copy_out(self, key: str, path: Path) -> ObjectCopy | None:
+        """Stream the object's bytes to ``path``; its type and metadata, or None (and no file)
+        when there is no such object (backups)."""
+        ...
+
+    def copy_in(self, key: str, path: Path, copy: ObjectCopy) -> None:
+        """Store the bytes at ``path`` under ``key`` with ``copy``'s type and metadata (restores)."""
         ...
 
 
@@ -201,3 +219,25 @@ class S3ObjectStore:
                 "MaxAgeSeconds": 3600,
             }
             self.client.put_bucket_cors(Bucket=self.bucket, CORSConfiguration={"CORSRules": [rule]})
+
+    def copy_out(self, key: str, path: Path) -> ObjectCopy | None:
+        try:
+            response = self.client.get_object(Bucket=self.bucket, Key=key)
+        except ClientError as error:
+            if _missing(error):
+                return None
+            raise
+        with path.open("wb") as file:
+            shutil.copyfileobj(response["Body"], file, 1024 * 1024)
+        return ObjectCopy(
+            size=int(response["ContentLength"]),
+            content_type=str(response.get("ContentType", "")),
+            metadata={str(name): str(value) for name, value in response.get("Metadata", {}).items()},
+        )
+
+    def copy_in(self, key: str, path: Path, copy: ObjectCopy) -> None:
+        extra: dict[str, Any] = {"Metadata": dict(copy.metadata)}
+        if copy.content_type:
+            extra["ContentType"] = copy.content_type
+        # The transfer manager: one PUT takes at most 5 GiB, a PREMIUM document may be larger.
+        self.client.upload_file(str(path), self.bucket, key, ExtraArgs=extra)

@@ -1,0 +1,363 @@
+"""`docstore backup` and `docstore restore`, as a user runs them: each deployment is its own
+`docstore serve` process with its own embedded AWS and data folder (PynamoDB's settings are
+per process, so two deployments cannot share one), and the commands run beside them.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from commands.backup import Unsettled, back_up
+from models import accounts, counters
+from tests.client import PASSWORD, Api, User, sample
+from tests.test_server import ROOT, clean_env, free_port
+from tests.workers import files
+from tests.workers.test_worker_process import healthy, stop
+
+SEARCHES = ("quarterly", "sales region", "invoice", "zebra", "report")
+
+
+def docstore(*args: str) -> subprocess.CompletedProcess[str]:
+    """A `docstore` command on the embedded default, run to its end."""
+    return subprocess.run(
+        [sys.executable, "-m", "server", *args],
+        cwd=ROOT,
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+class Deployment:
+    """An embedded deployment: a data folder, and the `docstore serve` running on it, if any."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self.process: subprocess.Popen[str] | None = None
+        self.url = ""
+
+    def serve(self) -> Api:
+        port = free_port()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "server", "serve", "--port", str(port), "--data-dir", str(self.data_dir)],
+            cwd=ROOT,
+            # Forms valid for an hour: the sweeper keeps the source's upload in progress reserved.
+            env=clean_env(
+                DOCSTORE_EXTRACTION_PROCESSES="1", DOCSTORE_QUEUE_WAIT_SECONDS="1", DOCSTORE_UPLOAD_FORM_SECONDS="3600"
+            ),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self.url = f"http://127.0.0.1:{port}"
+        healthy(self.url, self.process)
+        return Api(self.url)
+
+    def run(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return docstore(*args, "--data-dir", str(self.data_dir))
+
+    def stats(self) -> dict[str, Any]:
+        done = self.run("stats", "--json")
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            stop(self.process)
+
+
+@dataclass
+class Source:
+    deployment: Deployment
+    api: Api
+    users: list[User]
+    admin: User
+    #: The bytes uploaded, by document id.
+    uploaded: dict[str, bytes] = field(default_factory=dict)
+
+
+def sign_in(api: Api, email: str) -> str:
+    result = api.data("SignIn", {"input": {"email": email, "password": PASSWORD}})["signIn"]
+    assert result["__typename"] == "AuthPayload", result
+    return str(result["token"])
+
+
+def listing(api: Api, token: str) -> list[dict[str, Any]]:
+    return [edge["node"] for edge in api.data("Documents", {"first": 100}, token)["documents"]["edges"]]
+
+
+def dashboard(api: Api, token: str) -> dict[str, Any]:
+    figures = dict(api.data("Dashboard", token=token)["dashboard"])
+    figures.pop("queueDepth")  # work waiting in queues is not data
+    return figures
+
+
+def hits(api: Api, token: str, query: str) -> list[tuple[str, list[Any]]]:
+    result = api.data("Search", {"query": query}, token)["search"]
+    assert result["__typename"] == "SearchConnection", result
+    return [(edge["node"]["document"]["id"], edge["node"]["highlights"]) for edge in result["edges"]]
+
+
+@pytest.fixture(scope="module")
+def source(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Source]:
+    """A running embedded deployment with accounts on both plans, real files of several types,
+    all READY, and one upload left in progress."""
+    folder = tmp_path_factory.mktemp("source")
+    deployment = Deployment(folder / "data")
+    api = deployment.serve()
+    try:
+        free, premium, admin = api.sign_up("FREE"), api.sign_up("PREMIUM"), api.sign_up("PREMIUM")
+        granted = deployment.run("admin", "grant", admin.email)
+        assert granted.returncode == 0, granted.stderr
+        made = {
+            "report.pdf": files.pdf_file(folder / "report.pdf", "Quarterly report\nSales grew in every region."),
+            "invoice.pdf": files.pdf_file(folder / "invoice.pdf", "Invoice 42\nA zebra costs extra."),
+            "report.docx": files.docx_file(folder / "report.docx"),
+            "scan.png": files.image_file(folder / "scan.png", "Invoice for a zebra", format="PNG"),
+        }
+        types = {
+            ".pdf": "application/pdf",
+            ".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+            ".png": "image/png",
+        }
+        result = Source(deployment, api, [free, premium], admin)
+        for user in (free, premium):
+            for name, path in made.items():
+                content = path.read_bytes()
+                document = api.upload(user, content, filename=name, contentType=types[path.suffix])
+                assert document["status"] == "READY", document
+                result.uploaded[document["id"]] = content
+            notes = sample("text/plain", f"plain notes of {user.email}")
+            document = api.upload(user, notes, filename="notes.txt", contentType="text/plain", tags=["notes"])
+            result.uploaded[document["id"]] = notes
+        # Never posted: a reservation that a backup leaves out.
+        pending = api.request_upload(premium, filename="later.pdf", contentType="application/pdf", size=5000)
+        assert pending["__typename"] == "UploadForm", pending
+        yield result
+    finally:
+        deployment.stop()
+
+
+@pytest.fixture(scope="module")
+def backup_dir(source: Source, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    directory = tmp_path_factory.mktemp("backups") / "nightly"
+    done = source.deployment.run("backup", str(directory))
+    assert done.returncode == 0, done.stderr
+    return directory
+
+
+@pytest.fixture(scope="module")
+def restored(backup_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Deployment, Api]]:
+    """A fresh deployment with a server running, the backup restored into it."""
+    deployment = Deployment(tmp_path_factory.mktemp("target") / "data")
+    api = deployment.serve()
+    try:
+        done = deployment.run("restore", str(backup_dir))
+        assert done.returncode == 0, done.stderr
+        yield deployment, api
+    finally:
+        deployment.stop()
+
+
+def test_backup_writes_a_manifest_with_counts_and_a_checksum_of_every_file(source: Source, backup_dir: Path) -> None:
+    manifest = json.loads((backup_dir / "manifest.json").read_text())
+
+    listed = {path.relative_to(backup_dir).as_posix() for path in backup_dir.rglob("*") if path.is_file()}
+    assert set(manifest["files"]) == listed - {"manifest.json"}
+    assert manifest["counts"]["accounts"] == 3
+    assert manifest["counts"]["documents"] == len(source.uploaded)
+    assert manifest["left_out"] == {"pending_uploads": 1, "deleted_during_backup": 0}
+    assert manifest["source"]["region"] == "us-west-2"
+    assert not backup_dir.with_name("nightly.partial").exists()
+    originals = sorted(key for key in manifest["objects"] if key.endswith("/original"))
+    assert [(backup_dir / "objects" / key).read_bytes() for key in originals] == [
+        source.uploaded[key.split("/")[1]] for key in originals
+    ]
+    # PREMIUM documents of searchable types carry their extracted text, FREE ones none.
+    texts = {key.split("/")[0] for key in manifest["objects"] if key.endswith("/text.txt")}
+    assert texts == {source.users[1].id}
+
+
+def test_every_document_downloads_with_identical_bytes(source: Source, restored: tuple[Deployment, Api]) -> None:
+    _, api = restored
+    downloaded = {}
+    for user in source.users:
+        token = sign_in(api, user.email)
+        for node in listing(api, token):
+            document = api.data("Document", {"id": node["id"]}, token)["document"]
+            assert document["status"] == "READY", document
+            downloaded[node["id"]] = httpx.get(document["downloadUrl"], timeout=30).content
+
+    assert downloaded == source.uploaded
+
+
+def test_documents_usage_and_dashboard_are_equal(source: Source, restored: tuple[Deployment, Api]) -> None:
+    _, api = restored
+    for user in source.users:
+        before, after = sign_in(source.api, user.email), sign_in(api, user.email)
+
+        assert listing(api, after) == listing(source.api, before)
+        usage_before = source.api.usage(User(before, user.id, user.email))
+        usage_after = api.usage(User(after, user.id, user.email))
+        # The upload in progress is not in the backup: nothing stays reserved for it.
+        assert usage_after == {**usage_before, "reservedBytes": 0}
+    assert dashboard(api, sign_in(api, source.admin.email)) == dashboard(
+        source.api, sign_in(source.api, source.admin.email)
+    )
+
+
+def test_search_finds_the_same_hits(source: Source, restored: tuple[Deployment, Api]) -> None:
+    _, api = restored
+    premium = source.users[1]
+    before, after = sign_in(source.api, premium.email), sign_in(api, premium.email)
+    found = {query: hits(source.api, before, query) for query in SEARCHES}
+
+    assert {query: hits(api, after, query) for query in SEARCHES} == found
+    assert all(found.values()), found  # every query finds something, so equality says something
+
+
+def test_sessions_are_not_restored(source: Source, restored: tuple[Deployment, Api]) -> None:
+    _, api = restored
+    body = api.call("Me", token=source.users[0].token)
+
+    assert body["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+    assert source.api.data("Me", token=source.users[0].token)["me"]["id"] == source.users[0].id
+
+
+def test_restore_refuses_a_target_holding_data_and_leaves_it_unchanged(source: Source, backup_dir: Path) -> None:
+    # The source itself: it differs from its backup by the upload in progress it reserves bytes for.
+    premium = source.users[1]
+    token = sign_in(source.api, premium.email)
+    stats, documents = source.deployment.stats()["counters"], listing(source.api, token)
+    usage = source.api.usage(User(token, premium.id, premium.email))
+
+    done = source.deployment.run("restore", str(backup_dir))
+
+    assert done.returncode == 1
+    assert "already holds accounts or documents" in done.stderr
+    assert source.deployment.stats()["counters"] == stats
+    assert listing(source.api, token) == documents
+    assert source.api.usage(User(token, premium.id, premium.email)) == usage
+    assert usage["reservedBytes"] == 5000
+
+
+def test_a_tampered_backup_is_refused_before_anything_is_written(
+    backup_dir: Path, restored: tuple[Deployment, Api], tmp_path: Path
+) -> None:
+    tampered = tmp_path / "tampered"
+    shutil.copytree(backup_dir, tampered)
+    victim = next(path for path in (tampered / "objects").rglob("original"))
+    content = bytearray(victim.read_bytes())
+    content[-1] ^= 1
+    victim.write_bytes(bytes(content))
+    fresh = Deployment(tmp_path / "fresh")
+    deployment, _ = restored
+    stats = deployment.stats()["counters"]
+
+    into_fresh = fresh.run("restore", str(tampered))
+    forced = deployment.run("restore", str(tampered), "--force")
+
+    for done in (into_fresh, forced):
+        assert done.returncode == 1
+        assert "does not match its checksum in the manifest" in done.stderr
+    assert not fresh.data_dir.exists()
+    assert deployment.stats()["counters"] == stats
+
+
+def test_a_backup_into_a_folder_holding_files_is_refused(source: Source, tmp_path: Path) -> None:
+    occupied = tmp_path / "occupied"
+    occupied.mkdir()
+    (occupied / "keep.txt").write_text("mine")
+
+    done = source.deployment.run("backup", str(occupied))
+
+    assert done.returncode == 1
+    assert "already exists and is not empty" in done.stderr
+    assert [path.name for path in occupied.iterdir()] == ["keep.txt"]
+    assert (occupied / "keep.txt").read_text() == "mine"
+    assert not (tmp_path / "occupied.partial").exists()
+
+
+def test_a_folder_without_a_manifest_is_not_restored(source: Source, tmp_path: Path) -> None:
+    stats = source.deployment.stats()["counters"]
+
+    done = source.deployment.run("restore", str(tmp_path), "--force")
+
+    assert done.returncode == 1
+    assert "holds no backup" in done.stderr
+    assert source.deployment.stats()["counters"] == stats
+
+
+def test_restore_into_a_folder_with_no_server_is_there_once_one_starts(
+    source: Source, backup_dir: Path, tmp_path: Path
+) -> None:
+    deployment = Deployment(tmp_path / "data")
+
+    done = deployment.run("restore", str(backup_dir))
+    assert done.returncode == 0, done.stderr
+    api = deployment.serve()
+    try:
+        token = sign_in(api, source.users[1].email)
+        before = sign_in(source.api, source.users[1].email)
+
+        assert listing(api, token) == listing(source.api, before)
+        assert hits(api, token, "zebra") == hits(source.api, before, "zebra")
+    finally:
+        deployment.stop()
+
+
+# -- consistency, against the session's AWS in this process --------------------------------------
+
+
+class MovingCounters:
+    """The session's object store, with an account signed up (and counted) while the backup copies
+    the objects: the change a backup must not take half of."""
+
+    def __init__(self, store: Any, times: int) -> None:
+        self.store = store
+        self.times = times
+
+    def copy_out(self, key: str, path: Path) -> Any:
+        if self.times:
+            self.times -= 1
+            email = f"moving-{uuid.uuid4().hex[:12]}@example.com"
+            account = accounts.create(email=email, password_hash="x", plan="FREE", home_region="us-west-2")
+            accounts.count_new(account.id)
+        return self.store.copy_out(key, path)
+
+
+@pytest.fixture
+def uploaded(api: Api, user: User) -> None:
+    """A READY document in the session's AWS, so a backup has an object to copy."""
+    assert api.upload(user, sample("text/plain", "moving"), filename="moving.txt")["status"] == "READY"
+
+
+def test_a_backup_that_saw_counters_move_starts_again(settings, store, uploaded, quiet_queues, tmp_path: Path) -> None:
+    accounts_before = counters.read(counters.ALL)[2]
+
+    manifest = back_up(settings, MovingCounters(store, times=1), tmp_path / "out", attempts=3)
+
+    assert manifest["attempts"] == 2
+    assert counters.read(counters.ALL)[2] == accounts_before + 1
+    assert json.loads((tmp_path / "out" / "manifest.json").read_text())["attempts"] == 2
+
+
+def test_a_backup_that_keeps_seeing_changes_refuses_and_leaves_no_folder(
+    settings, store, uploaded, quiet_queues, tmp_path: Path
+) -> None:
+    with pytest.raises(Unsettled, match="changed during each of 2 attempts"):
+        back_up(settings, MovingCounters(store, times=5), tmp_path / "out", attempts=2)
+
+    assert list(tmp_path.iterdir()) == []
