@@ -8,7 +8,7 @@ import logging
 import sys
 from typing import TYPE_CHECKING, Protocol
 
-from bench import documents_throughput, event_latency, extraction, observability, results, search
+from bench import backend_calls, documents_throughput, event_latency, extraction, observability, results, search
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -27,6 +27,7 @@ BENCHMARKS: list[tuple[str, Benchmark]] = [
     ("event_latency", event_latency.run),
     ("search", search.run),
     ("observability", observability.run),
+    ("backend_calls", backend_calls.run),
 ]
 
 
