@@ -66,7 +66,7 @@ class Calls:
         self._lock = threading.Lock()
 
     def before_send(self, event_name: str, **_: Any) -> None:
-        _, service, operation = event_name.split(".", 2)
+        _event, service, operation = event_name.split(".", 2)
         with self._lock:
             self.counts[(_operation.get(), service, operation)] += 1
 
