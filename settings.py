@@ -93,6 +93,9 @@ class Settings:
     #: Send metrics to CloudWatch (PutMetricData) under this namespace; None sends nothing.
     cloudwatch_namespace: str | None = None
     cloudwatch_interval_seconds: float = 60.0
+    #: How long a process keeps a session and an account it read (0: no read cache), and how many.
+    cache_seconds: int = 5
+    cache_entries: int = 10_000
 
     @property
     def bucket(self) -> str:
@@ -191,6 +194,8 @@ class Settings:
             access_log=flag("ACCESS_LOG", True),
             cloudwatch_namespace=get("CLOUDWATCH_NAMESPACE", "") or None,
             cloudwatch_interval_seconds=float(integer("CLOUDWATCH_INTERVAL_SECONDS", 60)),
+            cache_seconds=integer("CACHE_SECONDS", 5, low=0),
+            cache_entries=integer("CACHE_ENTRIES", 10_000, low=0),
         )
 
 

@@ -52,7 +52,7 @@ BACKGROUND = "background"
 QUIET_SECONDS = 1.5
 SERVICES = ("dynamodb", "s3", "sqs", "ses")
 #: The sides: label, settings changed.
-SIDES: tuple[tuple[str, dict[str, Any]], ...] = (("before", {}),)
+SIDES: tuple[tuple[str, dict[str, Any]], ...] = (("cache off", {"cache_seconds": 0}), ("cache on", {}))
 
 _operation: contextvars.ContextVar[str] = contextvars.ContextVar("bench_backend_operation", default=BACKGROUND)
 
