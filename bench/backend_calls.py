@@ -16,7 +16,7 @@ event is out, once nothing more is sent for a while. Idle long polls of the cons
 client's own POST of the file to S3 does not pass the server and is not counted.
 
 Each side runs the whole flow with a fresh account: the read cache off (``cache_seconds=0``)
-and on (the default).
+and on (600 s, so that no entry runs out during the flow).
 """
 
 from __future__ import annotations
@@ -49,10 +49,16 @@ OPERATIONS = Path(__file__).resolve().parent.parent / "gql" / "operations"
 PASSWORD = "bench horse battery staple"
 BACKGROUND = "background"
 #: What the background must stay quiet for before a document counts as processed.
-QUIET_SECONDS = 1.5
+QUIET_SECONDS = 3.0
 SERVICES = ("dynamodb", "s3", "sqs", "ses")
 #: The sides: label, settings changed.
-SIDES: tuple[tuple[str, dict[str, Any]], ...] = (("cache off", {"cache_seconds": 0}), ("cache on", {}))
+#: The cache keeps entries 600 s on its side, so that no entry runs out during the flow and the
+#: count does not depend on the machine's speed (with the default 5 s, the first request more than
+#: 5 s after a read reads again).
+SIDES: tuple[tuple[str, dict[str, Any]], ...] = (
+    ("cache off", {"cache_seconds": 0}),
+    ("cache on", {"cache_seconds": 600}),
+)
 
 _operation: contextvars.ContextVar[str] = contextvars.ContextVar("bench_backend_operation", default=BACKGROUND)
 
@@ -202,6 +208,7 @@ async def flow(settings: Settings, calls: Calls, tag: str) -> Figures:
         await quiet(calls)  # account.created: counted and replicated in the background
         user.token = (await user.call("SignIn", {"input": credentials}))["token"]
         await user.call("Me")
+        await user.call("Me", label="me, a second time")
         first = await user.upload(b"invoice from the plumber\n", "free.txt")
         await user.processed(first, "document processed (FREE)")
         await user.call("Documents")
@@ -222,6 +229,7 @@ ORDER = (
     "SignUp",
     "SignIn",
     "Me",
+    "me, a second time",
     "RequestUpload",
     "CompleteUpload",
     "Documents",
@@ -266,7 +274,9 @@ the app in the bench process with its workers running; each request of botocore 
 PynamoDB) is counted under the operation that made it. A processed document is the workers' requests from
 `completeUpload` until it is READY and quiet, a 25-byte text file (FREE: detect and count;
 PREMIUM: its text extracted and stored too). The consumers' idle long polls and the client's own
-POST of the file to S3 are not counted.
+POST of the file to S3 are not counted. The cache keeps its entries 600 s here so that none runs
+out during the flow; with the default `DOCSTORE_CACHE_SECONDS=5`, a user's first request more
+than 5 s after the last read of their session reads it (and the account) again.
 
 {table}
 """
