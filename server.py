@@ -30,6 +30,7 @@ from strawberry.types.unset import UnsetType
 from adapters import local_aws, logs
 from adapters.aws import AwsTarget
 from adapters.blocking import Blocking
+from adapters.cache import ReadCache
 from adapters.cloudwatch import CloudWatchReporter
 from adapters.health import Readiness
 from adapters.logs import RequestLogging, current_request_id
@@ -221,7 +222,8 @@ def open_runtime(settings: Settings, *, attach: bool = False, embedded: local_aw
         tables.configure(target, settings.table_prefix)
         if embedded is not None:
             provision(settings, target)
-        pubsub = BroadcastPubSub(settings.pubsub_url)
+        cache = ReadCache(seconds=settings.cache_seconds, entries=settings.cache_entries)
+        pubsub = BroadcastPubSub(settings.pubsub_url, cache=cache)
         search = open_search(settings)
         queues = {name: SqsQueue.named(target, f"{settings.table_prefix}-{name}") for name in QUEUES}
         metrics = Metrics(window=settings.cloudwatch_namespace is not None) if settings.metrics_enabled else None
@@ -238,6 +240,7 @@ def open_runtime(settings: Settings, *, attach: bool = False, embedded: local_aw
             mailer=SesMailer(target, settings.mail_from),
             search=search,
             metrics=metrics,
+            cache=cache,
         )
         reporter = None
         if metrics is not None and settings.cloudwatch_namespace:
@@ -290,6 +293,7 @@ def start_workers(runtime: Runtime) -> Coroutine[Any, Any, None]:
         queues=services.queues,
         search=runtime.search,
         metrics=services.metrics,
+        cache=services.cache,
     )
 
 

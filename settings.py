@@ -100,6 +100,9 @@ class Settings:
     #: How often ``docstore backup`` starts its export again when accounts or counters moved
     #: during it, before it refuses.
     backup_attempts: int = 3
+    #: How long a process keeps a session and an account it read (0: no read cache), and how many.
+    cache_seconds: int = 5
+    cache_entries: int = 10_000
 
     @property
     def bucket(self) -> str:
@@ -203,6 +206,8 @@ class Settings:
             cloudwatch_interval_seconds=float(integer("CLOUDWATCH_INTERVAL_SECONDS", 60)),
             embedded_sync=embedded_sync,
             backup_attempts=integer("BACKUP_ATTEMPTS", 3),
+            cache_seconds=integer("CACHE_SECONDS", 5, low=0),
+            cache_entries=integer("CACHE_ENTRIES", 10_000, low=0),
         )
 
 

@@ -12,6 +12,11 @@ A subscriber with ``buffer`` events unread when another arrives has fallen behin
 is emptied at once and closed, and its next read raises :class:`SubscriberTooSlow`. Dropping the
 oldest events instead would hand the client a stream that looks complete and is not; ending it tells
 the client to fetch the current state and subscribe again. Subscribers that keep up never notice.
+
+With a read cache (``adapters.cache``), a process also listens, from :meth:`BroadcastPubSub.connect`
+on, to the process-wide invalidation channel and drops what each invalidation names. A
+``SessionEnded`` event (signOut) invalidates its session too: the path that ends a session's
+subscriptions ends its cached lookups in every process as well.
 """
 
 from __future__ import annotations
@@ -26,13 +31,16 @@ from urllib.parse import urlsplit
 
 from broadcaster import Broadcast
 
+from adapters.cache import Invalidation
 from adapters.redis_backend import RedisBackend
 from subscriptions import channels
-from subscriptions.events import Event
+from subscriptions.events import Event, EventType
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
     from contextlib import AbstractAsyncContextManager
+
+    from adapters.cache import ReadCache
 
 log = logging.getLogger("docstore.pubsub")
 
@@ -141,7 +149,7 @@ class BroadcastPubSub:
     every process connected to the same Redis does.
     """
 
-    def __init__(self, url: str, *, buffer: int = DEFAULT_BUFFER) -> None:
+    def __init__(self, url: str, *, buffer: int = DEFAULT_BUFFER, cache: ReadCache | None = None) -> None:
         if buffer < 1:
             raise ValueError("a subscriber's buffer holds at least one event")
         self.url = url
@@ -153,9 +161,18 @@ class BroadcastPubSub:
         # first subscriber of the same channel arriving while the first one subscribes.
         self._opening = asyncio.Lock()
         self._too_slow = 0
+        self.cache = cache
+        self._invalidations: asyncio.Task[None] | None = None
 
     async def connect(self) -> None:
+        """Connect; with a read cache, return only once invalidations are heard (none is missed
+        after this returns)."""
         await self._broadcast.connect()
+        if self.cache is not None and self.cache.enabled:
+            ready = asyncio.get_running_loop().create_future()
+            self._invalidations = asyncio.create_task(self._follow_invalidations(ready), name="pubsub invalidations")
+            await ready
+            self.cache.announce = self.announce
 
     async def ping(self) -> None:
         """Raises when the backend does not answer (Redis's PING; ``memory://`` always answers)."""
@@ -163,6 +180,13 @@ class BroadcastPubSub:
             await self._redis.ping()
 
     async def disconnect(self) -> None:
+        if self.cache is not None:
+            self.cache.announce = None
+        if self._invalidations is not None:
+            self._invalidations.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._invalidations
+            self._invalidations = None
         pumps = [channel.pump for channel in self._channels.values() if channel.pump is not None]
         for channel in self._channels.values():
             for inbox in channel.inboxes:
@@ -179,10 +203,45 @@ class BroadcastPubSub:
             log.exception("the pub/sub listener had failed before disconnecting")
 
     async def publish(self, event: Event) -> None:
+        if event.type == EventType.SESSION_ENDED and self.cache is not None:
+            session = event.data.get("session")
+            await self.cache.invalidate(Invalidation(event.account_id, session if isinstance(session, str) else None))
         try:
             await self._broadcast.publish(channels.account(event.account_id), event.to_json())
         except Exception:
             log.exception("event %s (%s) for account %s dropped", event.id, event.type.value, event.account_id)
+
+    async def announce(self, invalidation: Invalidation) -> None:
+        """Send ``invalidation`` to every process on this pub/sub (this one included)."""
+        try:
+            await self._broadcast.publish(channels.invalidations(), invalidation.to_json())
+        except Exception:
+            # The other processes keep what they hold for at most DOCSTORE_CACHE_SECONDS.
+            log.exception("invalidation of account %s not sent", invalidation.account_id)
+
+    async def _follow_invalidations(self, ready: asyncio.Future[None]) -> None:
+        """Apply every invalidation to the cache; suspend the cache if the channel is lost."""
+        assert self.cache is not None
+        try:
+            async with self._broadcast.subscribe(channels.invalidations()) as subscriber:
+                ready.set_result(None)
+                while True:
+                    message = await subscriber.get()
+                    try:
+                        invalidation = Invalidation.from_json(message.message)
+                    except (ValueError, KeyError, TypeError):
+                        log.warning("malformed invalidation dropped: %.200r", message.message)
+                        continue
+                    self.cache.apply(invalidation)
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:
+            self.cache.suspend(f"lost the invalidation channel ({type(error).__name__})")
+            if not ready.done():
+                ready.set_result(None)
+        else:
+            # broadcaster ends a subscription without an error when it disconnects.
+            self.cache.suspend("the invalidation channel closed")
 
     @contextlib.asynccontextmanager
     async def subscribe(self, account_id: str) -> AsyncIterator[Inbox]:
@@ -271,3 +330,19 @@ class BroadcastPubSub:
             log.exception("the pump of %s failed: its subscriptions end", channel.name)
             for inbox in channel.inboxes:
                 inbox.close(PubSubUnavailable(f"lost the subscription to {channel.name}"))
+
+
+async def announce_once(url: str, invalidation: Invalidation) -> None:
+    """Publish one invalidation on ``url`` from a process that does not otherwise use the pub/sub
+    (``docstore admin``). Logged, not raised, when it cannot be sent."""
+    if urlsplit(url).scheme not in {"redis", "rediss"}:
+        return  # memory:// reaches only this process, which keeps no cache
+    pubsub = BroadcastPubSub(url)
+    try:
+        await pubsub.connect()
+        await pubsub.announce(invalidation)
+    except Exception:
+        log.exception("invalidation of account %s not sent", invalidation.account_id)
+    finally:
+        with contextlib.suppress(Exception):
+            await pubsub.disconnect()

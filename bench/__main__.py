@@ -8,7 +8,16 @@ import logging
 import sys
 from typing import TYPE_CHECKING, Protocol
 
-from bench import documents_throughput, event_latency, extraction, observability, results, search, transactions
+from bench import (
+    backend_calls,
+    documents_throughput,
+    event_latency,
+    extraction,
+    observability,
+    results,
+    search,
+    transactions,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -28,6 +37,7 @@ BENCHMARKS: list[tuple[str, Benchmark]] = [
     ("search", search.run),
     ("observability", observability.run),
     ("transactions", transactions.run),
+    ("backend_calls", backend_calls.run),
 ]
 
 

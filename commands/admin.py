@@ -3,12 +3,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
 from typing import TYPE_CHECKING, Any
 
 from tqdm import tqdm
 
+from adapters.cache import Invalidation
+from adapters.pubsub import announce_once
 from models import accounts, roles
 from models import recount as recounting
 from models import stats as figures_of
@@ -42,11 +45,20 @@ def change_role(services: Services, action: str, raw_email: str) -> int:
     except AccountNotFound:  # no such email, or the account was deleted meanwhile
         print(f"docstore: no account has the email {email}", file=sys.stderr)
         return 1
+    if changed:
+        announce_invalidation(services, Invalidation(account.id))
     if action == "grant":
         print(f"granted ADMIN to {email} (account {account.id})" if changed else f"{email} is already ADMIN")
     else:
         print(f"revoked ADMIN from {email} (account {account.id})" if changed else f"{email} is not ADMIN")
     return 0
+
+
+def announce_invalidation(services: Services, invalidation: Invalidation) -> None:
+    """Tell every API and worker process that shares this pub/sub to drop its copy of the account,
+    so the new role holds at once. Over ``memory://`` no other process hears it: a server then
+    sees the change within ``DOCSTORE_CACHE_SECONDS``."""
+    asyncio.run(announce_once(services.settings.pubsub_url, invalidation))
 
 
 def stats(services: Services, *, recount: bool = False, as_json: bool = False) -> int:

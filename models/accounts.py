@@ -10,12 +10,15 @@ from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 from ulid import ULID
 
+from adapters.cache import account_key
 from models import counters
 from models.base import BaseMeta, failed_items, transaction_connection, utcnow
 from models.errors import AccountNotFound, EmailTaken, PlanRace
 
 if TYPE_CHECKING:
     from datetime import datetime
+
+    from adapters.cache import ReadCache
 
 GIB = 1024**3
 PLAN_LIMITS = {"FREE": 5 * GIB, "PREMIUM": 20 * GIB}
@@ -128,6 +131,34 @@ def get(account_id: str) -> Account:
         return Account.get(account_id, consistent_read=True)
     except Account.DoesNotExist:
         raise AccountNotFound(account_id) from None
+
+
+def get_cached(account_id: str, cache: ReadCache | None) -> Account:
+    """The account as read at most ``cache.seconds`` ago (:func:`get` without a cache).
+
+    Good for what changes only together with an invalidation (``adapters.cache``): identity, plan,
+    role, home region, the over-quota flag. The byte and document counts move with every upload and
+    are not invalidated: where a user sees them, read them with :func:`get` or :func:`get_fresh`.
+    Each call returns a copy of its own, so a caller may change it freely.
+    """
+    kept = cached(account_id, cache)
+    return kept if kept is not None else get_fresh(account_id, cache)
+
+
+def cached(account_id: str, cache: ReadCache | None) -> Account | None:
+    """The cached copy of the account (a copy of its own), or None when none is kept."""
+    kept = None if cache is None else cache.get(account_key(account_id))
+    return None if kept is None else Account.from_raw_data(kept)
+
+
+def get_fresh(account_id: str, cache: ReadCache | None) -> Account:
+    """:func:`get`, keeping what it read as the cached copy (nothing is newer)."""
+    if cache is None or not cache.enabled:
+        return get(account_id)
+    epoch = cache.epoch()
+    account = get(account_id)
+    cache.put(account_key(account_id), account.serialize(), epoch=epoch)
+    return account
 
 
 def find_by_email(email: str) -> Account | None:

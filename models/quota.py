@@ -41,10 +41,15 @@ def level(used_bytes: int, limit_bytes: int) -> int:
     return max((mark for mark in WARNINGS if percent >= mark), default=0)
 
 
-def evaluate(account_id: str) -> Crossing | None:
-    """Move the account to the level its usage is at now; the crossing, or None if none."""
+def evaluate(account_id: str, account: Account | None = None) -> Crossing | None:
+    """Move the account to the level its usage is at now; the crossing, or None if none.
+
+    ``account``: the account as the caller just read it, saving the first read (a later attempt,
+    after someone else moved the level, reads it again).
+    """
     for _ in range(5):
-        account = accounts.get(account_id)
+        if account is None or account.id != account_id:
+            account = accounts.get(account_id)
         before = int(account.quota_level)
         after = level(int(account.used_bytes), account.limit_bytes)
         if after == before and account.over_quota == (after == OVER):
@@ -66,10 +71,12 @@ def evaluate(account_id: str) -> Crossing | None:
                     counters.add_over_quota(transaction, 1 if over else -1)
         except TransactWriteError as error:
             if any(failed_items(error)):
+                account = None
                 continue  # someone else moved it: look again
             raise
         except UpdateError as error:
             if condition_failed(error):
+                account = None
                 continue  # someone else moved it: look again
             raise
         return Crossing(account=account, before=before, after=after)

@@ -10,10 +10,13 @@ from typing import TYPE_CHECKING
 from pynamodb.attributes import TTLAttribute, UnicodeAttribute, UTCDateTimeAttribute
 from pynamodb.models import Model
 
+from adapters.cache import session_key
 from models.base import BaseMeta, utcnow
 
 if TYPE_CHECKING:
     from datetime import datetime
+
+    from adapters.cache import ReadCache
 
 TOKEN_PREFIX = "dst_"
 #: Between the issuing region and the secret: ``dst_us-west-2.<secret>``. The secret's alphabet
@@ -70,16 +73,37 @@ def region_of(token: str) -> str | None:
     return region if separator and region else None
 
 
-def resolve(token: str, now: datetime | None = None) -> Session | None:
-    """The live session for ``token``, or None when unknown, revoked or expired."""
+def resolve(token: str, now: datetime | None = None, cache: ReadCache | None = None) -> Session | None:
+    """The live session for ``token``, or None when unknown, revoked or expired.
+
+    With ``cache``, a session read in the last ``cache.seconds`` is not read again; it is kept no
+    longer than it lives, and signOut drops it in every process (``models.sessions`` is told by the
+    SessionEnded event, see adapters.pubsub). Unknown tokens are never kept.
+    """
     if not token.startswith(TOKEN_PREFIX) or len(token) > 128:
         return None
+    now = now or utcnow()
+    key = session_key(fingerprint(token)) if cache is not None and cache.enabled else None
+    if key is not None and cache is not None:
+        kept = cache.get(key)
+        if kept is not None:
+            account_id, created_at, expires_at = kept
+            if expires_at <= now:
+                cache.drop(key)
+                return None
+            return Session(
+                token_hash=hash_token(token), account_id=account_id, created_at=created_at, expires_at=expires_at
+            )
+        epoch = cache.epoch()
     try:
         session = Session.get(hash_token(token), consistent_read=True)
     except Session.DoesNotExist:
         return None
-    if session.expires_at <= (now or utcnow()):
+    if session.expires_at <= now:
         return None
+    if key is not None and cache is not None:
+        life = (session.expires_at - now).total_seconds()
+        cache.put(key, (session.account_id, session.created_at, session.expires_at), epoch=epoch, seconds=life)
     return session
 
 

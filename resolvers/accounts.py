@@ -104,7 +104,12 @@ async def sign_out(info: strawberry.Info[Context, None]) -> SignOutPayload:
 
 
 async def me(info: strawberry.Info[Context, None]) -> Account:
-    return Account.from_model(await require_account(info))
+    await require_account(info)
+    # The usage it shows is read as stored: the read cache does not follow byte counts.
+    account = await info.context.viewer_as_stored()
+    if account is None:
+        raise Unauthenticated()
+    return Account.from_model(account)
 
 
 async def _start_session(context: Context, record: accounts.Account) -> AuthPayload:

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from starlette.websockets import WebSocket
 
     from adapters.blocking import Blocking
+    from adapters.cache import ReadCache
     from adapters.mail import Mailer
     from adapters.metrics import Metrics
     from adapters.pubsub import EventSource, Publisher
@@ -50,6 +51,8 @@ class Services:
     search: SearchBackend | None = None
     #: This process's metrics; None when ``DOCSTORE_METRICS`` is off (nothing is counted).
     metrics: Metrics | None = None
+    #: Sessions and accounts read in the last few seconds (``adapters.cache``); None: none kept.
+    cache: ReadCache | None = None
 
     async def enqueue(self, queue: str, body: dict[str, Any], delay_seconds: int = 0) -> None:
         """Hand work to the workers. The caller's change is already stored; if the message is lost,
@@ -81,6 +84,8 @@ class Context:
     #: When the signed-in session expires (set by the lookup): a WebSocket connection outlives it.
     session_expires_at: datetime | None = None
     _viewer: asyncio.Task[Account | None] | None = field(default=None, repr=False)
+    #: The viewer came from this request's own DynamoDB read, not from the read cache.
+    _viewer_read: bool = field(default=False, repr=False)
 
     @property
     def settings(self) -> Settings:
@@ -108,12 +113,24 @@ class Context:
         self.session_expires_at = None
         self._viewer = None
 
+    async def viewer_as_stored(self) -> Account | None:
+        """:meth:`viewer`, with its byte and document counts as stored now: the read cache keeps
+        the account a few seconds and does not follow those (``models.accounts.get_cached``)."""
+        account = await self.viewer()
+        if account is None or self._viewer_read:
+            return account
+        try:
+            return await self.services.blocking.run(accounts.get_fresh, account.id, self.services.cache)
+        except AccountNotFound:
+            return None
+
     async def _look_up(self) -> Account | None:
         if not self.token:
             return None
         wrong = regions.token_refusal(self.settings, self.token)
         if wrong is None:
-            account, self.session_expires_at = await self.services.blocking.run(_account_for_token, self.token)
+            found = await self.services.blocking.run(_account_for_token, self.token, self.services.cache)
+            account, self.session_expires_at, self._viewer_read = found
             if account is None or not accounts.is_replica(account, self.settings.region):
                 return account
             # A replica never gets a session; should one have, send its holder home all the same.
@@ -129,12 +146,16 @@ class Context:
         return self.services.objects.download_url(key, filename=filename, expires_in=self.settings.download_url_seconds)
 
 
-def _account_for_token(token: str) -> tuple[Account | None, datetime | None]:
-    """The token's account and when its session expires; (None, None) for no live session."""
-    session = sessions.resolve(token)
+def _account_for_token(token: str, cache: ReadCache | None) -> tuple[Account | None, datetime | None, bool]:
+    """The token's account, when its session expires, and whether the account was read from
+    DynamoDB just now (not from the read cache); (None, None, False) for no live session."""
+    session = sessions.resolve(token, cache=cache)
     if session is None:
-        return None, None
+        return None, None, False
+    account = accounts.cached(session.account_id, cache)
+    if account is not None:
+        return account, session.expires_at, False
     try:
-        return accounts.get(session.account_id), session.expires_at
+        return accounts.get_fresh(session.account_id, cache), session.expires_at, True
     except AccountNotFound:
-        return None, None
+        return None, None, False

@@ -6,6 +6,7 @@ from typing import Annotated
 
 import strawberry
 
+from adapters.cache import Invalidation
 from adapters.queue import ACCOUNT_EVENTS, BACKFILL, account_updated, plan_changed
 from models import plans
 from resolvers.context import Context
@@ -22,6 +23,9 @@ async def upgrade_plan(
     services = info.context.services
     previous, record = await services.blocking.run(plans.change_plan, account.id, input.plan.name)
     changed = previous != record.plan
+    if changed and services.cache is not None:
+        # Every process drops its copy of the account before the answer says the plan changed.
+        await services.cache.invalidate(Invalidation(account.id))
     if changed:
         # The search entries follow the plan, the quota is checked against the new limit, and the
         # other region's copy of the account learns the plan; all in the background.

@@ -9,3 +9,9 @@ def account(account_id: str) -> str:
     if not account_id or ":" in account_id:
         raise ValueError("an account id names exactly one account")
     return f"account:{account_id}"
+
+
+def invalidations() -> str:
+    """The process-wide channel of read-cache invalidations (``adapters.cache``): every API and
+    worker process listens to it. Not an account channel, so no subscription can read it."""
+    return "cache-invalidations"

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from adapters.cache import Invalidation
 from adapters.queue import (
     ACCOUNT_CREATED,
     ACCOUNT_UPDATED,
@@ -51,6 +52,7 @@ from workers.extraction import EXTRACTABLE, ExtractionFailed
 
 if TYPE_CHECKING:
     from adapters.blocking import Blocking
+    from adapters.cache import ReadCache
     from adapters.mail import Mailer
     from adapters.metrics import Metrics
     from adapters.pubsub import Publisher
@@ -90,6 +92,9 @@ class Pipeline:
     #: How long READY waits for the index; past it (an indexer down or far behind) READY is written
     #: anyway, with a warning, and the document becomes searchable when the indexer catches up.
     index_wait_seconds: float = 10.0
+    #: The process's read cache: the plan a document is processed under comes from it (a plan
+    #: change invalidates it everywhere, and counting is conditioned on the plan all the same).
+    cache: ReadCache | None = None
 
     async def handle(self, body: dict[str, Any]) -> None:
         kind, account_id, document_id = addressed(body)
@@ -124,7 +129,7 @@ class Pipeline:
     async def upload_completed(self, account_id: str, document_id: str) -> None:
         try:
             record = await self.blocking.run(documents.get, account_id, document_id)
-            account = await self.blocking.run(accounts.get, account_id)
+            account = await self.blocking.run(accounts.get_cached, account_id, self.cache)
         except (DocumentNotFound, AccountNotFound):
             return
         if record.status == READY:
@@ -227,7 +232,10 @@ class Pipeline:
         await self.publisher.publish(
             Event(EventType.QUOTA_CHANGED, account_id, data={"used_bytes": used, "limit_bytes": limit})
         )
-        crossing = await self.blocking.run(quota.evaluate, account_id)
+        # The account just read is where the evaluation starts: one read, not two.
+        crossing = await self.blocking.run(quota.evaluate, account_id, account)
+        if crossing is not None and self.cache is not None:
+            await self.cache.invalidate(Invalidation(account_id))  # the quota flag or level moved
         if crossing is None or not crossing.upward:
             return
         if crossing.after == quota.OVER:

@@ -21,6 +21,7 @@ from workers.pipeline import Pipeline
 
 if TYPE_CHECKING:
     from adapters.blocking import Blocking
+    from adapters.cache import ReadCache
     from adapters.mail import Mailer
     from adapters.metrics import Metrics
     from adapters.pubsub import Publisher
@@ -42,6 +43,7 @@ async def run_workers(
     queues: dict[str, Queue],
     search: TantivyIndex | None,
     metrics: Metrics | None = None,
+    cache: ReadCache | None = None,
 ) -> None:
     """Consume every queue (and sweep expired forms) until cancelled; count extractions and finished
     documents in ``metrics``. The search-index queue is consumed only once this process holds the
@@ -60,6 +62,7 @@ async def run_workers(
         account_sync=AccountSync(blocking, settings.region, settings.peer_regions),
         metrics=metrics,
         search=search,
+        cache=cache,
     )
     backfill = Backfill(
         blocking=blocking,

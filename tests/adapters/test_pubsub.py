@@ -148,3 +148,43 @@ def test_connecting_to_an_unreachable_redis_fails_at_once(tmp_path: Path) -> Non
 
     with pytest.raises(RedisConnectionError):
         run(pubsub.connect)
+
+
+def test_an_invalidation_reaches_the_cache_of_every_process_on_redis(tmp_path: Path) -> None:
+    from adapters.cache import Invalidation, ReadCache, account_key, session_key
+    from models.sessions import fingerprint
+
+    caches = [ReadCache(seconds=60, entries=10), ReadCache(seconds=60, entries=10)]
+    for cache in caches:
+        for key in (account_key("acc-1"), account_key("acc-2"), session_key(fingerprint("dst_token"))):
+            cache.put(key, "kept", epoch=cache.epoch())
+
+    async def until_dropped(cache: ReadCache, key: str) -> None:
+        for _ in range(1000):
+            if cache.get(key) is None:
+                return
+            await anyio.sleep(0.01)
+        raise AssertionError(f"{key} still cached after 10 s")
+
+    async def main() -> None:
+        with redis_server(tmp_path / "redis") as url:
+            first, second = (BroadcastPubSub(url, cache=cache) for cache in caches)
+            await first.connect()
+            await second.connect()
+            try:
+                await first.announce(Invalidation("acc-1"))  # a plan change, say
+                await until_dropped(caches[1], account_key("acc-1"))
+                signed_out = Event(EventType.SESSION_ENDED, "acc-2", data={"session": fingerprint("dst_token")})
+                await second.publish(signed_out)  # signOut's event drops the session everywhere
+                await until_dropped(caches[0], session_key(fingerprint("dst_token")))
+            finally:
+                await first.disconnect()
+                await second.disconnect()
+
+    run(main)
+
+    for cache in caches:
+        assert cache.get(account_key("acc-1")) is None
+        assert cache.get(session_key(fingerprint("dst_token"))) is None
+        assert cache.suspended is None
+        assert cache.get(account_key("acc-2")) == "kept"  # a session ended, not the account

@@ -31,3 +31,22 @@ def test_a_new_token_names_its_region_and_resolves_to_its_session(target) -> Non
     assert resolved is not None
     assert resolved.account_id == "some-account"
     assert session.token_hash == sessions.hash_token(token)
+
+
+def test_a_cached_session_is_served_until_it_expires_and_never_after(target) -> None:
+    from datetime import timedelta
+
+    from adapters.cache import ReadCache, session_key
+
+    cache = ReadCache(seconds=3600, entries=10)
+    token, session = sessions.create("some-account", 60, region="us-west-2")
+    assert sessions.resolve(token, cache=cache) is not None  # read, and kept
+    sessions.Session(token_hash=sessions.hash_token(token)).delete()  # gone from DynamoDB, not from the cache
+
+    just_before = sessions.resolve(token, now=session.expires_at - timedelta(seconds=1), cache=cache)
+    at_expiry = sessions.resolve(token, now=session.expires_at, cache=cache)
+
+    assert just_before is not None
+    assert (just_before.account_id, just_before.expires_at) == ("some-account", session.expires_at)
+    assert at_expiry is None
+    assert cache.get(session_key(sessions.fingerprint(token))) is None  # and dropped

@@ -1,0 +1,282 @@
+"""How many DynamoDB, S3 and SQS requests each GraphQL operation and each processed document makes.
+
+A count, not a timing: the same flow gives the same figures on any machine. One user goes through
+every operation in ``gql/operations/`` that a user makes, in the order a person would (sign up,
+sign in, upload, list, search, rename, upgrade, delete, sign out), against the app in this process
+with its workers running, as ``docstore serve`` runs them.
+
+Every boto3 and PynamoDB request is counted where botocore sends it: a ``before-send`` handler
+added to botocore's built-in handlers before any client exists, so every client of the process
+has it (each attempt is one request; a retry counts again). A context variable names the operation
+that is running; the request handlers and the blocking threads they start inherit it, while the
+workers' tasks, started before any operation, count as background. A document's processing is
+the background requests between ``completeUpload`` and the moment it is READY and its quota
+event is out, once nothing more is sent for a while. Idle long polls of the consumers (a
+``ReceiveMessage`` that returned nothing) depend on time, not on work, and are left out; the
+client's own POST of the file to S3 does not pass the server and is not counted.
+
+Each side runs the whole flow with a fresh account: the read cache off (``cache_seconds=0``)
+and on (600 s, so that no entry runs out during the flow).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import contextvars
+import json
+import tempfile
+import threading
+import time
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import botocore.handlers
+import httpx
+
+from bench.stack import embedded_aws
+from server import create_app
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from settings import Settings
+
+NAME = "backend_calls"
+OPERATIONS = Path(__file__).resolve().parent.parent / "gql" / "operations"
+PASSWORD = "bench horse battery staple"
+BACKGROUND = "background"
+#: What the background must stay quiet for before a document counts as processed.
+QUIET_SECONDS = 3.0
+SERVICES = ("dynamodb", "s3", "sqs", "ses")
+#: The sides: label, settings changed.
+#: The cache keeps entries 600 s on its side, so that no entry runs out during the flow and the
+#: count does not depend on the machine's speed (with the default 5 s, the first request more than
+#: 5 s after a read reads again).
+SIDES: tuple[tuple[str, dict[str, Any]], ...] = (
+    ("cache off", {"cache_seconds": 0}),
+    ("cache on", {"cache_seconds": 600}),
+)
+
+_operation: contextvars.ContextVar[str] = contextvars.ContextVar("bench_backend_operation", default=BACKGROUND)
+
+
+class Calls:
+    """Requests by (operation, service, AWS operation), from every botocore client of the process."""
+
+    def __init__(self) -> None:
+        self.counts: Counter[tuple[str, str, str]] = Counter()
+        self.idle_polls = 0
+        self._lock = threading.Lock()
+
+    def before_send(self, event_name: str, **_: Any) -> None:
+        _event, service, operation = event_name.split(".", 2)
+        with self._lock:
+            self.counts[(_operation.get(), service, operation)] += 1
+
+    def after_receive(self, parsed: dict[str, Any], **_: Any) -> None:
+        if not parsed.get("Messages"):
+            with self._lock:
+                self.counts[(_operation.get(), "sqs", "ReceiveMessage")] -= 1
+                self.idle_polls += 1
+
+    def snapshot(self, label: str) -> Counter[tuple[str, str]]:
+        with self._lock:
+            return Counter({(s, o): n for (name, s, o), n in self.counts.items() if name == label and n})
+
+
+@contextlib.contextmanager
+def counting() -> Iterator[Calls]:
+    """Count every request of every botocore client created while inside (the tables' connections
+    are rebuilt by ``tables.configure``, so the stack's clients are all new)."""
+    calls = Calls()
+    handlers = [("before-send", calls.before_send), ("after-call.sqs.ReceiveMessage", calls.after_receive)]
+    botocore.handlers.BUILTIN_HANDLERS.extend(handlers)
+    try:
+        yield calls
+    finally:
+        for handler in handlers:
+            botocore.handlers.BUILTIN_HANDLERS.remove(handler)
+
+
+def operation(name: str) -> str:
+    (path,) = OPERATIONS.glob(f"*/{name}.graphql")
+    return path.read_text()
+
+
+def progress(line: str) -> None:
+    print(f"[{NAME}] {line}", flush=True)
+
+
+Figures = dict[str, Counter[tuple[str, str]]]
+
+
+def run(*, quick: bool, command: str) -> str:
+    """Run the flow on each side; the markdown section with one table of counts."""
+    started = datetime.now(UTC)
+    results: dict[str, Figures] = {}
+    with (
+        counting() as calls,
+        tempfile.TemporaryDirectory(prefix="docstore-bench-") as tmp,
+        embedded_aws(Path(tmp)) as (settings, _),
+    ):
+        for label, changes in SIDES:
+            side = settings.with_overrides(run_workers=True, queue_wait_seconds=1, extraction_processes=1, **changes)
+            results[label] = asyncio.run(flow(side, calls, label))
+            progress(f"{label}: {sum(sum(c.values()) for c in results[label].values())} requests in all")
+    return section(results, started=started, command=command)
+
+
+class User:
+    """One account walking through the operations, each call counted under its operation's name."""
+
+    def __init__(self, http: httpx.AsyncClient, calls: Calls, tag: str) -> None:
+        self.http = http
+        self.calls = calls
+        self.figures: Figures = {}
+        self.token = ""
+        self.email = f"bench-calls-{tag}-{time.time_ns()}@example.com"
+
+    async def call(self, name: str, variables: dict[str, Any] | None = None, *, label: str | None = None) -> Any:
+        """Operation ``name``; its requests counted under ``label`` (its own name by default)."""
+        label = label or name
+        before = self.calls.snapshot(label)
+        token = _operation.set(label)
+        try:
+            headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+            body = {"query": operation(name), "variables": variables or {}}
+            response = await self.http.post("/graphql", json=body, headers=headers)
+        finally:
+            _operation.reset(token)
+        answer = response.json()
+        if response.status_code != 200 or "errors" in answer:
+            raise RuntimeError(f"{name} failed ({response.status_code}): {answer}")
+        if not label.startswith("poll"):
+            self.figures[label] = self.calls.snapshot(label) - before
+        data = answer["data"]
+        return next(iter(data.values()))
+
+    async def upload(self, content: bytes, name: str) -> str:
+        """requestUpload, the client's POST to S3, completeUpload: the document's id."""
+        form = await self.call(
+            "RequestUpload", {"input": {"filename": name, "contentType": "text/plain", "size": len(content)}}
+        )
+        fields = {field["name"]: field["value"] for field in form["fields"]}
+        async with httpx.AsyncClient(timeout=60) as s3:
+            posted = await s3.post(form["url"], data=fields, files={"file": (name, content)})
+        if posted.status_code not in (201, 204, 303):
+            raise RuntimeError(f"S3 refused the form: {posted.status_code} {posted.text}")
+        return str(form["documentId"])
+
+    async def processed(self, document_id: str, label: str) -> None:
+        """completeUpload, then the background requests until the document is READY and quiet."""
+        before = self.calls.snapshot(BACKGROUND)
+        document = await self.call("CompleteUpload", {"input": {"documentId": document_id}})
+        if document["status"] != "PROCESSING":
+            raise RuntimeError(f"completeUpload answered {document}")
+        deadline = time.monotonic() + 60
+        while (await self.call("Document", {"id": document_id}, label="poll"))["status"] == "PROCESSING":
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{document_id} still PROCESSING after 60 s")
+            await asyncio.sleep(0.05)
+        await quiet(self.calls)
+        self.figures[label] = self.calls.snapshot(BACKGROUND) - before
+
+
+async def quiet(calls: Calls) -> None:
+    """Until the background has sent nothing (idle polls aside) for ``QUIET_SECONDS``."""
+    last, since = calls.snapshot(BACKGROUND), time.monotonic()
+    while time.monotonic() - since < QUIET_SECONDS:
+        await asyncio.sleep(0.1)
+        now = calls.snapshot(BACKGROUND)
+        if now != last:
+            last, since = now, time.monotonic()
+
+
+async def flow(settings: Settings, calls: Calls, tag: str) -> Figures:
+    """Every user operation once, in a person's order, and a document processed on each plan."""
+    app = create_app(settings)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bench", timeout=60) as http,
+    ):
+        user = User(http, calls, tag.replace(" ", "-"))
+        credentials = {"email": user.email, "password": PASSWORD}
+        user.token = (await user.call("SignUp", {"input": credentials}))["token"]
+        await quiet(calls)  # account.created: counted and replicated in the background
+        user.token = (await user.call("SignIn", {"input": credentials}))["token"]
+        await user.call("Me")
+        await user.call("Me", label="me, a second time")
+        first = await user.upload(b"invoice from the plumber\n", "free.txt")
+        await user.processed(first, "document processed (FREE)")
+        await user.call("Documents")
+        await user.call("Document", {"id": first})
+        await user.call("Search", {"query": "free"})
+        await user.call("UpdateDocument", {"input": {"id": first, "name": "renamed.txt"}})
+        await user.call("UpgradePlan", {"input": {"plan": "PREMIUM"}})
+        await quiet(calls)  # the backfill and account.updated
+        second = await user.upload(b"invoice from the electrician\n", "premium.txt")
+        await user.processed(second, "document processed (PREMIUM)")
+        await user.call("DeleteDocument", {"input": {"id": second}})
+        await quiet(calls)  # document.deleted: the quota is checked again
+        await user.call("SignOut")
+        return user.figures
+
+
+ORDER = (
+    "SignUp",
+    "SignIn",
+    "Me",
+    "me, a second time",
+    "RequestUpload",
+    "CompleteUpload",
+    "Documents",
+    "Document",
+    "Search",
+    "UpdateDocument",
+    "UpgradePlan",
+    "DeleteDocument",
+    "SignOut",
+    "document processed (FREE)",
+    "document processed (PREMIUM)",
+)
+
+
+def by_service(counts: Counter[tuple[str, str]], service: str) -> str:
+    parts = [f"{op} {n}" for (s, op), n in sorted(counts.items()) if s == service and n]
+    return ", ".join(parts) or "–"
+
+
+def section(results: dict[str, Figures], *, started: datetime, command: str) -> str:
+    labels = list(results)
+    last = results[labels[-1]]
+    rows = []
+    for name in ORDER:
+        figures = [results[label].get(name, Counter()) for label in labels]
+        totals = " | ".join(str(sum(f.values())) for f in figures)
+        counts = last.get(name, Counter())
+        services = " | ".join(by_service(counts, service) for service in SERVICES)
+        title = f"`{name[0].lower()}{name[1:]}`" if " " not in name else name
+        rows.append(f"| {title} | {totals} | {services} |")
+    header = " | ".join(f"requests, {label}" for label in labels)
+    divider = "|".join("---" for _ in range(len(labels) + len(SERVICES) + 1))
+    detail = f"by service, {labels[-1]}"
+    table = "\n".join([f"| operation | {header} | DynamoDB ({detail}) | S3 | SQS | SES |", f"|{divider}|", *rows])
+    sides = ", ".join(f"{label} ({json.dumps(changes) if changes else 'defaults'})" for label, changes in SIDES)
+    return f"""## Backend requests per operation and per processed document
+
+Run {started:%Y-%m-%d %H:%M} UTC: `{command}` (a count: the same on any machine). Sides: {sides}.
+
+One user, a fresh account per side, goes through every operation a user makes, in this order, on
+the app in the bench process with its workers running; each request of botocore (boto3 and
+PynamoDB) is counted under the operation that made it. A processed document is the workers' requests from
+`completeUpload` until it is READY and quiet, a 25-byte text file (FREE: detect and count;
+PREMIUM: its text extracted and stored too). The consumers' idle long polls and the client's own
+POST of the file to S3 are not counted. The cache keeps its entries 600 s here so that none runs
+out during the flow; with the default `DOCSTORE_CACHE_SECONDS=5`, a user's first request more
+than 5 s after the last read of their session reads it (and the account) again.
+
+{table}
+"""

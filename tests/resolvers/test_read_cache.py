@@ -1,0 +1,82 @@
+"""What the read cache saves a request: its session and account are read from DynamoDB once, then
+kept. Counted with PynamoDB's ``pre_dynamodb_send`` signal, only for the request under test (a
+context variable the request's blocking threads inherit)."""
+
+from __future__ import annotations
+
+import contextvars
+import uuid
+from collections import Counter
+from typing import Any
+
+import anyio
+import httpx
+from pynamodb.signals import pre_dynamodb_send
+
+from server import create_app
+from tests.client import PASSWORD, operation
+
+_counting: contextvars.ContextVar[bool] = contextvars.ContextVar("counting_get_items", default=False)
+
+
+class GetItems:
+    def __init__(self) -> None:
+        self.tables: Counter[str] = Counter()
+
+    def __call__(self, _sender: Any, *, operation_name: str, table_name: str, **_: Any) -> None:
+        if _counting.get() and operation_name == "GetItem":
+            self.tables[table_name] += 1
+
+
+def get_items_of(settings, calls: list[str]) -> list[dict[str, int]]:
+    """Sign up, then make each call of ``calls`` in turn on one app: the GetItem calls of each, by table."""
+    counted = GetItems()
+    pre_dynamodb_send.connect(counted)
+    app = create_app(settings.with_overrides(run_workers=False))
+    results: list[dict[str, int]] = []
+
+    async def main() -> None:
+        transport = httpx.ASGITransport(app=app)
+        async with (
+            app.router.lifespan_context(app),
+            httpx.AsyncClient(transport=transport, base_url="http://t") as http,
+        ):
+            email = f"cache-{uuid.uuid4().hex[:12]}@example.com"
+            variables = {"input": {"email": email, "password": PASSWORD}}
+            answer = (await http.post("/graphql", json={"query": operation("SignUp"), "variables": variables})).json()
+            headers = {"Authorization": f"Bearer {answer['data']['signUp']['token']}"}
+            for name in calls:
+                counted.tables.clear()
+                token = _counting.set(True)
+                try:
+                    response = await http.post("/graphql", json={"query": operation(name)}, headers=headers)
+                finally:
+                    _counting.reset(token)
+                assert "errors" not in response.json(), response.text
+                results.append(dict(counted.tables))
+
+    try:
+        anyio.run(main)
+    finally:
+        pre_dynamodb_send.disconnect(counted)
+    return results
+
+
+def test_a_second_request_reads_neither_the_session_nor_the_account(settings, target) -> None:
+    first, second = get_items_of(settings, ["Documents", "Documents"])
+
+    assert first == {"test-sessions": 1, "test-accounts": 1}
+    assert second == {}
+
+
+def test_me_reads_the_account_again_for_its_usage_but_not_the_session(settings, target) -> None:
+    first, second = get_items_of(settings, ["Me", "Me"])
+
+    assert first == {"test-sessions": 1, "test-accounts": 1}
+    assert second == {"test-accounts": 1}
+
+
+def test_without_a_cache_every_request_reads_both(settings, target) -> None:
+    first, second = get_items_of(settings.with_overrides(cache_seconds=0), ["Documents", "Documents"])
+
+    assert first == second == {"test-sessions": 1, "test-accounts": 1}

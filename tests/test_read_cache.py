@@ -1,0 +1,148 @@
+"""The read cache across processes: two real API processes (uvicorn) sharing one Redis and one moto,
+each keeping sessions and accounts for 300 s. Only an invalidation can make the second process see
+a change the first one made, and it sees it on its very next call."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.client import PASSWORD, User, operation
+from tests.test_server import ROOT, clean_env, free_port
+from tests.workers.test_worker_process import docstore, healthy, stop
+
+CACHE_SECONDS = "300"
+
+
+def environment(aws_endpoint: str, redis_url: str) -> dict[str, str]:
+    return clean_env(
+        DOCSTORE_PUBSUB_URL=redis_url,
+        DOCSTORE_AWS_MODE="endpoint",
+        DOCSTORE_AWS_ENDPOINT_URL=aws_endpoint,
+        DOCSTORE_TABLE_PREFIX="test",
+        DOCSTORE_RUN_WORKERS="false",
+        DOCSTORE_CACHE_SECONDS=CACHE_SECONDS,
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",
+        AWS_DEFAULT_REGION="us-west-2",
+    )
+
+
+@pytest.fixture(scope="module")
+def apis(redis_url: str, aws_endpoint: str, target, tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[str]]:
+    """Two ``docstore serve`` processes on the session's AWS and one Redis."""
+    ports = [free_port(), free_port()]
+    env = environment(aws_endpoint, redis_url)
+    processes = []
+    try:
+        for number, port in enumerate(ports):
+            folder = tmp_path_factory.mktemp(f"cache-api-{number}")
+            processes.append(docstore("serve", "--port", str(port), "--data-dir", str(folder), env=env))
+        urls = [f"http://127.0.0.1:{port}" for port in ports]
+        for url, process in zip(urls, processes, strict=True):
+            healthy(url, process)
+        yield urls
+    finally:
+        for process in processes:
+            stop(process)
+
+
+def call(url: str, name: str, token: str | None = None, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    body = {"query": operation(name), "variables": variables or {}}
+    response = httpx.post(f"{url}/graphql", json=body, headers=headers, timeout=60)
+    assert response.status_code == 200, response.text
+    answer: dict[str, Any] = response.json()
+    return answer
+
+
+def codes(answer: dict[str, Any]) -> list[str]:
+    return [error["extensions"]["code"] for error in answer.get("errors", [])]
+
+
+def sign_up(url: str, email: str) -> User:
+    result = call(url, "SignUp", variables={"input": {"email": email, "password": PASSWORD}})["data"]["signUp"]
+    assert result["__typename"] == "AuthPayload", result
+    return User(token=result["token"], id=result["account"]["id"], email=email)
+
+
+def content_search(url: str, user: User) -> str:
+    """What a content search answers: PremiumRequiredError on FREE, SearchConnection on PREMIUM."""
+    answer = call(url, "Search", user.token, {"query": "content:invoice"})
+    assert "errors" not in answer, answer
+    typename: str = answer["data"]["search"]["__typename"]
+    return typename
+
+
+def admin(action: str, email: str, aws_endpoint: str, redis_url: str) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "server", "admin", action, email],
+        cwd=ROOT,
+        env=environment(aws_endpoint, redis_url),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+
+
+@pytest.fixture
+def user(apis: list[str], tmp_path: Path) -> User:
+    return sign_up(apis[0], f"cache-{tmp_path.name.lower()}@example.com")
+
+
+def test_a_token_signed_out_in_one_process_is_refused_by_the_other_at_once(apis: list[str], user: User) -> None:
+    first, second = apis
+    for url in apis:  # both processes hold the session and the account now
+        assert call(url, "Documents", user.token)["data"]["documents"]["edges"] == []
+
+    signed_out = call(first, "SignOut", user.token)
+    refused = call(second, "Documents", user.token)
+
+    assert signed_out["data"] == {"signOut": {"revoked": True}}
+    assert codes(refused) == ["UNAUTHENTICATED"]
+    assert refused["data"] is None
+    assert codes(call(first, "Documents", user.token)) == ["UNAUTHENTICATED"]
+
+
+def test_a_plan_change_in_one_process_holds_in_the_other_at_once(apis: list[str], user: User) -> None:
+    first, second = apis
+    assert [content_search(url, user) for url in apis] == ["PremiumRequiredError", "PremiumRequiredError"]
+
+    upgraded = call(first, "UpgradePlan", user.token, {"input": {"plan": "PREMIUM"}})["data"]["upgradePlan"]
+    assert upgraded["__typename"] == "PlanChangePayload", upgraded
+    assert content_search(second, user) == "SearchConnection"
+
+    call(second, "UpgradePlan", user.token, {"input": {"plan": "FREE"}})
+    assert content_search(first, user) == "PremiumRequiredError"
+
+
+def test_the_cache_serves_a_change_made_behind_its_back_until_it_is_invalidated(
+    apis: list[str], user: User, aws_endpoint: str, redis_url: str, target
+) -> None:
+    """The control: a role written straight into DynamoDB (no invalidation) is not seen by a
+    process that holds the account; `docstore admin` (which invalidates) is, at once."""
+    second = apis[1]
+    for url in apis:
+        assert codes(call(url, "Dashboard", user.token)) == ["FORBIDDEN"]
+    target.client("dynamodb").update_item(
+        TableName="test-accounts",
+        Key={"id": {"S": user.id}},
+        UpdateExpression="SET #role = :admin",
+        ExpressionAttributeNames={"#role": "role"},
+        ExpressionAttributeValues={":admin": {"S": "ADMIN"}},
+    )
+    assert codes(call(second, "Dashboard", user.token)) == ["FORBIDDEN"]  # served from its cache
+
+    admin("revoke", user.email, aws_endpoint, redis_url)  # USER again, and every process told
+    admin("grant", user.email, aws_endpoint, redis_url)
+
+    assert [codes(call(url, "Dashboard", user.token)) for url in apis] == [[], []]
+    admin("revoke", user.email, aws_endpoint, redis_url)
+    assert [codes(call(url, "Dashboard", user.token)) for url in apis] == [["FORBIDDEN"], ["FORBIDDEN"]]
