@@ -119,8 +119,11 @@ class Durable:
             answer = list(self.app(environ, start_response))
             if action not in moto_state.DYNAMODB_READS:
                 scope = _credential_scope(environ)
-                if scope is not None:
+                try:
                     request = json.loads(body or b"{}")
+                except ValueError:
+                    request = None  # moto refused it too: nothing changed
+                if scope is not None and isinstance(request, dict):
                     account = _account(scope[0])
                     self._commit(lambda: moto_state.dynamodb_changes(action, request, account, scope[1]))
         return answer
@@ -137,7 +140,11 @@ class Durable:
         body = _read_body(environ)
         if target:
             action = target.split(".", 1)[1]
-            request: dict[str, Any] = json.loads(body or b"{}")
+            try:
+                parsed = json.loads(body or b"{}")
+            except ValueError:
+                parsed = None
+            request: dict[str, Any] = parsed if isinstance(parsed, dict) else {}
         else:
             form = parse_qs(body.decode("utf-8", "replace"))
             action = form.get("Action", [""])[0]

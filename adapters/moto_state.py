@@ -86,7 +86,10 @@ class StateFile:
             )
 
     def commit(self, changes: Iterable[Change]) -> int:
-        """Write ``changes`` in one transaction; how many records."""
+        """Write ``changes`` in one transaction; how many records (none: no transaction at all)."""
+        changes = list(changes)
+        if not changes:
+            return 0
         count = 0
         with self.lock:
             self.db.execute("BEGIN IMMEDIATE")
