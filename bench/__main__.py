@@ -4,11 +4,12 @@ docs/BENCHMARKS.md; ``--quick`` is a short run that only checks the benchmarks w
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
 import sys
 from typing import TYPE_CHECKING, Protocol
 
-from bench import documents_throughput, event_latency, extraction, observability, results, search
+from bench import documents_throughput, event_latency, extraction, observability, results, search, users
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -27,6 +28,7 @@ BENCHMARKS: list[tuple[str, Benchmark]] = [
     ("event_latency", event_latency.run),
     ("search", search.run),
     ("observability", observability.run),
+    ("users", users.run),
 ]
 
 
@@ -39,12 +41,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--only", choices=[name for name, _ in BENCHMARKS], help="run this benchmark alone (its section only)"
     )
+    parser.add_argument(
+        "--minutes", type=float, default=users.MINUTES, help="users: how long the human-paced phase runs"
+    )
+    parser.add_argument(
+        "--capacity-seconds",
+        type=float,
+        default=users.CAPACITY_SECONDS,
+        help="users: how long the closed-loop (saturation) phase runs",
+    )
     options = parser.parse_args(args)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     command = " ".join(["python -m bench", *args])
     for name, benchmark in BENCHMARKS:
         if options.only not in (None, name):
             continue
+        if name == "users":
+            benchmark = functools.partial(users.run, minutes=options.minutes, capacity_seconds=options.capacity_seconds)
         section = benchmark(quick=options.quick, command=command)
         print(section, flush=True)
         if options.quick:
