@@ -188,8 +188,9 @@ class User:
         try:
             response = await self.http.post(self.api, json=body, headers=headers)
         except httpx.HTTPError as error:
-            recorder.record(name, time.perf_counter() - start)
-            raise recorder.fail(name, f"{type(error).__name__}: {error}") from error
+            elapsed = time.perf_counter() - start
+            recorder.record(name, elapsed)
+            raise recorder.fail(name, f"{type(error).__name__} after {elapsed:.3f} s: {error}") from error
         recorder.record(name, time.perf_counter() - start)
         try:
             answer = response.json()
@@ -210,8 +211,9 @@ class User:
         try:
             response = await self.http.request(method, url, **options)
         except httpx.HTTPError as error:
-            recorder.record(name, time.perf_counter() - start)
-            raise recorder.fail(name, f"{type(error).__name__}: {error}") from error
+            elapsed = time.perf_counter() - start
+            recorder.record(name, elapsed)
+            raise recorder.fail(name, f"{type(error).__name__} after {elapsed:.3f} s: {error}") from error
         recorder.record(name, time.perf_counter() - start)
         if not response.is_success:
             raise recorder.fail(name, f"HTTP {response.status_code}: {response.text[:300]}")

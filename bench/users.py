@@ -53,6 +53,7 @@ DRAIN_SECONDS = 90.0
 #: However fast the server, one phase never runs more actions than this (all people together).
 MAX_ACTIONS = 200_000
 SIGNING_UP_AT_ONCE = 10
+KEEPALIVE_SECONDS = 4.0
 FILES_OF_EACH_KIND = 30
 HUMAN, SATURATION = "human pace", "saturation"
 
@@ -64,6 +65,7 @@ def run(*, quick: bool, command: str, minutes: float = MINUTES, capacity_seconds
         minutes, capacity_seconds = 1.0, 10.0
     raise_file_limit(4 * USERS + 1000)
     started = datetime.now(UTC)
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="docstore-bench-users-") as tmp:
         log_path = Path(tmp) / "serve.log"
         with log_path.open("wb") as log, DocstoreServer(Path(tmp) / "data", log) as server:
@@ -81,8 +83,10 @@ def run(*, quick: bool, command: str, minutes: float = MINUTES, capacity_seconds
         think=THINK_SECONDS,
         minutes=minutes,
         capacity_seconds=capacity_seconds,
+        drain=DRAIN_SECONDS,
+        at_once=SIGNING_UP_AT_ONCE,
         versions=versions(),
-        machine=machine(),
+        machine=f"{machine()}; load average (1 min) {load_before:.1f} before the run, {os.getloadavg()[0]:.1f} after",
     )
 
 
@@ -103,7 +107,11 @@ class Outcome:
 
 async def measure(server: DocstoreServer, *, minutes: float, capacity_seconds: float) -> Outcome:
     files = make_files(FILES_OF_EACH_KIND)
-    limits = httpx.Limits(max_connections=4 * USERS, max_keepalive_connections=4 * USERS)
+    # Idle connections are dropped before uvicorn's keep-alive timeout (5 s) closes them, as a
+    # browser does: reusing one the server is closing would fail a request for no fault of the server.
+    limits = httpx.Limits(
+        max_connections=4 * USERS, max_keepalive_connections=4 * USERS, keepalive_expiry=KEEPALIVE_SECONDS
+    )
     memory = Memory()
     sampler = asyncio.create_task(sample_memory(server, memory))
     async with httpx.AsyncClient(timeout=REQUEST_SECONDS, limits=limits) as http:
@@ -116,6 +124,13 @@ async def measure(server: DocstoreServer, *, minutes: float, capacity_seconds: f
             await drain(people, human)
             capacity = await phase(SATURATION, people, server, seconds=capacity_seconds, think=0.0, memory=memory)
             await drain(people, capacity)
+            for each in (human, capacity):
+                each.missing_at_end = sum(
+                    document_id not in person.ready and document_id not in person.failed
+                    for person in people
+                    for document_id, stored in person.documents.items()
+                    if stored.phase == each.name
+                )
             checks = await check_usage(people)
         finally:
             sampler.cancel()
