@@ -301,7 +301,8 @@ def recount(data_dir: Path) -> dict[str, Any]:
         return {"summary": f"exit {done.returncode}, no JSON: {(done.stderr or done.stdout)[-300:]}"}
     counters, recounted = report["counters"], report["recount"]
     report["summary"] = (
-        f"exit {done.returncode} in {seconds:.1f} s; drift {'yes' if report['drift'] else 'none'}; "
+        f"exit {done.returncode} in {seconds:.1f} s; drift {'yes' if report['drift'] else 'none'}"
+        f"{' (changed while counting)' if report['unsettled'] else ''}; "
         f"counters {counters['documentCount']} documents, {counters['totalStorageBytes']} bytes; "
         f"recount {recounted['documentCount']} documents, {recounted['totalStorageBytes']} bytes"
     )
