@@ -4,6 +4,7 @@ docs/BENCHMARKS.md; ``--quick`` is a short run that only checks the benchmarks w
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
 import sys
 from typing import TYPE_CHECKING, Protocol
@@ -17,6 +18,7 @@ from bench import (
     results,
     search,
     transactions,
+    users,
 )
 
 if TYPE_CHECKING:
@@ -38,6 +40,7 @@ BENCHMARKS: list[tuple[str, Benchmark]] = [
     ("observability", observability.run),
     ("transactions", transactions.run),
     ("backend_calls", backend_calls.run),
+    ("users", users.run),
 ]
 
 
@@ -50,12 +53,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--only", choices=[name for name, _ in BENCHMARKS], help="run this benchmark alone (its section only)"
     )
+    parser.add_argument(
+        "--minutes", type=float, default=users.MINUTES, help="users: how long the human-paced phase runs"
+    )
+    parser.add_argument(
+        "--capacity-seconds",
+        type=float,
+        default=users.CAPACITY_SECONDS,
+        help="users: how long the closed-loop (saturation) phase runs",
+    )
     options = parser.parse_args(args)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     command = " ".join(["python -m bench", *args])
     for name, benchmark in BENCHMARKS:
         if options.only not in (None, name):
             continue
+        if name == "users":
+            benchmark = functools.partial(users.run, minutes=options.minutes, capacity_seconds=options.capacity_seconds)
         section = benchmark(quick=options.quick, command=command)
         print(section, flush=True)
         if options.quick:
