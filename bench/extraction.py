@@ -104,14 +104,20 @@ class Side:
 
     pages: int = 0
     seconds: float = 0.0
+    cpu: float = 0.0  # CPU seconds of this process and the extraction processes meanwhile
     rounds: list[float] = field(default_factory=list)  # pages/s in each round
 
     @property
     def rate(self) -> float:
         return self.pages / self.seconds
 
-    def add(self, pages: int, seconds: float) -> None:
-        self.pages, self.seconds = self.pages + pages, self.seconds + seconds
+    @property
+    def rate_per_core(self) -> float:
+        """Pages a CPU second: what one core would do, whatever else the machine was running."""
+        return self.pages / self.cpu
+
+    def add(self, pages: int, seconds: float, cpu: float) -> None:
+        self.pages, self.seconds, self.cpu = self.pages + pages, self.seconds + seconds, self.cpu + cpu
         self.rounds.append(pages / seconds)
 
 
@@ -351,11 +357,12 @@ async def measure(
             # Each round starts with another side, so drift over the run falls on all of them.
             for index in [(number + shift) % len(SIDES) for shift in range(len(SIDES))]:
                 for kind, paths in corpus.items():
+                    cpu = cpu_seconds(pool, pipeline.extraction)
                     if SIDES[index] == PIPELINE:
                         pages, seconds = await through_pipeline(pipeline, steps, kind, batch[kind])
                     else:
                         pages, seconds = await extracting(SIDES[index], pool, paths)
-                    results[kind][SIDES[index]].add(pages, seconds)
+                    results[kind][SIDES[index]].add(pages, seconds, cpu_seconds(pool, pipeline.extraction) - cpu)
             progress(
                 f"round {number + 1}: "
                 + "; ".join(
@@ -367,6 +374,21 @@ async def measure(
         await pool.aclose()
         await pipeline.extraction.aclose()
     return results, agreement
+
+
+def cpu_seconds(*pools: Extraction) -> float:
+    """CPU seconds spent so far by this process (its threads, moto's included) and by the pools'
+    extraction processes, read from /proc since they are not reaped. A process replaced meanwhile
+    would take its time with it; none is, since a run gives each pool fewer than
+    ``FILES_PER_PROCESS`` files."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = time.process_time()
+    for pool in pools:
+        for child in pool._children:  # no API tells a process's CPU time; a benchmark may look inside
+            with contextlib.suppress(OSError):
+                utime, stime = Path(f"/proc/{child.process.pid}/stat").read_text().rsplit(")", 1)[1].split()[11:13]
+                total += (int(utime) + int(stime)) / ticks
+    return total
 
 
 async def extracting(side: str, pool: Extraction, paths: list[Path]) -> tuple[int, float]:
@@ -436,7 +458,8 @@ def section(
     versions = ", ".join(f"{package} {metadata.version(package)}" for package in packages)
     made_by = " (what `make bench` runs)" if command == "python -m bench" else ""
     rows = [
-        f"| {kind} | {name} | {side.pages} | {side.seconds:.2f} | {side.rate:.1f} | {1000 / side.rate:.2f} |"
+        f"| {kind} | {name} | {side.pages} | {side.seconds:.2f} | {side.rate:.1f} | {1000 / side.rate:.2f} | "
+        f"{side.cpu:.2f} | **{side.rate_per_core:.0f}** |"
         for kind, sides in results.items()
         for name, side in sides.items()
     ]
@@ -474,10 +497,12 @@ def section(
             "them (pub/sub is not measured here); its mailer is moto's SES, which sent nothing (no quota level "
             "was crossed). The pool is `workers.extraction.Extraction` with one process and the default limits, "
             "awaited from this process's event loop; the in-process extractors are plain calls. Pages a second "
-            "are wall-clock.",
+            "are wall-clock; pages a CPU second count the CPU time of this process (moto's threads included) and "
+            "of the extraction processes (read from /proc) while a side ran, which is what one core would do "
+            "on a machine that other work shares.",
             "",
-            "| PDF text in | side | pages | seconds | pages/s | ms/page |",
-            "| --- | --- | ---: | ---: | ---: | ---: |",
+            "| PDF text in | side | pages | seconds | pages/s | ms/page | CPU seconds | pages a CPU second |",
+            "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
             *rows,
             "",
             "| PDF text in | pipeline / pypdfium2 | per round | pool / pypdfium2 | per round |",
