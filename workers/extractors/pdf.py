@@ -48,11 +48,12 @@ MARKING = frozenset(
 )
 
 # The entries through which reading a page's text reaches a stream PDFium unpacks: the page's
-# content, its resources' form XObjects (and theirs), its fonts' programs and ToUnicode maps, the
-# glyph procedures of Type 3 fonts. Images are not among them: text extraction never decodes them.
+# content, its resources' form XObjects (and theirs), its fonts' programs, encodings (embedded CMaps)
+# and ToUnicode maps, the glyph procedures of Type 3 fonts. Images are not among them: text
+# extraction never decodes them.
 FOLLOWED = frozenset(
     {"/Contents", "/Resources", "/XObject", "/Font", "/DescendantFonts", "/FontDescriptor", "/ToUnicode"}
-    | {"/FontFile", "/FontFile2", "/FontFile3", "/CharProcs"}
+    | {"/FontFile", "/FontFile2", "/FontFile3", "/Encoding", "/UseCMap", "/CIDToGIDMap", "/CharProcs"}
 )
 #: ... of which these are maps from names to what is followed.
 MAPS = frozenset({"/XObject", "/Font", "/CharProcs"})
