@@ -89,7 +89,7 @@ SIDES = (PIPELINE, POOL, DIRECT, PDFIUM)
 STEPS = {
     "models.documents.get": "read the document (DynamoDB GetItem)",
     "models.accounts.get": "read the account (GetItem), before and after",
-    "adapters.s3.S3ObjectStore.download": "download the PDF (S3 HeadObject and GetObject, by s3transfer)",
+    "adapters.s3.S3ObjectStore.download": "download the PDF (S3 GetObject, streamed)",
     "models.processing.count": "count it (DynamoDB transaction: 3 counters, the account, the document)",
     "extract": "extract the text (its own sandboxed pool)",
     "adapters.s3.S3ObjectStore.put_text": "store the text (S3 PutObject)",
