@@ -5,9 +5,10 @@ that loops (PDFium reads such a tree as if the loop were not there) and tells a 
 other damage, and before PDFium reads a page pypdf unpacks, under its size limits, the streams that
 reading the page's text unpacks. PDFium has no such limits: past the process's memory limit it
 aborts the process, which would make a decompression bomb a crash instead of a reason. PDFium then
-reads the text, ten times as fast as pypdf on embedded fonts (docs/BENCHMARKS.md). Where the two
-disagree on the pages (a page tree whose /Count is wrong, which PDFium believes and pypdf does not),
-or PDFium cannot open what pypdf can, pypdf reads the text itself, as it did alone before.
+reads the text, several times as fast as pypdf (seven to eleven times on embedded fonts, in
+docs/BENCHMARKS.md). Where the two disagree on the pages (a page tree whose /Count is wrong, which
+PDFium believes and pypdf does not), or PDFium cannot open a file or a page that pypdf can, pypdf
+reads the text itself, as it did alone before.
 """
 
 from __future__ import annotations
