@@ -13,6 +13,7 @@ import docx
 from fpdf import FPDF
 from PIL import Image, ImageDraw, ImageFont
 from pypdf import PdfWriter
+from pypdf.generic import NameObject, NumberObject
 
 # Debian's fonts-dejavu-core (scripts/system-packages.sh).
 FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
@@ -42,11 +43,17 @@ def tiff_file(path: Path, *pages: str) -> Path:
     return path
 
 
-def pdf_file(path: Path, *pages: str | Image.Image) -> Path:
+def pdf_file(path: Path, *pages: str | Image.Image, font: Path | None = None) -> Path:
     """A PDF with a page for each of ``pages``: a string becomes a page with a text layer (one line of
-    text per line), an image a scanned page (the image and no text at all)."""
+    text per line), an image a scanned page (the image and no text at all). The text is in Helvetica
+    (a standard font, not embedded), or in the TrueType ``font``, embedded as a subset with a
+    ToUnicode map, as office suites export."""
     pdf = FPDF()
-    pdf.set_font("Helvetica", size=14)
+    if font is None:
+        pdf.set_font("Helvetica", size=14)
+    else:
+        pdf.add_font("Embedded", fname=str(font))
+        pdf.set_font("Embedded", size=14)
     for page in pages:
         pdf.add_page()
         if isinstance(page, str):
@@ -92,6 +99,42 @@ def blank_pdf(path: Path, pages: int) -> Path:
     writer = PdfWriter()
     for _ in range(pages):
         writer.add_blank_page(width=612, height=792)
+    writer.write(path)
+    return path
+
+
+def miscounted_pdf(path: Path, *pages: str, count: int) -> Path:
+    """A PDF of ``pages`` whose page tree claims ``count`` pages (its root's /Count), as some broken
+    writers leave it: readers that trust /Count see pages that are not there, or miss some."""
+    writer = PdfWriter(clone_from=pdf_file(path, *pages))
+    writer.root_object["/Pages"][NameObject("/Count")] = NumberObject(count)
+    writer.write(path)
+    return path
+
+
+def pdf_bomb(path: Path, unpacked: int, *, where: str = "/Contents") -> Path:
+    """A PDF of two text pages whose second page's content stream (``where="/Contents"``), or the
+    program of the font it shares with the first (``where="/FontFile2"``), unpacks to ``unpacked``
+    bytes of spaces: one deflated block of spaces over and over, the way zip bombs are made."""
+    writer = PdfWriter(clone_from=pdf_file(path, "First page", "Second page", font=FONT))
+    page = writer.pages[1]
+    if where == "/Contents":
+        target = page[NameObject("/Contents")].get_object()
+    else:
+        (font,) = page["/Resources"]["/Font"].values()
+        target = font.get_object()["/DescendantFonts"][0].get_object()["/FontDescriptor"][where].get_object()
+    # A zlib stream: its header, deflate blocks ended by full flushes (so every block of spaces
+    # deflates the same), and the Adler-32 of everything it unpacks to.
+    block = b" " * 2**20
+    blocks = unpacked // len(block)
+    deflate = zlib.compressobj(9, zlib.DEFLATED, -15)
+    middle = deflate.compress(block) + deflate.flush(zlib.Z_FULL_FLUSH)
+    adler = 1
+    for _ in range(blocks):
+        adler = zlib.adler32(block, adler)
+    target._data = b"\x78\xda" + middle * blocks + deflate.flush() + struct.pack(">I", adler)
+    target[NameObject("/Filter")] = NameObject("/FlateDecode")
+    target.pop(NameObject("/DecodeParms"), None)
     writer.write(path)
     return path
 

@@ -193,6 +193,13 @@ def test_progress_is_awaited_in_page_order_up_to_the_last_page(folder) -> None:
             "ENCRYPTED: the PDF needs a password",
         ),
         (
+            # 2 GiB of spaces in the second page's content: PDFium, given it, aborts its process past
+            # the memory limit; pypdf's limits refuse it first.
+            lambda folder: files.pdf_bomb(folder / "bomb.pdf", 2 * 1024**3),
+            "application/pdf",
+            "TOO_LARGE: the PDF unpacks past the PDF reader's safety limits",
+        ),
+        (
             lambda folder: files.png_claiming(folder / "huge.png", 100_000, 100_000),
             "image/png",
             "TOO_LARGE: the image claims 100000 × 100000 pixels, more than 50 million",
@@ -203,7 +210,14 @@ def test_progress_is_awaited_in_page_order_up_to_the_last_page(folder) -> None:
             "TOO_LARGE: the DOCX unpacks to 3 GiB, more than 256 MiB",
         ),
     ],
-    ids=["pdf-page-tree-loop", "truncated-pdf", "encrypted-pdf", "png-claiming-100000x100000", "docx-zip-bomb"],
+    ids=[
+        "pdf-page-tree-loop",
+        "truncated-pdf",
+        "encrypted-pdf",
+        "pdf-decompression-bomb",
+        "png-claiming-100000x100000",
+        "docx-zip-bomb",
+    ],
 )
 def test_hostile_file_fails_with_its_reason_and_the_pool_goes_on(make, content_type, reason, folder, normal) -> None:
     hostile = make(folder)
