@@ -4,7 +4,7 @@ of its own items.
 moto's ``DynamoDBBackend.transact_write_items`` deep-copies every table a transaction touches
 before it starts, so that it can put the copies back if the transaction is cancelled. A 2-item
 transaction then costs what the whole table holds (1.6 s at 20,000 items), and the embedded AWS
-serialises every DynamoDB request behind it (``AtomicDynamoDB``). The patched method keeps, in a
+serialises every DynamoDB request behind it (``Durable` in `adapters/aws_process.py``). The patched method keeps, in a
 journal, a private copy of each item a write is about to change (or the fact that it did not
 exist), and on cancellation restores exactly those: an item put where there was none is removed
 again, an updated or deleted item is put back as it was, and the hash-key buckets and stream

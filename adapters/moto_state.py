@@ -451,6 +451,19 @@ def ses_changes(account: str, region: str) -> list[Change]:
     return [Change(_container("ses", account, region), None, pickle.dumps(backend.__dict__, PICKLE))]
 
 
+def sent_mail(state_path: Path, account: str, region: str) -> list[Any]:
+    """The mail an embedded AWS has sent, read from its state file beside it (a mail sink for
+    people and tests: moto's SES keeps what it sends and delivers nothing). Opens it read-only."""
+    db = sqlite3.connect(f"file:{state_path}?mode=ro", uri=True)
+    try:
+        row = db.execute(
+            "SELECT value FROM containers WHERE name = ?", (_container("ses", account, region),)
+        ).fetchone()
+    finally:
+        db.close()
+    return [] if row is None else list(pickle.loads(row[0]).get("sent_messages", []))
+
+
 # Loading -------------------------------------------------------------------------------------------
 
 

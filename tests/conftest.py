@@ -6,13 +6,15 @@ import asyncio
 import os
 import threading
 import time
-from collections.abc import Coroutine, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
 import uvicorn
+from moto.core import DEFAULT_ACCOUNT_ID
 
+from adapters import moto_state
 from adapters.aws import AwsTarget
 from adapters.local_aws import EmbeddedAws
 from adapters.local_redis import redis_server
@@ -36,10 +38,28 @@ APP_ORIGIN = "https://app.example.com"
 
 
 @pytest.fixture(scope="session")
-def aws_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    aws = EmbeddedAws(tmp_path_factory.mktemp("moto"))
+def aws_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The data folder of the session's embedded AWS."""
+    return tmp_path_factory.mktemp("moto")
+
+
+@pytest.fixture(scope="session")
+def aws_endpoint(aws_folder: Path) -> Iterator[str]:
+    aws = EmbeddedAws(aws_folder)
     yield aws.start()
     aws.stop()
+
+
+@pytest.fixture(scope="session")
+def mail_to(aws_folder: Path, aws_endpoint: str) -> Callable[[str], list[Any]]:
+    """What the session's SES sent to an address, like reading a mail sink: the embedded AWS
+    keeps it in its state file, committed before SendEmail answered."""
+
+    def sent(address: str) -> list[Any]:
+        messages = moto_state.sent_mail(aws_folder / "aws" / "state.sqlite3", DEFAULT_ACCOUNT_ID, "us-west-2")
+        return [message for message in messages if message.destinations["ToAddresses"] == [address]]
+
+    return sent
 
 
 @pytest.fixture(scope="session")

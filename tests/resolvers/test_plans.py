@@ -5,9 +5,6 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from moto.core import DEFAULT_ACCOUNT_ID
-from moto.ses.models import ses_backends
-
 from adapters.search.base import SearchFilter
 from models.accounts import GIB, Account
 from tests.client import Api, User, error_codes
@@ -82,12 +79,12 @@ def test_downgrade_strips_contents_from_the_index(api: Api, live_server: Any, st
     assert f"{user.id}/{document['id']}/text.txt" in [obj["Key"] for obj in objects_under(store, user.id)]
 
 
-def test_downgrade_past_the_free_limit_flags_the_account_and_emails_it(api: Api) -> None:
+def test_downgrade_past_the_free_limit_flags_the_account_and_emails_it(api: Api, mail_to) -> None:
     user = api.sign_up("PREMIUM")
     text_document(api, user, "something stored")
     # Given 6 GiB in use: more than FREE allows (uploading 6 GiB is not what this test is about).
     Account(id=user.id).update(actions=[Account.used_bytes.add(6 * GIB), Account.allocated_bytes.add(6 * GIB)])
-    sent_before = len(_mail_to(user.email))
+    sent_before = len(mail_to(user.email))
 
     upgrade(api, user, "FREE")
 
@@ -98,17 +95,12 @@ def test_downgrade_past_the_free_limit_flags_the_account_and_emails_it(api: Api)
     refused = api.request_upload(user, size=1)
     assert refused["__typename"] == "QuotaExceededError"
     deadline = time.monotonic() + 20
-    while len(_mail_to(user.email)) == sent_before:
+    while len(mail_to(user.email)) == sent_before:
         assert time.monotonic() < deadline, "no email about the quota"
         time.sleep(0.05)
-    assert [message.subject for message in _mail_to(user.email)[sent_before:]] == [
+    assert [message.subject for message in mail_to(user.email)[sent_before:]] == [
         "DocStore: your storage is over its limit"
     ]
-
-
-def _mail_to(address: str) -> list[Any]:
-    backend = ses_backends[DEFAULT_ACCOUNT_ID]["us-west-2"]
-    return [message for message in backend.sent_messages if message.destinations["ToAddresses"] == [address]]
 
 
 def test_a_new_upload_does_not_wait_behind_a_backfill(api: Api, tmp_path: Any) -> None:

@@ -11,8 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from moto.core import DEFAULT_ACCOUNT_ID
-from moto.ses.models import ses_backends
 from ulid import ULID
 
 from adapters.blocking import Blocking
@@ -40,13 +38,6 @@ class Recorder:
 
 # Each test compares the session's shared counters before and after its own work.
 pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("quiet_queues")]
-
-
-def sent_to(address: str) -> list[Any]:
-    """What moto's SES (in this process, serving the tests) received for ``address``, like reading
-    a mail sink. Its HTTP view, /moto-api/data.json, walks every stored object and is too slow."""
-    backend = ses_backends[DEFAULT_ACCOUNT_ID]["us-west-2"]
-    return [message for message in backend.sent_messages if message.destinations["ToAddresses"] == [address]]
 
 
 @pytest.fixture
@@ -179,7 +170,7 @@ async def test_extraction_failure_ends_failed_with_the_reason(pipeline, recorder
     assert final.counted_type == "application/pdf"
 
 
-async def test_crossing_80_percent_warns_and_emails_once(pipeline, recorder, store) -> None:
+async def test_crossing_80_percent_warns_and_emails_once(pipeline, recorder, store, mail_to) -> None:
     account = new_account("FREE")
     Account(id=account.id).update(
         actions=[Account.used_bytes.set(4 * GIB - 5), Account.allocated_bytes.set(4 * GIB - 5)]
@@ -191,7 +182,7 @@ async def test_crossing_80_percent_warns_and_emails_once(pipeline, recorder, sto
 
     warnings = [e.data for e in recorder.events if e.type.value == "QuotaWarning"]
     assert warnings == [{"percent": 80}]
-    assert [(m.subject, m.source) for m in sent_to(account.email)] == [
+    assert [(m.subject, m.source) for m in mail_to(account.email)] == [
         ("DocStore: you have used 80% of your storage", "no-reply@docstore.example")
     ]
 
