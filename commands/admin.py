@@ -21,7 +21,7 @@ from resolvers import validation
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-    from resolvers.context import Services
+    from runtime import Services
 
 FIELDS = ("documents", "bytes", "accounts")
 

@@ -6,61 +6,26 @@ import asyncio
 import logging
 import uuid
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from models import accounts, sessions
 from models.base import utcnow
 from models.errors import AccountNotFound
 from resolvers import regions
+from runtime import Services
 
 log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from datetime import datetime
 
-    from argon2 import PasswordHasher
     from starlette.requests import Request
     from starlette.responses import Response
     from starlette.websockets import WebSocket
 
-    from adapters.blocking import Blocking
     from adapters.cache import ReadCache
-    from adapters.mail import Mailer
-    from adapters.metrics import Metrics
-    from adapters.pubsub import EventSource, Publisher
-    from adapters.queue import Queue
-    from adapters.s3 import ObjectStore
-    from adapters.search.base import SearchBackend
     from models.accounts import Account
     from settings import Settings
-
-
-@dataclass(frozen=True)
-class Services:
-    """Opened once in the lifespan and shared by every request."""
-
-    settings: Settings
-    objects: ObjectStore
-    blocking: Blocking
-    passwords: PasswordHasher
-    publisher: Publisher
-    events: EventSource
-    queues: dict[str, Queue]
-    mailer: Mailer
-    #: The search index this process reads (None where search is not set up: some tests).
-    search: SearchBackend | None = None
-    #: This process's metrics; None when ``DOCSTORE_METRICS`` is off (nothing is counted).
-    metrics: Metrics | None = None
-    #: Sessions and accounts read in the last few seconds (``adapters.cache``); None: none kept.
-    cache: ReadCache | None = None
-
-    async def enqueue(self, queue: str, body: dict[str, Any], delay_seconds: int = 0) -> None:
-        """Hand work to the workers. The caller's change is already stored; if the message is lost,
-        the delayed ``upload.started`` message and the sweeper take the document on later."""
-        try:
-            await self.blocking.run(self.queues[queue].send, body, delay_seconds)
-        except Exception:
-            log.exception("could not enqueue %s on %s", body.get("type"), queue)
 
 
 def bearer_token(authorization: str | None) -> str | None:

@@ -1,0 +1,211 @@
+"""What a DocStore process opens: the AWS it talks to, and the services built on it.
+
+The API (``server.py``), the workers and the ``docstore`` commands (``cli.py``) all open their
+runtime here. Importing this module stays cheap (no GraphQL, no web server), so that commands
+started beside a running server answer at once.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from adapters import local_aws
+from adapters.aws import AwsTarget
+from models import tables
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Coroutine
+
+    from argon2 import PasswordHasher
+
+    from adapters.blocking import Blocking
+    from adapters.cache import ReadCache
+    from adapters.cloudwatch import CloudWatchReporter
+    from adapters.mail import Mailer
+    from adapters.metrics import Metrics
+    from adapters.pubsub import BroadcastPubSub, EventSource, Publisher
+    from adapters.queue import Queue
+    from adapters.s3 import ObjectStore
+    from adapters.search.base import SearchBackend
+    from adapters.search.tantivy_index import TantivyIndex
+    from settings import Settings
+
+log = logging.getLogger("docstore")
+
+
+@dataclass(frozen=True)
+class Services:
+    """Opened once in the lifespan and shared by every request."""
+
+    settings: Settings
+    objects: ObjectStore
+    blocking: Blocking
+    passwords: PasswordHasher
+    publisher: Publisher
+    events: EventSource
+    queues: dict[str, Queue]
+    mailer: Mailer
+    #: The search index this process reads (None where search is not set up: some tests).
+    search: SearchBackend | None = None
+    #: This process's metrics; None when ``DOCSTORE_METRICS`` is off (nothing is counted).
+    metrics: Metrics | None = None
+    #: Sessions and accounts read in the last few seconds (``adapters.cache``); None: none kept.
+    cache: ReadCache | None = None
+
+    async def enqueue(self, queue: str, body: dict[str, Any], delay_seconds: int = 0) -> None:
+        """Hand work to the workers. The caller's change is already stored; if the message is lost,
+        the delayed ``upload.started`` message and the sweeper take the document on later."""
+        try:
+            await self.blocking.run(self.queues[queue].send, body, delay_seconds)
+        except Exception:
+            log.exception("could not enqueue %s on %s", body.get("type"), queue)
+
+
+@dataclass
+class Runtime:
+    """Everything a process opens: the AWS it talks to and the services built on it."""
+
+    services: Services
+    target: AwsTarget
+    embedded: local_aws.EmbeddedAws | None
+    pubsub: BroadcastPubSub
+    search: TantivyIndex
+    reporter: CloudWatchReporter | None = None
+
+    def close(self) -> None:
+        if self.embedded is not None:
+            self.embedded.stop()
+
+
+def provision(settings: Settings, target: AwsTarget) -> list[str]:
+    """Create the tables, bucket and queues that are missing; what was created, for the log."""
+    from adapters.mail import SesMailer
+    from adapters.queue import ensure_queues
+    from adapters.s3 import S3ObjectStore
+
+    created = tables.create_tables()
+    S3ObjectStore(target, settings.bucket).ensure_bucket(settings.cors_origins)
+    created.append(f"bucket {settings.bucket}")
+    created.extend(f"queue {url.rsplit('/', 1)[-1]}" for url in ensure_queues(target, settings.table_prefix).values())
+    if settings.aws_mode != "aws":
+        # On real SES verifying a sender is a step of its own: SES emails the address a link.
+        SesMailer(target, settings.mail_from).verify_sender()
+        created.append(f"mail sender {settings.mail_from}")
+    return created
+
+
+def open_search(settings: Settings) -> TantivyIndex:
+    """The search index in the data folder. One an older DocStore built (another schema) is set
+    aside for an empty one: search finds nothing until `docstore reindex` fills it."""
+    from adapters.search.base import IndexOutdated
+    from adapters.search.tantivy_index import TantivyIndex
+
+    try:
+        return TantivyIndex.open(settings.search_dir)
+    except IndexOutdated as error:
+        log.error("%s; starting with an empty index until then", error)
+        generation, writer = TantivyIndex.new_generation(settings.search_dir)
+        writer.commit()
+        writer.close()
+        TantivyIndex.promote(settings.search_dir, generation)
+        return TantivyIndex.open(settings.search_dir)
+
+
+class NoEmbeddedAws(RuntimeError):
+    """A command that joins a running embedded AWS found none on its data folder."""
+
+
+def start_embedded_aws(settings: Settings, on_exit: Callable[[int], None] | None = None) -> local_aws.EmbeddedAws:
+    """The embedded AWS process on the data folder (raises EmbeddedAwsError, with a sentence, if it cannot)."""
+    embedded = local_aws.EmbeddedAws(settings.data_dir, synchronous=settings.embedded_sync, on_exit=on_exit)
+    embedded.start()
+    return embedded
+
+
+def open_runtime(settings: Settings, *, attach: bool = False, embedded: local_aws.EmbeddedAws | None = None) -> Runtime:
+    """Start the embedded AWS when asked for (or use the one given, or, with ``attach``, join the one
+    a running server started on the same data folder), point the models at the AWS, build the services."""
+    from argon2 import PasswordHasher
+
+    from adapters.blocking import Blocking
+    from adapters.cache import ReadCache
+    from adapters.cloudwatch import CloudWatchReporter
+    from adapters.mail import SesMailer
+    from adapters.metrics import Metrics
+    from adapters.pubsub import BroadcastPubSub
+    from adapters.queue import QUEUES, SqsQueue
+    from adapters.s3 import S3ObjectStore
+
+    endpoint = settings.aws_endpoint_url
+    if embedded is not None:
+        endpoint = embedded.endpoint_url
+    elif settings.embedded and attach:
+        endpoint = local_aws.running_endpoint(settings.data_dir)
+        if endpoint is None:
+            raise NoEmbeddedAws(
+                f"no embedded AWS is running on the data folder {settings.data_dir}; start `docstore serve` "
+                "first (it creates everything itself), or set DOCSTORE_AWS_MODE for another AWS"
+            )
+    elif settings.embedded:
+        embedded = start_embedded_aws(settings)
+        endpoint = embedded.endpoint_url
+    try:
+        target = AwsTarget.from_settings(settings, endpoint)
+        tables.configure(target, settings.table_prefix)
+        if embedded is not None:
+            provision(settings, target)
+        cache = ReadCache(seconds=settings.cache_seconds, entries=settings.cache_entries)
+        pubsub = BroadcastPubSub(settings.pubsub_url, cache=cache)
+        search = open_search(settings)
+        queues = {name: SqsQueue.named(target, f"{settings.table_prefix}-{name}") for name in QUEUES}
+        metrics = Metrics(window=settings.cloudwatch_namespace is not None) if settings.metrics_enabled else None
+        if metrics is not None:
+            metrics.watch_queues(queues)
+        services = Services(
+            settings=settings,
+            objects=S3ObjectStore(target, settings.bucket),
+            blocking=Blocking(settings.blocking_threads),
+            passwords=PasswordHasher(),
+            publisher=pubsub,
+            events=pubsub,
+            queues=dict(queues),
+            mailer=SesMailer(target, settings.mail_from),
+            search=search,
+            metrics=metrics,
+            cache=cache,
+        )
+        reporter = None
+        if metrics is not None and settings.cloudwatch_namespace:
+            reporter = CloudWatchReporter(target, settings.cloudwatch_namespace, metrics)
+    except BaseException:
+        if embedded is not None:
+            embedded.stop()
+        raise
+    return Runtime(
+        services=services,
+        target=target,
+        embedded=embedded,
+        pubsub=pubsub,
+        search=search,
+        reporter=reporter,
+    )
+
+
+def start_workers(runtime: Runtime) -> Coroutine[Any, Any, None]:
+    """The queue consumers, the pipeline, the indexer, the backfill and the sweeper, on this process's services."""
+    from workers.runner import run_workers
+
+    services = runtime.services
+    return run_workers(
+        services.settings,
+        blocking=services.blocking,
+        objects=services.objects,
+        publisher=services.publisher,
+        mailer=services.mailer,
+        queues=services.queues,
+        search=runtime.search,
+        metrics=services.metrics,
+        cache=services.cache,
+    )
