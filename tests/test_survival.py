@@ -249,6 +249,7 @@ def server_log(tmp_path: Path, name: str) -> IO[str]:
     return (tmp_path / f"{name}.log").open("w")
 
 
+@pytest.mark.timeout(420)  # two server start-ups, a stream, then forms expiring: the waits are bounded inside
 @pytest.mark.parametrize("victim", ["api", "aws"])
 def test_a_kill_during_uploads_deletes_and_plan_changes_loses_nothing_and_counts_nothing_twice(
     tmp_path: Path, victim: str, started: list[int]
@@ -299,7 +300,9 @@ def test_a_kill_during_uploads_deletes_and_plan_changes_loses_nothing_and_counts
                 document = stored[document_id]
                 assert (document["size"], document["status"]) == (len(upload.content), "READY"), document
                 fetched = api.data("Document", {"id": document_id}, client.user.token)["document"]
-                assert httpx.get(fetched["downloadUrl"], timeout=30).content == upload.content
+                got = httpx.get(fetched["downloadUrl"], timeout=30)
+                # A delete cut short after it removed the file but before the record would show here.
+                assert (got.status_code, got.content) == (200, upload.content), (document_id, upload)
             elif upload.step == "deleted":
                 answer = api.call("Document", {"id": document_id}, client.user.token)
                 assert [e["extensions"]["code"] for e in answer["errors"]] == ["NOT_FOUND"], answer
@@ -320,6 +323,7 @@ def test_a_kill_during_uploads_deletes_and_plan_changes_loses_nothing_and_counts
     assert process.wait(timeout=60) == 0
 
 
+@pytest.mark.timeout(300)
 @pytest.mark.parametrize("victim", ["api", "aws"])
 def test_delayed_messages_pending_at_the_kill_are_delivered_after_the_restart(
     tmp_path: Path, victim: str, started: list[int]
@@ -356,7 +360,7 @@ def test_delayed_messages_pending_at_the_kill_are_delivered_after_the_restart(
     held = {"usedBytes": 0, "reservedBytes": 20 + len(content), "limitBytes": FREE_LIMIT, "documentCount": 0}
     assert api.usage(user) == held
 
-    stored = settled(api, user, timeout=120)
+    stored = settled(api, user, timeout=90)  # the messages are due 31 s after the forms were issued
 
     assert [(d["id"], d["size"], d["status"]) for d in stored] == [(posted, len(content), "READY")]
     assert [d["id"] for d in listed(api, user, "REJECTED")] == [never_posted]
