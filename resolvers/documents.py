@@ -173,12 +173,15 @@ async def delete_document(
 
 
 def _delete(objects: ObjectStore, owner_id: str, document_id: str) -> int:
-    """Delete the object, then the record and its bytes; the bytes given back to the quota."""
+    """Delete the record and its bytes (given back to the quota), then the objects.
+
+    In that order, a process killed between the two leaves objects nothing names, never a listed
+    and counted document whose file is gone (tests/test_survival.py kills it there)."""
     record = documents.get(owner_id, document_id)
     if record.status in documents.STORED:
-        objects.delete_prefix(f"{owner_id}/{document_id}/")  # the original and what was derived from it
         if not documents.delete_stored(record):
             raise DocumentNotFound(document_id)
+        objects.delete_prefix(f"{owner_id}/{document_id}/")  # the original and what was derived from it
         return int(record.size)
     held = int(record.declared_size) if record.status == documents.PENDING_UPLOAD else 0
     if not uploads.cancel(objects, record):
