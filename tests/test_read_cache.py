@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from tests.client import PASSWORD, User, operation
-from tests.test_server import ROOT, clean_env, free_port
+from tests.serving import ROOT, clean_env, free_port
 from tests.workers.test_worker_process import docstore, healthy, stop
 
 CACHE_SECONDS = "300"

@@ -21,8 +21,8 @@ import pytest
 
 from adapters.aws import AwsTarget
 from tests.client import PASSWORD, Api, User, operation, sample
+from tests.serving import ROOT, clean_env, free_port
 from tests.subscriptions.conftest import open_socket
-from tests.test_server import ROOT, clean_env, free_port
 from tests.workers.test_worker_process import docstore, healthy, stop
 
 PREFIX = "regions"

@@ -21,7 +21,7 @@ import pytest
 from commands.backup import Unsettled, back_up
 from models import accounts, counters
 from tests.client import PASSWORD, Api, User, sample
-from tests.test_server import ROOT, clean_env, free_port
+from tests.serving import ROOT, clean_env, free_port
 from tests.workers import files
 from tests.workers.test_worker_process import healthy, stop
 

@@ -25,7 +25,7 @@ import pytest
 
 from adapters import local_aws
 from tests.client import Api, User, error_codes, sample
-from tests.test_server import ROOT, clean_env, free_port
+from tests.serving import ROOT, clean_env, free_port
 from tests.workers import files
 
 TYPES = ("application/pdf", "application/zip", "application/json", "text/plain", "image/png")

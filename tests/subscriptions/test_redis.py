@@ -15,9 +15,9 @@ import redis
 
 from subscriptions.events import EventType
 from tests.client import Api, User
+from tests.serving import ROOT, clean_env, free_port
 from tests.subscriptions.conftest import bearer, event, next_message, open_socket
 from tests.subscriptions.test_sessions import SIGNED_OUT, ended
-from tests.test_server import ROOT, clean_env, free_port
 
 
 def serve(port: int, redis_url: str, aws_endpoint: str, data_dir: Path) -> subprocess.Popen[str]:

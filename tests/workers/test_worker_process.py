@@ -20,9 +20,9 @@ import httpx
 import pytest
 
 from tests.client import Api, User, post_form, sample
+from tests.serving import ROOT, clean_env, free_port
 from tests.subscriptions.conftest import Socket, bearer, open_socket
 from tests.subscriptions.test_redis import wait_for_redis_subscribers
-from tests.test_server import ROOT, clean_env, free_port
 from tests.workers import files
 
 PREFIX = "proc"
