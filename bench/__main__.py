@@ -16,6 +16,7 @@ from bench import (
     observability,
     results,
     search,
+    startup,
     transactions,
 )
 
@@ -38,6 +39,7 @@ BENCHMARKS: list[tuple[str, Benchmark]] = [
     ("observability", observability.run),
     ("transactions", transactions.run),
     ("backend_calls", backend_calls.run),
+    ("startup", startup.run),
 ]
 
 
