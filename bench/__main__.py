@@ -17,6 +17,7 @@ from bench import (
     observability,
     results,
     search,
+    startup,
     transactions,
     users,
 )
@@ -41,6 +42,7 @@ BENCHMARKS: list[tuple[str, Benchmark]] = [
     ("transactions", transactions.run),
     ("backend_calls", backend_calls.run),
     ("users", users.run),
+    ("startup", startup.run),
 ]
 
 
