@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import errno
 import fcntl
+import gc
 import json
 import logging
 import os
@@ -239,6 +240,9 @@ class Embedded:
         self.state = moto_state.StateFile(self.folder / "state.sqlite3", synchronous=self.synchronous)
         sqs = moto_state.SqsMirror()
         loaded = moto_state.load(self.state, sqs)
+        # What was loaded lives as long as the process: keep the collector from walking it again
+        # at every full collection.
+        gc.freeze()
         live = list(moto_state.live_blobs())
         threading.Thread(target=blobs.sweep, args=(live,), name="blob-sweep", daemon=True).start()
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
