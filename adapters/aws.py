@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -12,6 +13,12 @@ from settings import EMBEDDED_ACCESS_KEY, EMBEDDED_SECRET_KEY
 
 if TYPE_CHECKING:
     from settings import Settings
+
+# One boto3 session per set of credentials and region, shared by every client this process builds:
+# a new session reads botocore's service models from disk again, which made opening a process's
+# twenty-odd clients take seconds. Sessions are not thread-safe, so clients are built under a lock.
+_sessions: dict[tuple[str | None, str | None, str], boto3.session.Session] = {}
+_building = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -51,9 +58,13 @@ class AwsTarget:
             signature_version="s3v4" if service == "s3" else None,
             s3={"addressing_style": "path"} if self.endpoint_url else None,
         )
-        session = boto3.session.Session(
-            aws_access_key_id=self.access_key,
-            aws_secret_access_key=self.secret_key,
-            region_name=self.region,
-        )
-        return session.client(service, endpoint_url=self.endpoint_url, config=config)  # type: ignore[call-overload]
+        key = (self.access_key, self.secret_key, self.region)
+        with _building:
+            session = _sessions.get(key)
+            if session is None:
+                session = _sessions[key] = boto3.session.Session(
+                    aws_access_key_id=self.access_key,
+                    aws_secret_access_key=self.secret_key,
+                    region_name=self.region,
+                )
+            return session.client(service, endpoint_url=self.endpoint_url, config=config)  # type: ignore[call-overload]

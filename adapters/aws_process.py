@@ -38,6 +38,8 @@ log = logging.getLogger("docstore.aws")
 ENDPOINT_FILE = "aws-endpoint.json"
 LOCK_FILE = "aws.lock"
 STATE_FOLDER = "aws"
+#: Written when the process stops in order: the next start has no orphan object files to look for.
+CLEAN_STOP = "clean-stop"
 
 
 class DataFolderBusy(RuntimeError):
@@ -243,8 +245,14 @@ class Embedded:
         # What was loaded lives as long as the process: keep the collector from walking it again
         # at every full collection.
         gc.freeze()
-        live = list(moto_state.live_blobs())
-        threading.Thread(target=blobs.sweep, args=(live,), name="blob-sweep", daemon=True).start()
+        # After a clean stop no file can be an orphan; after a crash, list them now (before any new
+        # value is written) and remove them in the background.
+        clean = self.folder / CLEAN_STOP
+        if clean.exists():
+            clean.unlink()
+        else:
+            orphans = blobs.orphans(moto_state.live_blobs())
+            threading.Thread(target=blobs.remove, args=(orphans,), name="blob-sweep", daemon=True).start()
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         app = Durable(DomainDispatcherApplication(create_backend_app), self.state, sqs)
         self.server = make_server(self.host, self.port, app, threaded=True, request_handler=MotoRequestHandler)
@@ -280,6 +288,7 @@ class Embedded:
             self.server.server_close()
         if self.state is not None:
             self.state.close()
+            (self.folder / CLEAN_STOP).touch()
 
 
 def _watch_parent(embedded: Embedded) -> None:

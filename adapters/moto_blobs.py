@@ -60,20 +60,26 @@ class BlobStore:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(path)
 
-    def sweep(self, live: Iterable[str]) -> int:
-        """Remove files no value names (left by a crash between a commit and its collect); how many."""
+    def orphans(self, live: Iterable[str]) -> list[str]:
+        """The files no value names (left by a crash between a commit and its collect). Call it
+        before serving: a value written afterwards is a new file this list cannot hold."""
         keep = set(live)
+        return [
+            entry.path
+            for folder in self.root.iterdir()
+            if folder.is_dir()
+            for entry in os.scandir(folder)
+            if entry.path not in keep
+        ]
+
+    @staticmethod
+    def remove(paths: Iterable[str]) -> int:
+        """Remove ``paths`` (orphans found at start); how many were there."""
         removed = 0
-        for folder in self.root.iterdir():
-            if not folder.is_dir():
-                continue
-            for entry in os.scandir(folder):
-                if entry.path not in keep:
-                    try:
-                        os.unlink(entry.path)
-                        removed += 1
-                    except FileNotFoundError:
-                        pass
+        for path in paths:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
+                removed += 1
         return removed
 
 

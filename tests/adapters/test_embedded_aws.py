@@ -291,3 +291,29 @@ def test_the_embedded_aws_ends_with_the_process_that_started_it(tmp_path: Path) 
         time.sleep(0.05)
     assert not Path(f"/proc/{child}").exists() or "zombie" in Path(f"/proc/{child}/status").read_text()
     assert running_endpoint(tmp_path / "data") is None
+
+
+def test_after_a_crash_object_files_nothing_names_are_removed_and_named_ones_kept(folder: Path) -> None:
+    aws = started(folder)
+    _, s3, *_ = clients(aws.endpoint_url)
+    s3.create_bucket(Bucket="kept", CreateBucketConfiguration={"LocationConstraint": "us-west-2"})
+    s3.put_object(Bucket="kept", Key="named.txt", Body=b"named")
+    kill(aws)
+    # What a kill between a commit and the removal of a replaced value's file leaves behind.
+    stray = folder / "aws" / "blobs" / "ff" / "ff-orphan"
+    stray.parent.mkdir(exist_ok=True)
+    stray.write_bytes(b"nothing names me")
+
+    aws = started(folder)
+    _, s3, *_ = clients(aws.endpoint_url)
+    s3.put_object(Bucket="kept", Key="new.txt", Body=b"written while the sweep runs")
+
+    deadline = time.monotonic() + 30
+    while stray.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not stray.exists()
+    assert s3.get_object(Bucket="kept", Key="named.txt")["Body"].read() == b"named"
+    assert s3.get_object(Bucket="kept", Key="new.txt")["Body"].read() == b"written while the sweep runs"
+    files = sorted(path.read_bytes() for path in (folder / "aws" / "blobs").rglob("*") if path.is_file())
+    assert files == [b"named", b"written while the sweep runs"]
+    aws.stop()
