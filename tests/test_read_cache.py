@@ -126,23 +126,52 @@ def test_a_plan_change_in_one_process_holds_in_the_other_at_once(apis: list[str]
 def test_the_cache_serves_a_change_made_behind_its_back_until_it_is_invalidated(
     apis: list[str], user: User, aws_endpoint: str, redis_url: str, target
 ) -> None:
-    """The control: a role written straight into DynamoDB (no invalidation) is not seen by a
-    process that holds the account; `docstore admin` (which invalidates) is, at once."""
+    """The control: a plan written straight into DynamoDB (no invalidation) is not seen by a
+    process that holds the account; `docstore admin` (which invalidates the account) makes it seen."""
     second = apis[1]
+    assert [content_search(url, user) for url in apis] == ["PremiumRequiredError", "PremiumRequiredError"]
+    dynamodb = target.client("dynamodb")
+
+    def plan(value: str) -> None:
+        dynamodb.update_item(
+            TableName="test-accounts",
+            Key={"id": {"S": user.id}},
+            UpdateExpression="SET #plan = :plan",
+            ExpressionAttributeNames={"#plan": "plan"},
+            ExpressionAttributeValues={":plan": {"S": value}},
+        )
+
+    plan("PREMIUM")
+    try:
+        assert content_search(second, user) == "PremiumRequiredError"  # served from its cache
+
+        admin("grant", user.email, aws_endpoint, redis_url)  # every process told to read it again
+
+        assert [content_search(url, user) for url in apis] == ["SearchConnection", "SearchConnection"]
+    finally:
+        plan("FREE")
+        admin("revoke", user.email, aws_endpoint, redis_url)
+    assert [content_search(url, user) for url in apis] == ["PremiumRequiredError", "PremiumRequiredError"]
+
+
+def test_the_admin_role_is_never_served_from_the_cache(apis: list[str], user: User, target) -> None:
+    """A role is read fresh for every check: even a change no process was told of holds at once."""
     for url in apis:
         assert codes(call(url, "Dashboard", user.token)) == ["FORBIDDEN"]
-    target.client("dynamodb").update_item(
-        TableName="test-accounts",
-        Key={"id": {"S": user.id}},
-        UpdateExpression="SET #role = :admin",
-        ExpressionAttributeNames={"#role": "role"},
-        ExpressionAttributeValues={":admin": {"S": "ADMIN"}},
-    )
-    assert codes(call(second, "Dashboard", user.token)) == ["FORBIDDEN"]  # served from its cache
+    dynamodb = target.client("dynamodb")
 
-    admin("revoke", user.email, aws_endpoint, redis_url)  # USER again, and every process told
-    admin("grant", user.email, aws_endpoint, redis_url)
+    def role(value: str) -> None:
+        dynamodb.update_item(
+            TableName="test-accounts",
+            Key={"id": {"S": user.id}},
+            UpdateExpression="SET #role = :role",
+            ExpressionAttributeNames={"#role": "role"},
+            ExpressionAttributeValues={":role": {"S": value}},
+        )
 
-    assert [codes(call(url, "Dashboard", user.token)) for url in apis] == [[], []]
-    admin("revoke", user.email, aws_endpoint, redis_url)
+    role("ADMIN")
+    try:
+        assert [codes(call(url, "Dashboard", user.token)) for url in apis] == [[], []]
+    finally:
+        role("USER")
     assert [codes(call(url, "Dashboard", user.token)) for url in apis] == [["FORBIDDEN"], ["FORBIDDEN"]]
