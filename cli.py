@@ -21,6 +21,8 @@ from settings import Settings, SettingsError
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
 
+    import uvicorn
+
     from runtime import Runtime, Services
 
 log = logging.getLogger("docstore")
@@ -106,10 +108,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _serve(settings: Settings) -> int:
     """``docstore serve``: the embedded AWS first (a busy or unwritable data folder is a sentence and
     exit 1, before anything listens), then the API; if the AWS dies, the API stops too (exit 1)."""
-    import uvicorn
-
-    from runtime import start_embedded_aws
-    from server import create_app
+    from runtime import embedded_aws
 
     server: uvicorn.Server | None = None
 
@@ -118,12 +117,19 @@ def _serve(settings: Settings) -> int:
             server.should_exit = True
 
     embedded = None
-    if settings.embedded:
-        try:
-            embedded = start_embedded_aws(settings, on_exit=aws_ended)
-        except local_aws.EmbeddedAwsError as error:
-            print(f"docstore: {error}", file=sys.stderr)
-            return 1
+    try:
+        if settings.embedded:
+            embedded = embedded_aws(settings, on_exit=aws_ended)
+            embedded.launch()  # it loads the data folder while this process imports the API
+        import uvicorn
+
+        from server import create_app
+
+        if embedded is not None:
+            embedded.wait()
+    except local_aws.EmbeddedAwsError as error:
+        print(f"docstore: {error}", file=sys.stderr)
+        return 1
     try:
         # log_config None: uvicorn's records go through our handler; the access log is RequestLogging's.
         config = uvicorn.Config(

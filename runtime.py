@@ -117,9 +117,14 @@ class NoEmbeddedAws(RuntimeError):
     """A command that joins a running embedded AWS found none on its data folder."""
 
 
+def embedded_aws(settings: Settings, on_exit: Callable[[int], None] | None = None) -> local_aws.EmbeddedAws:
+    """The embedded AWS of the data folder, not started yet."""
+    return local_aws.EmbeddedAws(settings.data_dir, synchronous=settings.embedded_sync, on_exit=on_exit)
+
+
 def start_embedded_aws(settings: Settings, on_exit: Callable[[int], None] | None = None) -> local_aws.EmbeddedAws:
     """The embedded AWS process on the data folder (raises EmbeddedAwsError, with a sentence, if it cannot)."""
-    embedded = local_aws.EmbeddedAws(settings.data_dir, synchronous=settings.embedded_sync, on_exit=on_exit)
+    embedded = embedded_aws(settings, on_exit)
     embedded.start()
     return embedded
 

@@ -73,6 +73,13 @@ class EmbeddedAws:
         return self._process.pid if self._process is not None else None
 
     def start(self) -> str:
+        """:meth:`launch`, then :meth:`wait`: the endpoint."""
+        self.launch()
+        return self.wait()
+
+    def launch(self) -> None:
+        """Start the child and return at once: it loads the data folder while the caller does its
+        own start-up (``docstore serve`` imports the API meanwhile); :meth:`wait` for it after."""
         try:
             self.data_dir.mkdir(parents=True, exist_ok=True)
         except OSError as error:
@@ -99,6 +106,10 @@ class EmbeddedAws:
         self._process = subprocess.Popen(
             command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, start_new_session=True
         )
+
+    def wait(self) -> str:
+        """The endpoint once the child has loaded the folder; EmbeddedAwsError (a sentence) if it cannot."""
+        assert self._process is not None, "launch() first"
         line = self._first_line(self._process.stdout)
         try:
             answer = json.loads(line) if line else {}
