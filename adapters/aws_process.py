@@ -40,6 +40,12 @@ LOCK_FILE = "aws.lock"
 STATE_FOLDER = "aws"
 #: Written when the process stops in order: the next start has no orphan object files to look for.
 CLEAN_STOP = "clean-stop"
+#: The largest request body the server reads: S3 uploads are bounded by their signed form's policy.
+MAX_BODY = 1 << 40
+#: An idle client connection is closed after this long (boto3 reopens it when needed).
+CHANNEL_SECONDS = 120
+#: At a stop, how long the requests in flight get to finish.
+STOP_SECONDS = 10
 
 
 class DataFolderBusy(RuntimeError):
@@ -194,18 +200,47 @@ class Durable:
         return answer
 
 
+def dispatcher() -> Any:
+    """moto's dispatcher from request to service backend, remembering which backend serves a host.
+
+    moto works that out again for every request, listing its own package folder on disk and trying
+    hundreds of URL patterns, under a lock that every request takes; the answer for a host never
+    changes while the process runs.
+    """
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+    class Dispatcher(DomainDispatcherApplication):
+        def __init__(self) -> None:
+            super().__init__(create_backend_app)
+            self._backends: dict[str | None, Any] = {}
+
+        def get_backend_for_host(self, host: str | None) -> Any:
+            try:
+                return self._backends[host]
+            except KeyError:
+                backend = self._backends[host] = super().get_backend_for_host(host)
+                return backend
+
+    return Dispatcher()
+
+
 class Embedded:
     """The state file, moto's patched backends and the WSGI server of one embedded AWS process."""
 
-    def __init__(self, data_dir: Path, host: str, port: int, *, synchronous: str) -> None:
+    def __init__(
+        self, data_dir: Path, host: str, port: int, *, synchronous: str, threads: int = 32, connections: int = 1000
+    ) -> None:
         self.data_dir = data_dir
         self.folder = data_dir / STATE_FOLDER
         self.host = host
         self.port = port
         self.synchronous = synchronous
         self._lock_file: Any = None
+        self.threads = threads
+        self.connections = connections
         self.server: Any = None
         self.state: StateFile | None = None
+        self._stopping = threading.Event()
 
     def lock(self) -> None:
         """Take the data folder: one embedded AWS a folder. Raises DataFolderBusy otherwise."""
@@ -228,8 +263,7 @@ class Embedded:
         self._lock_file = handle
 
     def start(self) -> dict[str, Any]:
-        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
-        from werkzeug.serving import make_server
+        from waitress.server import create_server
 
         from adapters import moto_blobs, moto_patches, moto_state
 
@@ -253,11 +287,21 @@ class Embedded:
         else:
             orphans = blobs.orphans(moto_state.live_blobs())
             threading.Thread(target=blobs.remove, args=(orphans,), name="blob-sweep", daemon=True).start()
-        logging.getLogger("werkzeug").setLevel(logging.ERROR)
-        app = Durable(DomainDispatcherApplication(create_backend_app), self.state, sqs)
-        self.server = make_server(self.host, self.port, app, threaded=True, request_handler=MotoRequestHandler)
-        host, port = self.server.server_address[:2]
-        endpoint = f"http://{host!s}:{port}"
+        app = Durable(dispatcher(), self.state, sqs)
+        # waitress, not moto's own werkzeug server: werkzeug answers every request with
+        # "Connection: close", so each boto3 call paid a new TCP connection and a new thread.
+        self.server = create_server(
+            app,
+            host=self.host,
+            port=self.port,
+            threads=self.threads,
+            connection_limit=self.connections,
+            max_request_body_size=MAX_BODY,
+            channel_timeout=CHANNEL_SECONDS,
+            clear_untrusted_proxy_headers=False,
+            ident="DocStore embedded AWS",
+        )
+        endpoint = f"http://{self.server.effective_host!s}:{self.server.effective_port}"
         marker = self.data_dir / ENDPOINT_FILE
         tmp = marker.with_suffix(".tmp")
         tmp.write_text(json.dumps({"endpoint_url": endpoint, "pid": os.getpid()}))
@@ -270,12 +314,17 @@ class Embedded:
         }
 
     def serve(self) -> None:
-        assert self.server is not None
-        self.server.serve_forever()
+        """Serve until :meth:`stop`, then let the requests in flight finish."""
+        server = self.server
+        assert server is not None
+        while not self._stopping.is_set():
+            server.asyncore.loop(timeout=1.0, map=server._map, use_poll=True, count=1)
+        server.task_dispatcher.shutdown(cancel_pending=False, timeout=STOP_SECONDS)
 
     def stop(self) -> None:
+        self._stopping.set()
         if self.server is not None:
-            threading.Thread(target=self.server.shutdown, daemon=True).start()
+            self.server.pull_trigger()
 
     def close(self) -> None:
         marker = self.data_dir / ENDPOINT_FILE
@@ -285,7 +334,7 @@ class Embedded:
         except (OSError, ValueError):
             pass
         if self.server is not None:
-            self.server.server_close()
+            self.server.close()
         if self.state is not None:
             self.state.close()
             (self.folder / CLEAN_STOP).touch()
