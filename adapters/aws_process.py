@@ -265,10 +265,11 @@ class Embedded:
     def start(self) -> dict[str, Any]:
         from waitress.server import create_server
 
-        from adapters import moto_blobs, moto_patches, moto_state
+        from adapters import moto_blobs, moto_patches, moto_speedups, moto_state
 
         self.lock()
         moto_patches.install()
+        moto_speedups.install()
         started = time.monotonic()
         blobs = moto_blobs.BlobStore(self.folder / "blobs", fsync=self.synchronous == "FULL")
         moto_blobs.install(blobs)
