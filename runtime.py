@@ -7,6 +7,7 @@ started beside a running server answer at once.
 
 from __future__ import annotations
 
+import gc
 import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -196,6 +197,14 @@ def open_runtime(settings: Settings, *, attach: bool = False, embedded: local_aw
         search=search,
         reporter=reporter,
     )
+
+
+def settle_heap() -> None:
+    """Take what start-up built (schema, botocore models, tables, caches) out of the garbage
+    collector's reach: it lives as long as the process, and every full collection walked all of it
+    again, holding the event loop for a third of a second each time under load. (No collection
+    first: start-up's own garbage is small, and a collection would delay the first answer.)"""
+    gc.freeze()
 
 
 def start_workers(runtime: Runtime) -> Coroutine[Any, Any, None]:

@@ -26,7 +26,16 @@ from adapters.health import Readiness
 from adapters.logs import RequestLogging, current_request_id
 from adapters.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from resolvers.context import Context, bearer_token
-from runtime import NoEmbeddedAws, Runtime, Services, open_runtime, open_search, provision, start_workers
+from runtime import (
+    NoEmbeddedAws,
+    Runtime,
+    Services,
+    open_runtime,
+    open_search,
+    provision,
+    settle_heap,
+    start_workers,
+)
 from schema.regions import HOME_ENDPOINT_HEADER, HOME_REGION_HEADER, WrongRegion
 from schema.root import schema
 
@@ -176,6 +185,7 @@ def create_app(
         reporting = None
         if runtime.reporter is not None:
             reporting = asyncio.create_task(runtime.reporter.run_forever(settings.cloudwatch_interval_seconds))
+        settle_heap()
         log.info("%s", startup_line(settings, runtime))
         try:
             yield
