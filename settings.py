@@ -57,6 +57,9 @@ class Settings:
     extraction_seconds: int = 60
     extraction_memory_mb: int = 1024
     queue_wait_seconds: int = 5
+    #: Messages one queue consumer handles at once. Each mostly waits on DynamoDB, S3 and SQS
+    #: (extraction has its own bounded pool), so more than the cores keeps the pipeline moving.
+    worker_concurrency: int = 16
     #: How long a received message stays hidden from other workers; a worker that dies mid-job
     #: leaves it to come back after this. Longer than the extraction limit.
     queue_visibility_seconds: int = 300
@@ -196,6 +199,7 @@ class Settings:
             extraction_seconds=integer("EXTRACTION_SECONDS", 60),
             extraction_memory_mb=integer("EXTRACTION_MEMORY_MB", 1024, low=64),
             queue_wait_seconds=integer("QUEUE_WAIT_SECONDS", 5, low=0),
+            worker_concurrency=integer("WORKER_CONCURRENCY", 16),
             queue_visibility_seconds=integer("QUEUE_VISIBILITY_SECONDS", 300),
             public_url=public_url,
             regions=parse_regions(get("REGIONS", ""), region),

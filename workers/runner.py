@@ -78,6 +78,7 @@ async def run_workers(
             pipeline.handle,
             blocking,
             name=name,
+            concurrency=settings.worker_concurrency,
             wait_seconds=settings.queue_wait_seconds,
             visibility_seconds=settings.queue_visibility_seconds,
         )
