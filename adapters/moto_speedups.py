@@ -1,4 +1,4 @@
-"""Two per-request costs of moto 5.2.5's server, cut for the embedded AWS; the answers stay the same.
+"""Per-request costs of moto 5.2.5's server, cut for the embedded AWS; the answers stay the same.
 
 Profiled under DocStore's load (docs/BENCHMARKS.md, "Where the embedded AWS spends a request"),
 a DynamoDB ``GetItem`` or ``UpdateItem`` spent about a third of moto's CPU in two places that do
@@ -14,6 +14,19 @@ the same work for every request:
 - **Looking up the handler's method names.** ``BaseResponse.call_action`` lists the handler
   class's methods with ``inspect.getmembers`` on every request, to see whether the action is one of
   them. A class's methods do not change while the server runs; the list is kept per class.
+
+Two more make a request's cost follow what it touches, not how much is stored:
+
+- **A query reads its own partition.** moto's ``Table.query`` sorts every item of the table and
+  then keeps those of the queried hash key, for the table and for its local indexes alike: listing
+  one person's documents cost what all documents of all accounts cost. :func:`query` hands moto the
+  items of that one hash key when the key decides the partition: a
+  table query, or a local secondary index (same hash key). Global indexes go moto's way.
+- **SQS reads a queue's settings once.** Receiving a message checks its retention period through
+  ``get_queue_attributes``, which worked out every attribute of the queue three times, counting
+  every message each time; a receive of 10 messages from a queue holding 1,000 counted 90,000.
+  The retention period is read from the queue, and ``GetQueueAttributes`` works the attributes
+  out once.
 
 tests/adapters/test_moto_speedups.py runs the same DynamoDB calls through boto3 with and without
 these and compares every answer. Like adapters/moto_patches.py, this is written against one moto
@@ -32,7 +45,11 @@ from typing import TYPE_CHECKING, Any
 import moto
 import moto.core.responses as moto_responses
 from moto import settings as moto_settings
+from moto.core.utils import unix_time
+from moto.dynamodb.models.table import LocalSecondaryIndex, Table
 from moto.dynamodb.responses import DynamoResult
+from moto.sqs.exceptions import InvalidAttributeName
+from moto.sqs.models import SQSBackend
 
 from adapters.moto_patches import MOTO_VERSION, UnsupportedMoto
 
@@ -108,6 +125,85 @@ def _content_type(context: ActionContext) -> str:
     return known
 
 
+# -- a query reads its own partition --------------------------------------------------------------
+
+_narrowed = threading.local()
+
+
+def all_items(self: Table) -> list[Any]:
+    """``Table.all_items``, or only the items :func:`query` chose, for the table it is querying."""
+    chosen = getattr(_narrowed, "chosen", None)
+    if chosen is not None and chosen[0] is self:
+        return list(chosen[1])
+    items: list[Any] = _ORIGINAL["all_items"](self)
+    return items
+
+
+def _partition(table: Table, hash_key: Any, index_name: str | None, conditions: Any) -> list[Any] | None:
+    """The items of the partition a query reads; None when the query needs the whole table."""
+    if index_name is None:
+        value = hash_key
+    else:
+        index = next((each for each in table.indexes or [] if each.name == index_name), None)
+        if not isinstance(index, LocalSecondaryIndex) or not conditions or len(conditions) != 1:
+            return None
+        name, value = conditions[0]
+        if name != table.hash_key_attr:
+            return None
+    if value is None:
+        return None
+    bucket = table.items.get(value)
+    if bucket is None:
+        return []
+    # moto sorts what it is given (by range key, or by the index's keys), so the order is its own.
+    return list(bucket.values()) if table.range_key_attr else [bucket]
+
+
+def query(self: Table, *args: Any, **kwargs: Any) -> Any:
+    """``Table.query``, reading only the queried partition where the hash key decides it."""
+    hash_key = args[0] if args else kwargs.get("hash_key")
+    index_name = args[7] if len(args) > 7 else kwargs.get("index_name")
+    chosen = _partition(self, hash_key, index_name, kwargs.get("hash_key_conditions"))
+    if chosen is None:
+        return _ORIGINAL["query"](self, *args, **kwargs)
+    _narrowed.chosen = (self, chosen)
+    try:
+        return _ORIGINAL["query"](self, *args, **kwargs)
+    finally:
+        _narrowed.chosen = None
+
+
+# -- SQS reads a queue's settings once --------------------------------------------------------------
+
+
+def is_message_valid_based_on_retention_period(self: SQSBackend, queue_name: str, message: Any) -> bool:
+    retention_period = getattr(self.get_queue(queue_name), "message_retention_period")  # noqa: B009 (set from the queue's attributes)
+    return bool(retention_period + message.sent_timestamp / 1000 > unix_time())
+
+
+def get_queue_attributes(self: SQSBackend, queue_name: str, attribute_names: list[str]) -> dict[str, Any]:
+    queue = self.get_queue(queue_name)
+    if not attribute_names:
+        return {}
+    valid_names = ["All", *queue.BASE_ATTRIBUTES, *queue.FIFO_ATTRIBUTES, *queue.KMS_ATTRIBUTES]
+    invalid_name = next((name for name in attribute_names if name not in valid_names), None)
+    if invalid_name or invalid_name == "":
+        raise InvalidAttributeName(invalid_name)
+    current: dict[str, Any] = queue.attributes
+    if "All" in attribute_names:
+        return current
+    return {name: current[name] for name in attribute_names if current.get(name) is not None}
+
+
+#: What :func:`install` replaces: (owner, attribute name, replacement).
+_REPLACED: list[tuple[Any, str, Any]] = [
+    (Table, "all_items", all_items),
+    (Table, "query", query),
+    (SQSBackend, "is_message_valid_based_on_retention_period", is_message_valid_based_on_retention_period),
+    (SQSBackend, "get_queue_attributes", get_queue_attributes),
+]
+
+
 def install() -> None:
     """Install both; a second call does nothing. Raises :class:`UnsupportedMoto` (and changes
     nothing) on any moto but :data:`MOTO_VERSION`."""
@@ -124,6 +220,9 @@ def install() -> None:
             _ORIGINAL["method_names_from_class"] = getattr(moto_responses, _NAMES)
             DynamoResult.execute_result = execute_result  # type: ignore[method-assign,assignment]
             setattr(moto_responses, _NAMES, functools.cache(_ORIGINAL["method_names_from_class"]))
+            for owner, name, replacement in _REPLACED:
+                _ORIGINAL[name] = getattr(owner, name)
+                setattr(owner, name, replacement)
 
 
 def uninstall() -> None:
@@ -134,6 +233,10 @@ def uninstall() -> None:
         names = _ORIGINAL.pop("method_names_from_class", None)
         if names is not None:
             setattr(moto_responses, _NAMES, names)
+        for owner, name, _ in _REPLACED:
+            original = _ORIGINAL.pop(name, None)
+            if original is not None:
+                setattr(owner, name, original)
 
 
 def installed() -> bool:

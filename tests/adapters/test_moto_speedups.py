@@ -243,3 +243,237 @@ def test_another_moto_release_is_refused_and_nothing_is_installed(monkeypatch: p
     with pytest.raises(moto_speedups.UnsupportedMoto, match=r"moto 5\.3\.0 is installed"):
         moto_speedups.install()
     assert not moto_speedups.installed()
+
+
+# -- queries read their own partition --------------------------------------------------------------
+
+
+def indexed_table(client: Any, name: str) -> None:
+    """A table like DocStore's documents: owner and id, a local index by name, a global one by shard;
+    40 items over 4 owners."""
+    client.create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": "owner", "KeyType": "HASH"}, {"AttributeName": "id", "KeyType": "RANGE"}],
+        AttributeDefinitions=[
+            {"AttributeName": "owner", "AttributeType": "S"},
+            {"AttributeName": "id", "AttributeType": "S"},
+            {"AttributeName": "name", "AttributeType": "S"},
+            {"AttributeName": "shard", "AttributeType": "S"},
+        ],
+        LocalSecondaryIndexes=[
+            {
+                "IndexName": "by_name",
+                "KeySchema": [
+                    {"AttributeName": "owner", "KeyType": "HASH"},
+                    {"AttributeName": "name", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+        ],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": "by_shard",
+                "KeySchema": [{"AttributeName": "shard", "KeyType": "HASH"}],
+                "Projection": {"ProjectionType": "KEYS_ONLY"},
+            }
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    for number in range(40):
+        item = {
+            "owner": {"S": f"owner-{number % 4}"},
+            "id": {"S": f"doc-{(number * 7) % 40:02d}"},
+            "name": {"S": f"name-{(number * 13) % 40:02d}"},
+            "size": {"N": str(number)},
+        }
+        if number % 3 == 0:  # only some are due: a sparse global index
+            item["shard"] = {"S": f"shard-{number % 2}"}
+        client.put_item(TableName=name, Item=item)
+
+
+def queries(client: Any, table: str) -> list[dict[str, Any]]:
+    owner = {":o": {"S": "owner-1"}}
+    calls: list[Callable[[], dict[str, Any]]] = [
+        lambda: client.query(
+            TableName=table,
+            KeyConditionExpression="#o = :o",
+            ExpressionAttributeNames={"#o": "owner"},
+            ExpressionAttributeValues=owner,
+        ),
+        lambda: client.query(
+            TableName=table,
+            KeyConditionExpression="#o = :o AND id BETWEEN :a AND :b",
+            ExpressionAttributeNames={"#o": "owner"},
+            ExpressionAttributeValues={**owner, ":a": {"S": "doc-05"}, ":b": {"S": "doc-30"}},
+            ScanIndexForward=False,
+        ),
+        lambda: client.query(
+            TableName=table,
+            KeyConditionExpression="#o = :o",
+            ExpressionAttributeNames={"#o": "owner"},
+            ExpressionAttributeValues=owner,
+            Limit=3,
+            ExclusiveStartKey={"owner": {"S": "owner-1"}, "id": {"S": "doc-07"}},
+        ),
+        lambda: client.query(
+            TableName=table,
+            KeyConditionExpression="#o = :o",
+            FilterExpression="#sz > :s",
+            ExpressionAttributeNames={"#o": "owner", "#sz": "size"},
+            ExpressionAttributeValues={**owner, ":s": {"N": "20"}},
+        ),
+        lambda: client.query(
+            TableName=table,
+            IndexName="by_name",
+            KeyConditionExpression="#o = :o",
+            ExpressionAttributeNames={"#o": "owner"},
+            ExpressionAttributeValues=owner,
+            ScanIndexForward=False,
+            Limit=4,
+        ),
+        lambda: client.query(
+            TableName=table,
+            IndexName="by_name",
+            KeyConditionExpression="#o = :o AND begins_with(#n, :p)",
+            ExpressionAttributeNames={"#o": "owner", "#n": "name"},
+            ExpressionAttributeValues={**owner, ":p": {"S": "name-1"}},
+        ),
+        lambda: client.query(
+            TableName=table,
+            IndexName="by_name",
+            KeyConditionExpression="#o = :o",
+            ExpressionAttributeNames={"#o": "owner"},
+            ExpressionAttributeValues=owner,
+            ExclusiveStartKey={"owner": {"S": "owner-1"}, "id": {"S": "doc-27"}, "name": {"S": "name-13"}},
+        ),
+        lambda: client.query(
+            TableName=table,
+            IndexName="by_shard",
+            KeyConditionExpression="shard = :s",
+            ExpressionAttributeValues={":s": {"S": "shard-1"}},
+        ),
+        lambda: client.query(
+            TableName=table,
+            KeyConditionExpression="#o = :o",
+            ExpressionAttributeNames={"#o": "owner"},
+            ExpressionAttributeValues={":o": {"S": "nobody"}},
+        ),
+        lambda: client.query(
+            TableName=table,
+            KeyConditionExpression="#o = :o",
+            ExpressionAttributeNames={"#o": "owner"},
+            ExpressionAttributeValues=owner,
+            Select="COUNT",
+        ),
+        lambda: client.query(
+            TableName=table,
+            IndexName="nope",
+            KeyConditionExpression="#o = :o",
+            ExpressionAttributeNames={"#o": "owner"},
+            ExpressionAttributeValues=owner,
+        ),
+    ]
+    return [answer(call) for call in calls]
+
+
+def test_queries_answer_as_moto_does_reading_only_their_partition(client: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    table = f"d-{uuid.uuid4().hex[:8]}"
+    indexed_table(client, table)
+    moto_speedups.uninstall()
+    expected = queries(client, table)
+    moto_speedups.install()
+    whole_table_reads: list[str] = []
+    every_item = moto_speedups._ORIGINAL["all_items"]
+
+    def counted(self: Any) -> Any:
+        whole_table_reads.append(self.name)
+        return every_item(self)
+
+    monkeypatch.setitem(moto_speedups._ORIGINAL, "all_items", counted)
+    got = queries(client, table)
+    assert got == expected
+    # Only the global index query read the whole table; the other ten read one partition.
+    assert whole_table_reads == [table]
+    # The answers are real ones: 10 items of owner-1, in id order; the local index in name order.
+    assert [item["id"]["S"] for item in expected[0]["Items"]] == sorted(
+        item["id"]["S"] for item in expected[0]["Items"]
+    )
+    assert expected[0]["Count"] == 10
+    names = [item["name"]["S"] for item in expected[4]["Items"]]
+    assert names == sorted(names, reverse=True)
+    assert expected[4]["Count"] == 4
+    assert expected[8]["Count"] == 0
+    assert expected[9]["Count"] == 10
+    assert {int(item["size"]["N"]) for item in expected[3]["Items"]} == {21, 25, 29, 33, 37}
+    assert expected[10]["error"]["Code"] == "ResourceNotFoundException"
+
+
+# -- SQS reads a queue's settings once ---------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def sqs(client: Any) -> Any:
+    return boto3.client(
+        "sqs",
+        endpoint_url=client.meta.endpoint_url,
+        region_name=REGION,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+
+
+def queue_conversation(sqs: Any, name: str) -> list[Any]:
+    url = sqs.create_queue(QueueName=name, Attributes={"MessageRetentionPeriod": "600"})["QueueUrl"]
+    for number in range(5):
+        sqs.send_message(QueueUrl=url, MessageBody=f"m{number}")
+    answers: list[Any] = []
+    for names in (["MessageRetentionPeriod"], ["ApproximateNumberOfMessages", "VisibilityTimeout"], ["All"], []):
+        answers.append(answer(lambda names=names: sqs.get_queue_attributes(QueueUrl=url, AttributeNames=names)))
+    received = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=3, WaitTimeSeconds=0)
+    answers.append(sorted(message["Body"] for message in received["Messages"]))
+    answers.append(
+        answer(
+            lambda: sqs.get_queue_attributes(
+                QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+            )
+        )
+    )
+    answers.append(answer(lambda: sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["NoSuchAttribute"])))
+    sqs.delete_queue(QueueUrl=url)
+    for each in answers:
+        if isinstance(each, dict):
+            for moving in ("CreatedTimestamp", "LastModifiedTimestamp", "QueueArn"):
+                each.get("Attributes", {}).pop(moving, None)
+    return answers
+
+
+def test_queue_attributes_and_receives_answer_as_moto_does(sqs: Any) -> None:
+    name = f"q-{uuid.uuid4().hex[:8]}"
+    moto_speedups.uninstall()
+    expected = queue_conversation(sqs, name)
+    moto_speedups.install()
+    got = queue_conversation(sqs, name)
+    assert got == expected
+    assert expected[0]["Attributes"] == {"MessageRetentionPeriod": "600"}
+    assert expected[1]["Attributes"] == {"ApproximateNumberOfMessages": "5", "VisibilityTimeout": "30"}
+    assert expected[4] == ["m0", "m1", "m2"]
+    assert expected[5]["Attributes"] == {
+        "ApproximateNumberOfMessages": "2",
+        "ApproximateNumberOfMessagesNotVisible": "3",
+    }
+    assert expected[6]["error"]["Code"] == "InvalidAttributeName"
+
+
+def test_a_message_past_its_retention_period_is_not_received(sqs: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    moto_speedups.install()
+    urls = [
+        sqs.create_queue(QueueName=f"q-{uuid.uuid4().hex[:8]}", Attributes={"MessageRetentionPeriod": "60"})["QueueUrl"]
+        for _ in range(2)
+    ]
+    for url in urls:
+        sqs.send_message(QueueUrl=url, MessageBody="old")
+    later = moto_speedups.unix_time() + 61
+    monkeypatch.setattr(moto_speedups, "unix_time", lambda: later)
+    assert sqs.receive_message(QueueUrl=urls[0], WaitTimeSeconds=0).get("Messages", []) == []
+    monkeypatch.setattr(moto_speedups, "unix_time", lambda: later - 2)
+    assert [m["Body"] for m in sqs.receive_message(QueueUrl=urls[1], WaitTimeSeconds=0)["Messages"]] == ["old"]
