@@ -228,7 +228,15 @@ class Embedded:
     """The state file, moto's patched backends and the WSGI server of one embedded AWS process."""
 
     def __init__(
-        self, data_dir: Path, host: str, port: int, *, synchronous: str, threads: int = 32, connections: int = 1000
+        self,
+        data_dir: Path,
+        host: str,
+        port: int,
+        *,
+        synchronous: str,
+        threads: int = 32,
+        connections: int = 1000,
+        speedups: bool = True,
     ) -> None:
         self.data_dir = data_dir
         self.folder = data_dir / STATE_FOLDER
@@ -237,6 +245,7 @@ class Embedded:
         self.synchronous = synchronous
         self._lock_file: Any = None
         self.threads = threads
+        self.speedups = speedups
         self.connections = connections
         self.server: Any = None
         self.state: StateFile | None = None
@@ -269,7 +278,8 @@ class Embedded:
 
         self.lock()
         moto_patches.install()
-        moto_speedups.install()
+        if self.speedups:
+            moto_speedups.install()
         started = time.monotonic()
         blobs = moto_blobs.BlobStore(self.folder / "blobs", fsync=self.synchronous == "FULL")
         moto_blobs.install(blobs)
@@ -354,9 +364,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--synchronous", choices=("NORMAL", "FULL"), default="NORMAL")
+    parser.add_argument(
+        "--moto-as-released", action="store_true", help="leave out adapters/moto_speedups.py (for benchmarks)"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="embedded AWS: %(levelname)s %(message)s")
-    embedded = Embedded(args.data_dir, args.host, args.port, synchronous=args.synchronous)
+    embedded = Embedded(
+        args.data_dir, args.host, args.port, synchronous=args.synchronous, speedups=not args.moto_as_released
+    )
     try:
         ready = embedded.start()
     except DataFolderBusy as error:

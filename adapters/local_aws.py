@@ -52,8 +52,11 @@ class EmbeddedAws:
         synchronous: str = "NORMAL",
         start_seconds: float = 120.0,
         on_exit: Callable[[int], None] | None = None,
+        moto_as_released: bool = False,
     ) -> None:
         self.data_dir = data_dir
+        #: Without adapters/moto_speedups.py (benchmarks compare the two).
+        self.moto_as_released = moto_as_released
         self.host = host
         self.port = port
         self.synchronous = synchronous
@@ -100,6 +103,7 @@ class EmbeddedAws:
             str(self.port),
             "--synchronous",
             self.synchronous,
+            *(["--moto-as-released"] if self.moto_as_released else []),
         ]
         # A session of its own: a Ctrl-C at the terminal reaches `docstore serve`, which then stops
         # this process in order, after the API and the workers are done with it.
