@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import boto3
 from botocore.config import Config
 
+from adapters import embedded_signing
 from settings import EMBEDDED_ACCESS_KEY, EMBEDDED_SECRET_KEY
 
 if TYPE_CHECKING:
@@ -43,6 +44,11 @@ class AwsTarget:
             pool_size=settings.blocking_threads,
         )
 
+    @property
+    def embedded(self) -> bool:
+        """Whether this is DocStore's embedded AWS (its own credentials), not AWS or another endpoint."""
+        return self.access_key == EMBEDDED_ACCESS_KEY
+
     def client(self, service: str, *, timeout: float | None = None) -> Any:
         """A boto3 client for ``service``; S3 uses path-style addressing on a custom endpoint.
         With ``timeout``, each call makes one attempt that gives up after that many seconds
@@ -58,6 +64,8 @@ class AwsTarget:
             signature_version="s3v4" if service == "s3" else None,
             s3={"addressing_style": "path"} if self.endpoint_url else None,
         )
+        if self.embedded and self.endpoint_url:
+            embedded_signing.install(self.endpoint_url)
         key = (self.access_key, self.secret_key, self.region)
         with _building:
             session = _sessions.get(key)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from adapters import embedded_signing
 from models.accounts import Account, EmailClaim
 from models.base import BaseMeta, reset_transaction_connection
 from models.counters import Counter
@@ -35,6 +36,8 @@ def configure(target: AwsTarget, prefix: str) -> None:
     PynamoDB keeps connection settings on the model classes, so this holds for the whole
     process: one DocStore configuration per process.
     """
+    if target.embedded and target.endpoint_url:
+        embedded_signing.install(target.endpoint_url)
     BaseMeta.host = target.endpoint_url
     BaseMeta.region = target.region
     BaseMeta.aws_access_key_id = target.access_key
