@@ -120,7 +120,13 @@ class NoEmbeddedAws(RuntimeError):
 
 def embedded_aws(settings: Settings, on_exit: Callable[[int], None] | None = None) -> local_aws.EmbeddedAws:
     """The embedded AWS of the data folder, not started yet."""
-    return local_aws.EmbeddedAws(settings.data_dir, synchronous=settings.embedded_sync, on_exit=on_exit)
+    return local_aws.EmbeddedAws(
+        settings.data_dir,
+        synchronous=settings.embedded_sync,
+        on_exit=on_exit,
+        threads=settings.embedded_threads,
+        connections=settings.embedded_connections,
+    )
 
 
 def start_embedded_aws(settings: Settings, on_exit: Callable[[int], None] | None = None) -> local_aws.EmbeddedAws:

@@ -90,6 +90,10 @@ class Settings:
     #: How the embedded AWS commits its state file: NORMAL survives DocStore being killed at any
     #: instant; FULL also survives the machine losing power, at an fsync a write.
     embedded_sync: str = "NORMAL"
+    #: Requests the embedded AWS serves at once (waitress's threads; DynamoDB's still run one at a
+    #: time), and the client connections it keeps open.
+    embedded_threads: int = 32
+    embedded_connections: int = 1000
 
     #: Count requests, subscriptions, queue depth and extractions for ``/metrics`` (and CloudWatch).
     metrics_enabled: bool = True
@@ -209,6 +213,8 @@ class Settings:
             cloudwatch_namespace=get("CLOUDWATCH_NAMESPACE", "") or None,
             cloudwatch_interval_seconds=float(integer("CLOUDWATCH_INTERVAL_SECONDS", 60)),
             embedded_sync=embedded_sync,
+            embedded_threads=integer("EMBEDDED_THREADS", 32),
+            embedded_connections=integer("EMBEDDED_CONNECTIONS", 1000),
             backup_attempts=integer("BACKUP_ATTEMPTS", 3),
             cache_seconds=integer("CACHE_SECONDS", 5, low=0),
             cache_entries=integer("CACHE_ENTRIES", 10_000, low=0),

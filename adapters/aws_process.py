@@ -321,6 +321,8 @@ class Embedded:
             "endpoint_url": endpoint,
             "pid": os.getpid(),
             "seconds": round(time.monotonic() - started, 3),
+            "threads": self.threads,
+            "connections": self.connections,
             "loaded": loaded.__dict__,
         }
 
@@ -364,13 +366,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--synchronous", choices=("NORMAL", "FULL"), default="NORMAL")
+    parser.add_argument("--threads", type=int, default=32, help="requests served at once")
+    parser.add_argument("--connections", type=int, default=1000, help="client connections kept open")
     parser.add_argument(
         "--moto-as-released", action="store_true", help="leave out adapters/moto_speedups.py (for benchmarks)"
     )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="embedded AWS: %(levelname)s %(message)s")
     embedded = Embedded(
-        args.data_dir, args.host, args.port, synchronous=args.synchronous, speedups=not args.moto_as_released
+        args.data_dir,
+        args.host,
+        args.port,
+        synchronous=args.synchronous,
+        threads=args.threads,
+        connections=args.connections,
+        speedups=not args.moto_as_released,
     )
     try:
         ready = embedded.start()

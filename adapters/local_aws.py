@@ -53,7 +53,11 @@ class EmbeddedAws:
         start_seconds: float = 120.0,
         on_exit: Callable[[int], None] | None = None,
         moto_as_released: bool = False,
+        threads: int = 32,
+        connections: int = 1000,
     ) -> None:
+        self.threads = threads
+        self.connections = connections
         self.data_dir = data_dir
         #: Without adapters/moto_speedups.py (benchmarks compare the two).
         self.moto_as_released = moto_as_released
@@ -103,6 +107,10 @@ class EmbeddedAws:
             str(self.port),
             "--synchronous",
             self.synchronous,
+            "--threads",
+            str(self.threads),
+            "--connections",
+            str(self.connections),
             *(["--moto-as-released"] if self.moto_as_released else []),
         ]
         # A session of its own: a Ctrl-C at the terminal reaches `docstore serve`, which then stops

@@ -60,9 +60,21 @@ def test_observability_variables_are_read() -> None:
     assert (settings.cloudwatch_namespace, settings.cloudwatch_interval_seconds) == ("DocStore/Prod", 15.0)
 
 
+def test_the_load_limits_of_the_workers_and_the_embedded_aws_are_read() -> None:
+    defaults = Settings.from_env({})
+    settings = Settings.from_env(
+        {"DOCSTORE_WORKER_CONCURRENCY": "4", "DOCSTORE_EMBEDDED_THREADS": "8", "DOCSTORE_EMBEDDED_CONNECTIONS": "50"}
+    )
+
+    assert (defaults.worker_concurrency, defaults.embedded_threads, defaults.embedded_connections) == (16, 32, 1000)
+    assert (settings.worker_concurrency, settings.embedded_threads, settings.embedded_connections) == (4, 8, 50)
+
+
 @pytest.mark.parametrize(
     ("env", "message"),
     [
+        ({"DOCSTORE_WORKER_CONCURRENCY": "0"}, "DOCSTORE_WORKER_CONCURRENCY must be at least 1"),
+        ({"DOCSTORE_EMBEDDED_THREADS": "many"}, "DOCSTORE_EMBEDDED_THREADS must be a whole number, not 'many'"),
         ({"DOCSTORE_AWS_MODE": "cloud"}, "DOCSTORE_AWS_MODE must be embedded, endpoint or aws"),
         ({"DOCSTORE_AWS_MODE": "endpoint"}, "DOCSTORE_AWS_MODE=endpoint needs DOCSTORE_AWS_ENDPOINT_URL"),
         ({"DOCSTORE_PORT": "x"}, "DOCSTORE_PORT must be a whole number, not 'x'"),

@@ -15,7 +15,9 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
+import runtime
 from adapters.local_aws import ROOT, EmbeddedAws, EmbeddedAwsError, running_endpoint
+from settings import Settings
 
 
 def clients(endpoint: str) -> tuple[Any, Any, Any, Any]:
@@ -317,3 +319,22 @@ def test_after_a_crash_object_files_nothing_names_are_removed_and_named_ones_kep
     files = sorted(path.read_bytes() for path in (folder / "aws" / "blobs").rglob("*") if path.is_file())
     assert files == [b"named", b"written while the sweep runs"]
     aws.stop()
+
+
+def test_the_settings_for_threads_and_connections_reach_the_embedded_aws(tmp_path: Path) -> None:
+    settings = Settings.from_env(
+        {"DOCSTORE_DATA_DIR": str(tmp_path), "DOCSTORE_EMBEDDED_THREADS": "3", "DOCSTORE_EMBEDDED_CONNECTIONS": "20"}
+    )
+    aws = runtime.start_embedded_aws(settings)
+    try:
+        assert (aws.ready["threads"], aws.ready["connections"]) == (3, 20)
+        client = boto3.client(
+            "dynamodb",
+            endpoint_url=aws.endpoint_url,
+            region_name="us-east-1",
+            aws_access_key_id="AKIDEXAMPLE",
+            aws_secret_access_key="secret",
+        )
+        assert client.list_tables()["TableNames"] == []
+    finally:
+        aws.stop()
