@@ -28,6 +28,9 @@ Two more make a request's cost follow what it touches, not how much is stored:
   The retention period is read from the queue, and ``GetQueueAttributes`` works the attributes
   out once.
 
+And one more is memoised: the syntax tree of an update expression (``SET #s = :s ADD #n :one``) is
+parsed once per text, not twice per update; moto validates and applies a deep copy of it.
+
 tests/adapters/test_moto_speedups.py runs the same DynamoDB calls through boto3 with and without
 these and compares every answer. Like adapters/moto_patches.py, this is written against one moto
 release and refuses any other (pyproject.toml pins ``moto[server]==5.2.5``). docs/MOTO_UPSTREAM.md
@@ -47,6 +50,7 @@ import moto.core.responses as moto_responses
 from moto import settings as moto_settings
 from moto.core.utils import unix_time
 from moto.dynamodb.models.table import LocalSecondaryIndex, Table
+from moto.dynamodb.parsing.expressions import UpdateExpressionParser  # type: ignore[attr-defined]
 from moto.dynamodb.responses import DynamoResult
 from moto.sqs.exceptions import InvalidAttributeName
 from moto.sqs.models import SQSBackend
@@ -195,12 +199,28 @@ def get_queue_attributes(self: SQSBackend, queue_name: str, attribute_names: lis
     return {name: current[name] for name in attribute_names if current.get(name) is not None}
 
 
+# -- an update expression is parsed once --------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=1024)
+def _parsed_update(expression: str) -> Any:
+    original: Any = _ORIGINAL["make"]  # the classmethod object, as the class defines it
+    return original.__func__(UpdateExpressionParser, expression)
+
+
+def make(cls: type[UpdateExpressionParser], expression_str: str) -> Any:
+    """``UpdateExpressionParser.make``, remembering the tree of each expression text. moto only
+    reads the tree it returns: the validator works on a deep copy of it (``Validator.__init__``)."""
+    return _parsed_update(expression_str)
+
+
 #: What :func:`install` replaces: (owner, attribute name, replacement).
 _REPLACED: list[tuple[Any, str, Any]] = [
     (Table, "all_items", all_items),
     (Table, "query", query),
     (SQSBackend, "is_message_valid_based_on_retention_period", is_message_valid_based_on_retention_period),
     (SQSBackend, "get_queue_attributes", get_queue_attributes),
+    (UpdateExpressionParser, "make", classmethod(make)),
 ]
 
 
@@ -221,7 +241,7 @@ def install() -> None:
             DynamoResult.execute_result = execute_result  # type: ignore[method-assign,assignment]
             setattr(moto_responses, _NAMES, functools.cache(_ORIGINAL["method_names_from_class"]))
             for owner, name, replacement in _REPLACED:
-                _ORIGINAL[name] = getattr(owner, name)
+                _ORIGINAL[name] = owner.__dict__[name]  # as defined: a classmethod stays one
                 setattr(owner, name, replacement)
 
 

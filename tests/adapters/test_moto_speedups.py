@@ -111,9 +111,33 @@ def conversation(client: Any, table: str) -> list[dict[str, Any]]:
         lambda: client.update_item(
             TableName=table,
             Key=key,
-            UpdateExpression="ADD counter :one",
+            UpdateExpression="ADD #c :one",
+            ExpressionAttributeNames={"#c": "counter"},
             ExpressionAttributeValues={":one": {"N": "1"}},
             ReturnValues="UPDATED_NEW",
+        ),
+        lambda: client.update_item(
+            TableName=table,
+            Key=key,
+            UpdateExpression="ADD #c :one",
+            ExpressionAttributeNames={"#c": "counter"},
+            ExpressionAttributeValues={":one": {"N": "5"}},
+            ReturnValues="UPDATED_NEW",
+        ),
+        lambda: client.update_item(
+            TableName=table,
+            Key={"pk": {"S": "p"}, "sk": {"N": "2"}},
+            UpdateExpression="SET #s = :s ADD #n :one",
+            ExpressionAttributeNames={"#s": "s", "#n": "n"},
+            ExpressionAttributeValues={":s": {"S": "other"}, ":one": {"N": "-2"}},
+            ReturnValues="ALL_NEW",
+        ),
+        lambda: client.update_item(
+            TableName=table,
+            Key=key,
+            UpdateExpression="SET #s = :s ADD #n :one",
+            ExpressionAttributeNames={"#s": "s", "#n": "n"},
+            ExpressionAttributeValues={":s": {"S": "no"}, ":one": {"S": "not a number"}},
         ),
         lambda: client.update_item(
             TableName=table,
@@ -145,7 +169,12 @@ def conversation(client: Any, table: str) -> list[dict[str, Any]]:
             Select="COUNT",
         ),
         lambda: client.scan(TableName=table),
-        lambda: client.scan(TableName=table, Limit=1, FilterExpression="attribute_exists(counter)"),
+        lambda: client.scan(
+            TableName=table,
+            Limit=1,
+            FilterExpression="attribute_exists(#c)",
+            ExpressionAttributeNames={"#c": "counter"},
+        ),
         lambda: client.batch_get_item(RequestItems={table: {"Keys": [key, {"pk": {"S": "p"}, "sk": {"N": "2"}}]}}),
         lambda: client.batch_write_item(
             RequestItems={table: [{"PutRequest": {"Item": {**item, "sk": {"N": "3"}}}}]},
@@ -159,7 +188,8 @@ def conversation(client: Any, table: str) -> list[dict[str, Any]]:
                     "Update": {
                         "TableName": table,
                         "Key": key,
-                        "UpdateExpression": "ADD counter :one",
+                        "UpdateExpression": "ADD #c :one",
+                        "ExpressionAttributeNames": {"#c": "counter"},
                         "ExpressionAttributeValues": {":one": {"N": "1"}},
                     }
                 },
@@ -197,7 +227,9 @@ def test_every_answer_is_the_one_moto_gives_without_the_speedups(client: Any) ->
     # The conversation says something: items came back whole, binary values as bytes, errors typed.
     assert expected[3]["Item"]["b"] == {"B": b"\x00\xffbytes"}
     assert expected[3]["Item"]["bs"] == {"BS": [b"x", b"\x01"]}
-    assert expected[10]["error"]["Code"] == "ConditionalCheckFailedException"
+    assert expected[9]["Attributes"] == {"counter": {"N": "6"}}
+    assert expected[11]["error"]["Code"] == "ValidationException"
+    assert expected[13]["error"]["Code"] == "ConditionalCheckFailedException"
     assert expected[-1]["error"]["Code"] == "ResourceNotFoundException"
     assert {entry.get("content-type") for entry in expected if "error" not in entry} == {"application/x-amz-json-1.0"}
 
