@@ -68,7 +68,11 @@ log = logging.getLogger(__name__)
 #: Progress events at most this often per document.
 PROGRESS_INTERVAL_SECONDS = 0.25
 #: How often the pipeline looks whether the index holds a document it waits for.
+#: The pipeline looks whether the index holds a document after this long, then each time half as
+#: long again, up to INDEX_POLL_MAX_SECONDS: the first look comes soon, and a wait of a second takes
+#: about eight looks (each a trip through the thread pool), not fifty.
 INDEX_POLL_SECONDS = 0.02
+INDEX_POLL_MAX_SECONDS = 0.25
 
 
 def text_key(owner_id: str, document_id: str) -> str:
@@ -192,6 +196,7 @@ class Pipeline:
         """Until the index holds ``record``, or ``index_wait_seconds`` have passed."""
         assert self.search is not None
         deadline = time.monotonic() + self.index_wait_seconds
+        pause = INDEX_POLL_SECONDS
         while not await self.blocking.run(self.search.holds, record.owner_id, record.document_id):
             if time.monotonic() >= deadline:
                 log.warning(
@@ -200,7 +205,8 @@ class Pipeline:
                     self.index_wait_seconds,
                 )
                 return
-            await asyncio.sleep(INDEX_POLL_SECONDS)
+            await asyncio.sleep(min(pause, max(0.0, deadline - time.monotonic())))
+            pause = min(pause * 1.5, INDEX_POLL_MAX_SECONDS)
 
     def _processed(self, outcome: str) -> None:
         if self.metrics is not None:
