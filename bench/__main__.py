@@ -15,6 +15,7 @@ from bench import (
     event_latency,
     extraction,
     observability,
+    rejections,
     results,
     search,
     startup,
@@ -43,6 +44,7 @@ BENCHMARKS: list[tuple[str, Benchmark]] = [
     ("backend_calls", backend_calls.run),
     ("users", users.run),
     ("startup", startup.run),
+    ("rejections", rejections.run),
 ]
 
 

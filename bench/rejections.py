@@ -1,0 +1,290 @@
+"""How long the API takes to turn away each kind of oversized request, and what that does to an
+ordinary client meanwhile.
+
+Each attack is sent with a new operation name every time, as an attacker would, so no cache of
+parsed or validated queries holds it.
+
+One ``docstore serve`` (embedded AWS, defaults). An ordinary client signs up and asks ``Me`` again
+and again, one request at a time: first alone (the baseline), then while an attacker sends one kind
+of oversized request after another, one at a time. For each kind: how long its answer took (p50,
+p99), and the ordinary client's p50 and p99 during the attack against its p50 and p99 alone (the
+ratios). Each attack is a request a few hundred bytes to 64 MB long that anyone can send, signed in
+or not.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import re
+import statistics
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import httpx
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
+
+from bench.docstore_serve import DocstoreServer
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
+OPERATIONS = Path(__file__).resolve().parent.parent / "gql" / "operations"
+PASSWORD = "bench horse battery staple"
+#: Fragments each spreading the next twice: the query expands to 2**LEVELS fields.
+LEVELS = 18
+
+
+def exponential_fragments() -> dict[str, object]:
+    fragments = " ".join(f"fragment F{i} on Query {{ ...F{i + 1} ...F{i + 1} }}" for i in range(LEVELS))
+    return {"query": f"query Bomb {{ ...F0 }} {fragments} fragment F{LEVELS} on Query {{ __typename }}"}
+
+
+def huge_list_variable() -> dict[str, object]:
+    query = "mutation Tag($input: UpdateDocumentInput!) { updateDocument(input: $input) { __typename } }"
+    tags = [""] * 250_000  # 750 KB of JSON, under the 1 MB body limit
+    return {"query": query, "variables": {"input": {"id": "01J0000000000000000000000", "tags": tags}}}
+
+
+def many_aliases() -> dict[str, object]:
+    return {"query": "query Aliases { " + " ".join(f"a{i}:__typename" for i in range(1500)) + " }"}
+
+
+def many_fields() -> dict[str, object]:
+    return {"query": "query Fields { " + " ".join("me { id }" for _ in range(1200)) + " }"}
+
+
+def deep_nesting() -> dict[str, object]:
+    inner = "name"
+    for _ in range(80):
+        inner = f"ofType {{ {inner} }}"
+    return {"query": f'query Deep {{ __type(name: "Query") {{ {inner} }} }}'}
+
+
+def long_string() -> dict[str, object]:
+    return {"query": 'query Long { search(query: "' + "a" * 990_000 + '") { __typename } }'}
+
+
+KINDS: dict[str, Callable[[], dict[str, object]]] = {
+    "exponential fragments (2^18)": exponential_fragments,
+    "list variable of 250,000": huge_list_variable,
+    "1,500 aliases": many_aliases,
+    "1,200 fields": many_fields,
+    "nesting 81 deep": deep_nesting,
+    "string literal of 990 KB": long_string,
+}
+HEADER = "Authorization header of 64 MB"
+FRAME = "WebSocket frame of 10 MB"
+
+
+COUNTER = itertools.count()
+
+
+def renamed(query: str) -> str:
+    """The query with its operation's name made new: parsed and validated anew every time, as an
+    attacker would send it (a cache of documents would hold a comment-only change)."""
+    return re.sub(r"^(query|mutation) (\w+)", lambda found: f"{found[1]} {found[2]}{next(COUNTER)}", query, count=1)
+
+
+@dataclass
+class Outcome:
+    attack: list[float] = field(default_factory=list)
+    ordinary: list[float] = field(default_factory=list)
+    answers: set[str] = field(default_factory=set)
+
+
+def percentile(values: list[float], share: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
+
+
+def run(*, quick: bool, command: str) -> str:
+    seconds = 2.0 if quick else 8.0
+    with tempfile.TemporaryDirectory(prefix="bench-rejections-") as folder:
+        log = Path(folder) / "server.log"
+        with log.open("wb") as output, DocstoreServer(Path(folder) / "data", output) as server:
+            results = asyncio.run(measure(server.url, seconds))
+    return report(results, seconds, command)
+
+
+async def measure(url: str, seconds: float) -> dict[str, Outcome]:
+    async with httpx.AsyncClient(base_url=url, timeout=300) as client:
+        token = await sign_up(client)
+        me = {"query": (OPERATIONS / "accounts" / "Me.graphql").read_text(), "operationName": "Me"}
+        headers = {"authorization": f"Bearer {token}"}
+
+        async def ordinary() -> None:
+            answer = await client.post("/graphql", json=me, headers=headers)
+            if answer.status_code != 200 or "errors" in answer.json():
+                raise RuntimeError(f"Me failed: {answer.status_code} {answer.text[:200]}")
+
+        results: dict[str, Outcome] = {}
+        alone = Outcome()
+        await loop_for(seconds, ordinary, alone.ordinary)
+        results["alone"] = alone
+        async with httpx.AsyncClient(base_url=url, timeout=300) as attacker:
+            for kind, build in KINDS.items():
+                request = build()
+                outcome = Outcome()
+
+                async def attack(request: dict[str, object] = request, outcome: Outcome = outcome) -> None:
+                    unique = {**request, "query": renamed(str(request["query"]))}
+                    body = json.dumps(unique, separators=(",", ":")).encode()
+                    answer = await attacker.post("/graphql", content=body, headers={"content-type": "application/json"})
+                    outcome.answers.add(summary(answer))
+
+                results[kind] = await under_attack(seconds, ordinary, attack, outcome)
+                progress(kind, outcome)
+            header_outcome = Outcome()
+
+            async def header() -> None:
+                header_outcome.answers.add(await send_huge_header(url))
+
+            results[HEADER] = await under_attack(seconds, ordinary, header, header_outcome)
+            progress(HEADER, header_outcome)
+            frame_outcome = Outcome()
+
+            async def frame() -> None:
+                frame_outcome.answers.add(await send_big_frame(url, token))
+
+            results[FRAME] = await under_attack(seconds, ordinary, frame, frame_outcome)
+            progress(FRAME, frame_outcome)
+    return results
+
+
+async def sign_up(client: httpx.AsyncClient) -> str:
+    query = (OPERATIONS / "accounts" / "SignUp.graphql").read_text()
+    variables = {"input": {"email": f"rejections-{time.time_ns()}@example.com", "password": PASSWORD}}
+    answer = await client.post("/graphql", json={"query": query, "variables": variables})
+    token: str = answer.json()["data"]["signUp"]["token"]
+    return token
+
+
+async def loop_for(seconds: float, call: Callable[[], Awaitable[None]], into: list[float]) -> None:
+    deadline = time.perf_counter() + seconds
+    while time.perf_counter() < deadline:
+        start = time.perf_counter()
+        await call()
+        into.append(time.perf_counter() - start)
+
+
+async def under_attack(
+    seconds: float, ordinary: Callable[[], Awaitable[None]], attack: Callable[[], Awaitable[None]], outcome: Outcome
+) -> Outcome:
+    """The attacker sends one request after another for ``seconds`` (at least three); the ordinary
+    client runs until the attacker stops."""
+    stop = asyncio.Event()
+
+    async def attacker() -> None:
+        deadline = time.perf_counter() + seconds
+        while time.perf_counter() < deadline or len(outcome.attack) < 3:
+            start = time.perf_counter()
+            await attack()
+            outcome.attack.append(time.perf_counter() - start)
+        stop.set()
+
+    async def client() -> None:
+        while not stop.is_set():
+            start = time.perf_counter()
+            await ordinary()
+            outcome.ordinary.append(time.perf_counter() - start)
+
+    await asyncio.gather(attacker(), client())
+    return outcome
+
+
+def progress(kind: str, outcome: Outcome) -> None:
+    print(
+        f"[rejections] {kind}: {len(outcome.attack)} sent, p99 {percentile(outcome.attack, 0.99) * 1000:.1f} ms; "
+        f"ordinary p99 {percentile(outcome.ordinary, 0.99) * 1000:.1f} ms",
+        flush=True,
+    )
+
+
+def summary(answer: httpx.Response) -> str:
+    if answer.headers.get("content-type", "").startswith("application/json"):
+        errors = answer.json().get("errors") or []
+        if errors:
+            code = (errors[0].get("extensions") or {}).get("code", "no code")
+            return f"{answer.status_code} {code}: {errors[0]['message'][:80]}"
+        return f"{answer.status_code} answered"
+    return f"{answer.status_code} {answer.text[:60]}"
+
+
+async def send_huge_header(url: str) -> str:
+    host, port = url.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    body = b'{"query": "{ __typename }"}'
+    head = (
+        b"POST /graphql HTTP/1.1\r\nhost: " + host.encode() + b"\r\ncontent-type: application/json\r\n"
+        b"content-length: " + str(len(body)).encode() + b"\r\nauthorization: Bearer " + b"a" * (64 << 20) + b"\r\n\r\n"
+    )
+    try:
+        writer.write(head + body)
+        await writer.drain()
+    except ConnectionError:
+        pass  # refused before all of it was read
+    try:
+        status = (await reader.readline()).decode(errors="replace").strip()
+    except ConnectionError:
+        status = "connection reset"
+    writer.close()
+    return status or "closed without an answer"
+
+
+async def send_big_frame(url: str, token: str) -> str:
+    """A subscribe message of 10 MB, then a ping: done when the server answers either, or closes."""
+    ws_url = url.replace("http://", "ws://") + "/graphql"
+    async with connect(ws_url, subprotocols=["graphql-transport-ws"], max_size=None, ping_interval=None) as socket:  # type: ignore[list-item]
+        await socket.send(json.dumps({"type": "connection_init", "payload": {"authorization": f"Bearer {token}"}}))
+        await socket.recv()
+        padding = "a" * (10 << 20)
+        name = f"Big{next(COUNTER)}"
+        query = (
+            f"subscription {name} {{ quotaEvents {{ __typename }} }} "
+            f'query Pad {{ search(query: "{padding}") {{ __typename }} }}'
+        )
+        message = {"id": "1", "type": "subscribe", "payload": {"query": query, "operationName": name}}
+        try:
+            await socket.send(json.dumps(message))
+            await socket.send(json.dumps({"type": "ping"}))
+            answer = json.loads(await asyncio.wait_for(socket.recv(), 120))
+            if answer["type"] == "pong":
+                return "subscribed (pong)"
+            return f"{answer['type']}: {json.dumps(answer.get('payload'))[:80]}"
+        except ConnectionClosed as closed:
+            return f"closed {closed.rcvd.code if closed.rcvd else 'without a code'}"
+
+
+def report(results: dict[str, Outcome], seconds: float, command: str) -> str:
+    alone = results["alone"].ordinary
+    base50, base99 = statistics.median(alone), percentile(alone, 0.99)
+    lines = [
+        "## Rejections",
+        "",
+        f"`{command}`: one `docstore serve` (embedded AWS, defaults). An ordinary client asks `Me` one request "
+        f"at a time, alone for {seconds:.0f} s ({len(alone)} requests: p50 {base50 * 1000:.1f} ms, "
+        f"p99 {base99 * 1000:.1f} ms), then during each attack: one attacker sending that request one after "
+        f"another for {seconds:.0f} s (at least 3). Ratios are the ordinary client's latency during the attack "
+        "over its latency alone, in the same run.",
+        "",
+        "| attack | sent | answered with | attack p50 | attack p99 | ordinary p50 (ratio) | ordinary p99 (ratio) |",
+        "|---|---:|---|---:|---:|---:|---:|",
+    ]
+    for kind, outcome in results.items():
+        if kind == "alone":
+            continue
+        o50, o99 = statistics.median(outcome.ordinary), percentile(outcome.ordinary, 0.99)
+        lines.append(
+            f"| {kind} | {len(outcome.attack)} | {'; '.join(sorted(outcome.answers))} "
+            f"| {statistics.median(outcome.attack) * 1000:.1f} ms | {percentile(outcome.attack, 0.99) * 1000:.1f} ms "
+            f"| {o50 * 1000:.1f} ms ({o50 / base50:.2f}×) | {o99 * 1000:.1f} ms ({o99 / base99:.2f}×) |"
+        )
+    return "\n".join(lines)
