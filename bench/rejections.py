@@ -17,10 +17,12 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import multiprocessing
 import re
 import statistics
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -105,12 +107,20 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
 
 
-def run(*, quick: bool, command: str) -> str:
+def run(*, quick: bool, command: str, before_code: Path | None = None) -> str:
+    """With ``before_code`` (a checkout of the code before the limits), its server is measured first,
+    then this code's, in the same run."""
     seconds = 2.0 if quick else 8.0
-    with tempfile.TemporaryDirectory(prefix="bench-rejections-") as folder:
-        log = Path(folder) / "server.log"
-        with log.open("wb") as output, DocstoreServer(Path(folder) / "data", output) as server:
-            results = asyncio.run(measure(server.url, seconds))
+    versions: dict[str, Path | None] = {"before": before_code} if before_code is not None else {}
+    versions["after"] = None
+    results: dict[str, dict[str, Outcome]] = {}
+    for version, code in versions.items():
+        print(f"[rejections] {version}", flush=True)
+        with tempfile.TemporaryDirectory(prefix="bench-rejections-") as folder:
+            log = Path(folder) / "server.log"
+            env = {"PYTHONPATH": str(code)} if code is not None else {}
+            with log.open("wb") as output, DocstoreServer(Path(folder) / "data", output, env=env) as server:
+                results[version] = asyncio.run(measure(server.url, seconds))
     return report(results, seconds, command)
 
 
@@ -129,34 +139,48 @@ async def measure(url: str, seconds: float) -> dict[str, Outcome]:
         alone = Outcome()
         await loop_for(seconds, ordinary, alone.ordinary)
         results["alone"] = alone
-        async with httpx.AsyncClient(base_url=url, timeout=300) as attacker:
-            for kind, build in KINDS.items():
-                request = build()
+        # The attacker runs in a process of its own: building and sending 64 MB in this one would
+        # slow the ordinary client down by itself.
+        with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
+            for kind in [*KINDS, HEADER, FRAME]:
+                attacking = asyncio.get_running_loop().run_in_executor(pool, attack_for, kind, url, token, seconds)
                 outcome = Outcome()
-
-                async def attack(request: dict[str, object] = request, outcome: Outcome = outcome) -> None:
-                    unique = {**request, "query": renamed(str(request["query"]))}
-                    body = json.dumps(unique, separators=(",", ":")).encode()
-                    answer = await attacker.post("/graphql", content=body, headers={"content-type": "application/json"})
-                    outcome.answers.add(summary(answer))
-
-                results[kind] = await under_attack(seconds, ordinary, attack, outcome)
+                while not attacking.done():
+                    start = time.perf_counter()
+                    await ordinary()
+                    outcome.ordinary.append(time.perf_counter() - start)
+                outcome.attack, outcome.answers = await attacking
+                results[kind] = outcome
                 progress(kind, outcome)
-            header_outcome = Outcome()
-
-            async def header() -> None:
-                header_outcome.answers.add(await send_huge_header(url))
-
-            results[HEADER] = await under_attack(seconds, ordinary, header, header_outcome)
-            progress(HEADER, header_outcome)
-            frame_outcome = Outcome()
-
-            async def frame() -> None:
-                frame_outcome.answers.add(await send_big_frame(url, token))
-
-            results[FRAME] = await under_attack(seconds, ordinary, frame, frame_outcome)
-            progress(FRAME, frame_outcome)
     return results
+
+
+def attack_for(kind: str, url: str, token: str, seconds: float) -> tuple[list[float], set[str]]:
+    """In the attacker's process: ``kind`` one request after another for ``seconds`` (at least
+    three); how long each took and what the server answered."""
+    return asyncio.run(attacking(kind, url, token, seconds))
+
+
+async def attacking(kind: str, url: str, token: str, seconds: float) -> tuple[list[float], set[str]]:
+    times: list[float] = []
+    answers: set[str] = set()
+    async with httpx.AsyncClient(base_url=url, timeout=300) as attacker:
+        request = KINDS[kind]() if kind in KINDS else {}
+
+        async def attack() -> str:
+            if kind == HEADER:
+                return await send_huge_header(url)
+            if kind == FRAME:
+                return await send_big_frame(url, token)
+            body = json.dumps({**request, "query": renamed(str(request["query"]))}, separators=(",", ":")).encode()
+            return summary(await attacker.post("/graphql", content=body, headers={"content-type": "application/json"}))
+
+        deadline = time.perf_counter() + seconds
+        while time.perf_counter() < deadline or len(times) < 3:
+            start = time.perf_counter()
+            answers.add(await attack())
+            times.append(time.perf_counter() - start)
+    return times, answers
 
 
 async def sign_up(client: httpx.AsyncClient) -> str:
@@ -173,31 +197,6 @@ async def loop_for(seconds: float, call: Callable[[], Awaitable[None]], into: li
         start = time.perf_counter()
         await call()
         into.append(time.perf_counter() - start)
-
-
-async def under_attack(
-    seconds: float, ordinary: Callable[[], Awaitable[None]], attack: Callable[[], Awaitable[None]], outcome: Outcome
-) -> Outcome:
-    """The attacker sends one request after another for ``seconds`` (at least three); the ordinary
-    client runs until the attacker stops."""
-    stop = asyncio.Event()
-
-    async def attacker() -> None:
-        deadline = time.perf_counter() + seconds
-        while time.perf_counter() < deadline or len(outcome.attack) < 3:
-            start = time.perf_counter()
-            await attack()
-            outcome.attack.append(time.perf_counter() - start)
-        stop.set()
-
-    async def client() -> None:
-        while not stop.is_set():
-            start = time.perf_counter()
-            await ordinary()
-            outcome.ordinary.append(time.perf_counter() - start)
-
-    await asyncio.gather(attacker(), client())
-    return outcome
 
 
 def progress(kind: str, outcome: Outcome) -> None:
@@ -263,28 +262,35 @@ async def send_big_frame(url: str, token: str) -> str:
             return f"closed {closed.rcvd.code if closed.rcvd else 'without a code'}"
 
 
-def report(results: dict[str, Outcome], seconds: float, command: str) -> str:
-    alone = results["alone"].ordinary
-    base50, base99 = statistics.median(alone), percentile(alone, 0.99)
+def report(results: dict[str, dict[str, Outcome]], seconds: float, command: str) -> str:
     lines = [
         "## Rejections",
         "",
-        f"`{command}`: one `docstore serve` (embedded AWS, defaults). An ordinary client asks `Me` one request "
-        f"at a time, alone for {seconds:.0f} s ({len(alone)} requests: p50 {base50 * 1000:.1f} ms, "
-        f"p99 {base99 * 1000:.1f} ms), then during each attack: one attacker sending that request one after "
-        f"another for {seconds:.0f} s (at least 3). Ratios are the ordinary client's latency during the attack "
-        "over its latency alone, in the same run.",
-        "",
-        "| attack | sent | answered with | attack p50 | attack p99 | ordinary p50 (ratio) | ordinary p99 (ratio) |",
-        "|---|---:|---|---:|---:|---:|---:|",
+        f"`{command}`: one `docstore serve` (embedded AWS, defaults) for each version of the code. An ordinary "
+        f"client asks `Me` one request at a time, alone for {seconds:.0f} s, then during each attack: an "
+        f"attacker in a process of its own sends that request one after another for {seconds:.0f} s (at least "
+        "3), each with a new operation name so that no cache holds it. Ratios are the ordinary client's latency "
+        "during the attack over its latency alone, against the same server in the same run.",
     ]
-    for kind, outcome in results.items():
-        if kind == "alone":
-            continue
-        o50, o99 = statistics.median(outcome.ordinary), percentile(outcome.ordinary, 0.99)
-        lines.append(
-            f"| {kind} | {len(outcome.attack)} | {'; '.join(sorted(outcome.answers))} "
-            f"| {statistics.median(outcome.attack) * 1000:.1f} ms | {percentile(outcome.attack, 0.99) * 1000:.1f} ms "
-            f"| {o50 * 1000:.1f} ms ({o50 / base50:.2f}×) | {o99 * 1000:.1f} ms ({o99 / base99:.2f}×) |"
-        )
+    for version, found in results.items():
+        alone = found["alone"].ordinary
+        base50, base99 = statistics.median(alone), percentile(alone, 0.99)
+        lines += [
+            "",
+            f"**{version}**: the ordinary client alone, {len(alone)} requests: p50 {base50 * 1000:.1f} ms, "
+            f"p99 {base99 * 1000:.1f} ms.",
+            "",
+            "| attack | sent | answered with | attack p50 | attack p99 | ordinary p50 (ratio) | ordinary p99 (ratio) |",
+            "|---|---:|---|---:|---:|---:|---:|",
+        ]
+        for kind, outcome in found.items():
+            if kind == "alone":
+                continue
+            o50, o99 = statistics.median(outcome.ordinary), percentile(outcome.ordinary, 0.99)
+            a50, a99 = statistics.median(outcome.attack), percentile(outcome.attack, 0.99)
+            lines.append(
+                f"| {kind} | {len(outcome.attack)} | {'; '.join(sorted(outcome.answers))} "
+                f"| {a50 * 1000:.1f} ms | {a99 * 1000:.1f} ms "
+                f"| {o50 * 1000:.1f} ms ({o50 / base50:.2f}×) | {o99 * 1000:.1f} ms ({o99 / base99:.2f}×) |"
+            )
     return "\n".join(lines)
