@@ -15,6 +15,7 @@ or not.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import multiprocessing
@@ -85,12 +86,6 @@ FRAME = "WebSocket frame of 10 MB"
 
 
 COUNTER = itertools.count()
-
-
-def renamed(query: str) -> str:
-    """The query with its operation's name made new: parsed and validated anew every time, as an
-    attacker would send it (a cache of documents would hold a comment-only change)."""
-    return re.sub(r"^(query|mutation) (\w+)", lambda found: f"{found[1]} {found[2]}{next(COUNTER)}", query, count=1)
 
 
 @dataclass
@@ -165,21 +160,30 @@ async def attacking(kind: str, url: str, token: str, seconds: float) -> tuple[li
     times: list[float] = []
     answers: set[str] = set()
     async with httpx.AsyncClient(base_url=url, timeout=300) as attacker:
-        request = KINDS[kind]() if kind in KINDS else {}
+        # Built once: making 64 MB or a list of 250,000 is the attacker's time, not the server's.
+        template = b""
+        if kind in KINDS:
+            request = KINDS[kind]()
+            named = re.sub(r"^(query|mutation) (\w+)", r"\1 \2_N_", str(request["query"]), count=1)
+            template = json.dumps({**request, "query": named}, separators=(",", ":")).encode()
+        head = huge_head(url) if kind == HEADER else b""
 
-        async def attack() -> str:
+        async def attack() -> tuple[str, float]:
             if kind == HEADER:
-                return await send_huge_header(url)
+                return await send_huge_header(url, head)
             if kind == FRAME:
                 return await send_big_frame(url, token)
-            body = json.dumps({**request, "query": renamed(str(request["query"]))}, separators=(",", ":")).encode()
-            return summary(await attacker.post("/graphql", content=body, headers={"content-type": "application/json"}))
+            # A new operation name each time: parsed and validated anew, as an attacker sends it.
+            body = template.replace(b"_N_", str(next(COUNTER)).encode(), 1)
+            start = time.perf_counter()
+            answer = await attacker.post("/graphql", content=body, headers={"content-type": "application/json"})
+            return summary(answer), time.perf_counter() - start
 
         deadline = time.perf_counter() + seconds
         while time.perf_counter() < deadline or len(times) < 3:
-            start = time.perf_counter()
-            answers.add(await attack())
-            times.append(time.perf_counter() - start)
+            answer, took = await attack()
+            answers.add(answer)
+            times.append(took)
     return times, answers
 
 
@@ -211,35 +215,55 @@ def summary(answer: httpx.Response) -> str:
     if answer.headers.get("content-type", "").startswith("application/json"):
         errors = answer.json().get("errors") or []
         if errors:
-            code = (errors[0].get("extensions") or {}).get("code", "no code")
-            return f"{answer.status_code} {code}: {errors[0]['message'][:80]}"
+            extensions = errors[0].get("extensions") or {}
+            if "limit" in extensions:
+                return (
+                    f"{answer.status_code} {extensions['code']} {', '.join(e['extensions']['limit'] for e in errors)}"
+                )
+            return f"{answer.status_code} {extensions.get('code', 'no code')}: {errors[0]['message'][:80]}"
         return f"{answer.status_code} answered"
     return f"{answer.status_code} {answer.text[:60]}"
 
 
-async def send_huge_header(url: str) -> str:
-    host, port = url.removeprefix("http://").split(":")
-    reader, writer = await asyncio.open_connection(host, int(port))
-    body = b'{"query": "{ __typename }"}'
-    head = (
+def huge_head(url: str) -> bytes:
+    host = url.removeprefix("http://").split(":")[0]
+    body = b'{"query":"{ __typename }"}'
+    return (
         b"POST /graphql HTTP/1.1\r\nhost: " + host.encode() + b"\r\ncontent-type: application/json\r\n"
         b"content-length: " + str(len(body)).encode() + b"\r\nauthorization: Bearer " + b"a" * (64 << 20) + b"\r\n\r\n"
-    )
+    ) + body
+
+
+async def send_huge_header(url: str, request: bytes) -> tuple[str, float]:
+    """The request with its 64 MB header; how long until the server's status line came (or it
+    closed), while the rest is still being sent."""
+    host, port = url.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    start = time.perf_counter()
+
+    async def send() -> None:
+        with contextlib.suppress(ConnectionError):
+            view = memoryview(request)
+            for offset in range(0, len(view), 1 << 18):  # as a client streams it, 256 KB at a time
+                writer.write(view[offset : offset + (1 << 18)])
+                await writer.drain()
+
+    sending = asyncio.create_task(send())
     try:
-        writer.write(head + body)
-        await writer.drain()
-    except ConnectionError:
-        pass  # refused before all of it was read
-    try:
-        status = (await reader.readline()).decode(errors="replace").strip()
+        status = (await reader.readline()).decode(errors="replace").strip() or "closed without an answer"
     except ConnectionError:
         status = "connection reset"
+    took = time.perf_counter() - start
+    sending.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await sending
     writer.close()
-    return status or "closed without an answer"
+    return status, took
 
 
-async def send_big_frame(url: str, token: str) -> str:
-    """A subscribe message of 10 MB, then a ping: done when the server answers either, or closes."""
+async def send_big_frame(url: str, token: str) -> tuple[str, float]:
+    """A subscribe message of 10 MB, then a ping: how long from the start of sending until the
+    server answers either, or closes."""
     ws_url = url.replace("http://", "ws://") + "/graphql"
     async with connect(ws_url, subprotocols=["graphql-transport-ws"], max_size=None, ping_interval=None) as socket:  # type: ignore[list-item]
         await socket.send(json.dumps({"type": "connection_init", "payload": {"authorization": f"Bearer {token}"}}))
@@ -250,16 +274,23 @@ async def send_big_frame(url: str, token: str) -> str:
             f"subscription {name} {{ quotaEvents {{ __typename }} }} "
             f'query Pad {{ search(query: "{padding}") {{ __typename }} }}'
         )
-        message = {"id": "1", "type": "subscribe", "payload": {"query": query, "operationName": name}}
+        message = json.dumps({"id": "1", "type": "subscribe", "payload": {"query": query, "operationName": name}})
+        start = time.perf_counter()
+
+        async def send() -> None:
+            with contextlib.suppress(ConnectionClosed):
+                await socket.send(message)
+                await socket.send(json.dumps({"type": "ping"}))
+
+        sending = asyncio.create_task(send())
         try:
-            await socket.send(json.dumps(message))
-            await socket.send(json.dumps({"type": "ping"}))
             answer = json.loads(await asyncio.wait_for(socket.recv(), 120))
-            if answer["type"] == "pong":
-                return "subscribed (pong)"
-            return f"{answer['type']}: {json.dumps(answer.get('payload'))[:80]}"
+            said = "subscribed (pong)" if answer["type"] == "pong" else f"{answer['type']}: {answer.get('payload')}"
         except ConnectionClosed as closed:
-            return f"closed {closed.rcvd.code if closed.rcvd else 'without a code'}"
+            said = f"closed {closed.rcvd.code if closed.rcvd else 'without a code'}"
+        took = time.perf_counter() - start
+        await sending
+        return said[:80], took
 
 
 def report(results: dict[str, dict[str, Outcome]], seconds: float, command: str) -> str:
