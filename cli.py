@@ -123,7 +123,7 @@ def _serve(settings: Settings) -> int:
             embedded.launch()  # it loads the data folder while this process imports the API
         import uvicorn
 
-        from server import create_app
+        from server import create_app, server_options
 
         if embedded is not None:
             embedded.wait()
@@ -140,6 +140,7 @@ def _serve(settings: Settings) -> int:
             log_config=None,
             access_log=False,
             lifespan="on",
+            **server_options(settings),
         )
         server = uvicorn.Server(config)
         if embedded is not None and embedded.crashed:

@@ -22,6 +22,7 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types.unset import UnsetType
 
 from adapters import local_aws, logs
+from adapters.bounded_http import bounded_http
 from adapters.health import Readiness
 from adapters.logs import RequestLogging, current_request_id
 from adapters.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
@@ -138,6 +139,16 @@ class BodyLimit:
             return message
 
         await self.app(scope, limited, send)
+
+
+def server_options(settings: Settings) -> dict[str, Any]:
+    """What ``uvicorn.Config`` needs besides the app to serve DocStore: the bounded request heads
+    (431 over ``max_header_bytes`` or ``max_headers``) and WebSocket messages bounded as request
+    bodies are (websockets closes with 1009 as soon as a frame says it is longer, before reading it)."""
+    return {
+        "http": bounded_http(settings.max_header_bytes, settings.max_headers),
+        "ws_max_size": settings.max_request_bytes,
+    }
 
 
 def startup_line(settings: Settings, runtime: Runtime) -> str:

@@ -47,6 +47,7 @@ class Settings:
     blocking_threads: int = 32
     redirect_origins: tuple[str, ...] = ()
     cors_origins: tuple[str, ...] = ("*",)
+    #: The largest HTTP request body, and the largest WebSocket message.
     max_request_bytes: int = 1_000_000
     pubsub_url: str = "memory://"
     #: Run the queue consumers inside ``docstore serve`` (the embedded default), or leave the
@@ -110,6 +111,23 @@ class Settings:
     #: How long a process keeps a session and an account it read (0: no read cache), and how many.
     cache_seconds: int = 5
     cache_entries: int = 10_000
+    #: What one GraphQL operation may hold, checked before it runs (resolvers/limits.py).
+    max_query_bytes: int = 32_768
+    max_query_tokens: int = 2_000
+    max_query_depth: int = 20
+    max_query_fields: int = 500
+    max_query_aliases: int = 30
+    max_query_directives: int = 50
+    max_query_cost: int = 10_000
+    max_query_repeats: int = 10
+    max_variable_values: int = 1_000
+    #: Operations kept parsed and validated: at most this many bytes (each charged for its parsed
+    #: document) and this many entries.
+    query_cache_bytes: int = 32_000_000
+    query_cache_entries: int = 1_000
+    #: The request line and headers of one HTTP request (or WebSocket handshake): bytes, and headers.
+    max_header_bytes: int = 16_384
+    max_headers: int = 100
 
     @property
     def bucket(self) -> str:
@@ -218,6 +236,19 @@ class Settings:
             backup_attempts=integer("BACKUP_ATTEMPTS", 3),
             cache_seconds=integer("CACHE_SECONDS", 5, low=0),
             cache_entries=integer("CACHE_ENTRIES", 10_000, low=0),
+            max_query_bytes=integer("MAX_QUERY_BYTES", 32_768),
+            max_query_tokens=integer("MAX_QUERY_TOKENS", 2_000),
+            max_query_depth=integer("MAX_QUERY_DEPTH", 20),
+            max_query_fields=integer("MAX_QUERY_FIELDS", 500),
+            max_query_aliases=integer("MAX_QUERY_ALIASES", 30, low=0),
+            max_query_directives=integer("MAX_QUERY_DIRECTIVES", 50, low=0),
+            max_query_cost=integer("MAX_QUERY_COST", 10_000),
+            max_query_repeats=integer("MAX_QUERY_REPEATS", 10),
+            max_variable_values=integer("MAX_VARIABLE_VALUES", 1_000),
+            query_cache_bytes=integer("QUERY_CACHE_BYTES", 32_000_000, low=0),
+            query_cache_entries=integer("QUERY_CACHE_ENTRIES", 1_000, low=0),
+            max_header_bytes=integer("MAX_HEADER_BYTES", 16_384, low=1_024),
+            max_headers=integer("MAX_HEADERS", 100, low=10),
         )
 
 

@@ -7,6 +7,7 @@ import argparse
 import functools
 import logging
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from bench import (
@@ -16,6 +17,7 @@ from bench import (
     extraction,
     moto_requests,
     observability,
+    rejections,
     results,
     search,
     startup,
@@ -45,6 +47,7 @@ BENCHMARKS: list[tuple[str, Benchmark]] = [
     ("backend_calls", backend_calls.run),
     ("users", users.run),
     ("startup", startup.run),
+    ("rejections", rejections.run),
 ]
 
 
@@ -66,6 +69,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=users.CAPACITY_SECONDS,
         help="users: how long the closed-loop (saturation) phase runs",
     )
+    parser.add_argument(
+        "--before-code",
+        type=Path,
+        help="rejections: a checkout of the code before the request limits, measured first in the same run",
+    )
     options = parser.parse_args(args)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     command = " ".join(["python -m bench", *args])
@@ -74,6 +82,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             continue
         if name == "users":
             benchmark = functools.partial(users.run, minutes=options.minutes, capacity_seconds=options.capacity_seconds)
+        if name == "rejections" and options.before_code is not None:
+            benchmark = functools.partial(rejections.run, before_code=options.before_code.resolve())
         section = benchmark(quick=options.quick, command=command)
         print(section, flush=True)
         if options.quick:

@@ -54,8 +54,10 @@ class TreeSample:
 class DocstoreServer:
     """``docstore serve --port P --data-dir DIR`` on 127.0.0.1, its output in ``log``."""
 
-    def __init__(self, data_dir: Path, log: IO[bytes]) -> None:
+    def __init__(self, data_dir: Path, log: IO[bytes], env: dict[str, str] | None = None) -> None:
         self.data_dir = data_dir
+        #: Added to its clean environment (``PYTHONPATH``: run another checkout's code).
+        self.env = env or {}
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self._log = log
@@ -66,7 +68,7 @@ class DocstoreServer:
         command = [DOCSTORE, "serve", "--port", str(self.port), "--data-dir", str(self.data_dir)]
         # A session of its own, so that stopping it can reach every process it started.
         self.process = subprocess.Popen(
-            command, env=clean_environment(), stdout=self._log, stderr=self._log, start_new_session=True
+            command, env={**clean_environment(), **self.env}, stdout=self._log, stderr=self._log, start_new_session=True
         )
         deadline = time.monotonic() + timeout
         while True:

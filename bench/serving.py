@@ -89,5 +89,8 @@ def _serve(factory: Callable[[Settings], ASGIApp], settings: Settings, port_writ
     sock.bind(("127.0.0.1", 0))
     port_writer.send(sock.getsockname()[1])
     port_writer.close()
-    config = uvicorn.Config(factory(settings), log_level="warning", access_log=False, lifespan="on")
+    from server import server_options
+
+    options = server_options(settings)
+    config = uvicorn.Config(factory(settings), log_level="warning", access_log=False, lifespan="on", **options)
     uvicorn.Server(config).run(sockets=[sock])

@@ -8,15 +8,14 @@ from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 import strawberry
-from graphql import ASTValidationRule, GraphQLError
-from strawberry.extensions import AddValidationRules, MaskErrors, MaxTokensLimiter, ParserCache, ValidationCache
-from strawberry.extensions.max_aliases import create_validator as aliases_rule
-from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
+from graphql import GraphQLError
+from strawberry.extensions import MaskErrors
 from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from adapters.pubsub import DEFAULT_BUFFER
 from resolvers import accounts, dashboard, documents, plans, search, uploads
+from resolvers.limits import OperationLimits
 from resolvers.observability import OperationMetrics
 from resolvers.regions import AnswersWrongRegion
 from schema.accounts import Account, SignInResult, SignOutPayload, SignUpResult
@@ -41,7 +40,11 @@ log = logging.getLogger("docstore.graphql")
     description=(
         "Reading: every field needs `Authorization: Bearer <token>` and sees only that account, "
         "except `dashboard` (ADMIN accounts only), which sees service-wide totals. A token of another "
-        "region's account gets `WRONG_REGION` with `extensions.homeRegion` and `extensions.endpoint`."
+        "region's account gets `WRONG_REGION` with `extensions.homeRegion` and `extensions.endpoint`. "
+        "Every operation (query, mutation or subscription) is measured before it runs: one over a limit "
+        "(its size, tokens, fields with fragments expanded, fields times page sizes, depth, aliases, "
+        "directives or values in its variables) gets `LIMIT_EXCEEDED`, with `extensions.limit` naming "
+        "the setting and `extensions.allowed` its value."
     )
 )
 class Query:
@@ -158,12 +161,6 @@ class Subscription:
     )
 
 
-#: Query depth and alias limits as validation rules, built once: the validation cache keys on
-#: the rule classes, and QueryDepthLimiter / MaxAliasesLimiter would build new ones per request,
-#: so the cache would never hit.
-LIMIT_RULES: list[type[ASTValidationRule]] = [depth_rule(10, None), aliases_rule(30)]
-
-
 def should_mask(error: GraphQLError) -> bool:
     """Mask what users did not cause: anything raised that is not a coded or GraphQL error."""
     original = error.original_error
@@ -200,12 +197,9 @@ schema = DocStoreSchema(
     config=StrawberryConfig(scalar_map=SCALARS),
     execution_context_class=PerEventMemoExecutor,
     extensions=[
-        # Factories, not instances: an extension holds per-request state. The parser and
-        # validation caches live at module level, so every request shares them.
-        functools.partial(AddValidationRules, LIMIT_RULES),
-        functools.partial(MaxTokensLimiter, max_token_count=5000),
-        functools.partial(ParserCache, maxsize=1000),
-        functools.partial(ValidationCache, maxsize=1000),
+        # Factories, not instances: an extension holds per-request state. The limits' cache of
+        # parsed and validated operations lives at module level, so every request shares it.
+        OperationLimits,
         functools.partial(MaskErrors, should_mask_error=should_mask),
         OperationMetrics,
         feeds.WebSocketOnlySubscriptions,

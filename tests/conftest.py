@@ -21,7 +21,7 @@ from adapters.local_redis import redis_server
 from adapters.queue import QUEUES
 from adapters.s3 import S3ObjectStore
 from models import tables
-from server import create_app, provision
+from server import create_app, provision, server_options
 from settings import Settings
 from tests.client import Api, User
 
@@ -111,7 +111,9 @@ class LiveServer:
 
     def __init__(self, settings: Settings) -> None:
         self.app = create_app(settings)
-        config = uvicorn.Config(self.app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
+        config = uvicorn.Config(
+            self.app, host="127.0.0.1", port=0, log_level="warning", lifespan="on", **server_options(settings)
+        )
         self.server = LoopServer(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
         self.url = ""
