@@ -224,6 +224,30 @@ def dispatcher() -> Any:
     return Dispatcher()
 
 
+def _lower_case_metadata_names() -> Any:
+    """waitress's HTTP channel, answering with S3's user-metadata header names in lower case.
+
+    waitress capitalizes every response header name (``X-Amz-Meta-Tags``), and botocore takes a
+    metadata key from the header name as it comes, so clients would read the key ``Tags`` where S3
+    (and moto) say ``tags``. S3 always answers these names in lower case; so does this."""
+    import re
+
+    from waitress.channel import HTTPChannel
+    from waitress.task import WSGITask
+
+    metadata_names = re.compile(rb"^X-Amz-Meta-[^:]*:", re.MULTILINE)
+
+    class Task(WSGITask):  # type: ignore[misc]
+        def build_response_header(self) -> bytes:
+            head: bytes = super().build_response_header()
+            return metadata_names.sub(lambda found: found.group(0).lower(), head)
+
+    class Channel(HTTPChannel):  # type: ignore[misc]
+        task_class = Task
+
+    return Channel
+
+
 class Embedded:
     """The state file, moto's patched backends and the WSGI server of one embedded AWS process."""
 
@@ -312,6 +336,7 @@ class Embedded:
             clear_untrusted_proxy_headers=False,
             ident="DocStore embedded AWS",
         )
+        self.server.channel_class = _lower_case_metadata_names()
         endpoint = f"http://{self.server.effective_host!s}:{self.server.effective_port}"
         marker = self.data_dir / ENDPOINT_FILE
         tmp = marker.with_suffix(".tmp")
