@@ -20,6 +20,7 @@ import json
 import logging
 import os
 import signal
+import sqlite3
 import sys
 import threading
 import time
@@ -417,6 +418,12 @@ def main(argv: list[str] | None = None) -> int:
         where = error.filename or args.data_dir
         hint = " (the disk is full)" if error.errno == errno.ENOSPC else ""
         print(json.dumps({"error": f"cannot keep data in {where}: {reason}{hint}", "kind": "folder"}), flush=True)
+        return 4
+    except sqlite3.DatabaseError as error:
+        # SQLite says "database or disk is full" for a full disk, "file is not a database" for a
+        # state file that is something else: the folder's problem, said in a sentence.
+        state = args.data_dir / STATE_FOLDER / "state.sqlite3"
+        print(json.dumps({"error": f"cannot keep data in {state}: {error}", "kind": "folder"}), flush=True)
         return 4
     except Exception as error:  # the parent shows it; a traceback here would go unread
         log.exception("embedded AWS failed to start")

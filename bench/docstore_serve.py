@@ -10,7 +10,7 @@ import socket
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
@@ -49,6 +49,9 @@ class TreeSample:
     pss: int
     #: User plus system CPU seconds of the processes alive now.
     cpu: float
+    #: The same, by role: "API and workers" (the `docstore serve` process), "embedded AWS", "other"
+    #: (extraction and anything else it started).
+    cpu_by_role: dict[str, float] = field(default_factory=dict)
 
 
 class DocstoreServer:
@@ -87,11 +90,16 @@ class DocstoreServer:
         if self.process is None:
             raise RuntimeError("not started")
         pids = tree(self.process.pid)
+        by_role: dict[str, float] = {}
+        for pid in pids:
+            name = role(pid, self.process.pid)
+            by_role[name] = by_role.get(name, 0.0) + cpu_seconds(pid)
         return TreeSample(
             processes=len(pids),
             rss=sum(rss(pid) for pid in pids),
             pss=sum(pss(pid) for pid in pids),
-            cpu=sum(cpu_seconds(pid) for pid in pids),
+            cpu=sum(by_role.values()),
+            cpu_by_role=by_role,
         )
 
     def stop(self, timeout: float = 60) -> int | None:
@@ -115,6 +123,20 @@ class DocstoreServer:
         self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
     ) -> None:
         self.stop()
+
+
+ROLES = ("API and workers", "embedded AWS", "other")
+
+
+def role(pid: int, server: int) -> str:
+    """What a process of the server's tree is, for the CPU breakdown."""
+    if pid == server:
+        return ROLES[0]
+    try:
+        command = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return ROLES[2]
+    return ROLES[1] if b"adapters.aws_process" in command else ROLES[2]
 
 
 def tree(root: int) -> list[int]:

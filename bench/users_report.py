@@ -210,7 +210,8 @@ def section(
         f"Offered: {users} people × one action per {think:g} s = {users / think:.0f} actions/s; got "
         f"{human.recorder.actions / human.seconds:.1f} actions/s (an action that takes long delays its "
         f"person's next one). {human.recorder.requests:,} requests. The server's process tree used "
-        f"{server_cores:.2f} cores on average, the load generator {client_cores:.2f}.",
+        f"{server_cores:.2f} cores on average, the load generator {client_cores:.2f}. "
+        f"{cpu_by_role(human)}",
         "",
         *operations_table(human.recorder, human.seconds),
         "",
@@ -245,7 +246,7 @@ def section(
         f"{capacity.recorder.actions:,} actions ({capacity.recorder.actions / capacity.seconds:.1f}/s), "
         f"{capacity.recorder.requests:,} requests ({capacity.recorder.requests / capacity.seconds:.1f}/s); "
         f"the server's process tree used {sat_server_cores:.2f} cores, the load generator "
-        f"{capacity.client_cpu / capacity.seconds:.2f}.",
+        f"{capacity.client_cpu / capacity.seconds:.2f}. {cpu_by_role(capacity)}",
         "",
         *operations_table(capacity.recorder, capacity.seconds),
         "",
@@ -296,3 +297,13 @@ def _problems(outcome: Outcome, checks: Checks) -> list[str]:
 
 def _quote(text: str) -> str:
     return text.replace("`", "'").replace("|", "/").replace("\n", " ")
+
+
+def cpu_by_role(phase: Phase) -> str:
+    """The server's CPU over a phase by process role: cores, and milliseconds of CPU per action."""
+    actions = max(phase.recorder.actions, 1)
+    parts = []
+    for name, after in phase.server_after.cpu_by_role.items():
+        spent = after - phase.server_before.cpu_by_role.get(name, 0.0)
+        parts.append(f"{name} {spent / phase.seconds:.2f} cores ({1000 * spent / actions:.1f} ms of CPU per action)")
+    return "By process: " + "; ".join(parts) + "." if parts else ""

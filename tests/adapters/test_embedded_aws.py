@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -267,6 +268,31 @@ def test_a_data_folder_that_cannot_be_written_is_a_sentence(tmp_path: Path) -> N
 
     assert refused.value.kind == "folder"
     assert str(refused.value) == f"cannot create the data folder {tmp_path / 'a-file' / 'data'}: Not a directory"
+
+
+@pytest.mark.parametrize(
+    ("make_state", "reason"),
+    [
+        # Every write to /dev/full fails with ENOSPC, as on a full disk.
+        (lambda state: state.symlink_to("/dev/full"), "database or disk is full"),
+        (lambda state: state.write_bytes(b"this is not SQLite" * 100), "file is not a database"),
+    ],
+    ids=["full-disk", "not-a-state-file"],
+)
+def test_a_state_file_that_cannot_be_kept_is_a_sentence(
+    tmp_path: Path, make_state: Callable[[Path], object], reason: str
+) -> None:
+    state = tmp_path / "aws" / "state.sqlite3"
+    state.parent.mkdir(parents=True)
+    make_state(state)
+
+    with pytest.raises(EmbeddedAwsError) as refused:
+        EmbeddedAws(tmp_path).start()
+
+    assert refused.value.kind == "folder"
+    assert str(refused.value) == f"cannot keep data in {state}: {reason}"
+    assert not (tmp_path / "aws-endpoint.json").exists()
+    assert sorted(path.name for path in (tmp_path / "aws").iterdir()) == ["aws.lock", "blobs", "state.sqlite3"]
 
 
 def test_the_embedded_aws_ends_with_the_process_that_started_it(tmp_path: Path) -> None:
