@@ -17,6 +17,7 @@ from adapters.pubsub import DEFAULT_BUFFER
 from resolvers import accounts, dashboard, documents, plans, search, uploads
 from resolvers.limits import OperationLimits
 from resolvers.observability import OperationMetrics
+from resolvers.operations import NamedOperation
 from resolvers.regions import AnswersWrongRegion
 from schema.accounts import Account, SignInResult, SignOutPayload, SignUpResult
 from schema.dashboard import Dashboard
@@ -200,6 +201,7 @@ schema = DocStoreSchema(
         # Factories, not instances: an extension holds per-request state. The limits' cache of
         # parsed and validated operations lives at module level, so every request shares it.
         OperationLimits,
+        NamedOperation,
         functools.partial(MaskErrors, should_mask_error=should_mask),
         OperationMetrics,
         feeds.WebSocketOnlySubscriptions,
