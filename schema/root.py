@@ -11,6 +11,7 @@ import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import MaskErrors
 from strawberry.schema.config import StrawberryConfig
+from strawberry.schema.exceptions import CannotGetOperationTypeError
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from adapters.pubsub import DEFAULT_BUFFER
@@ -163,9 +164,10 @@ class Subscription:
 
 
 def should_mask(error: GraphQLError) -> bool:
-    """Mask what users did not cause: anything raised that is not a coded or GraphQL error."""
+    """Mask what users did not cause: anything raised that is not a coded or GraphQL error. An
+    operation name the document lacks is the client's (the WebSocket handler words its message)."""
     original = error.original_error
-    return original is not None and not isinstance(original, (CodedError, GraphQLError))
+    return original is not None and not isinstance(original, (CodedError, GraphQLError, CannotGetOperationTypeError))
 
 
 class PerEventMemoExecutor(StrawberryGraphQLCoreExecutionContext):
