@@ -5,6 +5,7 @@ check: 405 for a mutation over GET, JSON refusals, malformed bodies, and choosin
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -428,3 +429,22 @@ def test_an_unknown_operation_name_is_a_request_error(live_url: str, accept: str
     error = {"message": 'This document has no operation named "Nope".'}
     expected = {"data": None, "errors": [error]} if accept == JSON else {"errors": [error]}
     assert answered(response) == (status, accept, expected)
+
+
+@pytest.mark.parametrize("accept", [JSON, GQL])
+def test_a_chunked_body_over_the_limit_answers_413_in_json(live_url: str, accept: str) -> None:
+    def chunks() -> Iterator[bytes]:
+        yield b'{"query": "'
+        for _ in range(11):
+            yield b"x" * 100_000  # no Content-Length: the limit is met while the body is read
+        yield b'"}'
+
+    response = httpx.post(
+        f"{live_url}/graphql", content=chunks(), headers={"content-type": JSON, "accept": accept}, timeout=30
+    )
+
+    assert refused(response) == (
+        413,
+        accept,
+        refusal("The request body is over the limit of 1,000,000 bytes.", "PAYLOAD_TOO_LARGE"),
+    )
