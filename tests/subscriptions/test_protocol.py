@@ -184,3 +184,31 @@ def test_a_wrong_token_under_any_key_still_closes_4403(connection: Socket, paylo
     connection.send({"type": "connection_init", "payload": {str(key): value for key, value in payload.items()}})
 
     assert connection.closed() == (4403, "Forbidden")
+
+
+def test_a_binary_frame_closes_4400_with_a_reason(acknowledged: Socket) -> None:
+    acknowledged.connection.send(b'{"type": "ping"}')
+
+    assert acknowledged.closed() == (4400, "WebSocket message type must be text")
+
+
+def test_a_second_connection_init_closes_4429(acknowledged: Socket, user: User) -> None:
+    acknowledged.init(bearer(user))
+
+    assert acknowledged.closed() == (4429, "Too many initialisation requests")
+
+
+def test_subscribing_with_an_id_in_use_closes_4409(acknowledged: Socket, events: Events, user: User) -> None:
+    acknowledged.subscribe("1", "QuotaEvents")
+    events.wait_for_subscribers(user.id, 1)
+
+    acknowledged.subscribe("1", "QuotaEvents")
+
+    assert acknowledged.closed() == (4409, "Subscriber for 1 already exists")
+
+
+def test_ping_with_a_payload_answers_pong_and_pong_answers_nothing(acknowledged: Socket) -> None:
+    acknowledged.send({"type": "pong", "payload": {"at": 1}})
+    acknowledged.send({"type": "ping", "payload": {"at": 2}})
+
+    assert acknowledged.receive() == {"type": "pong"}
