@@ -16,16 +16,18 @@ from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.responses import Response as StarletteResponse
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketState
-from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
+from strawberry.asgi import ASGIWebSocketAdapter
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types.unset import UnsetType
 
 from adapters import local_aws, logs
 from adapters.bounded_http import bounded_http
+from adapters.graphql_over_http import GraphQLOverHTTP, RequestTooLarge, error_response, negotiate
 from adapters.health import Readiness
 from adapters.logs import RequestLogging, current_request_id
 from adapters.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from adapters.transport_ws import TransportWsHandler
 from resolvers.context import Context, bearer_token
 from runtime import (
     NoEmbeddedAws,
@@ -73,10 +75,13 @@ class WebSocketAdapter(ASGIWebSocketAdapter):
 WRONG_REGION_CLOSE = 4421
 
 
-class GraphQLView(GraphQL[Context, None]):
-    """Strawberry's ASGI view with DocStore's context: the services and the bearer token."""
+class GraphQLView(GraphQLOverHTTP[Context, None]):
+    """Strawberry's ASGI view, speaking GraphQL over HTTP and graphql-transport-ws to the letter,
+    with DocStore's context: the services and the bearer token."""
 
-    websocket_adapter_class = WebSocketAdapter
+    # Strawberry types these attributes with its generic base; ASGI's own view ignores it the same way.
+    websocket_adapter_class = WebSocketAdapter  # type: ignore[assignment]
+    graphql_transport_ws_handler_class = TransportWsHandler[Context, None]
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
         services: Services = request.app.state.services
@@ -92,12 +97,15 @@ class GraphQLView(GraphQL[Context, None]):
         return context
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
-        """``connection_init`` must carry ``{"authorization": "Bearer <token>"}`` of a live session;
+        """``connection_init`` must carry ``{"authorization": "Bearer <token>"}`` of a live session
+        (the key in any letter case: GraphiQL's Headers tab sends ``Authorization``);
         the socket closes with 4403 otherwise, and with 4421 for a token of another region's account
         (reason ``WRONG_REGION <homeRegion> <endpoint>``, at most the 123 bytes a close reason may
         hold). The account found is the connection's for its life."""
         params = context.connection_params if isinstance(context, ConnectionContext) else {}
-        authorization = params.get("authorization")
+        authorization = next(
+            (value for key, value in params.items() if isinstance(key, str) and key.lower() == "authorization"), None
+        )
         context.token = bearer_token(authorization if isinstance(authorization, str) else None)
         try:
             viewer = await context.viewer()
@@ -126,7 +134,9 @@ class BodyLimit:
             return
         declared = dict(scope.get("headers", [])).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await PlainTextResponse("Request body too large.", status_code=413)(scope, receive, send)
+            media_type = negotiate(dict(scope.get("headers", [])).get(b"accept", b"").decode("latin-1"))
+            message = str(RequestTooLarge(self.max_bytes))
+            await error_response(413, message, media_type)(scope, receive, send)
             return
         seen = 0
 
@@ -135,7 +145,7 @@ class BodyLimit:
             message = await receive()
             seen += len(message.get("body", b""))
             if seen > self.max_bytes:
-                raise ValueError("request body too large")
+                raise RequestTooLarge(self.max_bytes)
             return message
 
         await self.app(scope, limited, send)
@@ -231,7 +241,8 @@ def create_app(
         connection_init_wait_timeout=timedelta(seconds=3),
     )
     routes: list[BaseRoute] = [
-        Route("/graphql", view, methods=["GET", "POST"]),
+        # Every method reaches the view, so a PUT is refused with a GraphQL response and `Allow`.
+        Route("/graphql", view),
         WebSocketRoute("/graphql", view),
         Route("/healthz", healthz),
         Route("/readyz", readyz),

@@ -11,12 +11,14 @@ import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import MaskErrors
 from strawberry.schema.config import StrawberryConfig
+from strawberry.schema.exceptions import CannotGetOperationTypeError
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from adapters.pubsub import DEFAULT_BUFFER
 from resolvers import accounts, dashboard, documents, plans, search, uploads
 from resolvers.limits import OperationLimits
 from resolvers.observability import OperationMetrics
+from resolvers.operations import NamedOperation
 from resolvers.regions import AnswersWrongRegion
 from schema.accounts import Account, SignInResult, SignOutPayload, SignUpResult
 from schema.dashboard import Dashboard
@@ -162,9 +164,10 @@ class Subscription:
 
 
 def should_mask(error: GraphQLError) -> bool:
-    """Mask what users did not cause: anything raised that is not a coded or GraphQL error."""
+    """Mask what users did not cause: anything raised that is not a coded or GraphQL error. An
+    operation name the document lacks is the client's (the WebSocket handler words its message)."""
     original = error.original_error
-    return original is not None and not isinstance(original, (CodedError, GraphQLError))
+    return original is not None and not isinstance(original, (CodedError, GraphQLError, CannotGetOperationTypeError))
 
 
 class PerEventMemoExecutor(StrawberryGraphQLCoreExecutionContext):
@@ -200,6 +203,7 @@ schema = DocStoreSchema(
         # Factories, not instances: an extension holds per-request state. The limits' cache of
         # parsed and validated operations lives at module level, so every request shares it.
         OperationLimits,
+        NamedOperation,
         functools.partial(MaskErrors, should_mask_error=should_mask),
         OperationMetrics,
         feeds.WebSocketOnlySubscriptions,

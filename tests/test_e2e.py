@@ -71,8 +71,18 @@ def test_request_body_over_the_limit_is_refused_before_graphql(api: Api) -> None
         headers={"content-type": "application/json"},
     )
 
-    assert response.status_code == 413
-    assert response.text == "Request body too large."
+    assert (response.status_code, response.headers["content-type"], response.json()) == (
+        413,
+        "application/json",
+        {
+            "errors": [
+                {
+                    "message": "The request body is over the limit of 1,000,000 bytes.",
+                    "extensions": {"code": "PAYLOAD_TOO_LARGE"},
+                }
+            ]
+        },
+    )
 
 
 def test_health_endpoint_answers_while_the_process_is_up(api: Api) -> None:

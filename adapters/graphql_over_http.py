@@ -1,0 +1,208 @@
+"""GraphQL over HTTP as its specification words it (https://graphql.github.io/graphql-over-http/),
+on top of Strawberry's ASGI view, through the view's own hooks.
+
+What Strawberry 0.341 does differently, and what this view does instead:
+
+- It answers ``application/json`` whatever the client accepts. Here the ``Accept`` header picks
+  ``application/graphql-response+json`` or ``application/json`` (``*/*`` or no header: the latter).
+  Under the new media type a request error (a syntax, validation or variable coercion error, a
+  limit, no operation to run) answers 400 with no ``data`` entry; under ``application/json`` it
+  stays 200 with ``data: null``, as the specification keeps for legacy clients.
+- Its refusals (bad JSON, a ``query`` that is not a string, a mutation over GET) are ``text/plain``.
+  Here every refusal is a GraphQL response, ``{"errors": [{"message", "extensions": {"code"}}]}``,
+  in the negotiated media type; a mutation over GET answers 405 with ``Allow: GET, POST``.
+- A body of ``null``, ``"x"``, invalid UTF-8 or JSON nested past Python's recursion limit, and an
+  ``operationName`` that is not a string, reached code that raised and answered 500. Here each is a
+  400 that says what is wrong, in words and not Python's.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any, Generic
+
+from cross_web import HTTPException
+from graphql import GraphQLError
+from starlette.requests import Request
+from starlette.responses import Response
+from strawberry.asgi import GraphQL
+from strawberry.http import GraphQLRequestData, process_result
+from strawberry.http.typevars import Context, RootValue
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
+from strawberry.types.execution import PreExecutionError
+from strawberry.types.graphql import OperationType
+from werkzeug.datastructures import MIMEAccept
+from werkzeug.http import parse_accept_header
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from cross_web import AsyncHTTPRequestAdapter
+    from starlette.types import Receive, Scope, Send
+    from strawberry.http import GraphQLHTTPResponse
+    from strawberry.types import ExecutionResult
+
+GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
+JSON = "application/json"
+#: The methods /graphql answers, for the ``Allow`` header of a 405.
+ALLOWED_METHODS = "GET, POST"
+#: Where the negotiated media type is kept in the request's scope state.
+MEDIA_TYPE_STATE = "graphql_media_type"
+CODES = {400: "BAD_REQUEST", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 413: "PAYLOAD_TOO_LARGE"}
+JSON_KINDS = {str: "a string", int: "a number", float: "a number", bool: "a boolean", type(None): "null"}
+
+
+class RequestRefused(HTTPException):
+    """A request refused before any GraphQL ran, with the headers its answer needs."""
+
+    def __init__(self, status_code: int, reason: str, headers: Mapping[str, str] | None = None) -> None:
+        super().__init__(status_code, reason)
+        self.headers = dict(headers or {})
+
+
+class RequestTooLarge(Exception):
+    """Raised while a body is read, once it is longer than the limit its ``Content-Length`` hid."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"The request body is over the limit of {limit:,} bytes.")
+        self.limit = limit
+
+
+def negotiate(accept: str | None) -> str:
+    """The response media type for an ``Accept`` header: ``application/json`` on a tie (``*/*``),
+    for no header, and when neither is acceptable (the specification allows answering it anyway)."""
+    if not accept:
+        return JSON
+    offers = parse_accept_header(accept, MIMEAccept)
+    return str(offers.best_match([JSON, GRAPHQL_RESPONSE_JSON], default=JSON))
+
+
+def error_response(
+    status_code: int, message: str, media_type: str, headers: Mapping[str, str] | None = None
+) -> Response:
+    """A refusal as a GraphQL response with no ``data`` entry."""
+    error = {"message": message, "extensions": {"code": CODES.get(status_code, "BAD_REQUEST")}}
+    body = json.dumps({"errors": [error]}, separators=(",", ":"))
+    return Response(body, status_code=status_code, media_type=media_type, headers=headers)
+
+
+def is_request_error(result: ExecutionResult) -> bool:
+    """Nothing was executed: no data, and no error belongs to a field (a field error has a path).
+    Syntax, validation and coercion errors, limits and refusals before execution are these."""
+    errors = result.errors or []
+    return result.data is None and bool(errors) and all(error.path is None for error in errors)
+
+
+def no_operation(name: str | None) -> GraphQLError:
+    if name is None:
+        return GraphQLError("This document has no operation to run.")
+    return GraphQLError(f'This document has no operation named "{name}".')
+
+
+def json_kind(value: object) -> str:
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "an object"
+    return JSON_KINDS.get(type(value), "not JSON")
+
+
+class GraphQLOverHTTP(GraphQL[Context, RootValue], Generic[Context, RootValue]):
+    """Strawberry's ASGI view, answering GraphQL over HTTP as its specification says."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        request = Request(scope, receive=receive)
+        media_type = negotiate(request.headers.get("accept"))
+        setattr(request.state, MEDIA_TYPE_STATE, media_type)
+        response: Response
+        try:
+            response = await self.run(request)
+        except RequestRefused as refused:
+            response = error_response(refused.status_code, refused.reason, media_type, refused.headers)
+        except HTTPException as refused:
+            headers = {"allow": ALLOWED_METHODS} if refused.status_code == 405 else None
+            response = error_response(refused.status_code, refused.reason, media_type, headers)
+        except RequestTooLarge as too_large:
+            response = error_response(413, str(too_large), media_type)
+        await response(scope, receive, send)
+
+    async def get_sub_response(self, request: Request) -> Response:  # type: ignore[override]
+        sub_response = await super().get_sub_response(request)
+        sub_response.media_type = getattr(request.state, MEDIA_TYPE_STATE, JSON)
+        return sub_response
+
+    def create_response(
+        self, response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse], sub_response: Response
+    ) -> Response:
+        response = super().create_response(response_data, sub_response)
+        media_type = sub_response.media_type or JSON
+        response.headers["content-type"] = media_type
+        request_error = isinstance(response_data, dict) and "data" not in response_data
+        if media_type == GRAPHQL_RESPONSE_JSON and request_error and not sub_response.status_code:
+            response.status_code = 400
+        return response
+
+    async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
+        response = process_result(result)
+        if getattr(request.state, MEDIA_TYPE_STATE, JSON) == GRAPHQL_RESPONSE_JSON and is_request_error(result):
+            response.pop("data", None)
+        return response
+
+    def decode_json(self, data: str | bytes) -> object:
+        try:
+            return json.loads(data)
+        except RecursionError:
+            raise json.JSONDecodeError("nested too deeply", "", 0) from None
+
+    def parse_json(self, data: str | bytes) -> Any:
+        """Everything Strawberry decodes from a request (the body, GET's ``variables`` and
+        ``extensions``) must be a JSON object (a list is a batch, which Strawberry refuses)."""
+        try:
+            decoded = self.decode_json(data)
+        except UnicodeDecodeError:
+            raise RequestRefused(400, "The request is not UTF-8 text.") from None
+        except json.JSONDecodeError as error:
+            if error.msg == "nested too deeply":
+                raise RequestRefused(400, "The request's JSON is nested too deeply.") from None
+            where = f" (line {error.lineno}, column {error.colno})" if error.doc else ""
+            raise RequestRefused(400, f"The request is not valid JSON: {error.msg.lower()}{where}.") from None
+        if not isinstance(decoded, (dict, list)):
+            raise RequestRefused(
+                400, f'Expected a JSON object such as {{"query": "{{ me {{ id }} }}"}}, got {json_kind(decoded)}.'
+            )
+        return decoded
+
+    async def parse_http_body(self, request: AsyncHTTPRequestAdapter) -> GraphQLRequestData | list[GraphQLRequestData]:
+        parsed = await super().parse_http_body(request)
+        if isinstance(parsed, GraphQLRequestData) and not isinstance(parsed.operation_name, (str, type(None))):
+            raise RequestRefused(
+                400, f"operationName must be a string or null, not {json_kind(parsed.operation_name)}."
+            )
+        return parsed
+
+    async def execute_single(
+        self,
+        request: Request,
+        request_adapter: AsyncHTTPRequestAdapter,
+        sub_response: Response,
+        context: Context,
+        root_value: RootValue | None,
+        request_data: GraphQLRequestData,
+    ) -> ExecutionResult:
+        try:
+            return await super().execute_single(
+                request, request_adapter, sub_response, context, root_value, request_data
+            )
+        except HTTPException as refused:
+            cause = refused.__cause__
+            if isinstance(cause, InvalidOperationTypeError) and cause.operation_type is OperationType.MUTATION:
+                raise RequestRefused(
+                    405, "Mutations are sent with POST; GET runs queries only.", {"allow": ALLOWED_METHODS}
+                ) from None
+            if isinstance(cause, CannotGetOperationTypeError):
+                # No operation to run: a GraphQL request error, answered as the others are.
+                return PreExecutionError(data=None, errors=[no_operation(cause.operation_name)])
+            raise
