@@ -163,9 +163,8 @@ class Loader:
                     while cursors:
                         for container, cursor in list(cursors.items()):
                             rows = cursor.fetchmany(BATCH)
-                            if rows:
-                                self._put(container, rows)
-                            else:
+                            self._put(container, rows)
+                            if len(rows) < BATCH:  # the last batch: the container is complete
                                 del cursors[container]
                                 self._pending[container].set()
         finally:
