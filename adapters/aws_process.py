@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import errno
 import fcntl
-import gc
 import json
 import logging
 import os
@@ -32,6 +31,7 @@ from urllib.parse import parse_qs
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
 
+    from adapters.moto_loading import Loader
     from adapters.moto_state import Change, SqsMirror, StateFile
 
 log = logging.getLogger("docstore.aws")
@@ -76,6 +76,48 @@ def _read_body(environ: dict[str, Any]) -> bytes:
     return body
 
 
+#: DynamoDB actions that read or change no item: they go through while tables are still loading.
+DYNAMODB_WITHOUT_ITEMS = frozenset(
+    {
+        "CreateTable",
+        "DescribeContinuousBackups",
+        "DescribeEndpoints",
+        "DescribeLimits",
+        "DescribeTable",
+        "DescribeTimeToLive",
+        "ListTables",
+        "ListTagsOfResource",
+        "TagResource",
+        "UntagResource",
+        "UpdateTimeToLive",
+    }
+)
+#: DynamoDB actions that name their one table in ``TableName``.
+DYNAMODB_ONE_TABLE = frozenset(
+    {"GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query", "Scan", "UpdateTable", "DeleteTable"}
+)
+
+
+def _table_names(action: str, request: dict[str, Any]) -> set[str] | None:
+    """The tables whose items a DynamoDB request reads or changes (None: any table may be)."""
+    if action in DYNAMODB_WITHOUT_ITEMS:
+        return set()
+    names: list[Any] = []
+    if action in DYNAMODB_ONE_TABLE:
+        names = [request.get("TableName")]
+    elif action in ("BatchGetItem", "BatchWriteItem"):
+        names = list(request.get("RequestItems") or {})
+    elif action in ("TransactGetItems", "TransactWriteItems"):
+        for entry in request.get("TransactItems") or []:
+            names.extend(operation.get("TableName") for operation in entry.values() if isinstance(operation, dict))
+    else:
+        return None
+    if not all(isinstance(name, str) for name in names):
+        return None  # moto refuses it; let it wait like anything unknown
+    # A table may be named by its ARN (arn:aws:dynamodb:REGION:ACCOUNT:table/NAME).
+    return {name.rsplit(":table/", 1)[-1] for name in names}
+
+
 def _account(access_key: str) -> str:
     from moto.iam.models import get_account_id_from
 
@@ -92,10 +134,11 @@ class Durable:
     the state file's lock, so the last commit of a record is always its latest state.
     """
 
-    def __init__(self, app: Callable[..., Iterable[bytes]], state: StateFile, sqs: SqsMirror) -> None:
+    def __init__(self, app: Callable[..., Iterable[bytes]], state: StateFile, sqs: SqsMirror, loader: Loader) -> None:
         self.app = app
         self.state = state
         self.sqs = sqs
+        self.loader = loader
         self.dynamodb = threading.Lock()
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
@@ -109,9 +152,22 @@ class Durable:
             return self._sqs(target, scope, environ, start_response)
         if service in ("ses", "email"):
             return self._ses(scope, environ, start_response)
-        if method in ("PUT", "POST", "DELETE") and service in ("s3", None):
-            return self._s3(environ, start_response)
+        if service in ("s3", None):
+            if not self.loader.done:
+                self._wait_for_keys(environ)
+            if method in ("PUT", "POST", "DELETE"):
+                return self._s3(environ, start_response)
         return self.app(environ, start_response)
+
+    def _wait_for_keys(self, environ: dict[str, Any]) -> None:
+        """Hold an S3 request until the keys of the bucket it names (path style) are loaded. Creating,
+        configuring or checking a bucket (PUT or HEAD on the bucket alone) reads no key."""
+        if environ.get("HTTP_X_AMZ_COPY_SOURCE"):
+            self.loader.wait("s3", None)  # a copy reads another bucket's key too
+            return
+        bucket, _, key = environ.get("PATH_INFO", "/").lstrip("/").partition("/")
+        if bucket and (key or environ.get("REQUEST_METHOD") not in ("PUT", "HEAD")):
+            self.loader.wait("s3", [bucket])
 
     def _commit(self, capture: Callable[[], list[Change]]) -> None:
         from adapters import moto_blobs
@@ -125,14 +181,17 @@ class Durable:
         from adapters import moto_state
 
         body = _read_body(environ)
+        try:
+            request = json.loads(body or b"{}")
+        except ValueError:
+            request = None  # moto refuses it too: nothing changes
+        if not self.loader.done:
+            # Waiting happens outside the DynamoDB lock: requests on loaded tables go on meanwhile.
+            self.loader.wait("dynamodb", _table_names(action, request) if isinstance(request, dict) else None)
         with self.dynamodb:
             answer = list(self.app(environ, start_response))
             if action not in moto_state.DYNAMODB_READS:
                 scope = _credential_scope(environ)
-                try:
-                    request = json.loads(body or b"{}")
-                except ValueError:
-                    request = None  # moto refused it too: nothing changed
                 if scope is not None and isinstance(request, dict):
                     account = _account(scope[0])
                     self._commit(lambda: moto_state.dynamodb_changes(action, request, account, scope[1]))
@@ -274,6 +333,7 @@ class Embedded:
         self.connections = connections
         self.server: Any = None
         self.state: StateFile | None = None
+        self.loader: Loader | None = None
         self._stopping = threading.Event()
 
     def lock(self) -> None:
@@ -299,7 +359,7 @@ class Embedded:
     def start(self) -> dict[str, Any]:
         from waitress.server import create_server
 
-        from adapters import moto_blobs, moto_patches, moto_speedups, moto_state
+        from adapters import moto_blobs, moto_loading, moto_patches, moto_speedups, moto_state
 
         self.lock()
         moto_patches.install()
@@ -311,19 +371,21 @@ class Embedded:
         moto_state.install_s3_tracking()
         self.state = moto_state.StateFile(self.folder / "state.sqlite3", synchronous=self.synchronous)
         sqs = moto_state.SqsMirror()
-        loaded = moto_state.load(self.state, sqs)
-        # What was loaded lives as long as the process: keep the collector from walking it again
-        # at every full collection.
-        gc.freeze()
-        # After a clean stop no file can be an orphan; after a crash, list them now (before any new
-        # value is written) and remove them in the background.
+        loader = moto_loading.Loader(self.state, sqs)
+        loaded = dict(loader.containers().__dict__)
+        # After a clean stop no file can be an orphan: the items and keys load while serving.
+        # After a crash, every key is loaded first and the files none names are listed (before any
+        # new value is written), then removed in the background.
         clean = self.folder / CLEAN_STOP
         if clean.exists():
             clean.unlink()
         else:
-            orphans = blobs.orphans(moto_state.live_blobs())
+            loader.members()
+            loaded = dict(loader.loaded.__dict__)
+            orphans = blobs.orphans(moto_loading.live_blobs())
             threading.Thread(target=blobs.remove, args=(orphans,), name="blob-sweep", daemon=True).start()
-        app = Durable(dispatcher(), self.state, sqs)
+        self.loader = loader
+        app = Durable(dispatcher(), self.state, sqs, loader)
         # waitress, not moto's own werkzeug server: werkzeug answers every request with
         # "Connection: close", so each boto3 call paid a new TCP connection and a new thread.
         self.server = create_server(
@@ -349,7 +411,8 @@ class Embedded:
             "seconds": round(time.monotonic() - started, 3),
             "threads": self.threads,
             "connections": self.connections,
-            "loaded": loaded.__dict__,
+            "loaded": loaded,
+            "loading": not loader.done,
         }
 
     def serve(self) -> None:
@@ -377,6 +440,17 @@ class Embedded:
         if self.state is not None:
             self.state.close()
             (self.folder / CLEAN_STOP).touch()
+
+
+def _load_members(loader: Loader) -> None:
+    """The loader's thread. A record that cannot be loaded ends the process (the parent stops with
+    it): serving what could be loaded would answer for data as if the rest did not exist."""
+    try:
+        loader.members()
+    except BaseException:
+        log.exception("the embedded AWS could not load its saved state; stopping")
+        logging.shutdown()
+        os._exit(6)
 
 
 def _watch_parent(embedded: Embedded) -> None:
@@ -431,6 +505,9 @@ def main(argv: list[str] | None = None) -> int:
         return 5
     signal.signal(signal.SIGTERM, lambda *_: embedded.stop())
     print(json.dumps(ready), flush=True)
+    if embedded.loader is not None and not embedded.loader.done:
+        # After the ready line: the parent goes on starting while the items and keys load.
+        threading.Thread(target=_load_members, args=(embedded.loader,), name="state-loader", daemon=True).start()
     threading.Thread(target=_watch_parent, args=(embedded,), name="parent-watch", daemon=True).start()
     try:
         embedded.serve()

@@ -143,11 +143,18 @@ class BlobBuffer:
         self.path = None
 
 
+class _Restoring(threading.local):
+    """Whether keys unpickled in this thread own their files: the loader's thread restores saved
+    keys while request threads, already served, deep-copy keys for listings (borrowed copies)."""
+
+    active = False
+
+
 class _Patch:
     """Where the installed patch finds its store, and whether unpickled keys own their files."""
 
     store: BlobStore | None = None
-    restoring = False
+    restoring = _Restoring()
 
 
 def install(store: BlobStore) -> None:
@@ -182,7 +189,7 @@ def install(store: BlobStore) -> None:
         path = state.pop("_blob_path", None)
         key.__dict__.update(state)
         assert _Patch.store is not None
-        key._value_buffer = BlobBuffer(_Patch.store, path, owned=_Patch.restoring)
+        key._value_buffer = BlobBuffer(_Patch.store, path, owned=_Patch.restoring.active)
         key.lock = threading.Lock()
 
     setattr(s3_models, "tempfile", _TempfileShim())  # noqa: B010 (a module moto does not export)
@@ -193,13 +200,14 @@ def install(store: BlobStore) -> None:
 
 
 class restoring:  # noqa: N801 (used as a context manager, like contextlib's)
-    """While loading saved keys, an unpickled ``FakeKey`` owns the file it names (it is the live key)."""
+    """While loading saved keys, a ``FakeKey`` this thread unpickles owns the file it names (it is
+    the live key); in other threads, unpickled keys stay borrowed copies."""
 
     def __enter__(self) -> None:
-        _Patch.restoring = True
+        _Patch.restoring.active = True
 
     def __exit__(self, *_: object) -> None:
-        _Patch.restoring = False
+        _Patch.restoring.active = False
 
 
 def blob_path(key: Any) -> str | None:

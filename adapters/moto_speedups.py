@@ -21,7 +21,11 @@ Two more make a request's cost follow what it touches, not how much is stored:
   then keeps those of the queried hash key, for the table and for its local indexes alike: listing
   one person's documents cost what all documents of all accounts cost. :func:`query` hands moto the
   items of that one hash key when the key decides the partition: a
-  table query, or a local secondary index (same hash key). Global indexes go moto's way.
+  table query, or a local secondary index (same hash key). A global index query reads every item,
+  but unsorted: moto sorted the whole table by key first, in Python comparisons, and then sorts
+  the items it keeps again by a complete key (the index's, then the table's), so the first sort
+  decided nothing. With 50,000 documents the sweeper's eight ``sweep-due`` queries took 1.5 to
+  10 s a pass, at every start and every 30 s, holding the embedded AWS's DynamoDB lock.
 - **SQS reads a queue's settings once.** Receiving a message checks its retention period through
   ``get_queue_attributes``, which worked out every attribute of the queue three times, counting
   every message each time; a receive of 10 messages from a queue holding 1,000 counted 90,000.
@@ -163,13 +167,21 @@ def _partition(table: Table, hash_key: Any, index_name: str | None, conditions: 
     return list(bucket.values()) if table.range_key_attr else [bucket]
 
 
+def _every_item(table: Table) -> list[Any]:
+    """Every item of ``table``, in no order: what ``Table.all_items`` lists, without its sort."""
+    if not table.range_key_attr:
+        return list(table.items.values())
+    return [item for bucket in table.items.values() for item in bucket.values()]
+
+
 def query(self: Table, *args: Any, **kwargs: Any) -> Any:
-    """``Table.query``, reading only the queried partition where the hash key decides it."""
+    """``Table.query``, reading only the queried partition where the hash key decides it, and
+    never sorting the whole table first (moto sorts what it keeps by a complete key)."""
     hash_key = args[0] if args else kwargs.get("hash_key")
     index_name = args[7] if len(args) > 7 else kwargs.get("index_name")
     chosen = _partition(self, hash_key, index_name, kwargs.get("hash_key_conditions"))
     if chosen is None:
-        return _ORIGINAL["query"](self, *args, **kwargs)
+        chosen = _every_item(self)
     _narrowed.chosen = (self, chosen)
     try:
         return _ORIGINAL["query"](self, *args, **kwargs)

@@ -4,7 +4,8 @@ moto keeps everything in Python objects. After each request that may change them
 process (:mod:`adapters.aws_process`) asks this module what the request touched and writes the
 *current state* of exactly those records, in one SQLite transaction, before the client gets its
 answer. What a client was told is therefore on disk, and a DynamoDB transaction's items land
-together or not at all. At start-up the records are loaded back into moto's backends.
+together or not at all. At start-up :mod:`adapters.moto_loading` puts the records back into moto's
+backends.
 
 Records are containers (a DynamoDB table, an S3 bucket, an SQS queue, an SES backend: their
 settings, pickled without their contents) and members (an item, an object key with its versions, a
@@ -19,7 +20,6 @@ files (:mod:`adapters.moto_blobs`).
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import pickle
@@ -28,7 +28,6 @@ import threading
 from collections import defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
-from threading import Condition
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -123,8 +122,10 @@ class StateFile:
     def containers(self) -> list[tuple[str, bytes]]:
         return self.db.execute("SELECT name, value FROM containers ORDER BY name").fetchall()
 
-    def members(self) -> Iterator[tuple[str, str, bytes]]:
-        yield from self.db.execute("SELECT container, name, value FROM members ORDER BY container, name")
+    def member_values(self, container: str) -> list[bytes]:
+        """The records of one container's members, in the order of their names."""
+        rows = self.db.execute("SELECT value FROM members WHERE container = ? ORDER BY name", (container,))
+        return [value for (value,) in rows]
 
     def counts(self) -> tuple[int, int]:
         containers = self.db.execute("SELECT count(*) FROM containers").fetchone()[0]
@@ -463,136 +464,3 @@ def sent_mail(state_path: Path, account: str, region: str) -> list[Any]:
     finally:
         db.close()
     return [] if row is None else list(pickle.loads(row[0]).get("sent_messages", []))
-
-
-# Loading -------------------------------------------------------------------------------------------
-
-
-@dataclass
-class Loaded:
-    """What a start-up found."""
-
-    tables: int = 0
-    items: int = 0
-    buckets: int = 0
-    objects: int = 0
-    queues: int = 0
-    messages: int = 0
-
-
-def load(state: StateFile, sqs: SqsMirror) -> Loaded:
-    """Put every saved record back into moto's (empty) backends."""
-    from moto.dynamodb.models import dynamodb_backends
-    from moto.dynamodb.models.table import Table
-    from moto.s3.models import FakeBucket, s3_backends
-    from moto.s3.utils import _VersionedKeyStore
-    from moto.ses.models import ses_backends
-    from moto.sqs.models import Queue, sqs_backends
-
-    from adapters import moto_blobs
-
-    loaded = Loaded()
-    tables: dict[str, Any] = {}
-    buckets: dict[str, Any] = {}
-    queues: dict[str, Any] = {}
-    with moto_blobs.restoring(), _bulk_loading():
-        for container, value in state.containers():
-            service, account, region, name = _split(container)
-            data = pickle.loads(value)
-            if service == "dynamodb":
-                table: Any = Table.__new__(Table)
-                table.__dict__.update(data)
-                table.items = defaultdict(dict)
-                dynamodb_backends[account][region].tables[name] = table
-                tables[container] = table
-                loaded.tables += 1
-            elif service == "s3":
-                bucket: Any = FakeBucket.__new__(FakeBucket)
-                bucket.__dict__.update(data)
-                bucket.keys = _VersionedKeyStore()
-                s3_backends[account][region].buckets[name] = bucket
-                s3_backends.bucket_accounts[name] = (region, account)
-                buckets[container] = bucket
-                loaded.buckets += 1
-            elif service == "sqs":
-                queue: Any = Queue.__new__(Queue)
-                dead_letter = data.pop("_docstore_dead_letter", None)
-                queue.__dict__.update(data)
-                queue._messages = []
-                queue._pending_messages = set()
-                queue.deleted_messages = set()
-                queue._messages_lock = Condition()
-                queue.dead_letter_queue = None
-                queue._docstore_dead_letter = dead_letter
-                sqs_backends[account][region].queues[name] = queue
-                queues[container] = queue
-                loaded.queues += 1
-            elif service == "ses":
-                ses_backends[account][region].__dict__.update(data)
-        for container, name, value in state.members():
-            if container in tables:
-                table = tables[container]
-                item = pickle.loads(value)
-                if table.range_key_attr:
-                    table.items[item.hash_key][item.range_key] = item
-                else:
-                    table.items[item.hash_key] = item
-                loaded.items += 1
-            elif container in buckets:
-                dict.__setitem__(buckets[container].keys, name, pickle.loads(value))
-                loaded.objects += 1
-            elif container in queues:
-                queues[container]._messages.append(pickle.loads(value))
-                loaded.messages += 1
-    for container, queue in queues.items():
-        dead_letter = queue.__dict__.pop("_docstore_dead_letter", None)
-        if dead_letter is not None:
-            queue.dead_letter_queue = sqs_backends[queue.account_id][queue.region].queues.get(dead_letter)
-        queue._pending_messages = {m for m in queue._messages if m.approximate_receive_count and not m.visible}
-        sqs.written[container] = {m.id: (_message_state(m), _message_member(m)) for m in queue._messages}
-    return loaded
-
-
-@contextlib.contextmanager
-def _bulk_loading() -> Iterator[None]:
-    """While loading: no cyclic garbage collection, and items' attributes go into their
-    ``LimitedSizeDict`` without its size check.
-
-    Unpickling fills that dict through its ``__setitem__``, which sums the size of every attribute
-    already there at each new one (quadratic in the attributes: half the load time of 3,000 document
-    records); every saved item passed DynamoDB's size limit when it was written. And the collector,
-    triggered by the allocations, traverses the growing graph of loaded records again and again
-    while nothing loaded is garbage (another third).
-    """
-    import gc
-
-    from moto.dynamodb.models.dynamo_type import LimitedSizeDict
-
-    checked = LimitedSizeDict.__dict__["__setitem__"]
-    collecting = gc.isenabled()
-    gc.disable()
-    setattr(LimitedSizeDict, "__setitem__", dict.__setitem__)  # noqa: B010 (mypy refuses assigning a method)
-    try:
-        yield
-    finally:
-        setattr(LimitedSizeDict, "__setitem__", checked)  # noqa: B010
-        if collecting:
-            gc.enable()
-
-
-def live_blobs() -> Iterator[str]:
-    """Every file a loaded S3 key (every version, every multipart part) reads its value from."""
-    from adapters import moto_blobs
-
-    for _, _, backend in _s3_backends():
-        for bucket in backend.buckets.values():
-            for versions in dict.values(bucket.keys):
-                for key in versions:
-                    path = moto_blobs.blob_path(key)
-                    if path is not None:
-                        yield path
-            for multipart in getattr(bucket, "multiparts", {}).values():
-                for part in multipart.parts.values():
-                    path = moto_blobs.blob_path(part)
-                    if path is not None:
-                        yield path

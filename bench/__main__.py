@@ -74,6 +74,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         type=Path,
         help="rejections: a checkout of the code before the request limits, measured first in the same run",
     )
+    parser.add_argument(
+        "--keep",
+        type=Path,
+        metavar="DIR",
+        help="startup: fill the data folders under DIR and keep them; a later run with DIR reuses them",
+    )
     options = parser.parse_args(args)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     command = " ".join(["python -m bench", *args])
@@ -84,6 +90,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             benchmark = functools.partial(users.run, minutes=options.minutes, capacity_seconds=options.capacity_seconds)
         if name == "rejections" and options.before_code is not None:
             benchmark = functools.partial(rejections.run, before_code=options.before_code.resolve())
+        if name == "startup" and options.keep is not None:
+            benchmark = functools.partial(startup.run, keep=options.keep)
         section = benchmark(quick=options.quick, command=command)
         print(section, flush=True)
         if options.quick:

@@ -110,8 +110,8 @@ def test_tables_items_and_indexes_come_back_after_a_restart(folder: Path) -> Non
         ExpressionAttributeValues={":e": {"S": "a@x"}},
     )["Items"]
     assert [item["id"]["S"] for item in by_email] == ["1"]
+    # Ready before the items: they load while the server answers (the scan above waited for them).
     assert aws.ready["loaded"]["tables"] == 1
-    assert aws.ready["loaded"]["items"] == 2
     aws.stop()
 
 
