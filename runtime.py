@@ -215,12 +215,15 @@ def settle_heap() -> None:
 
 def start_workers(runtime: Runtime) -> Coroutine[Any, Any, None]:
     """The queue consumers, the pipeline, the indexer, the backfill and the sweeper, on this process's services."""
+    from adapters.blocking import Blocking
     from workers.runner import run_workers
 
     services = runtime.services
     return run_workers(
         services.settings,
-        blocking=services.blocking,
+        # A pool of their own: sixteen uploads in the pipeline at once must not take every thread
+        # the API's requests run their DynamoDB and S3 calls on.
+        blocking=Blocking(services.settings.worker_concurrency),
         objects=services.objects,
         publisher=services.publisher,
         mailer=services.mailer,

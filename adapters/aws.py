@@ -41,7 +41,8 @@ class AwsTarget:
             endpoint_url=endpoint if local else None,
             access_key=EMBEDDED_ACCESS_KEY if settings.embedded else None,
             secret_key=EMBEDDED_SECRET_KEY if settings.embedded else None,
-            pool_size=settings.blocking_threads,
+            # The API's thread pool and, where this process runs them, the workers' (runtime.start_workers).
+            pool_size=settings.blocking_threads + (settings.worker_concurrency if settings.run_workers else 0),
         )
 
     @property

@@ -23,6 +23,7 @@ import sqlite3
 import sys
 import threading
 import time
+from collections import deque
 from io import BytesIO
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -124,6 +125,37 @@ def _account(access_key: str) -> str:
     return get_account_id_from(access_key)
 
 
+class FairLock:
+    """A lock granted in the order it was asked for.
+
+    DynamoDB's requests take turns behind one lock (:class:`Durable`); ``threading.Lock`` wakes an
+    arbitrary waiter, so under load one request could wait seconds while later ones went first.
+    Here each waiter queues, and the holder hands the lock straight to the oldest. (The standard
+    library has no fair lock, and this needs nothing more.)"""
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._waiting: deque[threading.Lock] = deque()
+        self._held = False
+
+    def __enter__(self) -> None:
+        with self._guard:
+            if not self._held:
+                self._held = True
+                return
+            turn = threading.Lock()
+            turn.acquire()
+            self._waiting.append(turn)
+        turn.acquire()  # released by the holder before us, which hands the lock over held
+
+    def __exit__(self, *_: object) -> None:
+        with self._guard:
+            if self._waiting:
+                self._waiting.popleft().release()
+            else:
+                self._held = False
+
+
 class Durable:
     """WSGI middleware around moto's server that commits what each request changed before answering.
 
@@ -139,7 +171,7 @@ class Durable:
         self.state = state
         self.sqs = sqs
         self.loader = loader
-        self.dynamodb = threading.Lock()
+        self.dynamodb = FairLock()
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         target = environ.get("HTTP_X_AMZ_TARGET", "")
