@@ -15,7 +15,7 @@ from pynamodb.exceptions import TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
 from models import accounts, documents
-from models.accounts import Account
+from models.accounts import PLAN_LIMITS, Account
 from models.base import condition_failed, failed_items, transaction_connection, utcnow
 from models.documents import CANCELLED, PENDING_UPLOAD, PROCESSING, REJECTED, Document
 from models.errors import QuotaExceeded, UploadRejected
@@ -115,14 +115,22 @@ def start(
     )
 
 
-def complete(store: ObjectStore, owner_id: str, document_id: str, now: datetime | None = None) -> Document:
+def complete(
+    store: ObjectStore, owner_id: str, document_id: str, now: datetime | None = None, *, plan: str | None = None
+) -> Document:
     """Check the real object and count it: the document is ``PROCESSING`` with its real size and
     checksum, for the pipeline to take on.
+
+    ``plan`` is the owner's plan as the caller knows it (the read cache's): the count is made
+    against that plan's limit on the condition that the plan is still that one, so the account
+    need not be read first. If the condition fails, the account is read and the count tried again
+    against what it holds, before anything is refused.
 
     A second call returns the same document. A missing object, one larger than declared, or
     usage past the plan's limit rejects the upload (:class:`UploadRejected`): the reservation is
     released and the object deleted. :class:`DocumentNotFound` for an unknown or foreign id.
     """
+    known_plan, read_fresh = plan, plan is None
     for _ in range(5):
         document = documents.get(owner_id, document_id)
         if document.status == REJECTED:
@@ -137,7 +145,8 @@ def complete(store: ObjectStore, owner_id: str, document_id: str, now: datetime 
         if info.size > document.declared_size:
             _reject(store, document, TOO_LARGE, now)
             continue
-        account = accounts.get(owner_id)
+        if known_plan is None:
+            known_plan = accounts.get(owner_id).plan
         now = now or utcnow()
         try:
             with TransactWrite(connection=transaction_connection()) as transaction:
@@ -149,7 +158,8 @@ def complete(store: ObjectStore, owner_id: str, document_id: str, now: datetime 
                         Account.allocated_bytes.add(info.size - document.declared_size),
                         Account.document_count.add(1),
                     ],
-                    condition=Account.used_bytes <= account.limit_bytes - info.size,
+                    condition=(Account.used_bytes <= PLAN_LIMITS[known_plan] - info.size)
+                    & (Account.plan == known_plan),
                 )
                 transaction.update(
                     document,
@@ -168,6 +178,9 @@ def complete(store: ObjectStore, owner_id: str, document_id: str, now: datetime 
             if flags[1:2] == [True]:
                 continue  # settled by someone else meanwhile: read what they decided
             if flags[:1] == [True]:
+                if not read_fresh:  # the plan we were given may be out of date: read it, then decide
+                    known_plan, read_fresh = None, True
+                    continue
                 _reject(store, document, OVER_QUOTA, now)
                 continue
             raise

@@ -118,7 +118,9 @@ async def complete_upload(
     services = info.context.services
     try:
         document_id = validation.document_id(str(input.document_id))
-        record = await services.blocking.run(uploads.complete, services.objects, account.id, document_id)
+        record = await services.blocking.run(
+            uploads.complete, services.objects, account.id, document_id, plan=account.plan
+        )
     except DocumentNotFound:
         return UploadNotFoundError(
             message="No upload with that id in this account.",

@@ -9,7 +9,8 @@ from ulid import ULID
 
 from models import accounts, uploads
 from models.accounts import GIB
-from models.errors import QuotaExceeded
+from models.documents import Document
+from models.errors import QuotaExceeded, UploadRejected
 
 
 def reserve(account: accounts.Account, size: int) -> str:
@@ -52,3 +53,53 @@ def test_a_plan_change_between_read_and_write_is_retried_against_the_new_limit(t
 
     assert reserve(account, 6 * GIB) == "reserved"  # the stale FREE copy would have refused it
     assert accounts.get(account.id).reserved_bytes == 6 * GIB
+
+
+def stored_upload(store, plan: str, used_bytes: int) -> tuple[accounts.Account, Document]:
+    """An account on ``plan`` using ``used_bytes``, with a 100-byte upload posted and not completed."""
+    account = accounts.create(
+        email=f"complete-{ULID()}@example.com".lower(), password_hash="x", plan="FREE", home_region="us-west-2"
+    )
+    document = uploads.start(
+        account,
+        document_id=str(ULID()),
+        name="part.bin",
+        content_type="application/zip",
+        size=100,
+        tags=[],
+        description="",
+        form_seconds=90,
+        sweep_grace_seconds=30,
+    )
+    store.client.put_object(Bucket=store.bucket, Key=document.object_key, Body=b"x" * 100)
+    accounts.Account(id=account.id).update(
+        actions=[accounts.Account.plan.set(plan), accounts.Account.used_bytes.set(used_bytes)]
+    )
+    return account, document
+
+
+def test_completing_with_an_out_of_date_lower_plan_counts_against_the_real_limit(target, store) -> None:
+    account, document = stored_upload(store, "PREMIUM", 5 * GIB - 10)  # over FREE's limit once counted
+
+    record = uploads.complete(store, account.id, document.document_id, plan="FREE")
+
+    assert (record.status, record.size) == ("PROCESSING", 100)
+    fresh = accounts.get(account.id)
+    assert (fresh.used_bytes, fresh.reserved_bytes, fresh.document_count) == (5 * GIB + 90, 0, 1)
+
+
+def test_completing_with_an_out_of_date_higher_plan_is_refused_by_the_real_limit(target, store) -> None:
+    account, document = stored_upload(store, "FREE", 5 * GIB - 10)
+
+    with pytest.raises(UploadRejected) as refused:
+        uploads.complete(store, account.id, document.document_id, plan="PREMIUM")
+
+    assert refused.value.reason == uploads.OVER_QUOTA
+    fresh = accounts.get(account.id)
+    assert (fresh.used_bytes, fresh.reserved_bytes, fresh.allocated_bytes, fresh.document_count) == (
+        5 * GIB - 10,
+        0,
+        0,
+        0,
+    )
+    assert store.head(document.object_key) is None
