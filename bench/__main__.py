@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from bench import (
     backend_calls,
+    commands,
     documents_throughput,
     event_latency,
     extraction,
@@ -48,6 +49,7 @@ BENCHMARKS: list[tuple[str, Benchmark]] = [
     ("users", users.run),
     ("startup", startup.run),
     ("rejections", rejections.run),
+    ("commands", commands.run),
 ]
 
 
