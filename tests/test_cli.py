@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 from botocore.exceptions import ClientError
+from botocore.loaders import JSONFileLoader
+from pynamodb.connection import Connection
 
 from adapters.queue import QUEUES, UPLOAD_EVENTS, SqsQueue, ensure_queues
 from models import accounts
@@ -124,3 +126,21 @@ def test_a_missing_named_queue_fails_at_first_use_and_creates_nothing(settings: 
     assert raised.value.response["Error"]["Code"] == "AWS.SimpleQueueService.NonExistentQueue"
     listed = target.client("sqs").list_queues(QueueNamePrefix=name)
     assert listed.get("QueueUrls", []) == []
+
+
+def test_pynamodb_connections_read_no_service_description_again(target: AwsTarget, monkeypatch) -> None:
+    target.client("dynamodb")  # what a DynamoDB client needs has been read in this process
+    read: list[str] = []
+    load_file = JSONFileLoader.load_file
+
+    def counted(self: JSONFileLoader, file_path: str) -> Any:
+        read.append(file_path)
+        return load_file(self, file_path)
+
+    monkeypatch.setattr(JSONFileLoader, "load_file", counted)
+    connection = Connection(
+        region=target.region, host=target.endpoint_url, aws_access_key_id="testing", aws_secret_access_key="testing"
+    )
+
+    assert connection.client.meta.service_model.service_name == "dynamodb"
+    assert read == []
