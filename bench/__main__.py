@@ -74,7 +74,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--before-code",
         type=Path,
-        help="rejections: a checkout of the code before the request limits, measured first in the same run",
+        help="a checkout of an earlier commit, measured in the same run. rejections: the code before the "
+        "request limits, measured first; commands: each docstore command also runs on it, alternating "
+        "with this code",
     )
     options = parser.parse_args(args)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
@@ -86,6 +88,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             benchmark = functools.partial(users.run, minutes=options.minutes, capacity_seconds=options.capacity_seconds)
         if name == "rejections" and options.before_code is not None:
             benchmark = functools.partial(rejections.run, before_code=options.before_code.resolve())
+        if name == "commands":
+            benchmark = functools.partial(commands.run, before_code=options.before_code)
         section = benchmark(quick=options.quick, command=command)
         print(section, flush=True)
         if options.quick:

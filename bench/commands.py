@@ -11,11 +11,14 @@ or the benchmark stops: a command that fails fast is not a fast command.
 The named baseline is ``python -c "import boto3"`` with the same interpreter: the least a command
 that talks to AWS through boto3 pays. ``python -c "pass"`` (the interpreter alone) is shown too.
 The goal is absolute, so seconds are given beside the ratio.
+
+With ``--before-code DIR`` (a checkout of an earlier commit, e.g. ``git worktree add DIR COMMIT``),
+each ``docstore`` command also runs on that code (``PYTHONPATH=DIR``, which Python searches before
+the editable install), in the same rounds, for a before/after measured under the same load.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 import resource
@@ -24,7 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -57,6 +60,20 @@ class Command:
     says: str = ""
     #: Whether it talks to the running server's AWS (``--data-dir``).
     attached: bool = True
+    #: Variables added to the clean environment (``PYTHONPATH`` of the code before).
+    env: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def docstore(self) -> bool:
+        return self.argv[0] == DOCSTORE
+
+
+BEFORE = " [before]"
+
+
+def on_code_before(line: Command, code: Path) -> Command:
+    """The same command run on the code in ``code``."""
+    return replace(line, label=line.label + BEFORE, env=(("PYTHONPATH", str(code.resolve())),))
 
 
 def commands(data_dir: Path) -> list[Command]:
@@ -112,7 +129,7 @@ class Timings:
         return f"{min(self.wall):.2f}–{max(self.wall):.2f}"
 
 
-def run(*, quick: bool, command: str) -> str:
+def run(*, quick: bool, command: str, before_code: Path | None = None) -> str:
     started = datetime.now(UTC)
     rounds = QUICK_ROUNDS if quick else ROUNDS
     load_before = os.getloadavg()
@@ -122,6 +139,8 @@ def run(*, quick: bool, command: str) -> str:
             progress(f"docstore serve answers at {server.url} (data folder {data_dir})")
             prepare(server.url, data_dir)
             lines = commands(data_dir)
+            if before_code is not None:
+                lines += [on_code_before(line, before_code) for line in lines if line.docstore]
             timings = {line.label: Timings() for line in lines}
             for number in range(rounds + 1):  # the first round warms the page cache and is not kept
                 for line in lines if number % 2 == 0 else reversed(lines):
@@ -131,7 +150,9 @@ def run(*, quick: bool, command: str) -> str:
                         timings[line.label].cpu.append(cpu)
                 progress(f"round {number}{' (warm-up)' if number == 0 else ''} done")
     load_after = os.getloadavg()
-    return section(lines, timings, started=started, command=command, loads=(load_before, load_after))
+    return section(
+        lines, timings, started=started, command=command, loads=(load_before, load_after), before_code=before_code
+    )
 
 
 def progress(line: str) -> None:
@@ -164,7 +185,8 @@ def time_one(line: Command, cwd: Path) -> tuple[float, float]:
     """Run it once; its wall-clock and CPU seconds. Raises if it did not do what it should."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    done = subprocess.run(line.argv, cwd=cwd, env=clean_environment(), capture_output=True, text=True, timeout=120)
+    env = clean_environment() | dict(line.env)
+    done = subprocess.run(line.argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != line.status or line.says not in done.stdout + done.stderr:
@@ -183,52 +205,72 @@ def section(
     started: datetime,
     command: str,
     loads: tuple[tuple[float, float, float], tuple[float, float, float]],
+    before_code: Path | None = None,
 ) -> str:
-    baseline = timings[f'python -c "{BASELINE}"'].p50()
+    base = timings[f'python -c "{BASELINE}"']
     versions = ", ".join(f"{package} {metadata.version(package)}" for package in ("boto3", "pynamodb"))
+    now = [line for line in lines if not line.label.endswith(BEFORE)]
     rows = []
-    for line in lines:
+    for line in now:
         taken = timings[line.label]
-        goal = "" if line.argv[0] == sys.executable else ("yes" if taken.p50() < GOAL_SECONDS else "**no**")
+        goal = ("yes" if taken.p50() < GOAL_SECONDS else "**no**") if line.docstore else ""
         rows.append(
             f"| {line.label} | {taken.p50():.2f} | {taken.spread()} | {taken.cpu_p50():.2f} "
-            f"| {taken.p50() / baseline:.2f} | {goal} |"
+            f"| {taken.p50() / base.p50():.2f} | {taken.cpu_p50() / base.cpu_p50():.2f} | {goal} |"
         )
-    over = [
-        line.label for line in lines if line.argv[0] != sys.executable and timings[line.label].p50() >= GOAL_SECONDS
-    ]
-    attached = [line for line in lines if line.attached]
+    over = [line.label for line in now if line.docstore and timings[line.label].p50() >= GOAL_SECONDS]
+    timed = sum(line.docstore for line in now)
     verdict = (
-        "**met** by every command timed"
+        f"**met** by all {timed} commands timed"
         if not over
-        else f"**NOT met** by {len(over)} of {len(lines) - 2}: " + ", ".join(f"`{label}`" for label in over)
+        else f"**NOT met** by {len(over)} of {timed}: " + ", ".join(f"`{label}`" for label in over)
     )
     made_by = " (part of `make bench`)" if command == "python -m bench" else ""
     rounds = len(timings[lines[0].label].wall)
-    return "\n".join(
-        [
-            "## `docstore` commands beside a running server",
+    text = [
+        "## `docstore` commands beside a running server",
+        "",
+        f"Run {started:%Y-%m-%d %H:%M} UTC: `{command}`{made_by}, on {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}; {versions}. Load average (1, 5, 15 min) "
+        f"{', '.join(f'{x:.1f}' for x in loads[0])} at the start and "
+        f"{', '.join(f'{x:.1f}' for x in loads[1])} at the end: the machine is shared, and a command's "
+        "wall clock grows with the load while its CPU time hardly moves.",
+        "",
+        "A `docstore serve --data-dir DIR` runs in a temporary folder with two accounts (one ADMIN), "
+        f"no documents. Each command runs as a new process, {rounds} timed rounds after one warm-up, "
+        "the commands in turn within a round (the order reversed every other round); "
+        f"{sum(line.attached for line in now)} of them reach the server's embedded AWS through "
+        "`--data-dir`, and every run is checked for its exit status and output. Seconds: wall clock "
+        "p50 (and range), CPU (user + system) p50, and both as ratios to the named baseline, "
+        f'`python -c "{BASELINE}"` ({base.p50():.2f} s wall, {base.cpu_p50():.2f} s CPU here).',
+        "",
+        "| command | wall p50 (s) | range (s) | CPU p50 (s) | wall / `import boto3` | CPU / `import boto3` | < 1 s |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | :---: |",
+        *rows,
+        "",
+        f"Goal (issue 9, item 9): commands with no real work answer in under {GOAL_SECONDS:.0f} s: {verdict}.",
+    ]
+    if before_code is not None:
+        text += [
             "",
-            f"Run {started:%Y-%m-%d %H:%M} UTC: `{command}`{made_by}, on {os.cpu_count()} cores, "
-            f"Python {platform.python_version()}; {versions}. Load average (1, 5, 15 min) "
-            f"{', '.join(f'{x:.1f}' for x in loads[0])} at the start and "
-            f"{', '.join(f'{x:.1f}' for x in loads[1])} at the end: the machine is shared.",
+            f"Before and after in the same rounds: each `docstore` command also ran on the code of "
+            f"commit `{commit_of(before_code)}` (`--before-code`).",
             "",
-            "A `docstore serve --data-dir DIR` runs in a temporary folder with two accounts (one ADMIN), "
-            f"no documents. Each command runs as a new process, {rounds} timed rounds after one warm-up, "
-            "the commands in turn within a round (the order reversed every other round). "
-            f"{len(attached)} of them reach the server's embedded AWS through `--data-dir`; every run is "
-            "checked for its exit status and output. Seconds, wall clock p50 (and range) and CPU "
-            f'(user + system) p50; the ratio is to the named baseline, `python -c "{BASELINE}"` '
-            f"({baseline:.2f} s here).",
-            "",
-            "| command | wall p50 (s) | range (s) | CPU p50 (s) | ratio to `import boto3` | < 1 s |",
-            "| --- | ---: | ---: | ---: | ---: | :---: |",
-            *rows,
-            "",
-            f"Goal (issue 9, item 9): commands with no real work answer in under {GOAL_SECONDS:.0f} s: {verdict}.",
-            "",
-            "Raw wall-clock seconds: "
-            + json.dumps({line.label: [round(x, 3) for x in timings[line.label].wall] for line in lines}),
+            "| command | wall before (s) | wall after (s) | after / before "
+            "| CPU before (s) | CPU after (s) | after / before |",
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
         ]
-    )
+        for line in now:
+            if line.docstore:
+                after, before = timings[line.label], timings[line.label + BEFORE]
+                text.append(
+                    f"| {line.label} | {before.p50():.2f} | {after.p50():.2f} | **{after.p50() / before.p50():.2f}** "
+                    f"| {before.cpu_p50():.2f} | {after.cpu_p50():.2f} | {after.cpu_p50() / before.cpu_p50():.2f} |"
+                )
+    return "\n".join(text)
+
+
+def commit_of(code: Path) -> str:
+    """The commit checked out in ``code`` (short), or its path when it is not a git checkout."""
+    found = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=code, capture_output=True, text=True)
+    return found.stdout.strip() if found.returncode == 0 else str(code)
