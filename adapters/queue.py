@@ -129,7 +129,7 @@ class SqsQueue:
 
     def __init__(self, target: AwsTarget, url: str | None = None, *, name: str | None = None) -> None:
         if (url is None) == (name is None):
-            raise ValueError("a queue is given by its URL or by its name, not both")
+            raise ValueError("a queue is given by its URL or by its name: exactly one of the two")
         self._target = target
         self._name = name
         if url is not None:
