@@ -176,12 +176,13 @@ def _init(settings: Settings) -> int:
     return 0
 
 
-def _attached(settings: Settings) -> Runtime | None:
-    """The runtime of a command that joins a running server's AWS; None (said on stderr) if none runs."""
+def _attached(settings: Settings, *, search: bool = True) -> Runtime | None:
+    """The runtime of a command that joins a running server's AWS; None (said on stderr) if none runs.
+    ``search`` False: without the search index, for commands that never search."""
     from runtime import NoEmbeddedAws, open_runtime
 
     try:
-        return open_runtime(settings, attach=True)
+        return open_runtime(settings, attach=True, search=search)
     except NoEmbeddedAws as error:
         print(f"docstore: {error}", file=sys.stderr)
         return None
@@ -192,7 +193,8 @@ def _administer(settings: Settings, args: argparse.Namespace) -> int:
     a running embedded server (through its data folder) or the configured one."""
     from commands import admin
 
-    runtime = _attached(settings)
+    # Neither searches nor serves /metrics: no search index, no metrics (prometheus_client).
+    runtime = _attached(settings.with_overrides(metrics_enabled=False), search=False)
     if runtime is None:
         return 1
     try:
@@ -235,7 +237,10 @@ def _worker(settings: Settings, metrics_port: int | None = None) -> int:
                 reporting.cancel()
             await runtime.pubsub.disconnect()
 
-    log.info("docstore worker consuming %s", ", ".join(runtime.services.queues))
+    # Queues look their URLs up on first use: asking here stops the worker at once on a missing
+    # queue, rather than inside a consumer.
+    urls = {name: queue.url for name, queue in runtime.services.queues.items()}
+    log.info("docstore worker consuming %s", ", ".join(urls))
     try:
         asyncio.run(work())
     except KeyboardInterrupt:

@@ -72,7 +72,8 @@ class Runtime:
     target: AwsTarget
     embedded: local_aws.EmbeddedAws | None
     pubsub: BroadcastPubSub
-    search: TantivyIndex
+    #: The search index; None in a runtime opened without it (``open_runtime(search=False)``).
+    search: TantivyIndex | None
     reporter: CloudWatchReporter | None = None
 
     def close(self) -> None:
@@ -136,16 +137,25 @@ def start_embedded_aws(settings: Settings, on_exit: Callable[[int], None] | None
     return embedded
 
 
-def open_runtime(settings: Settings, *, attach: bool = False, embedded: local_aws.EmbeddedAws | None = None) -> Runtime:
+def open_runtime(
+    settings: Settings,
+    *,
+    attach: bool = False,
+    embedded: local_aws.EmbeddedAws | None = None,
+    search: bool = True,
+) -> Runtime:
     """Start the embedded AWS when asked for (or use the one given, or, with ``attach``, join the one
-    a running server started on the same data folder), point the models at the AWS, build the services."""
+    a running server started on the same data folder), point the models at the AWS, build the services.
+
+    Building them costs no request: each AWS client is built, and each queue's URL asked for, when
+    it is first used. ``search`` False: no search index (for commands that never search, such as
+    ``docstore stats``; opening it loads tantivy)."""
     from argon2 import PasswordHasher
 
     from adapters.blocking import Blocking
     from adapters.cache import ReadCache
     from adapters.cloudwatch import CloudWatchReporter
     from adapters.mail import SesMailer
-    from adapters.metrics import Metrics
     from adapters.pubsub import BroadcastPubSub
     from adapters.queue import QUEUES, SqsQueue
     from adapters.s3 import S3ObjectStore
@@ -170,10 +180,13 @@ def open_runtime(settings: Settings, *, attach: bool = False, embedded: local_aw
             provision(settings, target)
         cache = ReadCache(seconds=settings.cache_seconds, entries=settings.cache_entries)
         pubsub = BroadcastPubSub(settings.pubsub_url, cache=cache)
-        search = open_search(settings)
+        index = open_search(settings) if search else None
         queues = {name: SqsQueue.named(target, f"{settings.table_prefix}-{name}") for name in QUEUES}
-        metrics = Metrics(window=settings.cloudwatch_namespace is not None) if settings.metrics_enabled else None
-        if metrics is not None:
+        metrics = None
+        if settings.metrics_enabled:
+            from adapters.metrics import Metrics  # prometheus_client: only where something is counted
+
+            metrics = Metrics(window=settings.cloudwatch_namespace is not None)
             metrics.watch_queues(queues)
         services = Services(
             settings=settings,
@@ -184,7 +197,7 @@ def open_runtime(settings: Settings, *, attach: bool = False, embedded: local_aw
             events=pubsub,
             queues=dict(queues),
             mailer=SesMailer(target, settings.mail_from),
-            search=search,
+            search=index,
             metrics=metrics,
             cache=cache,
         )
@@ -200,7 +213,7 @@ def open_runtime(settings: Settings, *, attach: bool = False, embedded: local_aw
         target=target,
         embedded=embedded,
         pubsub=pubsub,
-        search=search,
+        search=index,
         reporter=reporter,
     )
 
@@ -219,6 +232,8 @@ def start_workers(runtime: Runtime) -> Coroutine[Any, Any, None]:
     from workers.runner import run_workers
 
     services = runtime.services
+    if runtime.search is None:
+        raise ValueError("the workers need the search index: open the runtime with search=True")
     return run_workers(
         services.settings,
         # A pool of their own: sixteen uploads in the pipeline at once must not take every thread

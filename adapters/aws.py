@@ -7,12 +7,15 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import boto3
+import botocore.session
 from botocore.config import Config
 
 from adapters import embedded_signing
 from settings import EMBEDDED_ACCESS_KEY, EMBEDDED_SECRET_KEY
 
 if TYPE_CHECKING:
+    from botocore.loaders import Loader
+
     from settings import Settings
 
 # One boto3 session per set of credentials and region, shared by every client this process builds:
@@ -20,6 +23,25 @@ if TYPE_CHECKING:
 # twenty-odd clients take seconds. Sessions are not thread-safe, so clients are built under a lock.
 _sessions: dict[tuple[str | None, str | None, str], boto3.session.Session] = {}
 _building = threading.Lock()
+# botocore's service descriptions (its endpoints.json alone is 1.2 MB of JSON), read from disk once
+# per process: every botocore session, boto3's and those PynamoDB opens (``models.base``), reads
+# through the first session's loader. A second reading costs about 40 ms and 7 MB.
+_loader: Loader | None = None
+_loading = threading.Lock()
+
+
+def botocore_session(env_vars: dict[str, Any] | None = None) -> botocore.session.Session:
+    """A new botocore session (as ``botocore.session.get_session``) that shares the process's
+    loader. Sessions stay separate, since building clients on one is not thread-safe; the loader
+    only reads files and keeps what it read."""
+    global _loader
+    session = botocore.session.get_session(env_vars)
+    with _loading:
+        if _loader is None:
+            _loader = session.get_component("data_loader")  # as botocore builds it (AWS_DATA_PATH too)
+        else:
+            session.register_component("data_loader", _loader)
+    return session
 
 
 @dataclass(frozen=True)
@@ -75,5 +97,9 @@ class AwsTarget:
                     aws_access_key_id=self.access_key,
                     aws_secret_access_key=self.secret_key,
                     region_name=self.region,
+                    botocore_session=botocore_session(),
                 )
+                # Each boto3 session adds boto3's folder to the (shared) loader's search path: once is enough.
+                if _loader is not None:
+                    _loader.search_paths[:] = list(dict.fromkeys(_loader.search_paths))
             return session.client(service, endpoint_url=self.endpoint_url, config=config)  # type: ignore[call-overload]

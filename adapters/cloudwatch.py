@@ -12,6 +12,7 @@ worth a backlog); what was counted after the last push before the process stops 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -36,7 +37,12 @@ class CloudWatchReporter:
             raise ValueError("the metrics keep no window for CloudWatch: build them with window=True")
         self.namespace = namespace
         self.metrics = metrics
-        self.client: Any = target.client("cloudwatch")
+        self._target = target
+
+    @functools.cached_property
+    def client(self) -> Any:
+        # Built at the first push, in the reporter's worker thread, not while the process opens.
+        return self._target.client("cloudwatch")
 
     def data(self) -> list[dict[str, Any]]:
         """What the next push sends; takes the window's counts (a second call starts from zero)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
@@ -18,8 +19,13 @@ class SesMailer:
     """:class:`Mailer` through SES from one verified sender address."""
 
     def __init__(self, target: AwsTarget, sender: str) -> None:
-        self.client: Any = target.client("ses")
+        self._target = target
         self.sender = sender
+
+    @functools.cached_property
+    def client(self) -> Any:
+        # Built on first use: a process that sends no email does not pay for the client.
+        return self._target.client("ses")
 
     def verify_sender(self) -> None:
         """Ask SES to verify the sender (moto verifies at once; real SES emails a link)."""

@@ -32,7 +32,6 @@ from urllib.parse import urlsplit
 from broadcaster import Broadcast
 
 from adapters.cache import Invalidation
-from adapters.redis_backend import RedisBackend
 from subscriptions import channels
 from subscriptions.events import Event, EventType
 
@@ -41,6 +40,7 @@ if TYPE_CHECKING:
     from contextlib import AbstractAsyncContextManager
 
     from adapters.cache import ReadCache
+    from adapters.redis_backend import RedisBackend
 
 log = logging.getLogger("docstore.pubsub")
 
@@ -154,7 +154,12 @@ class BroadcastPubSub:
             raise ValueError("a subscriber's buffer holds at least one event")
         self.url = url
         self.buffer = buffer
-        self._redis = RedisBackend(url) if urlsplit(url).scheme in {"redis", "rediss"} else None
+        self._redis: RedisBackend | None = None
+        if urlsplit(url).scheme in {"redis", "rediss"}:
+            # Imported here: redis-py is only loaded by a process that talks to Redis.
+            from adapters.redis_backend import RedisBackend
+
+            self._redis = RedisBackend(url)
         self._broadcast = Broadcast(backend=self._redis) if self._redis is not None else Broadcast(url)
         self._channels: dict[str, _Channel] = {}
         # Opening a channel is serialised: broadcaster's subscribe is not safe against a second

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import uuid
 from dataclasses import dataclass
@@ -91,8 +92,10 @@ class Queue(Protocol):
     and moves to the dead-letter queue after ``MAX_RECEIVE_COUNT`` receives.
     """
 
-    #: Where the queue is (its SQS URL): what readiness checks ask about.
-    url: str
+    @property
+    def url(self) -> str:
+        """Where the queue is (its SQS URL): what readiness checks ask about."""
+        ...
 
     def send(self, body: dict[str, Any], delay_seconds: int = 0) -> None:
         """Enqueue a JSON body, visible after ``delay_seconds`` (at most 900)."""
@@ -118,16 +121,33 @@ class Queue(Protocol):
 
 
 class SqsQueue:
-    """:class:`Queue` on one SQS queue."""
+    """:class:`Queue` on one SQS queue, known by its URL or by its name.
 
-    def __init__(self, target: AwsTarget, url: str) -> None:
-        self.client: Any = target.client("sqs")
-        self.url = url
+    Its client is built, and a name looked up, on first use: a process opens every queue, but a
+    command such as ``docstore admin`` uses none of them, and ``docstore stats`` only their depth.
+    """
+
+    def __init__(self, target: AwsTarget, url: str | None = None, *, name: str | None = None) -> None:
+        if (url is None) == (name is None):
+            raise ValueError("a queue is given by its URL or by its name: exactly one of the two")
+        self._target = target
+        self._name = name
+        if url is not None:
+            self.url = url
 
     @classmethod
     def named(cls, target: AwsTarget, name: str) -> SqsQueue:
-        client: Any = target.client("sqs")
-        return cls(target, client.get_queue_url(QueueName=name)["QueueUrl"])
+        """The queue called ``name``; its URL is asked for at first use (an error then if it is missing)."""
+        return cls(target, name=name)
+
+    @functools.cached_property
+    def client(self) -> Any:
+        return self._target.client("sqs")
+
+    @functools.cached_property
+    def url(self) -> str:
+        url: str = self.client.get_queue_url(QueueName=self._name)["QueueUrl"]
+        return url
 
     def send(self, body: dict[str, Any], delay_seconds: int = 0) -> None:
         self.client.send_message(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import shutil
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
@@ -121,8 +122,13 @@ class S3ObjectStore:
 
     def __init__(self, target: AwsTarget, bucket: str) -> None:
         self.bucket = bucket
-        self.client: Any = target.client("s3")
         self.region = target.region
+        self._target = target
+
+    @functools.cached_property
+    def client(self) -> Any:
+        # Built on first use: a command that never touches S3 does not pay for the client.
+        return self._target.client("s3")
 
     def upload_post(
         self,

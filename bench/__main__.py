@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from bench import (
     backend_calls,
+    commands,
     documents_throughput,
     event_latency,
     extraction,
@@ -48,6 +49,7 @@ BENCHMARKS: list[tuple[str, Benchmark]] = [
     ("users", users.run),
     ("startup", startup.run),
     ("rejections", rejections.run),
+    ("commands", commands.run),
 ]
 
 
@@ -72,7 +74,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--before-code",
         type=Path,
-        help="rejections: a checkout of the code before the request limits, measured first in the same run",
+        help="a checkout of an earlier commit, measured in the same run. rejections: the code before the "
+        "request limits, measured first; commands: each docstore command also runs on it, alternating "
+        "with this code",
     )
     parser.add_argument(
         "--keep",
@@ -92,6 +96,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             benchmark = functools.partial(rejections.run, before_code=options.before_code.resolve())
         if name == "startup" and options.keep is not None:
             benchmark = functools.partial(startup.run, keep=options.keep)
+        if name == "commands":
+            benchmark = functools.partial(commands.run, before_code=options.before_code)
         section = benchmark(quick=options.quick, command=command)
         print(section, flush=True)
         if options.quick:

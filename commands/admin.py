@@ -8,15 +8,12 @@ import json
 import sys
 from typing import TYPE_CHECKING, Any
 
-from tqdm import tqdm
-
 from adapters.cache import Invalidation
 from adapters.pubsub import announce_once
 from models import accounts, roles
 from models import recount as recounting
 from models import stats as figures_of
 from models.errors import AccountNotFound
-from resolvers import validation
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -28,6 +25,8 @@ FIELDS = ("documents", "bytes", "accounts")
 
 def change_role(services: Services, action: str, raw_email: str) -> int:
     """Grant or revoke ADMIN; 1 with a message on stderr for an invalid or unknown email."""
+    from resolvers import validation  # email_validator, which ``stats`` does not need
+
     try:
         email = validation.email(raw_email)
     except validation.InvalidInput as error:
@@ -156,6 +155,8 @@ def recount_lines(result: recounting.Recount) -> list[str]:
 
 
 def _progress(items: Iterable[Any], description: str) -> Iterable[Any]:
+    from tqdm import tqdm  # only ``--recount`` shows progress
+
     bar: Iterable[Any] = tqdm(
         items, desc=f"scanning {description}", unit=" items", file=sys.stderr, disable=None, leave=False
     )

@@ -6,6 +6,9 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from pynamodb.connection import Connection
+from pynamodb.connection import base as pynamodb_connection
+
+from adapters.aws import botocore_session
 
 if TYPE_CHECKING:
     from pynamodb.attributes import NumberAttribute
@@ -13,6 +16,12 @@ if TYPE_CHECKING:
     from pynamodb.expressions.condition import Condition
 
 CONDITION_FAILED = "ConditionalCheckFailedException"
+
+# PynamoDB opens a botocore session of its own for each connection (one per model, and one for
+# transactions), and each new session would read botocore's service descriptions from disk again:
+# about 40 ms and 7 MB each. PynamoDB takes no session from its caller, so the function its
+# connections call is replaced by one that shares the process's loader (``adapters.aws``).
+pynamodb_connection.get_session = botocore_session  # type: ignore[attr-defined]  # imported there, not exported
 
 
 class BaseMeta:
