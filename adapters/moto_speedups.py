@@ -32,6 +32,9 @@ Two more make a request's cost follow what it touches, not how much is stored:
   The retention period is read from the queue, and ``GetQueueAttributes`` works the attributes
   out once.
 
+SQS's passes over a queue (every receive, every count of its messages) read the clock once, not
+twice per message.
+
 And one more is memoised: the syntax tree of an update expression (``SET #s = :s ADD #n :one``) is
 parsed once per text, not twice per update; moto validates and applies a deep copy of it.
 
@@ -52,12 +55,12 @@ from typing import TYPE_CHECKING, Any
 import moto
 import moto.core.responses as moto_responses
 from moto import settings as moto_settings
-from moto.core.utils import unix_time
+from moto.core.utils import unix_time, unix_time_millis
 from moto.dynamodb.models.table import LocalSecondaryIndex, Table
 from moto.dynamodb.parsing.expressions import UpdateExpressionParser  # type: ignore[attr-defined]
 from moto.dynamodb.responses import DynamoResult
 from moto.sqs.exceptions import InvalidAttributeName
-from moto.sqs.models import SQSBackend
+from moto.sqs.models import Queue, SQSBackend
 
 from adapters.moto_patches import MOTO_VERSION, UnsupportedMoto
 
@@ -226,6 +229,26 @@ def make(cls: type[UpdateExpressionParser], expression_str: str) -> Any:
     return _parsed_update(expression_str)
 
 
+# -- SQS looks at the clock once per pass over a queue -------------------------------------------
+
+
+def _visible_now(self: Queue) -> list[Any]:
+    """``Queue.messages``: the messages visible and not delayed, with the clock read once for the
+    pass (moto read it twice per message, through two properties, on every receive and count)."""
+    now = unix_time_millis()
+    return [message for message in self._messages if now > message.visible_at and not now < message.delayed_until]
+
+
+def _count_delayed(self: Queue) -> int:
+    now = unix_time_millis()
+    return sum(1 for message in self._messages if now < message.delayed_until)
+
+
+def _count_not_visible(self: Queue) -> int:
+    now = unix_time_millis()
+    return sum(1 for message in self._messages if not now > message.visible_at)
+
+
 #: What :func:`install` replaces: (owner, attribute name, replacement).
 _REPLACED: list[tuple[Any, str, Any]] = [
     (Table, "all_items", all_items),
@@ -233,6 +256,9 @@ _REPLACED: list[tuple[Any, str, Any]] = [
     (SQSBackend, "is_message_valid_based_on_retention_period", is_message_valid_based_on_retention_period),
     (SQSBackend, "get_queue_attributes", get_queue_attributes),
     (UpdateExpressionParser, "make", classmethod(make)),
+    (Queue, "messages", property(_visible_now)),
+    (Queue, "approximate_number_of_messages_delayed", property(_count_delayed)),
+    (Queue, "approximate_number_of_messages_not_visible", property(_count_not_visible)),
 ]
 
 

@@ -280,21 +280,23 @@ def test_another_moto_release_is_refused_and_nothing_is_installed(monkeypatch: p
 # -- queries read their own partition --------------------------------------------------------------
 
 
-def indexed_table(client: Any, name: str) -> None:
-    """A table like DocStore's documents: owner and id, a local index by name, a global one by shard;
-    40 items over 4 owners."""
+def documents_table(
+    client: Any, name: str, *, local_index: str, global_index: str, global_range: str | None = None
+) -> None:
+    """A table shaped like DocStore's documents: owner and id, a local index by name, and a global
+    index by shard (with ``global_range`` as its range key, if given), keys only."""
+    global_keys = [{"AttributeName": "shard", "KeyType": "HASH"}]
+    attributes = ["owner", "id", "name", "shard"]
+    if global_range is not None:
+        global_keys.append({"AttributeName": global_range, "KeyType": "RANGE"})
     client.create_table(
         TableName=name,
         KeySchema=[{"AttributeName": "owner", "KeyType": "HASH"}, {"AttributeName": "id", "KeyType": "RANGE"}],
-        AttributeDefinitions=[
-            {"AttributeName": "owner", "AttributeType": "S"},
-            {"AttributeName": "id", "AttributeType": "S"},
-            {"AttributeName": "name", "AttributeType": "S"},
-            {"AttributeName": "shard", "AttributeType": "S"},
-        ],
+        AttributeDefinitions=[{"AttributeName": each, "AttributeType": "S"} for each in attributes]
+        + ([{"AttributeName": global_range, "AttributeType": "N"}] if global_range else []),
         LocalSecondaryIndexes=[
             {
-                "IndexName": "by_name",
+                "IndexName": local_index,
                 "KeySchema": [
                     {"AttributeName": "owner", "KeyType": "HASH"},
                     {"AttributeName": "name", "KeyType": "RANGE"},
@@ -303,14 +305,16 @@ def indexed_table(client: Any, name: str) -> None:
             }
         ],
         GlobalSecondaryIndexes=[
-            {
-                "IndexName": "by_shard",
-                "KeySchema": [{"AttributeName": "shard", "KeyType": "HASH"}],
-                "Projection": {"ProjectionType": "KEYS_ONLY"},
-            }
+            {"IndexName": global_index, "KeySchema": global_keys, "Projection": {"ProjectionType": "KEYS_ONLY"}}
         ],
         BillingMode="PAY_PER_REQUEST",
     )
+
+
+def indexed_table(client: Any, name: str) -> None:
+    """A table like DocStore's documents: owner and id, a local index by name, a global one by shard;
+    40 items over 4 owners."""
+    documents_table(client, name, local_index="by_name", global_index="by_shard")
     for number in range(40):
         item = {
             "owner": {"S": f"owner-{number % 4}"},
@@ -451,38 +455,7 @@ def sparse_table(client: Any) -> str:
     """Like DocStore's documents: hash + range key, a local index, and a sparse global index whose
     items share few hash keys (the sweeper's ``sweep-due``)."""
     name = f"query-{uuid.uuid4().hex[:12]}"
-    client.create_table(
-        TableName=name,
-        KeySchema=[{"AttributeName": "owner", "KeyType": "HASH"}, {"AttributeName": "id", "KeyType": "RANGE"}],
-        AttributeDefinitions=[
-            {"AttributeName": "owner", "AttributeType": "S"},
-            {"AttributeName": "id", "AttributeType": "S"},
-            {"AttributeName": "name", "AttributeType": "S"},
-            {"AttributeName": "shard", "AttributeType": "S"},
-            {"AttributeName": "due", "AttributeType": "N"},
-        ],
-        LocalSecondaryIndexes=[
-            {
-                "IndexName": "by-name",
-                "KeySchema": [
-                    {"AttributeName": "owner", "KeyType": "HASH"},
-                    {"AttributeName": "name", "KeyType": "RANGE"},
-                ],
-                "Projection": {"ProjectionType": "ALL"},
-            }
-        ],
-        GlobalSecondaryIndexes=[
-            {
-                "IndexName": "due",
-                "KeySchema": [
-                    {"AttributeName": "shard", "KeyType": "HASH"},
-                    {"AttributeName": "due", "KeyType": "RANGE"},
-                ],
-                "Projection": {"ProjectionType": "KEYS_ONLY"},
-            }
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    documents_table(client, name, local_index="by-name", global_index="due", global_range="due")
     for owner in range(OWNERS):
         for number in range(PER_OWNER):
             item = {
@@ -587,6 +560,8 @@ def queue_conversation(sqs: Any, name: str) -> list[Any]:
     url = sqs.create_queue(QueueName=name, Attributes={"MessageRetentionPeriod": "600"})["QueueUrl"]
     for number in range(5):
         sqs.send_message(QueueUrl=url, MessageBody=f"m{number}")
+    for number in range(2):
+        sqs.send_message(QueueUrl=url, MessageBody=f"later{number}", DelaySeconds=600)
     answers: list[Any] = []
     for names in (["MessageRetentionPeriod"], ["ApproximateNumberOfMessages", "VisibilityTimeout"], ["All"], []):
         answers.append(answer(lambda names=names: sqs.get_queue_attributes(QueueUrl=url, AttributeNames=names)))
@@ -595,7 +570,12 @@ def queue_conversation(sqs: Any, name: str) -> list[Any]:
     answers.append(
         answer(
             lambda: sqs.get_queue_attributes(
-                QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+                QueueUrl=url,
+                AttributeNames=[
+                    "ApproximateNumberOfMessages",
+                    "ApproximateNumberOfMessagesNotVisible",
+                    "ApproximateNumberOfMessagesDelayed",
+                ],
             )
         )
     )
@@ -621,6 +601,7 @@ def test_queue_attributes_and_receives_answer_as_moto_does(sqs: Any) -> None:
     assert expected[5]["Attributes"] == {
         "ApproximateNumberOfMessages": "2",
         "ApproximateNumberOfMessagesNotVisible": "3",
+        "ApproximateNumberOfMessagesDelayed": "2",
     }
     assert expected[6]["error"]["Code"] == "InvalidAttributeName"
 
