@@ -24,12 +24,13 @@ if TYPE_CHECKING:
     from adapters.blocking import Blocking
     from adapters.cache import ReadCache
     from adapters.cloudwatch import CloudWatchReporter
+    from adapters.connection_slots import ConnectionSlots
     from adapters.hashing import Hashing
     from adapters.mail import Mailer
     from adapters.metrics import Metrics
     from adapters.pubsub import BroadcastPubSub, EventSource, Publisher
     from adapters.queue import Queue
-    from adapters.ratelimits import AuthLimits, ConnectionSlots
+    from adapters.ratelimits import AuthLimits
     from adapters.s3 import ObjectStore
     from adapters.search.base import SearchBackend
     from adapters.search.tantivy_index import TantivyIndex
@@ -151,12 +152,13 @@ def open_runtime(settings: Settings, *, attach: bool = False, embedded: local_aw
     from adapters.blocking import Blocking
     from adapters.cache import ReadCache
     from adapters.cloudwatch import CloudWatchReporter
+    from adapters.connection_slots import connection_slots
     from adapters.hashing import Hashing
     from adapters.mail import SesMailer
     from adapters.metrics import Metrics
     from adapters.pubsub import BroadcastPubSub
     from adapters.queue import QUEUES, SqsQueue
-    from adapters.ratelimits import AuthLimits, ConnectionSlots
+    from adapters.ratelimits import AuthLimits
     from adapters.s3 import S3ObjectStore
 
     endpoint = settings.aws_endpoint_url
@@ -203,7 +205,7 @@ def open_runtime(settings: Settings, *, attach: bool = False, embedded: local_aw
                 per_email=settings.auth_attempts_per_email,
                 window_seconds=settings.auth_window_seconds,
             ),
-            connections=ConnectionSlots(settings.ws_connections_per_account),
+            connections=connection_slots(settings.pubsub_url, settings.ws_connections_per_account),
         )
         reporter = None
         if metrics is not None and settings.cloudwatch_namespace:

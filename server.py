@@ -61,14 +61,15 @@ class ConnectionContext(Context):
     """A WebSocket connection's context: Strawberry stores the ``connection_init`` payload in it."""
 
     connection_params: dict[str, object] = field(default_factory=dict)
-    #: The account whose connection slot this connection holds (``services.connections``).
-    slot_of: str | None = None
+    #: The account and the connection slot this connection holds (``services.connections``).
+    slot: tuple[str, str] | None = None
 
-    def release_connection(self) -> None:
+    async def release_connection(self) -> None:
         """Give the connection's slot back; the handler calls this once the socket is done."""
-        if self.slot_of is not None:
-            self.services.connections.release(self.slot_of)
-            self.slot_of = None
+        if self.slot is not None:
+            account_id, slot = self.slot
+            self.slot = None
+            await self.services.connections.release(account_id, slot)
 
 
 class WebSocketAdapter(ASGIWebSocketAdapter):
@@ -112,8 +113,8 @@ class GraphQLView(GraphQLOverHTTP[Context, None]):
         the socket closes with 4403 otherwise, and with 4421 for a token of another region's account
         (reason ``WRONG_REGION <homeRegion> <endpoint>``, at most the 123 bytes a close reason may
         hold). The account found is the connection's for its life. An account holding
-        ``DOCSTORE_WS_CONNECTIONS_PER_ACCOUNT`` connections to this process already is closed with
-        4429 and a reason naming that setting."""
+        ``DOCSTORE_WS_CONNECTIONS_PER_ACCOUNT`` connections already (to any API process sharing
+        the pub/sub Redis) is closed with 4429 and a reason naming that setting."""
         params = context.connection_params if isinstance(context, ConnectionContext) else {}
         authorization = next(
             (value for key, value in params.items() if isinstance(key, str) and key.lower() == "authorization"), None
@@ -130,14 +131,15 @@ class GraphQLView(GraphQLOverHTTP[Context, None]):
             raise ConnectionRejectionError() from None
         if viewer is None:
             raise ConnectionRejectionError()
-        if isinstance(context, ConnectionContext) and context.slot_of is None:
-            if not context.services.connections.acquire(viewer.id):
+        if isinstance(context, ConnectionContext) and context.slot is None:
+            slot = await context.services.connections.acquire(viewer.id)
+            if slot is None:
                 limit = context.services.connections.limit
                 reason = f"At most {limit} connections an account (DOCSTORE_WS_CONNECTIONS_PER_ACCOUNT)."
                 if isinstance(context.request, WebSocket):
                     await context.request.close(code=TOO_MANY_CONNECTIONS_CLOSE, reason=reason)
                 raise ConnectionRejectionError()
-            context.slot_of = viewer.id
+            context.slot = (viewer.id, slot)
         return UnsetType()  # acknowledge with no payload
 
 
@@ -237,6 +239,7 @@ def create_app(
                     with contextlib.suppress(asyncio.CancelledError):
                         await task
             await runtime.pubsub.disconnect()
+            await runtime.services.connections.close()
             await asyncio.to_thread(runtime.close)
 
     async def healthz(_: Request) -> Response:

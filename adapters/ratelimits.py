@@ -1,19 +1,15 @@
-"""How often a client may try to sign in or up, and how many WebSocket connections an account holds.
+"""How often a client may try to sign in or up.
 
 Attempts are counted with the ``limits`` library's moving window: in Redis when
 ``DOCSTORE_PUBSUB_URL`` is ``redis://`` (every API process shares the counts, as they share events),
 in this process's memory otherwise. signIn and signUp share one budget per client IP and one per
 email, so switching between them buys nothing.
-
-WebSocket connections are counted per account in this process (:class:`ConnectionSlots`): a
-connection is not an event in a window but something held, released when it closes.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from collections import Counter
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, cast
 
@@ -93,23 +89,3 @@ class AuthLimits:
     async def reset(self) -> None:
         """Forget every count (tests, and an operator clearing a lockout)."""
         await self.storage.reset()
-
-
-class ConnectionSlots:
-    """WebSocket connections each account holds in this process, at most ``limit`` each."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self.held: Counter[str] = Counter()
-
-    def acquire(self, account_id: str) -> bool:
-        """Take a slot for a new connection; False when the account holds ``limit`` already."""
-        if self.held[account_id] >= self.limit:
-            return False
-        self.held[account_id] += 1
-        return True
-
-    def release(self, account_id: str) -> None:
-        self.held[account_id] -= 1
-        if self.held[account_id] <= 0:
-            del self.held[account_id]

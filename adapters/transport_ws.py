@@ -93,7 +93,7 @@ class TransportWsHandler(BaseGraphQLTransportWSHandler[Context, RootValue]):
         finally:
             release = getattr(self.context, "release_connection", None)
             if callable(release):
-                release()
+                await release()
 
     async def handle_subscribe(self, message: SubscribeMessage) -> None:
         limit = self.max_subscriptions_per_connection

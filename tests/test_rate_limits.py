@@ -224,11 +224,8 @@ def ws_url(server: LiveServer) -> str:
     return server.url.replace("http://", "ws://", 1) + "/graphql"
 
 
-def held(limited: LiveServer, services: Services, account_id: str) -> int:
-    async def count() -> int:
-        return services.connections.held[account_id]
-
-    return limited.call(count())
+def held(server: LiveServer, services: Services, account_id: str) -> int:
+    return server.call(services.connections.holding(account_id))
 
 
 def test_a_connection_over_the_account_limit_is_closed_with_4429(
@@ -294,3 +291,66 @@ def test_an_operation_over_the_connection_limit_is_refused_and_the_connection_st
         assert answered["type"] == "next"
         assert answered["payload"]["data"]["me"]["email"] == owner.email
         assert socket.receive() == {"id": "4", "type": "complete"}
+
+
+@pytest.fixture(scope="module")
+def redis_pair(settings: Settings, target: Any, redis_url: str) -> Iterator[tuple[LiveServer, LiveServer]]:
+    """Two API servers sharing one real Redis (their events and their counts), each its own app."""
+    shared = settings.with_overrides(run_workers=False, pubsub_url=redis_url, **LIMITS)
+    first, second = LiveServer(shared), LiveServer(shared)
+    first.start()
+    try:
+        second.start()
+        try:
+            yield first, second
+        finally:
+            second.stop()
+    finally:
+        first.stop()
+
+
+def test_connections_are_counted_across_servers_sharing_redis(
+    redis_pair: tuple[LiveServer, LiveServer], settings: Settings
+) -> None:
+    first, second = redis_pair
+    first_services: Services = first.app.state.services
+    owner, bystander = stored_user(settings), stored_user(settings)
+    with open_socket(ws_url(first)) as one, open_socket(ws_url(second)) as two:
+        for socket in (one, two):
+            socket.init(bearer(owner))
+            assert socket.receive() == {"type": "connection_ack"}
+
+        with open_socket(ws_url(first)) as third, open_socket(ws_url(second)) as ordinary:
+            third.init(bearer(owner))
+            ordinary.init(bearer(bystander))
+            code, reason = third.closed()
+            assert ordinary.receive() == {"type": "connection_ack"}
+
+        assert (code, reason) == (4429, "At most 2 connections an account (DOCSTORE_WS_CONNECTIONS_PER_ACCOUNT).")
+        assert held(first, first_services, owner.id) == 2
+
+        two.connection.close()  # a slot taken on the second server, given back there
+        deadline = time.monotonic() + 15
+        while held(first, first_services, owner.id) != 1:
+            assert time.monotonic() < deadline, "the closed connection's slot was never given back"
+            time.sleep(0.02)
+        with open_socket(ws_url(first)) as again:
+            again.init(bearer(owner))
+            assert again.receive() == {"type": "connection_ack"}
+
+
+def test_sign_in_attempts_are_counted_across_servers_sharing_redis(
+    redis_pair: tuple[LiveServer, LiveServer], settings: Settings
+) -> None:
+    first, second = redis_pair
+    first.call(first.app.state.services.auth_limits.reset())
+    owner = stored_user(settings)
+    on_first, on_second = Api(first.url), Api(second.url)
+    assert sign_in(on_first, owner.email, "wrong password")["__typename"] == "InvalidCredentialsError"
+    assert sign_in(on_first, owner.email, "wrong password")["__typename"] == "InvalidCredentialsError"
+
+    refused = sign_in(on_second, owner.email)
+
+    assert refused["__typename"] == "RateLimitedError"
+    assert "DOCSTORE_AUTH_ATTEMPTS_PER_EMAIL" in refused["message"]
+    assert sessions_of(owner.id) == 1
