@@ -46,6 +46,8 @@ class Budget:
     """``amount`` attempts a ``window_seconds`` moving window for one kind of key."""
 
     kind: str
+    #: How a message names the key: "from this IP address".
+    scope: str
     amount: int
     window_seconds: int
     setting: str
@@ -64,8 +66,12 @@ class AuthLimits:
         # An ``async+`` URL always gives an asyncio storage; the factory is typed for both kinds.
         self.storage = cast("AsyncStorage", storage_from_string(url, **options))
         self.limiter = MovingWindowRateLimiter(self.storage)
-        self.per_ip = Budget("IP address", per_ip, window_seconds, "DOCSTORE_AUTH_ATTEMPTS_PER_IP")
-        self.per_email = Budget("email", per_email, window_seconds, "DOCSTORE_AUTH_ATTEMPTS_PER_EMAIL")
+        self.per_ip = Budget(
+            "IP address", "from this IP address", per_ip, window_seconds, "DOCSTORE_AUTH_ATTEMPTS_PER_IP"
+        )
+        self.per_email = Budget(
+            "email", "for this email", per_email, window_seconds, "DOCSTORE_AUTH_ATTEMPTS_PER_EMAIL"
+        )
 
     async def attempt(self, ip: str | None, email: str | None = None) -> None:
         """Count one attempt from ``ip`` (and for ``email``, when given); raises :class:`RateLimited`
@@ -81,7 +87,7 @@ class AuthLimits:
         stats = await self.limiter.get_window_stats(budget.item, budget.kind, key)
         retry = max(1, math.ceil(stats.reset_time - time.time()))
         raise RateLimited(
-            f"Too many sign-in and sign-up attempts from this {budget.kind}: at most {budget.amount} every "
+            f"Too many sign-in and sign-up attempts {budget.scope}: at most {budget.amount} every "
             f"{budget.window_seconds} seconds ({budget.setting}). Try again in {retry} seconds.",
             retry,
         )

@@ -109,7 +109,7 @@ def test_sign_in_over_the_email_limit_is_refused_and_starts_no_session(limited_a
 
     assert refused["__typename"] == "RateLimitedError"
     assert "DOCSTORE_AUTH_ATTEMPTS_PER_EMAIL" in refused["message"]
-    assert "at most 2 every 3600 seconds" in refused["message"]
+    assert "attempts for this email: at most 2 every 3600 seconds" in refused["message"]
     assert 3500 <= refused["retryAfterSeconds"] <= 3600
     assert sessions_of(owner.id) == before == 1  # only the stored one
 
