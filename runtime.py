@@ -24,10 +24,13 @@ if TYPE_CHECKING:
     from adapters.blocking import Blocking
     from adapters.cache import ReadCache
     from adapters.cloudwatch import CloudWatchReporter
+    from adapters.connection_slots import ConnectionSlots
+    from adapters.hashing import Hashing
     from adapters.mail import Mailer
     from adapters.metrics import Metrics
     from adapters.pubsub import BroadcastPubSub, EventSource, Publisher
     from adapters.queue import Queue
+    from adapters.ratelimits import AuthLimits
     from adapters.s3 import ObjectStore
     from adapters.search.base import SearchBackend
     from adapters.search.tantivy_index import TantivyIndex
@@ -48,6 +51,10 @@ class Services:
     events: EventSource
     queues: dict[str, Queue]
     mailer: Mailer
+    #: The password hashing pool, the sign-in attempt counts and the WebSocket connection counts.
+    hashing: Hashing
+    auth_limits: AuthLimits
+    connections: ConnectionSlots
     #: The search index this process reads (None where search is not set up: some tests).
     search: SearchBackend | None = None
     #: This process's metrics; None when ``DOCSTORE_METRICS`` is off (nothing is counted).
@@ -77,6 +84,7 @@ class Runtime:
     reporter: CloudWatchReporter | None = None
 
     def close(self) -> None:
+        self.services.hashing.close()
         if self.embedded is not None:
             self.embedded.stop()
 
@@ -155,9 +163,12 @@ def open_runtime(
     from adapters.blocking import Blocking
     from adapters.cache import ReadCache
     from adapters.cloudwatch import CloudWatchReporter
+    from adapters.connection_slots import connection_slots
+    from adapters.hashing import Hashing
     from adapters.mail import SesMailer
     from adapters.pubsub import BroadcastPubSub
     from adapters.queue import QUEUES, SqsQueue
+    from adapters.ratelimits import AuthLimits
     from adapters.s3 import S3ObjectStore
 
     endpoint = settings.aws_endpoint_url
@@ -200,6 +211,14 @@ def open_runtime(
             search=index,
             metrics=metrics,
             cache=cache,
+            hashing=Hashing(settings.hashing_threads, settings.hashing_queue),
+            auth_limits=AuthLimits(
+                settings.pubsub_url,
+                per_ip=settings.auth_attempts_per_ip,
+                per_email=settings.auth_attempts_per_email,
+                window_seconds=settings.auth_window_seconds,
+            ),
+            connections=connection_slots(settings.pubsub_url, settings.ws_connections_per_account),
         )
         reporter = None
         if metrics is not None and settings.cloudwatch_namespace:

@@ -61,6 +61,15 @@ class ConnectionContext(Context):
     """A WebSocket connection's context: Strawberry stores the ``connection_init`` payload in it."""
 
     connection_params: dict[str, object] = field(default_factory=dict)
+    #: The account and the connection slot this connection holds (``services.connections``).
+    slot: tuple[str, str] | None = None
+
+    async def release_connection(self) -> None:
+        """Give the connection's slot back; the handler calls this once the socket is done."""
+        if self.slot is not None:
+            account_id, slot = self.slot
+            self.slot = None
+            await self.services.connections.release(account_id, slot)
 
 
 class WebSocketAdapter(ASGIWebSocketAdapter):
@@ -73,6 +82,8 @@ class WebSocketAdapter(ASGIWebSocketAdapter):
 
 #: The close code for a token of another region's account (after HTTP's 421 Misdirected Request).
 WRONG_REGION_CLOSE = 4421
+#: The close code for an account holding its most connections already (after HTTP's 429).
+TOO_MANY_CONNECTIONS_CLOSE = 4429
 
 
 class GraphQLView(GraphQLOverHTTP[Context, None]):
@@ -101,7 +112,9 @@ class GraphQLView(GraphQLOverHTTP[Context, None]):
         (the key in any letter case: GraphiQL's Headers tab sends ``Authorization``);
         the socket closes with 4403 otherwise, and with 4421 for a token of another region's account
         (reason ``WRONG_REGION <homeRegion> <endpoint>``, at most the 123 bytes a close reason may
-        hold). The account found is the connection's for its life."""
+        hold). The account found is the connection's for its life. An account holding
+        ``DOCSTORE_WS_CONNECTIONS_PER_ACCOUNT`` connections already (to any API process sharing
+        the pub/sub Redis) is closed with 4429 and a reason naming that setting."""
         params = context.connection_params if isinstance(context, ConnectionContext) else {}
         authorization = next(
             (value for key, value in params.items() if isinstance(key, str) and key.lower() == "authorization"), None
@@ -118,6 +131,15 @@ class GraphQLView(GraphQLOverHTTP[Context, None]):
             raise ConnectionRejectionError() from None
         if viewer is None:
             raise ConnectionRejectionError()
+        if isinstance(context, ConnectionContext) and context.slot is None:
+            slot = await context.services.connections.acquire(viewer.id)
+            if slot is None:
+                limit = context.services.connections.limit
+                reason = f"At most {limit} connections an account (DOCSTORE_WS_CONNECTIONS_PER_ACCOUNT)."
+                if isinstance(context.request, WebSocket):
+                    await context.request.close(code=TOO_MANY_CONNECTIONS_CLOSE, reason=reason)
+                raise ConnectionRejectionError()
+            context.slot = (viewer.id, slot)
         return UnsetType()  # acknowledge with no payload
 
 
@@ -217,6 +239,7 @@ def create_app(
                     with contextlib.suppress(asyncio.CancelledError):
                         await task
             await runtime.pubsub.disconnect()
+            await runtime.services.connections.close()
             await asyncio.to_thread(runtime.close)
 
     async def healthz(_: Request) -> Response:
@@ -239,6 +262,7 @@ def create_app(
         graphql_ide="graphiql",
         subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL],
         connection_init_wait_timeout=timedelta(seconds=3),
+        max_subscriptions_per_connection=settings.ws_subscriptions_per_connection,
     )
     routes: list[BaseRoute] = [
         # Every method reaches the view, so a PUT is refused with a GraphQL response and `Allow`.

@@ -128,6 +128,18 @@ class Settings:
     #: The request line and headers of one HTTP request (or WebSocket handshake): bytes, and headers.
     max_header_bytes: int = 16_384
     max_headers: int = 100
+    #: Password hashes (argon2id, 64 MiB each) run in their own pool of this many threads; this
+    #: many more callers may wait for it, and the rest are refused with RateLimitedError.
+    hashing_threads: int = 2
+    hashing_queue: int = 16
+    #: signIn and signUp attempts together, per client IP and per email, in a moving window.
+    auth_attempts_per_ip: int = 10
+    auth_attempts_per_email: int = 5
+    auth_window_seconds: int = 60
+    #: WebSocket connections one account may hold open (in one API process), and the
+    #: subscriptions one connection may run at once.
+    ws_connections_per_account: int = 10
+    ws_subscriptions_per_connection: int = 20
 
     @property
     def bucket(self) -> str:
@@ -249,6 +261,13 @@ class Settings:
             query_cache_entries=integer("QUERY_CACHE_ENTRIES", 1_000, low=0),
             max_header_bytes=integer("MAX_HEADER_BYTES", 16_384, low=1_024),
             max_headers=integer("MAX_HEADERS", 100, low=10),
+            hashing_threads=integer("HASHING_THREADS", 2),
+            hashing_queue=integer("HASHING_QUEUE", 16, low=0),
+            auth_attempts_per_ip=integer("AUTH_ATTEMPTS_PER_IP", 10),
+            auth_attempts_per_email=integer("AUTH_ATTEMPTS_PER_EMAIL", 5),
+            auth_window_seconds=integer("AUTH_WINDOW_SECONDS", 60),
+            ws_connections_per_account=integer("WS_CONNECTIONS_PER_ACCOUNT", 10),
+            ws_subscriptions_per_connection=integer("WS_SUBSCRIPTIONS_PER_CONNECTION", 20),
         )
 
 

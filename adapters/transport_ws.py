@@ -6,6 +6,9 @@ What Strawberry 0.341's handler does differently, and what this one does instead
 - It indexes every frame as the object it expects, so a JSON list, a list ``id`` or a string
   ``payload`` raised inside the connection's task and dropped the socket (1006). Here each frame is
   checked first, and a malformed one closes the socket with 4400 and a reason, as the protocol says.
+- Its subscription limit (``max_subscriptions_per_connection``, which also counts queries and
+  mutations in flight) answers "Subscription limit reached"; here the ``error`` message names the
+  limit and its setting. The socket stays open: the client's other operations go on.
 - It closes the socket with 4400 for a syntax error in ``subscribe``, and for an operation name the
   document lacks. The protocol answers errors before execution with an ``error`` message carrying
   the GraphQL errors; here syntax errors are answered so too, like validation errors already were.
@@ -13,6 +16,7 @@ What Strawberry 0.341's handler does differently, and what this one does instead
 
 from __future__ import annotations
 
+import contextlib
 from typing import TYPE_CHECKING, Any
 
 from graphql import GraphQLError
@@ -24,7 +28,7 @@ from adapters.graphql_over_http import json_kind, no_operation
 
 if TYPE_CHECKING:
     from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import Operation
-    from strawberry.subscriptions.protocols.graphql_transport_ws.types import Message
+    from strawberry.subscriptions.protocols.graphql_transport_ws.types import Message, SubscribeMessage
     from strawberry.types.execution import PreExecutionError
 
 #: The most a WebSocket close reason may hold (RFC 6455: 125 bytes of payload, 2 of them the code).
@@ -82,6 +86,32 @@ class TransportWsHandler(BaseGraphQLTransportWSHandler[Context, RootValue]):
             await self.handle_invalid_message(problem)
             return
         await super().handle_message(message)
+
+    async def handle(self) -> None:
+        try:
+            await super().handle()
+        finally:
+            release = getattr(self.context, "release_connection", None)
+            if callable(release):
+                await release()
+
+    async def handle_subscribe(self, message: SubscribeMessage) -> None:
+        limit = self.max_subscriptions_per_connection
+        if (
+            self.connection_acknowledged
+            and limit is not None
+            and message["id"] not in self.operations
+            and len(self.operations) >= limit
+        ):
+            error = GraphQLError(
+                f"This connection runs {limit} operations already, the most one connection may "
+                "(DOCSTORE_WS_SUBSCRIPTIONS_PER_CONNECTION); complete one first, or open another connection.",
+                extensions={"code": "RATE_LIMITED", "limit": limit},
+            )
+            with contextlib.suppress(Exception):
+                await self.send_message({"id": message["id"], "type": "error", "payload": [error.formatted]})
+            return
+        await super().handle_subscribe(message)
 
     async def handle_invalid_message(self, error_message: str) -> None:
         # A close reason holds at most 123 bytes; Strawberry's name the message type the client sent.

@@ -27,8 +27,10 @@ TICKS = os.sysconf("SC_CLK_TCK")
 
 def clean_environment() -> dict[str, str]:
     """This process's environment without any ``DOCSTORE_*`` or ``AWS_*`` variable: the server runs
-    on its defaults, the embedded AWS, and can never reach a real account."""
-    return {name: value for name, value in os.environ.items() if not name.startswith(("DOCSTORE_", "AWS_"))}
+    on its defaults, the embedded AWS, and can never reach a real account. Only the sign-in rate
+    limits are lifted: every simulated person signs up from 127.0.0.1."""
+    env = {name: value for name, value in os.environ.items() if not name.startswith(("DOCSTORE_", "AWS_"))}
+    return {**env, "DOCSTORE_AUTH_ATTEMPTS_PER_IP": "1000000", "DOCSTORE_AUTH_ATTEMPTS_PER_EMAIL": "1000000"}
 
 
 def free_port() -> int:

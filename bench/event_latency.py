@@ -71,6 +71,8 @@ def run(*, quick: bool, command: str) -> str:
                 sweep_interval_seconds=0,
                 data_dir=Path(tmp) / "data",
                 pubsub_url=url,
+                auth_attempts_per_ip=1_000_000,  # every simulated client signs in from 127.0.0.1
+                auth_attempts_per_email=1_000_000,
             )
             target = AwsTarget.from_settings(settings)
             tables.configure(target, settings.table_prefix)

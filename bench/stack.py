@@ -34,6 +34,9 @@ def embedded_aws(folder: Path, **settings: Any) -> Iterator[tuple[Settings, AwsT
             "table_prefix": "bench",
             "sweep_interval_seconds": 0,
             "data_dir": folder / "data",
+            # Every simulated client signs in from 127.0.0.1.
+            "auth_attempts_per_ip": 1_000_000,
+            "auth_attempts_per_email": 1_000_000,
             **settings,
         }
         configured = Settings(**options)

@@ -9,7 +9,9 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from adapters.hashing import HashingBusy
 from adapters.queue import ACCOUNT_CREATED, ACCOUNT_EVENTS
+from adapters.ratelimits import RateLimited
 from models import accounts, sessions
 from models.errors import EmailTaken
 from resolvers import regions, validation
@@ -26,7 +28,7 @@ from schema.accounts import (
     SignUpInput,
     SignUpResult,
 )
-from schema.errors import Unauthenticated, ValidationError
+from schema.errors import RateLimitedError, Unauthenticated, ValidationError
 from schema.regions import WrongRegionError
 from subscriptions.events import Event, EventType
 
@@ -43,11 +45,16 @@ async def sign_up(
 ) -> SignUpResult:
     services = info.context.services
     try:
-        email = validation.email(input.email)
-        password = validation.password(input.password)
-    except validation.InvalidInput as error:
-        return ValidationError(message=error.message, field=error.field)
-    password_hash = await services.blocking.run(services.passwords.hash, password)
+        await services.auth_limits.attempt(client_ip(info.context))
+        try:
+            email = validation.email(input.email)
+            password = validation.password(input.password)
+        except validation.InvalidInput as error:
+            return ValidationError(message=error.message, field=error.field)
+        await services.auth_limits.attempt(None, email)
+        password_hash = await services.hashing.run(services.passwords.hash, password)
+    except (RateLimited, HashingBusy) as refused:
+        return rate_limited(refused)
     try:
         record = await services.blocking.run(
             functools.partial(
@@ -70,13 +77,18 @@ async def sign_in(
 ) -> SignInResult:
     services = info.context.services
     try:
-        email = validation.email(input.email)
-    except validation.InvalidInput:
-        return InvalidCredentialsError(message=BAD_CREDENTIALS)
-    record = await services.blocking.run(accounts.find_by_email, email)
-    # Verify against a stand-in hash when there is no account, so timing does not tell.
-    stored = record.password_hash if record else _stand_in_hash(services.passwords)
-    matches = await services.blocking.run(_verify, services.passwords, stored, input.password[:1024])
+        await services.auth_limits.attempt(client_ip(info.context))
+        try:
+            email = validation.email(input.email)
+        except validation.InvalidInput:
+            return InvalidCredentialsError(message=BAD_CREDENTIALS)
+        await services.auth_limits.attempt(None, email)
+        record = await services.blocking.run(accounts.find_by_email, email)
+        # Verify against a stand-in hash when there is no account, so timing does not tell.
+        stored = record.password_hash if record else None
+        matches = await services.hashing.run(_verify, services.passwords, stored, input.password[:1024])
+    except (RateLimited, HashingBusy) as refused:
+        return rate_limited(refused)
     if record is None or not matches:
         return InvalidCredentialsError(message=BAD_CREDENTIALS)
     if accounts.is_replica(record, services.settings.region):
@@ -122,9 +134,23 @@ async def _start_session(context: Context, record: accounts.Account) -> AuthPayl
     return AuthPayload(token=token, expires_at=session.expires_at, account=Account.from_model(record))
 
 
-def _verify(hasher: PasswordHasher, stored: str, password: str) -> bool:
+def client_ip(context: Context) -> str | None:
+    """The address the request came from, as uvicorn saw it (behind a proxy, run uvicorn with
+    ``--proxy-headers`` and ``--forwarded-allow-ips`` so that it is the client's)."""
+    client = context.request.client if context.request is not None else None
+    return client.host if client is not None else None
+
+
+def rate_limited(refused: RateLimited | HashingBusy) -> RateLimitedError:
+    if isinstance(refused, HashingBusy):
+        # The queue drains in a few hashes' time: tens of milliseconds each.
+        return RateLimitedError(message=str(refused), retry_after_seconds=1)
+    return RateLimitedError(message=refused.message, retry_after_seconds=refused.retry_after_seconds)
+
+
+def _verify(hasher: PasswordHasher, stored: str | None, password: str) -> bool:
     try:
-        return hasher.verify(stored, password)
+        return hasher.verify(stored if stored is not None else _stand_in_hash(hasher), password)
     except (VerificationError, InvalidHashError):
         return False
 

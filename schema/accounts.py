@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
-from schema.errors import Error, ValidationError
+from schema.errors import Error, RateLimitedError, ValidationError
 from schema.regions import WrongRegionError
 from schema.scalars import Long
 
@@ -94,16 +94,20 @@ class SignInInput:
 
 
 SignUpResult = Annotated[
-    AuthPayload | EmailTakenError | ValidationError,
-    strawberry.union("SignUpResult", description="The new session, or why there is none."),
+    AuthPayload | EmailTakenError | ValidationError | RateLimitedError,
+    strawberry.union(
+        "SignUpResult",
+        description="The new session, or why there is none. `RateLimitedError`: too many attempts; nothing was stored.",
+    ),
 ]
 SignInResult = Annotated[
-    AuthPayload | InvalidCredentialsError | WrongRegionError,
+    AuthPayload | InvalidCredentialsError | WrongRegionError | RateLimitedError,
     strawberry.union(
         "SignInResult",
         description=(
             "The new session, or why there is none. `WrongRegionError` only with the right password: "
-            "the account lives in another region; sign in there."
+            "the account lives in another region; sign in there. `RateLimitedError`: too many attempts "
+            "(the password was not checked and no session was started)."
         ),
     ),
 ]

@@ -21,6 +21,20 @@ class NotFoundError(Error):
     id: strawberry.ID = strawberry.field(description="The id that was asked for.")
 
 
+@strawberry.type(
+    description=(
+        "Too many attempts: wait `retryAfterSeconds` and try again. Nothing was stored and nothing was "
+        "checked. signIn and signUp together allow DOCSTORE_AUTH_ATTEMPTS_PER_IP attempts (10 by default) "
+        "per client IP and DOCSTORE_AUTH_ATTEMPTS_PER_EMAIL (5) per email every "
+        "DOCSTORE_AUTH_WINDOW_SECONDS (60); also answered when the server's password hashing is full."
+    )
+)
+class RateLimitedError(Error):
+    retry_after_seconds: int = strawberry.field(
+        description="Seconds until another attempt can be accepted (at least 1)."
+    )
+
+
 class CodedError(GraphQLError):
     """A top-level GraphQL error with ``extensions.code``, never masked."""
 

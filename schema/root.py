@@ -89,10 +89,22 @@ class Query:
 )
 class Mutation:
     sign_up: SignUpResult = strawberry.mutation(
-        resolver=accounts.sign_up, description="Create an account and sign in to it."
+        resolver=accounts.sign_up,
+        description=(
+            "Create an account and sign in to it. Counted with signIn: at most "
+            "DOCSTORE_AUTH_ATTEMPTS_PER_IP attempts per client IP and DOCSTORE_AUTH_ATTEMPTS_PER_EMAIL "
+            "per email every DOCSTORE_AUTH_WINDOW_SECONDS (10, 5 and 60 by default); beyond, "
+            "`RateLimitedError`."
+        ),
     )
     sign_in: SignInResult = strawberry.mutation(
-        resolver=accounts.sign_in, description="Start a session with email and password."
+        resolver=accounts.sign_in,
+        description=(
+            "Start a session with email and password. Counted with signUp: at most "
+            "DOCSTORE_AUTH_ATTEMPTS_PER_IP attempts per client IP and DOCSTORE_AUTH_ATTEMPTS_PER_EMAIL "
+            "per email every DOCSTORE_AUTH_WINDOW_SECONDS (10, 5 and 60 by default); beyond, "
+            "`RateLimitedError`."
+        ),
     )
     sign_out: SignOutPayload = strawberry.mutation(
         resolver=accounts.sign_out,

@@ -24,6 +24,8 @@ def free_port() -> int:
 
 def clean_env(**extra: str) -> dict[str, str]:
     env = {name: value for name, value in os.environ.items() if not name.startswith(("DOCSTORE_", "AWS_"))}
+    # Every test signs up from 127.0.0.1: no sign-in rate limits unless a test sets them.
+    env.update(DOCSTORE_AUTH_ATTEMPTS_PER_IP="1000000", DOCSTORE_AUTH_ATTEMPTS_PER_EMAIL="1000000")
     env.update(extra)
     return env
 

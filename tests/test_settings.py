@@ -70,9 +70,28 @@ def test_the_load_limits_of_the_workers_and_the_embedded_aws_are_read() -> None:
     assert (settings.worker_concurrency, settings.embedded_threads, settings.embedded_connections) == (4, 8, 50)
 
 
+def test_the_rate_and_concurrency_limits_are_read() -> None:
+    names = (
+        "HASHING_THREADS",
+        "HASHING_QUEUE",
+        "AUTH_ATTEMPTS_PER_IP",
+        "AUTH_ATTEMPTS_PER_EMAIL",
+        "AUTH_WINDOW_SECONDS",
+        "WS_CONNECTIONS_PER_ACCOUNT",
+        "WS_SUBSCRIPTIONS_PER_CONNECTION",
+    )
+    defaults = Settings.from_env({})
+    settings = Settings.from_env({f"DOCSTORE_{name}": str(number) for number, name in enumerate(names, start=3)})
+
+    assert [getattr(defaults, name.lower()) for name in names] == [2, 16, 10, 5, 60, 10, 20]
+    assert [getattr(settings, name.lower()) for name in names] == [3, 4, 5, 6, 7, 8, 9]
+
+
 @pytest.mark.parametrize(
     ("env", "message"),
     [
+        ({"DOCSTORE_HASHING_THREADS": "0"}, "DOCSTORE_HASHING_THREADS must be at least 1"),
+        ({"DOCSTORE_AUTH_WINDOW_SECONDS": "0"}, "DOCSTORE_AUTH_WINDOW_SECONDS must be at least 1"),
         ({"DOCSTORE_WORKER_CONCURRENCY": "0"}, "DOCSTORE_WORKER_CONCURRENCY must be at least 1"),
         ({"DOCSTORE_EMBEDDED_THREADS": "many"}, "DOCSTORE_EMBEDDED_THREADS must be a whole number, not 'many'"),
         ({"DOCSTORE_AWS_MODE": "cloud"}, "DOCSTORE_AWS_MODE must be embedded, endpoint or aws"),

@@ -53,6 +53,9 @@ def regional_context(token: str) -> Context:
         events=None,  # type: ignore[arg-type]
         queues={},
         mailer=None,  # type: ignore[arg-type]
+        hashing=None,  # type: ignore[arg-type]
+        auth_limits=None,  # type: ignore[arg-type]
+        connections=None,  # type: ignore[arg-type]
     )
     return Context(services=services, response=Response(), token=token)
 

@@ -86,6 +86,7 @@ def test_errors_implement_the_error_interface() -> None:
         "UploadNotFoundError",
         "WrongRegionError",
         "UploadRejectedError",
+        "RateLimitedError",
     }
     for name in names:
         assert error in schema._schema.type_map[name].interfaces, name

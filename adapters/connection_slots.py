@@ -1,0 +1,121 @@
+"""How many WebSocket connections each account holds open, at most ``limit`` each.
+
+A connection is something held, not an event in a window, so the ``limits`` library (which counts
+events in windows) does not fit; this counts by hand. In one process (``memory://``) a Counter does.
+Across processes (``redis://``) each account has a Redis sorted set of its connections, each
+scored with the end of its lease: a process renews the leases of its connections every third of
+:data:`LEASE_SECONDS`, so the connections of a process that died without releasing them stop
+counting within a lease. Taking a slot is one Lua script: drop expired leases, count, add.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from collections import Counter
+
+from redis import asyncio as redis
+
+log = logging.getLogger("docstore.connections")
+
+#: How long a connection counts without its process renewing it (it renews every third of this).
+LEASE_SECONDS = 30
+KEY_PREFIX = "docstore:ws-connections:"
+
+ACQUIRE = """
+local now, limit, expires = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+if redis.call('ZCARD', KEYS[1]) >= limit then return 0 end
+redis.call('ZADD', KEYS[1], expires, ARGV[4])
+redis.call('EXPIRE', KEYS[1], ARGV[5])
+return 1
+"""
+
+
+class ConnectionSlots:
+    """Connections each account holds in this process."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.held: Counter[str] = Counter()
+
+    async def acquire(self, account_id: str) -> str | None:
+        """A slot for a new connection of ``account_id``; None when it holds ``limit`` already."""
+        if self.held[account_id] >= self.limit:
+            return None
+        self.held[account_id] += 1
+        return uuid.uuid4().hex
+
+    async def release(self, account_id: str, slot: str) -> None:
+        self.held[account_id] -= 1
+        if self.held[account_id] <= 0:
+            del self.held[account_id]
+
+    async def holding(self, account_id: str) -> int:
+        """Connections ``account_id`` holds (in every process, for the Redis kind)."""
+        return self.held[account_id]
+
+    async def close(self) -> None:
+        return None
+
+
+class RedisConnectionSlots(ConnectionSlots):
+    """Connections each account holds in every process sharing the Redis at ``url``."""
+
+    def __init__(self, url: str, limit: int) -> None:
+        super().__init__(limit)
+        self.client = redis.Redis.from_url(url)
+        self.script = self.client.register_script(ACQUIRE)
+        self.mine: dict[str, str] = {}  # slot -> account, the leases this process renews
+        self._renewing: asyncio.Task[None] | None = None
+
+    async def acquire(self, account_id: str) -> str | None:
+        slot = uuid.uuid4().hex
+        now = time.time()
+        taken = await self.script(
+            keys=[KEY_PREFIX + account_id], args=[now, self.limit, now + LEASE_SECONDS, slot, LEASE_SECONDS * 2]
+        )
+        if not taken:
+            return None
+        self.mine[slot] = account_id
+        if self._renewing is None:
+            self._renewing = asyncio.create_task(self._renew_forever(), name="websocket connection leases")
+        return slot
+
+    async def release(self, account_id: str, slot: str) -> None:
+        self.mine.pop(slot, None)
+        await self.client.zrem(KEY_PREFIX + account_id, slot)
+
+    async def holding(self, account_id: str) -> int:
+        count: int = await self.client.zcount(KEY_PREFIX + account_id, time.time(), "+inf")
+        return count
+
+    async def close(self) -> None:
+        if self._renewing is not None:
+            self._renewing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._renewing
+        await self.client.aclose()
+
+    async def _renew_forever(self) -> None:
+        while True:
+            await asyncio.sleep(LEASE_SECONDS / 3)
+            try:
+                async with self.client.pipeline(transaction=False) as pipe:
+                    until = time.time() + LEASE_SECONDS
+                    for slot, account_id in list(self.mine.items()):
+                        pipe.zadd(KEY_PREFIX + account_id, {slot: until}, xx=True)
+                        pipe.expire(KEY_PREFIX + account_id, LEASE_SECONDS * 2)
+                    await pipe.execute()
+            except Exception:
+                log.exception("could not renew the WebSocket connection leases; trying again")
+
+
+def connection_slots(pubsub_url: str, limit: int) -> ConnectionSlots:
+    """Counted in the pub/sub Redis when there is one, in this process otherwise."""
+    if pubsub_url.partition("://")[0] in {"redis", "rediss"}:
+        return RedisConnectionSlots(pubsub_url, limit)
+    return ConnectionSlots(limit)

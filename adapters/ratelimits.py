@@ -1,0 +1,97 @@
+"""How often a client may try to sign in or up.
+
+Attempts are counted with the ``limits`` library's moving window: in Redis when
+``DOCSTORE_PUBSUB_URL`` is ``redis://`` (every API process shares the counts, as they share events),
+in this process's memory otherwise. signIn and signUp share one budget per client IP and one per
+email, so switching between them buys nothing.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, cast
+
+from limits import RateLimitItemPerSecond
+from limits.aio.strategies import MovingWindowRateLimiter
+from limits.storage import storage_from_string
+
+if TYPE_CHECKING:
+    from limits.aio.storage import Storage as AsyncStorage
+
+#: The namespace of DocStore's counters in the limits storage (Redis keys start with ``LIMITS:``).
+NAMESPACE = "docstore-auth"
+
+
+class RateLimited(Exception):
+    """Too many attempts in the window: ``retry_after_seconds`` until the next is allowed."""
+
+    def __init__(self, message: str, retry_after_seconds: int) -> None:
+        super().__init__(message)
+        self.message = message
+        self.retry_after_seconds = retry_after_seconds
+
+
+def storage_url(pubsub_url: str) -> str:
+    """Where the counts live: the pub/sub Redis, or this process's memory for ``memory://``."""
+    scheme = pubsub_url.partition("://")[0]
+    if scheme in {"redis", "rediss"}:
+        return f"async+{pubsub_url}"
+    return "async+memory://"
+
+
+@dataclass(frozen=True)
+class Budget:
+    """``amount`` attempts a ``window_seconds`` moving window for one kind of key."""
+
+    kind: str
+    #: How a message names the key: "from this IP address".
+    scope: str
+    amount: int
+    window_seconds: int
+    setting: str
+
+    @property
+    def item(self) -> RateLimitItemPerSecond:
+        return RateLimitItemPerSecond(self.amount, self.window_seconds, namespace=NAMESPACE)
+
+
+class AuthLimits:
+    """Sign-in and sign-up attempts, per client IP and per email."""
+
+    def __init__(self, pubsub_url: str, per_ip: int, per_email: int, window_seconds: int) -> None:
+        url = storage_url(pubsub_url)
+        options = {"implementation": "redispy"} if url.startswith("async+redis") else {}
+        # An ``async+`` URL always gives an asyncio storage; the factory is typed for both kinds.
+        self.storage = cast("AsyncStorage", storage_from_string(url, **options))
+        self.limiter = MovingWindowRateLimiter(self.storage)
+        self.per_ip = Budget(
+            "IP address", "from this IP address", per_ip, window_seconds, "DOCSTORE_AUTH_ATTEMPTS_PER_IP"
+        )
+        self.per_email = Budget(
+            "email", "for this email", per_email, window_seconds, "DOCSTORE_AUTH_ATTEMPTS_PER_EMAIL"
+        )
+
+    async def attempt(self, ip: str | None, email: str | None = None) -> None:
+        """Count one attempt from ``ip`` (and for ``email``, when given); raises :class:`RateLimited`
+        when either has used its budget. A refused attempt is not counted against the other key."""
+        if ip is not None:
+            await self._hit(self.per_ip, ip)
+        if email is not None:
+            await self._hit(self.per_email, email)
+
+    async def _hit(self, budget: Budget, key: str) -> None:
+        if await self.limiter.hit(budget.item, budget.kind, key):
+            return
+        stats = await self.limiter.get_window_stats(budget.item, budget.kind, key)
+        retry = max(1, math.ceil(stats.reset_time - time.time()))
+        raise RateLimited(
+            f"Too many sign-in and sign-up attempts {budget.scope}: at most {budget.amount} every "
+            f"{budget.window_seconds} seconds ({budget.setting}). Try again in {retry} seconds.",
+            retry,
+        )
+
+    async def reset(self) -> None:
+        """Forget every count (tests, and an operator clearing a lockout)."""
+        await self.storage.reset()
