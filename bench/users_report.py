@@ -170,8 +170,10 @@ def section(
         "",
         f"Run {started:%Y-%m-%d %H:%M} UTC: `{command}`, on {machine}; {versions}.",
         "",
-        f"`docstore serve --port P --data-dir DIR` in a fresh temporary data folder (the embedded default, no "
-        f"`DOCSTORE_*` or `AWS_*` variable set), started as a user starts it. {users} simulated people "
+        f"`docstore serve --port P --data-dir DIR` in a fresh temporary data folder (the embedded default: no "
+        f"`AWS_*` variable, and no `DOCSTORE_*` one but the sign-in attempt limits, "
+        f"`DOCSTORE_AUTH_ATTEMPTS_PER_IP` and `_PER_EMAIL`, raised since every simulated person signs in from "
+        f"127.0.0.1), started as a user starts it. {users} simulated people "
         "(`bench/simulated_user.py`, httpx and websockets in one asyncio process) each sign up, open one "
         "`documentEvents` subscription (graphql-transport-ws, token in `connection_init`) held for the whole "
         f"run, then act once every {think:g} s on average (exponential think time between one action's end "
