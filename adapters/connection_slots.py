@@ -17,8 +17,6 @@ import time
 import uuid
 from collections import Counter
 
-from redis import asyncio as redis
-
 log = logging.getLogger("docstore.connections")
 
 #: How long a connection counts without its process renewing it (it renews every third of this).
@@ -67,6 +65,8 @@ class RedisConnectionSlots(ConnectionSlots):
 
     def __init__(self, url: str, limit: int) -> None:
         super().__init__(limit)
+        from redis import asyncio as redis  # only where Redis is used: commands never load it
+
         self.client = redis.Redis.from_url(url)
         self.script = self.client.register_script(ACQUIRE)
         self.mine: dict[str, str] = {}  # slot -> account, the leases this process renews
