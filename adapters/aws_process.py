@@ -250,8 +250,10 @@ class Durable:
             form = parse_qs(body.decode("utf-8", "replace"))
             action = form.get("Action", [""])[0]
             request = {key: values[0] for key, values in form.items()}
+        moto_state.begin_sqs_request()
         answer = list(self.app(environ, start_response))
         if action in moto_state.SQS_READS or scope is None:
+            moto_state.end_sqs_request()
             return answer
         account = _account(scope[0])
         names: list[str] | None = None
@@ -263,7 +265,8 @@ class Durable:
             names = [request["QueueName"]]
         settings = action in moto_state.SQS_QUEUE_ACTIONS or names is None
         region = scope[1]
-        self._commit(lambda: self.sqs.queue_changes(account, region, names, settings=settings))
+        whole = action in moto_state.SQS_WHOLE_QUEUE_ACTIONS
+        self._commit(lambda: self.sqs.queue_changes(account, region, names, settings=settings, whole=whole))
         return answer
 
     def _ses(
@@ -401,6 +404,7 @@ class Embedded:
         blobs = moto_blobs.BlobStore(self.folder / "blobs", fsync=self.synchronous == "FULL")
         moto_blobs.install(blobs)
         moto_state.install_s3_tracking()
+        moto_state.install_sqs_tracking()
         self.state = moto_state.StateFile(self.folder / "state.sqlite3", synchronous=self.synchronous)
         sqs = moto_state.SqsMirror()
         loader = moto_loading.Loader(self.state, sqs)

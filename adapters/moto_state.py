@@ -31,7 +31,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator
+    from collections.abc import Callable, Iterable, Iterator
     from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -385,6 +385,63 @@ SQS_QUEUE_ACTIONS = frozenset(
 _QUEUE_PRIVATE = ("_messages", "_pending_messages", "deleted_messages", "_messages_lock", "dead_letter_queue")
 
 
+#: Actions that change messages in ways the tracking below does not see: the whole queue is compared.
+SQS_WHOLE_QUEUE_ACTIONS = frozenset({"PurgeQueue"})
+
+
+class _TouchedMessages(threading.local):
+    def __init__(self) -> None:
+        #: The ids of the messages this request thread changed; None outside a tracked request.
+        self.ids: set[str] | None = None
+
+
+_touched_messages = _TouchedMessages()
+
+
+def install_sqs_tracking() -> None:
+    """Note, per request thread, every message moto's SQS adds, receives, hides, delays or deletes,
+    so that a request writes those messages only, not a comparison of its whole queue."""
+    from moto.sqs.models import Message, Queue
+
+    if getattr(Queue, "_docstore_tracked", False):
+        return
+
+    def noting(original: Callable[..., Any]) -> Callable[..., Any]:
+        def tracked(self: Any, *args: Any, **kwargs: Any) -> Any:
+            if _touched_messages.ids is not None:
+                _touched_messages.ids.add(self.id)
+            return original(self, *args, **kwargs)
+
+        return tracked
+
+    for name in ("mark_received", "change_visibility", "delay"):
+        setattr(Message, name, noting(getattr(Message, name)))
+    add_message, delete_message = Queue.add_message, Queue.delete_message
+
+    def added(self: Any, message: Any) -> None:
+        if _touched_messages.ids is not None:
+            _touched_messages.ids.add(message.id)
+        add_message(self, message)
+
+    def deleted(self: Any, receipt_handle: str) -> None:
+        if _touched_messages.ids is not None:
+            _touched_messages.ids.update(m.id for m in self._messages if m.had_receipt_handle(receipt_handle))
+        delete_message(self, receipt_handle)
+
+    Queue.add_message = added  # type: ignore[method-assign]
+    Queue.delete_message = deleted  # type: ignore[method-assign]
+    Queue._docstore_tracked = True  # type: ignore[attr-defined]
+
+
+def begin_sqs_request() -> None:
+    _touched_messages.ids = set()
+
+
+def end_sqs_request() -> None:
+    """Stop noting without writing: the request changed nothing."""
+    _touched_messages.ids = None
+
+
 def _message_state(message: Any) -> tuple[Any, ...]:
     return (message.receipt_handle, message.visible_at, message.delayed_until, message.approximate_receive_count)
 
@@ -399,8 +456,17 @@ class SqsMirror:
     def __init__(self) -> None:
         self.written: dict[str, dict[str, tuple[tuple[Any, ...], str]]] = defaultdict(dict)
 
-    def queue_changes(self, account: str, region: str, names: Iterable[str] | None, *, settings: bool) -> list[Change]:
+    def queue_changes(
+        self, account: str, region: str, names: Iterable[str] | None, *, settings: bool, whole: bool = False
+    ) -> list[Change]:
+        """The changes a request made to these queues (and their dead-letter queues): with tracking
+        (:func:`begin_sqs_request`), the messages it touched; otherwise, or with ``whole``, every
+        message compared with what was last written."""
         from moto.sqs.models import sqs_backends
+
+        touched, _touched_messages.ids = _touched_messages.ids, None
+        if whole:
+            touched = None
 
         backend = sqs_backends[account][region]
         queues = dict(backend.queues)
@@ -422,7 +488,26 @@ class SqsMirror:
                 state = {key: value for key, value in queue.__dict__.items() if key not in _QUEUE_PRIVATE}
                 state["_docstore_dead_letter"] = queue.dead_letter_queue.name if queue.dead_letter_queue else None
                 changes.append(Change(container, None, pickle.dumps(state, PICKLE)))
-            changes.extend(self._message_changes(container, queue))
+            if touched is None or container not in self.written:
+                changes.extend(self._message_changes(container, queue))
+            elif touched:
+                changes.extend(self._touched_changes(container, queue, touched))
+        return changes
+
+    def _touched_changes(self, container: str, queue: Any, touched: set[str]) -> list[Change]:
+        written = self.written[container]
+        present = {message.id: message for message in queue._messages if message.id in touched}
+        changes: list[Change] = []
+        for message_id in sorted(touched):
+            message = present.get(message_id)
+            if message is not None:
+                now = (_message_state(message), _message_member(message))
+                if written.get(message_id) != now:
+                    changes.append(Change(container, now[1], pickle.dumps(message, PICKLE)))
+                    written[message_id] = now
+            elif message_id in written:
+                _, member = written.pop(message_id)
+                changes.append(Change(container, member, None))
         return changes
 
     def _message_changes(self, container: str, queue: Any) -> list[Change]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -179,6 +180,41 @@ def test_delayed_and_in_flight_messages_survive_a_kill(folder: Path) -> None:
     assert taken[0]["Body"] == "in flight"
     attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessagesNotVisible"])
     assert attributes["Attributes"]["ApproximateNumberOfMessagesNotVisible"] == "3"
+    aws.stop()
+
+
+def test_dead_letter_moves_visibility_changes_and_purges_survive_a_kill(folder: Path) -> None:
+    aws = started(folder)
+    _, _, sqs, _ = clients(aws.endpoint_url)
+    dead = sqs.create_queue(QueueName="jobs-dlq")["QueueUrl"]
+    dead_arn = sqs.get_queue_attributes(QueueUrl=dead, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    policy = json.dumps({"deadLetterTargetArn": dead_arn, "maxReceiveCount": 1})
+    url = sqs.create_queue(QueueName="jobs", Attributes={"RedrivePolicy": policy})["QueueUrl"]
+    purged = sqs.create_queue(QueueName="purged")["QueueUrl"]
+    sqs.send_message(QueueUrl=purged, MessageBody="gone")
+    sqs.purge_queue(QueueUrl=purged)
+    sqs.send_message(QueueUrl=url, MessageBody="poison")
+    assert [m["Body"] for m in sqs.receive_message(QueueUrl=url, VisibilityTimeout=0)["Messages"]] == ["poison"]
+    sqs.send_message(QueueUrl=url, MessageBody="hidden")
+    # This receive moves "poison" (received once already) to the dead-letter queue and takes "hidden".
+    taken = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=60)["Messages"]
+    assert [m["Body"] for m in taken] == ["hidden"]
+    sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=taken[0]["ReceiptHandle"], VisibilityTimeout=0)
+    kill(aws)
+
+    aws = started(folder)
+    _, _, sqs, _ = clients(aws.endpoint_url)
+    names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+    url, dead, purged = (sqs.get_queue_url(QueueName=name)["QueueUrl"] for name in ("jobs", "jobs-dlq", "purged"))
+    assert sqs.get_queue_attributes(QueueUrl=url, AttributeNames=names)["Attributes"] == {
+        "ApproximateNumberOfMessages": "1",
+        "ApproximateNumberOfMessagesNotVisible": "0",
+    }
+    assert sqs.get_queue_attributes(QueueUrl=purged, AttributeNames=names)["Attributes"] == {
+        "ApproximateNumberOfMessages": "0",
+        "ApproximateNumberOfMessagesNotVisible": "0",
+    }
+    assert [m["Body"] for m in sqs.receive_message(QueueUrl=dead, WaitTimeSeconds=0)["Messages"]] == ["poison"]
     aws.stop()
 
 
