@@ -329,87 +329,76 @@ def indexed_table(client: Any, name: str) -> None:
 
 def queries(client: Any, table: str) -> list[dict[str, Any]]:
     owner = {":o": {"S": "owner-1"}}
-    calls: list[Callable[[], dict[str, Any]]] = [
-        lambda: client.query(
-            TableName=table,
-            KeyConditionExpression="#o = :o",
-            ExpressionAttributeNames={"#o": "owner"},
-            ExpressionAttributeValues=owner,
-        ),
-        lambda: client.query(
-            TableName=table,
-            KeyConditionExpression="#o = :o AND id BETWEEN :a AND :b",
-            ExpressionAttributeNames={"#o": "owner"},
-            ExpressionAttributeValues={**owner, ":a": {"S": "doc-05"}, ":b": {"S": "doc-30"}},
-            ScanIndexForward=False,
-        ),
-        lambda: client.query(
-            TableName=table,
-            KeyConditionExpression="#o = :o",
-            ExpressionAttributeNames={"#o": "owner"},
-            ExpressionAttributeValues=owner,
-            Limit=3,
-            ExclusiveStartKey={"owner": {"S": "owner-1"}, "id": {"S": "doc-07"}},
-        ),
-        lambda: client.query(
-            TableName=table,
-            KeyConditionExpression="#o = :o",
-            FilterExpression="#sz > :s",
-            ExpressionAttributeNames={"#o": "owner", "#sz": "size"},
-            ExpressionAttributeValues={**owner, ":s": {"N": "20"}},
-        ),
-        lambda: client.query(
-            TableName=table,
-            IndexName="by_name",
-            KeyConditionExpression="#o = :o",
-            ExpressionAttributeNames={"#o": "owner"},
-            ExpressionAttributeValues=owner,
-            ScanIndexForward=False,
-            Limit=4,
-        ),
-        lambda: client.query(
-            TableName=table,
-            IndexName="by_name",
-            KeyConditionExpression="#o = :o AND begins_with(#n, :p)",
-            ExpressionAttributeNames={"#o": "owner", "#n": "name"},
-            ExpressionAttributeValues={**owner, ":p": {"S": "name-1"}},
-        ),
-        lambda: client.query(
-            TableName=table,
-            IndexName="by_name",
-            KeyConditionExpression="#o = :o",
-            ExpressionAttributeNames={"#o": "owner"},
-            ExpressionAttributeValues=owner,
-            ExclusiveStartKey={"owner": {"S": "owner-1"}, "id": {"S": "doc-27"}, "name": {"S": "name-13"}},
-        ),
-        lambda: client.query(
-            TableName=table,
-            IndexName="by_shard",
-            KeyConditionExpression="shard = :s",
-            ExpressionAttributeValues={":s": {"S": "shard-1"}},
-        ),
-        lambda: client.query(
-            TableName=table,
-            KeyConditionExpression="#o = :o",
-            ExpressionAttributeNames={"#o": "owner"},
-            ExpressionAttributeValues={":o": {"S": "nobody"}},
-        ),
-        lambda: client.query(
-            TableName=table,
-            KeyConditionExpression="#o = :o",
-            ExpressionAttributeNames={"#o": "owner"},
-            ExpressionAttributeValues=owner,
-            Select="COUNT",
-        ),
-        lambda: client.query(
-            TableName=table,
-            IndexName="nope",
-            KeyConditionExpression="#o = :o",
-            ExpressionAttributeNames={"#o": "owner"},
-            ExpressionAttributeValues=owner,
-        ),
+    variants: list[dict[str, Any]] = [
+        {
+            "KeyConditionExpression": "#o = :o",
+            "ExpressionAttributeNames": {"#o": "owner"},
+            "ExpressionAttributeValues": owner,
+        },
+        {
+            "KeyConditionExpression": "#o = :o AND id BETWEEN :a AND :b",
+            "ExpressionAttributeNames": {"#o": "owner"},
+            "ExpressionAttributeValues": {**owner, ":a": {"S": "doc-05"}, ":b": {"S": "doc-30"}},
+            "ScanIndexForward": False,
+        },
+        {
+            "KeyConditionExpression": "#o = :o",
+            "ExpressionAttributeNames": {"#o": "owner"},
+            "ExpressionAttributeValues": owner,
+            "Limit": 3,
+            "ExclusiveStartKey": {"owner": {"S": "owner-1"}, "id": {"S": "doc-07"}},
+        },
+        {
+            "KeyConditionExpression": "#o = :o",
+            "FilterExpression": "#sz > :s",
+            "ExpressionAttributeNames": {"#o": "owner", "#sz": "size"},
+            "ExpressionAttributeValues": {**owner, ":s": {"N": "20"}},
+        },
+        {
+            "IndexName": "by_name",
+            "KeyConditionExpression": "#o = :o",
+            "ExpressionAttributeNames": {"#o": "owner"},
+            "ExpressionAttributeValues": owner,
+            "ScanIndexForward": False,
+            "Limit": 4,
+        },
+        {
+            "IndexName": "by_name",
+            "KeyConditionExpression": "#o = :o AND begins_with(#n, :p)",
+            "ExpressionAttributeNames": {"#o": "owner", "#n": "name"},
+            "ExpressionAttributeValues": {**owner, ":p": {"S": "name-1"}},
+        },
+        {
+            "IndexName": "by_name",
+            "KeyConditionExpression": "#o = :o",
+            "ExpressionAttributeNames": {"#o": "owner"},
+            "ExpressionAttributeValues": owner,
+            "ExclusiveStartKey": {"owner": {"S": "owner-1"}, "id": {"S": "doc-27"}, "name": {"S": "name-13"}},
+        },
+        {
+            "IndexName": "by_shard",
+            "KeyConditionExpression": "shard = :s",
+            "ExpressionAttributeValues": {":s": {"S": "shard-1"}},
+        },
+        {
+            "KeyConditionExpression": "#o = :o",
+            "ExpressionAttributeNames": {"#o": "owner"},
+            "ExpressionAttributeValues": {":o": {"S": "nobody"}},
+        },
+        {
+            "KeyConditionExpression": "#o = :o",
+            "ExpressionAttributeNames": {"#o": "owner"},
+            "ExpressionAttributeValues": owner,
+            "Select": "COUNT",
+        },
+        {
+            "IndexName": "nope",
+            "KeyConditionExpression": "#o = :o",
+            "ExpressionAttributeNames": {"#o": "owner"},
+            "ExpressionAttributeValues": owner,
+        },
     ]
-    return [answer(call) for call in calls]
+    return [answer(lambda each=each: client.query(TableName=table, **each)) for each in variants]
 
 
 def test_queries_answer_as_moto_does_reading_only_their_partition(client: Any, monkeypatch: pytest.MonkeyPatch) -> None:
