@@ -10,7 +10,6 @@ from typing import Any
 
 import boto3
 import pytest
-from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
 from adapters import embedded_signing
 from adapters.aws import AwsTarget
@@ -28,13 +27,9 @@ def embedded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def elsewhere() -> Iterator[str]:
+def elsewhere(moto_endpoint: str) -> str:
     """Another AWS-compatible endpoint: requests to it are signed as for AWS."""
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
+    return moto_endpoint
 
 
 def signatures(client: Any) -> list[str]:

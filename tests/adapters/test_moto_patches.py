@@ -16,7 +16,6 @@ from botocore.exceptions import ClientError
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.dynamodb.models import dynamodb_backends
 from moto.dynamodb.models.dynamo_type import Item
-from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
 from adapters import moto_patches
 
@@ -25,19 +24,10 @@ FILLED = 2_000
 
 
 @pytest.fixture(scope="module")
-def endpoint() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def client(endpoint: str) -> Any:
+def client(moto_endpoint: str) -> Any:
     return boto3.client(
         "dynamodb",
-        endpoint_url=endpoint,
+        endpoint_url=moto_endpoint,
         region_name=REGION,
         aws_access_key_id="testing",
         aws_secret_access_key="testing",

@@ -12,7 +12,6 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 from moto.core.responses import BaseResponse
-from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
 from adapters import moto_speedups
 
@@ -34,18 +33,14 @@ EVERY_TYPE: dict[str, Any] = {
 
 
 @pytest.fixture(scope="module")
-def client() -> Iterator[Any]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield boto3.client(
+def client(moto_endpoint: str) -> Any:
+    return boto3.client(
         "dynamodb",
-        endpoint_url=f"http://{host}:{port}",
+        endpoint_url=moto_endpoint,
         region_name=REGION,
         aws_access_key_id="testing",
         aws_secret_access_key="testing",
     )
-    server.stop()
 
 
 @pytest.fixture(autouse=True)
