@@ -33,7 +33,9 @@ Two more make a request's cost follow what it touches, not how much is stored:
   out once.
 
 SQS's passes over a queue (every receive, every count of its messages) read the clock once, not
-twice per message.
+twice per message, and deleting a message takes one pass over its queue, not three (each of which
+built a list of every message's receipt handles): with a backlog of 2,000 messages, every
+``DeleteMessage`` cost about 6,000 list builds.
 
 And one more is memoised: the syntax tree of an update expression (``SET #s = :s ADD #n :one``) is
 parsed once per text, not twice per update; moto validates and applies a deep copy of it.
@@ -59,7 +61,7 @@ from moto.core.utils import unix_time, unix_time_millis
 from moto.dynamodb.models.table import LocalSecondaryIndex, Table
 from moto.dynamodb.parsing.expressions import UpdateExpressionParser  # type: ignore[attr-defined]
 from moto.dynamodb.responses import DynamoResult
-from moto.sqs.exceptions import InvalidAttributeName
+from moto.sqs.exceptions import InvalidAttributeName, ReceiptHandleIsInvalid
 from moto.sqs.models import Queue, SQSBackend
 
 from adapters.moto_patches import MOTO_VERSION, UnsupportedMoto
@@ -249,6 +251,25 @@ def _count_not_visible(self: Queue) -> int:
     return sum(1 for message in self._messages if not now > message.visible_at)
 
 
+def delete_message(self: Queue, receipt_handle: str) -> None:
+    """``Queue.delete_message`` in one pass: the message that has or had ``receipt_handle`` leaves
+    the queue; a handle already deleted is accepted again, an unknown one is refused."""
+    if receipt_handle in self.deleted_messages:
+        return
+    kept, gone = [], []
+    for message in self._messages:
+        if message.receipt_handle == receipt_handle or receipt_handle in message._old_receipt_handles:
+            gone.append(message)
+        else:
+            kept.append(message)
+    if not gone:
+        raise ReceiptHandleIsInvalid()
+    for message in gone:
+        self.pending_messages.discard(message)
+        self.deleted_messages.update(message.all_receipt_handles)  # type: ignore[arg-type]  # as moto does
+    self._messages = kept
+
+
 #: What :func:`install` replaces: (owner, attribute name, replacement).
 _REPLACED: list[tuple[Any, str, Any]] = [
     (Table, "all_items", all_items),
@@ -259,6 +280,7 @@ _REPLACED: list[tuple[Any, str, Any]] = [
     (Queue, "messages", property(_visible_now)),
     (Queue, "approximate_number_of_messages_delayed", property(_count_delayed)),
     (Queue, "approximate_number_of_messages_not_visible", property(_count_not_visible)),
+    (Queue, "delete_message", delete_message),
 ]
 
 

@@ -425,7 +425,11 @@ def install_sqs_tracking() -> None:
 
     def deleted(self: Any, receipt_handle: str) -> None:
         if _touched_messages.ids is not None:
-            _touched_messages.ids.update(m.id for m in self._messages if m.had_receipt_handle(receipt_handle))
+            _touched_messages.ids.update(
+                message.id
+                for message in self._messages
+                if message.receipt_handle == receipt_handle or receipt_handle in message._old_receipt_handles
+            )
         delete_message(self, receipt_handle)
 
     Queue.add_message = added  # type: ignore[method-assign]

@@ -111,6 +111,10 @@ class Queue(Protocol):
 
     def delete(self, message: Message) -> None: ...
 
+    def delete_many(self, messages: list[Message]) -> list[bool]:
+        """Delete up to ten messages in one request; whether each one was deleted."""
+        ...
+
     def depth(self) -> int:
         """Messages waiting (approximate, as SQS reports it)."""
         ...
@@ -183,6 +187,15 @@ class SqsQueue:
 
     def delete(self, message: Message) -> None:
         self.client.delete_message(QueueUrl=self.url, ReceiptHandle=message.receipt)
+
+    def delete_many(self, messages: list[Message]) -> list[bool]:
+        if not messages:
+            return []
+        # Ids by position: the same message may be in the batch twice (received again meanwhile).
+        entries = [{"Id": str(position), "ReceiptHandle": message.receipt} for position, message in enumerate(messages)]
+        response = self.client.delete_message_batch(QueueUrl=self.url, Entries=entries)
+        failed = {int(entry["Id"]) for entry in response.get("Failed", [])}
+        return [position not in failed for position in range(len(messages))]
 
     def depth(self) -> int:
         attributes = self.client.get_queue_attributes(

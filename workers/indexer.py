@@ -214,6 +214,8 @@ class Indexer:
             concurrency=16,
             wait_seconds=wait_seconds,
             visibility_seconds=visibility_seconds,
+            # A message only says which entries to bring up to date: handling it again is harmless.
+            remembers=False,
         )
         try:
             await consumer.run_forever()

@@ -81,6 +81,8 @@ async def run_workers(
             concurrency=settings.worker_concurrency,
             wait_seconds=settings.queue_wait_seconds,
             visibility_seconds=settings.queue_visibility_seconds,
+            # Every pipeline step is a conditional write: a redelivered message changes nothing.
+            remembers=False,
         )
         for name in (UPLOAD_EVENTS, ACCOUNT_EVENTS)
     ]

@@ -564,6 +564,25 @@ def queue_conversation(sqs: Any, name: str) -> list[Any]:
         )
     )
     answers.append(answer(lambda: sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["NoSuchAttribute"])))
+    first, second, third = received["Messages"]
+    answers.append(answer(lambda: sqs.delete_message(QueueUrl=url, ReceiptHandle=first["ReceiptHandle"])))
+    answers.append(answer(lambda: sqs.delete_message(QueueUrl=url, ReceiptHandle=first["ReceiptHandle"])))
+    answers.append(answer(lambda: sqs.delete_message(QueueUrl=url, ReceiptHandle="not-a-receipt-handle")))
+    entries = [
+        {"Id": "second", "ReceiptHandle": second["ReceiptHandle"]},
+        {"Id": "stale", "ReceiptHandle": "not-a-receipt-handle"},
+        {"Id": "third", "ReceiptHandle": third["ReceiptHandle"]},
+    ]
+    batch = answer(lambda: sqs.delete_message_batch(QueueUrl=url, Entries=entries))
+    answers.append(sorted(entry["Id"] for entry in batch["Successful"]))
+    answers.append([(entry["Id"], entry["Code"]) for entry in batch["Failed"]])
+    answers.append(
+        answer(
+            lambda: sqs.get_queue_attributes(
+                QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+            )
+        )
+    )
     sqs.delete_queue(QueueUrl=url)
     for each in answers:
         if isinstance(each, dict):
@@ -588,6 +607,11 @@ def test_queue_attributes_and_receives_answer_as_moto_does(sqs: Any) -> None:
         "ApproximateNumberOfMessagesDelayed": "2",
     }
     assert expected[6]["error"]["Code"] == "InvalidAttributeName"
+    assert [expected[n]["status"] for n in (7, 8, 9)] == [200, 200, 400]
+    assert expected[9]["error"]["Code"] == "ReceiptHandleIsInvalid"
+    assert (expected[10], expected[11]) == (["second", "third"], [("stale", "ReceiptHandleIsInvalid")])
+    left = {"ApproximateNumberOfMessages": "2", "ApproximateNumberOfMessagesNotVisible": "0"}
+    assert expected[12]["Attributes"] == left
 
 
 def test_a_message_past_its_retention_period_is_not_received(sqs: Any, monkeypatch: pytest.MonkeyPatch) -> None:

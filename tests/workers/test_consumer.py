@@ -1,7 +1,9 @@
-"""The consumer deletes a message only after its handler succeeded, and runs each key once."""
+"""The consumer deletes a message only after its handler succeeded (in batches), and runs each key
+once where it remembers keys."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
@@ -21,15 +23,22 @@ def queue(target) -> SqsQueue:
     return SqsQueue(target, url["QueueUrl"])
 
 
-def consume(queue: SqsQueue, handle, wait_seconds: int = 2) -> tuple[list[bool], Consumer]:
-    """Receive once and process every message received."""
+def consume(queue: SqsQueue, handle, wait_seconds: int = 2, *, remembers: bool = True) -> tuple[list[bool], Consumer]:
+    """Receive once and process every message received, all at once."""
 
     async def run() -> tuple[list[bool], Consumer]:
-        consumer = Consumer(queue, handle, Blocking(4), name="test", wait_seconds=wait_seconds)
+        consumer = Consumer(queue, handle, Blocking(4), name="test", wait_seconds=wait_seconds, remembers=remembers)
         messages = await consumer.blocking.run(queue.receive, 10, wait_seconds)
-        return [await consumer.process(message) for message in messages], consumer
+        return list(await asyncio.gather(*(consumer.process(message) for message in messages))), consumer
 
     return anyio.run(run)
+
+
+def sqs_calls(queue: SqsQueue) -> list[str]:
+    """The names of the SQS requests the queue's client makes from now on."""
+    calls: list[str] = []
+    queue.client.meta.events.register("before-call.sqs.*", lambda model, **_: calls.append(model.name))
+    return calls
 
 
 def test_handled_message_is_deleted_and_remembered(queue: SqsQueue) -> None:
@@ -105,3 +114,57 @@ def test_unknown_message_is_dropped(queue: SqsQueue) -> None:
 )
 def test_message_key_is_type_and_ids(body: dict[str, Any], key: str | None) -> None:
     assert message_key(body) == key
+
+
+def test_handled_messages_are_deleted_in_one_batch(queue: SqsQueue) -> None:
+    bodies = [{"type": "test.batch", "account_id": f"acct-{uuid.uuid4().hex}"} for _ in range(3)]
+    for body in bodies:
+        queue.send(body)
+    received = queue.receive(10, 2)
+    while len(received) < 3:
+        received += queue.receive(10, 2)
+    calls = sqs_calls(queue)
+
+    async def run() -> list[bool]:
+        consumer = Consumer(queue, _nothing, Blocking(4), name="test", remembers=False)
+        return list(await asyncio.gather(*(consumer.process(message) for message in received)))
+
+    assert anyio.run(run) == [True, True, True]
+    assert calls == ["DeleteMessageBatch"]
+    assert queue.receive(10, 2) == []
+
+
+def test_message_whose_delete_fails_comes_back(queue: SqsQueue) -> None:
+    body = {"type": "test.undeletable", "account_id": f"acct-{uuid.uuid4().hex}"}
+    queue.send(body)
+    (message,) = queue.receive(10, 2)
+    stale = type(message)(message.id, "not-a-receipt-handle", message.body, message.receive_count)
+
+    async def run() -> tuple[bool, int]:
+        consumer = Consumer(queue, _nothing, Blocking(4), name="test", remembers=False)
+        return await consumer.process(stale), consumer.handled
+
+    assert anyio.run(run) == (False, 1)
+    (again,) = queue.receive(10, 5)  # back after the 1 s visibility timeout
+    assert (again.id, again.body, again.receive_count) == (message.id, body, 2)
+
+
+def test_consumer_that_does_not_remember_runs_a_repeat_and_keeps_no_record(queue: SqsQueue) -> None:
+    body = {"type": "test.forgetful", "account_id": f"acct-{uuid.uuid4().hex}"}
+    calls: list[dict[str, Any]] = []
+
+    async def handle(message: dict[str, Any]) -> None:
+        calls.append(message)
+
+    for _ in range(2):
+        queue.send(body)
+        outcomes, _ = consume(queue, handle, remembers=False)
+        assert outcomes == [True]
+
+    assert calls == [body, body]
+    assert not idempotency.seen(message_key(body) or "")
+    assert queue.receive(10, 2) == []
+
+
+async def _nothing(message: dict[str, Any]) -> None:
+    return None
