@@ -109,7 +109,7 @@ class Settings:
     #: during it, before it refuses.
     backup_attempts: int = 3
     #: How long a process keeps a session and an account it read (0: no read cache), and how many.
-    cache_seconds: int = 5
+    cache_seconds: int = 30
     cache_entries: int = 10_000
     #: What one GraphQL operation may hold, checked before it runs (resolvers/limits.py).
     max_query_bytes: int = 32_768
@@ -246,7 +246,7 @@ class Settings:
             embedded_threads=integer("EMBEDDED_THREADS", 32),
             embedded_connections=integer("EMBEDDED_CONNECTIONS", 1000),
             backup_attempts=integer("BACKUP_ATTEMPTS", 3),
-            cache_seconds=integer("CACHE_SECONDS", 5, low=0),
+            cache_seconds=integer("CACHE_SECONDS", 30, low=0),
             cache_entries=integer("CACHE_ENTRIES", 10_000, low=0),
             max_query_bytes=integer("MAX_QUERY_BYTES", 32_768),
             max_query_tokens=integer("MAX_QUERY_TOKENS", 2_000),

@@ -275,8 +275,8 @@ PynamoDB) is counted under the operation that made it. A processed document is t
 `completeUpload` until it is READY and quiet, a 25-byte text file (FREE: detect and count;
 PREMIUM: its text extracted and stored too). The consumers' idle long polls and the client's own
 POST of the file to S3 are not counted. The cache keeps its entries 600 s here so that none runs
-out during the flow; with the default `DOCSTORE_CACHE_SECONDS=5`, a user's first request more
-than 5 s after the last read of their session reads it (and the account) again.
+out during the flow; with the default `DOCSTORE_CACHE_SECONDS=30`, a user's first request more
+than 30 s after the last read of their session reads it (and the account) again.
 
 {table}
 """
