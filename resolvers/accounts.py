@@ -12,6 +12,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from adapters.hashing import HashingBusy
 from adapters.queue import ACCOUNT_CREATED, ACCOUNT_EVENTS
 from adapters.ratelimits import RateLimited
+from events.envelope import Event, EventType
 from models import accounts, sessions
 from models.errors import EmailTaken
 from resolvers import regions, validation
@@ -30,7 +31,6 @@ from schema.accounts import (
 )
 from schema.errors import RateLimitedError, Unauthenticated, ValidationError
 from schema.regions import WrongRegionError
-from subscriptions.events import Event, EventType
 
 if TYPE_CHECKING:
     from argon2 import PasswordHasher

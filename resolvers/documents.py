@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 
 from adapters.queue import DOCUMENT_DELETED, SEARCH_INDEX, UPLOAD_EVENTS, index_document
+from events.envelope import Event, EventType
 from models import documents, uploads
 from models.errors import DocumentNotFound
 from resolvers import pagination, validation
@@ -28,7 +29,6 @@ from schema.documents import (
 )
 from schema.errors import BadUserInput, NotFound, NotFoundError, ValidationError
 from schema.scalars import Long
-from subscriptions.events import Event, EventType
 
 if TYPE_CHECKING:
     from adapters.s3 import ObjectStore

@@ -10,6 +10,7 @@ import strawberry
 from ulid import ULID
 
 from adapters.queue import UPLOAD_COMPLETED, UPLOAD_EVENTS, UPLOAD_STARTED
+from events.envelope import Event, EventType
 from models import documents, uploads
 from models.base import utcnow
 from models.errors import DocumentNotFound, QuotaExceeded, UploadRejected
@@ -31,7 +32,6 @@ from schema.uploads import (
     UploadRejectedError,
     UploadRejectionReason,
 )
-from subscriptions.events import Event, EventType
 
 
 def _validated(input: RequestUploadInput, allowed_origins: tuple[str, ...]) -> validation.Upload:

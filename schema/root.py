@@ -14,7 +14,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.exceptions import CannotGetOperationTypeError
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
-from adapters.pubsub import DEFAULT_BUFFER
+from events.channels import DEFAULT_BUFFER
 from resolvers import accounts, dashboard, documents, plans, search, uploads
 from resolvers.limits import OperationLimits
 from resolvers.observability import OperationMetrics

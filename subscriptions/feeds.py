@@ -24,6 +24,7 @@ from strawberry.extensions import SchemaExtension
 from strawberry.types.graphql import OperationType
 
 from adapters.pubsub import EventSource, Inbox, SubscriberTooSlow
+from events.envelope import Event, EventType
 from models import documents, sessions
 from models.base import utcnow
 from models.errors import DocumentNotFound
@@ -46,7 +47,6 @@ from schema.events import (
     UploadStarted,
     WebSocketOnly,
 )
-from subscriptions.events import Event, EventType
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
