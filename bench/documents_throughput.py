@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from starlette.requests import Request
     from starlette.responses import Response
 
-    from runtime import Services
+    from runtime.services import Services
     from settings import Settings
 
 NAME = "documents_throughput"

@@ -35,7 +35,8 @@ from bench.load import percentile
 from bench.serving import ServedApp
 from events.envelope import Event, EventType
 from models import tables
-from server import create_app, provision
+from runtime.services import provision
+from server import create_app
 from settings import Settings
 
 NAME = "event_latency"

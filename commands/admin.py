@@ -18,7 +18,7 @@ from models.errors import AccountNotFound
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-    from runtime import Services
+    from runtime.services import Services
 
 FIELDS = ("documents", "bytes", "accounts")
 

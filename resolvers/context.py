@@ -12,7 +12,7 @@ from models import accounts, sessions
 from models.base import utcnow
 from models.errors import AccountNotFound
 from resolvers import regions
-from runtime import Services
+from runtime.services import Services
 
 log = logging.getLogger(__name__)
 

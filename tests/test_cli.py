@@ -35,7 +35,7 @@ def loaded_after(statement: str) -> set[str]:
 
 
 def test_admin_and_stats_do_not_load_the_graphql_schema_or_the_web_server() -> None:
-    loaded = loaded_after("import cli, commands.admin, runtime")
+    loaded = loaded_after("import cli, commands.admin, runtime.services")
 
     assert {"cli", "runtime", "commands", "models", "boto3"} <= loaded
     assert loaded.isdisjoint({"strawberry", "graphql", "uvicorn", "starlette", "schema", "moto"})
