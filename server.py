@@ -21,6 +21,7 @@ from strawberry.exceptions import ConnectionRejectionError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types.unset import UnsetType
 
+from access.context import Context, bearer_token
 from adapters import local_aws, logs
 from adapters.bounded_http import bounded_http
 from adapters.graphql_over_http import GraphQLOverHTTP, RequestTooLarge, error_response, negotiate
@@ -28,7 +29,6 @@ from adapters.health import Readiness
 from adapters.logs import RequestLogging, current_request_id
 from adapters.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from adapters.transport_ws import TransportWsHandler
-from resolvers.context import Context, bearer_token
 from runtime.services import Runtime, Services, open_runtime, settle_heap
 from schema.regions import HOME_ENDPOINT_HEADER, HOME_REGION_HEADER, WrongRegion
 from schema.root import schema

@@ -25,12 +25,12 @@ import httpx
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from access.context import Context, bearer_token
 from bench.load import Sample, Target, Totals, measure
 from bench.serving import ServedApp
 from bench.stack import embedded_aws
 from models import documents
 from resolvers import pagination
-from resolvers.context import Context, bearer_token
 from resolvers.documents import cursor_scope
 from server import create_app
 

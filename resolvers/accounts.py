@@ -9,15 +9,15 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from access import regions
+from access.context import Context
+from access.permissions import require_account
 from adapters.hashing import HashingBusy
 from adapters.queue import ACCOUNT_CREATED, ACCOUNT_EVENTS
 from adapters.ratelimits import RateLimited
 from events.envelope import Event, EventType
 from models import accounts, sessions
 from models.errors import EmailTaken
-from resolvers import regions, validation
-from resolvers.context import Context
-from resolvers.permissions import require_account
 from schema.accounts import (
     Account,
     AuthPayload,
@@ -31,6 +31,7 @@ from schema.accounts import (
 )
 from schema.errors import RateLimitedError, Unauthenticated, ValidationError
 from schema.regions import WrongRegionError
+from services import validation
 
 if TYPE_CHECKING:
     from argon2 import PasswordHasher

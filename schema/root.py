@@ -14,12 +14,12 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.exceptions import CannotGetOperationTypeError
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
+from access.regions import AnswersWrongRegion
 from events.channels import DEFAULT_BUFFER
 from resolvers import accounts, dashboard, documents, plans, search, uploads
 from resolvers.limits import OperationLimits
 from resolvers.observability import OperationMetrics
 from resolvers.operations import NamedOperation
-from resolvers.regions import AnswersWrongRegion
 from schema.accounts import Account, SignInResult, SignOutPayload, SignUpResult
 from schema.dashboard import Dashboard
 from schema.documents import DeleteDocumentResult, Document, DocumentConnection, UpdateDocumentResult

@@ -6,7 +6,7 @@ from __future__ import annotations
 from graphql import GraphQLObjectType, GraphQLUnionType, get_named_type
 from strawberry.types.base import StrawberryObjectDefinition
 
-from resolvers.regions import AnswersWrongRegion
+from access.regions import AnswersWrongRegion
 from schema.root import schema
 
 ROOTS = ("Query", "Mutation")

@@ -8,10 +8,10 @@ import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from access import regions
 from models import accounts, sessions
 from models.base import utcnow
 from models.errors import AccountNotFound
-from resolvers import regions
 from runtime.services import Services
 
 log = logging.getLogger(__name__)

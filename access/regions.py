@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
     import strawberry
 
-    from resolvers.context import Context
+    from access.context import Context
     from settings import Settings
 
 
