@@ -103,7 +103,7 @@ class Context:
             if wrong is None:
                 log.error("session of account %s, whose home %s is unknown here", account.id, account.home_region)
                 return None
-        regions.point_home(self, wrong)
+        regions.point_home(self.response, wrong)
         raise wrong
 
     def download_url(self, key: str, filename: str) -> str:

@@ -98,7 +98,7 @@ async def sign_in(
         if wrong is None:
             log.error("account %s lives in %s, a region unknown here", record.id, record.home_region)
             return InvalidCredentialsError(message=BAD_CREDENTIALS)
-        regions.point_home(info.context, wrong)
+        regions.point_home(info.context.response, wrong)
         return WrongRegionError.from_refusal(wrong)
     return await _start_session(info.context, record)
 
