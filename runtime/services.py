@@ -98,7 +98,12 @@ def provision(settings: Settings, target: AwsTarget) -> list[str]:
     created = tables.create_tables()
     S3ObjectStore(target, settings.bucket).ensure_bucket(settings.cors_origins)
     created.append(f"bucket {settings.bucket}")
-    created.extend(f"queue {url.rsplit('/', 1)[-1]}" for url in ensure_queues(target, settings.table_prefix).values())
+    created.extend(
+        f"queue {url.rsplit('/', 1)[-1]}"
+        for url in ensure_queues(
+            target, settings.table_prefix, visibility_seconds=settings.queue_visibility_seconds
+        ).values()
+    )
     if settings.aws_mode != "aws":
         # On real SES verifying a sender is a step of its own: SES emails the address a link.
         SesMailer(target, settings.mail_from).verify_sender()
