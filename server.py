@@ -31,7 +31,7 @@ from adapters.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from adapters.transport_ws import TransportWsHandler
 from runtime.services import Runtime, Services, open_runtime, settle_heap
 from schema.regions import HOME_ENDPOINT_HEADER, HOME_REGION_HEADER, WrongRegion
-from schema.root import schema
+from schema.root import build_schema
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Sequence
@@ -249,7 +249,7 @@ def create_app(
         return StarletteResponse(body, media_type=METRICS_CONTENT_TYPE)
 
     view = GraphQLView(
-        schema,
+        build_schema(settings),
         graphql_ide="graphiql",
         subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL],
         connection_init_wait_timeout=timedelta(seconds=3),

@@ -7,7 +7,10 @@ from graphql import GraphQLObjectType, GraphQLUnionType, get_named_type
 from strawberry.types.base import StrawberryObjectDefinition
 
 from access.regions import AnswersWrongRegion
-from schema.root import schema
+from schema.root import build_schema
+from settings import Settings
+
+schema = build_schema(Settings())
 
 ROOTS = ("Query", "Mutation")
 
