@@ -52,9 +52,11 @@ async def run_workers(
     documents in ``metrics``. The search-index queue is consumed only once this process holds the
     index's writer (see workers/indexer.py)."""
     seconds, memory = settings.extraction_seconds, settings.extraction_memory_mb * 1024**2
-    extraction = Extraction(processes=settings.extraction_processes, seconds=seconds, memory_bytes=memory)
+    extraction = Extraction(
+        processes=settings.extraction_processes, seconds=seconds, memory_bytes=memory, log_format=settings.log_format
+    )
     # The backfill extracts in a process of its own: an upload never waits for a free process behind it.
-    backfill_extraction = Extraction(processes=1, seconds=seconds, memory_bytes=memory)
+    backfill_extraction = Extraction(processes=1, seconds=seconds, memory_bytes=memory, log_format=settings.log_format)
     pipeline = Pipeline(
         blocking=blocking,
         objects=objects,
