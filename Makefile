@@ -26,6 +26,8 @@ lint: $(STAMP)
 	@echo "==> ruff"
 	@$(BIN)/ruff check .
 	@$(BIN)/ruff format --check .
+	@echo "==> lint-imports (the layering, [tool.importlinter] in pyproject.toml)"
+	@$(BIN)/lint-imports --no-cache
 
 typecheck: $(STAMP)
 	@echo "==> mypy"

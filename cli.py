@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
     import uvicorn
 
-    from runtime import Runtime, Services
+    from runtime.services import Runtime, Services
 
 log = logging.getLogger("docstore")
 
@@ -61,7 +61,9 @@ def _command_line() -> argparse.ArgumentParser:
     stats.add_argument("--recount", action="store_true", help="recount from the tables and repair drift")
     stats.add_argument("--json", action="store_true", help="print one JSON object (for scripts)")
     stats.add_argument("--data-dir", type=Path, help="the data folder of a running embedded server")
-    export = commands.add_parser("export-schema", help="print the GraphQL schema (SDL)")
+    export = commands.add_parser(
+        "export-schema", help="print the GraphQL schema (SDL), described with the default settings"
+    )
     export.add_argument("--output", type=Path, help="write it to this file instead")
     return parser
 
@@ -77,9 +79,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if getattr(args, "data_dir", None):
         settings = settings.with_overrides(data_dir=args.data_dir)
     if args.command == "export-schema":
-        from schema.root import schema
+        from schema.root import build_schema
 
-        sdl = str(schema) + "\n"
+        # With the defaults' values in its descriptions, whatever this environment sets: the SDL is
+        # the same everywhere (gql/schema.graphql); a running server's introspection says its own.
+        sdl = str(build_schema(Settings())) + "\n"
         if args.output:
             args.output.write_text(sdl)
         else:
@@ -108,7 +112,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _serve(settings: Settings) -> int:
     """``docstore serve``: the embedded AWS first (a busy or unwritable data folder is a sentence and
     exit 1, before anything listens), then the API; if the AWS dies, the API stops too (exit 1)."""
-    from runtime import embedded_aws
+    from runtime.services import embedded_aws
 
     server: uvicorn.Server | None = None
 
@@ -157,7 +161,7 @@ def _serve(settings: Settings) -> int:
 def _init(settings: Settings) -> int:
     from adapters.aws import AwsTarget
     from models import tables
-    from runtime import provision
+    from runtime.services import provision
 
     endpoint = settings.aws_endpoint_url
     if settings.embedded:
@@ -179,7 +183,7 @@ def _init(settings: Settings) -> int:
 def _attached(settings: Settings, *, search: bool = True) -> Runtime | None:
     """The runtime of a command that joins a running server's AWS; None (said on stderr) if none runs.
     ``search`` False: without the search index, for commands that never search."""
-    from runtime import NoEmbeddedAws, open_runtime
+    from runtime.services import NoEmbeddedAws, open_runtime
 
     try:
         return open_runtime(settings, attach=True, search=search)
@@ -208,7 +212,7 @@ def _administer(settings: Settings, args: argparse.Namespace) -> int:
 def _worker(settings: Settings, metrics_port: int | None = None) -> int:
     import prometheus_client
 
-    from runtime import start_workers
+    from workers.runner import start_workers
 
     if metrics_port is not None and not settings.metrics_enabled:
         print("docstore: --metrics-port needs metrics on (DOCSTORE_METRICS=true)", file=sys.stderr)
@@ -267,7 +271,7 @@ def _reached(settings: Settings, *, provisioned: bool) -> Iterator[Services | No
     """The services of ``backup`` and ``restore``: those of a running server's embedded AWS, of
     one started on the data folder for the command when no server runs (stopped at the end), or
     of the configured AWS. ``provisioned``: create the tables, bucket and queues that are missing."""
-    from runtime import open_runtime, provision
+    from runtime.services import open_runtime, provision
 
     if settings.embedded and local_aws.running_endpoint(settings.data_dir) is None:
         runtime: Runtime | None = open_runtime(settings)  # starts and provisions

@@ -21,6 +21,7 @@ from strawberry.exceptions import ConnectionRejectionError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types.unset import UnsetType
 
+from access.context import Context, bearer_token
 from adapters import local_aws, logs
 from adapters.bounded_http import bounded_http
 from adapters.graphql_over_http import GraphQLOverHTTP, RequestTooLarge, error_response, negotiate
@@ -28,21 +29,9 @@ from adapters.health import Readiness
 from adapters.logs import RequestLogging, current_request_id
 from adapters.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from adapters.transport_ws import TransportWsHandler
-from resolvers.context import Context, bearer_token
-from runtime import (
-    NoEmbeddedAws,
-    Runtime,
-    Services,
-    open_runtime,
-    open_search,
-    provision,
-    settle_heap,
-    start_workers,
-)
+from runtime.services import Runtime, Services, open_runtime, settle_heap
 from schema.regions import HOME_ENDPOINT_HEADER, HOME_REGION_HEADER, WrongRegion
-from schema.root import schema
-
-__all__ = ["NoEmbeddedAws", "create_app", "open_runtime", "open_search", "provision", "schema", "start_workers"]
+from schema.root import build_schema
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Sequence
@@ -224,6 +213,8 @@ def create_app(
         app.state.readiness = await asyncio.to_thread(readiness_of, runtime)
         working = None
         if settings.run_workers:
+            from workers.runner import start_workers  # only where this process runs the workers
+
             working = asyncio.create_task(start_workers(runtime))
         reporting = None
         if runtime.reporter is not None:
@@ -258,7 +249,7 @@ def create_app(
         return StarletteResponse(body, media_type=METRICS_CONTENT_TYPE)
 
     view = GraphQLView(
-        schema,
+        build_schema(settings),
         graphql_ide="graphiql",
         subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL],
         connection_init_wait_timeout=timedelta(seconds=3),

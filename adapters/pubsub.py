@@ -32,8 +32,9 @@ from urllib.parse import urlsplit
 from broadcaster import Broadcast
 
 from adapters.cache import Invalidation
-from subscriptions import channels
-from subscriptions.events import Event, EventType
+from events import channels
+from events.channels import DEFAULT_BUFFER
+from events.envelope import Event, EventType
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -43,10 +44,6 @@ if TYPE_CHECKING:
     from adapters.redis_backend import RedisBackend
 
 log = logging.getLogger("docstore.pubsub")
-
-#: Unread events one subscription may hold before it is ended as too slow. The events themselves
-#: are shared by every subscriber of a channel; an inbox holds references.
-DEFAULT_BUFFER = 256
 
 
 class Publisher(Protocol):

@@ -57,8 +57,11 @@ def index_account(account_id: str) -> dict[str, Any]:
     return {"type": INDEX_ACCOUNT, "account_id": account_id, "key": uuid.uuid4().hex}
 
 
-def ensure_queues(target: AwsTarget, prefix: str) -> dict[str, str]:
-    """Create the work queues and their dead-letter queues if missing; their URLs by name."""
+def ensure_queues(target: AwsTarget, prefix: str, *, visibility_seconds: int) -> dict[str, str]:
+    """Create the work queues and their dead-letter queues if missing; their URLs by name.
+
+    ``visibility_seconds`` (``DOCSTORE_QUEUE_VISIBILITY_SECONDS``) is each work queue's default
+    visibility timeout; a queue created with another value takes the new one."""
     client: Any = target.client("sqs")
     urls = {}
     for name in QUEUES:
@@ -67,11 +70,13 @@ def ensure_queues(target: AwsTarget, prefix: str) -> dict[str, str]:
             "QueueArn"
         ]
         redrive = json.dumps({"deadLetterTargetArn": dead_arn, "maxReceiveCount": str(MAX_RECEIVE_COUNT)})
-        queue = client.create_queue(
-            QueueName=f"{prefix}-{name}",
-            Attributes={"RedrivePolicy": redrive, "VisibilityTimeout": "300"},
-        )
-        urls[name] = queue["QueueUrl"]
+        attributes = {"RedrivePolicy": redrive, "VisibilityTimeout": str(visibility_seconds)}
+        try:
+            urls[name] = client.create_queue(QueueName=f"{prefix}-{name}", Attributes=attributes)["QueueUrl"]
+        except client.exceptions.QueueNameExists:
+            # SQS refuses to create a queue that exists with other attributes: the setting changed.
+            urls[name] = client.get_queue_url(QueueName=f"{prefix}-{name}")["QueueUrl"]
+            client.set_queue_attributes(QueueUrl=urls[name], Attributes=attributes)
     return urls
 
 

@@ -58,9 +58,9 @@ class ObjectStore(Protocol):
     ) -> UploadPost:
         """Sign a POST form for exactly ``key``: 1 to ``max_bytes`` bytes of ``content_type``.
 
-        ``metadata`` becomes ``x-amz-meta-*`` fields; its values must already be ASCII (see
-        :func:`metadata_value`). Every field of the form is also a condition of its policy, so
-        none can be changed.
+        ``metadata`` becomes ``x-amz-meta-*`` fields; its values must already be ASCII (an upload's
+        are percent-encoded by ``services.validation.metadata_value``). Every field of the form is
+        also a condition of its policy, so none can be changed.
         """
         ...
 
@@ -102,11 +102,6 @@ class ObjectStore(Protocol):
         ...
 
 
-def metadata_value(value: str) -> str:
-    """S3 user metadata travels in HTTP headers: keep it ASCII by percent-encoding UTF-8."""
-    return quote(value, safe=" ")
-
-
 def content_disposition(filename: str) -> str:
     """``attachment`` with an ASCII fallback name and the exact name in RFC 5987 form."""
     fallback = "".join(c if 32 <= ord(c) < 127 and c not in '"\\' else "_" for c in filename)
@@ -141,7 +136,9 @@ class S3ObjectStore:
         redirect_url: str | None = None,
     ) -> UploadPost:
         if not all(value.isascii() for value in metadata.values()):
-            raise ValueError("S3 metadata values must be ASCII: encode them with metadata_value()")
+            raise ValueError(
+                "S3 metadata values must be ASCII: percent-encode them (services.validation.metadata_value)"
+            )
         fields = {"Content-Type": content_type}
         fields.update({f"x-amz-meta-{name}": value for name, value in metadata.items()})
         if redirect_url is None:

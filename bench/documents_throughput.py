@@ -25,12 +25,12 @@ import httpx
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from access.context import Context, bearer_token
 from bench.load import Sample, Target, Totals, measure
 from bench.serving import ServedApp
 from bench.stack import embedded_aws
 from models import documents
 from resolvers import pagination
-from resolvers.context import Context, bearer_token
 from resolvers.documents import cursor_scope
 from server import create_app
 
@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from starlette.requests import Request
     from starlette.responses import Response
 
-    from runtime import Services
+    from runtime.services import Services
     from settings import Settings
 
 NAME = "documents_throughput"

@@ -33,10 +33,11 @@ from adapters.local_redis import redis_server
 from adapters.pubsub import BroadcastPubSub
 from bench.load import percentile
 from bench.serving import ServedApp
+from events.envelope import Event, EventType
 from models import tables
-from server import create_app, provision
+from runtime.services import provision
+from server import create_app
 from settings import Settings
-from subscriptions.events import Event, EventType
 
 NAME = "event_latency"
 OPERATIONS = Path(__file__).resolve().parent.parent / "gql" / "operations"

@@ -54,8 +54,8 @@ from workers.pipeline import Pipeline
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Iterator
 
+    from events.envelope import Event
     from settings import Settings
-    from subscriptions.events import Event
     from workers.extraction import Extracted
 
 P = ParamSpec("P")

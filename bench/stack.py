@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from adapters.aws import AwsTarget
 from adapters.local_aws import EmbeddedAws
 from models import tables
-from server import provision
+from runtime.services import provision
 from settings import Settings
 
 if TYPE_CHECKING:

@@ -44,7 +44,7 @@ from adapters.local_aws import ENDPOINT_FILE, EmbeddedAws
 from models import accounts, counters, documents, sessions, tables, uploads
 from models.accounts import Account
 from models.counters import Counter
-from server import provision
+from runtime.services import provision
 from settings import Settings
 from workers.pipeline import text_key
 

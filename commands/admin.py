@@ -18,14 +18,14 @@ from models.errors import AccountNotFound
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-    from runtime import Services
+    from runtime.services import Services
 
 FIELDS = ("documents", "bytes", "accounts")
 
 
 def change_role(services: Services, action: str, raw_email: str) -> int:
     """Grant or revoke ADMIN; 1 with a message on stderr for an invalid or unknown email."""
-    from resolvers import validation  # email_validator, which ``stats`` does not need
+    from services import validation  # email_validator, which ``stats`` does not need
 
     try:
         email = validation.email(raw_email)

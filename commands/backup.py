@@ -55,7 +55,7 @@ if TYPE_CHECKING:
     from typing import TypeAlias
 
     from adapters.s3 import ObjectStore
-    from runtime import Services
+    from runtime.services import Services
     from settings import Settings
 
     #: Opens the deployment a command works on (None, said on stderr, when it cannot) and closes it.

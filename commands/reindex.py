@@ -13,7 +13,7 @@ from workers.rebuild import GRACE_SECONDS, RebuildRunning, rebuild
 
 if TYPE_CHECKING:
     from adapters.search.base import IndexedDocument
-    from runtime import Services
+    from runtime.services import Services
     from settings import Settings
 
 

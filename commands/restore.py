@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
     from adapters.search.base import IndexedDocument
     from commands.backup import Connect
-    from runtime import Services
+    from runtime.services import Services
     from settings import Settings
 
 #: The order tables are written in: records after the objects they name, counters last.

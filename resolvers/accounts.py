@@ -9,14 +9,15 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from access import regions
+from access.context import Context
+from access.permissions import require_account
 from adapters.hashing import HashingBusy
 from adapters.queue import ACCOUNT_CREATED, ACCOUNT_EVENTS
 from adapters.ratelimits import RateLimited
+from events.envelope import Event, EventType
 from models import accounts, sessions
 from models.errors import EmailTaken
-from resolvers import regions, validation
-from resolvers.context import Context
-from resolvers.permissions import require_account
 from schema.accounts import (
     Account,
     AuthPayload,
@@ -30,7 +31,7 @@ from schema.accounts import (
 )
 from schema.errors import RateLimitedError, Unauthenticated, ValidationError
 from schema.regions import WrongRegionError
-from subscriptions.events import Event, EventType
+from services import validation
 
 if TYPE_CHECKING:
     from argon2 import PasswordHasher
@@ -97,7 +98,7 @@ async def sign_in(
         if wrong is None:
             log.error("account %s lives in %s, a region unknown here", record.id, record.home_region)
             return InvalidCredentialsError(message=BAD_CREDENTIALS)
-        regions.point_home(info.context, wrong)
+        regions.point_home(info.context.response, wrong)
         return WrongRegionError.from_refusal(wrong)
     return await _start_session(info.context, record)
 

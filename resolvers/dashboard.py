@@ -6,10 +6,10 @@ import asyncio
 
 import strawberry
 
+from access.context import Context
+from access.permissions import require_admin
 from adapters.queue import Queue
 from models import stats
-from resolvers.context import Context
-from resolvers.permissions import require_admin
 from schema.dashboard import Dashboard, QueueDepth
 
 

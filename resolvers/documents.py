@@ -7,12 +7,13 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
+from access.context import Context
+from access.permissions import require_account
 from adapters.queue import DOCUMENT_DELETED, SEARCH_INDEX, UPLOAD_EVENTS, index_document
+from events.envelope import Event, EventType
 from models import documents, uploads
 from models.errors import DocumentNotFound
-from resolvers import pagination, validation
-from resolvers.context import Context
-from resolvers.permissions import require_account
+from resolvers import pagination
 from schema.documents import (
     DeleteDocumentInput,
     DeleteDocumentPayload,
@@ -28,7 +29,7 @@ from schema.documents import (
 )
 from schema.errors import BadUserInput, NotFound, NotFoundError, ValidationError
 from schema.scalars import Long
-from subscriptions.events import Event, EventType
+from services import validation
 
 if TYPE_CHECKING:
     from adapters.s3 import ObjectStore

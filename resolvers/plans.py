@@ -6,11 +6,11 @@ from typing import Annotated
 
 import strawberry
 
+from access.context import Context
+from access.permissions import require_account
 from adapters.cache import Invalidation
 from adapters.queue import ACCOUNT_EVENTS, BACKFILL, account_updated, plan_changed
 from models import plans
-from resolvers.context import Context
-from resolvers.permissions import require_account
 from schema.accounts import Account, Plan
 from schema.plans import PlanChangePayload, UpgradePlanInput, UpgradePlanResult
 

@@ -14,6 +14,8 @@ from typing import Annotated, Any
 
 import strawberry
 
+from access.context import Context
+from access.permissions import require_account
 from adapters.search.base import (
     ContentSearchNotAllowed,
     PageTooDeep,
@@ -23,14 +25,13 @@ from adapters.search.base import (
     SearchPage,
 )
 from models import documents
-from resolvers import pagination, validation
-from resolvers.context import Context
+from resolvers import pagination
 from resolvers.documents import parse_filter
-from resolvers.permissions import require_account
 from schema.accounts import Plan
 from schema.documents import Document, DocumentFilter, PageInfo
 from schema.errors import BadUserInput, ValidationError
 from schema.search import Highlight, PremiumRequiredError, SearchConnection, SearchHit, SearchHitEdge, SearchResult
+from services import validation
 
 MAX_PAGE = 50
 PREMIUM_REQUIRED = (

@@ -9,13 +9,13 @@ from typing import Annotated
 import strawberry
 from ulid import ULID
 
+from access.context import Context
+from access.permissions import require_account
 from adapters.queue import UPLOAD_COMPLETED, UPLOAD_EVENTS, UPLOAD_STARTED
+from events.envelope import Event, EventType
 from models import documents, uploads
 from models.base import utcnow
 from models.errors import DocumentNotFound, QuotaExceeded, UploadRejected
-from resolvers import validation
-from resolvers.context import Context
-from resolvers.permissions import require_account
 from schema.documents import Document
 from schema.errors import ValidationError
 from schema.scalars import Long
@@ -31,7 +31,7 @@ from schema.uploads import (
     UploadRejectedError,
     UploadRejectionReason,
 )
-from subscriptions.events import Event, EventType
+from services import validation
 
 
 def _validated(input: RequestUploadInput, allowed_origins: tuple[str, ...]) -> validation.Upload:

@@ -58,7 +58,7 @@ class Document:
 
     @strawberry.field(
         description=(
-            "A signed link that downloads the file under its name, valid for 5 minutes. "
+            "A signed link that downloads the file under its name, valid for ${download_url_lifetime}. "
             "Null while nothing is stored (PENDING_UPLOAD, REJECTED)."
         )
     )

@@ -11,7 +11,7 @@ from schema.errors import CodedError
 from schema.scalars import Long
 
 if TYPE_CHECKING:
-    from subscriptions.events import Event as Envelope
+    from events.envelope import Event as Envelope
 
 
 class TooSlow(CodedError):

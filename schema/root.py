@@ -14,12 +14,13 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.exceptions import CannotGetOperationTypeError
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
-from adapters.pubsub import DEFAULT_BUFFER
+from access.regions import AnswersWrongRegion
+from events.channels import DEFAULT_BUFFER
 from resolvers import accounts, dashboard, documents, plans, search, uploads
 from resolvers.limits import OperationLimits
 from resolvers.observability import OperationMetrics
 from resolvers.operations import NamedOperation
-from resolvers.regions import AnswersWrongRegion
+from schema import descriptions
 from schema.accounts import Account, SignInResult, SignOutPayload, SignUpResult
 from schema.dashboard import Dashboard
 from schema.documents import DeleteDocumentResult, Document, DocumentConnection, UpdateDocumentResult
@@ -34,6 +35,8 @@ from subscriptions import feeds
 if TYPE_CHECKING:
     from graphql.execution import Executor
     from strawberry.types import ExecutionContext
+
+    from settings import Settings
 
 log = logging.getLogger("docstore.graphql")
 
@@ -117,7 +120,7 @@ class Mutation:
         resolver=uploads.request_upload,
         extensions=[AnswersWrongRegion()],
         description=(
-            "Reserve room for a file and get a signed S3 form (valid 90 s) to POST it to. "
+            "Reserve room for a file and get a signed S3 form (valid ${upload_form_seconds} s) to POST it to. "
             "Then call `completeUpload`. Uncompleted forms are released after they expire."
         ),
     )
@@ -205,19 +208,24 @@ class DocStoreSchema(strawberry.Schema):
                 log.error("request %s failed: %s", request_id, error.message, exc_info=error.original_error)
 
 
-schema = DocStoreSchema(
-    query=Query,
-    mutation=Mutation,
-    subscription=Subscription,
-    config=StrawberryConfig(scalar_map=SCALARS),
-    execution_context_class=PerEventMemoExecutor,
-    extensions=[
-        # Factories, not instances: an extension holds per-request state. The limits' cache of
-        # parsed and validated operations lives at module level, so every request shares it.
-        OperationLimits,
-        NamedOperation,
-        functools.partial(MaskErrors, should_mask_error=should_mask),
-        OperationMetrics,
-        feeds.WebSocketOnlySubscriptions,
-    ],
-)
+def build_schema(settings: Settings) -> DocStoreSchema:
+    """The schema as ``settings`` serve it: the same types and fields whatever the settings, with
+    descriptions that name a setting saying its value (``schema.descriptions``)."""
+    built = DocStoreSchema(
+        query=Query,
+        mutation=Mutation,
+        subscription=Subscription,
+        config=StrawberryConfig(scalar_map=SCALARS),
+        execution_context_class=PerEventMemoExecutor,
+        extensions=[
+            # Factories, not instances: an extension holds per-request state. The limits' cache of
+            # parsed and validated operations lives at module level, so every request shares it.
+            OperationLimits,
+            NamedOperation,
+            functools.partial(MaskErrors, should_mask_error=should_mask),
+            OperationMetrics,
+            feeds.WebSocketOnlySubscriptions,
+        ],
+    )
+    descriptions.fill(built._schema, settings)
+    return built

@@ -54,7 +54,9 @@ class UploadForm:
     )
     url: str = strawberry.field(description="Where to POST the form.")
     fields: list[FormField] = strawberry.field(description="The form fields, each also a condition S3 enforces.")
-    expires_at: datetime = strawberry.field(description="The form is refused after this instant (90 seconds).")
+    expires_at: datetime = strawberry.field(
+        description="The form is refused after this instant (${upload_form_seconds} seconds)."
+    )
     max_bytes: Long = strawberry.field(description="The largest file the form accepts: the declared size.")
 
 

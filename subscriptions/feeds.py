@@ -23,13 +23,13 @@ from starlette.websockets import WebSocket
 from strawberry.extensions import SchemaExtension
 from strawberry.types.graphql import OperationType
 
+from access.context import Context
+from access.permissions import require_account
 from adapters.pubsub import EventSource, Inbox, SubscriberTooSlow
+from events.envelope import Event, EventType
 from models import documents, sessions
 from models.base import utcnow
 from models.errors import DocumentNotFound
-from resolvers import validation
-from resolvers.context import Context
-from resolvers.permissions import require_account
 from schema.errors import NotFound, Unauthenticated
 from schema.events import (
     DocumentDeleted,
@@ -46,7 +46,7 @@ from schema.events import (
     UploadStarted,
     WebSocketOnly,
 )
-from subscriptions.events import Event, EventType
+from services import validation
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

@@ -21,7 +21,8 @@ from adapters.local_redis import redis_server
 from adapters.queue import QUEUES
 from adapters.s3 import S3ObjectStore
 from models import tables
-from server import create_app, provision, server_options
+from runtime.services import provision
+from server import create_app, server_options
 from settings import Settings
 from tests.client import Api, User
 

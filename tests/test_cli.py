@@ -35,7 +35,7 @@ def loaded_after(statement: str) -> set[str]:
 
 
 def test_admin_and_stats_do_not_load_the_graphql_schema_or_the_web_server() -> None:
-    loaded = loaded_after("import cli, commands.admin, runtime")
+    loaded = loaded_after("import cli, commands.admin, runtime.services")
 
     assert {"cli", "runtime", "commands", "models", "boto3"} <= loaded
     assert loaded.isdisjoint({"strawberry", "graphql", "uvicorn", "starlette", "schema", "moto"})
@@ -109,7 +109,8 @@ def test_admin_grant_to_an_unknown_email_builds_only_dynamodb_clients(settings: 
 
 
 def test_a_named_queue_finds_its_url(settings: Settings, target: AwsTarget) -> None:
-    url = ensure_queues(target, settings.table_prefix)[UPLOAD_EVENTS]
+    urls = ensure_queues(target, settings.table_prefix, visibility_seconds=settings.queue_visibility_seconds)
+    url = urls[UPLOAD_EVENTS]
 
     queue = SqsQueue.named(target, f"{settings.table_prefix}-{UPLOAD_EVENTS}")
 

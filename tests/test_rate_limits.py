@@ -26,7 +26,7 @@ from tests.subscriptions.conftest import bearer, open_socket
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
-    from runtime import Services
+    from runtime.services import Services
     from settings import Settings
 
 LIMITS = {

@@ -62,6 +62,8 @@ FILES_PER_PROCESS = 100
 START_SECONDS = 60.0
 #: How long a process that closed its pipes is given to exit by itself.
 EXIT_SECONDS = 5.0
+#: What an extraction process's log may look like (``adapters.logs``).
+LOG_FORMATS = frozenset({"json", "text"})
 
 
 class Extraction:
@@ -69,15 +71,21 @@ class Extraction:
 
     Up to ``processes`` files are extracted at once, each in its own process; processes start when
     first needed and are reused. ``seconds`` limits each file's extraction from the moment it is sent
-    (a process's start does not count); ``memory_bytes`` is the address space each process may use.
+    (a process's start does not count); ``memory_bytes`` is the address space each process may use;
+    the processes log in ``log_format`` (``json`` or ``text``, as ``DOCSTORE_LOG_FORMAT``).
     Open and close it in one event loop.
     """
 
-    def __init__(self, *, processes: int = 2, seconds: float = 60.0, memory_bytes: int = GiB) -> None:
+    def __init__(
+        self, *, processes: int = 2, seconds: float = 60.0, memory_bytes: int = GiB, log_format: str = "json"
+    ) -> None:
         if processes < 1:
             raise ValueError("an extraction pool needs at least one process")
+        if log_format not in LOG_FORMATS:
+            raise ValueError(f"an extraction pool logs in one of {sorted(LOG_FORMATS)}, not {log_format!r}")
         self.seconds = seconds
         self.memory_bytes = memory_bytes
+        self.log_format = log_format
         self._slots = anyio.Semaphore(processes)
         self._idle: list[_Child] = []
         self._children: set[_Child] = set()
@@ -150,7 +158,7 @@ class Extraction:
             if child.process.returncode is None:
                 return child
             await self._discard(child)
-        child = await _Child.start(self.memory_bytes)
+        child = await _Child.start(self.memory_bytes, self.log_format)
         if self._closed:  # while it started
             await child.kill()
             raise RuntimeError("the extraction pool is closed")
@@ -180,9 +188,9 @@ class _Child:
         self.files = 0
 
     @classmethod
-    async def start(cls, memory_bytes: int) -> _Child:
+    async def start(cls, memory_bytes: int, log_format: str) -> _Child:
         process = await anyio.open_process(
-            [sys.executable, "-m", "workers.extractors.sandbox", str(memory_bytes)],
+            [sys.executable, "-m", "workers.extractors.sandbox", str(memory_bytes), log_format],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=None,  # its log goes where this process's goes

@@ -41,11 +41,11 @@ from adapters.queue import (
     UPLOAD_STARTED,
     index_document,
 )
+from events.envelope import Event, EventType
 from models import accounts, documents, processing, quota, uploads
 from models.content_types import CONTENT_TYPES
 from models.documents import PENDING_UPLOAD, PROCESSING, READY
 from models.errors import AccountNotFound, DocumentNotFound
-from subscriptions.events import Event, EventType
 from workers.consumer import UnknownMessage, addressed
 from workers.detect import detect
 from workers.extraction import EXTRACTABLE, ExtractionFailed

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from adapters.blocking import Blocking
 from adapters.queue import ACCOUNT_EVENTS, BACKFILL, SEARCH_INDEX, UPLOAD_EVENTS
 from workers import sweeper
 from workers.account_sync import AccountSync
@@ -20,7 +21,8 @@ from workers.indexer import Indexer
 from workers.pipeline import Pipeline
 
 if TYPE_CHECKING:
-    from adapters.blocking import Blocking
+    from collections.abc import Coroutine
+
     from adapters.cache import ReadCache
     from adapters.mail import Mailer
     from adapters.metrics import Metrics
@@ -28,6 +30,7 @@ if TYPE_CHECKING:
     from adapters.queue import Queue
     from adapters.s3 import ObjectStore
     from adapters.search.tantivy_index import TantivyIndex
+    from runtime.services import Runtime
     from settings import Settings
 
 log = logging.getLogger(__name__)
@@ -49,9 +52,11 @@ async def run_workers(
     documents in ``metrics``. The search-index queue is consumed only once this process holds the
     index's writer (see workers/indexer.py)."""
     seconds, memory = settings.extraction_seconds, settings.extraction_memory_mb * 1024**2
-    extraction = Extraction(processes=settings.extraction_processes, seconds=seconds, memory_bytes=memory)
+    extraction = Extraction(
+        processes=settings.extraction_processes, seconds=seconds, memory_bytes=memory, log_format=settings.log_format
+    )
     # The backfill extracts in a process of its own: an upload never waits for a free process behind it.
-    backfill_extraction = Extraction(processes=1, seconds=seconds, memory_bytes=memory)
+    backfill_extraction = Extraction(processes=1, seconds=seconds, memory_bytes=memory, log_format=settings.log_format)
     pipeline = Pipeline(
         blocking=blocking,
         objects=objects,
@@ -118,3 +123,23 @@ async def run_workers(
         await extraction.aclose()
         await backfill_extraction.aclose()
         log.info("workers stopped after %d messages", sum(consumer.handled for consumer in consumers))
+
+
+def start_workers(runtime: Runtime) -> Coroutine[Any, Any, None]:
+    """The queue consumers, the pipeline, the indexer, the backfill and the sweeper, on this process's services."""
+    services = runtime.services
+    if runtime.search is None:
+        raise ValueError("the workers need the search index: open the runtime with search=True")
+    return run_workers(
+        services.settings,
+        # A pool of their own: sixteen uploads in the pipeline at once must not take every thread
+        # the API's requests run their DynamoDB and S3 calls on.
+        blocking=Blocking(services.settings.worker_concurrency),
+        objects=services.objects,
+        publisher=services.publisher,
+        mailer=services.mailer,
+        queues=services.queues,
+        search=runtime.search,
+        metrics=services.metrics,
+        cache=services.cache,
+    )

@@ -17,8 +17,8 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-import runtime
 from adapters.local_aws import ROOT, EmbeddedAws, EmbeddedAwsError, running_endpoint
+from runtime import services as runtime
 from settings import Settings
 
 

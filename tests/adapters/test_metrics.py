@@ -25,7 +25,7 @@ def samples(metrics: Metrics) -> dict[tuple[str, tuple[tuple[str, str], ...]], f
 
 def fresh_queue(target) -> SqsQueue:
     prefix = f"depth-{uuid.uuid4().hex[:8]}"
-    return SqsQueue(target, ensure_queues(target, prefix)["upload-events"])
+    return SqsQueue(target, ensure_queues(target, prefix, visibility_seconds=300)["upload-events"])
 
 
 def test_two_metrics_objects_never_count_into_each_other() -> None:

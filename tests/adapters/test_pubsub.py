@@ -14,7 +14,7 @@ import redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from adapters.pubsub import BroadcastPubSub, Inbox, SubscriberTooSlow
-from subscriptions.events import Event, EventType
+from events.envelope import Event, EventType
 from tests.conftest import redis_server
 
 T = TypeVar("T")

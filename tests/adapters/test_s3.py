@@ -8,7 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from adapters.s3 import S3ObjectStore, content_disposition, metadata_value
+from adapters.s3 import S3ObjectStore, content_disposition
+from services.validation import metadata_value
 
 
 def decoded_policy(fields: dict[str, str]) -> dict:

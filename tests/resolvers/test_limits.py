@@ -14,9 +14,11 @@ import pytest
 from graphql import Lexer, Source, TokenKind, get_introspection_query, parse
 
 from resolvers.limits import OperationCache, cache_for, count_tokens, count_values, measure, parse_counting
-from schema.root import schema
+from schema.root import build_schema
 from settings import Settings
 from tests.client import OPERATIONS, operation
+
+schema = build_schema(Settings())
 
 
 def execute(query: str, variables: dict[str, Any] | None = None, **limits: Any) -> list[tuple[str, Any]]:

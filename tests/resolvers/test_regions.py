@@ -10,9 +10,10 @@ import pytest
 from starlette.responses import Response
 from ulid import ULID
 
+from access.context import Context
 from adapters.blocking import Blocking
 from models import accounts, sessions
-from resolvers.context import Context, Services
+from runtime.services import Services
 from schema.regions import WrongRegion
 from settings import Settings
 from tests.client import Api, User, error_codes, operation

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from schema.root import schema
+from schema.root import build_schema
+from settings import Settings
+
+schema = build_schema(Settings())
 
 
 def test_each_subscription_event_gets_its_own_subfield_memo() -> None:

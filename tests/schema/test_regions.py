@@ -6,8 +6,11 @@ from __future__ import annotations
 from graphql import GraphQLObjectType, GraphQLUnionType, get_named_type
 from strawberry.types.base import StrawberryObjectDefinition
 
-from resolvers.regions import AnswersWrongRegion
-from schema.root import schema
+from access.regions import AnswersWrongRegion
+from schema.root import build_schema
+from settings import Settings
+
+schema = build_schema(Settings())
 
 ROOTS = ("Query", "Mutation")
 

@@ -16,8 +16,12 @@ from graphql import (
     validate,
 )
 
-from schema.root import schema
+from schema import descriptions
+from schema.root import build_schema
+from settings import Settings
 from tests.client import OPERATIONS
+
+schema = build_schema(Settings())
 
 ROOT = Path(__file__).resolve().parents[2]
 SDL = ROOT / "gql" / "schema.graphql"
@@ -101,3 +105,53 @@ def test_app_offers_only_the_graphql_transport_ws_protocol(settings) -> None:
 
     assert len(views) == 1
     assert list(views.pop().protocols) == [GRAPHQL_TRANSPORT_WS_PROTOCOL]
+
+
+def described_lifetimes(built) -> tuple[str, str, str]:
+    types = built._schema.type_map
+    return (
+        types["Mutation"].fields["requestUpload"].description,
+        types["UploadForm"].fields["expiresAt"].description,
+        types["Document"].fields["downloadUrl"].description,
+    )
+
+
+def test_descriptions_say_the_values_of_the_settings_they_name() -> None:
+    built = build_schema(Settings(upload_form_seconds=120, download_url_seconds=600))
+
+    assert described_lifetimes(built) == (
+        "Reserve room for a file and get a signed S3 form (valid 120 s) to POST it to. "
+        "Then call `completeUpload`. Uncompleted forms are released after they expire.",
+        "The form is refused after this instant (120 seconds).",
+        "A signed link that downloads the file under its name, valid for 10 minutes. "
+        "Null while nothing is stored (PENDING_UPLOAD, REJECTED).",
+    )
+    # Each schema has its own descriptions: the defaults' one, built first, still says the defaults.
+    assert described_lifetimes(schema)[1:] == (
+        "The form is refused after this instant (90 seconds).",
+        "A signed link that downloads the file under its name, valid for 5 minutes. "
+        "Null while nothing is stored (PENDING_UPLOAD, REJECTED).",
+    )
+    assert "$" not in str(built)
+    assert "$" not in str(schema)
+
+
+@pytest.mark.parametrize(
+    ("seconds", "words"),
+    [(1, "1 second"), (90, "90 seconds"), (60, "1 minute"), (300, "5 minutes"), (3600, "60 minutes")],
+)
+def test_a_lifetime_is_said_in_whole_minutes_or_else_in_seconds(seconds: int, words: str) -> None:
+    assert descriptions.lifetime(seconds) == words
+
+
+def test_the_app_serves_the_schema_of_its_settings(settings) -> None:
+    from server import create_app
+
+    app = create_app(settings.with_overrides(upload_form_seconds=45, download_url_seconds=120))
+    (view,) = {route.endpoint for route in app.routes if getattr(route, "path", "") == "/graphql"}
+
+    assert described_lifetimes(view.schema)[1:] == (
+        "The form is refused after this instant (45 seconds).",
+        "A signed link that downloads the file under its name, valid for 2 minutes. "
+        "Null while nothing is stored (PENDING_UPLOAD, REJECTED).",
+    )

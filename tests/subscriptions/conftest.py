@@ -19,7 +19,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
 from adapters.pubsub import BroadcastPubSub, PubSubStats
-from subscriptions.events import Event, EventType
+from events.envelope import Event, EventType
 from tests.client import User, operation
 from tests.conftest import LiveServer
 

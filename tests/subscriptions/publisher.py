@@ -10,7 +10,7 @@ import asyncio
 import sys
 
 from adapters.pubsub import BroadcastPubSub
-from subscriptions.events import Event
+from events.envelope import Event
 
 
 async def publish(url: str, envelopes: list[str]) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from subscriptions.events import EventType
+from events.envelope import EventType
 from tests.client import Api, User
 from tests.subscriptions.conftest import AT_JSON, Events, Socket, bearer, event, next_message, open_socket
 

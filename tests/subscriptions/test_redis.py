@@ -13,7 +13,7 @@ import httpx
 import pytest
 import redis
 
-from subscriptions.events import EventType
+from events.envelope import EventType
 from tests.client import Api, User
 from tests.serving import ROOT, clean_env, free_port
 from tests.subscriptions.conftest import bearer, event, next_message, open_socket

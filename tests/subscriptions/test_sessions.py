@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from events.envelope import EventType
 from models import sessions
-from subscriptions.events import EventType
 from tests.client import PASSWORD, Api, User
 from tests.subscriptions.conftest import Events, Socket, bearer, event, next_message, open_socket
 

@@ -8,8 +8,8 @@ import socket
 from collections.abc import Iterator
 from urllib.parse import urlsplit
 
-from adapters.pubsub import DEFAULT_BUFFER
-from subscriptions.events import Event, EventType
+from events.channels import DEFAULT_BUFFER
+from events.envelope import Event, EventType
 from tests.client import User
 from tests.subscriptions.conftest import Events, Socket, bearer, event, next_message, open_socket
 

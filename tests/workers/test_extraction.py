@@ -3,6 +3,7 @@ within the limits, after which the same pool extracts the next file."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import time
@@ -358,3 +359,26 @@ def test_an_error_the_extractor_did_not_expect_fails_the_file_as_unreadable(monk
         sandbox.encode({"failed": "the file could not be read", "kind": "UNREADABLE"}),
         False,
     )
+
+
+@pytest.mark.parametrize(("given", "environment"), [("text", "json"), ("json", "text")])
+def test_the_sandbox_logs_in_the_format_the_pool_gives_it_not_the_environments(
+    monkeypatch, capfd, folder, given: str, environment: str
+) -> None:
+    monkeypatch.setenv("DOCSTORE_LOG_FORMAT", environment)
+
+    async def scenario(pool: Extraction) -> Extracted | str:
+        return await outcome(pool, folder, "text/plain")  # a folder: reading it raises what no extractor expects
+
+    assert run(scenario, processes=1, log_format=given) == "UNREADABLE: the file could not be read"
+    message = f"extracting {folder} (text/plain) failed"
+    (line,) = [line for line in capfd.readouterr().err.splitlines() if message in line]
+    if given == "json":
+        assert (json.loads(line)["level"], json.loads(line)["message"]) == ("ERROR", message)
+    else:
+        assert line.endswith(f" ERROR __main__ [-]: {message}")  # run as python -m
+
+
+def test_a_pool_refuses_a_log_format_no_process_could_use() -> None:
+    with pytest.raises(ValueError, match="an extraction pool logs in one of \\['json', 'text'\\], not 'xml'"):
+        Extraction(log_format="xml")

@@ -14,9 +14,9 @@ import pytest
 from ulid import ULID
 
 from adapters.blocking import Blocking
+from events.envelope import Event
 from models import accounts, counters, documents, uploads
 from models.accounts import GIB, Account
-from subscriptions.events import Event
 from tests.client import post_form
 from tests.conftest import objects_under
 from tests.workers import files

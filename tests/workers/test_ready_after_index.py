@@ -21,9 +21,9 @@ from adapters.blocking import Blocking
 from adapters.queue import SqsQueue
 from adapters.search.base import SearchFilter
 from adapters.search.tantivy_index import TantivyIndex
+from events.envelope import Event, EventType
 from models import documents, processing
 from models.documents import PROCESSING, READY
-from subscriptions.events import Event, EventType
 from tests.workers.test_pipeline import Recorder, completed, new_account, stored
 from workers.indexer import Indexer, current_entries
 from workers.pipeline import Pipeline

@@ -119,7 +119,7 @@ def test_an_index_of_another_schema_is_set_aside_for_an_empty_one(tmp_path: Path
     import tantivy
 
     from adapters.search.tantivy_index import CURRENT
-    from server import open_search
+    from runtime.services import open_search
 
     root = tmp_path / "search"
     root.mkdir()

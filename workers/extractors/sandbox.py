@@ -1,5 +1,7 @@
-"""The extraction process: ``python -m workers.extractors.sandbox MEMORY_BYTES``, started and killed by
-``workers.extraction``; it extracts one file at a time, under an address-space limit.
+"""The extraction process: ``python -m workers.extractors.sandbox MEMORY_BYTES LOG_FORMAT``, started
+and killed by ``workers.extraction``; it extracts one file at a time, under an address-space limit,
+and logs in the worker's format (``json`` or ``text``). It reads no settings of its own: the pool
+passes them.
 
 It speaks on stdin and stdout in messages of an 8-byte big-endian length and that many bytes of UTF-8
 JSON (anything else written to stdout, by a library, goes to stderr instead). Once started it says
@@ -128,14 +130,14 @@ def limit_memory(memory_bytes: int) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    (memory_bytes,) = map(int, sys.argv[1:] if argv is None else argv)
+    memory, log_format = sys.argv[1:] if argv is None else argv
+    memory_bytes = int(memory)
     # The messages get stdout to themselves: what libraries print goes to stderr with their logging.
     outgoing = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
     channel = Channel(sys.stdin.buffer, outgoing)
-    # The worker's log format (DOCSTORE_LOG_FORMAT), secrets scrubbed, on the stderr they share.
-    log_format = os.environ.get("DOCSTORE_LOG_FORMAT", "json").strip().lower()
-    logs.configure("text" if log_format == "text" else "json", level=logging.WARNING)
+    # The worker's log format (DOCSTORE_LOG_FORMAT, passed in), secrets scrubbed, on the stderr they share.
+    logs.configure(log_format, level=logging.WARNING)
     # pypdf warns about every flaw it works around; what matters reaches the owner as the reason.
     logging.getLogger("pypdf").setLevel(logging.ERROR)
     # The pool runs processes side by side already. Tesseract's OpenMP threads bring little speed for

@@ -19,8 +19,8 @@ if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
     import strawberry
+    from starlette.responses import Response
 
-    from resolvers.context import Context
     from settings import Settings
 
 
@@ -39,11 +39,11 @@ def token_refusal(settings: Settings, token: str) -> WrongRegion | None:
     return None if region is None else refusal(settings, region)
 
 
-def point_home(context: Context, wrong: WrongRegion) -> None:
-    """Put the home's endpoint and region on the HTTP response (a WebSocket has none)."""
-    if context.response is not None:
-        context.response.headers[HOME_ENDPOINT_HEADER] = wrong.endpoint
-        context.response.headers[HOME_REGION_HEADER] = wrong.home_region
+def point_home(response: Response | None, wrong: WrongRegion) -> None:
+    """Put the home's endpoint and region on the HTTP response (None: a WebSocket, which has none)."""
+    if response is not None:
+        response.headers[HOME_ENDPOINT_HEADER] = wrong.endpoint
+        response.headers[HOME_REGION_HEADER] = wrong.home_region
 
 
 class AnswersWrongRegion(FieldExtension):

@@ -8,11 +8,11 @@ import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from access import regions
 from models import accounts, sessions
 from models.base import utcnow
 from models.errors import AccountNotFound
-from resolvers import regions
-from runtime import Services
+from runtime.services import Services
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +103,7 @@ class Context:
             if wrong is None:
                 log.error("session of account %s, whose home %s is unknown here", account.id, account.home_region)
                 return None
-        regions.point_home(self, wrong)
+        regions.point_home(self.response, wrong)
         raise wrong
 
     def download_url(self, key: str, filename: str) -> str:

@@ -10,8 +10,8 @@ from schema.errors import Forbidden, Unauthenticated
 if TYPE_CHECKING:
     import strawberry
 
+    from access.context import Context
     from models.accounts import Account
-    from resolvers.context import Context
 
 
 async def require_account(info: strawberry.Info[Context, None]) -> Account:

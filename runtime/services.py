@@ -17,7 +17,7 @@ from adapters.aws import AwsTarget
 from models import tables
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Coroutine
+    from collections.abc import Callable
 
     from argon2 import PasswordHasher
 
@@ -98,7 +98,12 @@ def provision(settings: Settings, target: AwsTarget) -> list[str]:
     created = tables.create_tables()
     S3ObjectStore(target, settings.bucket).ensure_bucket(settings.cors_origins)
     created.append(f"bucket {settings.bucket}")
-    created.extend(f"queue {url.rsplit('/', 1)[-1]}" for url in ensure_queues(target, settings.table_prefix).values())
+    created.extend(
+        f"queue {url.rsplit('/', 1)[-1]}"
+        for url in ensure_queues(
+            target, settings.table_prefix, visibility_seconds=settings.queue_visibility_seconds
+        ).values()
+    )
     if settings.aws_mode != "aws":
         # On real SES verifying a sender is a step of its own: SES emails the address a link.
         SesMailer(target, settings.mail_from).verify_sender()
@@ -243,26 +248,3 @@ def settle_heap() -> None:
     again, holding the event loop for a third of a second each time under load. (No collection
     first: start-up's own garbage is small, and a collection would delay the first answer.)"""
     gc.freeze()
-
-
-def start_workers(runtime: Runtime) -> Coroutine[Any, Any, None]:
-    """The queue consumers, the pipeline, the indexer, the backfill and the sweeper, on this process's services."""
-    from adapters.blocking import Blocking
-    from workers.runner import run_workers
-
-    services = runtime.services
-    if runtime.search is None:
-        raise ValueError("the workers need the search index: open the runtime with search=True")
-    return run_workers(
-        services.settings,
-        # A pool of their own: sixteen uploads in the pipeline at once must not take every thread
-        # the API's requests run their DynamoDB and S3 calls on.
-        blocking=Blocking(services.settings.worker_concurrency),
-        objects=services.objects,
-        publisher=services.publisher,
-        mailer=services.mailer,
-        queues=services.queues,
-        search=runtime.search,
-        metrics=services.metrics,
-        cache=services.cache,
-    )

@@ -1,7 +1,8 @@
 """The event envelope: what workers and resolvers publish and subscribers receive.
 
 Small JSON, the same across processes (``memory://`` in one process, Redis between several):
-``{"id", "type", "account_id", "document_id", "at", "data"}``. Workers import this module too.
+``{"id", "type", "account_id", "document_id", "at", "data"}``. A bottom module: the API, the
+workers and ``adapters.pubsub`` all import it, and it imports nothing of DocStore.
 """
 
 from __future__ import annotations

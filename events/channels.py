@@ -3,6 +3,10 @@ publish across accounts by spelling a name by hand."""
 
 from __future__ import annotations
 
+#: Unread events one subscription may hold before it is ended as too slow (``adapters.pubsub``). The
+#: events themselves are shared by every subscriber of a channel; an inbox holds references.
+DEFAULT_BUFFER = 256
+
 
 def account(account_id: str) -> str:
     """The channel carrying every event of one account: only that account's subscribers read it."""

@@ -7,11 +7,10 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from email_validator import EmailNotValidError, validate_email
 
-from adapters.s3 import metadata_value
 from models.content_types import CONTENT_TYPES
 from models.errors import DocumentNotFound
 
@@ -122,6 +121,11 @@ def redirect_url(raw: str | None, allowed_origins: Sequence[str]) -> str | None:
     if parts.scheme not in {"http", "https"} or origin not in allowed_origins or len(raw) > 2000:
         raise InvalidInput("redirectUrl", "The redirect URL is not on an allowed origin.")
     return raw
+
+
+def metadata_value(value: str) -> str:
+    """S3 user metadata travels in HTTP headers: keep it ASCII by percent-encoding UTF-8."""
+    return quote(value, safe=" ")
 
 
 def upload_metadata(tag_list: list[str], text: str) -> dict[str, str]:
