@@ -10,9 +10,8 @@ import strawberry
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from adapters.hashing import HashingBusy
-from adapters.queue import ACCOUNT_CREATED, ACCOUNT_EVENTS
 from adapters.ratelimits import RateLimited
-from models import accounts, sessions
+from models import accounts, outbox, sessions
 from models.errors import EmailTaken
 from resolvers import regions, validation
 from resolvers.context import Context
@@ -55,6 +54,7 @@ async def sign_up(
         password_hash = await services.hashing.run(services.passwords.hash, password)
     except (RateLimited, HashingBusy) as refused:
         return rate_limited(refused)
+    created: list[outbox.Pending] = []
     try:
         record = await services.blocking.run(
             functools.partial(
@@ -63,11 +63,12 @@ async def sign_up(
                 password_hash=password_hash,
                 plan=input.plan.name,
                 home_region=services.settings.region,
+                messages=created,
             )
         )
     except EmailTaken as error:
         return EmailTakenError(message=str(error), email=email)
-    await services.enqueue(ACCOUNT_EVENTS, {"type": ACCOUNT_CREATED, "account_id": record.id})
+    await services.deliver(created)
     return await _start_session(info.context, record)
 
 
