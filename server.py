@@ -229,6 +229,8 @@ def create_app(
                     task.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
                         await task
+            # What was sent leaves the outbox now; left there, the relay would send it again.
+            await runtime.services.outbox.aclose()
             await runtime.pubsub.disconnect()
             await runtime.services.connections.close()
             await asyncio.to_thread(runtime.close)

@@ -140,6 +140,14 @@ class Settings:
     #: subscriptions one connection may run at once.
     ws_connections_per_account: int = 10
     ws_subscriptions_per_connection: int = 20
+    #: The outbox (models/outbox.py): sent messages gather this long before one BatchWriteItem
+    #: removes them; the relay looks every ``outbox_relay_seconds`` for messages older than
+    #: ``outbox_age_seconds`` and sends them, waiting up to ``outbox_backoff_seconds`` between
+    #: attempts while SQS refuses.
+    outbox_remove_seconds: int = 1
+    outbox_relay_seconds: int = 5
+    outbox_age_seconds: int = 15
+    outbox_backoff_seconds: int = 60
 
     @property
     def bucket(self) -> str:
@@ -268,6 +276,10 @@ class Settings:
             auth_window_seconds=integer("AUTH_WINDOW_SECONDS", 60),
             ws_connections_per_account=integer("WS_CONNECTIONS_PER_ACCOUNT", 10),
             ws_subscriptions_per_connection=integer("WS_SUBSCRIPTIONS_PER_CONNECTION", 20),
+            outbox_remove_seconds=integer("OUTBOX_REMOVE_SECONDS", 1, low=0),
+            outbox_relay_seconds=integer("OUTBOX_RELAY_SECONDS", 5),
+            outbox_age_seconds=integer("OUTBOX_AGE_SECONDS", 15),
+            outbox_backoff_seconds=integer("OUTBOX_BACKOFF_SECONDS", 60),
         )
 
 

@@ -40,6 +40,12 @@ def index_document(account_id: str, document_id: str) -> dict[str, Any]:
     return {"type": INDEX_DOCUMENT, "account_id": account_id, "document_id": document_id, "key": uuid.uuid4().hex}
 
 
+def document_deleted(account_id: str, document_id: str) -> dict[str, Any]:
+    """The account's usage fell: re-check its quota level. The document's id makes each delete its
+    own work (the consumer drops a message whose type and ids it has handled already)."""
+    return {"type": DOCUMENT_DELETED, "account_id": account_id, "document_id": document_id}
+
+
 def plan_changed(account_id: str, after: str | None = None) -> dict[str, Any]:
     """Work through an account's documents after a plan change, from the one after ``after``."""
     body: dict[str, Any] = {"type": PLAN_CHANGED, "account_id": account_id, "key": uuid.uuid4().hex}

@@ -12,8 +12,11 @@ that is running; the request handlers and the blocking threads they start inheri
 workers' tasks, started before any operation, count as background. A document's processing is
 the background requests between ``completeUpload`` and the moment it is READY and its quota
 event is out, once nothing more is sent for a while. Idle long polls of the consumers (a
-``ReceiveMessage`` that returned nothing) depend on time, not on work, and are left out; the
-client's own POST of the file to S3 does not pass the server and is not counted.
+``ReceiveMessage`` that returned nothing) and idle passes of the outbox relay (a ``Scan`` that
+found nothing) depend on time, not on work, and are left out; the client's own POST of the file
+to S3 does not pass the server and is not counted. An operation's figure is taken at the end of
+the flow, so that what it set off after its answer under its own name (the removal of its
+outbox messages, ``DOCSTORE_OUTBOX_REMOVE_SECONDS`` later) counts as its own.
 
 Each side runs the whole flow with a fresh account: the read cache off (``cache_seconds=0``)
 and on (600 s, so that no entry runs out during the flow).
@@ -82,6 +85,13 @@ class Calls:
                 self.counts[(_operation.get(), "sqs", "ReceiveMessage")] -= 1
                 self.idle_polls += 1
 
+    def after_scan(self, parsed: dict[str, Any], **_: Any) -> None:
+        # The only Scan in the flow is the outbox relay's: idle when the outbox held nothing old.
+        if not parsed.get("Items"):
+            with self._lock:
+                self.counts[(_operation.get(), "dynamodb", "Scan")] -= 1
+                self.idle_polls += 1
+
     def snapshot(self, label: str) -> Counter[tuple[str, str]]:
         with self._lock:
             return Counter({(s, o): n for (name, s, o), n in self.counts.items() if name == label and n})
@@ -92,7 +102,11 @@ def counting() -> Iterator[Calls]:
     """Count every request of every botocore client created while inside (the tables' connections
     are rebuilt by ``tables.configure``, so the stack's clients are all new)."""
     calls = Calls()
-    handlers = [("before-send", calls.before_send), ("after-call.sqs.ReceiveMessage", calls.after_receive)]
+    handlers = [
+        ("before-send", calls.before_send),
+        ("after-call.sqs.ReceiveMessage", calls.after_receive),
+        ("after-call.dynamodb.Scan", calls.after_scan),
+    ]
     botocore.handlers.BUILTIN_HANDLERS.extend(handlers)
     try:
         yield calls
@@ -136,6 +150,8 @@ class User:
         self.http = http
         self.calls = calls
         self.figures: Figures = {}
+        #: The counts under each operation's name before it ran (both sides share one count).
+        self.before: dict[str, Counter[tuple[str, str]]] = {}
         self.token = ""
         self.email = f"bench-calls-{tag}-{time.time_ns()}@example.com"
 
@@ -154,7 +170,7 @@ class User:
         if response.status_code != 200 or "errors" in answer:
             raise RuntimeError(f"{name} failed ({response.status_code}): {answer}")
         if not label.startswith("poll"):
-            self.figures[label] = self.calls.snapshot(label) - before
+            self.before[label] = before
         data = answer["data"]
         return next(iter(data.values()))
 
@@ -222,6 +238,9 @@ async def flow(settings: Settings, calls: Calls, tag: str) -> Figures:
         await user.call("DeleteDocument", {"input": {"id": second}})
         await quiet(calls)  # document.deleted: the quota is checked again
         await user.call("SignOut")
+        await asyncio.sleep(settings.outbox_remove_seconds + 1)  # the last outbox removals
+        for label, before in user.before.items():
+            user.figures[label] = calls.snapshot(label) - before
         return user.figures
 
 
@@ -273,10 +292,13 @@ One user, a fresh account per side, goes through every operation a user makes, i
 the app in the bench process with its workers running; each request of botocore (boto3 and
 PynamoDB) is counted under the operation that made it. A processed document is the workers' requests from
 `completeUpload` until it is READY and quiet, a 25-byte text file (FREE: detect and count;
-PREMIUM: its text extracted and stored too). The consumers' idle long polls and the client's own
-POST of the file to S3 are not counted. The cache keeps its entries 600 s here so that none runs
-out during the flow; with the default `DOCSTORE_CACHE_SECONDS=30`, a user's first request more
-than 30 s after the last read of their session reads it (and the account) again.
+PREMIUM: its text extracted and stored too). The consumers' idle long polls, the outbox relay's
+idle passes and the client's own POST of the file to S3 are not counted. An operation's figure
+includes the removal of its outbox messages (`docs/OUTBOX.md`): a BatchWriteItem that follows its
+answer by `DOCSTORE_OUTBOX_REMOVE_SECONDS` and removes the messages of every operation of that
+second, counted under the operation that started it. The cache keeps its entries 600 s here so
+that none runs out during the flow; with the default `DOCSTORE_CACHE_SECONDS=30`, a user's first
+request more than 30 s after the last read of their session reads it (and the account) again.
 
 {table}
 """

@@ -2,8 +2,10 @@
 
 What a backup holds: the accounts (with their email claims), the documents, the dashboard counters,
 and every object a document record names (its original, its extracted text). Not sessions (everyone
-signs in again after a restore), not the idempotency records or queue messages (they belong to the
-source's queues), not the search index (derived: a restore rebuilds it).
+signs in again after a restore), not the idempotency records, the queue messages or those waiting in
+the outbox (they belong to the source's queues; a restore sends again what the restored tables need:
+documents still PROCESSING, accounts not counted yet), not the search index (derived: a restore
+rebuilds it).
 
 Uploads in progress are left out: a PENDING_UPLOAD document is not backed up, and every account is
 written with no bytes reserved (``reserved_bytes`` 0, ``allocated_bytes`` = ``used_bytes``). Its

@@ -11,7 +11,8 @@ from pynamodb.transactions import TransactWrite
 from ulid import ULID
 
 from adapters.cache import account_key
-from models import counters
+from adapters.queue import ACCOUNT_CREATED, ACCOUNT_EVENTS
+from models import counters, outbox
 from models.base import BaseMeta, failed_items, transaction_connection, utcnow
 from models.errors import AccountNotFound, EmailTaken, PlanRace
 
@@ -76,25 +77,40 @@ class EmailClaim(Model):
     account_id = UnicodeAttribute()
 
 
-def create(*, email: str, password_hash: str, plan: str, home_region: str, now: datetime | None = None) -> Account:
-    """Create the account and claim its email in one transaction; :class:`EmailTaken` if claimed."""
+def create(
+    *,
+    email: str,
+    password_hash: str,
+    plan: str,
+    home_region: str,
+    now: datetime | None = None,
+    messages: list[outbox.Pending] | None = None,
+) -> Account:
+    """Create the account, claim its email and put its ``account.created`` message in the outbox,
+    in one transaction; :class:`EmailTaken` if claimed (then nothing is written). ``messages``
+    receives the outbox message once committed, for the caller to send at once."""
+    now = now or utcnow()
     account = Account(
         id=str(ULID()),
         email=email,
         password_hash=password_hash,
         plan=plan,
         home_region=home_region,
-        created_at=now or utcnow(),
+        created_at=now,
     )
     claim = EmailClaim(email=email, account_id=account.id)
     try:
         with TransactWrite(connection=transaction_connection()) as transaction:
             transaction.save(claim, condition=EmailClaim.email.does_not_exist())
             transaction.save(account, condition=Account.id.does_not_exist())
+            body = {"type": ACCOUNT_CREATED, "account_id": account.id}
+            created = outbox.put(transaction, ACCOUNT_EVENTS, body, now=now)
     except TransactWriteError as error:
-        if failed_items(error)[:1] == [True]:  # [claim put, account put]
+        if failed_items(error)[:1] == [True]:  # [claim put, account put, outbox put]
             raise EmailTaken(email) from None
         raise
+    if messages is not None:
+        messages.append(created)
     return account
 
 

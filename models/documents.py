@@ -21,7 +21,8 @@ from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 from ulid import ULID
 
-from models import accounts, counters
+from adapters.queue import SEARCH_INDEX, UPLOAD_EVENTS, document_deleted, index_document
+from models import accounts, counters, outbox
 from models.accounts import RETRIES, Account
 from models.base import BaseMeta, condition_failed, failed_items, transaction_connection, utcnow
 from models.errors import AccountNotFound, DocumentNotFound, PlanRace
@@ -297,8 +298,11 @@ def update_details(
     tags: list[str] | None,
     description: str | None,
     now: datetime | None = None,
+    messages: list[outbox.Pending] | None = None,
 ) -> Document:
-    """Rename, retag or redescribe a visible document; :class:`DocumentNotFound` otherwise."""
+    """Rename, retag or redescribe a visible document; :class:`DocumentNotFound` otherwise (then
+    nothing is written). The same transaction puts an ``index.document`` message in the outbox,
+    so that search follows; ``messages`` receives it once committed."""
     now = now or utcnow()
     document = Document(owner_id=owner_id, document_id=document_id)
     actions = touched(document_id, now)
@@ -313,16 +317,22 @@ def update_details(
     if description is not None:
         actions.append(Document.description.set(description))
     try:
-        document.update(actions=actions, condition=Document.status.is_in(PENDING_UPLOAD, *STORED))
-    except UpdateError as error:
-        if condition_failed(error):
+        with TransactWrite(connection=transaction_connection()) as transaction:
+            transaction.update(document, actions=actions, condition=Document.status.is_in(PENDING_UPLOAD, *STORED))
+            message = outbox.put(transaction, SEARCH_INDEX, index_document(owner_id, document_id), now=now)
+    except TransactWriteError as error:
+        if any(failed_items(error)):  # [outbox put, document update]: only the update has a condition
             raise DocumentNotFound(document_id) from None
         raise
+    if messages is not None:
+        messages.append(message)
     return document
 
 
-def delete_stored(document: Document) -> bool:
-    """Delete a stored document's record and give its bytes back to the quota, in one transaction.
+def delete_stored(document: Document, messages: list[outbox.Pending] | None = None) -> bool:
+    """Delete a stored document's record and give its bytes back to the quota, in one transaction,
+    with two messages in the outbox: ``document.deleted`` (the quota level is checked again) and
+    ``index.document`` (search forgets it); ``messages`` receives them once committed.
 
     A counted document leaves the counters of its owner's *current* plan and type, and the
     owner's counted totals, conditioned on that plan; a FAILED one leaves the failed counter.
@@ -372,10 +382,17 @@ def delete_stored(document: Document) -> bool:
                 if document.status == FAILED:
                     counters.add_failed(transaction, -1)
                 transaction.update(Account(id=document.owner_id), actions=account_actions, condition=account_condition)
+                owner_id, document_id = document.owner_id, document.document_id
+                sent = [
+                    outbox.put(transaction, UPLOAD_EVENTS, document_deleted(owner_id, document_id)),
+                    outbox.put(transaction, SEARCH_INDEX, index_document(owner_id, document_id)),
+                ]
         except TransactWriteError as error:
             if any(failed_items(error)):
                 continue  # the document or the owner's plan changed since it was read: look again
             raise
+        if messages is not None:
+            messages.extend(sent)
         return True
     raise PlanRace(document.owner_id)
 

@@ -16,14 +16,19 @@ from typing import Any
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
-from models import accounts, counters
+from adapters.queue import ACCOUNT_EVENTS, BACKFILL, account_updated, plan_changed
+from models import accounts, counters, outbox
 from models.accounts import PLAN_LIMITS, RETRIES, Account
 from models.base import failed_items, number_is, transaction_connection
 from models.errors import PlanRace
 
 
-def change_plan(account_id: str, plan: str) -> tuple[str, Account]:
+def change_plan(account_id: str, plan: str, messages: list[outbox.Pending] | None = None) -> tuple[str, Account]:
     """Move the account to ``plan``; the previous plan and the account after the change.
+
+    The same transaction puts two messages in the outbox: ``plan.changed`` for the backfill (the
+    documents' text and search entries follow the plan) and ``account.updated`` for the other
+    regions' copies; ``messages`` receives them once committed, for the caller to send at once.
 
     No write, and ``(plan, account)``, when it is already on ``plan``. :class:`AccountNotFound`
     for a missing account; ``ValueError`` for a plan that does not exist. The quota level is not
@@ -55,10 +60,16 @@ def change_plan(account_id: str, plan: str) -> tuple[str, Account]:
                 counters.move_plan(
                     transaction, old=old, new=plan, documents=documents, size=size, accounts=1 if counted else 0
                 )
+                sent = [
+                    outbox.put(transaction, BACKFILL, plan_changed(account_id)),
+                    outbox.put(transaction, ACCOUNT_EVENTS, account_updated(account_id)),
+                ]
         except TransactWriteError as error:
             if any(failed_items(error)):
                 continue  # a document was counted or deleted, or the plan changed: read again
             raise
+        if messages is not None:
+            messages.extend(sent)
         account.plan = plan
         if counted:
             account.counted_plan = plan

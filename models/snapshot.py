@@ -25,7 +25,9 @@ if TYPE_CHECKING:
 
 #: The tables a backup holds, by the name a backup gives their file. Sessions are left out (a
 #: restored deployment asks everyone to sign in again), and so are the idempotency records: they
-#: name queue messages of the source deployment, whose queues are not backed up.
+#: name queue messages of the source deployment, whose queues are not backed up. The outbox is
+#: left out for the same reason: its messages are work for the source's queues, and the work a
+#: restored deployment needs is sent again from what the tables hold (``commands/restore.py``).
 TABLES: dict[str, type[Model]] = {
     "accounts": Account,
     "emails": EmailClaim,

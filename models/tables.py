@@ -10,6 +10,7 @@ from models.base import BaseMeta, reset_transaction_connection
 from models.counters import Counter
 from models.documents import Document
 from models.idempotency import Handled
+from models.outbox import Pending
 from models.sessions import Session
 
 if TYPE_CHECKING:
@@ -25,8 +26,10 @@ TABLES: dict[type[Model], str] = {
     Document: "documents",
     Counter: "counters",
     Handled: "idempotency",
+    Pending: "outbox",
 }
-#: The attribute DynamoDB's time-to-live reads, per model that has one.
+#: The attribute DynamoDB's time-to-live reads, per model that has one. Not the outbox: a message
+#: there waits until SQS has taken it, however long that is.
 TTL_ATTRIBUTES: dict[type[Model], str] = {Session: "expires_at", Document: "expires_at", Handled: "expires_at"}
 
 

@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any
 from pynamodb.exceptions import TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
-from models import accounts, documents
+from adapters.queue import UPLOAD_COMPLETED, UPLOAD_EVENTS, UPLOAD_STARTED
+from models import accounts, documents, outbox
 from models.accounts import PLAN_LIMITS, Account
 from models.base import condition_failed, failed_items, transaction_connection, utcnow
 from models.documents import CANCELLED, PENDING_UPLOAD, PROCESSING, REJECTED, Document
@@ -55,8 +56,11 @@ def start(
     form_seconds: int,
     sweep_grace_seconds: int,
     now: datetime | None = None,
+    messages: list[outbox.Pending] | None = None,
 ) -> Document:
-    """Reserve ``size`` bytes and create the ``PENDING_UPLOAD`` record, in one transaction.
+    """Reserve ``size`` bytes and create the ``PENDING_UPLOAD`` record, in one transaction, with an
+    ``upload.started`` message in the outbox, delayed until the form and the sweeper's grace have
+    passed: it settles the upload if nobody completes it. ``messages`` receives it once committed.
 
     :class:`QuotaExceeded` when the reservation would pass the plan's limit; then nothing is written.
     """
@@ -82,6 +86,8 @@ def start(
         sweep_shard=str(ord(document_id[-1]) % SWEEP_SHARDS),
         sweep_at=int((expires + timedelta(seconds=sweep_grace_seconds)).timestamp()) + 1,
     )
+    started = {"type": UPLOAD_STARTED, "account_id": account.id, "document_id": document_id}
+    delay = form_seconds + sweep_grace_seconds + 1
     for _ in range(3):
         limit = account.limit_bytes
         try:
@@ -94,9 +100,9 @@ def start(
                     & (Account.over_quota == False),  # noqa: E712 (a DynamoDB condition, not a test)
                 )
                 transaction.save(document, condition=Document.document_id.does_not_exist())
-            return document
+                message = outbox.put(transaction, UPLOAD_EVENTS, started, delay_seconds=delay, now=now)
         except TransactWriteError as error:
-            if failed_items(error) != [False, True]:  # [document put, account update]
+            if failed_items(error) != [False, False, True]:  # [document put, outbox put, account update]
                 raise
             fresh = accounts.get(account.id)
             if fresh.plan == account.plan or fresh.over_quota or fresh.allocated_bytes + size > fresh.limit_bytes:
@@ -107,6 +113,10 @@ def start(
                     requested_bytes=size,
                 ) from None
             account = fresh  # the plan changed under us: try again against the new limit
+            continue
+        if messages is not None:
+            messages.append(message)
+        return document
     raise QuotaExceeded(
         limit_bytes=account.limit_bytes,
         used_bytes=int(account.used_bytes),
@@ -116,17 +126,25 @@ def start(
 
 
 def complete(
-    store: ObjectStore, owner_id: str, document_id: str, now: datetime | None = None, *, plan: str | None = None
+    store: ObjectStore,
+    owner_id: str,
+    document_id: str,
+    now: datetime | None = None,
+    *,
+    plan: str | None = None,
+    messages: list[outbox.Pending] | None = None,
 ) -> Document:
     """Check the real object and count it: the document is ``PROCESSING`` with its real size and
-    checksum, for the pipeline to take on.
+    checksum, and an ``upload.completed`` message in the outbox (in the same transaction) tells the
+    pipeline to take it on; ``messages`` receives it once committed.
 
     ``plan`` is the owner's plan as the caller knows it (the read cache's): the count is made
     against that plan's limit on the condition that the plan is still that one, so the account
     need not be read first. If the condition fails, the account is read and the count tried again
     against what it holds, before anything is refused.
 
-    A second call returns the same document. A missing object, one larger than declared, or
+    A second call returns the same document and writes no message: the first one's is in the
+    outbox until SQS has it. A missing object, one larger than declared, or
     usage past the plan's limit rejects the upload (:class:`UploadRejected`): the reservation is
     released and the object deleted. :class:`DocumentNotFound` for an unknown or foreign id.
     """
@@ -148,8 +166,10 @@ def complete(
         if known_plan is None:
             known_plan = accounts.get(owner_id).plan
         now = now or utcnow()
+        completed = {"type": UPLOAD_COMPLETED, "account_id": owner_id, "document_id": document_id}
         try:
             with TransactWrite(connection=transaction_connection()) as transaction:
+                message = outbox.put(transaction, UPLOAD_EVENTS, completed, now=now)
                 transaction.update(
                     Account(id=owner_id),
                     actions=[
@@ -174,16 +194,18 @@ def complete(
                     condition=Document.status == PENDING_UPLOAD,
                 )
         except TransactWriteError as error:
-            flags = failed_items(error)  # [account update, document update]
-            if flags[1:2] == [True]:
+            flags = failed_items(error)  # [outbox put, account update, document update]
+            if flags[2:3] == [True]:
                 continue  # settled by someone else meanwhile: read what they decided
-            if flags[:1] == [True]:
+            if flags[1:2] == [True]:
                 if not read_fresh:  # the plan we were given may be out of date: read it, then decide
                     known_plan, read_fresh = None, True
                     continue
                 _reject(store, document, OVER_QUOTA, now)
                 continue
             raise
+        if messages is not None:
+            messages.append(message)
         return documents.get(owner_id, document_id)
     raise RuntimeError(f"upload {document_id} did not settle")
 
@@ -267,15 +289,22 @@ def due_for_sweep(now: datetime | None = None, limit: int = 100) -> list[tuple[s
     return keys
 
 
-def sweep(store: ObjectStore, owner_id: str, document_id: str, now: datetime | None = None) -> str:
-    """Settle one expired upload form. Returns what happened, for logs and tests."""
+def sweep(
+    store: ObjectStore,
+    owner_id: str,
+    document_id: str,
+    now: datetime | None = None,
+    messages: list[outbox.Pending] | None = None,
+) -> str:
+    """Settle one expired upload form. Returns what happened, for logs and tests; ``messages``
+    receives the ``upload.completed`` message of an upload it completes."""
     try:
         document = Document.get(owner_id, document_id, consistent_read=True)
     except Document.DoesNotExist:
         return "gone"
     if document.status == PENDING_UPLOAD:
         try:
-            complete(store, owner_id, document_id, now)
+            complete(store, owner_id, document_id, now, messages=messages)
         except UploadRejected as rejection:
             return f"rejected:{rejection.reason}"
         return "completed"

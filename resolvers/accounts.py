@@ -13,10 +13,9 @@ from access import regions
 from access.context import Context
 from access.permissions import require_account
 from adapters.hashing import HashingBusy
-from adapters.queue import ACCOUNT_CREATED, ACCOUNT_EVENTS
 from adapters.ratelimits import RateLimited
 from events.envelope import Event, EventType
-from models import accounts, sessions
+from models import accounts, outbox, sessions
 from models.errors import EmailTaken
 from schema.accounts import (
     Account,
@@ -56,6 +55,7 @@ async def sign_up(
         password_hash = await services.hashing.run(services.passwords.hash, password)
     except (RateLimited, HashingBusy) as refused:
         return rate_limited(refused)
+    created: list[outbox.Pending] = []
     try:
         record = await services.blocking.run(
             functools.partial(
@@ -64,11 +64,12 @@ async def sign_up(
                 password_hash=password_hash,
                 plan=input.plan.name,
                 home_region=services.settings.region,
+                messages=created,
             )
         )
     except EmailTaken as error:
         return EmailTakenError(message=str(error), email=email)
-    await services.enqueue(ACCOUNT_EVENTS, {"type": ACCOUNT_CREATED, "account_id": record.id})
+    await services.deliver(created)
     return await _start_session(info.context, record)
 
 

@@ -9,9 +9,8 @@ import strawberry
 
 from access.context import Context
 from access.permissions import require_account
-from adapters.queue import DOCUMENT_DELETED, SEARCH_INDEX, UPLOAD_EVENTS, index_document
 from events.envelope import Event, EventType
-from models import documents, uploads
+from models import documents, outbox, uploads
 from models.errors import DocumentNotFound
 from resolvers import pagination
 from schema.documents import (
@@ -141,18 +140,25 @@ async def update_document(
         description = validation.description(input.description) if input.description is not None else None
     except validation.InvalidInput as error:
         return ValidationError(message=error.message, field=error.field)
-    blocking = info.context.services.blocking
+    services = info.context.services
+    updated: list[outbox.Pending] = []
     try:
         document_id = validation.document_id(str(input.id))
-        await blocking.run(
+        await services.blocking.run(
             functools.partial(
-                documents.update_details, account.id, document_id, name=name, tags=tags, description=description
+                documents.update_details,
+                account.id,
+                document_id,
+                name=name,
+                tags=tags,
+                description=description,
+                messages=updated,
             )
         )
-        record = await blocking.run(documents.get, account.id, document_id)
+        record = await services.blocking.run(documents.get, account.id, document_id)
     except DocumentNotFound:
         return NotFoundError(message="No document with that id in this account.", id=input.id)
-    await info.context.services.enqueue(SEARCH_INDEX, index_document(account.id, document_id))
+    await services.deliver(updated)  # search follows the new name, tags and description
     return Document.from_model(record)
 
 
@@ -162,25 +168,26 @@ async def delete_document(
 ) -> DeleteDocumentResult:
     account = await require_account(info)
     services = info.context.services
+    deleted: list[outbox.Pending] = []
     try:
         document_id = validation.document_id(str(input.id))
-        freed = await services.blocking.run(_delete, services.objects, account.id, document_id)
+        freed = await services.blocking.run(_delete, services.objects, account.id, document_id, deleted)
     except DocumentNotFound:
         return NotFoundError(message="No document with that id in this account.", id=input.id)
     await services.publisher.publish(Event(EventType.DOCUMENT_DELETED, account.id, document_id=document_id))
-    await services.enqueue(UPLOAD_EVENTS, {"type": DOCUMENT_DELETED, "account_id": account.id})
-    await services.enqueue(SEARCH_INDEX, index_document(account.id, document_id))
+    # A stored document's quota check and search removal; a cancelled upload needs neither.
+    await services.deliver(deleted)
     return DeleteDocumentPayload(id=input.id, freed_bytes=Long(freed))
 
 
-def _delete(objects: ObjectStore, owner_id: str, document_id: str) -> int:
+def _delete(objects: ObjectStore, owner_id: str, document_id: str, messages: list[outbox.Pending]) -> int:
     """Delete the record and its bytes (given back to the quota), then the objects.
 
     In that order, a process killed between the two leaves objects nothing names, never a listed
     and counted document whose file is gone (tests/test_survival.py kills it there)."""
     record = documents.get(owner_id, document_id)
     if record.status in documents.STORED:
-        if not documents.delete_stored(record):
+        if not documents.delete_stored(record, messages):
             raise DocumentNotFound(document_id)
         objects.delete_prefix(f"{owner_id}/{document_id}/")  # the original and what was derived from it
         return int(record.size)

@@ -11,9 +11,8 @@ from ulid import ULID
 
 from access.context import Context
 from access.permissions import require_account
-from adapters.queue import UPLOAD_COMPLETED, UPLOAD_EVENTS, UPLOAD_STARTED
 from events.envelope import Event, EventType
-from models import documents, uploads
+from models import outbox, uploads
 from models.base import utcnow
 from models.errors import DocumentNotFound, QuotaExceeded, UploadRejected
 from schema.documents import Document
@@ -73,6 +72,7 @@ async def request_upload(
             redirect_url=upload.redirect_url,
         )
     )
+    started: list[outbox.Pending] = []
     try:
         await services.blocking.run(
             functools.partial(
@@ -87,6 +87,7 @@ async def request_upload(
                 form_seconds=settings.upload_form_seconds,
                 sweep_grace_seconds=settings.sweep_grace_seconds,
                 now=now,
+                messages=started,
             )
         )
     except QuotaExceeded as error:
@@ -98,8 +99,7 @@ async def request_upload(
             requested_bytes=Long(error.requested_bytes),
         )
     # Delivered once the form has expired: settles the upload if nobody completes it.
-    delay = settings.upload_form_seconds + settings.sweep_grace_seconds + 1
-    await services.enqueue(UPLOAD_EVENTS, message(UPLOAD_STARTED, account.id, document_id), delay_seconds=delay)
+    await services.deliver(started)
     await services.publisher.publish(Event(EventType.UPLOAD_STARTED, account.id, document_id=document_id))
     return UploadForm(
         document_id=document_id,  # type: ignore[arg-type]
@@ -116,10 +116,13 @@ async def complete_upload(
 ) -> CompleteUploadResult:
     account = await require_account(info)
     services = info.context.services
+    completed: list[outbox.Pending] = []
     try:
         document_id = validation.document_id(str(input.document_id))
         record = await services.blocking.run(
-            uploads.complete, services.objects, account.id, document_id, plan=account.plan
+            functools.partial(
+                uploads.complete, services.objects, account.id, document_id, plan=account.plan, messages=completed
+            )
         )
     except DocumentNotFound:
         return UploadNotFoundError(
@@ -128,11 +131,7 @@ async def complete_upload(
         )
     except UploadRejected as rejection:
         return UploadRejectedError(message=str(rejection), reason=UploadRejectionReason(rejection.reason))
-    if record.status == documents.PROCESSING:
-        # Also on a repeated call: if the first message was lost, this one takes the document on.
-        await services.enqueue(UPLOAD_EVENTS, message(UPLOAD_COMPLETED, account.id, record.document_id))
+    # Only the call that completed it has a message: a repeated call's was sent by the first one,
+    # or waits in the outbox for the relay.
+    await services.deliver(completed)
     return Document.from_model(record)
-
-
-def message(kind: str, account_id: str, document_id: str) -> dict[str, str]:
-    return {"type": kind, "account_id": account_id, "document_id": document_id}

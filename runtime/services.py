@@ -10,14 +10,14 @@ from __future__ import annotations
 import gc
 import logging
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from adapters import local_aws
 from adapters.aws import AwsTarget
 from models import tables
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterable
 
     from argon2 import PasswordHasher
 
@@ -34,6 +34,8 @@ if TYPE_CHECKING:
     from adapters.s3 import ObjectStore
     from adapters.search.base import SearchBackend
     from adapters.search.tantivy_index import TantivyIndex
+    from models.outbox import Pending
+    from runtime.outbox import Outbox
     from settings import Settings
 
 log = logging.getLogger("docstore")
@@ -55,6 +57,8 @@ class Services:
     hashing: Hashing
     auth_limits: AuthLimits
     connections: ConnectionSlots
+    #: Sends the messages a change put in the outbox once it has committed (``runtime.outbox``).
+    outbox: Outbox
     #: The search index this process reads (None where search is not set up: some tests).
     search: SearchBackend | None = None
     #: This process's metrics; None when ``DOCSTORE_METRICS`` is off (nothing is counted).
@@ -62,13 +66,10 @@ class Services:
     #: Sessions and accounts read in the last few seconds (``adapters.cache``); None: none kept.
     cache: ReadCache | None = None
 
-    async def enqueue(self, queue: str, body: dict[str, Any], delay_seconds: int = 0) -> None:
-        """Hand work to the workers. The caller's change is already stored; if the message is lost,
-        the delayed ``upload.started`` message and the sweeper take the document on later."""
-        try:
-            await self.blocking.run(self.queues[queue].send, body, delay_seconds)
-        except Exception:
-            log.exception("could not enqueue %s on %s", body.get("type"), queue)
+    async def deliver(self, messages: Iterable[Pending]) -> None:
+        """Hand work to the workers: send the messages a committed change put in the outbox. One
+        SQS refuses stays in the outbox, and the relay sends it later; this never raises for it."""
+        await self.outbox.deliver(messages)
 
 
 @dataclass
@@ -175,6 +176,7 @@ def open_runtime(
     from adapters.queue import QUEUES, SqsQueue
     from adapters.ratelimits import AuthLimits
     from adapters.s3 import S3ObjectStore
+    from runtime.outbox import Outbox
 
     endpoint = settings.aws_endpoint_url
     if embedded is not None:
@@ -204,10 +206,11 @@ def open_runtime(
 
             metrics = Metrics(window=settings.cloudwatch_namespace is not None)
             metrics.watch_queues(queues)
+        blocking = Blocking(settings.blocking_threads)
         services = Services(
             settings=settings,
             objects=S3ObjectStore(target, settings.bucket),
-            blocking=Blocking(settings.blocking_threads),
+            blocking=blocking,
             passwords=PasswordHasher(),
             publisher=pubsub,
             events=pubsub,
@@ -224,6 +227,7 @@ def open_runtime(
                 window_seconds=settings.auth_window_seconds,
             ),
             connections=connection_slots(settings.pubsub_url, settings.ws_connections_per_account),
+            outbox=Outbox(blocking, queues, settings.outbox_remove_seconds),
         )
         reporter = None
         if metrics is not None and settings.cloudwatch_namespace:

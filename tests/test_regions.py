@@ -3,10 +3,14 @@
 us-west-2 runs its workers (the account sync among them) inside its API process; ap-southeast-2
 leaves them to a separate `docstore worker` process. Both use the table prefix `regions`, so the
 session's in-process workers (`test-*` queues) never take their messages.
+
+us-west-2's process refuses every SQS SendMessage while the test says so (``tests/refusing_sqs.py``):
+what a change implies must still happen once SQS is back, through the outbox and its relay.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
@@ -14,13 +18,15 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
 from adapters.aws import AwsTarget
-from tests.client import PASSWORD, Api, User, operation, sample
+from tests import refusing_sqs
+from tests.client import PASSWORD, Api, User, operation, post_form, sample
 from tests.serving import ROOT, clean_env, free_port
 from tests.subscriptions.conftest import open_socket
 from tests.workers.test_worker_process import docstore, healthy, stop
@@ -34,7 +40,30 @@ REPLICA_ATTRIBUTES = {"id", "email", "home_region", "plan", "password_hash", "ve
 class Regions:
     aws_endpoint: str
     urls: dict[str, str]
+    #: While this file exists, us-west-2's SQS refuses every message.
+    refusal: Path
     processes: list[subprocess.Popen[str]] = field(default_factory=list)
+
+    @contextlib.contextmanager
+    def sqs_refusing(self) -> Iterator[None]:
+        self.refusal.touch()
+        try:
+            yield
+        finally:
+            self.refusal.unlink()
+
+    def outbox(self, region: str, **about: str) -> list[dict[str, Any]]:
+        """The messages waiting in ``region``'s outbox whose body has the ``about`` values."""
+        waiting = [{**item, "body": json.loads(item["body"])} for item in self.scan(region, "outbox")]
+        return [item for item in waiting if all(item["body"].get(name) == value for name, value in about.items())]
+
+    def until(self, what: str, check: Any, timeout: float = 60) -> Any:
+        """``check()`` once it is truthy (the relay and the workers act in the background)."""
+        deadline = time.monotonic() + timeout
+        while not (found := check()):
+            assert time.monotonic() < deadline, f"not within {timeout} s: {what}"
+            time.sleep(0.1)
+        return found
 
     def api(self, region: str) -> Api:
         return Api(self.urls[region])
@@ -78,6 +107,10 @@ def environment(aws_endpoint: str, region: str, regions: str, **extra: str) -> d
         DOCSTORE_SWEEP_INTERVAL_SECONDS="3600",
         DOCSTORE_QUEUE_WAIT_SECONDS="1",
         DOCSTORE_EXTRACTION_PROCESSES="1",
+        # The relay looks every second for messages a second old, and backs off to 2 s at most.
+        DOCSTORE_OUTBOX_RELAY_SECONDS="1",
+        DOCSTORE_OUTBOX_AGE_SECONDS="1",
+        DOCSTORE_OUTBOX_BACKOFF_SECONDS="2",
         AWS_ACCESS_KEY_ID="testing",
         AWS_SECRET_ACCESS_KEY="testing",
         AWS_DEFAULT_REGION=region,
@@ -91,7 +124,7 @@ def regions(aws_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
     ports = {HOME: free_port(), OTHER: free_port()}
     urls = {region: f"http://127.0.0.1:{port}" for region, port in ports.items()}
     spec = ",".join(f"{region}={url}" for region, url in urls.items())
-    stack = Regions(aws_endpoint, urls)
+    stack = Regions(aws_endpoint, urls, folder / "refuse-sqs")
     try:
         for region in (HOME, OTHER):
             init = subprocess.run(
@@ -106,7 +139,18 @@ def regions(aws_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
         for region, workers in ((HOME, "true"), (OTHER, "false")):
             env = environment(aws_endpoint, region, spec, DOCSTORE_RUN_WORKERS=workers)
             args = ("serve", "--port", str(ports[region]), "--data-dir", str(folder / region))
-            process = docstore(*args, env=env)
+            if region == HOME:
+                env[refusing_sqs.VARIABLE] = str(stack.refusal)
+                process = subprocess.Popen(
+                    [sys.executable, "-m", "tests.refusing_sqs", *args],
+                    cwd=ROOT,
+                    env=env,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                    text=True,
+                )
+            else:
+                process = docstore(*args, env=env)
             stack.processes.append(process)
             healthy(urls[region], process)
         # The other region's account sync runs in a worker process of its own.
@@ -362,3 +406,101 @@ def test_admin_grant_at_the_other_region_is_refused_and_changes_nothing(regions:
     assert granted.stderr.splitlines()[-1] == f"docstore: {home_user.email} lives in {HOME}: run this command there"
     assert regions.item(HOME, "accounts", {"id": home_user.id})["role"] == "USER"
     assert regions.item(OTHER, "accounts", {"id": home_user.id}).get("role", "USER") == "USER"
+
+
+def _counted_accounts(regions: Regions) -> int:
+    counter = regions.item(HOME, "counters", {"name": "all"})
+    return int(counter["accounts"]) if counter is not None else 0
+
+
+def test_a_sign_up_while_sqs_refuses_is_counted_and_replicated_once_sqs_is_back(regions: Regions) -> None:
+    counted_before = _counted_accounts(regions)
+
+    with regions.sqs_refusing():
+        user = regions.api(HOME).sign_up()
+
+        home = regions.item(HOME, "accounts", {"id": user.id})
+        assert home is not None
+        assert "counted_plan" not in home
+        waiting = regions.outbox(HOME, account_id=user.id)
+        assert [(item["queue"], item["body"], item["delay_seconds"]) for item in waiting] == [
+            ("account-events", {"type": "account.created", "account_id": user.id}, "0")
+        ]
+        assert regions.item(OTHER, "accounts", {"id": user.id}) is None
+
+    replica = regions.replica(OTHER, user.id)
+    regions.until("the outbox let go of account.created", lambda: not regions.outbox(HOME, account_id=user.id))
+    regions.until(
+        "the account counted", lambda: regions.item(HOME, "accounts", {"id": user.id}).get("counted_plan") == "FREE"
+    )
+    assert (replica["email"], replica["version"], replica["home_region"]) == (user.email, "0", HOME)
+    assert _counted_accounts(regions) == counted_before + 1
+
+
+def test_an_upload_completed_while_sqs_refuses_is_processed_once_sqs_is_back(regions: Regions, home_user: User) -> None:
+    api = regions.api(HOME)
+    content = sample("text/plain", "completed while SQS was away")
+    form = api.request_upload(home_user, size=len(content))
+    post_form(form, content)
+
+    with regions.sqs_refusing():
+        document = api.complete(home_user, form["documentId"])
+
+        assert (document["status"], document["size"]) == ("PROCESSING", len(content))
+        waiting = regions.outbox(HOME, document_id=form["documentId"], type="upload.completed")
+        assert [item["queue"] for item in waiting] == ["upload-events"]
+
+    settled = api.settled(home_user, form["documentId"])
+    assert settled["status"] == "READY"
+    regions.until(
+        "the outbox let go of upload.completed", lambda: not regions.outbox(HOME, document_id=form["documentId"])
+    )
+    assert api.usage(home_user) == {
+        "usedBytes": len(content),
+        "reservedBytes": 0,
+        "limitBytes": 5 * 1024**3,
+        "documentCount": 1,
+    }
+
+
+def test_a_rename_while_sqs_refuses_reaches_search_once_sqs_is_back(
+    regions: Regions, home_user: User, stored: dict[str, Any]
+) -> None:
+    api = regions.api(HOME)
+
+    def found(word: str) -> list[str]:
+        hits = api.data("Search", {"query": word}, home_user.token)["search"]
+        return [edge["node"]["document"]["id"] for edge in hits["edges"]]
+
+    with regions.sqs_refusing():
+        renamed = api.data("UpdateDocument", {"input": {"id": stored["id"], "name": "quokka.txt"}}, home_user.token)
+
+        assert renamed["updateDocument"]["name"] == "quokka.txt"
+        waiting = regions.outbox(HOME, document_id=stored["id"], type="index.document")
+        assert [item["queue"] for item in waiting] == ["search-index"]
+        assert found("quokka") == []
+
+    assert regions.until("search finds the new name", lambda: found("quokka")) == [stored["id"]]
+    regions.until("the outbox let go of index.document", lambda: not regions.outbox(HOME, document_id=stored["id"]))
+
+
+def test_a_plan_change_while_sqs_refuses_reaches_the_replica_once_sqs_is_back(
+    regions: Regions, home_user: User
+) -> None:
+    # Its account.created went out at once; its removal from the outbox follows a second later.
+    regions.until("account.created removed", lambda: not regions.outbox(HOME, account_id=home_user.id))
+
+    with regions.sqs_refusing():
+        changed = regions.api(HOME).data("UpgradePlan", {"input": {"plan": "PREMIUM"}}, home_user.token)
+
+        assert changed["upgradePlan"]["account"]["plan"] == "PREMIUM"
+        waiting = regions.outbox(HOME, account_id=home_user.id)
+        assert sorted((item["queue"], item["body"]["type"]) for item in waiting) == [
+            ("account-events", "account.updated"),
+            ("backfill", "plan.changed"),
+        ]
+        assert regions.item(OTHER, "accounts", {"id": home_user.id})["plan"] == "FREE"
+
+    replica = regions.replica(OTHER, home_user.id, plan="PREMIUM")
+    regions.until("the outbox let go of both messages", lambda: not regions.outbox(HOME, account_id=home_user.id))
+    assert (replica["plan"], replica["version"]) == ("PREMIUM", "1")

@@ -24,6 +24,7 @@ warning, passing the limit flags the account over quota; each emailed once per c
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import shutil
 import tempfile
@@ -42,7 +43,7 @@ from adapters.queue import (
     index_document,
 )
 from events.envelope import Event, EventType
-from models import accounts, documents, processing, quota, uploads
+from models import accounts, documents, outbox, processing, quota, uploads
 from models.content_types import CONTENT_TYPES
 from models.documents import PENDING_UPLOAD, PROCESSING, READY
 from models.errors import AccountNotFound, DocumentNotFound
@@ -60,6 +61,7 @@ if TYPE_CHECKING:
     from adapters.s3 import ObjectStore
     from adapters.search.base import SearchBackend
     from models.documents import Document
+    from runtime.outbox import Outbox
     from workers.account_sync import AccountSync
     from workers.extraction import Extraction
 
@@ -99,6 +101,8 @@ class Pipeline:
     #: The process's read cache: the plan a document is processed under comes from it (a plan
     #: change invalidates it everywhere, and counting is conditioned on the plan all the same).
     cache: ReadCache | None = None
+    #: Where the messages of changes the pipeline makes go after their commit (``runtime.outbox``).
+    outbox: Outbox | None = None
 
     async def handle(self, body: dict[str, Any]) -> None:
         kind, account_id, document_id = addressed(body)
@@ -126,8 +130,15 @@ class Pipeline:
         except DocumentNotFound:
             return
         if record.status == PENDING_UPLOAD:
-            outcome = await self.blocking.run(uploads.sweep, self.objects, account_id, document_id)
+            completed: list[outbox.Pending] = []
+            outcome = await self.blocking.run(
+                functools.partial(uploads.sweep, self.objects, account_id, document_id, messages=completed)
+            )
             log.info("upload %s settled after its form expired: %s", document_id, outcome)
+            # The upload.completed message would ask for what happens next, here; should this stop
+            # midway, this message (not yet deleted) comes back and finishes it.
+            if self.outbox is not None:
+                self.outbox.discard(completed)
         await self.upload_completed(account_id, document_id)
 
     async def upload_completed(self, account_id: str, document_id: str) -> None:

@@ -1,4 +1,5 @@
-"""Running the workers: the queue consumers, the search indexer, the backfill, and the sweeper.
+"""Running the workers: the queue consumers, the search indexer, the backfill, the sweeper and
+the outbox relay.
 
 ``docstore serve`` runs this inside the API process (the embedded default); ``docstore worker``
 runs it alone, as many processes as the queues need.
@@ -12,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from adapters.blocking import Blocking
 from adapters.queue import ACCOUNT_EVENTS, BACKFILL, SEARCH_INDEX, UPLOAD_EVENTS
+from runtime.outbox import Outbox, Relay
 from workers import sweeper
 from workers.account_sync import AccountSync
 from workers.backfill import Backfill
@@ -48,15 +50,23 @@ async def run_workers(
     metrics: Metrics | None = None,
     cache: ReadCache | None = None,
 ) -> None:
-    """Consume every queue (and sweep expired forms) until cancelled; count extractions and finished
-    documents in ``metrics``. The search-index queue is consumed only once this process holds the
-    index's writer (see workers/indexer.py)."""
+    """Consume every queue, sweep expired forms and relay what the outbox holds until cancelled;
+    count extractions and finished documents in ``metrics``. The search-index queue is consumed
+    only once this process holds the index's writer (see workers/indexer.py)."""
     seconds, memory = settings.extraction_seconds, settings.extraction_memory_mb * 1024**2
     extraction = Extraction(
         processes=settings.extraction_processes, seconds=seconds, memory_bytes=memory, log_format=settings.log_format
     )
     # The backfill extracts in a process of its own: an upload never waits for a free process behind it.
     backfill_extraction = Extraction(processes=1, seconds=seconds, memory_bytes=memory, log_format=settings.log_format)
+    deliveries = Outbox(blocking, queues, settings.outbox_remove_seconds)
+    relay = Relay(
+        blocking,
+        queues,
+        interval_seconds=settings.outbox_relay_seconds,
+        age_seconds=settings.outbox_age_seconds,
+        backoff_seconds=settings.outbox_backoff_seconds,
+    )
     pipeline = Pipeline(
         blocking=blocking,
         objects=objects,
@@ -68,6 +78,7 @@ async def run_workers(
         metrics=metrics,
         search=search,
         cache=cache,
+        outbox=deliveries,
     )
     backfill = Backfill(
         blocking=blocking,
@@ -106,6 +117,7 @@ async def run_workers(
         async with asyncio.TaskGroup() as group:
             for consumer in consumers:
                 group.create_task(consumer.run_forever())
+            group.create_task(relay.run_forever())
             if search is not None:
                 indexer = Indexer(blocking, objects, search, settings.search_dir)
                 group.create_task(
@@ -116,10 +128,9 @@ async def run_workers(
                     )
                 )
             if settings.sweep_interval_seconds > 0:
-                group.create_task(
-                    sweeper.run_forever(blocking, objects, settings.sweep_interval_seconds, queues[UPLOAD_EVENTS])
-                )
+                group.create_task(sweeper.run_forever(blocking, objects, settings.sweep_interval_seconds, deliveries))
     finally:
+        await deliveries.aclose()
         await extraction.aclose()
         await backfill_extraction.aclose()
         log.info("workers stopped after %d messages", sum(consumer.handled for consumer in consumers))

@@ -7,21 +7,21 @@ conditional write, so any number of sweepers may run at once.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections import Counter
 from typing import TYPE_CHECKING
 
 import anyio
 
-from adapters.queue import UPLOAD_COMPLETED
-from models import uploads
+from models import outbox, uploads
 
 if TYPE_CHECKING:
     from datetime import datetime
 
     from adapters.blocking import Blocking
-    from adapters.queue import Queue
     from adapters.s3 import ObjectStore
+    from runtime.outbox import Outbox
 
 log = logging.getLogger(__name__)
 
@@ -31,10 +31,12 @@ async def sweep_once(
     objects: ObjectStore,
     now: datetime | None = None,
     max_rounds: int = 20,
-    queue: Queue | None = None,
+    deliveries: Outbox | None = None,
 ) -> Counter[str]:
     """Settle every expired form, a batch at a time until none is due (or ``max_rounds`` batches,
-    so a form that keeps failing cannot hold the sweeper); what happened, counted by outcome."""
+    so a form that keeps failing cannot hold the sweeper); what happened, counted by outcome.
+    A completed upload's ``upload.completed`` message goes out through ``deliveries`` at once
+    (without it, the outbox relay sends it)."""
     outcomes: Counter[str] = Counter()
     for _ in range(max_rounds):
         due = await blocking.run(uploads.due_for_sweep, now)
@@ -42,11 +44,13 @@ async def sweep_once(
             break
         for owner_id, document_id in due:
             try:
-                outcome = await blocking.run(uploads.sweep, objects, owner_id, document_id, now)
-                if outcome == "completed" and queue is not None:
+                completed: list[outbox.Pending] = []
+                outcome = await blocking.run(
+                    functools.partial(uploads.sweep, objects, owner_id, document_id, now, messages=completed)
+                )
+                if deliveries is not None:
                     # The upload is PROCESSING now: the pipeline takes it on like any completed one.
-                    body = {"type": UPLOAD_COMPLETED, "account_id": owner_id, "document_id": document_id}
-                    await blocking.run(queue.send, body)
+                    await deliveries.deliver(completed)
             except Exception:
                 log.exception("sweeping upload %s failed; it stays due", document_id)
                 outcome = "error"
@@ -59,11 +63,11 @@ async def sweep_once(
 
 
 async def run_forever(
-    blocking: Blocking, objects: ObjectStore, interval_seconds: float, queue: Queue | None = None
+    blocking: Blocking, objects: ObjectStore, interval_seconds: float, deliveries: Outbox | None = None
 ) -> None:
     while True:
         try:
-            await sweep_once(blocking, objects, queue=queue)
+            await sweep_once(blocking, objects, deliveries=deliveries)
         except Exception:
             log.exception("sweeper pass failed; trying again in %s s", interval_seconds)
         await anyio.sleep(interval_seconds)

@@ -57,6 +57,7 @@ def regional_context(token: str) -> Context:
         hashing=None,  # type: ignore[arg-type]
         auth_limits=None,  # type: ignore[arg-type]
         connections=None,  # type: ignore[arg-type]
+        outbox=None,  # type: ignore[arg-type]
     )
     return Context(services=services, response=Response(), token=token)
 
