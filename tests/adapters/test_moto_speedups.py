@@ -4,6 +4,7 @@ compared whole (but for the request id), on items holding every attribute type D
 
 from __future__ import annotations
 
+import gc
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -12,6 +13,8 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 from moto.core.responses import BaseResponse
+from moto.dynamodb.models import dynamodb_backends
+from moto.dynamodb.models.dynamo_type import Item
 
 from adapters import moto_speedups
 
@@ -627,3 +630,48 @@ def test_a_message_past_its_retention_period_is_not_received(sqs: Any, monkeypat
     assert sqs.receive_message(QueueUrl=urls[0], WaitTimeSeconds=0).get("Messages", []) == []
     monkeypatch.setattr(moto_speedups, "unix_time", lambda: later - 2)
     assert [m["Body"] for m in sqs.receive_message(QueueUrl=urls[1], WaitTimeSeconds=0)["Messages"]] == ["old"]
+
+
+# -- moto's models are not tracked for ever -----------------------------------------------------------
+
+
+def items_alive_and_stored() -> tuple[int, int]:
+    """How many moto ``Item`` objects this process holds, and how many are stored in a table."""
+    gc.collect()
+    alive = sum(1 for each in gc.get_objects() if type(each) is Item)
+    stored = 0
+    for regions in dynamodb_backends.values():
+        for backend in regions.values():
+            for table in backend.tables.values():
+                for bucket in table.items.values():
+                    stored += len(bucket) if isinstance(bucket, dict) else 1
+    return alive, stored
+
+
+def write_and_overwrite(client: Any, table: str) -> None:
+    for number in range(60):
+        client.put_item(TableName=table, Item={"pk": {"S": "p"}, "sk": {"N": str(number % 3)}, "n": {"N": "0"}})
+        client.update_item(
+            TableName=table,
+            Key={"pk": {"S": "p"}, "sk": {"N": str(number % 3)}},
+            UpdateExpression="SET #n = #n + :one",
+            ExpressionAttributeNames={"#n": "n"},
+            ExpressionAttributeValues={":one": {"N": "1"}},
+        )
+        client.get_item(TableName=table, Key={"pk": {"S": "p"}, "sk": {"N": "0"}})
+
+
+def test_moto_keeps_no_item_the_tables_no_longer_hold(client: Any) -> None:
+    moto_speedups.uninstall()
+    write_and_overwrite(client, make_table(client))
+    alive_as_released, stored = items_alive_and_stored()
+    # moto as released keeps every Item it made on Item.instances_tracked: each of the 60 puts and 60
+    # updates leaves at least one behind that no table holds.
+    assert alive_as_released - stored >= 120
+
+    moto_speedups.install()  # and forgets what was tracked
+    write_and_overwrite(client, make_table(client))
+    alive, stored = items_alive_and_stored()
+
+    assert alive == stored
+    assert Item.instances_tracked == []  # type: ignore[attr-defined]
