@@ -111,14 +111,48 @@ def current_entries(
     return upserts, removals
 
 
+class Commits:
+    """Tells the pipeline of this process when the indexer of this process has committed a
+    document's entry, so that it need not poll the index for it.
+
+    Only where this process holds the index's writer (``writing``); elsewhere the pipeline polls,
+    since the indexer that will hold the document is in another process."""
+
+    def __init__(self) -> None:
+        self.writing = False
+        self._waiting: dict[tuple[str, str], list[asyncio.Future[None]]] = {}
+
+    def expect(self, owner_id: str, document_id: str) -> asyncio.Future[None]:
+        """A future done once a commit holds this document's entry (or its removal)."""
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiting.setdefault((owner_id, document_id), []).append(future)
+        return future
+
+    def forget(self, owner_id: str, document_id: str, future: asyncio.Future[None]) -> None:
+        waiting = self._waiting.get((owner_id, document_id), [])
+        if future in waiting:
+            waiting.remove(future)
+        if not waiting:
+            self._waiting.pop((owner_id, document_id), None)
+
+    def committed(self, owner_id: str, document_ids: list[str]) -> None:
+        for document_id in document_ids:
+            for future in self._waiting.pop((owner_id, document_id), []):
+                if not future.done():
+                    future.set_result(None)
+
+
 class Indexer:
     """Applies search-index messages to the index through its single writer."""
 
-    def __init__(self, blocking: Blocking, objects: ObjectStore, index: TantivyIndex, root: Path) -> None:
+    def __init__(
+        self, blocking: Blocking, objects: ObjectStore, index: TantivyIndex, root: Path, commits: Commits | None = None
+    ) -> None:
         self.blocking = blocking
         self.objects = objects
         self.index = index
         self.root = root
+        self.commits = commits
         self.writer: TantivyWriter | None = None
         self.generation: str | None = None
         self.lock = asyncio.Lock()
@@ -142,6 +176,8 @@ class Indexer:
             await self.blocking.run(self._apply, owner_id, upserts, removals)
             committed = self._next_commit()
         await asyncio.shield(committed)
+        if self.commits is not None:
+            self.commits.committed(owner_id, document_ids)
 
     def _apply(self, owner_id: str, upserts: list[IndexedDocument], removals: list[str]) -> None:
         writer = self._writer()
@@ -206,6 +242,8 @@ class Indexer:
                     told = True
                 await asyncio.sleep(WRITER_RETRY_SECONDS)
         log.info("this process writes the search index in %s", self.root)
+        if self.commits is not None:
+            self.commits.writing = True
         consumer = Consumer(
             queue,
             self.handle,
@@ -220,4 +258,6 @@ class Indexer:
         try:
             await consumer.run_forever()
         finally:
+            if self.commits is not None:
+                self.commits.writing = False
             await self.blocking.run(self.close)

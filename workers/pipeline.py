@@ -24,6 +24,7 @@ warning, passing the limit flags the account over quota; each emailed once per c
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import shutil
@@ -64,6 +65,7 @@ if TYPE_CHECKING:
     from runtime.outbox import Outbox
     from workers.account_sync import AccountSync
     from workers.extraction import Extraction
+    from workers.indexer import Commits
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +100,9 @@ class Pipeline:
     #: How long READY waits for the index; past it (an indexer down or far behind) READY is written
     #: anyway, with a warning, and the document becomes searchable when the indexer catches up.
     index_wait_seconds: float = 10.0
+    #: Commits of the indexer of this process, when it holds the index's writer: READY waits for the
+    #: commit that holds the document instead of looking at the index every few milliseconds.
+    index_commits: Commits | None = None
     #: The process's read cache: the plan a document is processed under comes from it (a plan
     #: change invalidates it everywhere, and counting is conditioned on the plan all the same).
     cache: ReadCache | None = None
@@ -194,8 +199,14 @@ class Pipeline:
         if self.search is not None and self.index_queue is not None:
             if not await self.blocking.run(processing.prepare_for_index, record, text_key=stored_text, pages=pages):
                 return
-            await self.announce_to_index(record)
-            await self._until_indexed(record)
+            commits = self.index_commits if self.index_commits is not None and self.index_commits.writing else None
+            committed = commits.expect(record.owner_id, record.document_id) if commits is not None else None
+            try:
+                await self.announce_to_index(record)
+                await self._until_indexed(record, committed)
+            finally:
+                if commits is not None and committed is not None:
+                    commits.forget(record.owner_id, record.document_id, committed)
             indexed = True
         if await self.blocking.run(processing.finish, record, text_key=stored_text, pages=pages, indexed=indexed):
             self._processed("ready")
@@ -203,11 +214,15 @@ class Pipeline:
                 await self.announce_to_index(record)
             await self.publish(EventType.DOCUMENT_READY, record)
 
-    async def _until_indexed(self, record: Document) -> None:
-        """Until the index holds ``record``, or ``index_wait_seconds`` have passed."""
+    async def _until_indexed(self, record: Document, committed: asyncio.Future[None] | None = None) -> None:
+        """Until the index holds ``record``, or ``index_wait_seconds`` have passed. With
+        ``committed`` (the indexer is in this process) the first look waits for its commit."""
         assert self.search is not None
         deadline = time.monotonic() + self.index_wait_seconds
         pause = INDEX_POLL_SECONDS
+        if committed is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(committed), timeout=self.index_wait_seconds)
         while not await self.blocking.run(self.search.holds, record.owner_id, record.document_id):
             if time.monotonic() >= deadline:
                 log.warning(

@@ -19,7 +19,7 @@ from workers.account_sync import AccountSync
 from workers.backfill import Backfill
 from workers.consumer import Consumer
 from workers.extraction import Extraction
-from workers.indexer import Indexer
+from workers.indexer import Commits, Indexer
 from workers.pipeline import Pipeline
 
 if TYPE_CHECKING:
@@ -67,6 +67,7 @@ async def run_workers(
         age_seconds=settings.outbox_age_seconds,
         backoff_seconds=settings.outbox_backoff_seconds,
     )
+    commits = Commits()
     pipeline = Pipeline(
         blocking=blocking,
         objects=objects,
@@ -79,6 +80,7 @@ async def run_workers(
         search=search,
         cache=cache,
         outbox=deliveries,
+        index_commits=commits,
     )
     backfill = Backfill(
         blocking=blocking,
@@ -119,7 +121,7 @@ async def run_workers(
                 group.create_task(consumer.run_forever())
             group.create_task(relay.run_forever())
             if search is not None:
-                indexer = Indexer(blocking, objects, search, settings.search_dir)
+                indexer = Indexer(blocking, objects, search, settings.search_dir, commits)
                 group.create_task(
                     indexer.run_forever(
                         queues[SEARCH_INDEX],

@@ -25,7 +25,7 @@ from events.envelope import Event, EventType
 from models import documents, processing
 from models.documents import PROCESSING, READY
 from tests.workers.test_pipeline import Recorder, completed, new_account, stored
-from workers.indexer import Indexer, current_entries
+from workers.indexer import Commits, Indexer, current_entries
 from workers.pipeline import Pipeline
 
 pytestmark = pytest.mark.anyio
@@ -68,7 +68,9 @@ async def indexer(index: TantivyIndex, queue: SqsQueue, store, tmp_path: Path) -
         group.cancel_scope.cancel()
 
 
-def pipeline_for(store, extraction, mailer, publisher, index, queue, wait: float = 10.0) -> Pipeline:
+def pipeline_for(
+    store, extraction, mailer, publisher, index, queue, wait: float = 10.0, commits: Commits | None = None
+) -> Pipeline:
     return Pipeline(
         blocking=Blocking(4),
         objects=store,
@@ -78,7 +80,20 @@ def pipeline_for(store, extraction, mailer, publisher, index, queue, wait: float
         index_queue=queue,
         search=index,
         index_wait_seconds=wait,
+        index_commits=commits,
     )
+
+
+class CountingIndex:
+    """The index as the pipeline reads it, counting how often it looks whether a document is held."""
+
+    def __init__(self, index: TantivyIndex) -> None:
+        self.index = index
+        self.looks = 0
+
+    def holds(self, owner_id: str, document_id: str) -> bool:
+        self.looks += 1
+        return self.index.holds(owner_id, document_id)
 
 
 @pytest.mark.parametrize("plan", ["FREE", "PREMIUM"])
@@ -157,3 +172,28 @@ async def test_marking_a_document_that_is_no_longer_processing_changes_nothing(s
         None,
         before.updated_at,
     )
+
+
+async def test_with_the_indexer_in_this_process_ready_follows_its_commit_with_one_look(
+    store, extraction, mailer, index, queue, tmp_path: Path
+) -> None:
+    commits = Commits()
+    witness = ReadyWitness(index)
+    looking = CountingIndex(index)
+    pipeline = pipeline_for(store, extraction, mailer, witness, looking, queue, commits=commits)
+    account = new_account("FREE")
+    record = stored(store, account, b"told by the commit\n", "text/plain")
+    running = Indexer(Blocking(4), store, index, tmp_path / "search", commits)
+    async with anyio.create_task_group() as group:
+        group.start_soon(lambda: running.run_forever(queue, wait_seconds=1, visibility_seconds=None))
+        with anyio.fail_after(10):
+            while not commits.writing:  # noqa: ASYNC110 (a flag the indexer sets once it has the writer)
+                await anyio.sleep(0.01)
+
+        await pipeline.handle(completed(record))
+
+        group.cancel_scope.cancel()
+    assert witness.at_ready == [(True, READY)]
+    assert looking.looks == 1
+    assert commits.writing is False  # the writer was given up when the indexer stopped
+    assert commits._waiting == {}
