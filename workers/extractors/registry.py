@@ -23,7 +23,6 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 from workers.extractors import base
-from workers.extractors.base import MiB
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -91,7 +90,7 @@ DOCX = declare(
     {"application/vnd.openxmlformats-officedocument.wordprocessingml.document"},
     gives_text=True,
     limits={
-        "unpacked_bytes": Limit(256 * MiB, "bytes", "what the DOCX's parts unpack to, all together"),
+        "unpacked_bytes": Limit(256 * base.MiB, "bytes", "what the DOCX's parts unpack to, all together"),
     },
 )
 TEXT = declare("text", {"text/plain", "text/markdown", "text/csv", "text/html"}, gives_text=True)
