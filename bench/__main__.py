@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Protocol
 from bench import (
     backend_calls,
     commands,
+    detection,
     documents_throughput,
     event_latency,
     extraction,
@@ -40,6 +41,7 @@ class Benchmark(Protocol):
 BENCHMARKS: list[tuple[str, Benchmark]] = [
     ("documents_throughput", documents_throughput.run),
     ("extraction", extraction.run),
+    ("detection", detection.run),
     ("event_latency", event_latency.run),
     ("search", search.run),
     ("observability", observability.run),

@@ -2,9 +2,10 @@
 
 ``upgradePlan`` changes the plan at once and sends ``plan.changed`` on the ``backfill`` queue:
 
-- to PREMIUM: every READY document of the account without extracted text gets it now (the same
-  sandboxed extractors as new uploads, but in an extraction process of the backfill's own, so an
-  upload never waits behind a backfill), and every document's search entry gains its text;
+- to PREMIUM: every READY document of the account without extracted text gets it now (through the
+  pipeline's own code for new uploads, ``Pipeline.download`` and ``Pipeline.extract_text``, but in an
+  extraction process of the backfill's own, so an upload never waits behind a backfill), and every
+  document's search entry gains its text;
 - to FREE: the search entries lose their text (the extracted text stays in S3, so a later upgrade
   needs no second extraction);
 
@@ -19,7 +20,6 @@ and stops when the account is no longer PREMIUM.
 from __future__ import annotations
 
 import logging
-import shutil
 import tempfile
 from itertools import islice
 from pathlib import Path
@@ -29,9 +29,8 @@ from adapters.queue import PLAN_CHANGED, index_account, index_document, plan_cha
 from models import accounts, documents
 from models.errors import AccountNotFound
 from workers.consumer import UnknownMessage, addressed
-from workers.detect import detect
-from workers.extraction import EXTRACTABLE, ExtractionFailed
-from workers.pipeline import text_key
+from workers.extraction import ExtractionFailed
+from workers.extractors import registry
 
 if TYPE_CHECKING:
     from adapters.blocking import Blocking
@@ -82,7 +81,7 @@ class Backfill:
             return
         chunk = await self.blocking.run(self._chunk, account_id, after if isinstance(after, str) else None)
         for record in chunk:
-            if record.text_key is None and record.content_type in EXTRACTABLE:
+            if record.text_key is None and registry.gives_text(record.content_type):
                 await self._extract(record)
         if len(chunk) == CHUNK:
             await self.blocking.run(self.backfill_queue.send, plan_changed(account_id, chunk[-1].document_id))
@@ -94,27 +93,20 @@ class Backfill:
         return list(islice(documents.ready_of(account_id, after, page_size=CHUNK), CHUNK))
 
     async def _extract(self, record: Document) -> None:
-        work = Path(tempfile.mkdtemp(prefix="docstore-backfill-"))
-        try:
-            path = work / "original"
-            await self.blocking.run(self.objects.download, record.object_key, path)
-            with path.open("rb") as file:
-                detected = detect(file.read(8192), record.content_type)
-            if detected not in EXTRACTABLE:
+        with tempfile.TemporaryDirectory(prefix="docstore-backfill-", dir=self.pipeline.work_dir) as work:
+            path = Path(work) / "original"
+            detected = await self.pipeline.download(record, path)
+            if not registry.gives_text(detected):
                 return
             try:
-                extracted = await self.extraction.extract(path, detected)
+                text = await self.pipeline.extract_text(record, path, detected, extraction=self.extraction)
             except ExtractionFailed as failure:
                 log.info("backfill: document %s gives no text: %s", record.document_id, failure.reason)
                 return
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
-        key = text_key(record.owner_id, record.document_id)
-        await self.blocking.run(self.objects.put_text, key, extracted.text)
-        if await self.blocking.run(documents.set_text, record, key, extracted.pages):
+        if await self.blocking.run(documents.set_text, record, text.key, text.pages):
             await self.blocking.run(self.index_queue.send, index_document(record.owner_id, record.document_id))
         else:
             # Deleted (or given text) meanwhile: a text object nobody points at must not stay behind.
             current = await self.blocking.run(documents.get_many, record.owner_id, [record.document_id])
             if record.document_id not in current:
-                await self.blocking.run(self.objects.delete, key)
+                await self.blocking.run(self.objects.delete, text.key)

@@ -13,10 +13,8 @@ concurrent.futures' process pool is no use here: killing one of its workers brea
 
 from __future__ import annotations
 
-import json
 import os
 import signal
-import struct
 import subprocess
 import sys
 from contextlib import suppress
@@ -26,33 +24,17 @@ from typing import TYPE_CHECKING, Any
 import anyio
 from anyio.streams.buffered import BufferedByteReceiveStream
 
+from workers.extractors import frames
 from workers.extractors.base import CRASHED, TIMEOUT, Extracted, ExtractionFailed, GiB
+from workers.extractors.registry import EXTRACTABLE
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
     from anyio.abc import ByteSendStream, Process
 
-__all__ = ["EXTRACTABLE", "Extracted", "Extraction", "ExtractionFailed"]
+__all__ = ["Extracted", "Extraction", "ExtractionFailed"]
 
-#: The MIME types with an extractor (as ``workers.detect`` names them). Others are stored, not extracted.
-EXTRACTABLE: frozenset[str] = frozenset(
-    {
-        "application/pdf",
-        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-        "text/plain",
-        "text/markdown",
-        "text/csv",
-        "text/html",
-        "image/png",
-        "image/jpeg",
-        "image/tiff",
-        "image/webp",
-    }
-)
-
-#: The sandbox's message header: the length of the JSON that follows.
-HEADER = struct.Struct("!Q")
 #: The folder holding the ``workers`` package, where ``python -m`` finds it even if it is not installed.
 ROOT = Path(__file__).resolve().parent.parent
 #: A process is replaced after this many files, so that memory it leaked or fragmented does not count
@@ -97,16 +79,16 @@ class Extraction:
         content_type: str,
         progress: Callable[[int, int], Awaitable[None]] | None = None,
     ) -> Extracted:
-        """The text of the file at ``path``, of type ``content_type`` (one of ``EXTRACTABLE``, as
-        ``workers.detect`` found it).
+        """The text of the file at ``path``, of type ``content_type`` (as ``workers.detect`` found it,
+        one that an extractor declares: ``workers.extractors.registry``).
 
         Raises ``ExtractionFailed`` with a reason for the document's owner for anything the file
         causes: unreadable, refused by an extractor, past the time or memory limit, or crashing its
         process; the pool replaces a process it lost. ``progress(page, pages)`` is awaited as pages
-        of a paged format complete, at most a few times a second and always for the last page; the
-        time it takes counts against the limit. Raises ``ValueError`` for a type without an
-        extractor, and ``RuntimeError`` if no extraction process can start (tesseract missing, say)
-        or the pool is closed: neither is the file's fault.
+        of a paged format complete, at most a few times a second (the extraction process throttles
+        it) and always for the last page; the time it takes counts against the limit. Raises
+        ``ValueError`` for a type without an extractor, and ``RuntimeError`` if no extraction process
+        can start (tesseract missing, say) or the pool is closed: neither is the file's fault.
         """
         if content_type not in EXTRACTABLE:
             raise ValueError(f"no extractor for {content_type}")
@@ -213,20 +195,18 @@ class _Child:
         return child
 
     async def send(self, message: dict[str, Any]) -> None:
-        body = json.dumps(message).encode()
         try:
-            await self.stdin.send(HEADER.pack(len(body)) + body)
+            await self.stdin.send(frames.encode(message))
         except (anyio.BrokenResourceError, anyio.ClosedResourceError, BrokenPipeError, ConnectionResetError):
             raise _Died from None
 
     async def receive(self) -> dict[str, Any]:
         try:
-            (length,) = HEADER.unpack(await self.stdout.receive_exactly(HEADER.size))
+            length = frames.length(await self.stdout.receive_exactly(frames.HEADER.size))
             body = await self.stdout.receive_exactly(length)
         except (anyio.IncompleteRead, anyio.BrokenResourceError, anyio.ClosedResourceError):
             raise _Died from None
-        message: dict[str, Any] = json.loads(body)
-        return message
+        return frames.decode(body)
 
     def death(self) -> str:
         """Why the process ended, for the owner of the file it was reading."""

@@ -5,11 +5,12 @@ moves the state on with a conditional write, publishing an event on the owner's 
 goes. Running any step twice changes nothing the second time:
 
 - ``upload.completed``: detect the real type from the bytes; count the document (once); for
-  PREMIUM accounts and extractable types extract the text in the sandbox and store it as a derived
-  object; then READY, or FAILED with a reason. Bytes that are no type DocStore stores are REJECTED
-  and leave the account's usage. With a search index, READY waits for it: the document is marked
-  ``indexing``, the indexer is told, and READY (and its event) follow once the index holds it, so
-  a document is searchable from the moment anyone can see it READY.
+  PREMIUM accounts, and types whose extractor gives text (``workers.extractors.registry``), extract
+  the text in the sandbox and store it as a derived object; then READY, or FAILED with a reason.
+  Bytes that are no type DocStore stores are REJECTED and leave the account's usage. With a
+  search index, READY waits for it: the document is marked ``indexing``, the indexer is told, and
+  READY (and its event) follow once the index holds it, so a document is searchable from the
+  moment anyone can see it READY.
 - ``upload.started`` arrives once the form has expired: settles an upload nobody completed, or
   takes on one whose ``upload.completed`` was lost.
 - ``document.deleted``: the account's usage fell; re-check its quota level.
@@ -49,10 +50,13 @@ from models.content_types import CONTENT_TYPES
 from models.documents import PENDING_UPLOAD, PROCESSING, READY
 from models.errors import AccountNotFound, DocumentNotFound
 from workers.consumer import UnknownMessage, addressed
-from workers.detect import detect
-from workers.extraction import EXTRACTABLE, ExtractionFailed
+from workers.detect import detect_file
+from workers.extraction import ExtractionFailed
+from workers.extractors import registry
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
     from adapters.blocking import Blocking
     from adapters.cache import ReadCache
     from adapters.mail import Mailer
@@ -69,8 +73,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: Progress events at most this often per document.
-PROGRESS_INTERVAL_SECONDS = 0.25
 #: How often the pipeline looks whether the index holds a document it waits for.
 #: The pipeline looks whether the index holds a document after this long, then each time half as
 #: long again, up to INDEX_POLL_MAX_SECONDS: the first look comes soon, and a wait of a second takes
@@ -81,6 +83,14 @@ INDEX_POLL_MAX_SECONDS = 0.25
 
 def text_key(owner_id: str, document_id: str) -> str:
     return f"{owner_id}/{document_id}/text.txt"
+
+
+@dataclass(frozen=True)
+class StoredText:
+    """A document's extracted text, stored in S3 at ``key``; ``pages`` as ``Extracted.pages``."""
+
+    key: str
+    pages: int | None
 
 
 @dataclass
@@ -166,10 +176,7 @@ class Pipeline:
         await self.check_quota(account_id)
 
     async def _process(self, account: accounts.Account, record: Document, path: Path) -> None:
-        await self.blocking.run(self.objects.download, record.object_key, path)
-        with path.open("rb") as file:
-            head = file.read(8192)
-        detected = detect(head, record.content_type)
+        detected = await self.download(record, path)
         if detected not in CONTENT_TYPES:
             if await self.blocking.run(processing.reject, record, processing.WRONG_TYPE):
                 self._processed("rejected")
@@ -179,22 +186,15 @@ class Pipeline:
         await self.blocking.run(processing.count, record, plan=account.plan, content_type=detected)
         stored_text: str | None = None
         pages: int | None = None
-        if account.plan == "PREMIUM" and detected in EXTRACTABLE:
-            started = time.monotonic()
+        if account.plan == "PREMIUM" and registry.gives_text(detected):
             try:
-                extracted = await self.extraction.extract(path, detected, progress=self._progress(record))
+                text = await self.extract_text(record, path, detected, progress=self._progress(record))
             except ExtractionFailed as failure:
-                if self.metrics is not None:
-                    self.metrics.observe_extraction(detected, time.monotonic() - started, failure.kind)
                 if await self.blocking.run(processing.finish, record, failure_reason=failure.reason):
                     self._processed("failed")
                     await self.publish(EventType.DOCUMENT_FAILED, record, reason=failure.reason)
                 return
-            if self.metrics is not None:
-                self.metrics.observe_extraction(detected, time.monotonic() - started)
-            pages = extracted.pages
-            stored_text = text_key(record.owner_id, record.document_id)
-            await self.blocking.run(self.objects.put_text, stored_text, extracted.text)
+            stored_text, pages = text.key, text.pages
         indexed = False
         if self.search is not None and self.index_queue is not None:
             if not await self.blocking.run(processing.prepare_for_index, record, text_key=stored_text, pages=pages):
@@ -213,6 +213,39 @@ class Pipeline:
             if not indexed:
                 await self.announce_to_index(record)
             await self.publish(EventType.DOCUMENT_READY, record)
+
+    async def download(self, record: Document, path: Path) -> str:
+        """Download ``record``'s original to ``path``; its real type, from its bytes (``workers.detect``).
+        The first step of the upload pipeline and of the backfill."""
+        await self.blocking.run(self.objects.download, record.object_key, path)
+        return detect_file(path, record.content_type)
+
+    async def extract_text(
+        self,
+        record: Document,
+        path: Path,
+        content_type: str,
+        *,
+        extraction: Extraction | None = None,
+        progress: Callable[[int, int], Awaitable[None]] | None = None,
+    ) -> StoredText:
+        """Extract the text of ``record``'s original at ``path``, of the type detected in it, in
+        ``extraction`` (the pipeline's own pool by default), and store it in S3 at ``text_key``.
+        Raises ``ExtractionFailed``, with the reason for the owner, when the file gives no text.
+        Each extraction, failed or not, is counted in the metrics."""
+        pool = self.extraction if extraction is None else extraction
+        started = time.monotonic()
+        try:
+            extracted = await pool.extract(path, content_type, progress=progress)
+        except ExtractionFailed as failure:
+            if self.metrics is not None:
+                self.metrics.observe_extraction(content_type, time.monotonic() - started, failure.kind)
+            raise
+        if self.metrics is not None:
+            self.metrics.observe_extraction(content_type, time.monotonic() - started)
+        key = text_key(record.owner_id, record.document_id)
+        await self.blocking.run(self.objects.put_text, key, extracted.text)
+        return StoredText(key, extracted.pages)
 
     async def _until_indexed(self, record: Document, committed: asyncio.Future[None] | None = None) -> None:
         """Until the index holds ``record``, or ``index_wait_seconds`` have passed. With
@@ -242,15 +275,10 @@ class Pipeline:
         if self.index_queue is not None:
             await self.blocking.run(self.index_queue.send, index_document(record.owner_id, record.document_id))
 
-    def _progress(self, record: Document) -> Any:
-        last = 0.0
-
+    def _progress(self, record: Document) -> Callable[[int, int], Awaitable[None]]:
+        # The extraction process throttles what reaches here (workers.extractors.sandbox).
         async def progress(page: int, pages: int) -> None:
-            nonlocal last
-            now = time.monotonic()
-            if page == pages or now - last >= PROGRESS_INTERVAL_SECONDS:
-                last = now
-                await self.publish(EventType.EXTRACTION_PROGRESS, record, page=page, pages=pages)
+            await self.publish(EventType.EXTRACTION_PROGRESS, record, page=page, pages=pages)
 
         return progress
 

@@ -13,9 +13,10 @@ import anyio
 import pytest
 
 from tests.workers import files
-from workers.detect import HEAD_BYTES, detect
-from workers.extraction import EXTRACTABLE, Extracted, Extraction, ExtractionFailed
-from workers.extractors import sandbox
+from workers.detect import HEAD_BYTES, detect, detect_file
+from workers.extraction import Extracted, Extraction, ExtractionFailed
+from workers.extractors import registry, sandbox
+from workers.extractors.registry import EXTRACTABLE
 
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 LINE = "Invoice 4521 paid in full"
@@ -111,11 +112,13 @@ def all_sandboxes_of_this_process() -> list[int]:
     return children
 
 
-def test_the_pool_extracts_exactly_the_types_the_sandbox_has_extractors_for() -> None:
-    assert set(sandbox.EXTRACTORS) == EXTRACTABLE
+def test_the_sandbox_reads_each_declared_type_with_its_declared_module() -> None:
+    assert {content_type: extractor.__module__ for content_type, extractor in sandbox.EXTRACTORS.items()} == {
+        content_type: declared.module for declared in registry.DECLARATIONS for content_type in declared.content_types
+    }
 
 
-def test_every_extractable_type_is_extracted_through_the_pool(folder) -> None:
+def test_every_declared_type_is_detected_and_extracted_through_the_pool(folder) -> None:
     made = {
         "application/pdf": files.pdf_file(folder / "a.pdf", "Typed page", files.picture("Scanned page")),
         DOCX: files.docx_file(folder / "a.docx"),
@@ -132,6 +135,11 @@ def test_every_extractable_type_is_extracted_through_the_pool(folder) -> None:
     made["text/markdown"].write_text("# Title\n\nSome *words*.\n")
     made["text/csv"].write_text("a,b\n1,2\n")
     made["text/html"].write_text("<html><body><h1>Title</h1><p>Some <i>words</i>.</p></body></html>")
+    # A new declaration needs a file here: what the pipeline would detect, and what the pool makes of it.
+    assert set(made) == EXTRACTABLE
+    assert {content_type: detect_file(path, content_type) for content_type, path in made.items()} == {
+        content_type: content_type for content_type in made
+    }
 
     async def scenario(pool: Extraction) -> dict[str, Extracted | str]:
         return {content_type: await outcome(pool, path, content_type) for content_type, path in made.items()}

@@ -3,9 +3,10 @@
 Every extractor runs inside an extraction process (``workers.extractors.sandbox``), never in a
 worker's own process, and is held to this contract:
 
-- It is called with a local path, the type that ``workers.detect`` found in the file's bytes (one it
-  is registered for), and a ``progress`` callback. The type says what the file should be, not that it
-  is well formed: anything in the file may be wrong, truncated or hostile.
+- It is called with a local path, the type that ``workers.detect`` found in the file's bytes (one its
+  declaration names: ``workers.extractors.registry``), and a ``progress`` callback. The type says
+  what the file should be, not that it is well formed: anything in the file may be wrong, truncated
+  or hostile.
 - It returns ``Extracted``: the text, and the page count for paged formats. Paged formats separate
   pages with a form feed (``"\\f"``), so page ``n`` is ``text.split("\\f")[n - 1]``; a page with no
   text is an empty string between two form feeds. A file with no words is a success with

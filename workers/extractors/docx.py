@@ -9,7 +9,8 @@ import docx
 from docx.opc.exceptions import PackageNotFoundError
 from docx.table import Table
 
-from workers.extractors.base import INVALID, TOO_LARGE, Extracted, ExtractionFailed, MiB, amount
+from workers.extractors.base import INVALID, TOO_LARGE, Extracted, ExtractionFailed, amount
+from workers.extractors.registry import DOCX
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -21,9 +22,10 @@ if TYPE_CHECKING:
 
     from workers.extractors.base import PageProgress
 
-#: The most a DOCX may unpack to, all its parts together. python-docx reads every part into memory and
-#: parses the XML ones, several times their size again; real documents, pictures included, stay far below.
-MAX_UNPACKED = 256 * MiB
+#: The most a DOCX may unpack to, all its parts together (declared in ``workers.extractors.registry``).
+#: python-docx reads every part into memory and parses the XML ones, several times their size again;
+#: real documents, pictures included, stay far below.
+MAX_UNPACKED = DOCX.limit("unpacked_bytes")
 
 
 def extract(path: Path, content_type: str, progress: PageProgress) -> Extracted:

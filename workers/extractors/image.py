@@ -13,6 +13,7 @@ import pytesseract
 from PIL import Image, ImageOps, JpegImagePlugin, PngImagePlugin, TiffImagePlugin, WebPImagePlugin
 
 from workers.extractors.base import INVALID, OCR, PAGE_BREAK, TOO_LARGE, Extracted, ExtractionFailed
+from workers.extractors.registry import IMAGE
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -21,9 +22,8 @@ if TYPE_CHECKING:
 
     from workers.extractors.base import PageProgress
 
-#: The most pixels an image (or one TIFF page) may have: more than an A4 page scanned at 600 dpi (35
-#: million), and 150 MB decoded in RGB.
-MAX_PIXELS = 50_000_000
+#: The most pixels an image (or one TIFF page) may have (declared in ``workers.extractors.registry``).
+MAX_PIXELS = IMAGE.limit("pixels")
 # A safety net for any other path into Pillow in this process: it refuses past twice this, unasked.
 Image.MAX_IMAGE_PIXELS = MAX_PIXELS
 

@@ -26,6 +26,7 @@ from pypdf.generic import ArrayObject, DictionaryObject, StreamObject
 
 from workers.extractors import image
 from workers.extractors.base import ENCRYPTED, INVALID, PAGE_BREAK, TOO_LARGE, Extracted, ExtractionFailed
+from workers.extractors.registry import PDF
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -37,8 +38,9 @@ if TYPE_CHECKING:
 
 #: Pages without a text layer are rendered at this resolution for OCR: tesseract reads best near 300.
 OCR_DPI = 300
-#: ... but never to more pixels than this, however large the page claims to be.
-MAX_RENDER_PIXELS = 40_000_000
+#: ... but never to more pixels than this, however large the page claims to be (declared in
+#: ``workers.extractors.registry``).
+MAX_RENDER_PIXELS = PDF.limit("render_pixels")
 
 # Content-stream operators that put marks on a page: text, paths, images (XObjects and inline).
 # A page without any is blank, and OCR would find nothing on it. (What pypdf looks for; PDFium

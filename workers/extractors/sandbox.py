@@ -3,8 +3,9 @@ and killed by ``workers.extraction``; it extracts one file at a time, under an a
 and logs in the worker's format (``json`` or ``text``). It reads no settings of its own: the pool
 passes them.
 
-It speaks on stdin and stdout in messages of an 8-byte big-endian length and that many bytes of UTF-8
-JSON (anything else written to stdout, by a library, goes to stderr instead). Once started it says
+It speaks on stdin and stdout in frames (``workers.extractors.frames``: an 8-byte big-endian length
+and that many bytes of UTF-8 JSON; anything else written to stdout, by a library, goes to stderr
+instead). Once started it says
 ``{"ready": true}``, or ``{"error": why}`` and exits. Then, for each request ``{"path": ...,
 "content_type": ...}`` it answers with any number of ``{"progress": [page, pages]}`` and one of
 ``{"text": ..., "pages": ...}`` or ``{"failed": reason, "kind": class}``. ``"retire": true`` in an answer means it
@@ -13,20 +14,20 @@ exits after it (its memory may be spent); so does the end of stdin.
 
 from __future__ import annotations
 
-import json
+import importlib
 import logging
 import os
 import re
 import resource
-import struct
 import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from adapters import logs
-from workers.extractors import docx, image, pdf, text
+from workers.extractors import frames, image, registry
 from workers.extractors.base import MEMORY, OTHER, UNREADABLE, ExtractionFailed, amount
+from workers.extractors.frames import encode
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -35,25 +36,16 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-HEADER = struct.Struct("!Q")
-
-#: The extractor for each type; ``workers.extraction.EXTRACTABLE`` names the same types.
+#: The extractor for each type, from the declarations (``workers.extractors.registry``).
 EXTRACTORS: dict[str, Extractor] = {
-    "application/pdf": pdf.extract,
-    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": docx.extract,
-    "text/plain": text.extract,
-    "text/markdown": text.extract,
-    "text/csv": text.extract,
-    "text/html": text.extract,
-    "image/png": image.extract,
-    "image/jpeg": image.extract,
-    "image/tiff": image.extract,
-    "image/webp": image.extract,
+    content_type: importlib.import_module(declared.module).extract
+    for content_type, declared in registry.BY_TYPE.items()
 }
 
 LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
-#: Progress is passed on at most this often; the last page always.
+#: Progress is passed on at most this often, the last page always: the one throttle between an
+#: extractor's pages and the pipeline's progress events.
 PROGRESS_SECONDS = 0.25
 
 
@@ -66,21 +58,14 @@ class Channel:
 
     def receive(self) -> dict[str, Any] | None:
         """The next message, or None at the end of the input."""
-        header = self.incoming.read(HEADER.size)
-        if len(header) < HEADER.size:
+        header = self.incoming.read(frames.HEADER.size)
+        if len(header) < frames.HEADER.size:
             return None
-        (length,) = HEADER.unpack(header)
-        message: dict[str, Any] = json.loads(self.incoming.read(length))
-        return message
+        return frames.decode(self.incoming.read(frames.length(header)))
 
     def send(self, message: dict[str, Any]) -> None:
         self.outgoing.write(encode(message))
         self.outgoing.flush()
-
-
-def encode(message: dict[str, Any]) -> bytes:
-    body = json.dumps(message, ensure_ascii=False).encode()
-    return HEADER.pack(len(body)) + body
 
 
 class Progress:
