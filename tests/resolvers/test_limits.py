@@ -1,5 +1,5 @@
 """Operation limits and the operation cache, through schema.execute (no server: the served attacks
-are in tests/test_limits.py)."""
+are probed in tests/probes/test_stalling.py)."""
 
 from __future__ import annotations
 
