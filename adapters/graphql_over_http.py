@@ -11,14 +11,18 @@ What Strawberry 0.341 does differently, and what this view does instead:
 - Its refusals (bad JSON, a ``query`` that is not a string, a mutation over GET) are ``text/plain``.
   Here every refusal is a GraphQL response, ``{"errors": [{"message", "extensions": {"code"}}]}``,
   in the negotiated media type; a mutation over GET answers 405 with ``Allow: GET, POST``.
-- A body of ``null``, ``"x"``, invalid UTF-8 or JSON nested past Python's recursion limit, and an
-  ``operationName`` that is not a string, reached code that raised and answered 500. Here each is a
-  400 that says what is wrong, in words and not Python's.
+- A body of ``null``, ``"x"``, invalid UTF-8, JSON nested past Python's recursion limit or holding
+  an integer of more than 4,300 digits (Python's ``int`` limit), and an ``operationName`` that is
+  not a string, reached code that raised and answered 500; a string with a lone surrogate
+  (``"\\ud800"``) reached resolvers that raised. Here each is a 400 that says what is wrong, in
+  words and not Python's (over WebSocket, a close with 4400).
 """
 
 from __future__ import annotations
 
 import json
+import re
+import sys
 from typing import TYPE_CHECKING, Any, Generic
 
 from cross_web import HTTPException
@@ -49,6 +53,12 @@ ALLOWED_METHODS = "GET, POST"
 #: Where the negotiated media type is kept in the request's scope state.
 MEDIA_TYPE_STATE = "graphql_media_type"
 CODES = {400: "BAD_REQUEST", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 413: "PAYLOAD_TOO_LARGE"}
+#: How ``decode_json`` names what ``json.loads`` raised other than a ``JSONDecodeError``.
+NESTED_TOO_DEEPLY = "nested too deeply"
+NUMBER_TOO_LONG = "a number too long"
+LONE_SURROGATE = "a lone surrogate"
+#: A JSON escape of a UTF-16 surrogate, the half of a pair or alone.
+SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 JSON_KINDS = {str: "a string", int: "a number", float: "a number", bool: "a boolean", type(None): "null"}
 
 
@@ -97,6 +107,15 @@ def no_operation(name: str | None) -> GraphQLError:
     if name is None:
         return GraphQLError("This document has no operation to run.")
     return GraphQLError(f'This document has no operation named "{name}".')
+
+
+def is_unicode(value: object) -> bool:
+    """Every string in ``value`` is Unicode text: it holds no lone surrogate."""
+    try:
+        json.dumps(value, ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def json_kind(value: object) -> str:
@@ -152,10 +171,23 @@ class GraphQLOverHTTP(GraphQL[Context, RootValue], Generic[Context, RootValue]):
         return response
 
     def decode_json(self, data: str | bytes) -> object:
+        """JSON as Strawberry decodes it, over HTTP and WebSocket alike. Also a ``JSONDecodeError``:
+        nesting past Python's recursion limit, an integer longer than ``int`` reads, and a lone
+        UTF-16 surrogate in a string (``"\\ud800"``: no encoder takes it, so signIn, signUp and
+        search raised). A body is UTF-8 (with or without a BOM), as the specification says."""
+        text = data.decode("utf-8-sig") if isinstance(data, bytes) else data
         try:
-            return json.loads(data)
+            decoded = json.loads(text)
         except RecursionError:
-            raise json.JSONDecodeError("nested too deeply", "", 0) from None
+            raise json.JSONDecodeError(NESTED_TOO_DEEPLY, "", 0) from None
+        except json.JSONDecodeError:
+            raise
+        except ValueError:
+            raise json.JSONDecodeError(NUMBER_TOO_LONG, "", 0) from None
+        # Only an escape can put a surrogate in text that decoded as UTF-8: look further only then.
+        if SURROGATE_ESCAPE.search(text) and not is_unicode(decoded):
+            raise json.JSONDecodeError(LONE_SURROGATE, "", 0)
+        return decoded
 
     def parse_json(self, data: str | bytes) -> Any:
         """Everything Strawberry decodes from a request (the body, GET's ``variables`` and
@@ -165,8 +197,16 @@ class GraphQLOverHTTP(GraphQL[Context, RootValue], Generic[Context, RootValue]):
         except UnicodeDecodeError:
             raise RequestRefused(400, "The request is not UTF-8 text.") from None
         except json.JSONDecodeError as error:
-            if error.msg == "nested too deeply":
+            if error.msg == NESTED_TOO_DEEPLY:
                 raise RequestRefused(400, "The request's JSON is nested too deeply.") from None
+            if error.msg == NUMBER_TOO_LONG:
+                raise RequestRefused(
+                    400, f"The request's JSON has a number of more than {sys.get_int_max_str_digits():,} digits."
+                ) from None
+            if error.msg == LONE_SURROGATE:
+                raise RequestRefused(
+                    400, "The request's JSON has a \\uD800 to \\uDFFF escape without its pair: that is not text."
+                ) from None
             where = f" (line {error.lineno}, column {error.colno})" if error.doc else ""
             raise RequestRefused(400, f"The request is not valid JSON: {error.msg.lower()}{where}.") from None
         if not isinstance(decoded, (dict, list)):

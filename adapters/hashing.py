@@ -44,10 +44,15 @@ class Hashing:
         self.admitted = 0
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="docstore-hashing")
 
-    async def run(self, func: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
-        """``func(*args, **kwargs)`` in the pool; raises :class:`HashingBusy` when the queue is full."""
+    def check(self) -> None:
+        """Raise :class:`HashingBusy` if a hash asked for now would be refused: a caller with work
+        to do before its hash (signIn reads the account) is refused before doing it."""
         if self.admitted >= self.threads + self.queue:
             raise HashingBusy(self.threads, self.queue)
+
+    async def run(self, func: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
+        """``func(*args, **kwargs)`` in the pool; raises :class:`HashingBusy` when the queue is full."""
+        self.check()
         self.admitted += 1
         try:
             loop = asyncio.get_running_loop()

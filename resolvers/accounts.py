@@ -85,6 +85,7 @@ async def sign_in(
         except validation.InvalidInput:
             return InvalidCredentialsError(message=BAD_CREDENTIALS)
         await services.auth_limits.attempt(None, email)
+        services.hashing.check()  # a full pool refuses now, before the account is read for nothing
         record = await services.blocking.run(accounts.find_by_email, email)
         # Verify against a stand-in hash when there is no account, so timing does not tell.
         stored = record.password_hash if record else None

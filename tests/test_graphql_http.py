@@ -360,8 +360,31 @@ def test_a_limit_is_a_request_error_under_graphql_response_json(live_url: str) -
         (b'{"query": "\xff{ __typename }"}', "The request is not UTF-8 text."),
         (b"[" * 100_000 + b"]" * 100_000, "The request's JSON is nested too deeply."),
         (b'{"query": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", "The request's JSON is nested too deeply."),
+        (
+            b'{"query": "{ __typename }", "variables": {"n": ' + b"9" * 5_000 + b"}}",
+            "The request's JSON has a number of more than 4,300 digits.",
+        ),
+        (
+            b'{"query": "query In($i: SignInInput!) { signIn(input: $i) { __typename } }", '
+            b'"variables": {"i": {"email": "a@example.com", "password": "a long \\ud800 password"}}}',
+            "The request's JSON has a \\uD800 to \\uDFFF escape without its pair: that is not text.",
+        ),
+        (b'{"query": "{ __type(name: \\"\xed\xa0\x80\\") { name } }"}', "The request is not UTF-8 text."),
+        ('{"query": "{ __typename }"}'.encode("utf-16"), "The request is not UTF-8 text."),
     ],
-    ids=["null", "string", "number", "list", "invalid UTF-8", "deep list", "deep query"],
+    ids=[
+        "null",
+        "string",
+        "number",
+        "list",
+        "invalid UTF-8",
+        "deep list",
+        "deep query",
+        "5,000 digits",
+        "lone surrogate escape",
+        "surrogate bytes",
+        "UTF-16",
+    ],
 )
 @pytest.mark.parametrize("accept", [JSON, GQL])
 def test_a_malformed_body_is_refused_with_400_in_json(live_url: str, body: bytes, message: str, accept: str) -> None:

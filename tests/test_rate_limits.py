@@ -146,10 +146,18 @@ def test_sign_in_and_sign_up_share_the_email_budget(limited_api: Api, settings: 
 
 
 def test_a_full_hashing_pool_refuses_sign_in_and_up_while_me_is_answered(
-    limited: LiveServer, limited_api: Api, services: Services, settings: Settings
+    limited: LiveServer, limited_api: Api, services: Services, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     owner, bystander = stored_user(settings), stored_user(settings)
     gate = threading.Event()
+    looked_up: list[str] = []
+    find_by_email = accounts.find_by_email
+
+    def spied(email: str) -> accounts.Account | None:
+        looked_up.append(email)
+        return find_by_email(email)
+
+    monkeypatch.setattr(accounts, "find_by_email", spied)
 
     async def occupy() -> list[asyncio.Task[bool]]:
         # One hash running and one waiting: the pool (1 thread) and its queue (1) are full.
@@ -174,6 +182,7 @@ def test_a_full_hashing_pool_refuses_sign_in_and_up_while_me_is_answered(
         assert refused["__typename"] == "RateLimitedError"
         assert "DOCSTORE_HASHING_THREADS" in refused["message"]
         assert refused["retryAfterSeconds"] == 1
+    assert looked_up == []  # refused before the account was read
     assert sessions_of(owner.id) == 1
     assert accounts.find_by_email(email) is None
     assert services.hashing.admitted == 0

@@ -1,5 +1,5 @@
 """Operation limits and the operation cache, through schema.execute (no server: the served attacks
-are in tests/test_limits.py)."""
+are probed in tests/probes/test_stalling.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any
 
 import anyio
 import pytest
-from graphql import Lexer, Source, TokenKind, get_introspection_query, parse
+from graphql import GraphQLSyntaxError, Lexer, Source, TokenKind, get_introspection_query, parse
 
 from resolvers.limits import OperationCache, cache_for, count_tokens, count_values, measure, parse_counting
 from schema.root import build_schema
@@ -167,6 +167,24 @@ def test_too_many_tokens_is_a_limit_and_other_syntax_errors_stay_syntax_errors()
         )
     ]
     assert execute("query Q { me { ") == [("Syntax Error: Expected Name, found <EOF>.", {})]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "{ " + "me { " * 300 + "id" + " }" * 301,
+        '{ search(query: "x", first: ' + "[" * 300 + "1" + "]" * 300 + ") { id } }",
+    ],
+    ids=["fields", "list value"],
+)
+def test_a_document_nested_past_the_parsers_limit_is_the_syntax_error_graphql_parse_gives(text: str) -> None:
+    with pytest.raises(GraphQLSyntaxError) as expected:
+        parse(text)
+    with pytest.raises(GraphQLSyntaxError) as found:
+        parse_counting(text, 2_000)
+
+    assert (found.value.message, found.value.locations) == (expected.value.message, expected.value.locations)
+    assert execute(text) == [("Syntax Error: Document is nested too deeply. Parsing aborted.", {})]
 
 
 def test_a_refused_subscription_is_answered_as_an_error_by_stream() -> None:

@@ -95,7 +95,7 @@ BAD_UPLOADS = [
     ({"filename": "bell\x07.txt"}, "filename"),
     ({"filename": "line\nbreak.txt"}, "filename"),
     ({"filename": "evil\u202etxt.exe"}, "filename"),
-    # One over the tag limit (a list of thousands is refused before it runs: tests/test_limits.py).
+    # One over the tag limit (a list of thousands is refused before it runs: tests/probes/test_stalling.py).
     ({"tags": [f"t{i}" for i in range(21)]}, "tags"),
     ({"tags": [f"t{i}" for i in range(900)]}, "tags"),
     ({"tags": [""]}, "tags"),

@@ -124,6 +124,11 @@ def test_the_connection_serves_on_after_an_error_message(acknowledged: Socket, e
         ("[" * 100_000 + "]" * 100_000, "WebSocket message must be valid JSON"),
         ('{"type": "subscribe", "id": ' + "[" * 100_000 + "]" * 100_000 + "}", "WebSocket message must be valid JSON"),
         ('{"type": "ping"', "WebSocket message must be valid JSON"),
+        ('{"type": "ping", "payload": {"n": ' + "9" * 5_000 + "}}", "WebSocket message must be valid JSON"),
+        (
+            '{"id": "1", "type": "subscribe", "payload": {"query": "{ __type(name: \\"\\ud800\\") { name } }"}}',
+            "WebSocket message must be valid JSON",
+        ),
         ('{"type": "' + "x" * 200 + '"}', "Unknown message type: " + "x" * 101),
     ],
     ids=[
@@ -147,6 +152,8 @@ def test_the_connection_serves_on_after_an_error_message(acknowledged: Socket, e
         "deep list",
         "deep id",
         "invalid JSON",
+        "5,000 digits",
+        "lone surrogate escape",
         "long unknown type",
     ],
 )
