@@ -20,8 +20,8 @@ from tqdm import tqdm
 from adapters.queue import ACCOUNT_CREATED, ACCOUNT_EVENTS, SEARCH_INDEX, UPLOAD_COMPLETED, UPLOAD_EVENTS
 from adapters.s3 import ObjectCopy
 from commands.backup import FORMAT, MANIFEST, TABLES_DIR, VERSION, object_path, sha256_of
+from domain.documents import DocumentStatus
 from models import snapshot
-from models.documents import PROCESSING
 from workers.rebuild import RebuildRunning, rebuild
 
 if TYPE_CHECKING:
@@ -157,7 +157,7 @@ def _noting(items: Iterator[dict[str, Any]], note: Any) -> Iterator[dict[str, An
 
 
 def _processing(item: dict[str, Any], found: list[tuple[str, str]]) -> None:
-    if item["status"]["S"] == PROCESSING:
+    if item["status"]["S"] == DocumentStatus.PROCESSING:
         found.append((item["owner_id"]["S"], item["document_id"]["S"]))
 
 

@@ -12,8 +12,9 @@ from ulid import ULID
 
 from adapters.cache import account_key
 from adapters.queue import ACCOUNT_CREATED, ACCOUNT_EVENTS
+from domain.plans import Plan
 from models import counters, outbox
-from models.base import BaseMeta, failed_items, transaction_connection, utcnow
+from models.base import BaseMeta, EnumAttribute, failed_items, transaction_connection, utcnow
 from models.errors import AccountNotFound, EmailTaken, PlanRace
 
 if TYPE_CHECKING:
@@ -21,8 +22,6 @@ if TYPE_CHECKING:
 
     from adapters.cache import ReadCache
 
-GIB = 1024**3
-PLAN_LIMITS = {"FREE": 5 * GIB, "PREMIUM": 20 * GIB}
 #: How often a counting transaction is tried again when a plan change raced it.
 RETRIES = 50
 
@@ -40,7 +39,7 @@ class Account(Model):
     id = UnicodeAttribute(hash_key=True)
     email = UnicodeAttribute()
     password_hash = UnicodeAttribute()
-    plan = UnicodeAttribute()
+    plan = EnumAttribute(Plan)
     home_region = UnicodeAttribute()
     role = UnicodeAttribute(default="USER")
     used_bytes = NumberAttribute(default=0)
@@ -52,7 +51,7 @@ class Account(Model):
     quota_level = NumberAttribute(default=0)
     #: Set once the account is counted in the dashboard's account counters: always its current
     #: plan (a plan change moves it along, see models.plans).
-    counted_plan = UnicodeAttribute(null=True)
+    counted_plan = EnumAttribute(Plan, null=True)
     #: The account's documents and bytes in the dashboard counters (``plan:<plan>`` holds the sum
     #: over its accounts), changed in the same transactions as the counters.
     counted_documents = NumberAttribute(default=0)
@@ -64,7 +63,7 @@ class Account(Model):
 
     @property
     def limit_bytes(self) -> int:
-        return PLAN_LIMITS[self.plan]
+        return self.plan.limit_bytes
 
 
 class EmailClaim(Model):
@@ -81,7 +80,7 @@ def create(
     *,
     email: str,
     password_hash: str,
-    plan: str,
+    plan: Plan,
     home_region: str,
     now: datetime | None = None,
     messages: list[outbox.Pending] | None = None,

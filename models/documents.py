@@ -22,9 +22,11 @@ from pynamodb.transactions import TransactWrite
 from ulid import ULID
 
 from adapters.queue import SEARCH_INDEX, UPLOAD_EVENTS, document_deleted, index_document
+from domain.documents import STORED, DocumentStatus
+from domain.plans import Plan
 from models import accounts, counters, outbox
 from models.accounts import RETRIES, Account
-from models.base import BaseMeta, condition_failed, failed_items, transaction_connection, utcnow
+from models.base import BaseMeta, EnumAttribute, condition_failed, failed_items, transaction_connection, utcnow
 from models.errors import AccountNotFound, DocumentNotFound, PlanRace
 
 if TYPE_CHECKING:
@@ -32,13 +34,6 @@ if TYPE_CHECKING:
 
     from pynamodb.expressions.condition import Condition
 
-PENDING_UPLOAD = "PENDING_UPLOAD"
-PROCESSING = "PROCESSING"
-READY = "READY"
-FAILED = "FAILED"
-REJECTED = "REJECTED"
-#: The statuses in which the original object exists and counts against the quota.
-STORED = (PROCESSING, READY, FAILED)
 #: A rejection the owner asked for (deleting an upload in progress): the document is gone to them.
 CANCELLED = "CANCELLED"
 #: How long a rejected upload stays visible (with its reason) before DynamoDB's TTL removes it.
@@ -96,7 +91,7 @@ class Document(Model):
     checksum = UnicodeAttribute(null=True)
     tags = ListAttribute(of=UnicodeAttribute, default=list)
     description = UnicodeAttribute(default="")
-    status = UnicodeAttribute()
+    status = EnumAttribute(DocumentStatus)
     object_key = UnicodeAttribute()
     created_at = UTCDateTimeAttribute()
     updated_at = UTCDateTimeAttribute()
@@ -108,7 +103,7 @@ class Document(Model):
     expires_at = TTLAttribute(null=True)
     #: Set once the pipeline counted the document in the dashboard counters, under this plan
     #: and detected type; a delete takes exactly those back out.
-    counted_plan = UnicodeAttribute(null=True)
+    counted_plan = EnumAttribute(Plan, null=True)
     counted_type = UnicodeAttribute(null=True)
     #: Where the extracted text is stored (PREMIUM, searchable types), for the search index.
     text_key = UnicodeAttribute(null=True)
@@ -123,7 +118,7 @@ class Document(Model):
 
     @property
     def visible(self) -> bool:
-        return not (self.status == REJECTED and self.failure_reason == CANCELLED)
+        return not (self.status == DocumentStatus.REJECTED and self.failure_reason == CANCELLED)
 
 
 def fold(text: str) -> str:
@@ -147,7 +142,7 @@ def touched(document_id: str, now: datetime) -> list[Any]:
 def rejected(document_id: str, reason: str, now: datetime) -> list[Any]:
     """The update actions of a rejection: the status, the reason, and a week to live."""
     return [
-        Document.status.set(REJECTED),
+        Document.status.set(DocumentStatus.REJECTED),
         Document.failure_reason.set(reason),
         *touched(document_id, now),
         Document.expires_at.set(now + REJECTED_KEPT_FOR),
@@ -174,7 +169,7 @@ class ListFilter:
     created_before: datetime | None = None
     updated_after: datetime | None = None
     updated_before: datetime | None = None
-    status: str | None = None
+    status: DocumentStatus | None = None
 
 
 ORDER_FIELDS = ("CREATED_AT", "UPDATED_AT", "NAME")
@@ -195,7 +190,7 @@ def _conditions(flt: ListFilter) -> Condition | None:
         parts.append(Document.status.is_in(*STORED))
     else:
         parts.append(Document.status == flt.status)
-        if flt.status == REJECTED:
+        if flt.status == DocumentStatus.REJECTED:
             parts.append(~(Document.failure_reason == CANCELLED))
     if flt.name_contains:
         parts.append(Document.name_folded.contains(fold(flt.name_contains)))
@@ -318,7 +313,9 @@ def update_details(
         actions.append(Document.description.set(description))
     try:
         with TransactWrite(connection=transaction_connection()) as transaction:
-            transaction.update(document, actions=actions, condition=Document.status.is_in(PENDING_UPLOAD, *STORED))
+            transaction.update(
+                document, actions=actions, condition=Document.status.is_in(DocumentStatus.PENDING_UPLOAD, *STORED)
+            )
             message = outbox.put(transaction, SEARCH_INDEX, index_document(owner_id, document_id), now=now)
     except TransactWriteError as error:
         if any(failed_items(error)):  # [outbox put, document update]: only the update has a condition
@@ -357,7 +354,7 @@ def delete_stored(document: Document, messages: list[outbox.Pending] | None = No
             Account.document_count.add(-1),
         ]
         account_condition = Account.id.exists()
-        plan = ""
+        plan: Plan | None = None
         if attempt or counted:
             # One read: whether the account is still there (on a retry), and its plan (if counted).
             try:
@@ -365,6 +362,7 @@ def delete_stored(document: Document, messages: list[outbox.Pending] | None = No
             except AccountNotFound:
                 return False
         if counted:
+            assert plan is not None
             account_actions += [Account.counted_documents.add(-1), Account.counted_bytes.add(-size)]
             account_condition &= Account.plan == plan
         try:
@@ -375,11 +373,11 @@ def delete_stored(document: Document, messages: list[outbox.Pending] | None = No
                     & (Document.size == size)
                     & (Document.counted_type.exists() if counted else Document.counted_type.does_not_exist()),
                 )
-                if counted:
+                if plan is not None and counted:
                     counters.add(
                         transaction, plan=plan, content_type=str(document.counted_type), documents=-1, size=-size
                     )
-                if document.status == FAILED:
+                if document.status == DocumentStatus.FAILED:
                     counters.add_failed(transaction, -1)
                 transaction.update(Account(id=document.owner_id), actions=account_actions, condition=account_condition)
                 owner_id, document_id = document.owner_id, document.document_id
@@ -397,7 +395,7 @@ def delete_stored(document: Document, messages: list[outbox.Pending] | None = No
     raise PlanRace(document.owner_id)
 
 
-def delete_record(document: Document, *, status: str) -> bool:
+def delete_record(document: Document, *, status: DocumentStatus) -> bool:
     """Delete a record that holds no bytes and no reservation (a finished rejection)."""
     try:
         document.delete(condition=Document.status == status)
@@ -430,7 +428,7 @@ def ready_of(owner_id: str, after: str | None = None, page_size: int | None = No
         Document.query(
             owner_id,
             range_key_condition=Document.document_id > after if after is not None else None,
-            filter_condition=Document.status == READY,
+            filter_condition=Document.status == DocumentStatus.READY,
             consistent_read=True,
             page_size=page_size,
         )
@@ -439,7 +437,7 @@ def ready_of(owner_id: str, after: str | None = None, page_size: int | None = No
 
 def all_ready() -> Iterator[Document]:
     """Every READY document of every owner: a full Scan, for rebuilding the search index only."""
-    return iter(Document.scan(filter_condition=Document.status == READY))
+    return iter(Document.scan(filter_condition=Document.status == DocumentStatus.READY))
 
 
 def set_text(document: Document, text_key: str, pages: int | None) -> bool:
@@ -449,7 +447,9 @@ def set_text(document: Document, text_key: str, pages: int | None) -> bool:
     if pages is not None:
         actions.append(Document.pages.set(pages))
     try:
-        document.update(actions=actions, condition=(Document.status == READY) & Document.text_key.does_not_exist())
+        document.update(
+            actions=actions, condition=(Document.status == DocumentStatus.READY) & Document.text_key.does_not_exist()
+        )
     except UpdateError as error:
         if condition_failed(error):
             return False

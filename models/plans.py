@@ -11,19 +11,22 @@ nothing is counted twice or lost.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from adapters.queue import ACCOUNT_EVENTS, BACKFILL, account_updated, plan_changed
 from models import accounts, counters, outbox
-from models.accounts import PLAN_LIMITS, RETRIES, Account
+from models.accounts import RETRIES, Account
 from models.base import failed_items, number_is, transaction_connection
 from models.errors import PlanRace
 
+if TYPE_CHECKING:
+    from domain.plans import Plan
 
-def change_plan(account_id: str, plan: str, messages: list[outbox.Pending] | None = None) -> tuple[str, Account]:
+
+def change_plan(account_id: str, plan: Plan, messages: list[outbox.Pending] | None = None) -> tuple[Plan, Account]:
     """Move the account to ``plan``; the previous plan and the account after the change.
 
     The same transaction puts two messages in the outbox: ``plan.changed`` for the backfill (the
@@ -31,11 +34,9 @@ def change_plan(account_id: str, plan: str, messages: list[outbox.Pending] | Non
     regions' copies; ``messages`` receives them once committed, for the caller to send at once.
 
     No write, and ``(plan, account)``, when it is already on ``plan``. :class:`AccountNotFound`
-    for a missing account; ``ValueError`` for a plan that does not exist. The quota level is not
-    re-evaluated here (the limit changed): call ``models.quota.evaluate`` afterwards.
+    for a missing account. The quota level is not re-evaluated here (the limit changed): call
+    ``models.quota.evaluate`` afterwards.
     """
-    if plan not in PLAN_LIMITS:
-        raise ValueError(f"unknown plan {plan!r}")
     for _ in range(RETRIES):
         account = accounts.get(account_id)
         old = account.plan

@@ -6,21 +6,25 @@ workers at once) changes nothing the second time.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pynamodb.exceptions import TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
+from domain.documents import DocumentStatus
 from models import accounts, counters, documents
 from models.accounts import RETRIES, Account
 from models.base import condition_failed, failed_items, transaction_connection, utcnow
-from models.documents import FAILED, PROCESSING, READY, Document
+from models.documents import Document
 from models.errors import AccountNotFound, PlanRace
+
+if TYPE_CHECKING:
+    from domain.plans import Plan
 
 WRONG_TYPE = "WRONG_TYPE"
 
 
-def count(document: Document, *, plan: str | None = None, content_type: str) -> bool:
+def count(document: Document, *, plan: Plan | None = None, content_type: str) -> bool:
     """Count a PROCESSING document in the dashboard counters under its detected type, once.
 
     It counts under the owner's current plan (``plan`` is only a first guess, read earlier) and
@@ -51,7 +55,7 @@ def count(document: Document, *, plan: str | None = None, content_type: str) -> 
                         Document.counted_type.set(content_type),
                         Document.content_type.set(content_type),
                     ],
-                    condition=(Document.status == PROCESSING) & Document.counted_type.does_not_exist(),
+                    condition=(Document.status == DocumentStatus.PROCESSING) & Document.counted_type.does_not_exist(),
                 )
         except TransactWriteError as error:
             failed = failed_items(error)  # updates only: the 3 counters, the account, the document
@@ -75,7 +79,7 @@ def prepare_for_index(document: Document, *, text_key: str | None = None, pages:
     if pages is not None:
         actions.append(Document.pages.set(pages))
     try:
-        document.update(actions=actions, condition=Document.status == PROCESSING)
+        document.update(actions=actions, condition=Document.status == DocumentStatus.PROCESSING)
     except UpdateError as error:
         if condition_failed(error):
             return False
@@ -94,7 +98,10 @@ def finish(
     """PROCESSING to READY (or FAILED with a reason, counted in the failed-documents counter in
     the same transaction). False when it was not PROCESSING. ``indexed``: the document went through
     :func:`prepare_for_index`, so its change time stays the one the index entry has."""
-    actions: list[Any] = [Document.status.set(FAILED if failure_reason else READY), Document.indexing.remove()]
+    actions: list[Any] = [
+        Document.status.set(DocumentStatus.FAILED if failure_reason else DocumentStatus.READY),
+        Document.indexing.remove(),
+    ]
     if not indexed:
         actions += documents.touched(document.document_id, utcnow())
     if failure_reason:
@@ -103,7 +110,7 @@ def finish(
         actions.append(Document.text_key.set(text_key))
     if pages is not None:
         actions.append(Document.pages.set(pages))
-    condition = Document.status == PROCESSING
+    condition = Document.status == DocumentStatus.PROCESSING
     try:
         if failure_reason:
             with TransactWrite(connection=transaction_connection()) as transaction:
@@ -141,7 +148,7 @@ def reject(document: Document, reason: str) -> bool:
             transaction.update(
                 document,
                 actions=documents.rejected(document.document_id, reason, now),
-                condition=(Document.status == PROCESSING) & Document.counted_type.does_not_exist(),
+                condition=(Document.status == DocumentStatus.PROCESSING) & Document.counted_type.does_not_exist(),
             )
     except TransactWriteError as error:
         if any(failed_items(error)):

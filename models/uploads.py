@@ -15,16 +15,18 @@ from pynamodb.exceptions import TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
 from adapters.queue import UPLOAD_COMPLETED, UPLOAD_EVENTS, UPLOAD_STARTED
+from domain.documents import DocumentStatus
 from models import accounts, documents, outbox
-from models.accounts import PLAN_LIMITS, Account
+from models.accounts import Account
 from models.base import condition_failed, failed_items, transaction_connection, utcnow
-from models.documents import CANCELLED, PENDING_UPLOAD, PROCESSING, REJECTED, Document
+from models.documents import CANCELLED, Document
 from models.errors import QuotaExceeded, UploadRejected
 
 if TYPE_CHECKING:
     from datetime import datetime
 
     from adapters.s3 import ObjectStore
+    from domain.plans import Plan
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +79,7 @@ def start(
         declared_size=size,
         tags=tags,
         description=description,
-        status=PENDING_UPLOAD,
+        status=DocumentStatus.PENDING_UPLOAD,
         object_key=object_key(account.id, document_id),
         created_at=now,
         updated_at=now,
@@ -131,7 +133,7 @@ def complete(
     document_id: str,
     now: datetime | None = None,
     *,
-    plan: str | None = None,
+    plan: Plan | None = None,
     messages: list[outbox.Pending] | None = None,
 ) -> Document:
     """Check the real object and count it: the document is ``PROCESSING`` with its real size and
@@ -151,10 +153,10 @@ def complete(
     known_plan, read_fresh = plan, plan is None
     for _ in range(5):
         document = documents.get(owner_id, document_id)
-        if document.status == REJECTED:
+        if document.status == DocumentStatus.REJECTED:
             reason = document.failure_reason or MISSING_OBJECT
             raise UploadRejected(reason, REJECTION_MESSAGES.get(reason, "The upload was rejected."))
-        if document.status != PENDING_UPLOAD:
+        if document.status != DocumentStatus.PENDING_UPLOAD:
             return document
         info = store.head(document.object_key)
         if info is None:
@@ -178,20 +180,19 @@ def complete(
                         Account.allocated_bytes.add(info.size - document.declared_size),
                         Account.document_count.add(1),
                     ],
-                    condition=(Account.used_bytes <= PLAN_LIMITS[known_plan] - info.size)
-                    & (Account.plan == known_plan),
+                    condition=(Account.used_bytes <= known_plan.limit_bytes - info.size) & (Account.plan == known_plan),
                 )
                 transaction.update(
                     document,
                     actions=[
-                        Document.status.set(PROCESSING),
+                        Document.status.set(DocumentStatus.PROCESSING),
                         Document.size.set(info.size),
                         Document.checksum.set(info.etag),
                         *documents.touched(document_id, now),
                         Document.sweep_shard.remove(),
                         Document.sweep_at.remove(),
                     ],
-                    condition=Document.status == PENDING_UPLOAD,
+                    condition=Document.status == DocumentStatus.PENDING_UPLOAD,
                 )
         except TransactWriteError as error:
             flags = failed_items(error)  # [outbox put, account update, document update]
@@ -230,7 +231,7 @@ def _reject(store: ObjectStore, document: Document, reason: str, now: datetime |
             transaction.update(
                 document,
                 actions=documents.rejected(document.document_id, reason, now),
-                condition=Document.status == PENDING_UPLOAD,
+                condition=Document.status == DocumentStatus.PENDING_UPLOAD,
             )
     except TransactWriteError as error:
         if not any(failed_items(error)):
@@ -251,18 +252,18 @@ def cancel(store: ObjectStore, document: Document, now: datetime | None = None) 
 
     Returns False when there was nothing left to cancel.
     """
-    if document.status == PENDING_UPLOAD:
+    if document.status == DocumentStatus.PENDING_UPLOAD:
         _reject(store, document, CANCELLED, now)
-        return _record_status(document) == (REJECTED, CANCELLED)
-    if document.status != REJECTED:
+        return _record_status(document) == (DocumentStatus.REJECTED, CANCELLED)
+    if document.status != DocumentStatus.REJECTED:
         return False
     if document.sweep_at is None:
-        return documents.delete_record(document, status=REJECTED)
+        return documents.delete_record(document, status=DocumentStatus.REJECTED)
     # Its form may still deliver an object: the sweeper deletes record and object after expiry.
     try:
         document.update(
             actions=[Document.failure_reason.set(CANCELLED)],
-            condition=(Document.status == REJECTED) & ~(Document.failure_reason == CANCELLED),
+            condition=(Document.status == DocumentStatus.REJECTED) & ~(Document.failure_reason == CANCELLED),
         )
     except UpdateError as error:
         if condition_failed(error):
@@ -271,11 +272,11 @@ def cancel(store: ObjectStore, document: Document, now: datetime | None = None) 
     return True
 
 
-def _record_status(document: Document) -> tuple[str, str | None]:
+def _record_status(document: Document) -> tuple[DocumentStatus | None, str | None]:
     try:
         fresh = Document.get(document.owner_id, document.document_id, consistent_read=True)
     except Document.DoesNotExist:
-        return ("", None)
+        return (None, None)
     return (fresh.status, fresh.failure_reason)
 
 
@@ -302,16 +303,16 @@ def sweep(
         document = Document.get(owner_id, document_id, consistent_read=True)
     except Document.DoesNotExist:
         return "gone"
-    if document.status == PENDING_UPLOAD:
+    if document.status == DocumentStatus.PENDING_UPLOAD:
         try:
             complete(store, owner_id, document_id, now, messages=messages)
         except UploadRejected as rejection:
             return f"rejected:{rejection.reason}"
         return "completed"
-    if document.status == REJECTED:
+    if document.status == DocumentStatus.REJECTED:
         store.delete(document.object_key)
         if document.failure_reason == CANCELLED:
-            documents.delete_record(document, status=REJECTED)
+            documents.delete_record(document, status=DocumentStatus.REJECTED)
             return "cancelled"
     _leave_sweep(document)
     return "closed"

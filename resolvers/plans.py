@@ -11,7 +11,7 @@ from access.context import Context
 from access.permissions import require_account
 from adapters.cache import Invalidation
 from models import outbox, plans
-from schema.accounts import Account, Plan
+from schema.accounts import Account
 from schema.plans import PlanChangePayload, UpgradePlanInput, UpgradePlanResult
 
 
@@ -23,7 +23,7 @@ async def upgrade_plan(
     services = info.context.services
     changed_messages: list[outbox.Pending] = []
     previous, record = await services.blocking.run(
-        functools.partial(plans.change_plan, account.id, input.plan.name, messages=changed_messages)
+        functools.partial(plans.change_plan, account.id, input.plan, messages=changed_messages)
     )
     changed = previous != record.plan
     if changed and services.cache is not None:
@@ -34,6 +34,6 @@ async def upgrade_plan(
     await services.deliver(changed_messages)
     return PlanChangePayload(
         account=Account.from_model(record),
-        previous_plan=Plan(previous),
-        backfill_started=changed and record.plan == "PREMIUM",
+        previous_plan=previous,
+        backfill_started=changed and record.plan.searches_contents,
     )

@@ -78,7 +78,7 @@ class Backfill:
             # First chunk: entries of documents that already have text (or need none) follow the plan now.
             await self.blocking.run(self.index_queue.send, index_account(account_id))
             await self.pipeline.check_quota(account_id)
-        if account.plan != "PREMIUM":
+        if not account.plan.searches_contents:
             return
         chunk = await self.blocking.run(self._chunk, account_id, after if isinstance(after, str) else None)
         for record in chunk:

@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 from adapters.queue import INDEX_ACCOUNT, INDEX_DOCUMENT
 from adapters.search.base import IndexedDocument, WriterBusy
+from domain.documents import DocumentStatus
 from models import accounts, documents
-from models.documents import PROCESSING, READY
 from models.errors import AccountNotFound
 from workers.consumer import Consumer, UnknownMessage, addressed
 
@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from adapters.queue import Queue
     from adapters.s3 import ObjectStore
     from adapters.search.tantivy_index import TantivyIndex, TantivyWriter
+    from domain.plans import Plan
     from models.documents import Document
 
 log = logging.getLogger(__name__)
@@ -69,7 +70,7 @@ def note(root: Path, generation: str, owner_id: str, document_ids: list[str]) ->
         journal.write(lines)
 
 
-def entry(record: Document, plan: str, text: str | None) -> IndexedDocument:
+def entry(record: Document, plan: Plan, text: str | None) -> IndexedDocument:
     """The index entry of a READY document: its text (the first ``MAX_INDEXED_CHARS``) only on PREMIUM."""
     return IndexedDocument(
         owner_id=record.owner_id,
@@ -80,13 +81,13 @@ def entry(record: Document, plan: str, text: str | None) -> IndexedDocument:
         content_type=record.content_type,
         created_at=record.created_at,
         updated_at=record.updated_at,
-        content=text[:MAX_INDEXED_CHARS] if plan == "PREMIUM" and text is not None else None,
+        content=text[:MAX_INDEXED_CHARS] if plan.searches_contents and text is not None else None,
     )
 
 
-def entry_for(objects: ObjectStore, record: Document, plan: str) -> IndexedDocument:
+def entry_for(objects: ObjectStore, record: Document, plan: Plan) -> IndexedDocument:
     """``record``'s entry under ``plan``, its text read from S3 only where the plan indexes it."""
-    text = objects.get_text(record.text_key) if plan == "PREMIUM" and record.text_key else None
+    text = objects.get_text(record.text_key) if plan.searches_contents and record.text_key else None
     return entry(record, plan, text)
 
 
@@ -104,7 +105,9 @@ def current_entries(
     for document_id in document_ids:
         record = found.get(document_id)
         # READY, or about to be: the pipeline writes READY once the index holds the document.
-        if record is None or not (record.status == READY or (record.status == PROCESSING and record.indexing)):
+        if record is None or not (
+            record.status == DocumentStatus.READY or (record.status == DocumentStatus.PROCESSING and record.indexing)
+        ):
             removals.append(document_id)
             continue
         upserts.append(entry_for(objects, record, plan))

@@ -42,10 +42,10 @@ from adapters.queue import (
     UPLOAD_STARTED,
     index_document,
 )
+from domain.documents import DocumentStatus
 from events.envelope import Event, EventType
 from models import accounts, documents, outbox, processing, quota, uploads
 from models.content_types import CONTENT_TYPES
-from models.documents import PENDING_UPLOAD, PROCESSING, READY
 from models.errors import AccountNotFound, DocumentNotFound
 from workers.consumer import UnknownMessage, addressed
 from workers.detect import detect
@@ -129,7 +129,7 @@ class Pipeline:
             record = await self.blocking.run(documents.get, account_id, document_id)
         except DocumentNotFound:
             return
-        if record.status == PENDING_UPLOAD:
+        if record.status == DocumentStatus.PENDING_UPLOAD:
             completed: list[outbox.Pending] = []
             outcome = await self.blocking.run(
                 functools.partial(uploads.sweep, self.objects, account_id, document_id, messages=completed)
@@ -147,10 +147,10 @@ class Pipeline:
             account = await self.blocking.run(accounts.get_cached, account_id, self.cache)
         except (DocumentNotFound, AccountNotFound):
             return
-        if record.status == READY:
+        if record.status == DocumentStatus.READY:
             # A repeat: the first delivery may have stopped before the index heard of it.
             await self.announce_to_index(record)
-        if record.status != PROCESSING:
+        if record.status != DocumentStatus.PROCESSING:
             return
         await self.publish(EventType.PROCESSING_STARTED, record)
         work = Path(tempfile.mkdtemp(prefix="docstore-", dir=self.work_dir))
@@ -174,7 +174,7 @@ class Pipeline:
         await self.blocking.run(processing.count, record, plan=account.plan, content_type=detected)
         stored_text: str | None = None
         pages: int | None = None
-        if account.plan == "PREMIUM" and detected in EXTRACTABLE:
+        if account.plan.searches_contents and detected in EXTRACTABLE:
             started = time.monotonic()
             try:
                 extracted = await self.extraction.extract(path, detected, progress=self._progress(record))

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from adapters.queue import Queue
     from adapters.s3 import ObjectStore
     from adapters.search.base import IndexedDocument
+    from domain.plans import Plan
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +78,7 @@ def _exclusive(root: Path) -> Iterator[None]:
 
 
 def _entries(objects: ObjectStore, progress: Callable[[IndexedDocument], None]) -> Iterator[IndexedDocument]:
-    plans: dict[str, str | None] = {}
+    plans: dict[str, Plan | None] = {}
     for record in documents.all_ready():
         if record.owner_id not in plans:
             try:

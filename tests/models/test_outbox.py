@@ -9,6 +9,8 @@ from typing import Any
 import pytest
 from ulid import ULID
 
+from domain.documents import DocumentStatus
+from domain.plans import GIB, Plan
 from models import accounts, documents, plans, uploads
 from models.base import utcnow
 from models.documents import Document
@@ -95,7 +97,7 @@ def test_an_upload_over_quota_writes_no_record_and_no_message(target) -> None:
     sent: list[Pending] = []
 
     with pytest.raises(QuotaExceeded):
-        start(account, 6 * accounts.GIB, document_id, now=LATER, messages=sent)
+        start(account, 6 * GIB, document_id, now=LATER, messages=sent)
 
     assert sent == []
     assert waiting(document_id=document_id) == []
@@ -110,11 +112,11 @@ def test_completing_an_upload_twice_writes_upload_completed_once(target, store) 
     first: list[Pending] = []
     second: list[Pending] = []
 
-    uploads.complete(store, account.id, document.document_id, plan="FREE", messages=first)
-    again = uploads.complete(store, account.id, document.document_id, plan="FREE", messages=second)
+    uploads.complete(store, account.id, document.document_id, plan=Plan.FREE, messages=first)
+    again = uploads.complete(store, account.id, document.document_id, plan=Plan.FREE, messages=second)
 
     body = {"type": "upload.completed", "account_id": account.id, "document_id": document.document_id}
-    assert again.status == documents.PROCESSING
+    assert again.status == DocumentStatus.PROCESSING
     assert [item.message for item in first] == [body]
     assert second == []
     assert [entry for entry in waiting(document_id=document.document_id) if entry[1] == body] == [
@@ -148,8 +150,8 @@ def test_a_plan_change_writes_plan_changed_and_account_updated_and_no_change_wri
     sent: list[Pending] = []
     unchanged: list[Pending] = []
 
-    plans.change_plan(account.id, "PREMIUM", messages=sent)
-    plans.change_plan(account.id, "PREMIUM", messages=unchanged)
+    plans.change_plan(account.id, Plan.PREMIUM, messages=sent)
+    plans.change_plan(account.id, Plan.PREMIUM, messages=unchanged)
 
     assert sorted((item.queue, item.message["type"]) for item in sent) == [
         ("account-events", "account.updated"),
@@ -167,7 +169,7 @@ def test_deleting_a_stored_document_writes_document_deleted_and_index_document(t
     account = accounts.create(email=email(), password_hash="x", plan="FREE", home_region="us-west-2")
     document = start(account, 11)
     store.client.put_object(Bucket=store.bucket, Key=document.object_key, Body=b"hello world")
-    record = uploads.complete(store, account.id, document.document_id, plan="FREE")
+    record = uploads.complete(store, account.id, document.document_id, plan=Plan.FREE)
     sent: list[Pending] = []
 
     assert documents.delete_stored(record, sent)

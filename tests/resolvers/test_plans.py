@@ -6,7 +6,8 @@ import time
 from typing import Any
 
 from adapters.search.base import SearchFilter
-from models.accounts import GIB, Account
+from domain.plans import GIB
+from models.accounts import Account
 from tests.client import Api, User, error_codes
 from tests.conftest import objects_under
 from tests.resolvers.test_search import eventually, hit_ids, search, text_document, word

@@ -6,7 +6,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from models.documents import READY, Document
+from domain.documents import DocumentStatus
+from domain.plans import Plan
+from models.documents import Document
 from workers.consumer import UnknownMessage
 from workers.indexer import MAX_INDEXED_CHARS, Indexer, entry
 
@@ -21,7 +23,7 @@ def record() -> Document:
         tags=["tax", "2026"],
         description="the yearly report",
         content_type="application/pdf",
-        status=READY,
+        status=DocumentStatus.READY,
         created_at=NOW,
         updated_at=NOW,
     )
@@ -30,7 +32,7 @@ def record() -> Document:
 def test_premium_entries_carry_the_text_up_to_the_cap() -> None:
     text = "word " * (MAX_INDEXED_CHARS // 5 + 10)
 
-    made = entry(record(), "PREMIUM", text)
+    made = entry(record(), Plan.PREMIUM, text)
 
     assert made.content == text[:MAX_INDEXED_CHARS]
     assert (made.owner_id, made.name, made.tags, made.description) == (
@@ -41,8 +43,8 @@ def test_premium_entries_carry_the_text_up_to_the_cap() -> None:
     )
 
 
-@pytest.mark.parametrize(("plan", "text"), [("FREE", "secret words"), ("PREMIUM", None)])
-def test_free_entries_and_documents_without_text_carry_none(plan: str, text: str | None) -> None:
+@pytest.mark.parametrize(("plan", "text"), [(Plan.FREE, "secret words"), (Plan.PREMIUM, None)])
+def test_free_entries_and_documents_without_text_carry_none(plan: Plan, text: str | None) -> None:
     assert entry(record(), plan, text).content is None
 
 

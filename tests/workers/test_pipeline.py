@@ -14,9 +14,10 @@ import pytest
 from ulid import ULID
 
 from adapters.blocking import Blocking
+from domain.plans import GIB
 from events.envelope import Event
 from models import accounts, counters, documents, uploads
-from models.accounts import GIB, Account
+from models.accounts import Account
 from tests.client import post_form
 from tests.conftest import objects_under
 from tests.workers import files
