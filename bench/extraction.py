@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 import anyio
 import httpx
@@ -43,6 +43,7 @@ from ulid import ULID
 
 from adapters.blocking import Blocking
 from adapters.mail import SesMailer
+from adapters.messages import UploadCompleted
 from adapters.s3 import S3ObjectStore
 from bench.stack import embedded_aws
 from domain.documents import DocumentStatus
@@ -266,8 +267,8 @@ async def with_pool(pool: Extraction, path: Path) -> list[str]:
     return (await pool.extract(path, "application/pdf")).text.split("\f")
 
 
-def completed(record: documents.Document) -> dict[str, Any]:
-    return {"type": "upload.completed", "account_id": record.owner_id, "document_id": record.document_id}
+def completed(record: documents.Document) -> UploadCompleted:
+    return UploadCompleted(account_id=record.owner_id, document_id=record.document_id)
 
 
 async def ready(pipeline: Pipeline, record: documents.Document) -> documents.Document:

@@ -11,7 +11,7 @@ from pynamodb.transactions import TransactWrite
 from ulid import ULID
 
 from adapters.cache import account_key
-from adapters.queue import ACCOUNT_CREATED, ACCOUNT_EVENTS
+from adapters.messages import AccountCreated
 from domain.plans import Plan
 from models import counters, outbox
 from models.base import BaseMeta, EnumAttribute, failed_items, transaction_connection, utcnow
@@ -102,8 +102,7 @@ def create(
         with TransactWrite(connection=transaction_connection()) as transaction:
             transaction.save(claim, condition=EmailClaim.email.does_not_exist())
             transaction.save(account, condition=Account.id.does_not_exist())
-            body = {"type": ACCOUNT_CREATED, "account_id": account.id}
-            created = outbox.put(transaction, ACCOUNT_EVENTS, body, now=now)
+            created = outbox.put(transaction, AccountCreated(account_id=account.id), now=now)
     except TransactWriteError as error:
         if failed_items(error)[:1] == [True]:  # [claim put, account put, outbox put]
             raise EmailTaken(email) from None

@@ -21,7 +21,7 @@ from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 from ulid import ULID
 
-from adapters.queue import SEARCH_INDEX, UPLOAD_EVENTS, document_deleted, index_document
+from adapters.messages import DocumentDeleted, IndexDocument, new_key
 from domain.documents import STORED, DocumentStatus
 from domain.plans import Plan
 from models import accounts, counters, outbox
@@ -316,7 +316,8 @@ def update_details(
             transaction.update(
                 document, actions=actions, condition=Document.status.is_in(DocumentStatus.PENDING_UPLOAD, *STORED)
             )
-            message = outbox.put(transaction, SEARCH_INDEX, index_document(owner_id, document_id), now=now)
+            indexed = IndexDocument(account_id=owner_id, document_id=document_id, key=new_key())
+            message = outbox.put(transaction, indexed, now=now)
     except TransactWriteError as error:
         if any(failed_items(error)):  # [outbox put, document update]: only the update has a condition
             raise DocumentNotFound(document_id) from None
@@ -382,8 +383,8 @@ def delete_stored(document: Document, messages: list[outbox.Pending] | None = No
                 transaction.update(Account(id=document.owner_id), actions=account_actions, condition=account_condition)
                 owner_id, document_id = document.owner_id, document.document_id
                 sent = [
-                    outbox.put(transaction, UPLOAD_EVENTS, document_deleted(owner_id, document_id)),
-                    outbox.put(transaction, SEARCH_INDEX, index_document(owner_id, document_id)),
+                    outbox.put(transaction, DocumentDeleted(account_id=owner_id, document_id=document_id)),
+                    outbox.put(transaction, IndexDocument(account_id=owner_id, document_id=document_id, key=new_key())),
                 ]
         except TransactWriteError as error:
             if any(failed_items(error)):

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
-from adapters.queue import ACCOUNT_EVENTS, BACKFILL, account_updated, plan_changed
+from adapters.messages import AccountUpdated, PlanChanged, new_key
 from models import accounts, counters, outbox
 from models.accounts import RETRIES, Account
 from models.base import failed_items, number_is, transaction_connection
@@ -62,8 +62,8 @@ def change_plan(account_id: str, plan: Plan, messages: list[outbox.Pending] | No
                     transaction, old=old, new=plan, documents=documents, size=size, accounts=1 if counted else 0
                 )
                 sent = [
-                    outbox.put(transaction, BACKFILL, plan_changed(account_id)),
-                    outbox.put(transaction, ACCOUNT_EVENTS, account_updated(account_id)),
+                    outbox.put(transaction, PlanChanged(account_id=account_id, key=new_key())),
+                    outbox.put(transaction, AccountUpdated(account_id=account_id, key=new_key())),
                 ]
         except TransactWriteError as error:
             if any(failed_items(error)):

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from pynamodb.exceptions import TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
-from adapters.queue import UPLOAD_COMPLETED, UPLOAD_EVENTS, UPLOAD_STARTED
+from adapters.messages import UploadCompleted, UploadStarted
 from domain.documents import DocumentStatus
 from models import accounts, documents, outbox
 from models.accounts import Account
@@ -88,7 +88,7 @@ def start(
         sweep_shard=str(ord(document_id[-1]) % SWEEP_SHARDS),
         sweep_at=int((expires + timedelta(seconds=sweep_grace_seconds)).timestamp()) + 1,
     )
-    started = {"type": UPLOAD_STARTED, "account_id": account.id, "document_id": document_id}
+    started = UploadStarted(account_id=account.id, document_id=document_id)
     delay = form_seconds + sweep_grace_seconds + 1
     for _ in range(3):
         limit = account.limit_bytes
@@ -102,7 +102,7 @@ def start(
                     & (Account.over_quota == False),  # noqa: E712 (a DynamoDB condition, not a test)
                 )
                 transaction.save(document, condition=Document.document_id.does_not_exist())
-                message = outbox.put(transaction, UPLOAD_EVENTS, started, delay_seconds=delay, now=now)
+                message = outbox.put(transaction, started, delay_seconds=delay, now=now)
         except TransactWriteError as error:
             if failed_items(error) != [False, False, True]:  # [document put, outbox put, account update]
                 raise
@@ -168,10 +168,10 @@ def complete(
         if known_plan is None:
             known_plan = accounts.get(owner_id).plan
         now = now or utcnow()
-        completed = {"type": UPLOAD_COMPLETED, "account_id": owner_id, "document_id": document_id}
+        completed = UploadCompleted(account_id=owner_id, document_id=document_id)
         try:
             with TransactWrite(connection=transaction_connection()) as transaction:
-                message = outbox.put(transaction, UPLOAD_EVENTS, completed, now=now)
+                message = outbox.put(transaction, completed, now=now)
                 transaction.update(
                     Account(id=owner_id),
                     actions=[

@@ -17,19 +17,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from adapters.queue import INDEX_ACCOUNT, INDEX_DOCUMENT
+from adapters.messages import IndexAccount, IndexDocument, on_queue
+from adapters.queue import SEARCH_INDEX
 from adapters.search.base import IndexedDocument, WriterBusy
 from domain.documents import DocumentStatus
 from models import accounts, documents
 from models.errors import AccountNotFound
-from workers.consumer import Consumer, UnknownMessage, addressed
+from workers.consumer import Consumer, UnknownMessage
 
 if TYPE_CHECKING:
     from pathlib import Path
 
     from adapters.blocking import Blocking
+    from adapters.messages import QueueMessage
     from adapters.queue import Queue
     from adapters.s3 import ObjectStore
     from adapters.search.tantivy_index import TantivyIndex, TantivyWriter
@@ -127,16 +129,18 @@ class Indexer:
         self.lock = asyncio.Lock()
         self.pending: asyncio.Future[None] | None = None
 
-    async def handle(self, body: dict[str, Any]) -> None:
-        kind, account_id, document_id = addressed(body)
-        if kind == INDEX_DOCUMENT and document_id is not None:
-            await self.sync(account_id, [document_id])
-        elif kind == INDEX_ACCOUNT:
-            ready = await self.blocking.run(lambda: [record.document_id for record in documents.ready_of(account_id)])
-            for start in range(0, len(ready), 100):
-                await self.sync(account_id, ready[start : start + 100])
-        else:
-            raise UnknownMessage(f"unknown message type {kind!r}")
+    async def handle(self, message: QueueMessage) -> None:
+        match message:
+            case IndexDocument(account_id=account_id, document_id=document_id):
+                await self.sync(account_id, [document_id])
+            case IndexAccount(account_id=account_id):
+                ready = await self.blocking.run(
+                    lambda: [record.document_id for record in documents.ready_of(account_id)]
+                )
+                for start in range(0, len(ready), 100):
+                    await self.sync(account_id, ready[start : start + 100])
+            case _:
+                raise UnknownMessage(f"the indexer takes no {message.kind!r} message")
 
     async def sync(self, owner_id: str, document_ids: list[str]) -> None:
         """Make the entries of these documents match their records; returns once committed."""
@@ -213,7 +217,8 @@ class Indexer:
             queue,
             self.handle,
             self.blocking,
-            name="search-index",
+            name=SEARCH_INDEX,
+            kinds=on_queue(SEARCH_INDEX),
             concurrency=16,
             wait_seconds=wait_seconds,
             visibility_seconds=visibility_seconds,

@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from adapters.queue import index_document
+from adapters.messages import IndexDocument, new_key
 from adapters.search.tantivy_index import TantivyIndex
 from models import accounts, documents
 from models.errors import AccountNotFound
@@ -135,7 +135,7 @@ def rebuild(
             (root / MARKER).unlink(missing_ok=True)
         changed = journaled(root, generation)
         for owner_id, document_id in changed:
-            index_queue.send(index_document(owner_id, document_id))
+            index_queue.send(IndexDocument(account_id=owner_id, document_id=document_id, key=new_key()))
         journal_path(root, generation).unlink(missing_ok=True)
         TantivyIndex.collect(root)
     log.info("search index rebuilt as %s: %d documents, %d replayed", generation, count, len(changed))

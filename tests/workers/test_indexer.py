@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from adapters.messages import AccountCreated, QueueMessage, UploadCompleted
 from domain.documents import DocumentStatus
 from domain.plans import Plan
 from models.documents import Document
@@ -50,10 +51,10 @@ def test_free_entries_and_documents_without_text_carry_none(plan: Plan, text: st
 
 @pytest.mark.anyio
 @pytest.mark.parametrize(
-    "body", [{"type": "index.document"}, {"type": "index.other", "account_id": "a"}, {"account_id": "a"}]
+    "message", [AccountCreated(account_id="a"), UploadCompleted(account_id="a", document_id="d")], ids=str
 )
-async def test_a_message_the_indexer_does_not_know_is_dropped_as_unknown(body: dict, tmp_path) -> None:
+async def test_a_message_of_another_queue_is_refused_as_unknown(message: QueueMessage, tmp_path) -> None:
     indexer = Indexer(blocking=None, objects=None, index=None, root=tmp_path)  # type: ignore[arg-type]
 
-    with pytest.raises(UnknownMessage):
-        await indexer.handle(body)
+    with pytest.raises(UnknownMessage, match=f"the indexer takes no '{message.kind}' message"):
+        await indexer.handle(message)

@@ -7,6 +7,7 @@ consuming it in the test's event loop; events go to a recording publisher (a pro
 
 from __future__ import annotations
 
+import json
 import logging
 import uuid
 from collections.abc import AsyncIterator
@@ -122,7 +123,7 @@ async def test_without_an_indexer_ready_comes_after_the_wait_with_a_warning(
     ]
     assert not index.holds(account.id, record.document_id)
     (message,) = queue.receive(10, 1)  # the indexer's message waits for it
-    body = dict(message.body)
+    body = json.loads(message.body)
     assert len(body.pop("key")) == 32
     assert body == {"type": "index.document", "account_id": account.id, "document_id": record.document_id}
 
