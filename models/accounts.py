@@ -13,17 +13,15 @@ from ulid import ULID
 from adapters.cache import account_key
 from adapters.messages import AccountCreated
 from domain.plans import Plan
-from models import counters, outbox
+from models import counters, outbox, retries
 from models.base import BaseMeta, EnumAttribute, failed_items, transaction_connection, utcnow
-from models.errors import AccountNotFound, EmailTaken, PlanRace
+from models.errors import AccountNotFound, EmailTaken
+from models.retries import Conflict, Race
 
 if TYPE_CHECKING:
     from datetime import datetime
 
     from adapters.cache import ReadCache
-
-#: How often a counting transaction is tried again when a plan change raced it.
-RETRIES = 50
 
 
 class Account(Model):
@@ -114,8 +112,10 @@ def create(
 
 def count_new(account_id: str) -> bool:
     """Count a new account in the dashboard counters under its current plan, once; False if
-    already counted. Conditioned on the plan it read, so a plan change cannot slip in between."""
-    for _ in range(RETRIES):
+    already counted. Conditioned on the plan it read, so a plan change cannot slip in between:
+    one that does is a race (``models.retries``), :class:`PlanRace` if it wins every attempt."""
+
+    def attempt(_: int) -> bool:
         account = get(account_id)
         if account.counted_plan is not None:
             return False
@@ -129,10 +129,11 @@ def count_new(account_id: str) -> bool:
                 )
         except TransactWriteError as error:
             if any(failed_items(error)):
-                continue  # counted meanwhile, or the plan changed: look again
+                raise Conflict from None  # counted meanwhile, or the plan changed: look again
             raise
         return True
-    raise PlanRace(account_id)
+
+    return retries.retry(Race.PLAN, account_id, attempt)
 
 
 def is_replica(account: Account, region: str) -> bool:

@@ -24,10 +24,11 @@ from ulid import ULID
 from adapters.messages import DocumentDeleted, IndexDocument, new_key
 from domain.documents import STORED, DocumentStatus
 from domain.plans import Plan
-from models import accounts, counters, outbox
-from models.accounts import RETRIES, Account
+from models import accounts, counters, outbox, retries
+from models.accounts import Account
 from models.base import BaseMeta, EnumAttribute, condition_failed, failed_items, transaction_connection, utcnow
-from models.errors import AccountNotFound, DocumentNotFound, PlanRace
+from models.errors import AccountNotFound, DocumentNotFound
+from models.retries import Conflict, Race
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
@@ -335,20 +336,23 @@ def delete_stored(document: Document, messages: list[outbox.Pending] | None = No
     A counted document leaves the counters of its owner's *current* plan and type, and the
     owner's counted totals, conditioned on that plan; a FAILED one leaves the failed counter.
     When the document moved on since it was read (counted, finished) or a plan change raced the
-    delete, it is read again and the delete tried again. The caller deletes the object first, so
-    a failure here leaves a record to retry, never an orphaned object. Returns False when the
-    document was already gone (or no longer stored).
+    delete, it is read again and the delete tried again (``models.retries``); :class:`PlanRace`,
+    and nothing deleted, when that happens on every attempt. Returns False when the document was
+    already gone (or no longer stored).
     """
-    for attempt in range(RETRIES):
-        if attempt:
+    owner_id, document_id = document.owner_id, document.document_id
+
+    def attempt(number: int) -> bool:
+        current = document
+        if number > 1:
             try:
-                document = Document.get(document.owner_id, document.document_id, consistent_read=True)
+                current = Document.get(owner_id, document_id, consistent_read=True)
             except Document.DoesNotExist:
                 return False
-            if document.status not in STORED:
+            if current.status not in STORED:
                 return False
-        counted = document.counted_type is not None
-        size = int(document.size)
+        counted = current.counted_type is not None
+        size = int(current.size)
         account_actions: list[Any] = [
             Account.used_bytes.add(-size),
             Account.allocated_bytes.add(-size),
@@ -356,44 +360,43 @@ def delete_stored(document: Document, messages: list[outbox.Pending] | None = No
         ]
         account_condition = Account.id.exists()
         plan: Plan | None = None
-        if attempt or counted:
+        if number > 1 or counted:
             # One read: whether the account is still there (on a retry), and its plan (if counted).
             try:
-                plan = accounts.get(document.owner_id).plan
+                plan = accounts.get(owner_id).plan
             except AccountNotFound:
                 return False
         if counted:
-            assert plan is not None
             account_actions += [Account.counted_documents.add(-1), Account.counted_bytes.add(-size)]
             account_condition &= Account.plan == plan
         try:
             with TransactWrite(connection=transaction_connection()) as transaction:
                 transaction.delete(
-                    document,
-                    condition=(Document.status == document.status)
+                    current,
+                    condition=(Document.status == current.status)
                     & (Document.size == size)
                     & (Document.counted_type.exists() if counted else Document.counted_type.does_not_exist()),
                 )
                 if plan is not None and counted:
                     counters.add(
-                        transaction, plan=plan, content_type=str(document.counted_type), documents=-1, size=-size
+                        transaction, plan=plan, content_type=str(current.counted_type), documents=-1, size=-size
                     )
-                if document.status == DocumentStatus.FAILED:
+                if current.status == DocumentStatus.FAILED:
                     counters.add_failed(transaction, -1)
-                transaction.update(Account(id=document.owner_id), actions=account_actions, condition=account_condition)
-                owner_id, document_id = document.owner_id, document.document_id
+                transaction.update(Account(id=owner_id), actions=account_actions, condition=account_condition)
                 sent = [
                     outbox.put(transaction, DocumentDeleted(account_id=owner_id, document_id=document_id)),
                     outbox.put(transaction, IndexDocument(account_id=owner_id, document_id=document_id, key=new_key())),
                 ]
         except TransactWriteError as error:
             if any(failed_items(error)):
-                continue  # the document or the owner's plan changed since it was read: look again
+                raise Conflict from None  # the document or the owner's plan changed since it was read: look again
             raise
         if messages is not None:
             messages.extend(sent)
         return True
-    raise PlanRace(document.owner_id)
+
+    return retries.retry(Race.PLAN, owner_id, attempt)
 
 
 def delete_record(document: Document, *, status: DocumentStatus) -> bool:

@@ -17,10 +17,10 @@ from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from adapters.messages import AccountUpdated, PlanChanged, new_key
-from models import accounts, counters, outbox
-from models.accounts import RETRIES, Account
+from models import accounts, counters, outbox, retries
+from models.accounts import Account
 from models.base import failed_items, number_is, transaction_connection
-from models.errors import PlanRace
+from models.retries import Conflict, Race
 
 if TYPE_CHECKING:
     from domain.plans import Plan
@@ -34,10 +34,12 @@ def change_plan(account_id: str, plan: Plan, messages: list[outbox.Pending] | No
     regions' copies; ``messages`` receives them once committed, for the caller to send at once.
 
     No write, and ``(plan, account)``, when it is already on ``plan``. :class:`AccountNotFound`
-    for a missing account. The quota level is not re-evaluated here (the limit changed): call
-    ``models.quota.evaluate`` afterwards.
+    for a missing account; :class:`PlanRace`, and no write, when documents are counted or deleted
+    (or the plan changed) before every attempt could write. The quota level is not re-evaluated
+    here (the limit changed): call ``models.quota.evaluate`` afterwards.
     """
-    for _ in range(RETRIES):
+
+    def attempt(_: int) -> tuple[Plan, Account]:
         account = accounts.get(account_id)
         old = account.plan
         if old == plan:
@@ -67,7 +69,7 @@ def change_plan(account_id: str, plan: Plan, messages: list[outbox.Pending] | No
                 ]
         except TransactWriteError as error:
             if any(failed_items(error)):
-                continue  # a document was counted or deleted, or the plan changed: read again
+                raise Conflict from None  # a document was counted or deleted, or the plan changed: read again
             raise
         if messages is not None:
             messages.extend(sent)
@@ -75,4 +77,5 @@ def change_plan(account_id: str, plan: Plan, messages: list[outbox.Pending] | No
         if counted:
             account.counted_plan = plan
         return old, account
-    raise PlanRace(account_id)
+
+    return retries.retry(Race.PLAN, account_id, attempt)

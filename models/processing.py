@@ -12,11 +12,12 @@ from pynamodb.exceptions import TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
 from domain.documents import DocumentStatus
-from models import accounts, counters, documents
-from models.accounts import RETRIES, Account
+from models import accounts, counters, documents, retries
+from models.accounts import Account
 from models.base import condition_failed, failed_items, transaction_connection, utcnow
 from models.documents import Document
-from models.errors import AccountNotFound, PlanRace
+from models.errors import AccountNotFound
+from models.retries import Conflict, Race
 
 if TYPE_CHECKING:
     from domain.plans import Plan
@@ -31,27 +32,29 @@ def count(document: Document, *, plan: Plan | None = None, content_type: str) ->
     into the owner's counted totals, conditioned on that plan: if a plan change wins the race the
     transaction is tried again under the new plan. Also records the detected type as the
     document's content type. False when it was already counted or is no longer PROCESSING (or
-    the owner is gone).
+    the owner is gone); :class:`PlanRace` when plan changes win every attempt.
     """
     size = int(document.size)
-    for _ in range(RETRIES):
-        if plan is None:
+
+    def attempt(number: int) -> bool:
+        current = plan if number == 1 else None  # after a lost race, the plan as it is now
+        if current is None:
             try:
-                plan = accounts.get(document.owner_id).plan
+                current = accounts.get(document.owner_id).plan
             except AccountNotFound:
                 return False
         try:
             with TransactWrite(connection=transaction_connection()) as transaction:
-                counters.add(transaction, plan=plan, content_type=content_type, documents=1, size=size)
+                counters.add(transaction, plan=current, content_type=content_type, documents=1, size=size)
                 transaction.update(
                     Account(id=document.owner_id),
                     actions=[Account.counted_documents.add(1), Account.counted_bytes.add(size)],
-                    condition=Account.plan == plan,
+                    condition=Account.plan == current,
                 )
                 transaction.update(
                     document,
                     actions=[
-                        Document.counted_plan.set(plan),
+                        Document.counted_plan.set(current),
                         Document.counted_type.set(content_type),
                         Document.content_type.set(content_type),
                     ],
@@ -62,11 +65,11 @@ def count(document: Document, *, plan: Plan | None = None, content_type: str) ->
             if failed[4:5] == [True]:
                 return False
             if failed[3:4] == [True]:
-                plan = None  # the plan changed (or the account is gone): read it again
-                continue
+                raise Conflict from None  # the plan changed (or the account is gone): read it again
             raise
         return True
-    raise PlanRace(document.owner_id)
+
+    return retries.retry(Race.PLAN, document.owner_id, attempt)
 
 
 def prepare_for_index(document: Document, *, text_key: str | None = None, pages: int | None = None) -> bool:

@@ -16,11 +16,12 @@ from pynamodb.transactions import TransactWrite
 
 from adapters.messages import UploadCompleted, UploadStarted
 from domain.documents import DocumentStatus
-from models import accounts, documents, outbox
+from models import accounts, documents, outbox, retries
 from models.accounts import Account
 from models.base import condition_failed, failed_items, transaction_connection, utcnow
 from models.documents import CANCELLED, Document
 from models.errors import QuotaExceeded, UploadRejected
+from models.retries import Conflict, Race
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -64,7 +65,9 @@ def start(
     ``upload.started`` message in the outbox, delayed until the form and the sweeper's grace have
     passed: it settles the upload if nobody completes it. ``messages`` receives it once committed.
 
-    :class:`QuotaExceeded` when the reservation would pass the plan's limit; then nothing is written.
+    :class:`QuotaExceeded` when the reservation would pass the plan's limit, with the account's
+    numbers as read after the refusal; :class:`PlanRace` when the plan changed before every
+    attempt; either way nothing is written.
     """
     now = now or utcnow()
     expires = now + timedelta(seconds=form_seconds)
@@ -90,14 +93,17 @@ def start(
     )
     started = UploadStarted(account_id=account.id, document_id=document_id)
     delay = form_seconds + sweep_grace_seconds + 1
-    for _ in range(3):
-        limit = account.limit_bytes
+    current = account  # after a plan change raced the reservation, the account as it is now
+
+    def attempt(_: int) -> Document:
+        nonlocal current
+        limit = current.limit_bytes
         try:
             with TransactWrite(connection=transaction_connection()) as transaction:
                 transaction.update(
-                    Account(id=account.id),
+                    Account(id=current.id),
                     actions=[Account.reserved_bytes.add(size), Account.allocated_bytes.add(size)],
-                    condition=(Account.plan == account.plan)
+                    condition=(Account.plan == current.plan)
                     & (Account.allocated_bytes <= limit - size)
                     & (Account.over_quota == False),  # noqa: E712 (a DynamoDB condition, not a test)
                 )
@@ -106,25 +112,21 @@ def start(
         except TransactWriteError as error:
             if failed_items(error) != [False, False, True]:  # [document put, outbox put, account update]
                 raise
-            fresh = accounts.get(account.id)
-            if fresh.plan == account.plan or fresh.over_quota or fresh.allocated_bytes + size > fresh.limit_bytes:
+            fresh = accounts.get(current.id)
+            if fresh.plan == current.plan or fresh.over_quota or fresh.allocated_bytes + size > fresh.limit_bytes:
                 raise QuotaExceeded(
                     limit_bytes=fresh.limit_bytes,
                     used_bytes=int(fresh.used_bytes),
                     reserved_bytes=int(fresh.reserved_bytes),
                     requested_bytes=size,
                 ) from None
-            account = fresh  # the plan changed under us: try again against the new limit
-            continue
+            current = fresh
+            raise Conflict from None  # the plan changed under us: try again against the new limit
         if messages is not None:
             messages.append(message)
         return document
-    raise QuotaExceeded(
-        limit_bytes=account.limit_bytes,
-        used_bytes=int(account.used_bytes),
-        reserved_bytes=int(account.reserved_bytes),
-        requested_bytes=size,
-    )
+
+    return retries.retry(Race.PLAN, account.id, attempt)
 
 
 def complete(
@@ -142,29 +144,42 @@ def complete(
 
     ``plan`` is the owner's plan as the caller knows it (the read cache's): the count is made
     against that plan's limit on the condition that the plan is still that one, so the account
-    need not be read first. If the condition fails, the account is read and the count tried again
-    against what it holds, before anything is refused.
+    need not be read first. If the condition fails, the account is read: on another plan, the
+    count is tried again against that one (a race, ``models.retries``: :class:`PlanRace` if the
+    plan changes before every attempt); on the same one, the usage is past its limit.
 
     A second call returns the same document and writes no message: the first one's is in the
     outbox until SQS has it. A missing object, one larger than declared, or
     usage past the plan's limit rejects the upload (:class:`UploadRejected`): the reservation is
     released and the object deleted. :class:`DocumentNotFound` for an unknown or foreign id.
     """
-    known_plan, read_fresh = plan, plan is None
-    for _ in range(5):
+    known_plan = plan
+
+    def settled() -> Document:
+        """The upload as this call or another settled it: the document, or :class:`UploadRejected`."""
         document = documents.get(owner_id, document_id)
         if document.status == DocumentStatus.REJECTED:
             reason = document.failure_reason or MISSING_OBJECT
             raise UploadRejected(reason, REJECTION_MESSAGES.get(reason, "The upload was rejected."))
+        return document
+
+    def rejected(document: Document, reason: str) -> Document:
+        _reject(store, document, reason, now)
+        decided = settled()  # rejected, by this call or another; or completed by another meanwhile
+        if decided.status == DocumentStatus.PENDING_UPLOAD:
+            raise Conflict  # the rejection did not land (the account is gone?): look again
+        return decided
+
+    def attempt(_: int) -> Document:
+        nonlocal known_plan, now
+        document = settled()
         if document.status != DocumentStatus.PENDING_UPLOAD:
             return document
         info = store.head(document.object_key)
         if info is None:
-            _reject(store, document, MISSING_OBJECT, now)
-            continue
+            return rejected(document, MISSING_OBJECT)
         if info.size > document.declared_size:
-            _reject(store, document, TOO_LARGE, now)
-            continue
+            return rejected(document, TOO_LARGE)
         if known_plan is None:
             known_plan = accounts.get(owner_id).plan
         now = now or utcnow()
@@ -197,18 +212,19 @@ def complete(
         except TransactWriteError as error:
             flags = failed_items(error)  # [outbox put, account update, document update]
             if flags[2:3] == [True]:
-                continue  # settled by someone else meanwhile: read what they decided
+                return settled()  # settled by someone else meanwhile: what they decided
             if flags[1:2] == [True]:
-                if not read_fresh:  # the plan we were given may be out of date: read it, then decide
-                    known_plan, read_fresh = None, True
-                    continue
-                _reject(store, document, OVER_QUOTA, now)
-                continue
+                now_on = accounts.get(owner_id).plan
+                if now_on != known_plan:  # counted against a plan the account is not on (any more)
+                    known_plan = now_on
+                    raise Conflict from None
+                return rejected(document, OVER_QUOTA)
             raise
         if messages is not None:
             messages.append(message)
         return documents.get(owner_id, document_id)
-    raise RuntimeError(f"upload {document_id} did not settle")
+
+    return retries.retry(Race.PLAN, owner_id, attempt)
 
 
 def _reject(store: ObjectStore, document: Document, reason: str, now: datetime | None = None) -> None:

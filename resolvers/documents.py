@@ -12,7 +12,7 @@ from access.permissions import require_account
 from domain.documents import STORED, DocumentStatus
 from events.envelope import Event, EventType
 from models import documents, outbox, uploads
-from models.errors import DocumentNotFound
+from models.errors import DocumentNotFound, RaceLost
 from resolvers import pagination
 from schema.documents import (
     DeleteDocumentInput,
@@ -27,7 +27,7 @@ from schema.documents import (
     UpdateDocumentInput,
     UpdateDocumentResult,
 )
-from schema.errors import BadUserInput, NotFound, NotFoundError, ValidationError
+from schema.errors import BadUserInput, Conflict, NotFound, NotFoundError, ValidationError
 from schema.scalars import Long
 from services import validation
 
@@ -175,6 +175,8 @@ async def delete_document(
         freed = await services.blocking.run(_delete, services.objects, account.id, document_id, deleted)
     except DocumentNotFound:
         return NotFoundError(message="No document with that id in this account.", id=input.id)
+    except RaceLost as error:
+        raise Conflict(str(error)) from None
     await services.publisher.publish(Event(EventType.DOCUMENT_DELETED, account.id, document_id=document_id))
     # A stored document's quota check and search removal; a cancelled upload needs neither.
     await services.deliver(deleted)
