@@ -148,6 +148,12 @@ class Settings:
     outbox_relay_seconds: int = 5
     outbox_age_seconds: int = 15
     outbox_backoff_seconds: int = 60
+    #: How often a write that lost a race to another change of the same account is tried, with
+    #: exponential backoff and jitter, before it gives up (``models.retries``): a plan change
+    #: racing the counting, deleting, reserving or completing of documents (then ``CONFLICT``),
+    #: and workers moving the same quota level.
+    plan_race_attempts: int = 10
+    quota_level_attempts: int = 5
 
     @property
     def bucket(self) -> str:
@@ -280,6 +286,8 @@ class Settings:
             outbox_relay_seconds=integer("OUTBOX_RELAY_SECONDS", 5),
             outbox_age_seconds=integer("OUTBOX_AGE_SECONDS", 15),
             outbox_backoff_seconds=integer("OUTBOX_BACKOFF_SECONDS", 60),
+            plan_race_attempts=integer("PLAN_RACE_ATTEMPTS", 10),
+            quota_level_attempts=integer("QUOTA_LEVEL_ATTEMPTS", 5),
         )
 
 

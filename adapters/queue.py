@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import functools
 import json
-import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
+
+import msgspec
 
 if TYPE_CHECKING:
     from adapters.aws import AwsTarget
@@ -20,47 +21,10 @@ SEARCH_INDEX = "search-index"
 #: queue, consumer and extraction process, so a new upload never waits behind it.
 BACKFILL = "backfill"
 QUEUES = (UPLOAD_EVENTS, ACCOUNT_EVENTS, SEARCH_INDEX, BACKFILL)
-
-#: Message types: the contract between the API, which sends them, and the workers.
-UPLOAD_STARTED = "upload.started"  # on upload-events, delayed until the form has expired
-UPLOAD_COMPLETED = "upload.completed"  # on upload-events
-DOCUMENT_DELETED = "document.deleted"  # on upload-events: re-check the account's quota level
-ACCOUNT_CREATED = "account.created"  # on account-events
-INDEX_DOCUMENT = "index.document"  # on search-index: bring one document's entry up to date
-INDEX_ACCOUNT = "index.account"  # on search-index: bring all of an account's entries up to date
-#: On account-events after a change of a replicated field (plan, ...), with a unique "key".
-ACCOUNT_UPDATED = "account.updated"
-PLAN_CHANGED = "plan.changed"  # on backfill: extract (PREMIUM) or strip (FREE) an account's contents
+#: What goes on each queue: one class per kind of message, in ``adapters.messages``.
 MAX_RECEIVE_COUNT = 5
-
-
-def index_document(account_id: str, document_id: str) -> dict[str, Any]:
-    """The message that brings one document's search entry up to date. Each carries its own key:
-    a second rename is new work, not a repeat of the first."""
-    return {"type": INDEX_DOCUMENT, "account_id": account_id, "document_id": document_id, "key": uuid.uuid4().hex}
-
-
-def document_deleted(account_id: str, document_id: str) -> dict[str, Any]:
-    """The account's usage fell: re-check its quota level. The document's id makes each delete its
-    own work (the consumer drops a message whose type and ids it has handled already)."""
-    return {"type": DOCUMENT_DELETED, "account_id": account_id, "document_id": document_id}
-
-
-def plan_changed(account_id: str, after: str | None = None) -> dict[str, Any]:
-    """Work through an account's documents after a plan change, from the one after ``after``."""
-    body: dict[str, Any] = {"type": PLAN_CHANGED, "account_id": account_id, "key": uuid.uuid4().hex}
-    if after is not None:
-        body["after"] = after
-    return body
-
-
-def account_updated(account_id: str) -> dict[str, Any]:
-    return {"type": ACCOUNT_UPDATED, "account_id": account_id, "key": uuid.uuid4().hex}
-
-
-def index_account(account_id: str) -> dict[str, Any]:
-    """The message that brings all of an account's search entries up to date (after a plan change)."""
-    return {"type": INDEX_ACCOUNT, "account_id": account_id, "key": uuid.uuid4().hex}
+#: The message attribute that says why a message was sent to a dead-letter queue.
+DEAD_LETTER_REASON = "DocStoreReason"
 
 
 def ensure_queues(target: AwsTarget, prefix: str, *, visibility_seconds: int) -> dict[str, str]:
@@ -88,11 +52,12 @@ def ensure_queues(target: AwsTarget, prefix: str, *, visibility_seconds: int) ->
 
 @dataclass(frozen=True)
 class Message:
-    """One received message: its body, and what deleting it takes."""
+    """One received message: its body as SQS holds it (JSON text, read by ``adapters.messages``),
+    and what deleting it takes."""
 
     id: str
     receipt: str
-    body: dict[str, Any]
+    body: str
     receive_count: int
 
 
@@ -100,7 +65,8 @@ class Queue(Protocol):
     """A work queue. Every method is blocking; call it through ``Blocking.run``.
 
     Delivery is at least once: a message comes back after its visibility timeout unless deleted,
-    and moves to the dead-letter queue after ``MAX_RECEIVE_COUNT`` receives.
+    and moves to the dead-letter queue after ``MAX_RECEIVE_COUNT`` receives, or at once with
+    :meth:`dead_letter`.
     """
 
     @property
@@ -108,8 +74,13 @@ class Queue(Protocol):
         """Where the queue is (its SQS URL): what readiness checks ask about."""
         ...
 
-    def send(self, body: dict[str, Any], delay_seconds: int = 0) -> None:
-        """Enqueue a JSON body, visible after ``delay_seconds`` (at most 900)."""
+    def send(self, message: msgspec.Struct, delay_seconds: int = 0) -> None:
+        """Enqueue a message of ``adapters.messages`` as JSON, visible after ``delay_seconds`` (at most 900)."""
+        ...
+
+    def dead_letter(self, body: str, reason: str) -> None:
+        """Put ``body`` (a received message's, unchanged) on the queue's dead-letter queue, with
+        ``reason`` in its ``DocStoreReason`` attribute; the caller then deletes the original."""
         ...
 
     def receive(
@@ -164,9 +135,16 @@ class SqsQueue:
         url: str = self.client.get_queue_url(QueueName=self._name)["QueueUrl"]
         return url
 
-    def send(self, body: dict[str, Any], delay_seconds: int = 0) -> None:
+    def send(self, message: msgspec.Struct, delay_seconds: int = 0) -> None:
+        # json.dumps of the builtins: the very text the dict bodies of before were sent as.
+        body = json.dumps(msgspec.to_builtins(message))
+        self.client.send_message(QueueUrl=self.url, MessageBody=body, DelaySeconds=max(0, min(delay_seconds, 900)))
+
+    def dead_letter(self, body: str, reason: str) -> None:
         self.client.send_message(
-            QueueUrl=self.url, MessageBody=json.dumps(body), DelaySeconds=max(0, min(delay_seconds, 900))
+            QueueUrl=self._dead_letter_url,
+            MessageBody=body,
+            MessageAttributes={DEAD_LETTER_REASON: {"DataType": "String", "StringValue": reason[:1000] or "-"}},
         )
 
     def receive(
@@ -180,21 +158,15 @@ class SqsQueue:
             MessageSystemAttributeNames=["ApproximateReceiveCount"],
             **options,
         )
-        messages = []
-        for raw in response.get("Messages", []):
-            try:
-                body = json.loads(raw["Body"])
-            except ValueError:
-                body = {"type": "malformed", "raw": raw["Body"][:200]}
-            messages.append(
-                Message(
-                    id=raw["MessageId"],
-                    receipt=raw["ReceiptHandle"],
-                    body=body if isinstance(body, dict) else {"type": "malformed"},
-                    receive_count=int(raw.get("Attributes", {}).get("ApproximateReceiveCount", "1")),
-                )
+        return [
+            Message(
+                id=raw["MessageId"],
+                receipt=raw["ReceiptHandle"],
+                body=raw["Body"],
+                receive_count=int(raw.get("Attributes", {}).get("ApproximateReceiveCount", "1")),
             )
-        return messages
+            for raw in response.get("Messages", [])
+        ]
 
     def delete(self, message: Message) -> None:
         self.client.delete_message(QueueUrl=self.url, ReceiptHandle=message.receipt)
@@ -215,8 +187,12 @@ class SqsQueue:
         return int(attributes["ApproximateNumberOfMessages"])
 
     def dead_letter_depth(self) -> int:
-        # A queue's URL ends with its name, and its dead-letter queue is named `<name>-dlq`.
         attributes = self.client.get_queue_attributes(
-            QueueUrl=f"{self.url}-dlq", AttributeNames=["ApproximateNumberOfMessages"]
+            QueueUrl=self._dead_letter_url, AttributeNames=["ApproximateNumberOfMessages"]
         )["Attributes"]
         return int(attributes["ApproximateNumberOfMessages"])
+
+    @property
+    def _dead_letter_url(self) -> str:
+        # A queue's URL ends with its name, and its dead-letter queue is named `<name>-dlq`.
+        return f"{self.url}-dlq"

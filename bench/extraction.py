@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 import anyio
 import httpx
@@ -43,10 +43,12 @@ from ulid import ULID
 
 from adapters.blocking import Blocking
 from adapters.mail import SesMailer
+from adapters.messages import UploadCompleted
 from adapters.s3 import S3ObjectStore
 from bench.stack import embedded_aws
+from domain.documents import DocumentStatus
+from domain.plans import Plan
 from models import accounts, documents, uploads
-from models.documents import PROCESSING, READY
 from workers.extraction import Extraction
 from workers.extractors.pdf import plain
 from workers.pipeline import Pipeline
@@ -198,7 +200,7 @@ def upload(objects: S3ObjectStore, settings: Settings, corpus: dict[str, list[Pa
     (the reservation, a presigned POST to S3, the check and count): PROCESSING, with no queue message,
     so only this benchmark's pipeline acts on them. A document is processed once, hence one a round."""
     account = accounts.create(
-        email=f"bench-{ULID()}@example.com".lower(), password_hash="-", plan="PREMIUM", home_region=settings.region
+        email=f"bench-{ULID()}@example.com".lower(), password_hash="-", plan=Plan.PREMIUM, home_region=settings.region
     )
     batches: list[Batch] = []
     with httpx.Client(timeout=60) as http:
@@ -229,7 +231,7 @@ def upload(objects: S3ObjectStore, settings: Settings, corpus: dict[str, list[Pa
                     if posted.status_code not in (201, 303):
                         raise RuntimeError(f"S3 POST failed ({posted.status_code}): {posted.text[:500]}")
                     record = uploads.complete(objects, account.id, record.document_id)
-                    if record.status != PROCESSING:
+                    if record.status != DocumentStatus.PROCESSING:
                         raise RuntimeError(f"{path.name}: {record.status} after completing, not PROCESSING")
                     batch[kind].append(record)
             batches.append(batch)
@@ -265,14 +267,14 @@ async def with_pool(pool: Extraction, path: Path) -> list[str]:
     return (await pool.extract(path, "application/pdf")).text.split("\f")
 
 
-def completed(record: documents.Document) -> dict[str, Any]:
-    return {"type": "upload.completed", "account_id": record.owner_id, "document_id": record.document_id}
+def completed(record: documents.Document) -> UploadCompleted:
+    return UploadCompleted(account_id=record.owner_id, document_id=record.document_id)
 
 
 async def ready(pipeline: Pipeline, record: documents.Document) -> documents.Document:
     """The document after the pipeline, which must have made it READY with its text stored."""
     final = await pipeline.blocking.run(documents.get, record.owner_id, record.document_id)
-    if final.status != READY or final.pages is None or final.text_key is None:
+    if final.status != DocumentStatus.READY or final.pages is None or final.text_key is None:
         raise RuntimeError(f"{record.name}: {final.status} ({final.failure_reason}) after the pipeline, not READY")
     return final
 

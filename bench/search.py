@@ -31,6 +31,8 @@ from adapters.search.tantivy_index import TantivyIndex
 from bench.load import percentile
 from bench.serving import ServedApp
 from bench.stack import embedded_aws
+from domain.documents import DocumentStatus
+from domain.plans import Plan
 from models import accounts, documents, sessions
 from server import create_app
 
@@ -169,9 +171,9 @@ def run(*, quick: bool, command: str) -> str:
         ),
     ):
         premium = accounts.create(
-            email="premium@bench.example", password_hash="-", plan="PREMIUM", home_region="us-west-2"
+            email="premium@bench.example", password_hash="-", plan=Plan.PREMIUM, home_region="us-west-2"
         )
-        free = accounts.create(email="free@bench.example", password_hash="-", plan="FREE", home_region="us-west-2")
+        free = accounts.create(email="free@bench.example", password_hash="-", plan=Plan.FREE, home_region="us-west-2")
         tokens = {
             premium.id: sessions.create(premium.id, 24 * 3600)[0],
             free.id: sessions.create(free.id, 24 * 3600)[0],
@@ -259,7 +261,7 @@ def record(doc: IndexedDocument) -> documents.Document:
         declared_size=len(doc.content or ""),
         tags=list(doc.tags),
         description=doc.description,
-        status=documents.READY,
+        status=DocumentStatus.READY,
         object_key=key,
         created_at=doc.created_at,
         updated_at=doc.updated_at,

@@ -41,6 +41,8 @@ from ulid import ULID
 
 from adapters.aws import AwsTarget
 from adapters.local_aws import ENDPOINT_FILE, EmbeddedAws
+from domain.documents import DocumentStatus
+from domain.plans import Plan
 from models import accounts, counters, documents, sessions, tables, uploads
 from models.accounts import Account
 from models.counters import Counter
@@ -140,7 +142,7 @@ class Filled:
 @dataclass(frozen=True)
 class Owner:
     id: str
-    plan: str
+    plan: Plan
     token: str
 
 
@@ -205,7 +207,7 @@ def make_owners(settings: Settings, count: int) -> list[Owner]:
     hashed = PasswordHasher().hash(PASSWORD)
     people = []
     for number in range(count):
-        plan = "PREMIUM" if number % 2 else "FREE"
+        plan = Plan.PREMIUM if number % 2 else Plan.FREE
         account = accounts.create(
             email=f"startup-{number}@example.com", password_hash=hashed, plan=plan, home_region=settings.region
         )
@@ -239,7 +241,7 @@ def store_records(people: list[Owner], count: int) -> list[Stored]:
             content_type = CONTENT_TYPES[number % len(CONTENT_TYPES)]
             size = 300 + (number * 7919) % 3700
             name = f"notes {number}.{content_type.rsplit('/', 1)[1].replace('plain', 'txt')}"
-            premium = owner.plan == "PREMIUM"
+            premium = owner.plan is Plan.PREMIUM
             batch.save(
                 documents.Document(
                     owner_id=owner.id,
@@ -253,7 +255,7 @@ def store_records(people: list[Owner], count: int) -> list[Stored]:
                     checksum="0" * 64,
                     tags=["startup", f"n{number % 7}"],
                     description="A stored document of the startup benchmark.",
-                    status=documents.READY,
+                    status=DocumentStatus.READY,
                     object_key=uploads.object_key(owner.id, document_id),
                     created_at=now,
                     updated_at=now,
@@ -277,7 +279,7 @@ def store_objects(target: AwsTarget, bucket: str, stored: list[Stored]) -> int:
     for number, item in enumerate(stored):
         body = content(number, item.size)
         puts.append((uploads.object_key(item.owner.id, item.document_id), body, item.content_type))
-        if item.owner.plan == "PREMIUM":
+        if item.owner.plan is Plan.PREMIUM:
             puts.append((text_key(item.owner.id, item.document_id), body, "text/plain; charset=utf-8"))
 
     def put(entry: tuple[str, bytes, str]) -> None:

@@ -41,6 +41,7 @@ from adapters.aws import AwsTarget
 from adapters.local_aws import EmbeddedAws
 from bench.serving import ServedApp
 from bench.stack import embedded_aws
+from domain.documents import DocumentStatus
 from models import documents, tables, uploads
 from models.accounts import Account
 from server import create_app
@@ -397,7 +398,7 @@ def fill_documents(owners: list[str], count: int) -> None:
                     checksum="0" * 64,
                     tags=["filler"],
                     description="A stored document of the transactions benchmark.",
-                    status=documents.READY,
+                    status=DocumentStatus.READY,
                     object_key=uploads.object_key(owner, document_id),
                     created_at=now,
                     updated_at=now,

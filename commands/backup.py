@@ -48,8 +48,8 @@ from typing import TYPE_CHECKING, Any
 from tqdm import tqdm
 
 from adapters import local_aws
+from domain.documents import STORED, DocumentStatus
 from models import counters, snapshot
-from models.documents import PENDING_UPLOAD, STORED
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -191,7 +191,7 @@ def _export(partial: Path, objects: ObjectStore) -> Export | None:
         written = 0
         for item in snapshot.scan("documents"):
             bar.update()
-            if item["status"]["S"] == PENDING_UPLOAD:
+            if item["status"]["S"] == DocumentStatus.PENDING_UPLOAD:
                 export.pending_left_out += 1
                 continue
             kept = _with_objects(partial, objects, item, export)

@@ -17,11 +17,12 @@ from typing import TYPE_CHECKING, Any
 
 from tqdm import tqdm
 
-from adapters.queue import ACCOUNT_CREATED, ACCOUNT_EVENTS, SEARCH_INDEX, UPLOAD_COMPLETED, UPLOAD_EVENTS
+from adapters.messages import AccountCreated, UploadCompleted
+from adapters.queue import ACCOUNT_EVENTS, SEARCH_INDEX, UPLOAD_EVENTS
 from adapters.s3 import ObjectCopy
 from commands.backup import FORMAT, MANIFEST, TABLES_DIR, VERSION, object_path, sha256_of
+from domain.documents import DocumentStatus
 from models import snapshot
-from models.documents import PROCESSING
 from workers.rebuild import RebuildRunning, rebuild
 
 if TYPE_CHECKING:
@@ -137,10 +138,9 @@ def load(directory: Path, manifest: dict[str, Any], services: Services) -> None:
                 items = _noting(items, lambda item: _uncounted(item, region, uncounted))
             snapshot.write(table, items)
     for owner_id, document_id in processing:
-        body = {"type": UPLOAD_COMPLETED, "account_id": owner_id, "document_id": document_id}
-        services.queues[UPLOAD_EVENTS].send(body)
+        services.queues[UPLOAD_EVENTS].send(UploadCompleted(account_id=owner_id, document_id=document_id))
     for account_id in uncounted:
-        services.queues[ACCOUNT_EVENTS].send({"type": ACCOUNT_CREATED, "account_id": account_id})
+        services.queues[ACCOUNT_EVENTS].send(AccountCreated(account_id=account_id))
 
 
 def _items(directory: Path, table: str, bar: tqdm[Any]) -> Iterator[dict[str, Any]]:
@@ -157,7 +157,7 @@ def _noting(items: Iterator[dict[str, Any]], note: Any) -> Iterator[dict[str, An
 
 
 def _processing(item: dict[str, Any], found: list[tuple[str, str]]) -> None:
-    if item["status"]["S"] == PROCESSING:
+    if item["status"]["S"] == DocumentStatus.PROCESSING:
         found.append((item["owner_id"]["S"], item["document_id"]["S"]))
 
 

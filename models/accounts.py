@@ -11,20 +11,17 @@ from pynamodb.transactions import TransactWrite
 from ulid import ULID
 
 from adapters.cache import account_key
-from adapters.queue import ACCOUNT_CREATED, ACCOUNT_EVENTS
-from models import counters, outbox
-from models.base import BaseMeta, failed_items, transaction_connection, utcnow
-from models.errors import AccountNotFound, EmailTaken, PlanRace
+from adapters.messages import AccountCreated
+from domain.plans import Plan
+from models import counters, outbox, retries
+from models.base import BaseMeta, EnumAttribute, failed_items, transaction_connection, utcnow
+from models.errors import AccountNotFound, EmailTaken
+from models.retries import Conflict, Race
 
 if TYPE_CHECKING:
     from datetime import datetime
 
     from adapters.cache import ReadCache
-
-GIB = 1024**3
-PLAN_LIMITS = {"FREE": 5 * GIB, "PREMIUM": 20 * GIB}
-#: How often a counting transaction is tried again when a plan change raced it.
-RETRIES = 50
 
 
 class Account(Model):
@@ -40,7 +37,7 @@ class Account(Model):
     id = UnicodeAttribute(hash_key=True)
     email = UnicodeAttribute()
     password_hash = UnicodeAttribute()
-    plan = UnicodeAttribute()
+    plan = EnumAttribute(Plan)
     home_region = UnicodeAttribute()
     role = UnicodeAttribute(default="USER")
     used_bytes = NumberAttribute(default=0)
@@ -52,7 +49,7 @@ class Account(Model):
     quota_level = NumberAttribute(default=0)
     #: Set once the account is counted in the dashboard's account counters: always its current
     #: plan (a plan change moves it along, see models.plans).
-    counted_plan = UnicodeAttribute(null=True)
+    counted_plan = EnumAttribute(Plan, null=True)
     #: The account's documents and bytes in the dashboard counters (``plan:<plan>`` holds the sum
     #: over its accounts), changed in the same transactions as the counters.
     counted_documents = NumberAttribute(default=0)
@@ -64,7 +61,7 @@ class Account(Model):
 
     @property
     def limit_bytes(self) -> int:
-        return PLAN_LIMITS[self.plan]
+        return self.plan.limit_bytes
 
 
 class EmailClaim(Model):
@@ -81,7 +78,7 @@ def create(
     *,
     email: str,
     password_hash: str,
-    plan: str,
+    plan: Plan,
     home_region: str,
     now: datetime | None = None,
     messages: list[outbox.Pending] | None = None,
@@ -103,8 +100,7 @@ def create(
         with TransactWrite(connection=transaction_connection()) as transaction:
             transaction.save(claim, condition=EmailClaim.email.does_not_exist())
             transaction.save(account, condition=Account.id.does_not_exist())
-            body = {"type": ACCOUNT_CREATED, "account_id": account.id}
-            created = outbox.put(transaction, ACCOUNT_EVENTS, body, now=now)
+            created = outbox.put(transaction, AccountCreated(account_id=account.id), now=now)
     except TransactWriteError as error:
         if failed_items(error)[:1] == [True]:  # [claim put, account put, outbox put]
             raise EmailTaken(email) from None
@@ -116,8 +112,10 @@ def create(
 
 def count_new(account_id: str) -> bool:
     """Count a new account in the dashboard counters under its current plan, once; False if
-    already counted. Conditioned on the plan it read, so a plan change cannot slip in between."""
-    for _ in range(RETRIES):
+    already counted. Conditioned on the plan it read, so a plan change cannot slip in between:
+    one that does is a race (``models.retries``), :class:`PlanRace` if it wins every attempt."""
+
+    def attempt(_: int) -> bool:
         account = get(account_id)
         if account.counted_plan is not None:
             return False
@@ -131,10 +129,11 @@ def count_new(account_id: str) -> bool:
                 )
         except TransactWriteError as error:
             if any(failed_items(error)):
-                continue  # counted meanwhile, or the plan changed: look again
+                raise Conflict from None  # counted meanwhile, or the plan changed: look again
             raise
         return True
-    raise PlanRace(account_id)
+
+    return retries.retry(Race.PLAN, account_id, attempt)
 
 
 def is_replica(account: Account, region: str) -> bool:

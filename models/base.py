@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, TypeVar
 
+from pynamodb.attributes import Attribute
 from pynamodb.connection import Connection
 from pynamodb.connection import base as pynamodb_connection
+from pynamodb.constants import STRING
 
 from adapters.aws import botocore_session
 
@@ -16,6 +19,8 @@ if TYPE_CHECKING:
     from pynamodb.expressions.condition import Condition
 
 CONDITION_FAILED = "ConditionalCheckFailedException"
+
+E = TypeVar("E", bound=StrEnum)
 
 # PynamoDB opens a botocore session of its own for each connection (one per model, and one for
 # transactions), and each new session would read botocore's service descriptions from disk again:
@@ -33,6 +38,30 @@ class BaseMeta:
     aws_secret_access_key: str | None = None
     max_pool_connections: int = 32
     billing_mode = "PAY_PER_REQUEST"
+
+
+class EnumAttribute(Attribute[E]):
+    """A string attribute whose values are the members of ``enum`` (``domain.plans.Plan``, ...).
+
+    Stored as the member's value, the very string an untyped attribute held, so items written
+    before and after read alike; read back as the member. Conditions and updates take a member
+    (or its string), and so does assignment, which keeps the member: a value that is none of them
+    fails there, with ``ValueError``, before anything is written."""
+
+    attr_type = STRING
+
+    def __init__(self, enum: type[E], **options: Any) -> None:
+        super().__init__(**options)
+        self.enum = enum
+
+    def __set__(self, instance: Any, value: E | str | None) -> None:
+        super().__set__(instance, None if value is None else self.enum(value))
+
+    def serialize(self, value: E | str) -> str:
+        return self.enum(value).value
+
+    def deserialize(self, value: str) -> E:
+        return self.enum(value)
 
 
 class _Connections:

@@ -23,6 +23,8 @@ if TYPE_CHECKING:
 
     from pynamodb.transactions import TransactWrite
 
+    from domain.plans import Plan
+
 ALL = "all"
 #: Documents whose processing FAILED and that are still stored (``documents``).
 FAILED = "failed"
@@ -61,7 +63,7 @@ class Totals:
         return cls(int(counter.documents), int(counter.bytes), int(counter.accounts), int(counter.changes))
 
 
-def plan_name(plan: str) -> str:
+def plan_name(plan: Plan) -> str:
     return f"plan:{plan}"
 
 
@@ -69,12 +71,12 @@ def type_name(content_type: str) -> str:
     return f"type:{content_type}"
 
 
-def scopes(plan: str, content_type: str) -> list[str]:
+def scopes(plan: Plan, content_type: str) -> list[str]:
     """The counters one document belongs to."""
     return [ALL, plan_name(plan), type_name(content_type)]
 
 
-def add(transaction: TransactWrite, *, plan: str, content_type: str, documents: int, size: int) -> None:
+def add(transaction: TransactWrite, *, plan: Plan, content_type: str, documents: int, size: int) -> None:
     """Add to every counter of (plan, content type) as part of ``transaction``."""
     for name in scopes(plan, content_type):
         transaction.update(
@@ -86,7 +88,7 @@ def _changed() -> list[Any]:
     return [Counter.changes.add(1)]
 
 
-def add_account(transaction: TransactWrite, *, plan: str, accounts: int) -> None:
+def add_account(transaction: TransactWrite, *, plan: Plan, accounts: int) -> None:
     """Add to the account counters (overall and per plan) as part of ``transaction``."""
     for name in (ALL, plan_name(plan)):
         transaction.update(Counter(name=name), actions=[*_changed(), Counter.accounts.add(accounts)])
@@ -102,7 +104,7 @@ def add_over_quota(transaction: TransactWrite, accounts: int) -> None:
     transaction.update(Counter(name=OVER_QUOTA), actions=[*_changed(), Counter.accounts.add(accounts)])
 
 
-def move_plan(transaction: TransactWrite, *, old: str, new: str, documents: int, size: int, accounts: int) -> None:
+def move_plan(transaction: TransactWrite, *, old: Plan, new: Plan, documents: int, size: int, accounts: int) -> None:
     """Move one account's counted documents, bytes and itself from ``old``'s counter to ``new``'s."""
     for name, sign in ((plan_name(old), -1), (plan_name(new), 1)):
         transaction.update(

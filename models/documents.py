@@ -21,24 +21,20 @@ from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 from ulid import ULID
 
-from adapters.queue import SEARCH_INDEX, UPLOAD_EVENTS, document_deleted, index_document
-from models import accounts, counters, outbox
-from models.accounts import RETRIES, Account
-from models.base import BaseMeta, condition_failed, failed_items, transaction_connection, utcnow
-from models.errors import AccountNotFound, DocumentNotFound, PlanRace
+from adapters.messages import DocumentDeleted, IndexDocument, new_key
+from domain.documents import STORED, DocumentStatus
+from domain.plans import Plan
+from models import accounts, counters, outbox, retries
+from models.accounts import Account
+from models.base import BaseMeta, EnumAttribute, condition_failed, failed_items, transaction_connection, utcnow
+from models.errors import AccountNotFound, DocumentNotFound
+from models.retries import Conflict, Race
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
 
     from pynamodb.expressions.condition import Condition
 
-PENDING_UPLOAD = "PENDING_UPLOAD"
-PROCESSING = "PROCESSING"
-READY = "READY"
-FAILED = "FAILED"
-REJECTED = "REJECTED"
-#: The statuses in which the original object exists and counts against the quota.
-STORED = (PROCESSING, READY, FAILED)
 #: A rejection the owner asked for (deleting an upload in progress): the document is gone to them.
 CANCELLED = "CANCELLED"
 #: How long a rejected upload stays visible (with its reason) before DynamoDB's TTL removes it.
@@ -96,7 +92,7 @@ class Document(Model):
     checksum = UnicodeAttribute(null=True)
     tags = ListAttribute(of=UnicodeAttribute, default=list)
     description = UnicodeAttribute(default="")
-    status = UnicodeAttribute()
+    status = EnumAttribute(DocumentStatus)
     object_key = UnicodeAttribute()
     created_at = UTCDateTimeAttribute()
     updated_at = UTCDateTimeAttribute()
@@ -108,7 +104,7 @@ class Document(Model):
     expires_at = TTLAttribute(null=True)
     #: Set once the pipeline counted the document in the dashboard counters, under this plan
     #: and detected type; a delete takes exactly those back out.
-    counted_plan = UnicodeAttribute(null=True)
+    counted_plan = EnumAttribute(Plan, null=True)
     counted_type = UnicodeAttribute(null=True)
     #: Where the extracted text is stored (PREMIUM, searchable types), for the search index.
     text_key = UnicodeAttribute(null=True)
@@ -123,7 +119,7 @@ class Document(Model):
 
     @property
     def visible(self) -> bool:
-        return not (self.status == REJECTED and self.failure_reason == CANCELLED)
+        return not (self.status == DocumentStatus.REJECTED and self.failure_reason == CANCELLED)
 
 
 def fold(text: str) -> str:
@@ -147,7 +143,7 @@ def touched(document_id: str, now: datetime) -> list[Any]:
 def rejected(document_id: str, reason: str, now: datetime) -> list[Any]:
     """The update actions of a rejection: the status, the reason, and a week to live."""
     return [
-        Document.status.set(REJECTED),
+        Document.status.set(DocumentStatus.REJECTED),
         Document.failure_reason.set(reason),
         *touched(document_id, now),
         Document.expires_at.set(now + REJECTED_KEPT_FOR),
@@ -174,7 +170,7 @@ class ListFilter:
     created_before: datetime | None = None
     updated_after: datetime | None = None
     updated_before: datetime | None = None
-    status: str | None = None
+    status: DocumentStatus | None = None
 
 
 ORDER_FIELDS = ("CREATED_AT", "UPDATED_AT", "NAME")
@@ -195,7 +191,7 @@ def _conditions(flt: ListFilter) -> Condition | None:
         parts.append(Document.status.is_in(*STORED))
     else:
         parts.append(Document.status == flt.status)
-        if flt.status == REJECTED:
+        if flt.status == DocumentStatus.REJECTED:
             parts.append(~(Document.failure_reason == CANCELLED))
     if flt.name_contains:
         parts.append(Document.name_folded.contains(fold(flt.name_contains)))
@@ -318,8 +314,11 @@ def update_details(
         actions.append(Document.description.set(description))
     try:
         with TransactWrite(connection=transaction_connection()) as transaction:
-            transaction.update(document, actions=actions, condition=Document.status.is_in(PENDING_UPLOAD, *STORED))
-            message = outbox.put(transaction, SEARCH_INDEX, index_document(owner_id, document_id), now=now)
+            transaction.update(
+                document, actions=actions, condition=Document.status.is_in(DocumentStatus.PENDING_UPLOAD, *STORED)
+            )
+            indexed = IndexDocument(account_id=owner_id, document_id=document_id, key=new_key())
+            message = outbox.put(transaction, indexed, now=now)
     except TransactWriteError as error:
         if any(failed_items(error)):  # [outbox put, document update]: only the update has a condition
             raise DocumentNotFound(document_id) from None
@@ -337,31 +336,34 @@ def delete_stored(document: Document, messages: list[outbox.Pending] | None = No
     A counted document leaves the counters of its owner's *current* plan and type, and the
     owner's counted totals, conditioned on that plan; a FAILED one leaves the failed counter.
     When the document moved on since it was read (counted, finished) or a plan change raced the
-    delete, it is read again and the delete tried again. The caller deletes the object first, so
-    a failure here leaves a record to retry, never an orphaned object. Returns False when the
-    document was already gone (or no longer stored).
+    delete, it is read again and the delete tried again (``models.retries``); :class:`PlanRace`,
+    and nothing deleted, when that happens on every attempt. Returns False when the document was
+    already gone (or no longer stored).
     """
-    for attempt in range(RETRIES):
-        if attempt:
+    owner_id, document_id = document.owner_id, document.document_id
+
+    def attempt(number: int) -> bool:
+        current = document
+        if number > 1:
             try:
-                document = Document.get(document.owner_id, document.document_id, consistent_read=True)
+                current = Document.get(owner_id, document_id, consistent_read=True)
             except Document.DoesNotExist:
                 return False
-            if document.status not in STORED:
+            if current.status not in STORED:
                 return False
-        counted = document.counted_type is not None
-        size = int(document.size)
+        counted = current.counted_type is not None
+        size = int(current.size)
         account_actions: list[Any] = [
             Account.used_bytes.add(-size),
             Account.allocated_bytes.add(-size),
             Account.document_count.add(-1),
         ]
         account_condition = Account.id.exists()
-        plan = ""
-        if attempt or counted:
+        plan: Plan | None = None
+        if number > 1 or counted:
             # One read: whether the account is still there (on a retry), and its plan (if counted).
             try:
-                plan = accounts.get(document.owner_id).plan
+                plan = accounts.get(owner_id).plan
             except AccountNotFound:
                 return False
         if counted:
@@ -370,34 +372,34 @@ def delete_stored(document: Document, messages: list[outbox.Pending] | None = No
         try:
             with TransactWrite(connection=transaction_connection()) as transaction:
                 transaction.delete(
-                    document,
-                    condition=(Document.status == document.status)
+                    current,
+                    condition=(Document.status == current.status)
                     & (Document.size == size)
                     & (Document.counted_type.exists() if counted else Document.counted_type.does_not_exist()),
                 )
-                if counted:
+                if plan is not None and counted:
                     counters.add(
-                        transaction, plan=plan, content_type=str(document.counted_type), documents=-1, size=-size
+                        transaction, plan=plan, content_type=str(current.counted_type), documents=-1, size=-size
                     )
-                if document.status == FAILED:
+                if current.status == DocumentStatus.FAILED:
                     counters.add_failed(transaction, -1)
-                transaction.update(Account(id=document.owner_id), actions=account_actions, condition=account_condition)
-                owner_id, document_id = document.owner_id, document.document_id
+                transaction.update(Account(id=owner_id), actions=account_actions, condition=account_condition)
                 sent = [
-                    outbox.put(transaction, UPLOAD_EVENTS, document_deleted(owner_id, document_id)),
-                    outbox.put(transaction, SEARCH_INDEX, index_document(owner_id, document_id)),
+                    outbox.put(transaction, DocumentDeleted(account_id=owner_id, document_id=document_id)),
+                    outbox.put(transaction, IndexDocument(account_id=owner_id, document_id=document_id, key=new_key())),
                 ]
         except TransactWriteError as error:
             if any(failed_items(error)):
-                continue  # the document or the owner's plan changed since it was read: look again
+                raise Conflict from None  # the document or the owner's plan changed since it was read: look again
             raise
         if messages is not None:
             messages.extend(sent)
         return True
-    raise PlanRace(document.owner_id)
+
+    return retries.retry(Race.PLAN, owner_id, attempt)
 
 
-def delete_record(document: Document, *, status: str) -> bool:
+def delete_record(document: Document, *, status: DocumentStatus) -> bool:
     """Delete a record that holds no bytes and no reservation (a finished rejection)."""
     try:
         document.delete(condition=Document.status == status)
@@ -430,7 +432,7 @@ def ready_of(owner_id: str, after: str | None = None, page_size: int | None = No
         Document.query(
             owner_id,
             range_key_condition=Document.document_id > after if after is not None else None,
-            filter_condition=Document.status == READY,
+            filter_condition=Document.status == DocumentStatus.READY,
             consistent_read=True,
             page_size=page_size,
         )
@@ -439,7 +441,7 @@ def ready_of(owner_id: str, after: str | None = None, page_size: int | None = No
 
 def all_ready() -> Iterator[Document]:
     """Every READY document of every owner: a full Scan, for rebuilding the search index only."""
-    return iter(Document.scan(filter_condition=Document.status == READY))
+    return iter(Document.scan(filter_condition=Document.status == DocumentStatus.READY))
 
 
 def set_text(document: Document, text_key: str, pages: int | None) -> bool:
@@ -449,7 +451,9 @@ def set_text(document: Document, text_key: str, pages: int | None) -> bool:
     if pages is not None:
         actions.append(Document.pages.set(pages))
     try:
-        document.update(actions=actions, condition=(Document.status == READY) & Document.text_key.does_not_exist())
+        document.update(
+            actions=actions, condition=(Document.status == DocumentStatus.READY) & Document.text_key.does_not_exist()
+        )
     except UpdateError as error:
         if condition_failed(error):
             return False

@@ -41,9 +41,36 @@ class UploadRejected(DomainError):
         self.reason = reason
 
 
-class PlanRace(Exception):
-    """The account's plan kept changing while a counting transaction was retried; try later."""
+class RaceLost(DomainError):
+    """A write kept losing the race to other changes of the same account, every attempt of it
+    (``models.retries``); nothing of it was written, and trying again a moment later may succeed."""
 
-    def __init__(self, account_id: str) -> None:
-        super().__init__(f"The plan of account {account_id} kept changing; nothing was counted.")
+    def __init__(self, account_id: str, attempts: int, message: str) -> None:
+        super().__init__(message)
         self.account_id = account_id
+        self.attempts = attempts
+
+
+class PlanRace(RaceLost):
+    """The account's plan, or what is counted under it, changed before each attempt could write:
+    a plan change racing the counting, deleting, reserving or completing of documents."""
+
+    def __init__(self, account_id: str, attempts: int) -> None:
+        super().__init__(
+            account_id,
+            attempts,
+            f"Your plan, or the documents counted under it, kept changing while this was being saved "
+            f"({attempts} attempts); nothing was changed. Try again in a moment.",
+        )
+
+
+class QuotaLevelRace(RaceLost):
+    """Other workers kept moving the account's quota level while this one evaluated it."""
+
+    def __init__(self, account_id: str, attempts: int) -> None:
+        super().__init__(
+            account_id,
+            attempts,
+            f"The quota level of account {account_id} kept moving while it was being checked "
+            f"({attempts} attempts); nothing was changed.",
+        )

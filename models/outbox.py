@@ -18,12 +18,14 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+import msgspec
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute, UTCDateTimeAttribute
 from pynamodb.models import Model
 from ulid import ULID
 
+from adapters import messages
 from models.base import BaseMeta, utcnow
 
 if TYPE_CHECKING:
@@ -32,6 +34,7 @@ if TYPE_CHECKING:
 
     from pynamodb.transactions import TransactWrite
 
+    from adapters.messages import QueueMessage
     from adapters.queue import Queue
 
 #: SQS delays a message at most 15 minutes.
@@ -48,16 +51,17 @@ class Pending(Model):
     id = UnicodeAttribute(hash_key=True)
     #: The queue's name without the table prefix (``adapters.queue.QUEUES``).
     queue = UnicodeAttribute()
-    #: The message body, as JSON.
+    #: The message (``adapters.messages``), as JSON.
     body = UnicodeAttribute()
     created_at = UTCDateTimeAttribute()
     #: How long after ``created_at`` the message may be delivered (SQS's DelaySeconds).
     delay_seconds = NumberAttribute(default=0)
 
     @property
-    def message(self) -> dict[str, Any]:
-        body: dict[str, Any] = json.loads(self.body)
-        return body
+    def message(self) -> QueueMessage:
+        """The message, read and checked: ``adapters.messages.Malformed`` for one that is not a
+        message its queue carries."""
+        return messages.parse_on(str(self.queue), str(self.body))
 
     def delay_left(self, now: datetime | None = None) -> int:
         """The delay still to run at ``now``: a message sent late is delivered when it was due."""
@@ -68,18 +72,19 @@ class Pending(Model):
 
 def put(
     transaction: TransactWrite,
-    queue: str,
-    body: dict[str, Any],
+    message: QueueMessage,
     *,
     delay_seconds: int = 0,
     now: datetime | None = None,
 ) -> Pending:
-    """Add the message to ``transaction``; the outbox item, which exists once the transaction commits."""
+    """Add ``message`` for its queue to ``transaction``; the outbox item, which exists once the
+    transaction commits."""
     now = now or utcnow()
     item = Pending(
         id=str(ULID.from_datetime(now)),
-        queue=queue,
-        body=json.dumps(body, separators=(",", ":")),
+        queue=message.queue,
+        # The very text the dict bodies of before were stored as.
+        body=json.dumps(msgspec.to_builtins(message), separators=(",", ":")),
         created_at=now,
         delay_seconds=max(0, min(MAX_DELAY_SECONDS, delay_seconds)),
     )
@@ -91,7 +96,8 @@ def put(
 def send(queues: Mapping[str, Queue], item: Pending, now: datetime | None = None) -> None:
     """Send one outbox message to its queue with what is left of its delay (blocking).
 
-    ``KeyError`` for a queue this process does not know."""
+    ``KeyError`` for a queue this process does not know; ``adapters.messages.Malformed`` for a
+    body that is no message that queue carries."""
     queues[item.queue].send(item.message, item.delay_left(now))
 
 

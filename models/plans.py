@@ -11,19 +11,22 @@ nothing is counted twice or lost.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
-from adapters.queue import ACCOUNT_EVENTS, BACKFILL, account_updated, plan_changed
-from models import accounts, counters, outbox
-from models.accounts import PLAN_LIMITS, RETRIES, Account
+from adapters.messages import AccountUpdated, PlanChanged, new_key
+from models import accounts, counters, outbox, retries
+from models.accounts import Account
 from models.base import failed_items, number_is, transaction_connection
-from models.errors import PlanRace
+from models.retries import Conflict, Race
+
+if TYPE_CHECKING:
+    from domain.plans import Plan
 
 
-def change_plan(account_id: str, plan: str, messages: list[outbox.Pending] | None = None) -> tuple[str, Account]:
+def change_plan(account_id: str, plan: Plan, messages: list[outbox.Pending] | None = None) -> tuple[Plan, Account]:
     """Move the account to ``plan``; the previous plan and the account after the change.
 
     The same transaction puts two messages in the outbox: ``plan.changed`` for the backfill (the
@@ -31,12 +34,12 @@ def change_plan(account_id: str, plan: str, messages: list[outbox.Pending] | Non
     regions' copies; ``messages`` receives them once committed, for the caller to send at once.
 
     No write, and ``(plan, account)``, when it is already on ``plan``. :class:`AccountNotFound`
-    for a missing account; ``ValueError`` for a plan that does not exist. The quota level is not
-    re-evaluated here (the limit changed): call ``models.quota.evaluate`` afterwards.
+    for a missing account; :class:`PlanRace`, and no write, when documents are counted or deleted
+    (or the plan changed) before every attempt could write. The quota level is not re-evaluated
+    here (the limit changed): call ``models.quota.evaluate`` afterwards.
     """
-    if plan not in PLAN_LIMITS:
-        raise ValueError(f"unknown plan {plan!r}")
-    for _ in range(RETRIES):
+
+    def attempt(_: int) -> tuple[Plan, Account]:
         account = accounts.get(account_id)
         old = account.plan
         if old == plan:
@@ -61,12 +64,12 @@ def change_plan(account_id: str, plan: str, messages: list[outbox.Pending] | Non
                     transaction, old=old, new=plan, documents=documents, size=size, accounts=1 if counted else 0
                 )
                 sent = [
-                    outbox.put(transaction, BACKFILL, plan_changed(account_id)),
-                    outbox.put(transaction, ACCOUNT_EVENTS, account_updated(account_id)),
+                    outbox.put(transaction, PlanChanged(account_id=account_id, key=new_key())),
+                    outbox.put(transaction, AccountUpdated(account_id=account_id, key=new_key())),
                 ]
         except TransactWriteError as error:
             if any(failed_items(error)):
-                continue  # a document was counted or deleted, or the plan changed: read again
+                raise Conflict from None  # a document was counted or deleted, or the plan changed: read again
             raise
         if messages is not None:
             messages.extend(sent)
@@ -74,4 +77,5 @@ def change_plan(account_id: str, plan: str, messages: list[outbox.Pending] | Non
         if counted:
             account.counted_plan = plan
         return old, account
-    raise PlanRace(account_id)
+
+    return retries.retry(Race.PLAN, account_id, attempt)

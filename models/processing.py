@@ -6,63 +6,70 @@ workers at once) changes nothing the second time.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pynamodb.exceptions import TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
-from models import accounts, counters, documents
-from models.accounts import RETRIES, Account
+from domain.documents import DocumentStatus
+from models import accounts, counters, documents, retries
+from models.accounts import Account
 from models.base import condition_failed, failed_items, transaction_connection, utcnow
-from models.documents import FAILED, PROCESSING, READY, Document
-from models.errors import AccountNotFound, PlanRace
+from models.documents import Document
+from models.errors import AccountNotFound
+from models.retries import Conflict, Race
+
+if TYPE_CHECKING:
+    from domain.plans import Plan
 
 WRONG_TYPE = "WRONG_TYPE"
 
 
-def count(document: Document, *, plan: str | None = None, content_type: str) -> bool:
+def count(document: Document, *, plan: Plan | None = None, content_type: str) -> bool:
     """Count a PROCESSING document in the dashboard counters under its detected type, once.
 
     It counts under the owner's current plan (``plan`` is only a first guess, read earlier) and
     into the owner's counted totals, conditioned on that plan: if a plan change wins the race the
     transaction is tried again under the new plan. Also records the detected type as the
     document's content type. False when it was already counted or is no longer PROCESSING (or
-    the owner is gone).
+    the owner is gone); :class:`PlanRace` when plan changes win every attempt.
     """
     size = int(document.size)
-    for _ in range(RETRIES):
-        if plan is None:
+
+    def attempt(number: int) -> bool:
+        current = plan if number == 1 else None  # after a lost race, the plan as it is now
+        if current is None:
             try:
-                plan = accounts.get(document.owner_id).plan
+                current = accounts.get(document.owner_id).plan
             except AccountNotFound:
                 return False
         try:
             with TransactWrite(connection=transaction_connection()) as transaction:
-                counters.add(transaction, plan=plan, content_type=content_type, documents=1, size=size)
+                counters.add(transaction, plan=current, content_type=content_type, documents=1, size=size)
                 transaction.update(
                     Account(id=document.owner_id),
                     actions=[Account.counted_documents.add(1), Account.counted_bytes.add(size)],
-                    condition=Account.plan == plan,
+                    condition=Account.plan == current,
                 )
                 transaction.update(
                     document,
                     actions=[
-                        Document.counted_plan.set(plan),
+                        Document.counted_plan.set(current),
                         Document.counted_type.set(content_type),
                         Document.content_type.set(content_type),
                     ],
-                    condition=(Document.status == PROCESSING) & Document.counted_type.does_not_exist(),
+                    condition=(Document.status == DocumentStatus.PROCESSING) & Document.counted_type.does_not_exist(),
                 )
         except TransactWriteError as error:
             failed = failed_items(error)  # updates only: the 3 counters, the account, the document
             if failed[4:5] == [True]:
                 return False
             if failed[3:4] == [True]:
-                plan = None  # the plan changed (or the account is gone): read it again
-                continue
+                raise Conflict from None  # the plan changed (or the account is gone): read it again
             raise
         return True
-    raise PlanRace(document.owner_id)
+
+    return retries.retry(Race.PLAN, document.owner_id, attempt)
 
 
 def prepare_for_index(document: Document, *, text_key: str | None = None, pages: int | None = None) -> bool:
@@ -75,7 +82,7 @@ def prepare_for_index(document: Document, *, text_key: str | None = None, pages:
     if pages is not None:
         actions.append(Document.pages.set(pages))
     try:
-        document.update(actions=actions, condition=Document.status == PROCESSING)
+        document.update(actions=actions, condition=Document.status == DocumentStatus.PROCESSING)
     except UpdateError as error:
         if condition_failed(error):
             return False
@@ -94,7 +101,10 @@ def finish(
     """PROCESSING to READY (or FAILED with a reason, counted in the failed-documents counter in
     the same transaction). False when it was not PROCESSING. ``indexed``: the document went through
     :func:`prepare_for_index`, so its change time stays the one the index entry has."""
-    actions: list[Any] = [Document.status.set(FAILED if failure_reason else READY), Document.indexing.remove()]
+    actions: list[Any] = [
+        Document.status.set(DocumentStatus.FAILED if failure_reason else DocumentStatus.READY),
+        Document.indexing.remove(),
+    ]
     if not indexed:
         actions += documents.touched(document.document_id, utcnow())
     if failure_reason:
@@ -103,7 +113,7 @@ def finish(
         actions.append(Document.text_key.set(text_key))
     if pages is not None:
         actions.append(Document.pages.set(pages))
-    condition = Document.status == PROCESSING
+    condition = Document.status == DocumentStatus.PROCESSING
     try:
         if failure_reason:
             with TransactWrite(connection=transaction_connection()) as transaction:
@@ -141,7 +151,7 @@ def reject(document: Document, reason: str) -> bool:
             transaction.update(
                 document,
                 actions=documents.rejected(document.document_id, reason, now),
-                condition=(Document.status == PROCESSING) & Document.counted_type.does_not_exist(),
+                condition=(Document.status == DocumentStatus.PROCESSING) & Document.counted_type.does_not_exist(),
             )
     except TransactWriteError as error:
         if any(failed_items(error)):

@@ -15,14 +15,17 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from pynamodb.exceptions import UpdateError
 
+from domain.documents import STORED, DocumentStatus
 from models import counters, stats
 from models.accounts import Account
 from models.base import condition_failed, number_is
 from models.counters import Counter, Totals
-from models.documents import FAILED, STORED, Document
+from models.documents import Document
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
+
+    from domain.plans import Plan
 
 T = TypeVar("T")
 
@@ -89,7 +92,7 @@ def recount(*, repair: bool = True, progress: Callable[[Iterable[Any], str], Ite
     started = counters.read_every()
     result = Recount()
     expected: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
-    plans: dict[str, str] = {}
+    plans: dict[str, Plan] = {}
     own: dict[str, tuple[int, int]] = {}
     for account in progress(Account.scan(consistent_read=True), "accounts"):
         result.accounts_scanned += 1
@@ -105,7 +108,7 @@ def recount(*, repair: bool = True, progress: Callable[[Iterable[Any], str], Ite
         result.documents_scanned += 1
         if document.status not in STORED:
             continue
-        if document.status == FAILED:
+        if document.status == DocumentStatus.FAILED:
             expected[counters.FAILED][0] += 1
         if document.counted_type is None:
             continue

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from domain.plans import Plan
 from models import counters
-from models.accounts import PLAN_LIMITS
 from models.content_types import CONTENT_TYPES
-
-PLANS = tuple(sorted(PLAN_LIMITS))
 
 
 @dataclass(frozen=True)
@@ -26,8 +24,8 @@ class Figures:
     documents: int
     bytes: int
     accounts: int
-    accounts_per_plan: dict[str, int]
-    per_plan: dict[str, Share]
+    accounts_per_plan: dict[Plan, int]
+    per_plan: dict[Plan, Share]
     per_type: dict[str, Share]
     accounts_over_quota: int
     failed_documents: int
@@ -44,7 +42,7 @@ def counter_names() -> list[str]:
     """Every counter the dashboard reads."""
     return [
         counters.ALL,
-        *(counters.plan_name(plan) for plan in PLANS),
+        *(counters.plan_name(plan) for plan in Plan),
         *(counters.type_name(content_type) for content_type in sorted(CONTENT_TYPES)),
         counters.FAILED,
         counters.OVER_QUOTA,
@@ -56,7 +54,7 @@ def figures(found: dict[str, counters.Totals] | None = None) -> Figures:
     if found is None:
         found = counters.read_many(counter_names())
     every = found.get(counters.ALL, counters.Totals())
-    plans = {plan: found.get(counters.plan_name(plan), counters.Totals()) for plan in PLANS}
+    plans = {plan: found.get(counters.plan_name(plan), counters.Totals()) for plan in Plan}
     types = {
         content_type: found.get(counters.type_name(content_type), counters.Totals())
         for content_type in sorted(CONTENT_TYPES)

@@ -14,17 +14,20 @@ from typing import TYPE_CHECKING, Any
 from pynamodb.exceptions import TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
-from adapters.queue import UPLOAD_COMPLETED, UPLOAD_EVENTS, UPLOAD_STARTED
-from models import accounts, documents, outbox
-from models.accounts import PLAN_LIMITS, Account
+from adapters.messages import UploadCompleted, UploadStarted
+from domain.documents import DocumentStatus
+from models import accounts, documents, outbox, retries
+from models.accounts import Account
 from models.base import condition_failed, failed_items, transaction_connection, utcnow
-from models.documents import CANCELLED, PENDING_UPLOAD, PROCESSING, REJECTED, Document
+from models.documents import CANCELLED, Document
 from models.errors import QuotaExceeded, UploadRejected
+from models.retries import Conflict, Race
 
 if TYPE_CHECKING:
     from datetime import datetime
 
     from adapters.s3 import ObjectStore
+    from domain.plans import Plan
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +65,9 @@ def start(
     ``upload.started`` message in the outbox, delayed until the form and the sweeper's grace have
     passed: it settles the upload if nobody completes it. ``messages`` receives it once committed.
 
-    :class:`QuotaExceeded` when the reservation would pass the plan's limit; then nothing is written.
+    :class:`QuotaExceeded` when the reservation would pass the plan's limit, with the account's
+    numbers as read after the refusal; :class:`PlanRace` when the plan changed before every
+    attempt; either way nothing is written.
     """
     now = now or utcnow()
     expires = now + timedelta(seconds=form_seconds)
@@ -77,7 +82,7 @@ def start(
         declared_size=size,
         tags=tags,
         description=description,
-        status=PENDING_UPLOAD,
+        status=DocumentStatus.PENDING_UPLOAD,
         object_key=object_key(account.id, document_id),
         created_at=now,
         updated_at=now,
@@ -86,43 +91,42 @@ def start(
         sweep_shard=str(ord(document_id[-1]) % SWEEP_SHARDS),
         sweep_at=int((expires + timedelta(seconds=sweep_grace_seconds)).timestamp()) + 1,
     )
-    started = {"type": UPLOAD_STARTED, "account_id": account.id, "document_id": document_id}
+    started = UploadStarted(account_id=account.id, document_id=document_id)
     delay = form_seconds + sweep_grace_seconds + 1
-    for _ in range(3):
-        limit = account.limit_bytes
+    current = account  # after a plan change raced the reservation, the account as it is now
+
+    def attempt(_: int) -> Document:
+        nonlocal current
+        limit = current.limit_bytes
         try:
             with TransactWrite(connection=transaction_connection()) as transaction:
                 transaction.update(
-                    Account(id=account.id),
+                    Account(id=current.id),
                     actions=[Account.reserved_bytes.add(size), Account.allocated_bytes.add(size)],
-                    condition=(Account.plan == account.plan)
+                    condition=(Account.plan == current.plan)
                     & (Account.allocated_bytes <= limit - size)
                     & (Account.over_quota == False),  # noqa: E712 (a DynamoDB condition, not a test)
                 )
                 transaction.save(document, condition=Document.document_id.does_not_exist())
-                message = outbox.put(transaction, UPLOAD_EVENTS, started, delay_seconds=delay, now=now)
+                message = outbox.put(transaction, started, delay_seconds=delay, now=now)
         except TransactWriteError as error:
             if failed_items(error) != [False, False, True]:  # [document put, outbox put, account update]
                 raise
-            fresh = accounts.get(account.id)
-            if fresh.plan == account.plan or fresh.over_quota or fresh.allocated_bytes + size > fresh.limit_bytes:
+            fresh = accounts.get(current.id)
+            if fresh.plan == current.plan or fresh.over_quota or fresh.allocated_bytes + size > fresh.limit_bytes:
                 raise QuotaExceeded(
                     limit_bytes=fresh.limit_bytes,
                     used_bytes=int(fresh.used_bytes),
                     reserved_bytes=int(fresh.reserved_bytes),
                     requested_bytes=size,
                 ) from None
-            account = fresh  # the plan changed under us: try again against the new limit
-            continue
+            current = fresh
+            raise Conflict from None  # the plan changed under us: try again against the new limit
         if messages is not None:
             messages.append(message)
         return document
-    raise QuotaExceeded(
-        limit_bytes=account.limit_bytes,
-        used_bytes=int(account.used_bytes),
-        reserved_bytes=int(account.reserved_bytes),
-        requested_bytes=size,
-    )
+
+    return retries.retry(Race.PLAN, account.id, attempt)
 
 
 def complete(
@@ -131,7 +135,7 @@ def complete(
     document_id: str,
     now: datetime | None = None,
     *,
-    plan: str | None = None,
+    plan: Plan | None = None,
     messages: list[outbox.Pending] | None = None,
 ) -> Document:
     """Check the real object and count it: the document is ``PROCESSING`` with its real size and
@@ -140,36 +144,49 @@ def complete(
 
     ``plan`` is the owner's plan as the caller knows it (the read cache's): the count is made
     against that plan's limit on the condition that the plan is still that one, so the account
-    need not be read first. If the condition fails, the account is read and the count tried again
-    against what it holds, before anything is refused.
+    need not be read first. If the condition fails, the account is read: on another plan, the
+    count is tried again against that one (a race, ``models.retries``: :class:`PlanRace` if the
+    plan changes before every attempt); on the same one, the usage is past its limit.
 
     A second call returns the same document and writes no message: the first one's is in the
     outbox until SQS has it. A missing object, one larger than declared, or
     usage past the plan's limit rejects the upload (:class:`UploadRejected`): the reservation is
     released and the object deleted. :class:`DocumentNotFound` for an unknown or foreign id.
     """
-    known_plan, read_fresh = plan, plan is None
-    for _ in range(5):
+    known_plan = plan
+
+    def settled() -> Document:
+        """The upload as this call or another settled it: the document, or :class:`UploadRejected`."""
         document = documents.get(owner_id, document_id)
-        if document.status == REJECTED:
+        if document.status == DocumentStatus.REJECTED:
             reason = document.failure_reason or MISSING_OBJECT
             raise UploadRejected(reason, REJECTION_MESSAGES.get(reason, "The upload was rejected."))
-        if document.status != PENDING_UPLOAD:
+        return document
+
+    def rejected(document: Document, reason: str) -> Document:
+        _reject(store, document, reason, now)
+        decided = settled()  # rejected, by this call or another; or completed by another meanwhile
+        if decided.status == DocumentStatus.PENDING_UPLOAD:
+            raise Conflict  # the rejection did not land (the account is gone?): look again
+        return decided
+
+    def attempt(_: int) -> Document:
+        nonlocal known_plan, now
+        document = settled()
+        if document.status != DocumentStatus.PENDING_UPLOAD:
             return document
         info = store.head(document.object_key)
         if info is None:
-            _reject(store, document, MISSING_OBJECT, now)
-            continue
+            return rejected(document, MISSING_OBJECT)
         if info.size > document.declared_size:
-            _reject(store, document, TOO_LARGE, now)
-            continue
+            return rejected(document, TOO_LARGE)
         if known_plan is None:
             known_plan = accounts.get(owner_id).plan
         now = now or utcnow()
-        completed = {"type": UPLOAD_COMPLETED, "account_id": owner_id, "document_id": document_id}
+        completed = UploadCompleted(account_id=owner_id, document_id=document_id)
         try:
             with TransactWrite(connection=transaction_connection()) as transaction:
-                message = outbox.put(transaction, UPLOAD_EVENTS, completed, now=now)
+                message = outbox.put(transaction, completed, now=now)
                 transaction.update(
                     Account(id=owner_id),
                     actions=[
@@ -178,36 +195,36 @@ def complete(
                         Account.allocated_bytes.add(info.size - document.declared_size),
                         Account.document_count.add(1),
                     ],
-                    condition=(Account.used_bytes <= PLAN_LIMITS[known_plan] - info.size)
-                    & (Account.plan == known_plan),
+                    condition=(Account.used_bytes <= known_plan.limit_bytes - info.size) & (Account.plan == known_plan),
                 )
                 transaction.update(
                     document,
                     actions=[
-                        Document.status.set(PROCESSING),
+                        Document.status.set(DocumentStatus.PROCESSING),
                         Document.size.set(info.size),
                         Document.checksum.set(info.etag),
                         *documents.touched(document_id, now),
                         Document.sweep_shard.remove(),
                         Document.sweep_at.remove(),
                     ],
-                    condition=Document.status == PENDING_UPLOAD,
+                    condition=Document.status == DocumentStatus.PENDING_UPLOAD,
                 )
         except TransactWriteError as error:
             flags = failed_items(error)  # [outbox put, account update, document update]
             if flags[2:3] == [True]:
-                continue  # settled by someone else meanwhile: read what they decided
+                return settled()  # settled by someone else meanwhile: what they decided
             if flags[1:2] == [True]:
-                if not read_fresh:  # the plan we were given may be out of date: read it, then decide
-                    known_plan, read_fresh = None, True
-                    continue
-                _reject(store, document, OVER_QUOTA, now)
-                continue
+                now_on = accounts.get(owner_id).plan
+                if now_on != known_plan:  # counted against a plan the account is not on (any more)
+                    known_plan = now_on
+                    raise Conflict from None
+                return rejected(document, OVER_QUOTA)
             raise
         if messages is not None:
             messages.append(message)
         return documents.get(owner_id, document_id)
-    raise RuntimeError(f"upload {document_id} did not settle")
+
+    return retries.retry(Race.PLAN, owner_id, attempt)
 
 
 def _reject(store: ObjectStore, document: Document, reason: str, now: datetime | None = None) -> None:
@@ -230,7 +247,7 @@ def _reject(store: ObjectStore, document: Document, reason: str, now: datetime |
             transaction.update(
                 document,
                 actions=documents.rejected(document.document_id, reason, now),
-                condition=Document.status == PENDING_UPLOAD,
+                condition=Document.status == DocumentStatus.PENDING_UPLOAD,
             )
     except TransactWriteError as error:
         if not any(failed_items(error)):
@@ -251,18 +268,18 @@ def cancel(store: ObjectStore, document: Document, now: datetime | None = None) 
 
     Returns False when there was nothing left to cancel.
     """
-    if document.status == PENDING_UPLOAD:
+    if document.status == DocumentStatus.PENDING_UPLOAD:
         _reject(store, document, CANCELLED, now)
-        return _record_status(document) == (REJECTED, CANCELLED)
-    if document.status != REJECTED:
+        return _record_status(document) == (DocumentStatus.REJECTED, CANCELLED)
+    if document.status != DocumentStatus.REJECTED:
         return False
     if document.sweep_at is None:
-        return documents.delete_record(document, status=REJECTED)
+        return documents.delete_record(document, status=DocumentStatus.REJECTED)
     # Its form may still deliver an object: the sweeper deletes record and object after expiry.
     try:
         document.update(
             actions=[Document.failure_reason.set(CANCELLED)],
-            condition=(Document.status == REJECTED) & ~(Document.failure_reason == CANCELLED),
+            condition=(Document.status == DocumentStatus.REJECTED) & ~(Document.failure_reason == CANCELLED),
         )
     except UpdateError as error:
         if condition_failed(error):
@@ -271,11 +288,11 @@ def cancel(store: ObjectStore, document: Document, now: datetime | None = None) 
     return True
 
 
-def _record_status(document: Document) -> tuple[str, str | None]:
+def _record_status(document: Document) -> tuple[DocumentStatus | None, str | None]:
     try:
         fresh = Document.get(document.owner_id, document.document_id, consistent_read=True)
     except Document.DoesNotExist:
-        return ("", None)
+        return (None, None)
     return (fresh.status, fresh.failure_reason)
 
 
@@ -302,16 +319,16 @@ def sweep(
         document = Document.get(owner_id, document_id, consistent_read=True)
     except Document.DoesNotExist:
         return "gone"
-    if document.status == PENDING_UPLOAD:
+    if document.status == DocumentStatus.PENDING_UPLOAD:
         try:
             complete(store, owner_id, document_id, now, messages=messages)
         except UploadRejected as rejection:
             return f"rejected:{rejection.reason}"
         return "completed"
-    if document.status == REJECTED:
+    if document.status == DocumentStatus.REJECTED:
         store.delete(document.object_key)
         if document.failure_reason == CANCELLED:
-            documents.delete_record(document, status=REJECTED)
+            documents.delete_record(document, status=DocumentStatus.REJECTED)
             return "cancelled"
     _leave_sweep(document)
     return "closed"

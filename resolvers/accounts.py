@@ -62,7 +62,7 @@ async def sign_up(
                 accounts.create,
                 email=email,
                 password_hash=password_hash,
-                plan=input.plan.name,
+                plan=input.plan,
                 home_region=services.settings.region,
                 messages=created,
             )

@@ -9,9 +9,10 @@ import strawberry
 
 from access.context import Context
 from access.permissions import require_account
+from domain.documents import STORED, DocumentStatus
 from events.envelope import Event, EventType
 from models import documents, outbox, uploads
-from models.errors import DocumentNotFound
+from models.errors import DocumentNotFound, RaceLost
 from resolvers import pagination
 from schema.documents import (
     DeleteDocumentInput,
@@ -26,7 +27,7 @@ from schema.documents import (
     UpdateDocumentInput,
     UpdateDocumentResult,
 )
-from schema.errors import BadUserInput, NotFound, NotFoundError, ValidationError
+from schema.errors import BadUserInput, Conflict, NotFound, NotFoundError, ValidationError
 from schema.scalars import Long
 from services import validation
 
@@ -69,7 +70,7 @@ def parse_filter(flt: DocumentFilter | None) -> documents.ListFilter:
         created_before=validation.aware(flt.created_before),
         updated_after=validation.aware(flt.updated_after),
         updated_before=validation.aware(flt.updated_before),
-        status=flt.status.name if flt.status else None,
+        status=flt.status,
     )
 
 
@@ -174,6 +175,8 @@ async def delete_document(
         freed = await services.blocking.run(_delete, services.objects, account.id, document_id, deleted)
     except DocumentNotFound:
         return NotFoundError(message="No document with that id in this account.", id=input.id)
+    except RaceLost as error:
+        raise Conflict(str(error)) from None
     await services.publisher.publish(Event(EventType.DOCUMENT_DELETED, account.id, document_id=document_id))
     # A stored document's quota check and search removal; a cancelled upload needs neither.
     await services.deliver(deleted)
@@ -186,12 +189,12 @@ def _delete(objects: ObjectStore, owner_id: str, document_id: str, messages: lis
     In that order, a process killed between the two leaves objects nothing names, never a listed
     and counted document whose file is gone (tests/test_survival.py kills it there)."""
     record = documents.get(owner_id, document_id)
-    if record.status in documents.STORED:
+    if record.status in STORED:
         if not documents.delete_stored(record, messages):
             raise DocumentNotFound(document_id)
         objects.delete_prefix(f"{owner_id}/{document_id}/")  # the original and what was derived from it
         return int(record.size)
-    held = int(record.declared_size) if record.status == documents.PENDING_UPLOAD else 0
+    held = int(record.declared_size) if record.status == DocumentStatus.PENDING_UPLOAD else 0
     if not uploads.cancel(objects, record):
         raise DocumentNotFound(document_id)
     return held

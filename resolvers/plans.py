@@ -11,7 +11,9 @@ from access.context import Context
 from access.permissions import require_account
 from adapters.cache import Invalidation
 from models import outbox, plans
-from schema.accounts import Account, Plan
+from models.errors import RaceLost
+from schema.accounts import Account
+from schema.errors import Conflict
 from schema.plans import PlanChangePayload, UpgradePlanInput, UpgradePlanResult
 
 
@@ -22,9 +24,12 @@ async def upgrade_plan(
     account = await require_account(info)
     services = info.context.services
     changed_messages: list[outbox.Pending] = []
-    previous, record = await services.blocking.run(
-        functools.partial(plans.change_plan, account.id, input.plan.name, messages=changed_messages)
-    )
+    try:
+        previous, record = await services.blocking.run(
+            functools.partial(plans.change_plan, account.id, input.plan, messages=changed_messages)
+        )
+    except RaceLost as error:
+        raise Conflict(str(error)) from None
     changed = previous != record.plan
     if changed and services.cache is not None:
         # Every process drops its copy of the account before the answer says the plan changed.
@@ -34,6 +39,6 @@ async def upgrade_plan(
     await services.deliver(changed_messages)
     return PlanChangePayload(
         account=Account.from_model(record),
-        previous_plan=Plan(previous),
-        backfill_started=changed and record.plan == "PREMIUM",
+        previous_plan=previous,
+        backfill_started=changed and record.plan.searches_contents,
     )

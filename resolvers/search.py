@@ -24,10 +24,10 @@ from adapters.search.base import (
     SearchFilter,
     SearchPage,
 )
+from domain.documents import DocumentStatus
 from models import documents
 from resolvers import pagination
 from resolvers.documents import parse_filter
-from schema.accounts import Plan
 from schema.documents import Document, DocumentFilter, PageInfo
 from schema.errors import BadUserInput, ValidationError
 from schema.search import Highlight, PremiumRequiredError, SearchConnection, SearchHit, SearchHitEdge, SearchResult
@@ -93,7 +93,7 @@ async def search(
         flt = parse_filter(filter)
     except validation.InvalidInput as error:
         return ValidationError(message=error.message, field=error.field)
-    content = account.plan == "PREMIUM"
+    content = account.plan.searches_contents
     scope = _scope(account.id, query, flt, content)
     offset = 0
     if after is not None:
@@ -107,7 +107,7 @@ async def search(
     if backend is None:
         raise RuntimeError("search is not set up in this process")
     try:
-        if flt.status is not None and flt.status != documents.READY:
+        if flt.status is not None and flt.status != DocumentStatus.READY:
             # Only READY documents are in the index: nothing else can match, but the query is still checked.
             await services.blocking.run(functools.partial(backend.validate, query, content=content))
             page = SearchPage(hits=[], has_more=False)
@@ -125,7 +125,7 @@ async def search(
                 )
             )
     except ContentSearchNotAllowed:
-        return PremiumRequiredError(message=PREMIUM_REQUIRED, plan=Plan(account.plan))
+        return PremiumRequiredError(message=PREMIUM_REQUIRED, plan=account.plan)
     except QuerySyntaxError as error:
         return ValidationError(message=error.message, field="query")
     except PageTooDeep as error:
@@ -134,7 +134,7 @@ async def search(
     edges = []
     for rank, hit in enumerate(page.hits, start=offset + 1):
         record = records.get(hit.document_id)
-        if record is None or record.status != documents.READY:
+        if record is None or record.status != DocumentStatus.READY:
             continue
         node = SearchHit(
             document=Document.from_model(record),

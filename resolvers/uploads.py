@@ -14,9 +14,9 @@ from access.permissions import require_account
 from events.envelope import Event, EventType
 from models import outbox, uploads
 from models.base import utcnow
-from models.errors import DocumentNotFound, QuotaExceeded, UploadRejected
+from models.errors import DocumentNotFound, QuotaExceeded, RaceLost, UploadRejected
 from schema.documents import Document
-from schema.errors import ValidationError
+from schema.errors import Conflict, ValidationError
 from schema.scalars import Long
 from schema.uploads import (
     CompleteUploadInput,
@@ -98,6 +98,8 @@ async def request_upload(
             reserved_bytes=Long(error.reserved_bytes),
             requested_bytes=Long(error.requested_bytes),
         )
+    except RaceLost as error:
+        raise Conflict(str(error)) from None
     # Delivered once the form has expired: settles the upload if nobody completes it.
     await services.deliver(started)
     await services.publisher.publish(Event(EventType.UPLOAD_STARTED, account.id, document_id=document_id))
@@ -131,6 +133,8 @@ async def complete_upload(
         )
     except UploadRejected as rejection:
         return UploadRejectedError(message=str(rejection), reason=UploadRejectionReason(rejection.reason))
+    except RaceLost as error:
+        raise Conflict(str(error)) from None
     # Only the call that completed it has a message: a repeated call's was sent by the first one,
     # or waits in the outbox for the relay.
     await services.deliver(completed)

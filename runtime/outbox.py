@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 import anyio
 
+from adapters.messages import Malformed
 from models import outbox
 from models.base import utcnow
 
@@ -59,8 +60,8 @@ class Outbox:
             except Exception as error:
                 # One line, no traceback: while SQS is away, every change says this.
                 log.warning(
-                    "SQS did not take %s on %s (%r); it stays in the outbox for the relay",
-                    message.message.get("type"),
+                    "SQS did not take outbox message %s for %s (%r); it stays in the outbox for the relay",
+                    message.id,
                     message.queue,
                     error,
                 )
@@ -137,7 +138,18 @@ class Relay:
                 if message.queue not in self.queues:
                     log.error("outbox message %s names a queue unknown here, %s: dropped", message.id, message.queue)
                 else:
-                    await self.blocking.run(outbox.send, self.queues, message, now)
+                    try:
+                        await self.blocking.run(outbox.send, self.queues, message, now)
+                    except Malformed as error:
+                        # Sending it again cannot help: it goes where a worker would have put it.
+                        log.error(
+                            "outbox message %s is no message %s carries (%s); moved to its dead-letter queue: %.200r",
+                            message.id,
+                            message.queue,
+                            error,
+                            message.body,
+                        )
+                        await self.blocking.run(self.queues[message.queue].dead_letter, str(message.body), str(error))
                 sent.append(message.id)
         finally:
             if sent:

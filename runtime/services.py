@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from adapters import local_aws
 from adapters.aws import AwsTarget
-from models import tables
+from models import retries, tables
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -194,6 +194,9 @@ def open_runtime(
     try:
         target = AwsTarget.from_settings(settings, endpoint)
         tables.configure(target, settings.table_prefix)
+        retries.configure(
+            plan_race_attempts=settings.plan_race_attempts, quota_level_attempts=settings.quota_level_attempts
+        )
         if embedded is not None:
             provision(settings, target)
         cache = ReadCache(seconds=settings.cache_seconds, entries=settings.cache_entries)

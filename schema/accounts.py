@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import Enum
 from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
+from domain.plans import Plan as Plan  # exported: the GraphQL enum, declared below
+from schema.enums import graphql_enum
 from schema.errors import Error, RateLimitedError, ValidationError
 from schema.regions import WrongRegionError
 from schema.scalars import Long
@@ -16,10 +17,14 @@ if TYPE_CHECKING:
     from models.accounts import Account as AccountRecord
 
 
-@strawberry.enum(description="What an account may store and how it may search.")
-class Plan(Enum):
-    FREE = strawberry.enum_value("FREE", description="5 GiB; search by file name, dates and tags.")
-    PREMIUM = strawberry.enum_value("PREMIUM", description="20 GiB; full-text search of contents, with OCR.")
+graphql_enum(
+    Plan,
+    "What an account may store and how it may search.",
+    {
+        Plan.FREE: "5 GiB; search by file name, dates and tags.",
+        Plan.PREMIUM: "20 GiB; full-text search of contents, with OCR.",
+    },
+)
 
 
 @strawberry.type(description="Storage use against the plan's limit.")
@@ -46,7 +51,7 @@ class Account:
         return cls(
             id=strawberry.ID(record.id),
             email=record.email,
-            plan=Plan(record.plan),
+            plan=record.plan,
             home_region=record.home_region,
             created_at=record.created_at,
             usage=Usage(

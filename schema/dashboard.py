@@ -73,10 +73,10 @@ class Dashboard:
             average_document_size=Long(figures.average_size),
             total_storage_bytes=Long(figures.bytes),
             accounts_per_plan=[
-                PlanAccounts(plan=Plan(plan), accounts=count) for plan, count in figures.accounts_per_plan.items()
+                PlanAccounts(plan=plan, accounts=count) for plan, count in figures.accounts_per_plan.items()
             ],
             per_plan=[
-                PlanShare(plan=Plan(plan), documents=share.documents, bytes=Long(share.bytes))
+                PlanShare(plan=plan, documents=share.documents, bytes=Long(share.bytes))
                 for plan, share in figures.per_plan.items()
             ],
             per_content_type=[

@@ -28,6 +28,7 @@ def values(settings: Settings) -> dict[str, str]:
     return {
         "upload_form_seconds": str(settings.upload_form_seconds),
         "download_url_lifetime": lifetime(settings.download_url_seconds),
+        "plan_race_attempts": str(settings.plan_race_attempts),
     }
 
 

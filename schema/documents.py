@@ -8,6 +8,9 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
+from domain.documents import STORED
+from domain.documents import DocumentStatus as DocumentStatus  # exported: the GraphQL enum, declared below
+from schema.enums import graphql_enum
 from schema.errors import NotFoundError, ValidationError
 from schema.regions import WrongRegionError
 from schema.scalars import Long
@@ -16,24 +19,17 @@ if TYPE_CHECKING:
     from models.documents import Document as DocumentRecord
 
 
-@strawberry.enum(description="Where a document is in its life.")
-class DocumentStatus(Enum):
-    PENDING_UPLOAD = strawberry.enum_value(
-        "PENDING_UPLOAD", description="A form was issued; the file has not been completed yet."
-    )
-    PROCESSING = strawberry.enum_value("PROCESSING", description="Stored and counted; being processed.")
-    READY = strawberry.enum_value(
-        "READY", description="Stored, counted, ready to download, and already in `search` results."
-    )
-    FAILED = strawberry.enum_value(
-        "FAILED", description="Stored and counted, but processing failed; see `failureReason`."
-    )
-    REJECTED = strawberry.enum_value(
-        "REJECTED", description="The upload was refused (see `failureReason`); nothing is stored or counted."
-    )
-
-
-DOWNLOADABLE = {DocumentStatus.PROCESSING, DocumentStatus.READY, DocumentStatus.FAILED}
+graphql_enum(
+    DocumentStatus,
+    "Where a document is in its life.",
+    {
+        DocumentStatus.PENDING_UPLOAD: "A form was issued; the file has not been completed yet.",
+        DocumentStatus.PROCESSING: "Stored and counted; being processed.",
+        DocumentStatus.READY: "Stored, counted, ready to download, and already in `search` results.",
+        DocumentStatus.FAILED: "Stored and counted, but processing failed; see `failureReason`.",
+        DocumentStatus.REJECTED: "The upload was refused (see `failureReason`); nothing is stored or counted.",
+    },
+)
 
 
 @strawberry.type(description="A stored document. Only its owner can see it.")
@@ -63,7 +59,7 @@ class Document:
         )
     )
     def download_url(self, info: strawberry.Info) -> str | None:
-        if self.status not in DOWNLOADABLE:
+        if self.status not in STORED:
             return None
         url: str = info.context.download_url(self.object_key, self.name)
         return url
@@ -75,7 +71,7 @@ class Document:
             name=record.name,
             content_type=record.content_type,
             size=Long(int(record.size)),
-            status=DocumentStatus(record.status),
+            status=record.status,
             tags=[str(tag) for tag in record.tags or []],
             description=record.description or "",
             checksum=record.checksum,

@@ -61,3 +61,10 @@ class NotFound(CodedError):
 
 class BadUserInput(CodedError):
     code = "BAD_USER_INPUT"
+
+
+class Conflict(CodedError):
+    """The change lost the race to other changes of the same account on every attempt; nothing of
+    it was made, and the same request a moment later may succeed."""
+
+    code = "CONFLICT"

@@ -87,7 +87,10 @@ class Query:
 @strawberry.type(
     description=(
         "Changing: every mutation but `signUp` and `signIn` needs a bearer token. A token of another "
-        "region's account gets `WrongRegionError` (or `WRONG_REGION` where the result is no union)."
+        "region's account gets `WrongRegionError` (or `WRONG_REGION` where the result is no union). "
+        "A change that loses the race to another change of the same account (a plan change while "
+        "documents are being counted) is tried again, ${plan_race_attempts} times in all, then answered "
+        "with `CONFLICT` and nothing changed: send it again a moment later."
     )
 )
 class Mutation:

@@ -17,7 +17,7 @@ from botocore.exceptions import EndpointConnectionError
 from ulid import ULID
 
 from adapters.blocking import Blocking
-from adapters.queue import QUEUES, SqsQueue
+from adapters.queue import DEAD_LETTER_REASON, QUEUES, SqsQueue
 from models import accounts, uploads
 from models.outbox import Pending
 from runtime.outbox import Outbox, Relay
@@ -31,11 +31,14 @@ class Sqs:
 
     def __init__(self, target: Any) -> None:
         client = target.client("sqs")
+        self.client = client
         self.queues = {
             name: SqsQueue(target, client.create_queue(QueueName=f"outbox-test-{name}")["QueueUrl"]) for name in QUEUES
         }
         for queue in self.queues.values():
+            client.create_queue(QueueName=queue.url.rsplit("/", 1)[-1] + "-dlq")
             client.purge_queue(QueueUrl=queue.url)
+            client.purge_queue(QueueUrl=f"{queue.url}-dlq")
             queue.client.meta.events.register("before-parameter-build.sqs.SendMessage", self._before_send)
         self.refusing = False
         self.refused = 0
@@ -46,14 +49,27 @@ class Sqs:
         if self.refusing:
             self.refused += 1
             raise EndpointConnectionError(endpoint_url="SQS, refusing in tests/workers/test_outbox.py")
-        self.sent.append((json.loads(params["MessageBody"]), params["DelaySeconds"]))
+        if not params["QueueUrl"].endswith("-dlq"):  # a move to a dead-letter queue is not a send
+            self.sent.append((json.loads(params["MessageBody"]), params["DelaySeconds"]))
 
     def received(self, name: str) -> list[dict[str, Any]]:
         """Every message visible on queue ``name`` now."""
         messages = []
         while batch := self.queues[name].receive(10, 0, visibility_seconds=60):
-            messages += [message.body for message in batch]
+            messages += [json.loads(message.body) for message in batch]
         return messages
+
+    def dead_letters(self, name: str) -> list[tuple[str, str]]:
+        """(body, reason) of every message on the dead-letter queue of queue ``name`` now."""
+        url = f"{self.queues[name].url}-dlq"
+        found = []
+        while batch := self.client.receive_message(
+            QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0, MessageAttributeNames=["All"]
+        ).get("Messages", []):
+            for message in batch:
+                found.append((message["Body"], message["MessageAttributes"][DEAD_LETTER_REASON]["StringValue"]))
+                self.client.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+        return found
 
 
 @pytest.fixture
@@ -171,6 +187,26 @@ async def test_the_relay_keeps_trying_while_sqs_refuses_and_sends_once_it_takes(
             await running
 
     assert sqs.received("account-events") == [{"type": "account.created", "account_id": account.id}]
+
+
+async def test_the_relay_moves_a_message_its_queue_does_not_carry_to_the_dead_letter_queue(sqs: Sqs) -> None:
+    messages: list[Pending] = []
+    account = new_account(messages)
+    broken = '{"type": "account.created"}'  # no account: no worker could act on it
+    Pending(id=str(ULID()), queue="account-events", body=broken, created_at=messages[0].created_at).save()
+
+    assert await relay(sqs).run_once() == 2
+    assert await relay(sqs).run_once() == 0  # nothing left to try again
+
+    assert sqs.received("account-events") == [{"type": "account.created", "account_id": account.id}]
+    assert sqs.dead_letters("account-events") == [
+        (
+            broken,
+            "Object missing required field `account_id` "
+            "(expected a JSON object with a type of account.created, account.updated)",
+        )
+    ]
+    assert waiting_ids() == []
 
 
 async def test_discarded_messages_are_removed_unsent(sqs: Sqs) -> None:

@@ -110,6 +110,15 @@ def test_bad_values_are_refused_with_the_variable_named(env: dict[str, str], mes
     assert str(raised.value) == message
 
 
+def test_the_attempts_of_each_kind_of_race_are_read() -> None:
+    assert (Settings.from_env({}).plan_race_attempts, Settings.from_env({}).quota_level_attempts) == (10, 5)
+    settings = Settings.from_env({"DOCSTORE_PLAN_RACE_ATTEMPTS": "4", "DOCSTORE_QUOTA_LEVEL_ATTEMPTS": "2"})
+
+    assert (settings.plan_race_attempts, settings.quota_level_attempts) == (4, 2)
+    with pytest.raises(SettingsError, match="DOCSTORE_PLAN_RACE_ATTEMPTS must be at least 1"):
+        Settings.from_env({"DOCSTORE_PLAN_RACE_ATTEMPTS": "0"})
+
+
 def test_one_region_by_default_at_its_own_public_url() -> None:
     settings = Settings.from_env({"DOCSTORE_PORT": "9000"})
 

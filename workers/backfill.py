@@ -23,17 +23,18 @@ import logging
 import tempfile
 from itertools import islice
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from adapters.queue import PLAN_CHANGED, index_account, index_document, plan_changed
+from adapters.messages import IndexAccount, IndexDocument, PlanChanged, new_key
 from models import accounts, documents
 from models.errors import AccountNotFound
-from workers.consumer import UnknownMessage, addressed
+from workers.consumer import UnknownMessage
 from workers.extraction import ExtractionFailed
 from workers.extractors import registry
 
 if TYPE_CHECKING:
     from adapters.blocking import Blocking
+    from adapters.messages import QueueMessage
     from adapters.queue import Queue
     from adapters.s3 import ObjectStore
     from models.documents import Document
@@ -64,27 +65,27 @@ class Backfill:
         self.backfill_queue = backfill_queue
         self.index_queue = index_queue
 
-    async def handle(self, body: dict[str, Any]) -> None:
-        kind, account_id, _ = addressed(body)
-        if kind != PLAN_CHANGED:
-            raise UnknownMessage(f"unknown message {kind!r} on the backfill queue")
-        after = body.get("after")
+    async def handle(self, message: QueueMessage) -> None:
+        if not isinstance(message, PlanChanged):
+            raise UnknownMessage(f"the backfill takes no {message.kind!r} message")
+        account_id, after = message.account_id, message.after
         try:
             account = await self.blocking.run(accounts.get, account_id)
         except AccountNotFound:
             return
         if after is None:
             # First chunk: entries of documents that already have text (or need none) follow the plan now.
-            await self.blocking.run(self.index_queue.send, index_account(account_id))
+            await self.blocking.run(self.index_queue.send, IndexAccount(account_id=account_id, key=new_key()))
             await self.pipeline.check_quota(account_id)
-        if account.plan != "PREMIUM":
+        if not account.plan.searches_contents:
             return
-        chunk = await self.blocking.run(self._chunk, account_id, after if isinstance(after, str) else None)
+        chunk = await self.blocking.run(self._chunk, account_id, after)
         for record in chunk:
             if record.text_key is None and registry.gives_text(record.content_type):
                 await self._extract(record)
         if len(chunk) == CHUNK:
-            await self.blocking.run(self.backfill_queue.send, plan_changed(account_id, chunk[-1].document_id))
+            following = PlanChanged(account_id=account_id, key=new_key(), after=chunk[-1].document_id)
+            await self.blocking.run(self.backfill_queue.send, following)
         else:
             log.info("backfill of account %s done", account_id)
 
@@ -104,7 +105,8 @@ class Backfill:
                 log.info("backfill: document %s gives no text: %s", record.document_id, failure.reason)
                 return
         if await self.blocking.run(documents.set_text, record, text.key, text.pages):
-            await self.blocking.run(self.index_queue.send, index_document(record.owner_id, record.document_id))
+            indexed = IndexDocument(account_id=record.owner_id, document_id=record.document_id, key=new_key())
+            await self.blocking.run(self.index_queue.send, indexed)
         else:
             # Deleted (or given text) meanwhile: a text object nobody points at must not stay behind.
             current = await self.blocking.run(documents.get_many, record.owner_id, [record.document_id])

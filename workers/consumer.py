@@ -1,10 +1,19 @@
-"""The queue consumer: long-polls a queue and hands each message to a handler.
+"""The queue consumer: long-polls a queue and hands each message, read and checked, to a handler.
 
-A message is deleted only after its handler succeeded. A handler that raises leaves it on the
+Each body is read as one of the kinds of message the queue carries (``adapters.messages``). A
+message is deleted only after its handler succeeded. A handler that raises leaves it on the
 queue: it comes back after the visibility timeout and, after five receives, goes to the
 dead-letter queue. Deletes are sent in batches of up to ten (one ``DeleteMessageBatch``), gathered
 for at most ``DELETE_GATHER_SECONDS``: a message whose delete is lost to a crash comes back, as
 if its handler had failed after its work.
+
+A message that is not one the queue carries (not JSON, an unknown type, a field missing or of the
+wrong type), or that its handler refuses with :class:`UnknownMessage`, can never succeed: it is
+sent to the queue's dead-letter queue at once, unchanged and with the reason in its
+``DocStoreReason`` attribute, with one log line, and then deleted. Sent before the delete, so it is
+never lost: should the send fail, the message stays and comes back (and SQS's redrive moves it
+after five receives); should the process stop between the two, the dead-letter queue holds it
+twice. It is never handed to the handler, so it cannot loop.
 
 Where a handler's own conditional writes make running it twice harmless (the pipeline's and the
 indexer's), that is all the protection a redelivery needs. Otherwise (``remembers=True``) an
@@ -16,14 +25,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from adapters import messages
 from models import idempotency
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
     from adapters.blocking import Blocking
+    from adapters.messages import QueueMessage
     from adapters.queue import Message, Queue
 
 log = logging.getLogger(__name__)
@@ -35,38 +46,20 @@ DELETE_BATCH = 10
 
 
 class UnknownMessage(ValueError):
-    """A message no handler understands: retrying cannot help, so it is logged and dropped."""
-
-
-def addressed(body: dict[str, Any]) -> tuple[object, str, str | None]:
-    """A work message's type, account and document (None unless a string); ``UnknownMessage``
-    for one that names no account, which no handler can act on."""
-    kind = body.get("type")
-    account_id = body.get("account_id")
-    document_id = body.get("document_id")
-    if not isinstance(account_id, str):
-        raise UnknownMessage(f"no account_id in {kind!r} message")
-    return kind, account_id, document_id if isinstance(document_id, str) else None
-
-
-def message_key(body: dict[str, Any]) -> str | None:
-    """What makes two messages the same work: their type and the ids they are about."""
-    kind = body.get("type")
-    if not isinstance(kind, str):
-        return None
-    # "key" tells apart messages about the same ids that are different work (a second plan change).
-    ids = [str(body[name]) for name in ("account_id", "document_id", "key") if body.get(name)]
-    return ":".join([kind, *ids])
+    """A message its handler cannot act on: retrying cannot help, so it goes to the dead-letter queue."""
 
 
 class Consumer:
+    """Consumes ``queue``, which carries the messages ``kinds`` (``adapters.messages.on_queue``)."""
+
     def __init__(
         self,
         queue: Queue,
-        handle: Callable[[dict[str, Any]], Awaitable[None]],
+        handle: Callable[[QueueMessage], Awaitable[None]],
         blocking: Blocking,
         *,
         name: str,
+        kinds: tuple[type[QueueMessage], ...],
         concurrency: int = 4,
         wait_seconds: int = 5,
         visibility_seconds: int | None = None,
@@ -77,10 +70,13 @@ class Consumer:
         self.handle = handle
         self.blocking = blocking
         self.name = name
+        self.kinds = kinds
         self.wait_seconds = wait_seconds
         self.visibility_seconds = visibility_seconds
         self.slots = asyncio.Semaphore(concurrency)
         self.handled = 0
+        #: Messages sent to the dead-letter queue as ones no handler can act on.
+        self.dead_lettered = 0
         self._deletes: list[tuple[Message, asyncio.Future[bool]]] = []
         self._timer: asyncio.TimerHandle | None = None
         self._sending: set[asyncio.Task[None]] = set()
@@ -110,17 +106,22 @@ class Consumer:
             await asyncio.gather(*running, return_exceptions=True)
 
     async def process(self, message: Message) -> bool:
-        """Handle one message; True when it was deleted after (done or dropped)."""
-        key = message_key(message.body) if self.remembers else None
+        """Handle one message; True when it was deleted after (done, a repeat dropped, or sent to
+        the dead-letter queue)."""
+        try:
+            work = messages.parse(message.body, self.kinds)
+        except messages.Malformed as error:
+            return await self.dead_letter(message, str(error))
+        key = work.dedupe_key if self.remembers else None
         try:
             if key is not None and await self.blocking.run(idempotency.seen, key):
                 log.info("%s: %s was already handled; dropping the repeat", self.name, key)
             else:
-                await self.handle(message.body)
+                await self.handle(work)
                 if key is not None:
                     await self.blocking.run(idempotency.remember, key)
         except UnknownMessage as error:
-            log.error("%s: dropping message %s: %s", self.name, message.id, error)
+            return await self.dead_letter(message, str(error))
         except Exception:
             log.exception(
                 "%s: message %s (%s) failed on receive %d; it returns after its visibility timeout",
@@ -131,6 +132,27 @@ class Consumer:
             )
             return False
         self.handled += 1
+        return await self.delete(message)
+
+    async def dead_letter(self, message: Message, reason: str) -> bool:
+        """Move a message no handler can act on to the dead-letter queue, then delete it; True once
+        deleted. Should the move fail, it stays (False) and comes back: never lost."""
+        log.error(
+            "%s: message %s is not one this queue's handler can act on (%s); moving it to the dead-letter "
+            "queue: %.200r",
+            self.name,
+            message.id,
+            reason,
+            message.body,
+        )
+        try:
+            await self.blocking.run(self.queue.dead_letter, message.body, reason)
+        except Exception:
+            log.exception(
+                "%s: could not move message %s to the dead-letter queue; it comes back", self.name, message.id
+            )
+            return False
+        self.dead_lettered += 1
         return await self.delete(message)
 
     async def delete(self, message: Message) -> bool:

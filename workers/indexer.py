@@ -17,22 +17,25 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from adapters.queue import INDEX_ACCOUNT, INDEX_DOCUMENT
+from adapters.messages import IndexAccount, IndexDocument, on_queue
+from adapters.queue import SEARCH_INDEX
 from adapters.search.base import IndexedDocument, WriterBusy
+from domain.documents import DocumentStatus
 from models import accounts, documents
-from models.documents import PROCESSING, READY
 from models.errors import AccountNotFound
-from workers.consumer import Consumer, UnknownMessage, addressed
+from workers.consumer import Consumer, UnknownMessage
 
 if TYPE_CHECKING:
     from pathlib import Path
 
     from adapters.blocking import Blocking
+    from adapters.messages import QueueMessage
     from adapters.queue import Queue
     from adapters.s3 import ObjectStore
     from adapters.search.tantivy_index import TantivyIndex, TantivyWriter
+    from domain.plans import Plan
     from models.documents import Document
 
 log = logging.getLogger(__name__)
@@ -69,7 +72,7 @@ def note(root: Path, generation: str, owner_id: str, document_ids: list[str]) ->
         journal.write(lines)
 
 
-def entry(record: Document, plan: str, text: str | None) -> IndexedDocument:
+def entry(record: Document, plan: Plan, text: str | None) -> IndexedDocument:
     """The index entry of a READY document: its text (the first ``MAX_INDEXED_CHARS``) only on PREMIUM."""
     return IndexedDocument(
         owner_id=record.owner_id,
@@ -80,13 +83,13 @@ def entry(record: Document, plan: str, text: str | None) -> IndexedDocument:
         content_type=record.content_type,
         created_at=record.created_at,
         updated_at=record.updated_at,
-        content=text[:MAX_INDEXED_CHARS] if plan == "PREMIUM" and text is not None else None,
+        content=text[:MAX_INDEXED_CHARS] if plan.searches_contents and text is not None else None,
     )
 
 
-def entry_for(objects: ObjectStore, record: Document, plan: str) -> IndexedDocument:
+def entry_for(objects: ObjectStore, record: Document, plan: Plan) -> IndexedDocument:
     """``record``'s entry under ``plan``, its text read from S3 only where the plan indexes it."""
-    text = objects.get_text(record.text_key) if plan == "PREMIUM" and record.text_key else None
+    text = objects.get_text(record.text_key) if plan.searches_contents and record.text_key else None
     return entry(record, plan, text)
 
 
@@ -104,7 +107,9 @@ def current_entries(
     for document_id in document_ids:
         record = found.get(document_id)
         # READY, or about to be: the pipeline writes READY once the index holds the document.
-        if record is None or not (record.status == READY or (record.status == PROCESSING and record.indexing)):
+        if record is None or not (
+            record.status == DocumentStatus.READY or (record.status == DocumentStatus.PROCESSING and record.indexing)
+        ):
             removals.append(document_id)
             continue
         upserts.append(entry_for(objects, record, plan))
@@ -158,16 +163,18 @@ class Indexer:
         self.lock = asyncio.Lock()
         self.pending: asyncio.Future[None] | None = None
 
-    async def handle(self, body: dict[str, Any]) -> None:
-        kind, account_id, document_id = addressed(body)
-        if kind == INDEX_DOCUMENT and document_id is not None:
-            await self.sync(account_id, [document_id])
-        elif kind == INDEX_ACCOUNT:
-            ready = await self.blocking.run(lambda: [record.document_id for record in documents.ready_of(account_id)])
-            for start in range(0, len(ready), 100):
-                await self.sync(account_id, ready[start : start + 100])
-        else:
-            raise UnknownMessage(f"unknown message type {kind!r}")
+    async def handle(self, message: QueueMessage) -> None:
+        match message:
+            case IndexDocument(account_id=account_id, document_id=document_id):
+                await self.sync(account_id, [document_id])
+            case IndexAccount(account_id=account_id):
+                ready = await self.blocking.run(
+                    lambda: [record.document_id for record in documents.ready_of(account_id)]
+                )
+                for start in range(0, len(ready), 100):
+                    await self.sync(account_id, ready[start : start + 100])
+            case _:
+                raise UnknownMessage(f"the indexer takes no {message.kind!r} message")
 
     async def sync(self, owner_id: str, document_ids: list[str]) -> None:
         """Make the entries of these documents match their records; returns once committed."""
@@ -248,7 +255,8 @@ class Indexer:
             queue,
             self.handle,
             self.blocking,
-            name="search-index",
+            name=SEARCH_INDEX,
+            kinds=on_queue(SEARCH_INDEX),
             concurrency=16,
             wait_seconds=wait_seconds,
             visibility_seconds=visibility_seconds,

@@ -36,20 +36,21 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from adapters.cache import Invalidation
-from adapters.queue import (
-    ACCOUNT_CREATED,
-    ACCOUNT_UPDATED,
-    DOCUMENT_DELETED,
-    UPLOAD_COMPLETED,
-    UPLOAD_STARTED,
-    index_document,
+from adapters.messages import (
+    AccountCreated,
+    AccountUpdated,
+    DocumentDeleted,
+    IndexDocument,
+    UploadCompleted,
+    UploadStarted,
+    new_key,
 )
+from domain.documents import DocumentStatus
 from events.envelope import Event, EventType
 from models import accounts, documents, outbox, processing, quota, uploads
 from models.content_types import CONTENT_TYPES
-from models.documents import PENDING_UPLOAD, PROCESSING, READY
 from models.errors import AccountNotFound, DocumentNotFound
-from workers.consumer import UnknownMessage, addressed
+from workers.consumer import UnknownMessage
 from workers.detect import detect_file
 from workers.extraction import ExtractionFailed
 from workers.extractors import registry
@@ -60,6 +61,7 @@ if TYPE_CHECKING:
     from adapters.blocking import Blocking
     from adapters.cache import ReadCache
     from adapters.mail import Mailer
+    from adapters.messages import QueueMessage
     from adapters.metrics import Metrics
     from adapters.pubsub import Publisher
     from adapters.queue import Queue
@@ -119,21 +121,21 @@ class Pipeline:
     #: Where the messages of changes the pipeline makes go after their commit (``runtime.outbox``).
     outbox: Outbox | None = None
 
-    async def handle(self, body: dict[str, Any]) -> None:
-        kind, account_id, document_id = addressed(body)
-        if kind == UPLOAD_COMPLETED and document_id is not None:
-            await self.upload_completed(account_id, document_id)
-        elif kind == UPLOAD_STARTED and document_id is not None:
-            await self.upload_expired(account_id, document_id)
-        elif kind == DOCUMENT_DELETED:
-            await self.check_quota(account_id)
-        elif kind == ACCOUNT_CREATED:
-            await self.blocking.run(accounts.count_new, account_id)
-            await self.sync_account(account_id)
-        elif kind == ACCOUNT_UPDATED:
-            await self.sync_account(account_id)
-        else:
-            raise UnknownMessage(f"unknown message type {kind!r}")
+    async def handle(self, message: QueueMessage) -> None:
+        match message:
+            case UploadCompleted(account_id=account_id, document_id=document_id):
+                await self.upload_completed(account_id, document_id)
+            case UploadStarted(account_id=account_id, document_id=document_id):
+                await self.upload_expired(account_id, document_id)
+            case DocumentDeleted(account_id=account_id):
+                await self.check_quota(account_id)
+            case AccountCreated(account_id=account_id):
+                await self.blocking.run(accounts.count_new, account_id)
+                await self.sync_account(account_id)
+            case AccountUpdated(account_id=account_id):
+                await self.sync_account(account_id)
+            case _:
+                raise UnknownMessage(f"the pipeline takes no {message.kind!r} message")
 
     async def sync_account(self, account_id: str) -> None:
         if self.account_sync is not None:
@@ -144,7 +146,7 @@ class Pipeline:
             record = await self.blocking.run(documents.get, account_id, document_id)
         except DocumentNotFound:
             return
-        if record.status == PENDING_UPLOAD:
+        if record.status == DocumentStatus.PENDING_UPLOAD:
             completed: list[outbox.Pending] = []
             outcome = await self.blocking.run(
                 functools.partial(uploads.sweep, self.objects, account_id, document_id, messages=completed)
@@ -162,10 +164,10 @@ class Pipeline:
             account = await self.blocking.run(accounts.get_cached, account_id, self.cache)
         except (DocumentNotFound, AccountNotFound):
             return
-        if record.status == READY:
+        if record.status == DocumentStatus.READY:
             # A repeat: the first delivery may have stopped before the index heard of it.
             await self.announce_to_index(record)
-        if record.status != PROCESSING:
+        if record.status != DocumentStatus.PROCESSING:
             return
         await self.publish(EventType.PROCESSING_STARTED, record)
         work = Path(tempfile.mkdtemp(prefix="docstore-", dir=self.work_dir))
@@ -186,7 +188,7 @@ class Pipeline:
         await self.blocking.run(processing.count, record, plan=account.plan, content_type=detected)
         stored_text: str | None = None
         pages: int | None = None
-        if account.plan == "PREMIUM" and registry.gives_text(detected):
+        if account.plan.searches_contents and registry.gives_text(detected):
             try:
                 text = await self.extract_text(record, path, detected, progress=self._progress(record))
             except ExtractionFailed as failure:
@@ -273,7 +275,8 @@ class Pipeline:
 
     async def announce_to_index(self, record: Document) -> None:
         if self.index_queue is not None:
-            await self.blocking.run(self.index_queue.send, index_document(record.owner_id, record.document_id))
+            message = IndexDocument(account_id=record.owner_id, document_id=record.document_id, key=new_key())
+            await self.blocking.run(self.index_queue.send, message)
 
     def _progress(self, record: Document) -> Callable[[int, int], Awaitable[None]]:
         # The extraction process throttles what reaches here (workers.extractors.sandbox).

@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from adapters.queue import index_document
+from adapters.messages import IndexDocument, new_key
 from adapters.search.tantivy_index import TantivyIndex
 from models import accounts, documents
 from models.errors import AccountNotFound
@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from adapters.queue import Queue
     from adapters.s3 import ObjectStore
     from adapters.search.base import IndexedDocument
+    from domain.plans import Plan
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +78,7 @@ def _exclusive(root: Path) -> Iterator[None]:
 
 
 def _entries(objects: ObjectStore, progress: Callable[[IndexedDocument], None]) -> Iterator[IndexedDocument]:
-    plans: dict[str, str | None] = {}
+    plans: dict[str, Plan | None] = {}
     for record in documents.all_ready():
         if record.owner_id not in plans:
             try:
@@ -134,7 +135,7 @@ def rebuild(
             (root / MARKER).unlink(missing_ok=True)
         changed = journaled(root, generation)
         for owner_id, document_id in changed:
-            index_queue.send(index_document(owner_id, document_id))
+            index_queue.send(IndexDocument(account_id=owner_id, document_id=document_id, key=new_key()))
         journal_path(root, generation).unlink(missing_ok=True)
         TantivyIndex.collect(root)
     log.info("search index rebuilt as %s: %d documents, %d replayed", generation, count, len(changed))

@@ -12,6 +12,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from adapters.blocking import Blocking
+from adapters.messages import on_queue
 from adapters.queue import ACCOUNT_EVENTS, BACKFILL, SEARCH_INDEX, UPLOAD_EVENTS
 from runtime.outbox import Outbox, Relay
 from workers import sweeper
@@ -96,6 +97,7 @@ async def run_workers(
             pipeline.handle,
             blocking,
             name=name,
+            kinds=on_queue(name),
             concurrency=settings.worker_concurrency,
             wait_seconds=settings.queue_wait_seconds,
             visibility_seconds=settings.queue_visibility_seconds,
@@ -110,6 +112,7 @@ async def run_workers(
             backfill.handle,
             blocking,
             name=BACKFILL,
+            kinds=on_queue(BACKFILL),
             concurrency=1,
             wait_seconds=settings.queue_wait_seconds,
             visibility_seconds=settings.queue_visibility_seconds,

@@ -12,10 +12,12 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from ulid import ULID
 
+from domain.documents import DocumentStatus
+from domain.plans import GIB, Plan
 from models import accounts, counters, documents, plans, processing, quota
-from models.accounts import GIB, Account
+from models.accounts import Account
 from models.base import utcnow
-from models.documents import PROCESSING, Document
+from models.documents import Document
 from models.errors import AccountNotFound
 
 # Each test compares the session's shared counters before and after its own work.
@@ -45,7 +47,7 @@ def processing_document(account: Account, size: int) -> Document:
         content_type=TEXT,
         size=size,
         declared_size=size,
-        status=PROCESSING,
+        status=DocumentStatus.PROCESSING,
         object_key=f"{account.id}/{document_id}/original",
         created_at=now,
         updated_at=now,
@@ -100,7 +102,7 @@ def test_change_plan_moves_the_accounts_documents_bytes_and_itself(target) -> No
     processing_document(account, 1000)  # stored, not counted yet: not in any counter
     before = snapshot()
 
-    previous, changed = plans.change_plan(account.id, "PREMIUM")
+    previous, changed = plans.change_plan(account.id, Plan.PREMIUM)
 
     assert previous == "FREE"
     assert (changed.plan, changed.counted_plan) == ("PREMIUM", "PREMIUM")
@@ -113,7 +115,7 @@ def test_change_plan_of_an_uncounted_account_moves_only_its_documents(target) ->
     counted_document(account, 7)
     before = snapshot()
 
-    assert plans.change_plan(account.id, "FREE")[0] == "PREMIUM"
+    assert plans.change_plan(account.id, Plan.FREE)[0] == Plan.PREMIUM
 
     assert totals(account.id) == (1, 7, None, "FREE")
     assert delta(before) == zero(free=(1, 7, 0), premium=(-1, -7, 0))
@@ -124,7 +126,7 @@ def test_change_to_the_same_plan_writes_nothing(target) -> None:
     counted_document(account, 5)
     before = snapshot()
 
-    previous, same = plans.change_plan(account.id, "FREE")
+    previous, same = plans.change_plan(account.id, Plan.FREE)
 
     assert (previous, same.plan, same.id) == ("FREE", "FREE", account.id)
     assert delta(before) == zero()
@@ -135,8 +137,8 @@ def test_change_plan_of_a_missing_account_or_to_an_unknown_plan_changes_nothing(
     before = snapshot()
 
     with pytest.raises(AccountNotFound):
-        plans.change_plan(str(ULID()), "PREMIUM")
-    with pytest.raises(ValueError, match="unknown plan"):
+        plans.change_plan(str(ULID()), Plan.PREMIUM)
+    with pytest.raises(ValueError, match="not a valid Plan"):
         plans.change_plan(account.id, "GOLD")
 
     assert totals(account.id) == (0, 0, "FREE", "FREE")
@@ -146,12 +148,12 @@ def test_change_plan_of_a_missing_account_or_to_an_unknown_plan_changes_nothing(
 def test_documents_count_and_leave_under_the_owners_current_plan(target) -> None:
     account = new_account("FREE")
     early = counted_document(account, 40)
-    plans.change_plan(account.id, "PREMIUM")
+    plans.change_plan(account.id, Plan.PREMIUM)
     late = processing_document(account, 2)
     before = snapshot()
 
     # The pipeline read the plan before the change: its guess is stale, the count is not.
-    assert processing.count(late, plan="FREE", content_type=TEXT)
+    assert processing.count(late, plan=Plan.FREE, content_type=TEXT)
     assert documents.delete_stored(early)
 
     assert delta(before) == zero(all=(0, -38, 0), premium=(0, -38, 0), text=(0, -38, 0))
@@ -208,7 +210,7 @@ def test_over_quota_counter_follows_the_flag(target) -> None:
     over = delta(before)
     quota.evaluate(account.id)  # no crossing: no change
     again = delta(before)
-    plans.change_plan(account.id, "PREMIUM")
+    plans.change_plan(account.id, Plan.PREMIUM)
     quota.evaluate(account.id)  # 20 GiB now: back under
 
     assert over == again == zero(over=(0, 0, 1))
@@ -238,13 +240,13 @@ def test_plan_flips_racing_counts_and_deletes_lose_and_double_count_nothing(targ
     before = snapshot()
 
     def flip() -> None:
-        plans.change_plan(account.id, "PREMIUM" if accounts.get(account.id).plan == "FREE" else "FREE")
+        plans.change_plan(account.id, Plan.PREMIUM if accounts.get(account.id).plan == Plan.FREE else "FREE")
 
     results = []
     with ThreadPoolExecutor(8) as pool:
         for round_ in range(8):
             counting = late[4 * round_ : 4 * round_ + 4]
-            work = [lambda d=d: processing.count(d, plan="FREE", content_type=TEXT) for d in counting]
+            work = [lambda d=d: processing.count(d, plan=Plan.FREE, content_type=TEXT) for d in counting]
             work += [lambda d=d: documents.delete_stored(d) for d in (early[round_], counting[0])]
             work.append(flip)
             random.Random(round_).shuffle(work)

@@ -9,6 +9,9 @@ from typing import Any
 import pytest
 from ulid import ULID
 
+from adapters.messages import UploadCompleted
+from domain.documents import DocumentStatus
+from domain.plans import GIB, Plan
 from models import accounts, documents, plans, uploads
 from models.base import utcnow
 from models.documents import Document
@@ -32,6 +35,11 @@ def waiting(**about: str) -> list[tuple[str, dict[str, Any], int]]:
         if all(body.get(name) == value for name, value in about.items()):
             found.append((item.queue, body, int(item.delay_seconds)))
     return sorted(found, key=lambda entry: (entry[0], entry[1]["type"]))
+
+
+def body_of(item: Pending) -> dict[str, Any]:
+    """The message as the outbox holds it: its JSON, read as it is."""
+    return json.loads(item.body)
 
 
 def written_at(moment: Any) -> list[Pending]:
@@ -60,7 +68,7 @@ def test_sign_up_writes_account_created_with_the_account(target) -> None:
 
     body = {"type": "account.created", "account_id": account.id}
     assert waiting(account_id=account.id) == [("account-events", body, 0)]
-    assert [(item.queue, item.message) for item in sent] == [("account-events", body)]
+    assert [(item.queue, body_of(item)) for item in sent] == [("account-events", body)]
 
 
 def test_a_taken_email_writes_no_account_and_no_message(target) -> None:
@@ -86,7 +94,7 @@ def test_an_upload_form_writes_upload_started_delayed_until_the_form_and_grace_h
 
     body = {"type": "upload.started", "account_id": account.id, "document_id": document.document_id}
     assert waiting(document_id=document.document_id) == [("upload-events", body, 90 + 30 + 1)]
-    assert [item.id for item in sent] == [item.id for item in Pending.scan() if item.message == body]
+    assert [item.id for item in sent] == [item.id for item in Pending.scan() if body_of(item) == body]
 
 
 def test_an_upload_over_quota_writes_no_record_and_no_message(target) -> None:
@@ -95,7 +103,7 @@ def test_an_upload_over_quota_writes_no_record_and_no_message(target) -> None:
     sent: list[Pending] = []
 
     with pytest.raises(QuotaExceeded):
-        start(account, 6 * accounts.GIB, document_id, now=LATER, messages=sent)
+        start(account, 6 * GIB, document_id, now=LATER, messages=sent)
 
     assert sent == []
     assert waiting(document_id=document_id) == []
@@ -110,12 +118,15 @@ def test_completing_an_upload_twice_writes_upload_completed_once(target, store) 
     first: list[Pending] = []
     second: list[Pending] = []
 
-    uploads.complete(store, account.id, document.document_id, plan="FREE", messages=first)
-    again = uploads.complete(store, account.id, document.document_id, plan="FREE", messages=second)
+    uploads.complete(store, account.id, document.document_id, plan=Plan.FREE, messages=first)
+    again = uploads.complete(store, account.id, document.document_id, plan=Plan.FREE, messages=second)
 
     body = {"type": "upload.completed", "account_id": account.id, "document_id": document.document_id}
-    assert again.status == documents.PROCESSING
-    assert [item.message for item in first] == [body]
+    assert again.status == DocumentStatus.PROCESSING
+    assert [body_of(item) for item in first] == [body]
+    assert [item.message for item in first] == [
+        UploadCompleted(account_id=account.id, document_id=document.document_id)
+    ]
     assert second == []
     assert [entry for entry in waiting(document_id=document.document_id) if entry[1] == body] == [
         ("upload-events", body, 0)
@@ -132,7 +143,7 @@ def test_a_rename_writes_index_document_and_a_rename_of_nothing_writes_nothing(t
     with pytest.raises(DocumentNotFound):
         documents.update_details(account.id, missing, name="c.txt", tags=None, description=None, now=LATER)
 
-    assert [(item.queue, item.message["type"], item.message["document_id"]) for item in sent] == [
+    assert [(item.queue, body_of(item)["type"], body_of(item)["document_id"]) for item in sent] == [
         ("search-index", "index.document", document.document_id)
     ]
     assert [entry[1]["type"] for entry in waiting(document_id=document.document_id)] == [
@@ -148,10 +159,10 @@ def test_a_plan_change_writes_plan_changed_and_account_updated_and_no_change_wri
     sent: list[Pending] = []
     unchanged: list[Pending] = []
 
-    plans.change_plan(account.id, "PREMIUM", messages=sent)
-    plans.change_plan(account.id, "PREMIUM", messages=unchanged)
+    plans.change_plan(account.id, Plan.PREMIUM, messages=sent)
+    plans.change_plan(account.id, Plan.PREMIUM, messages=unchanged)
 
-    assert sorted((item.queue, item.message["type"]) for item in sent) == [
+    assert sorted((item.queue, body_of(item)["type"]) for item in sent) == [
         ("account-events", "account.updated"),
         ("backfill", "plan.changed"),
     ]
@@ -167,15 +178,15 @@ def test_deleting_a_stored_document_writes_document_deleted_and_index_document(t
     account = accounts.create(email=email(), password_hash="x", plan="FREE", home_region="us-west-2")
     document = start(account, 11)
     store.client.put_object(Bucket=store.bucket, Key=document.object_key, Body=b"hello world")
-    record = uploads.complete(store, account.id, document.document_id, plan="FREE")
+    record = uploads.complete(store, account.id, document.document_id, plan=Plan.FREE)
     sent: list[Pending] = []
 
     assert documents.delete_stored(record, sent)
     assert documents.delete_stored(record, sent) is False  # already gone: nothing more
 
     about = {"account_id": account.id, "document_id": document.document_id}
-    assert sorted((item.queue, item.message) for item in sent) == [
-        ("search-index", {"type": "index.document", **about, "key": sent[1].message["key"]}),
+    assert sorted((item.queue, body_of(item)) for item in sent) == [
+        ("search-index", {"type": "index.document", **about, "key": body_of(sent[1])["key"]}),
         ("upload-events", {"type": "document.deleted", **about}),
     ]
 

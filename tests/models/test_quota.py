@@ -7,8 +7,9 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from ulid import ULID
 
+from domain.plans import GIB
 from models import accounts, quota
-from models.accounts import GIB, Account
+from models.accounts import Account
 
 
 @pytest.mark.parametrize(

@@ -6,13 +6,14 @@ from __future__ import annotations
 import pytest
 from pynamodb.exceptions import PynamoDBException
 
+from domain.plans import Plan
 from models import accounts, replicas
 from tests.peers import ATTRIBUTES, HOME, NOWHERE, PEER, Peer, home_account
 from tests.peers import peer as peer
 
 
 def test_replicate_writes_the_minimal_record_and_claims_the_email(peer: Peer) -> None:
-    account = home_account(plan="PREMIUM")
+    account = home_account(plan=Plan.PREMIUM)
 
     assert replicas.replicate(account, PEER) is replicas.Outcome.WRITTEN
 

@@ -7,8 +7,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from ulid import ULID
 
+from domain.plans import GIB, Plan
 from models import accounts, uploads
-from models.accounts import GIB
 from models.documents import Document
 from models.errors import QuotaExceeded, UploadRejected
 
@@ -81,7 +81,7 @@ def stored_upload(store, plan: str, used_bytes: int) -> tuple[accounts.Account, 
 def test_completing_with_an_out_of_date_lower_plan_counts_against_the_real_limit(target, store) -> None:
     account, document = stored_upload(store, "PREMIUM", 5 * GIB - 10)  # over FREE's limit once counted
 
-    record = uploads.complete(store, account.id, document.document_id, plan="FREE")
+    record = uploads.complete(store, account.id, document.document_id, plan=Plan.FREE)
 
     assert (record.status, record.size) == ("PROCESSING", 100)
     fresh = accounts.get(account.id)
@@ -92,7 +92,7 @@ def test_completing_with_an_out_of_date_higher_plan_is_refused_by_the_real_limit
     account, document = stored_upload(store, "FREE", 5 * GIB - 10)
 
     with pytest.raises(UploadRejected) as refused:
-        uploads.complete(store, account.id, document.document_id, plan="PREMIUM")
+        uploads.complete(store, account.id, document.document_id, plan=Plan.PREMIUM)
 
     assert refused.value.reason == uploads.OVER_QUOTA
     fresh = accounts.get(account.id)

@@ -5,10 +5,16 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import pytest
+
 from adapters.search.base import SearchFilter
-from models.accounts import GIB, Account
+from domain.plans import GIB, Plan
+from models import accounts, processing
+from models.accounts import Account
 from tests.client import Api, User, error_codes
 from tests.conftest import objects_under
+from tests.models.test_counters import processing_document
+from tests.races import racing, three_attempts  # noqa: F401 (a fixture)
 from tests.resolvers.test_search import eventually, hit_ids, search, text_document, word
 from tests.workers import files
 
@@ -136,3 +142,31 @@ def _has_text(user: User, document_id: str) -> bool:
 def test_upgrade_needs_a_token(api: Api) -> None:
     body = api.call("UpgradePlan", {"input": {"plan": "PREMIUM"}})
     assert error_codes(body) == ["UNAUTHENTICATED"]
+
+
+@pytest.mark.usefixtures("three_attempts")
+def test_a_plan_change_that_keeps_losing_the_race_answers_conflict_and_changes_nothing(api: Api) -> None:
+    user = api.sign_up("FREE")
+    deadline = time.monotonic() + 30
+    while accounts.get(user.id).counted_plan is None:  # the pipeline counts the new account first
+        assert time.monotonic() < deadline, "the new account was not counted"
+        time.sleep(0.05)
+    waiting = [processing_document(accounts.get(user.id), 10) for _ in range(3)]
+
+    # Each attempt's transaction finds one more document counted since it read the account.
+    count = lambda n: processing.count(waiting[n - 1], content_type="text/plain")  # noqa: E731
+    with racing(user.id, count, times=3, any_thread=True) as racer:
+        body = api.call("UpgradePlan", {"input": {"plan": "PREMIUM"}}, user.token)
+
+    assert racer.requests == 3
+    assert body["data"] is None
+    assert [(error["message"], error["extensions"]) for error in body["errors"]] == [
+        (
+            "Your plan, or the documents counted under it, kept changing while this was being saved (3 attempts); "
+            "nothing was changed. Try again in a moment.",
+            {"code": "CONFLICT"},
+        )
+    ]
+    stored = accounts.get(user.id)
+    assert (stored.plan, int(stored.version), int(stored.counted_documents)) == (Plan.FREE, 0, 3)
+    assert upgrade(api, user, "PREMIUM")["previousPlan"] == "FREE"  # a moment later, it goes through

@@ -12,8 +12,9 @@ from typing import Any
 import httpx
 import pytest
 
+from domain.plans import GIB
 from models import accounts, documents
-from models.accounts import GIB, Account
+from models.accounts import Account
 from tests.client import Api, User, error_codes, operation, post_form
 from tests.conftest import APP_ORIGIN, documents_of, objects_under
 

@@ -9,6 +9,7 @@ from pynamodb.exceptions import PynamoDBException
 from ulid import ULID
 
 from adapters.blocking import Blocking
+from adapters.messages import AccountUpdated
 from models import accounts
 from models.accounts import Account
 from tests.peers import NOWHERE, PEER, Peer, home_account
@@ -33,7 +34,7 @@ def test_account_updated_replicates_the_home_record_as_it_is_now(peer: Peer) -> 
         account_sync=sync((PEER,)),
     )
 
-    asyncio.run(pipeline.handle({"type": "account.updated", "account_id": account.id, "key": "plan-1"}))
+    asyncio.run(pipeline.handle(AccountUpdated(account_id=account.id, key="plan-1")))
 
     row = peer.row("accounts", "id", account.id)
     assert row is not None

@@ -6,7 +6,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from models.documents import READY, Document
+from adapters.messages import AccountCreated, QueueMessage, UploadCompleted
+from domain.documents import DocumentStatus
+from domain.plans import Plan
+from models.documents import Document
 from workers.consumer import UnknownMessage
 from workers.indexer import MAX_INDEXED_CHARS, Indexer, entry
 
@@ -21,7 +24,7 @@ def record() -> Document:
         tags=["tax", "2026"],
         description="the yearly report",
         content_type="application/pdf",
-        status=READY,
+        status=DocumentStatus.READY,
         created_at=NOW,
         updated_at=NOW,
     )
@@ -30,7 +33,7 @@ def record() -> Document:
 def test_premium_entries_carry_the_text_up_to_the_cap() -> None:
     text = "word " * (MAX_INDEXED_CHARS // 5 + 10)
 
-    made = entry(record(), "PREMIUM", text)
+    made = entry(record(), Plan.PREMIUM, text)
 
     assert made.content == text[:MAX_INDEXED_CHARS]
     assert (made.owner_id, made.name, made.tags, made.description) == (
@@ -41,17 +44,17 @@ def test_premium_entries_carry_the_text_up_to_the_cap() -> None:
     )
 
 
-@pytest.mark.parametrize(("plan", "text"), [("FREE", "secret words"), ("PREMIUM", None)])
-def test_free_entries_and_documents_without_text_carry_none(plan: str, text: str | None) -> None:
+@pytest.mark.parametrize(("plan", "text"), [(Plan.FREE, "secret words"), (Plan.PREMIUM, None)])
+def test_free_entries_and_documents_without_text_carry_none(plan: Plan, text: str | None) -> None:
     assert entry(record(), plan, text).content is None
 
 
 @pytest.mark.anyio
 @pytest.mark.parametrize(
-    "body", [{"type": "index.document"}, {"type": "index.other", "account_id": "a"}, {"account_id": "a"}]
+    "message", [AccountCreated(account_id="a"), UploadCompleted(account_id="a", document_id="d")], ids=str
 )
-async def test_a_message_the_indexer_does_not_know_is_dropped_as_unknown(body: dict, tmp_path) -> None:
+async def test_a_message_of_another_queue_is_refused_as_unknown(message: QueueMessage, tmp_path) -> None:
     indexer = Indexer(blocking=None, objects=None, index=None, root=tmp_path)  # type: ignore[arg-type]
 
-    with pytest.raises(UnknownMessage):
-        await indexer.handle(body)
+    with pytest.raises(UnknownMessage, match=f"the indexer takes no '{message.kind}' message"):
+        await indexer.handle(message)

@@ -8,15 +8,16 @@ process boundary, and the subscription tests cover the real one.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 from ulid import ULID
 
 from adapters.blocking import Blocking
+from adapters.messages import AccountCreated, QueueMessage, UploadCompleted
+from domain.plans import GIB
 from events.envelope import Event
 from models import accounts, counters, documents, uploads
-from models.accounts import GIB, Account
+from models.accounts import Account
 from tests.client import post_form
 from tests.conftest import objects_under
 from tests.workers import files
@@ -69,12 +70,12 @@ def stored(store, account: Account, content: bytes, content_type: str, name: str
     return uploads.complete(store, account.id, record.document_id)
 
 
-async def handle(pipeline: Pipeline, body: dict[str, Any]) -> None:
-    await pipeline.handle(body)
+async def handle(pipeline: Pipeline, message: QueueMessage) -> None:
+    await pipeline.handle(message)
 
 
-def completed(record: documents.Document) -> dict[str, Any]:
-    return {"type": "upload.completed", "account_id": record.owner_id, "document_id": record.document_id}
+def completed(record: documents.Document) -> UploadCompleted:
+    return UploadCompleted(account_id=record.owner_id, document_id=record.document_id)
 
 
 async def test_free_document_is_counted_and_ready_without_extraction(pipeline, recorder, store) -> None:
@@ -202,7 +203,7 @@ async def test_new_account_is_counted_once(pipeline) -> None:
     account = new_account("PREMIUM")
     before = counters.read("plan:PREMIUM")[2]
 
-    await handle(pipeline, {"type": "account.created", "account_id": account.id})
-    await handle(pipeline, {"type": "account.created", "account_id": account.id})
+    await handle(pipeline, AccountCreated(account_id=account.id))
+    await handle(pipeline, AccountCreated(account_id=account.id))
 
     assert counters.read("plan:PREMIUM")[2] == before + 1

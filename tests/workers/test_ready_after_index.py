@@ -7,6 +7,7 @@ consuming it in the test's event loop; events go to a recording publisher (a pro
 
 from __future__ import annotations
 
+import json
 import logging
 import uuid
 from collections.abc import AsyncIterator
@@ -21,9 +22,9 @@ from adapters.blocking import Blocking
 from adapters.queue import SqsQueue
 from adapters.search.base import SearchFilter
 from adapters.search.tantivy_index import TantivyIndex
+from domain.documents import DocumentStatus
 from events.envelope import Event, EventType
 from models import documents, processing
-from models.documents import PROCESSING, READY
 from tests.workers.test_pipeline import Recorder, completed, new_account, stored
 from workers.indexer import Commits, Indexer, current_entries
 from workers.pipeline import Pipeline
@@ -107,9 +108,9 @@ async def test_ready_is_written_and_announced_only_once_the_index_holds_the_docu
 
     await pipeline.handle(completed(record))
 
-    assert witness.at_ready == [(True, READY)]
+    assert witness.at_ready == [(True, DocumentStatus.READY)]
     final = documents.get(account.id, record.document_id)
-    assert (final.status, final.indexing) == (READY, None)
+    assert (final.status, final.indexing) == (DocumentStatus.READY, None)
     # The entry has the record's change time to the microsecond (the date bounds are strict).
     tick = timedelta(microseconds=1)
     window = SearchFilter(updated_after=final.updated_at - tick, updated_before=final.updated_at + tick)
@@ -130,14 +131,14 @@ async def test_without_an_indexer_ready_comes_after_the_wait_with_a_warning(
         await pipeline.handle(completed(record))
 
     final = documents.get(account.id, record.document_id)
-    assert (final.status, final.indexing) == (READY, None)
+    assert (final.status, final.indexing) == (DocumentStatus.READY, None)
     assert recorder.kinds() == ["ProcessingStarted", "DocumentReady", "QuotaChanged"]
     assert [r.getMessage() for r in caplog.records if r.name == "workers.pipeline"] == [
         f"document {record.document_id} not in the search index after 0 s: READY without it (is the indexer running?)"
     ]
     assert not index.holds(account.id, record.document_id)
     (message,) = queue.receive(10, 1)  # the indexer's message waits for it
-    body = dict(message.body)
+    body = json.loads(message.body)
     assert len(body.pop("key")) == 32
     assert body == {"type": "index.document", "account_id": account.id, "document_id": record.document_id}
 
@@ -145,7 +146,7 @@ async def test_without_an_indexer_ready_comes_after_the_wait_with_a_warning(
 async def test_the_indexer_takes_a_processing_document_only_once_it_is_marked_indexing(store) -> None:
     account = new_account("FREE")
     record = stored(store, account, b"not yet\n", "text/plain")
-    assert record.status == PROCESSING
+    assert record.status == DocumentStatus.PROCESSING
 
     assert current_entries(store, account.id, [record.document_id]) == ([], [record.document_id])
 
@@ -154,7 +155,7 @@ async def test_the_indexer_takes_a_processing_document_only_once_it_is_marked_in
 
     assert ([entry.document_id for entry in upserts], removals) == ([record.document_id], [])
     marked = documents.get(account.id, record.document_id)
-    assert (marked.status, marked.indexing, marked.pages) == (PROCESSING, True, 1)
+    assert (marked.status, marked.indexing, marked.pages) == (DocumentStatus.PROCESSING, True, 1)
 
 
 async def test_marking_a_document_that_is_no_longer_processing_changes_nothing(store) -> None:
@@ -193,7 +194,7 @@ async def test_with_the_indexer_in_this_process_ready_follows_its_commit_with_on
         await pipeline.handle(completed(record))
 
         group.cancel_scope.cancel()
-    assert witness.at_ready == [(True, READY)]
+    assert witness.at_ready == [(True, DocumentStatus.READY)]
     assert looking.looks == 1
     assert commits.writing is False  # the writer was given up when the indexer stopped
     assert commits._waiting == {}
