@@ -9,11 +9,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 
 from adapters.blocking import Blocking
+from adapters.messages import PlanChanged, QueueMessage, new_key
 from adapters.metrics import Metrics
-from adapters.queue import index_account, index_document, plan_changed
+from domain.plans import Plan
 from models import documents
 from models.accounts import Account
 from tests.conftest import objects_under
@@ -31,8 +33,8 @@ class SentQueue:
     def __init__(self) -> None:
         self.sent: list[dict[str, Any]] = []
 
-    def send(self, body: dict[str, Any], delay_seconds: int = 0) -> None:
-        self.sent.append(body)
+    def send(self, body: QueueMessage, delay_seconds: int = 0) -> None:
+        self.sent.append(msgspec.to_builtins(body))
 
     def bodies(self) -> list[dict[str, Any]]:
         """What was sent, less each message's random deduplication key."""
@@ -79,7 +81,7 @@ async def ready_on_free_then_premium(pipeline: Pipeline, store, content: bytes, 
     record = stored(store, account, content, content_type)
     await pipeline.handle(completed(record))
     assert documents.get(account.id, record.document_id).text_key is None
-    Account(id=account.id).update(actions=[Account.plan.set("PREMIUM")])
+    Account(id=account.id).update(actions=[Account.plan.set(Plan.PREMIUM)])
     return account, record
 
 
@@ -91,15 +93,15 @@ async def test_upgrade_gives_an_earlier_document_its_text(backfill, pipeline, me
     pdf = files.pdf_file(tmp_path / "a.pdf", "Earlier words", "More earlier words").read_bytes()
     account, record = await ready_on_free_then_premium(pipeline, store, pdf, "application/pdf")
 
-    await backfill.handle(plan_changed(account.id))
+    await backfill.handle(PlanChanged(account_id=account.id, key=new_key()))
 
     final = documents.get(account.id, record.document_id)
     key = text_key(account.id, record.document_id)
     assert (final.status, final.text_key, final.pages) == ("READY", key, 2)
     assert store.get_text(key) == "Earlier words\fMore earlier words"
     assert index_queue.bodies() == [
-        message(index_account(account.id)),
-        message(index_document(account.id, record.document_id)),
+        {"type": "index.account", "account_id": account.id},
+        {"type": "index.document", "account_id": account.id, "document_id": record.document_id},
     ]
     assert value(metrics, "docstore_extraction_seconds_count", content_type="application/pdf") == 1
 
@@ -110,12 +112,12 @@ async def test_a_file_that_gives_no_text_stays_ready_without_any(
     locked = files.encrypted_pdf(tmp_path / "locked.pdf", user_password="secret").read_bytes()
     account, record = await ready_on_free_then_premium(pipeline, store, locked, "application/pdf")
 
-    await backfill.handle(plan_changed(account.id))
+    await backfill.handle(PlanChanged(account_id=account.id, key=new_key()))
 
     final = documents.get(account.id, record.document_id)
     assert (final.status, final.text_key, final.pages, final.failure_reason) == ("READY", None, None, None)
     assert [obj["Key"] for obj in objects_under(store, account.id)] == [record.object_key]
-    assert index_queue.bodies() == [message(index_account(account.id))]
+    assert index_queue.bodies() == [{"type": "index.account", "account_id": account.id}]
     assert value(metrics, "docstore_extraction_failures_total", reason="ENCRYPTED") == 1
 
 
@@ -124,8 +126,8 @@ async def test_a_document_of_a_type_without_text_is_left_as_it_is(
 ) -> None:
     account, record = await ready_on_free_then_premium(pipeline, store, b"GIF89a" + bytes(64), "image/gif")
 
-    await backfill.handle(plan_changed(account.id))
+    await backfill.handle(PlanChanged(account_id=account.id, key=new_key()))
 
     assert documents.get(account.id, record.document_id).text_key is None
-    assert index_queue.bodies() == [message(index_account(account.id))]
+    assert index_queue.bodies() == [{"type": "index.account", "account_id": account.id}]
     assert value(metrics, "docstore_extraction_seconds_count", content_type="image/gif") is None
