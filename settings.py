@@ -44,6 +44,9 @@ class Settings:
     session_seconds: int = 7 * 24 * 3600
     sweep_interval_seconds: float = 30.0
     sweep_grace_seconds: int = 30
+    #: Days after which a file an upload form posted (its staging object) is deleted, whatever
+    #: became of the upload: the bucket's lifecycle rule on S3, the sweeper everywhere.
+    staging_days: int = 1
     blocking_threads: int = 32
     redirect_origins: tuple[str, ...] = ()
     cors_origins: tuple[str, ...] = ("*",)
@@ -236,6 +239,7 @@ class Settings:
             session_seconds=integer("SESSION_SECONDS", 7 * 24 * 3600),
             sweep_interval_seconds=float(integer("SWEEP_INTERVAL_SECONDS", 30)),
             sweep_grace_seconds=integer("SWEEP_GRACE_SECONDS", 30, low=0),
+            staging_days=integer("STAGING_DAYS", 1),
             blocking_threads=integer("BLOCKING_THREADS", 32),
             redirect_origins=listing("REDIRECT_ORIGINS", ""),
             cors_origins=listing("CORS_ORIGINS", "*"),

@@ -12,9 +12,14 @@ from botocore.exceptions import ClientError
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
+    from datetime import datetime
     from pathlib import Path
 
     from adapters.aws import AwsTarget
+
+
+#: The lifecycle rule :meth:`S3ObjectStore.ensure_bucket` keeps, by this ID.
+EXPIRY_RULE_ID = "docstore-staging-expiry"
 
 
 @dataclass(frozen=True)
@@ -68,6 +73,14 @@ class ObjectStore(Protocol):
         """The object's real size and checksum, or None when there is no such object."""
         ...
 
+    def copy(self, source: str, destination: str) -> ObjectInfo | None:
+        """Copy an object inside the bucket, server-side (no bytes pass through this process), with
+        its type and metadata; what the copy holds, or None when there is no ``source``.
+
+        The answer describes ``destination`` as written, whatever ``source`` became meanwhile.
+        """
+        ...
+
     def delete(self, key: str) -> None:
         """Delete the object; deleting a missing object is not an error."""
         ...
@@ -90,6 +103,11 @@ class ObjectStore(Protocol):
 
     def delete_prefix(self, prefix: str) -> int:
         """Delete every object whose key starts with ``prefix``; how many were deleted."""
+        ...
+
+    def delete_older(self, prefix: str, before: datetime) -> int:
+        """Delete every object under ``prefix`` last written before ``before`` (what a lifecycle
+        expiration rule does, for stores that run none); how many were deleted."""
         ...
 
     def copy_out(self, key: str, path: Path) -> ObjectCopy | None:
@@ -165,6 +183,22 @@ class S3ObjectStore:
             content_type=str(response.get("ContentType", "")),
         )
 
+    def copy(self, source: str, destination: str) -> ObjectInfo | None:
+        # One CopyObject: S3 copies up to 5 GiB in one request, and no upload form allows more
+        # (resolvers.validation.MAX_UPLOAD_BYTES), so the transfer manager's multipart copy (a
+        # HEAD and three requests or more above 8 MiB) would only add requests.
+        try:
+            self.client.copy_object(
+                Bucket=self.bucket, Key=destination, CopySource={"Bucket": self.bucket, "Key": source}
+            )
+        except ClientError as error:
+            if _missing(error):
+                return None
+            raise
+        # CopyObject answers the copy's ETag but not its size: one HEAD of the copy, which no
+        # form can post to, so it describes exactly what was copied.
+        return self.head(destination)
+
     def delete(self, key: str) -> None:
         self.client.delete_object(Bucket=self.bucket, Key=key)
 
@@ -201,8 +235,20 @@ class S3ObjectStore:
                 deleted += len(keys)
         return deleted
 
-    def ensure_bucket(self, cors_origins: Sequence[str]) -> None:
-        """Create the bucket if it is missing and let browsers POST forms to it from ``cors_origins``."""
+    def delete_older(self, prefix: str, before: datetime) -> int:
+        deleted = 0
+        paginator = self.client.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
+            keys = [{"Key": item["Key"]} for item in page.get("Contents", []) if item["LastModified"] < before]
+            if keys:
+                self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": keys, "Quiet": True})
+                deleted += len(keys)
+        return deleted
+
+    def ensure_bucket(self, cors_origins: Sequence[str], *, expiring_prefix: str, expiry_days: int) -> None:
+        """Create the bucket if it is missing, let browsers POST forms to it from ``cors_origins``,
+        and have S3 delete objects under ``expiring_prefix`` ``expiry_days`` after they were written
+        (a lifecycle rule of DocStore's own; the bucket's other rules are kept)."""
         try:
             if self.region == "us-east-1":
                 self.client.create_bucket(Bucket=self.bucket)
@@ -222,6 +268,22 @@ class S3ObjectStore:
                 "MaxAgeSeconds": 3600,
             }
             self.client.put_bucket_cors(Bucket=self.bucket, CORSConfiguration={"CORSRules": [rule]})
+        self._ensure_expiry(expiring_prefix, expiry_days)
+
+    def _ensure_expiry(self, prefix: str, days: int) -> None:
+        try:
+            rules = self.client.get_bucket_lifecycle_configuration(Bucket=self.bucket)["Rules"]
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "NoSuchLifecycleConfiguration":
+                raise
+            rules = []
+        ours = {"ID": EXPIRY_RULE_ID, "Filter": {"Prefix": prefix}, "Status": "Enabled", "Expiration": {"Days": days}}
+        if ours in rules:
+            return
+        kept = [rule for rule in rules if rule.get("ID") != EXPIRY_RULE_ID]
+        self.client.put_bucket_lifecycle_configuration(
+            Bucket=self.bucket, LifecycleConfiguration={"Rules": [*kept, ours]}
+        )
 
     def copy_out(self, key: str, path: Path) -> ObjectCopy | None:
         try:

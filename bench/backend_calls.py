@@ -11,12 +11,14 @@ has it (each attempt is one request; a retry counts again). A context variable n
 that is running; the request handlers and the blocking threads they start inherit it, while the
 workers' tasks, started before any operation, count as background. A document's processing is
 the background requests between ``completeUpload`` and the moment it is READY and its quota
-event is out, once nothing more is sent for a while. Idle long polls of the consumers (a
-``ReceiveMessage`` that returned nothing) and idle passes of the outbox relay (a ``Scan`` that
-found nothing) depend on time, not on work, and are left out; the client's own POST of the file
-to S3 does not pass the server and is not counted. An operation's figure is taken at the end of
-the flow, so that what it set off after its answer under its own name (the removal of its
-outbox messages, ``DOCSTORE_OUTBOX_REMOVE_SECONDS`` later) counts as its own.
+event is out, once nothing more is sent for a while; an expired upload form is the background
+requests from the moment its form expires (a short-lived form, in a flow of its own) until the same
+quiet. Idle long polls of the consumers (a ``ReceiveMessage`` that returned nothing) and idle
+passes of the outbox relay (a ``Scan`` that found nothing) depend on time, not on work, and are
+left out; the client's own POSTs of the file to S3 do not pass the server and are not counted. An
+operation's figure is taken at the end of the flow, so that what it set off after its answer under
+its own name (the removal of its outbox messages, ``DOCSTORE_OUTBOX_REMOVE_SECONDS`` later) counts
+as its own.
 
 Each side runs the whole flow with a fresh account: the read cache off (``cache_seconds=0``)
 and on (600 s, so that no entry runs out during the flow).
@@ -28,6 +30,7 @@ import asyncio
 import contextlib
 import contextvars
 import json
+import os
 import tempfile
 import threading
 import time
@@ -39,12 +42,14 @@ from typing import TYPE_CHECKING, Any
 import botocore.handlers
 import httpx
 
+from adapters.queue import UPLOAD_EVENTS
 from bench.stack import embedded_aws
 from server import create_app
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
+    from adapters.aws import AwsTarget
     from settings import Settings
 
 NAME = "backend_calls"
@@ -54,6 +59,14 @@ BACKGROUND = "background"
 #: What the background must stay quiet for before a document counts as processed.
 QUIET_SECONDS = 3.0
 SERVICES = ("dynamodb", "s3", "sqs", "ses")
+#: How long the upload forms of the expiry flow last: long enough for a document to be processed
+#: (and the background quiet) before its form expires, which the flow checks.
+EXPIRY_FORM_SECONDS = 30
+#: How long the background must be quiet before an expiry window opens: longer than after a
+#: document, so that what deleteDocument set off (a quota check) is over even on a busy machine.
+EXPIRY_QUIET_SECONDS = 6.0
+#: The expiry flow's rows: label, whether the document is deleted before its form expires.
+EXPIRIES = (("upload form expired (document kept)", False), ("upload form expired (document deleted)", True))
 #: The sides: label, settings changed.
 #: The cache keeps entries 600 s on its side, so that no entry runs out during the flow and the
 #: count does not depend on the machine's speed (with the default 5 s, the first request more than
@@ -131,14 +144,18 @@ def run(*, quick: bool, command: str) -> str:
     """Run the flow on each side; the markdown section with one table of counts."""
     started = datetime.now(UTC)
     results: dict[str, Figures] = {}
+    # Each side's expiry flow purges the upload queue: on a fast machine the two purges could come
+    # within the minute SQS (and moto, unless told) asks between purges of one queue.
+    os.environ["MOTO_SQS_ENFORCE_STRICT_QUEUE_PURGE_BEHAVIOUR"] = "false"
     with (
         counting() as calls,
         tempfile.TemporaryDirectory(prefix="docstore-bench-") as tmp,
-        embedded_aws(Path(tmp)) as (settings, _),
+        embedded_aws(Path(tmp)) as (settings, target),
     ):
         for label, changes in SIDES:
             side = settings.with_overrides(run_workers=True, queue_wait_seconds=1, extraction_processes=1, **changes)
             results[label] = asyncio.run(flow(side, calls, label))
+            results[label].update(asyncio.run(expiry_flow(side, target, calls, label)))
             progress(f"{label}: {sum(sum(c.values()) for c in results[label].values())} requests in all")
     return section(results, started=started, command=command)
 
@@ -152,6 +169,7 @@ class User:
         self.figures: Figures = {}
         #: The counts under each operation's name before it ran (both sides share one count).
         self.before: dict[str, Counter[tuple[str, str]]] = {}
+        self.forms: dict[str, dict[str, Any]] = {}
         self.token = ""
         self.email = f"bench-calls-{tag}-{time.time_ns()}@example.com"
 
@@ -175,16 +193,21 @@ class User:
         return next(iter(data.values()))
 
     async def upload(self, content: bytes, name: str) -> str:
-        """requestUpload, the client's POST to S3, completeUpload: the document's id."""
+        """requestUpload, the client's POST to S3: the document's id (completeUpload is next)."""
         form = await self.call(
             "RequestUpload", {"input": {"filename": name, "contentType": "text/plain", "size": len(content)}}
         )
+        self.forms[str(form["documentId"])] = form
+        await self.post(form, content, name)
+        return str(form["documentId"])
+
+    async def post(self, form: dict[str, Any], content: bytes, name: str) -> None:
+        """The client's POST of a form to S3 (not through DocStore, so not counted)."""
         fields = {field["name"]: field["value"] for field in form["fields"]}
         async with httpx.AsyncClient(timeout=60) as s3:
             posted = await s3.post(form["url"], data=fields, files={"file": (name, content)})
         if posted.status_code not in (201, 204, 303):
             raise RuntimeError(f"S3 refused the form: {posted.status_code} {posted.text}")
-        return str(form["documentId"])
 
     async def processed(self, document_id: str, label: str) -> None:
         """completeUpload, then the background requests until the document is READY and quiet."""
@@ -201,10 +224,10 @@ class User:
         self.figures[label] = self.calls.snapshot(BACKGROUND) - before
 
 
-async def quiet(calls: Calls) -> None:
-    """Until the background has sent nothing (idle polls aside) for ``QUIET_SECONDS``."""
+async def quiet(calls: Calls, seconds: float = QUIET_SECONDS) -> None:
+    """Until the background has sent nothing (idle polls aside) for ``seconds``."""
     last, since = calls.snapshot(BACKGROUND), time.monotonic()
-    while time.monotonic() - since < QUIET_SECONDS:
+    while time.monotonic() - since < seconds:
         await asyncio.sleep(0.1)
         now = calls.snapshot(BACKGROUND)
         if now != last:
@@ -244,6 +267,52 @@ async def flow(settings: Settings, calls: Calls, tag: str) -> Figures:
         return user.figures
 
 
+async def expiry_flow(settings: Settings, target: AwsTarget, calls: Calls, tag: str) -> Figures:
+    """A document kept and one deleted, each form posted again once the document is READY (or
+    deleted); the background requests of each one's delayed ``upload.started`` message, from the
+    form's expiry until the background is quiet. Forms last ``EXPIRY_FORM_SECONDS`` here.
+
+    The main flow's own ``upload.started`` messages, due two minutes after its uploads, are purged
+    first (uncounted), so that none is handled inside these windows."""
+    settings = settings.with_overrides(upload_form_seconds=EXPIRY_FORM_SECONDS, sweep_grace_seconds=0)
+    token = _operation.set("setup")
+    try:
+        sqs = target.client("sqs")
+        sqs.purge_queue(QueueUrl=sqs.get_queue_url(QueueName=f"{settings.table_prefix}-{UPLOAD_EVENTS}")["QueueUrl"])
+    finally:
+        _operation.reset(token)
+    app = create_app(settings)
+    figures: Figures = {}
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bench", timeout=60) as http,
+    ):
+        user = User(http, calls, f"{tag.replace(' ', '-')}-expiry")
+        user.token = (await user.call("SignUp", {"input": {"email": user.email, "password": PASSWORD}}))["token"]
+        await quiet(calls)
+        for label, deleted in EXPIRIES:
+            document_id = await user.upload(b"invoice from the roofer\n", "roof.txt")
+            # The message was sent with the form: it is delivered by then at the latest.
+            expires = time.monotonic() + settings.upload_form_seconds + settings.sweep_grace_seconds + 1
+            await user.processed(document_id, "processed")
+            if deleted:
+                await user.call("DeleteDocument", {"input": {"id": document_id}})
+            await user.post(user.forms[document_id], b"posted again\n" * 1000, "roof.txt")
+            await quiet(calls, EXPIRY_QUIET_SECONDS)
+            if time.monotonic() > expires - 1:
+                raise RuntimeError(f"the document took longer than its form; raise EXPIRY_FORM_SECONDS ({label})")
+            before = calls.snapshot(BACKGROUND)
+            await asyncio.sleep(expires - time.monotonic())
+            deadline = time.monotonic() + 30
+            while calls.snapshot(BACKGROUND) == before:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"no upload.started message 30 s after the form expired ({label})")
+                await asyncio.sleep(0.1)
+            await quiet(calls)
+            figures[label] = calls.snapshot(BACKGROUND) - before
+    return figures
+
+
 ORDER = (
     "SignUp",
     "SignIn",
@@ -260,6 +329,7 @@ ORDER = (
     "SignOut",
     "document processed (FREE)",
     "document processed (PREMIUM)",
+    *(label for label, _ in EXPIRIES),
 )
 
 
@@ -290,15 +360,18 @@ Run {started:%Y-%m-%d %H:%M} UTC: `{command}` (a count: the same on any machine)
 
 One user, a fresh account per side, goes through every operation a user makes, in this order, on
 the app in the bench process with its workers running; each request of botocore (boto3 and
-PynamoDB) is counted under the operation that made it. A processed document is the workers' requests from
-`completeUpload` until it is READY and quiet, a 25-byte text file (FREE: detect and count;
-PREMIUM: its text extracted and stored too). The consumers' idle long polls, the outbox relay's
-idle passes and the client's own POST of the file to S3 are not counted. An operation's figure
-includes the removal of its outbox messages (`docs/OUTBOX.md`): a BatchWriteItem that follows its
-answer by `DOCSTORE_OUTBOX_REMOVE_SECONDS` and removes the messages of every operation of that
-second, counted under the operation that started it. The cache keeps its entries 600 s here so
-that none runs out during the flow; with the default `DOCSTORE_CACHE_SECONDS=30`, a user's first
-request more than 30 s after the last read of their session reads it (and the account) again.
+PynamoDB) is counted under the operation that made it. A processed document is the workers'
+requests from `completeUpload` until it is READY and quiet, a 25-byte text file (FREE: detect and
+count; PREMIUM: its text extracted and stored too). An expired upload form is the workers' requests
+for the delayed `upload.started` message that `requestUpload` sends, handled once the form has
+expired (here after {EXPIRY_FORM_SECONDS} s), for a document kept and for one deleted, each form posted again after
+completion. The consumers' idle long polls, the outbox relay's idle passes and the client's own
+POSTs of the file to S3 are not counted. An operation's figure includes the removal of its outbox
+messages (`docs/OUTBOX.md`): a BatchWriteItem that follows its answer by
+`DOCSTORE_OUTBOX_REMOVE_SECONDS` and removes the messages of every operation of that second,
+counted under the operation that started it. The cache keeps its entries 600 s here so that none
+runs out during the flow; with the default `DOCSTORE_CACHE_SECONDS=30`, a user's first request more
+than 30 s after the last read of their session reads it (and the account) again.
 
 {table}
 """

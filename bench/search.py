@@ -33,7 +33,7 @@ from bench.serving import ServedApp
 from bench.stack import embedded_aws
 from domain.documents import DocumentStatus
 from domain.plans import Plan
-from models import accounts, documents, sessions
+from models import accounts, documents, keys, sessions
 from server import create_app
 
 if TYPE_CHECKING:
@@ -249,7 +249,7 @@ def run(*, quick: bool, command: str) -> str:
 
 
 def record(doc: IndexedDocument) -> documents.Document:
-    key = f"{doc.owner_id}/{doc.document_id}/original"
+    key = keys.original(doc.owner_id, doc.document_id, "bench")
     return documents.Document(
         owner_id=doc.owner_id,
         document_id=doc.document_id,

@@ -42,7 +42,7 @@ from adapters.local_aws import EmbeddedAws
 from bench.serving import ServedApp
 from bench.stack import embedded_aws
 from domain.documents import DocumentStatus
-from models import documents, tables, uploads
+from models import documents, keys, tables
 from models.accounts import Account
 from server import create_app
 
@@ -399,7 +399,7 @@ def fill_documents(owners: list[str], count: int) -> None:
                     tags=["filler"],
                     description="A stored document of the transactions benchmark.",
                     status=DocumentStatus.READY,
-                    object_key=uploads.object_key(owner, document_id),
+                    object_key=keys.original(owner, document_id, "bench"),
                     created_at=now,
                     updated_at=now,
                     updated_key=documents.updated_key(now, document_id),

@@ -93,6 +93,9 @@ class Document(Model):
     tags = ListAttribute(of=UnicodeAttribute, default=list)
     description = UnicodeAttribute(default="")
     status = EnumAttribute(DocumentStatus)
+    #: Where the document's bytes are: its staging key while PENDING_UPLOAD (where the form posts),
+    #: then the copy completion counted (``models.keys``). Records completed before staging keys
+    #: name ``{owner}/{document}/original``, which the form wrote directly.
     object_key = UnicodeAttribute()
     created_at = UTCDateTimeAttribute()
     updated_at = UTCDateTimeAttribute()

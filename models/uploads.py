@@ -3,6 +3,11 @@
 Every transition is a conditional write on the document's status, made in one transaction with
 the account's byte counts, so a retry, a second ``completeUpload`` or the sweeper racing the
 owner can never count or release bytes twice.
+
+The form posts to the document's staging key (``models.keys``). Completion copies what is there
+to a key no form can write, counts that copy's size, and records its key: a form posted again
+later (S3 takes it until the form expires) lands where nothing reads, and is deleted once the
+form has expired.
 """
 
 from __future__ import annotations
@@ -16,17 +21,17 @@ from pynamodb.transactions import TransactWrite
 
 from adapters.messages import UploadCompleted, UploadStarted
 from domain.documents import DocumentStatus
-from models import accounts, documents, outbox, retries
+from models import accounts, documents, keys, outbox, retries
 from models.accounts import Account
 from models.base import condition_failed, failed_items, transaction_connection, utcnow
 from models.documents import CANCELLED, Document
-from models.errors import QuotaExceeded, UploadRejected
+from models.errors import DocumentNotFound, QuotaExceeded, UploadRejected
 from models.retries import Conflict, Race
 
 if TYPE_CHECKING:
     from datetime import datetime
 
-    from adapters.s3 import ObjectStore
+    from adapters.s3 import ObjectInfo, ObjectStore
     from domain.plans import Plan
 
 log = logging.getLogger(__name__)
@@ -40,11 +45,6 @@ REJECTION_MESSAGES = {
     TOO_LARGE: "The file is larger than the size declared when the upload was requested.",
     OVER_QUOTA: "Counting this file would pass the plan's storage limit.",
 }
-
-
-def object_key(owner_id: str, document_id: str) -> str:
-    """Server-chosen and unique: the client's filename never reaches a key."""
-    return f"{owner_id}/{document_id}/original"
 
 
 def start(
@@ -83,7 +83,7 @@ def start(
         tags=tags,
         description=description,
         status=DocumentStatus.PENDING_UPLOAD,
-        object_key=object_key(account.id, document_id),
+        object_key=keys.staging(account.id, document_id),  # where the form posts, until completion
         created_at=now,
         updated_at=now,
         updated_key=documents.updated_key(now, document_id),
@@ -148,11 +148,40 @@ def complete(
     count is tried again against that one (a race, ``models.retries``: :class:`PlanRace` if the
     plan changes before every attempt); on the same one, the usage is past its limit.
 
+    The posted file is copied (server-side) from the staging key to a key of this attempt's own
+    first, and the copy is what is checked, counted and recorded as the document's
+    ``object_key``: whatever the form posts later, or posted while this ran, changes nothing
+    stored. An upload whose form was signed before staging keys (its record names its final
+    key) is counted in place.
+
     A second call returns the same document and writes no message: the first one's is in the
     outbox until SQS has it. A missing object, one larger than declared, or
     usage past the plan's limit rejects the upload (:class:`UploadRejected`): the reservation is
-    released and the object deleted. :class:`DocumentNotFound` for an unknown or foreign id.
+    released and the objects deleted. :class:`DocumentNotFound` for an unknown or foreign id.
     """
+    made: list[str] = []
+    try:
+        record = _settle(store, owner_id, document_id, now, plan, messages, made)
+    except (UploadRejected, DocumentNotFound):
+        _discard(store, made, kept=None)  # a rejected or vanished upload keeps no copy
+        raise
+    # Only once the record is read back: a transaction whose answer was lost may have recorded
+    # a copy that a retry then saw refused. Any other failure keeps the copies (the document's
+    # deletion or rejection removes them with its prefix).
+    _discard(store, made, kept=record.object_key)
+    return record
+
+
+def _settle(
+    store: ObjectStore,
+    owner_id: str,
+    document_id: str,
+    now: datetime | None,
+    plan: Plan | None,
+    messages: list[outbox.Pending] | None,
+    made: list[str],
+) -> Document:
+    """:func:`complete`'s work; every copy it makes is added to ``made``."""
     known_plan = plan
 
     def settled() -> Document:
@@ -175,7 +204,9 @@ def complete(
         document = settled()
         if document.status != DocumentStatus.PENDING_UPLOAD:
             return document
-        info = store.head(document.object_key)
+        stored, info = _copy_posted(store, document)
+        if stored != document.object_key:
+            made.append(stored)
         if info is None:
             return rejected(document, MISSING_OBJECT)
         if info.size > document.declared_size:
@@ -201,6 +232,7 @@ def complete(
                     document,
                     actions=[
                         Document.status.set(DocumentStatus.PROCESSING),
+                        Document.object_key.set(stored),
                         Document.size.set(info.size),
                         Document.checksum.set(info.etag),
                         *documents.touched(document_id, now),
@@ -225,6 +257,21 @@ def complete(
         return documents.get(owner_id, document_id)
 
     return retries.retry(Race.PLAN, owner_id, attempt)
+
+
+def _copy_posted(store: ObjectStore, document: Document) -> tuple[str, ObjectInfo | None]:
+    """Where a pending upload's bytes are to be kept, and what is there (None: no file arrived)."""
+    if not keys.is_staging(document.object_key):
+        return document.object_key, store.head(document.object_key)  # posted in place, before staging
+    stored = keys.original(document.owner_id, document.document_id, keys.nonce())
+    return stored, store.copy(document.object_key, stored)
+
+
+def _discard(store: ObjectStore, made: list[str], *, kept: str | None) -> None:
+    """Delete the copies :func:`complete` made, but the one the record names (``kept``)."""
+    for key in made:
+        if key != kept:
+            _delete_object(store, key)
 
 
 def _reject(store: ObjectStore, document: Document, reason: str, now: datetime | None = None) -> None:
@@ -324,9 +371,13 @@ def sweep(
             complete(store, owner_id, document_id, now, messages=messages)
         except UploadRejected as rejection:
             return f"rejected:{rejection.reason}"
+        if keys.is_staging(document.object_key):
+            _delete_object(store, document.object_key)  # copied; the form has expired
         return "completed"
     if document.status == DocumentStatus.REJECTED:
         store.delete(document.object_key)
+        # A completion that stopped between its copy and its write may have left the copy.
+        store.delete_prefix(keys.document_prefix(owner_id, document_id))
         if document.failure_reason == CANCELLED:
             documents.delete_record(document, status=DocumentStatus.REJECTED)
             return "cancelled"
@@ -341,3 +392,16 @@ def _leave_sweep(document: Document) -> None:
     except UpdateError as error:
         if not condition_failed(error):
             raise
+
+
+def form_expired(store: ObjectStore, owner_id: str, document_id: str) -> None:
+    """An upload's form has expired: delete what it posted, whatever became of the document
+    (it may be gone). Completion copied what it counted; anything still at the staging key was
+    posted after that, or never counted."""
+    store.delete(keys.staging(owner_id, document_id))
+
+
+def expire_staging(store: ObjectStore, days: int, now: datetime | None = None) -> int:
+    """Delete the staging objects written more than ``days`` ago, as the bucket's lifecycle rule
+    does on S3 (the embedded AWS runs no lifecycle rules); how many were deleted."""
+    return store.delete_older(keys.STAGING_PREFIX, (now or utcnow()) - timedelta(days=days))

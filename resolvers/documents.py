@@ -11,7 +11,7 @@ from access.context import Context
 from access.permissions import require_account
 from domain.documents import STORED, DocumentStatus
 from events.envelope import Event, EventType
-from models import documents, outbox, uploads
+from models import documents, keys, outbox, uploads
 from models.errors import DocumentNotFound, RaceLost
 from resolvers import pagination
 from schema.documents import (
@@ -192,7 +192,7 @@ def _delete(objects: ObjectStore, owner_id: str, document_id: str, messages: lis
     if record.status in STORED:
         if not documents.delete_stored(record, messages):
             raise DocumentNotFound(document_id)
-        objects.delete_prefix(f"{owner_id}/{document_id}/")  # the original and what was derived from it
+        objects.delete_prefix(keys.document_prefix(owner_id, document_id))  # the original and what was derived from it
         return int(record.size)
     held = int(record.declared_size) if record.status == DocumentStatus.PENDING_UPLOAD else 0
     if not uploads.cancel(objects, record):

@@ -12,7 +12,7 @@ from ulid import ULID
 from access.context import Context
 from access.permissions import require_account
 from events.envelope import Event, EventType
-from models import outbox, uploads
+from models import keys, outbox, uploads
 from models.base import utcnow
 from models.errors import DocumentNotFound, QuotaExceeded, RaceLost, UploadRejected
 from schema.documents import Document
@@ -64,7 +64,7 @@ async def request_upload(
     post = await services.blocking.run(
         functools.partial(
             services.objects.upload_post,
-            uploads.object_key(account.id, document_id),
+            keys.staging(account.id, document_id),
             content_type=upload.content_type,
             max_bytes=upload.size,
             metadata=upload.metadata,

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from adapters import local_aws
 from adapters.aws import AwsTarget
-from models import retries, tables
+from models import keys, retries, tables
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -97,7 +97,9 @@ def provision(settings: Settings, target: AwsTarget) -> list[str]:
     from adapters.s3 import S3ObjectStore
 
     created = tables.create_tables()
-    S3ObjectStore(target, settings.bucket).ensure_bucket(settings.cors_origins)
+    S3ObjectStore(target, settings.bucket).ensure_bucket(
+        settings.cors_origins, expiring_prefix=keys.STAGING_PREFIX, expiry_days=settings.staging_days
+    )
     created.append(f"bucket {settings.bucket}")
     created.extend(
         f"queue {url.rsplit('/', 1)[-1]}"

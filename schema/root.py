@@ -131,7 +131,9 @@ class Mutation:
         resolver=uploads.complete_upload,
         extensions=[AnswersWrongRegion()],
         description=(
-            "After the POST to S3 succeeded: check the stored file and count it. "
+            "After the POST to S3 succeeded: keep the file the form posted (copied, within S3, to where no "
+            "form can write), check it and count it. A file the form posts after this changes nothing: "
+            "the document keeps the file counted here, and the later one is deleted once the form expires. "
             "Safe to repeat: a second call returns the same document."
         ),
     )

@@ -45,7 +45,8 @@ class FormField:
 @strawberry.type(
     description=(
         "A signed S3 POST form. Send a `multipart/form-data` POST to `url` with every field, in order, "
-        "then the file last as field `file`. S3 answers 201 (or redirects)."
+        "then the file last as field `file`. S3 answers 201 (or redirects). Only the file posted before "
+        "`completeUpload` counts; posting the form again after it changes no document."
     )
 )
 class UploadForm:

@@ -20,7 +20,7 @@ from adapters.local_aws import EmbeddedAws
 from adapters.local_redis import redis_server
 from adapters.queue import QUEUES
 from adapters.s3 import S3ObjectStore
-from models import tables
+from models import keys, tables
 from runtime.services import provision
 from server import create_app, server_options
 from settings import Settings
@@ -179,9 +179,19 @@ def clear_outbox() -> None:
 
 
 def objects_under(store: S3ObjectStore, prefix: str) -> list[dict[str, Any]]:
-    """Every object whose key starts with ``prefix`` (an account id)."""
+    """Every object whose key starts with ``prefix`` (an account id): what its documents keep."""
     listed = store.client.list_objects_v2(Bucket=store.bucket, Prefix=f"{prefix}/")
     return list(listed.get("Contents", []))
+
+
+def staged(store: S3ObjectStore, owner_id: str) -> dict[str, bytes]:
+    """What the account's upload forms posted and is still at their staging keys, by document id."""
+    prefix = f"{keys.STAGING_PREFIX}{owner_id}/"
+    listed = store.client.list_objects_v2(Bucket=store.bucket, Prefix=prefix)
+    return {
+        item["Key"].removeprefix(prefix): store.client.get_object(Bucket=store.bucket, Key=item["Key"])["Body"].read()
+        for item in listed.get("Contents", [])
+    }
 
 
 def documents_of(owner_id: str) -> list[Any]:

@@ -118,4 +118,6 @@ def test_free_scan_is_stored_without_text(api: Api, user: User, store, tmp_path)
 
     assert document["status"] == "READY"
     assert documents.get(user.id, document["id"]).text_key is None
-    assert [item["Key"] for item in objects_under(store, user.id)] == [f"{user.id}/{document['id']}/original"]
+    assert [item["Key"] for item in objects_under(store, user.id)] == [
+        documents.get(user.id, document["id"]).object_key
+    ]

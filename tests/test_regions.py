@@ -385,7 +385,9 @@ def test_uploaded_content_is_never_copied_to_the_other_region(
         listed = regions.client(region, "s3").list_objects_v2(Bucket=f"docstore-{region}", Prefix=f"{home_user.id}/")
         return [entry["Key"] for entry in listed.get("Contents", [])]
 
-    assert keys(HOME) == [f"{home_user.id}/{stored['id']}/original"]
+    original = regions.item(HOME, "documents", {"owner_id": home_user.id, "document_id": stored["id"]})["object_key"]
+    assert keys(HOME) == [original]
+    assert original.startswith(f"{home_user.id}/{stored['id']}/")
     assert keys(OTHER) == []
     assert regions.scan(OTHER, "documents", owner_id=home_user.id) == []
 

@@ -87,10 +87,16 @@ def test_the_rate_and_concurrency_limits_are_read() -> None:
     assert [getattr(settings, name.lower()) for name in names] == [3, 4, 5, 6, 7, 8, 9]
 
 
+def test_staging_objects_are_kept_a_day_unless_told_otherwise() -> None:
+    assert Settings.from_env({}).staging_days == 1
+    assert Settings.from_env({"DOCSTORE_STAGING_DAYS": "7"}).staging_days == 7
+
+
 @pytest.mark.parametrize(
     ("env", "message"),
     [
         ({"DOCSTORE_HASHING_THREADS": "0"}, "DOCSTORE_HASHING_THREADS must be at least 1"),
+        ({"DOCSTORE_STAGING_DAYS": "0"}, "DOCSTORE_STAGING_DAYS must be at least 1"),
         ({"DOCSTORE_AUTH_WINDOW_SECONDS": "0"}, "DOCSTORE_AUTH_WINDOW_SECONDS must be at least 1"),
         ({"DOCSTORE_WORKER_CONCURRENCY": "0"}, "DOCSTORE_WORKER_CONCURRENCY must be at least 1"),
         ({"DOCSTORE_EMBEDDED_THREADS": "many"}, "DOCSTORE_EMBEDDED_THREADS must be a whole number, not 'many'"),

@@ -12,7 +12,9 @@ goes. Running any step twice changes nothing the second time:
   READY (and its event) follow once the index holds it, so a document is searchable from the
   moment anyone can see it READY.
 - ``upload.started`` arrives once the form has expired: settles an upload nobody completed, or
-  takes on one whose ``upload.completed`` was lost.
+  takes on one whose ``upload.completed`` was lost, and deletes what the form posted to its
+  staging key (completion copied what it counted; anything there now was posted again, or after
+  the document was deleted).
 - ``document.deleted``: the account's usage fell; re-check its quota level.
 - ``account.created``: count the account in the dashboard counters (once), and replicate it
   to the other regions (``workers.account_sync``).
@@ -47,7 +49,7 @@ from adapters.messages import (
 )
 from domain.documents import DocumentStatus
 from events.envelope import Event, EventType
-from models import accounts, documents, outbox, processing, quota, uploads
+from models import accounts, documents, keys, outbox, processing, quota, uploads
 from models.content_types import CONTENT_TYPES
 from models.errors import AccountNotFound, DocumentNotFound
 from workers.consumer import UnknownMessage
@@ -81,10 +83,6 @@ log = logging.getLogger(__name__)
 #: about eight looks (each a trip through the thread pool), not fifty.
 INDEX_POLL_SECONDS = 0.02
 INDEX_POLL_MAX_SECONDS = 0.25
-
-
-def text_key(owner_id: str, document_id: str) -> str:
-    return f"{owner_id}/{document_id}/text.txt"
 
 
 @dataclass(frozen=True)
@@ -145,8 +143,8 @@ class Pipeline:
         try:
             record = await self.blocking.run(documents.get, account_id, document_id)
         except DocumentNotFound:
-            return
-        if record.status == DocumentStatus.PENDING_UPLOAD:
+            record = None
+        if record is not None and record.status == DocumentStatus.PENDING_UPLOAD:
             completed: list[outbox.Pending] = []
             outcome = await self.blocking.run(
                 functools.partial(uploads.sweep, self.objects, account_id, document_id, messages=completed)
@@ -156,7 +154,10 @@ class Pipeline:
             # midway, this message (not yet deleted) comes back and finishes it.
             if self.outbox is not None:
                 self.outbox.discard(completed)
-        await self.upload_completed(account_id, document_id)
+        # Settled (or deleted): nothing reads the staging key any more, and the form can post no more.
+        await self.blocking.run(uploads.form_expired, self.objects, account_id, document_id)
+        if record is not None:
+            await self.upload_completed(account_id, document_id)
 
     async def upload_completed(self, account_id: str, document_id: str) -> None:
         try:
@@ -182,7 +183,8 @@ class Pipeline:
         if detected not in CONTENT_TYPES:
             if await self.blocking.run(processing.reject, record, processing.WRONG_TYPE):
                 self._processed("rejected")
-                await self.blocking.run(self.objects.delete_prefix, f"{record.owner_id}/{record.document_id}/")
+                stored = keys.document_prefix(record.owner_id, record.document_id)
+                await self.blocking.run(self.objects.delete_prefix, stored)
                 await self.publish(EventType.DOCUMENT_FAILED, record, reason=processing.WRONG_TYPE)
             return
         await self.blocking.run(processing.count, record, plan=account.plan, content_type=detected)
@@ -232,7 +234,7 @@ class Pipeline:
         progress: Callable[[int, int], Awaitable[None]] | None = None,
     ) -> StoredText:
         """Extract the text of ``record``'s original at ``path``, of the type detected in it, in
-        ``extraction`` (the pipeline's own pool by default), and store it in S3 at ``text_key``.
+        ``extraction`` (the pipeline's own pool by default), and store it in S3 at ``keys.text``.
         Raises ``ExtractionFailed``, with the reason for the owner, when the file gives no text.
         Each extraction, failed or not, is counted in the metrics."""
         pool = self.extraction if extraction is None else extraction
@@ -245,7 +247,7 @@ class Pipeline:
             raise
         if self.metrics is not None:
             self.metrics.observe_extraction(content_type, time.monotonic() - started)
-        key = text_key(record.owner_id, record.document_id)
+        key = keys.text(record.owner_id, record.document_id)
         await self.blocking.run(self.objects.put_text, key, extracted.text)
         return StoredText(key, extracted.pages)
 

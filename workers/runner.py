@@ -133,7 +133,15 @@ async def run_workers(
                     )
                 )
             if settings.sweep_interval_seconds > 0:
-                group.create_task(sweeper.run_forever(blocking, objects, settings.sweep_interval_seconds, deliveries))
+                group.create_task(
+                    sweeper.run_forever(
+                        blocking,
+                        objects,
+                        settings.sweep_interval_seconds,
+                        deliveries,
+                        staging_days=settings.staging_days,
+                    )
+                )
     finally:
         await deliveries.aclose()
         await extraction.aclose()

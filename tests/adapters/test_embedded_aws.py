@@ -143,6 +143,32 @@ def test_objects_keep_their_bytes_on_disk_and_deleted_ones_leave_nothing(folder:
     aws.stop()
 
 
+def test_a_server_side_copy_and_the_lifecycle_rules_survive_a_kill(folder: Path) -> None:
+    # What completeUpload and provisioning do: copy a posted file out of staging, then delete it.
+    aws = started(folder)
+    _, s3, *_ = clients(aws.endpoint_url)
+    s3.create_bucket(Bucket="kept", CreateBucketConfiguration={"LocationConstraint": "us-west-2"})
+    rule = {"ID": "staging", "Filter": {"Prefix": "staging/"}, "Status": "Enabled", "Expiration": {"Days": 1}}
+    s3.put_bucket_lifecycle_configuration(Bucket="kept", LifecycleConfiguration={"Rules": [rule]})
+    s3.put_object(Bucket="kept", Key="staging/a", Body=b"posted", ContentType="text/plain", Metadata={"tags": "x"})
+    s3.copy_object(Bucket="kept", Key="a/1/original", CopySource={"Bucket": "kept", "Key": "staging/a"})
+    s3.delete_object(Bucket="kept", Key="staging/a")
+    kill(aws)
+
+    aws = started(folder)
+    _, s3, *_ = clients(aws.endpoint_url)
+
+    copied = s3.get_object(Bucket="kept", Key="a/1/original")
+    assert (copied["Body"].read(), copied["ContentType"], copied["Metadata"]) == (
+        b"posted",
+        "text/plain",
+        {"tags": "x"},
+    )
+    assert [entry["Key"] for entry in s3.list_objects_v2(Bucket="kept")["Contents"]] == ["a/1/original"]
+    assert s3.get_bucket_lifecycle_configuration(Bucket="kept")["Rules"] == [rule]
+    aws.stop()
+
+
 def test_delayed_and_in_flight_messages_survive_a_kill(folder: Path) -> None:
     aws = started(folder)
     _, _, sqs, _ = clients(aws.endpoint_url)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from adapters.s3 import S3ObjectStore, content_disposition
+from adapters.s3 import ObjectInfo, S3ObjectStore, content_disposition
 from services.validation import metadata_value
 
 
@@ -83,3 +84,73 @@ def test_deleting_a_missing_object_is_not_an_error(store: S3ObjectStore) -> None
 )
 def test_download_names_survive_quotes_and_unicode(filename: str, header: str) -> None:
     assert content_disposition(filename) == header
+
+
+def test_copy_keeps_bytes_type_and_metadata_and_describes_the_copy(store: S3ObjectStore) -> None:
+    store.client.put_object(
+        Bucket=store.bucket,
+        Key="copy/source",
+        Body=b"%PDF-1.4 body",
+        ContentType="application/pdf",
+        Metadata={"tags": "a"},
+    )
+
+    info = store.copy("copy/source", "copy/destination")
+
+    assert info == ObjectInfo(size=13, etag=hashlib.md5(b"%PDF-1.4 body").hexdigest(), content_type="application/pdf")
+    copied = store.client.get_object(Bucket=store.bucket, Key="copy/destination")
+    assert (copied["Body"].read(), copied["ContentType"], copied["Metadata"]) == (
+        b"%PDF-1.4 body",
+        "application/pdf",
+        {"tags": "a"},
+    )
+    assert store.head("copy/source") is not None
+
+
+def test_copy_of_a_missing_object_is_none_and_writes_nothing(store: S3ObjectStore) -> None:
+    assert store.copy("copy/no-such-source", "copy/never-written") is None
+
+    assert store.head("copy/never-written") is None
+
+
+def test_delete_older_deletes_only_under_the_prefix_and_before_the_time(store: S3ObjectStore) -> None:
+    for key in ("older/a", "older/b", "older-not/c", "elsewhere/older/d"):
+        store.client.put_object(Bucket=store.bucket, Key=key, Body=b"x")
+
+    assert store.delete_older("older/", datetime.now(UTC) - timedelta(minutes=1)) == 0
+    assert store.delete_older("older/", datetime.now(UTC) + timedelta(minutes=1)) == 2
+
+    assert [store.head(key) is None for key in ("older/a", "older/b", "older-not/c", "elsewhere/older/d")] == [
+        True,
+        True,
+        False,
+        False,
+    ]
+
+
+STAGING_RULE = {
+    "ID": "docstore-staging-expiry",
+    "Filter": {"Prefix": "staging/"},
+    "Status": "Enabled",
+    "Expiration": {"Days": 1},
+}
+
+
+def test_provisioned_bucket_expires_staging_objects_after_a_day(store: S3ObjectStore) -> None:
+    rules = store.client.get_bucket_lifecycle_configuration(Bucket=store.bucket)["Rules"]
+
+    assert rules == [STAGING_RULE]
+
+
+def test_ensure_bucket_keeps_the_buckets_other_lifecycle_rules(target) -> None:
+    bucket = S3ObjectStore(target, "lifecycle-kept")
+    bucket.ensure_bucket((), expiring_prefix="staging/", expiry_days=1)
+    theirs = {"ID": "logs", "Filter": {"Prefix": "logs/"}, "Status": "Enabled", "Expiration": {"Days": 30}}
+    bucket.client.put_bucket_lifecycle_configuration(
+        Bucket=bucket.bucket, LifecycleConfiguration={"Rules": [theirs, STAGING_RULE]}
+    )
+
+    bucket.ensure_bucket((), expiring_prefix="staging/", expiry_days=3)
+
+    rules = bucket.client.get_bucket_lifecycle_configuration(Bucket=bucket.bucket)["Rules"]
+    assert rules == [theirs, {**STAGING_RULE, "Expiration": {"Days": 3}}]

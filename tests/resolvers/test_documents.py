@@ -11,8 +11,9 @@ from typing import Any
 import httpx
 import pytest
 
+from models import documents
 from tests.client import Api, User, error_codes, post_form, sample
-from tests.conftest import documents_of, objects_under
+from tests.conftest import documents_of, objects_under, staged
 
 FREE_LIMIT = 5 * 1024**3
 NOT_FOUND = "No document with that id in this account."
@@ -715,7 +716,7 @@ def test_delete_removes_object_record_and_usage_together(api: Api, user: User, s
 
     assert deleted == {"__typename": "DeleteDocumentPayload", "id": gone["id"], "freedBytes": 17}
     assert api.usage(user) == {"usedBytes": 7, "reservedBytes": 0, "limitBytes": FREE_LIMIT, "documentCount": 1}
-    assert [item["Key"] for item in objects_under(store, user.id)] == [f"{user.id}/{kept['id']}/original"]
+    assert [item["Key"] for item in objects_under(store, user.id)] == [documents.get(user.id, kept["id"]).object_key]
     assert [record.document_id for record in documents_of(user.id)] == [kept["id"]]
     assert ids_of(listing(api, user)) == [kept["id"]]
     body = api.call("Document", {"id": gone["id"]}, user.token)
@@ -774,12 +775,13 @@ def test_deleting_an_upload_whose_file_arrived_deletes_the_file(api: Api, user: 
     content = b"arrived but never completed"
     form = api.request_upload(user, filename="arrived.txt", size=100)
     post_form(form, content)
-    assert [item["Key"] for item in objects_under(store, user.id)] == [f"{user.id}/{form['documentId']}/original"]
+    assert staged(store, user.id) == {form["documentId"]: content}
 
     deleted = delete(api, user, form["documentId"])
 
     assert deleted == {"__typename": "DeleteDocumentPayload", "id": form["documentId"], "freedBytes": 100}
     assert objects_under(store, user.id) == []
+    assert staged(store, user.id) == {}
     assert api.usage(user) == {"usedBytes": 0, "reservedBytes": 0, "limitBytes": FREE_LIMIT, "documentCount": 0}
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from adapters.search.base import SearchFilter
 from domain.plans import GIB, Plan
-from models import accounts, processing
+from models import accounts, documents, processing
 from models.accounts import Account
 from tests.client import Api, User, error_codes
 from tests.conftest import objects_under
@@ -37,7 +37,8 @@ def test_upgrade_extracts_earlier_documents_and_makes_them_searchable(api: Api, 
     user = api.sign_up("FREE")
     secret = word()
     document = text_document(api, user, f"invoice {secret} from the plumber", filename="bill.txt")
-    assert [obj["Key"] for obj in objects_under(store, user.id)] == [f"{user.id}/{document['id']}/original"]
+    original = documents.get(user.id, document["id"]).object_key
+    assert [obj["Key"] for obj in objects_under(store, user.id)] == [original]
 
     result = upgrade(api, user, "PREMIUM")
 
@@ -48,7 +49,7 @@ def test_upgrade_extracts_earlier_documents_and_makes_them_searchable(api: Api, 
     found = eventually(api, user, secret, [document["id"]])
     assert [mark["field"] for mark in found["edges"][0]["node"]["highlights"]] == ["content"]
     assert sorted(obj["Key"] for obj in objects_under(store, user.id)) == [
-        f"{user.id}/{document['id']}/original",
+        original,
         f"{user.id}/{document['id']}/text.txt",
     ]
 

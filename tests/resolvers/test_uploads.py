@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
@@ -15,8 +16,9 @@ import pytest
 from domain.plans import GIB
 from models import accounts, documents
 from models.accounts import Account
+from models.documents import Document
 from tests.client import Api, User, error_codes, operation, post_form
-from tests.conftest import APP_ORIGIN, documents_of, objects_under
+from tests.conftest import APP_ORIGIN, documents_of, objects_under, staged
 
 FREE_LIMIT = 5 * GIB
 
@@ -30,13 +32,14 @@ def assert_nothing_stored(api: Api, user: User, store) -> None:
     assert api.usage(user) == {"usedBytes": 0, "reservedBytes": 0, "limitBytes": FREE_LIMIT, "documentCount": 0}
     assert documents_of(user.id) == []
     assert objects_under(store, user.id) == []
+    assert staged(store, user.id) == {}
 
 
 def test_form_is_for_a_server_chosen_key_with_every_field_a_condition(api: Api, user: User) -> None:
     form = api.request_upload(user, filename="passwd.txt", size=1234, tags=["a b", "ü,x"], description="Line é")
 
     fields = {field["name"]: field["value"] for field in form["fields"]}
-    assert fields["key"] == f"{user.id}/{form['documentId']}/original"
+    assert fields["key"] == f"staging/{user.id}/{form['documentId']}"
     assert fields["Content-Type"] == "text/plain"
     assert fields["x-amz-meta-tags"] == "a b,%C3%BC%2Cx"
     assert fields["x-amz-meta-description"] == "Line %C3%A9"
@@ -202,7 +205,10 @@ def test_complete_counts_the_real_size_and_checksum(api: Api, user: User, store)
         "limitBytes": FREE_LIMIT,
         "documentCount": 1,
     }
-    head = store.client.head_object(Bucket=store.bucket, Key=f"{user.id}/{form['documentId']}/original")
+    record = documents.get(user.id, form["documentId"])
+    assert re.fullmatch(rf"{user.id}/{form['documentId']}/[0-9a-f]{{16}}/original", record.object_key)
+    assert [item["Key"] for item in objects_under(store, user.id)] == [record.object_key]
+    head = store.client.head_object(Bucket=store.bucket, Key=record.object_key)
     assert head["ContentType"] == "text/plain"
     assert head["Metadata"] == {"tags": "", "description": ""}
 
@@ -231,6 +237,7 @@ def test_object_larger_than_declared_is_rejected_deleted_and_uncounted(api: Api,
     }
     assert api.usage(user) == {"usedBytes": 0, "reservedBytes": 0, "limitBytes": FREE_LIMIT, "documentCount": 0}
     assert objects_under(store, user.id) == []
+    assert staged(store, user.id) == {}
     assert api.complete(user, form["documentId"]) == result
     assert api.usage(user)["reservedBytes"] == 0
 
@@ -267,6 +274,7 @@ def test_completion_past_the_quota_is_rejected_and_releases(api: Api, user: User
         0,
     )
     assert objects_under(store, user.id) == []
+    assert staged(store, user.id) == {}
 
 
 @pytest.mark.parametrize("document_id", ["01ARZ3NDEKTSV4RRFFQ69G5FAV", "nope", "../x", "Z" * 10_000])
@@ -296,3 +304,75 @@ def test_account_flagged_over_quota_may_not_start_uploads(api: Api, user: User, 
     assert result["__typename"] == "QuotaExceededError"
     assert (result["requestedBytes"], result["reservedBytes"]) == (1, 0)
     assert_nothing_stored(api, user, store)
+
+
+# --- a form posted again -----------------------------------------------------------------------
+# S3 takes a form as often as it is posted until it expires (90 s); moto at any time, as it checks
+# no policy. Whatever arrives after completion must change nothing stored or counted.
+
+MEGABYTE = b"y" * 1_000_000
+
+
+def download(api: Api, user: User, document_id: str) -> bytes:
+    url = api.data("Document", {"id": document_id}, user.token)["document"]["downloadUrl"]
+    response = httpx.get(url, timeout=30)
+    assert response.status_code == 200
+    return response.content
+
+
+def test_form_posted_again_after_completion_changes_neither_download_nor_usage(api: Api, user: User, store) -> None:
+    form = api.request_upload(user, size=len(MEGABYTE))
+    post_form(form, b"x")
+    api.complete(user, form["documentId"])
+    ready = api.settled(user, form["documentId"])
+    assert ready["status"] == "READY"
+    stored = documents.get(user.id, form["documentId"]).object_key
+
+    post_form(form, MEGABYTE)
+
+    assert download(api, user, form["documentId"]) == b"x"
+    now = api.data("Document", {"id": form["documentId"]}, user.token)["document"]
+    assert {**now, "downloadUrl": None} == {**ready, "downloadUrl": None}  # links are signed anew each time
+    again = api.complete(user, form["documentId"])
+    assert (again["status"], again["size"], again["updatedAt"]) == ("READY", 1, ready["updatedAt"])
+    assert api.usage(user) == {"usedBytes": 1, "reservedBytes": 0, "limitBytes": FREE_LIMIT, "documentCount": 1}
+    record = documents.get(user.id, form["documentId"])
+    assert (record.object_key, record.size, record.checksum) == (stored, 1, hashlib.md5(b"x").hexdigest())
+    assert [item["Key"] for item in objects_under(store, user.id)] == [stored]
+    # Where nothing reads it, until the form's expiry deletes it (tests/workers/test_pipeline.py).
+    assert staged(store, user.id) == {form["documentId"]: MEGABYTE}
+
+
+def test_form_posted_again_after_the_document_was_deleted_stores_nothing(api: Api, user: User, store) -> None:
+    form = api.request_upload(user, size=len(MEGABYTE))
+    post_form(form, b"x")
+    api.complete(user, form["documentId"])
+    assert api.settled(user, form["documentId"])["status"] == "READY"
+    deleted = api.data("DeleteDocument", {"input": {"id": form["documentId"]}}, user.token)["deleteDocument"]
+    assert deleted["freedBytes"] == 1
+
+    post_form(form, MEGABYTE)
+
+    assert api.complete(user, form["documentId"])["__typename"] == "UploadNotFoundError"
+    assert api.usage(user) == {"usedBytes": 0, "reservedBytes": 0, "limitBytes": FREE_LIMIT, "documentCount": 0}
+    assert documents_of(user.id) == []
+    assert objects_under(store, user.id) == []
+    assert staged(store, user.id) == {form["documentId"]: MEGABYTE}
+
+
+def test_upload_requested_before_staging_keys_completes_and_downloads_in_place(api: Api, user: User, store) -> None:
+    form = api.request_upload(user, size=11)
+    # A form signed by the code before staging keys posted straight to the document's final key.
+    legacy = f"{user.id}/{form['documentId']}/original"
+    Document(owner_id=user.id, document_id=form["documentId"]).update(actions=[Document.object_key.set(legacy)])
+    store.client.put_object(Bucket=store.bucket, Key=legacy, Body=b"hello world", ContentType="text/plain")
+
+    assert api.complete(user, form["documentId"])["size"] == 11
+    assert api.settled(user, form["documentId"])["status"] == "READY"
+
+    assert documents.get(user.id, form["documentId"]).object_key == legacy
+    assert [item["Key"] for item in objects_under(store, user.id)] == [legacy]
+    assert download(api, user, form["documentId"]) == b"hello world"
+    assert api.usage(user)["usedBytes"] == 11
+    api.data("DeleteDocument", {"input": {"id": form["documentId"]}}, user.token)
+    assert objects_under(store, user.id) == []

@@ -16,13 +16,13 @@ from adapters.blocking import Blocking
 from adapters.messages import PlanChanged, QueueMessage, new_key
 from adapters.metrics import Metrics
 from domain.plans import Plan
-from models import documents
+from models import documents, keys
 from models.accounts import Account
 from tests.conftest import objects_under
 from tests.workers import files
 from tests.workers.test_pipeline import Recorder, completed, new_account, stored
 from workers.backfill import Backfill
-from workers.pipeline import Pipeline, text_key
+from workers.pipeline import Pipeline
 
 pytestmark = pytest.mark.anyio
 
@@ -96,7 +96,7 @@ async def test_upgrade_gives_an_earlier_document_its_text(backfill, pipeline, me
     await backfill.handle(PlanChanged(account_id=account.id, key=new_key()))
 
     final = documents.get(account.id, record.document_id)
-    key = text_key(account.id, record.document_id)
+    key = keys.text(account.id, record.document_id)
     assert (final.status, final.text_key, final.pages) == ("READY", key, 2)
     assert store.get_text(key) == "Earlier words\fMore earlier words"
     assert index_queue.bodies() == [

@@ -13,15 +13,15 @@ import pytest
 from ulid import ULID
 
 from adapters.blocking import Blocking
-from adapters.messages import AccountCreated, QueueMessage, UploadCompleted
+from adapters.messages import AccountCreated, QueueMessage, UploadCompleted, UploadStarted
 from domain.plans import GIB
 from events.envelope import Event
-from models import accounts, counters, documents, uploads
+from models import accounts, counters, documents, keys, uploads
 from models.accounts import Account
 from tests.client import post_form
-from tests.conftest import objects_under
+from tests.conftest import documents_of, objects_under, staged
 from tests.workers import files
-from workers.pipeline import Pipeline, text_key
+from workers.pipeline import Pipeline
 
 
 class Recorder:
@@ -95,7 +95,7 @@ async def test_free_document_is_counted_and_ready_without_extraction(pipeline, r
     assert counters.read("plan:FREE")[:2] == (before[0] + 1, before[1] + 12)
     assert recorder.kinds() == ["ProcessingStarted", "DocumentReady", "QuotaChanged"]
     assert recorder.events[-1].data == {"used_bytes": 12, "limit_bytes": 5 * GIB}
-    assert store.get_text(text_key(account.id, record.document_id)) is None
+    assert store.get_text(keys.text(account.id, record.document_id)) is None
 
 
 async def test_premium_pdf_text_is_extracted_and_stored(pipeline, recorder, store, tmp_path: Path) -> None:
@@ -106,7 +106,7 @@ async def test_premium_pdf_text_is_extracted_and_stored(pipeline, recorder, stor
     await handle(pipeline, completed(record))
 
     final = documents.get(account.id, record.document_id)
-    assert (final.status, final.pages, final.text_key) == ("READY", 2, text_key(account.id, record.document_id))
+    assert (final.status, final.pages, final.text_key) == ("READY", 2, keys.text(account.id, record.document_id))
     text = store.get_text(final.text_key)
     assert "First page words" in text
     assert "Second page words" in text
@@ -207,3 +207,69 @@ async def test_new_account_is_counted_once(pipeline) -> None:
     await handle(pipeline, AccountCreated(account_id=account.id))
 
     assert counters.read("plan:PREMIUM")[2] == before + 1
+
+
+def expired(record: documents.Document) -> UploadStarted:
+    """The delayed message requestUpload sends, delivered once the form has expired."""
+    return UploadStarted(account_id=record.owner_id, document_id=record.document_id)
+
+
+def post_again(store, record: documents.Document, content: bytes) -> None:
+    """The owner posts the document's form once more (S3 takes it until the form expires)."""
+    store.client.put_object(Bucket=store.bucket, Key=keys.staging(record.owner_id, record.document_id), Body=content)
+
+
+async def test_form_expiry_deletes_what_the_form_posted_after_completion(pipeline, store) -> None:
+    account = new_account("FREE")
+    record = stored(store, account, b"kept\n", "text/plain")
+    await handle(pipeline, completed(record))
+    post_again(store, record, b"y" * 100_000)
+    assert staged(store, account.id) == {record.document_id: b"y" * 100_000}
+
+    await handle(pipeline, expired(record))
+
+    final = documents.get(account.id, record.document_id)
+    assert (final.status, final.size, final.object_key) == ("READY", 5, record.object_key)
+    assert staged(store, account.id) == {}
+    assert [item["Key"] for item in objects_under(store, account.id)] == [record.object_key]
+    assert store.client.get_object(Bucket=store.bucket, Key=record.object_key)["Body"].read() == b"kept\n"
+    assert accounts.get(account.id).used_bytes == 5
+
+
+async def test_form_expiry_deletes_what_the_form_posted_after_the_document_was_deleted(pipeline, store) -> None:
+    account = new_account("FREE")
+    record = stored(store, account, b"gone\n", "text/plain")
+    await handle(pipeline, completed(record))
+    assert documents.delete_stored(documents.get(account.id, record.document_id))
+    store.delete_prefix(keys.document_prefix(account.id, record.document_id))
+    post_again(store, record, b"y" * 100_000)
+
+    await handle(pipeline, expired(record))
+
+    assert staged(store, account.id) == {}
+    assert objects_under(store, account.id) == []
+    assert documents_of(account.id) == []
+    assert accounts.get(account.id).used_bytes == 0
+
+
+async def test_form_expiry_completes_an_upload_nobody_completed_and_deletes_its_staging_object(pipeline, store) -> None:
+    account = new_account("FREE")
+    record = uploads.start(
+        account,
+        document_id=str(ULID()),
+        name="late.txt",
+        content_type="text/plain",
+        size=100,
+        tags=[],
+        description="",
+        form_seconds=90,
+        sweep_grace_seconds=30,
+    )
+    post_again(store, record, b"never completed\n")
+
+    await handle(pipeline, expired(record))
+
+    final = documents.get(account.id, record.document_id)
+    assert (final.status, final.size) == ("READY", 16)
+    assert staged(store, account.id) == {}
+    assert [item["Key"] for item in objects_under(store, account.id)] == [final.object_key]

@@ -9,10 +9,10 @@ import anyio
 import pytest
 
 from adapters.blocking import Blocking
-from models import accounts, documents, uploads
+from models import accounts, documents, keys, uploads
 from models.base import utcnow
 from tests.client import Api, User, post_form
-from tests.conftest import documents_of, objects_under
+from tests.conftest import documents_of, objects_under, staged
 from workers import sweeper
 
 LATER = timedelta(seconds=90 + 30 + 5)
@@ -41,6 +41,8 @@ def test_form_with_its_file_but_never_completed_is_completed(api: Api, user: Use
     assert outcomes == Counter({"completed": 1})
     record = documents.get(user.id, form["documentId"])
     assert (record.status, record.size, record.sweep_at) == ("PROCESSING", 11, None)
+    assert [item["Key"] for item in objects_under(store, user.id)] == [record.object_key]
+    assert staged(store, user.id) == {}  # copied, and the form has expired
     assert api.usage(user)["usedBytes"] == 11
     assert api.usage(user)["reservedBytes"] == 0
 
@@ -64,12 +66,13 @@ def test_file_arriving_after_a_rejection_is_deleted_once_the_form_expires(
     form = api.request_upload(user)
     assert api.complete(user, form["documentId"])["reason"] == "MISSING_OBJECT"
     post_form(form, b"hello world")  # still within the form's 90 seconds
-    assert len(objects_under(store, user.id)) == 1
+    assert staged(store, user.id) == {form["documentId"]: b"hello world"}
 
     outcomes = sweep(store, utcnow() + LATER)
 
     assert outcomes == Counter({"closed": 1})
     assert objects_under(store, user.id) == []
+    assert staged(store, user.id) == {}
     assert accounts.get(user.id).used_bytes == 0
 
 
@@ -83,6 +86,7 @@ def test_cancelled_upload_is_forgotten_after_its_form_expires(api: Api, user: Us
     assert outcomes == Counter({"cancelled": 1})
     assert documents_of(user.id) == []
     assert objects_under(store, user.id) == []
+    assert staged(store, user.id) == {}
     assert api.usage(user)["reservedBytes"] == 0
 
 
@@ -92,3 +96,45 @@ def test_due_uploads_are_found_through_the_index_only_after_expiry(api: Api, use
 
     assert key not in uploads.due_for_sweep(utcnow())
     assert key in uploads.due_for_sweep(utcnow() + LATER)
+
+
+def test_copy_left_by_a_completion_that_stopped_before_counting_goes_with_the_rejection(
+    api: Api, user: User, store, clean_sweep
+) -> None:
+    form = api.request_upload(user, size=11)
+    post_form(form, b"hello world")
+    # A completion copied the file, then its process died before the count; then the owner cancelled.
+    leftover = keys.original(user.id, form["documentId"], keys.nonce())
+    store.copy(keys.staging(user.id, form["documentId"]), leftover)
+    api.data("DeleteDocument", {"input": {"id": form["documentId"]}}, user.token)
+
+    outcomes = sweep(store, utcnow() + LATER)
+
+    assert outcomes == Counter({"cancelled": 1})
+    assert objects_under(store, user.id) == []
+    assert staged(store, user.id) == {}
+    assert documents_of(user.id) == []
+    assert api.usage(user)["reservedBytes"] == 0
+
+
+def expire(store, when) -> int:
+    return anyio.run(sweeper.expire_staging, Blocking(4), store, 1, when)
+
+
+def test_staging_objects_older_than_the_setting_are_deleted_and_nothing_else(
+    api: Api, user: User, store, clean_sweep
+) -> None:
+    kept = api.request_upload(user, size=11)
+    post_form(kept, b"hello world")
+    stored = api.complete(user, kept["documentId"])
+    posted = api.request_upload(user, size=5)
+    post_form(posted, b"later")
+    record = documents.get(user.id, stored["id"])
+
+    assert expire(store, utcnow()) == 0  # nothing in this session is a day old
+    assert staged(store, user.id) == {kept["documentId"]: b"hello world", posted["documentId"]: b"later"}
+
+    expire(store, utcnow() + timedelta(days=1, seconds=5))
+
+    assert staged(store, user.id) == {}
+    assert [item["Key"] for item in objects_under(store, user.id)] == [record.object_key]
