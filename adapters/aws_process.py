@@ -162,16 +162,21 @@ class Durable:
     DynamoDB requests also run one at a time: DynamoDB applies each conditional write and each
     transaction atomically, and moto's backend has no locks, so two threads of its server could both
     pass a condition before either writes (seen as 6 of 20 concurrent 1 GiB reservations passing a
-    5 GiB quota). S3, SQS and SES stay concurrent: the state they write is read and committed under
-    the state file's lock, so the last commit of a record is always its latest state.
+    5 GiB quota). S3, SQS and SES stay concurrent. Every request's changes are captured in one order
+    (:class:`adapters.moto_state.GroupCommit`), so the last write of a record is always its latest
+    state, and written by the group commit's thread while the next DynamoDB request already runs.
     """
 
     def __init__(self, app: Callable[..., Iterable[bytes]], state: StateFile, sqs: SqsMirror, loader: Loader) -> None:
+        from adapters import moto_blobs, moto_state
+
         self.app = app
         self.state = state
         self.sqs = sqs
         self.loader = loader
         self.dynamodb = FairLock()
+        store = moto_blobs._Patch.store
+        self.journal = moto_state.GroupCommit(state, after=store.collect if store is not None else None)
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         target = environ.get("HTTP_X_AMZ_TARGET", "")
@@ -202,12 +207,8 @@ class Durable:
             self.loader.wait("s3", [bucket])
 
     def _commit(self, capture: Callable[[], list[Change]]) -> None:
-        from adapters import moto_blobs
-
-        with self.state.lock:
-            self.state.commit(capture())
-        if moto_blobs._Patch.store is not None:
-            moto_blobs._Patch.store.collect()
+        """Capture what this request changed and wait until it is on disk."""
+        self.journal.wait(self.journal.capture(capture))
 
     def _dynamodb(self, action: str, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         from adapters import moto_state
@@ -220,13 +221,17 @@ class Durable:
         if not self.loader.done:
             # Waiting happens outside the DynamoDB lock: requests on loaded tables go on meanwhile.
             self.loader.wait("dynamodb", _table_names(action, request) if isinstance(request, dict) else None)
+        scope = _credential_scope(environ)
         with self.dynamodb:
             answer = list(self.app(environ, start_response))
-            if action not in moto_state.DYNAMODB_READS:
-                scope = _credential_scope(environ)
-                if scope is not None and isinstance(request, dict):
-                    account = _account(scope[0])
-                    self._commit(lambda: moto_state.dynamodb_changes(action, request, account, scope[1]))
+            if action not in moto_state.DYNAMODB_READS and scope is not None and isinstance(request, dict):
+                account = _account(scope[0])
+                written = self.journal.capture(lambda: moto_state.dynamodb_changes(action, request, account, scope[1]))
+            else:
+                written = self.journal.horizon()
+        # Outside the lock: the next request runs in moto while this one's changes are written. A
+        # read waits too, for what it may have seen of earlier requests' writes.
+        self.journal.wait(written)
         return answer
 
     def _sqs(
@@ -369,6 +374,7 @@ class Embedded:
         self.server: Any = None
         self.state: StateFile | None = None
         self.loader: Loader | None = None
+        self.durable: Durable | None = None
         self._stopping = threading.Event()
 
     def lock(self) -> None:
@@ -421,7 +427,7 @@ class Embedded:
             orphans = blobs.orphans(moto_loading.live_blobs())
             threading.Thread(target=blobs.remove, args=(orphans,), name="blob-sweep", daemon=True).start()
         self.loader = loader
-        app = Durable(dispatcher(), self.state, sqs, loader)
+        app = self.durable = Durable(dispatcher(), self.state, sqs, loader)
         # waitress, not moto's own werkzeug server: werkzeug answers every request with
         # "Connection: close", so each boto3 call paid a new TCP connection and a new thread.
         self.server = create_server(
@@ -473,6 +479,8 @@ class Embedded:
             pass
         if self.server is not None:
             self.server.close()
+        if self.durable is not None:
+            self.durable.journal.close()
         if self.state is not None:
             self.state.close()
             (self.folder / CLEAN_STOP).touch()

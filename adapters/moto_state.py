@@ -137,6 +137,101 @@ class StateFile:
             self.db.close()
 
 
+class CommitFailed(RuntimeError):
+    """A batch of changes could not be written; the requests that made them are answered with an error."""
+
+
+class GroupCommit:
+    """Writes what requests changed on a thread of its own, many requests in one SQLite transaction.
+
+    A request :meth:`capture` s its changes while it still holds whatever orders it against other
+    requests (the DynamoDB lock), which fixes the order the changes are written in; it then lets go
+    of that lock and :meth:`wait` s until they are on disk, before its client gets an answer. So the
+    lock is held for moto's work only, not for SQLite's: a commit gives the GIL up at every SQLite
+    call and, with other threads running, waited milliseconds each time to get it back, inside the
+    lock every DynamoDB request queues for. And a burst of requests is written in one transaction.
+
+    A request that changed nothing waits too, for everything captured before it: what it read (an
+    item another request just wrote) is then on disk before anyone is told it. ``after`` runs once a
+    batch is committed (the blob store removes the files the batch stopped naming).
+    """
+
+    def __init__(self, state: StateFile, after: Callable[[], None] | None = None) -> None:
+        self.state = state
+        self.after = after
+        self._lock = threading.Lock()
+        self._captured = threading.Condition(self._lock)
+        self._written = threading.Condition(self._lock)
+        self._pending: list[tuple[int, list[Change]]] = []
+        #: The number of the last change-set captured, and of the last one on disk (or failed).
+        self._queued = 0
+        self._durable = 0
+        self._failed: dict[int, BaseException] = {}
+        self._closing = False
+        #: Transactions written, and the change-sets they held (for tests and benchmarks).
+        self.batches = 0
+        self.captures = 0
+        self._thread = threading.Thread(target=self._run, name="group-commit", daemon=True)
+        self._thread.start()
+
+    def capture(self, changes: Callable[[], list[Change]]) -> int:
+        """Take ``changes()`` now, in this order among all captures; the number to :meth:`wait` for."""
+        with self._lock:
+            if self._closing:
+                raise CommitFailed("the embedded AWS is stopping")
+            taken = changes()
+            if taken:
+                self._queued += 1
+                self._pending.append((self._queued, taken))
+                self._captured.notify()
+            return self._queued
+
+    def horizon(self) -> int:
+        """The number of the last change-set captured: what a read must see written before it answers."""
+        return self._queued
+
+    def wait(self, number: int) -> None:
+        """Return once change-set ``number`` and every one before it is on disk; CommitFailed if its
+        batch could not be written."""
+        with self._lock:
+            while self._durable < number:
+                self._written.wait()
+            error = self._failed.get(number)
+        if error is not None:
+            raise CommitFailed(f"the change could not be saved: {error}") from error
+
+    def close(self) -> None:
+        """Write what is captured, then stop the thread."""
+        with self._lock:
+            self._closing = True
+            self._captured.notify()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while True:
+            with self._lock:
+                while not self._pending and not self._closing:
+                    self._captured.wait()
+                if not self._pending:
+                    return
+                batch, self._pending = self._pending, []
+            error: BaseException | None = None
+            try:
+                self.state.commit(change for _, changes in batch for change in changes)
+            except Exception as failure:  # every waiter of the batch is answered with it
+                log.exception("the embedded AWS could not write %d change sets", len(batch))
+                error = failure
+            with self._lock:
+                self.batches += 1
+                self.captures += len(batch)
+                if error is not None:
+                    self._failed.update((number, error) for number, _ in batch)
+                self._durable = batch[-1][0]
+                self._written.notify_all()
+            if error is None and self.after is not None:
+                self.after()
+
+
 def _container(service: str, account: str, region: str, name: str = "") -> str:
     return f"{service}/{account}/{region}/{name}"
 
