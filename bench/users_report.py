@@ -19,6 +19,8 @@ if TYPE_CHECKING:
 P99_WANTED = 1.0
 READY_WANTED = 30.0
 MEMORY_WANTED = 1.2
+#: The load generator's event-loop lag is sampled with sleeps of this many seconds.
+LAG_TICK = 0.05
 MiB = 2**20
 
 
@@ -40,6 +42,9 @@ class Phase:
     never: int = 0
     #: Uploads whose event had not come at the very end of the run.
     missing_at_end: int = 0
+    #: How late the load generator's own event loop woke from a 50 ms sleep, sampled through the
+    #: phase (seconds): every latency measured includes up to that much of the client's own delay.
+    client_lag: list[float] = field(default_factory=list)
 
     @property
     def errors(self) -> int:
@@ -213,7 +218,7 @@ def section(
         f"{human.recorder.actions / human.seconds:.1f} actions/s (an action that takes long delays its "
         f"person's next one). {human.recorder.requests:,} requests. The server's process tree used "
         f"{server_cores:.2f} cores on average, the load generator {client_cores:.2f}. "
-        f"{cpu_by_role(human)}",
+        f"{cpu_by_role(human)} {lag_sentence(human)}",
         "",
         *operations_table(human.recorder, human.seconds),
         "",
@@ -248,7 +253,7 @@ def section(
         f"{capacity.recorder.actions:,} actions ({capacity.recorder.actions / capacity.seconds:.1f}/s), "
         f"{capacity.recorder.requests:,} requests ({capacity.recorder.requests / capacity.seconds:.1f}/s); "
         f"the server's process tree used {sat_server_cores:.2f} cores, the load generator "
-        f"{capacity.client_cpu / capacity.seconds:.2f}. {cpu_by_role(capacity)}",
+        f"{capacity.client_cpu / capacity.seconds:.2f}. {cpu_by_role(capacity)} {lag_sentence(capacity)}",
         "",
         *operations_table(capacity.recorder, capacity.seconds),
         "",
@@ -309,3 +314,16 @@ def cpu_by_role(phase: Phase) -> str:
         spent = after - phase.server_before.cpu_by_role.get(name, 0.0)
         parts.append(f"{name} {spent / phase.seconds:.2f} cores ({1000 * spent / actions:.1f} ms of CPU per action)")
     return "By process: " + "; ".join(parts) + "." if parts else ""
+
+
+def lag_sentence(phase: Phase) -> str:
+    """How late the load generator's event loop ran: the part of each latency that is the client's."""
+    if not phase.client_lag:
+        return ""
+    ms = [value * 1000 for value in phase.client_lag]
+    return (
+        f"The load generator's event loop woke late from a {LAG_TICK * 1000:.0f} ms sleep by "
+        f"{percentile(ms, 50):,.1f} ms at the median, {percentile(ms, 99):,.0f} ms at p99 and "
+        f"{max(ms):,.0f} ms at most ({len(ms):,} samples): a latency above includes up to that much "
+        "of the client's own delay."
+    )
