@@ -47,10 +47,9 @@ async def sign_up(
     try:
         await services.auth_limits.attempt(client_ip(info.context))
         try:
-            email = validation.email(input.email)
-            password = validation.password(input.password)
+            email, password = validation.sign_up(input.email, input.password)
         except validation.InvalidInput as error:
-            return ValidationError(message=error.message, field=error.field)
+            return ValidationError.of(error.problems)
         await services.auth_limits.attempt(None, email)
         password_hash = await services.hashing.run(services.passwords.hash, password)
     except (RateLimited, HashingBusy) as refused:

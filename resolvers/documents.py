@@ -55,32 +55,6 @@ def cursor_scope(field: str, direction: str) -> str:
     return f"{field}:{direction}"
 
 
-def parse_filter(flt: DocumentFilter | None) -> documents.ListFilter:
-    """The filter, checked; :class:`validation.InvalidInput` names the field at fault."""
-    if flt is None:
-        return documents.ListFilter()
-    name_contains = None
-    if flt.name_contains is not None:
-        name_contains = validation.filename(flt.name_contains, field="filter.nameContains")
-    return documents.ListFilter(
-        name_contains=name_contains,
-        tags=tuple(validation.tags(flt.tags or [], field="filter.tags")),
-        content_type=validation.content_type(flt.content_type, "filter.contentType") if flt.content_type else None,
-        created_after=validation.aware(flt.created_after),
-        created_before=validation.aware(flt.created_before),
-        updated_after=validation.aware(flt.updated_after),
-        updated_before=validation.aware(flt.updated_before),
-        status=flt.status,
-    )
-
-
-def _list_filter(flt: DocumentFilter | None) -> documents.ListFilter:
-    try:
-        return parse_filter(flt)
-    except validation.InvalidInput as error:
-        raise BadUserInput(f"{error.field}: {error.message}") from None
-
-
 async def list_documents(
     info: strawberry.Info[Context, None],
     first: Annotated[int, strawberry.argument(description="How many documents, 1 to 100.")] = 20,
@@ -95,12 +69,17 @@ async def list_documents(
     ] = None,
 ) -> DocumentConnection:
     account = await require_account(info)
-    if not 1 <= first <= MAX_PAGE:
-        raise BadUserInput(f"`first` must be between 1 and {MAX_PAGE}.")
     order_by = order_by or DocumentOrder()
     order = order_by.field.name
     cursor_order = cursor_scope(order, order_by.direction.name)
-    start = pagination.decode(after, cursor_order) if after is not None else None
+    checks = validation.Checks()  # every argument, in the order they are declared
+    checks(validation.page_size, first, first, MAX_PAGE)
+    start = checks(pagination.decode, None, after, cursor_order) if after is not None else None
+    flt = checks(validation.list_filter, documents.ListFilter(), filter)
+    try:
+        checks.done()
+    except validation.InvalidInput as error:
+        raise BadUserInput(error.problems) from None
     records, more = await info.context.services.blocking.run(
         functools.partial(
             documents.page,
@@ -109,7 +88,7 @@ async def list_documents(
             descending=order_by.direction.name == "DESC",
             limit=first,
             after=start,
-            flt=_list_filter(filter),
+            flt=flt,
         )
     )
     edges = [
@@ -136,11 +115,9 @@ async def update_document(
 ) -> UpdateDocumentResult:
     account = await require_account(info)
     try:
-        name = validation.filename(input.name, field="name") if input.name is not None else None
-        tags = validation.tags(input.tags) if input.tags is not None else None
-        description = validation.description(input.description) if input.description is not None else None
+        changes = validation.document_changes(input.name, input.tags, input.description)
     except validation.InvalidInput as error:
-        return ValidationError(message=error.message, field=error.field)
+        return ValidationError.of(error.problems)
     services = info.context.services
     updated: list[outbox.Pending] = []
     try:
@@ -150,9 +127,9 @@ async def update_document(
                 documents.update_details,
                 account.id,
                 document_id,
-                name=name,
-                tags=tags,
-                description=description,
+                name=changes.name,
+                tags=changes.tags,
+                description=changes.description,
                 messages=updated,
             )
         )

@@ -33,20 +33,6 @@ from schema.uploads import (
 from services import validation
 
 
-def _validated(input: RequestUploadInput, allowed_origins: tuple[str, ...]) -> validation.Upload:
-    tags = validation.tags(input.tags)
-    description = validation.description(input.description)
-    return validation.Upload(
-        filename=validation.filename(input.filename),
-        content_type=validation.content_type(input.content_type),
-        size=validation.size(input.size),
-        tags=tags,
-        description=description,
-        metadata=validation.upload_metadata(tags, description),
-        redirect_url=validation.redirect_url(input.redirect_url, allowed_origins),
-    )
-
-
 async def request_upload(
     info: strawberry.Info[Context, None],
     input: Annotated[RequestUploadInput, strawberry.argument(description="The file to upload.")],
@@ -55,9 +41,9 @@ async def request_upload(
     services = info.context.services
     settings = services.settings
     try:
-        upload = _validated(input, settings.redirect_origins)
+        upload = validation.upload(input, settings.redirect_origins)
     except validation.InvalidInput as error:
-        return ValidationError(message=error.message, field=error.field)
+        return ValidationError.of(error.problems)
     now = utcnow()
     document_id = str(ULID.from_datetime(now))
     # Sign before reserving: a form nobody receives costs nothing, a reservation without a form would.
