@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import functools
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import strawberry
 
 from access.context import Context
 from access.permissions import require_account
-from domain.documents import STORED, DocumentStatus
-from events.envelope import Event, EventType
-from models import documents, keys, outbox, uploads
+from models import documents
 from models.errors import DocumentNotFound, RaceLost
 from resolvers import pagination
 from schema.documents import (
@@ -29,10 +27,8 @@ from schema.documents import (
 )
 from schema.errors import BadUserInput, Conflict, NotFound, NotFoundError, ValidationError
 from schema.scalars import Long
+from services import documents as documents_service
 from services import validation
-
-if TYPE_CHECKING:
-    from adapters.s3 import ObjectStore
 
 MAX_PAGE = 100
 
@@ -115,28 +111,18 @@ async def update_document(
 ) -> UpdateDocumentResult:
     account = await require_account(info)
     try:
-        changes = validation.document_changes(input.name, input.tags, input.description)
+        record = await documents_service.update(
+            info.context.services,
+            account.id,
+            str(input.id),
+            name=input.name,
+            tags=input.tags,
+            description=input.description,
+        )
     except validation.InvalidInput as error:
         return ValidationError.of(error.problems)
-    services = info.context.services
-    updated: list[outbox.Pending] = []
-    try:
-        document_id = validation.document_id(str(input.id))
-        await services.blocking.run(
-            functools.partial(
-                documents.update_details,
-                account.id,
-                document_id,
-                name=changes.name,
-                tags=changes.tags,
-                description=changes.description,
-                messages=updated,
-            )
-        )
-        record = await services.blocking.run(documents.get, account.id, document_id)
     except DocumentNotFound:
         return NotFoundError(message="No document with that id in this account.", id=input.id)
-    await services.deliver(updated)  # search follows the new name, tags and description
     return Document.from_model(record)
 
 
@@ -145,33 +131,10 @@ async def delete_document(
     input: Annotated[DeleteDocumentInput, strawberry.argument(description="What to delete.")],
 ) -> DeleteDocumentResult:
     account = await require_account(info)
-    services = info.context.services
-    deleted: list[outbox.Pending] = []
     try:
-        document_id = validation.document_id(str(input.id))
-        freed = await services.blocking.run(_delete, services.objects, account.id, document_id, deleted)
+        deleted = await documents_service.delete(info.context.services, account.id, str(input.id))
     except DocumentNotFound:
         return NotFoundError(message="No document with that id in this account.", id=input.id)
     except RaceLost as error:
         raise Conflict(str(error)) from None
-    await services.publisher.publish(Event(EventType.DOCUMENT_DELETED, account.id, document_id=document_id))
-    # A stored document's quota check and search removal; a cancelled upload needs neither.
-    await services.deliver(deleted)
-    return DeleteDocumentPayload(id=input.id, freed_bytes=Long(freed))
-
-
-def _delete(objects: ObjectStore, owner_id: str, document_id: str, messages: list[outbox.Pending]) -> int:
-    """Delete the record and its bytes (given back to the quota), then the objects.
-
-    In that order, a process killed between the two leaves objects nothing names, never a listed
-    and counted document whose file is gone (tests/test_survival.py kills it there)."""
-    record = documents.get(owner_id, document_id)
-    if record.status in STORED:
-        if not documents.delete_stored(record, messages):
-            raise DocumentNotFound(document_id)
-        objects.delete_prefix(keys.document_prefix(owner_id, document_id))  # the original and what was derived from it
-        return int(record.size)
-    held = int(record.declared_size) if record.status == DocumentStatus.PENDING_UPLOAD else 0
-    if not uploads.cancel(objects, record):
-        raise DocumentNotFound(document_id)
-    return held
+    return DeleteDocumentPayload(id=input.id, freed_bytes=Long(deleted.freed_bytes))
