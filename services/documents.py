@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING
 
 from domain.documents import STORED, DocumentStatus
 from events.envelope import Event, EventType
-from models import documents, keys, outbox, uploads
+from models import documents, keys, outbox
 from models.errors import DocumentNotFound
-from services import validation
+from services import uploads, validation
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
