@@ -29,7 +29,6 @@ from models.retries import Conflict, Race
 if TYPE_CHECKING:
     from datetime import datetime
 
-    from adapters.s3 import ObjectInfo
     from domain.plans import Plan
 
 SWEEP_SHARDS = 8
@@ -144,9 +143,9 @@ def settled(owner_id: str, document_id: str) -> Document:
     return document
 
 
-def count(document: Document, stored: str, info: ObjectInfo, plan: Plan, now: datetime) -> outbox.Pending:
-    """Count a pending upload's checked file, kept at ``stored``: the document is ``PROCESSING``
-    with its real size and checksum, the account's reservation becomes usage, and an
+def count(document: Document, stored: str, size: int, checksum: str, plan: Plan, now: datetime) -> outbox.Pending:
+    """Count a pending upload's checked file, kept at ``stored`` (``size`` bytes, S3's ``checksum``):
+    the document is ``PROCESSING`` with that size and checksum, the account's reservation becomes usage, and an
     ``upload.completed`` message is in the outbox, all in one transaction, conditioned on the
     account being on ``plan`` with room for the file. The message, once committed.
 
@@ -160,20 +159,20 @@ def count(document: Document, stored: str, info: ObjectInfo, plan: Plan, now: da
             transaction.update(
                 Account(id=owner_id),
                 actions=[
-                    Account.used_bytes.add(info.size),
+                    Account.used_bytes.add(size),
                     Account.reserved_bytes.add(-document.declared_size),
-                    Account.allocated_bytes.add(info.size - document.declared_size),
+                    Account.allocated_bytes.add(size - document.declared_size),
                     Account.document_count.add(1),
                 ],
-                condition=(Account.used_bytes <= plan.limit_bytes - info.size) & (Account.plan == plan),
+                condition=(Account.used_bytes <= plan.limit_bytes - size) & (Account.plan == plan),
             )
             transaction.update(
                 document,
                 actions=[
                     Document.status.set(DocumentStatus.PROCESSING),
                     Document.object_key.set(stored),
-                    Document.size.set(info.size),
-                    Document.checksum.set(info.etag),
+                    Document.size.set(size),
+                    Document.checksum.set(checksum),
                     *documents.touched(document_id, now),
                     Document.sweep_shard.remove(),
                     Document.sweep_at.remove(),

@@ -201,7 +201,7 @@ def _settle(
             known_plan = accounts.get(owner_id).plan
         now = now or utcnow()
         try:
-            message = uploads.count(document, stored, info, known_plan, now)
+            message = uploads.count(document, stored, info.size, info.etag, known_plan, now)
         except uploads.SettledMeanwhile:
             return uploads.settled(owner_id, document_id)  # settled by someone else meanwhile: what they decided
         except uploads.PastLimit:
