@@ -49,6 +49,7 @@ from bench.stack import embedded_aws
 from domain.documents import DocumentStatus
 from domain.plans import Plan
 from models import accounts, documents, uploads
+from services import uploads as upload_files
 from workers.extraction import Extraction
 from workers.extractors.pdf import plain
 from workers.pipeline import Pipeline
@@ -230,7 +231,7 @@ def upload(objects: S3ObjectStore, settings: Settings, corpus: dict[str, list[Pa
                     posted = http.post(form.url, data=form.fields, files={"file": (path.name, content)})
                     if posted.status_code not in (201, 303):
                         raise RuntimeError(f"S3 POST failed ({posted.status_code}): {posted.text[:500]}")
-                    record = uploads.complete(objects, account.id, record.document_id)
+                    record = upload_files.complete(objects, account.id, record.document_id)
                     if record.status != DocumentStatus.PROCESSING:
                         raise RuntimeError(f"{path.name}: {record.status} after completing, not PROCESSING")
                     batch[kind].append(record)

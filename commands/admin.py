@@ -30,7 +30,7 @@ def change_role(services: Services, action: str, raw_email: str) -> int:
     try:
         email = validation.email(raw_email)
     except validation.InvalidInput as error:
-        print(f"docstore: {error}", file=sys.stderr)
+        print(f"docstore: {error.message}", file=sys.stderr)
         return 1
     account = accounts.find_by_email(email)
     if account is not None and accounts.is_replica(account, services.settings.region):

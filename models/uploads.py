@@ -1,18 +1,16 @@
-"""The upload life cycle: reserve bytes, then count the real object or reject it, exactly once.
+"""The upload life cycle's records: reserve bytes, then count the real object or reject it,
+exactly once.
 
 Every transition is a conditional write on the document's status, made in one transaction with
 the account's byte counts, so a retry, a second ``completeUpload`` or the sweeper racing the
 owner can never count or release bytes twice.
 
-The form posts to the document's staging key (``models.keys``). Completion copies what is there
-to a key no form can write, counts that copy's size, and records its key: a form posted again
-later (S3 takes it until the form expires) lands where nothing reads, and is deleted once the
-form has expired.
+What happens to the files (the copy from the staging key that completion counts, deleting what a
+rejection or an expired form leaves) is ``services.uploads``'s, which calls these writes.
 """
 
 from __future__ import annotations
 
-import logging
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -25,16 +23,13 @@ from models import accounts, documents, keys, outbox, retries
 from models.accounts import Account
 from models.base import condition_failed, failed_items, transaction_connection, utcnow
 from models.documents import CANCELLED, Document
-from models.errors import DocumentNotFound, QuotaExceeded, UploadRejected
+from models.errors import QuotaExceeded, UploadRejected
 from models.retries import Conflict, Race
 
 if TYPE_CHECKING:
     from datetime import datetime
 
-    from adapters.s3 import ObjectInfo, ObjectStore
     from domain.plans import Plan
-
-log = logging.getLogger(__name__)
 
 SWEEP_SHARDS = 8
 MISSING_OBJECT = "MISSING_OBJECT"
@@ -129,156 +124,77 @@ def start(
     return retries.retry(Race.PLAN, account.id, attempt)
 
 
-def complete(
-    store: ObjectStore,
-    owner_id: str,
-    document_id: str,
-    now: datetime | None = None,
-    *,
-    plan: Plan | None = None,
-    messages: list[outbox.Pending] | None = None,
-) -> Document:
-    """Check the real object and count it: the document is ``PROCESSING`` with its real size and
-    checksum, and an ``upload.completed`` message in the outbox (in the same transaction) tells the
-    pipeline to take it on; ``messages`` receives it once committed.
+class SettledMeanwhile(Exception):
+    """:func:`count` found the upload no longer pending: another call settled it first."""
 
-    ``plan`` is the owner's plan as the caller knows it (the read cache's): the count is made
-    against that plan's limit on the condition that the plan is still that one, so the account
-    need not be read first. If the condition fails, the account is read: on another plan, the
-    count is tried again against that one (a race, ``models.retries``: :class:`PlanRace` if the
-    plan changes before every attempt); on the same one, the usage is past its limit.
 
-    The posted file is copied (server-side) from the staging key to a key of this attempt's own
-    first, and the copy is what is checked, counted and recorded as the document's
-    ``object_key``: whatever the form posts later, or posted while this ran, changes nothing
-    stored. An upload whose form was signed before staging keys (its record names its final
-    key) is counted in place.
+class PastLimit(Exception):
+    """:func:`count` was refused by the account: the file does not fit the plan it was counted
+    against, or the account is no longer on that plan."""
 
-    A second call returns the same document and writes no message: the first one's is in the
-    outbox until SQS has it. A missing object, one larger than declared, or
-    usage past the plan's limit rejects the upload (:class:`UploadRejected`): the reservation is
-    released and the objects deleted. :class:`DocumentNotFound` for an unknown or foreign id.
+
+def settled(owner_id: str, document_id: str) -> Document:
+    """The upload as it was settled, read consistently: the document (pending, or counted), or
+    :class:`UploadRejected` with the reason it was rejected for."""
+    document = documents.get(owner_id, document_id)
+    if document.status == DocumentStatus.REJECTED:
+        reason = document.failure_reason or MISSING_OBJECT
+        raise UploadRejected(reason, REJECTION_MESSAGES.get(reason, "The upload was rejected."))
+    return document
+
+
+def count(document: Document, stored: str, size: int, checksum: str, plan: Plan, now: datetime) -> outbox.Pending:
+    """Count a pending upload's checked file, kept at ``stored`` (``size`` bytes, S3's ``checksum``):
+    the document is ``PROCESSING`` with that size and checksum, the account's reservation becomes usage, and an
+    ``upload.completed`` message is in the outbox, all in one transaction, conditioned on the
+    account being on ``plan`` with room for the file. The message, once committed.
+
+    :class:`SettledMeanwhile` or :class:`PastLimit` when a condition failed; nothing is written.
     """
-    made: list[str] = []
+    owner_id, document_id = document.owner_id, document.document_id
+    completed = UploadCompleted(account_id=owner_id, document_id=document_id)
     try:
-        record = _settle(store, owner_id, document_id, now, plan, messages, made)
-    except (UploadRejected, DocumentNotFound):
-        _discard(store, made, kept=None)  # a rejected or vanished upload keeps no copy
+        with TransactWrite(connection=transaction_connection()) as transaction:
+            message = outbox.put(transaction, completed, now=now)
+            transaction.update(
+                Account(id=owner_id),
+                actions=[
+                    Account.used_bytes.add(size),
+                    Account.reserved_bytes.add(-document.declared_size),
+                    Account.allocated_bytes.add(size - document.declared_size),
+                    Account.document_count.add(1),
+                ],
+                condition=(Account.used_bytes <= plan.limit_bytes - size) & (Account.plan == plan),
+            )
+            transaction.update(
+                document,
+                actions=[
+                    Document.status.set(DocumentStatus.PROCESSING),
+                    Document.object_key.set(stored),
+                    Document.size.set(size),
+                    Document.checksum.set(checksum),
+                    *documents.touched(document_id, now),
+                    Document.sweep_shard.remove(),
+                    Document.sweep_at.remove(),
+                ],
+                condition=Document.status == DocumentStatus.PENDING_UPLOAD,
+            )
+    except TransactWriteError as error:
+        flags = failed_items(error)  # [outbox put, account update, document update]
+        if flags[2:3] == [True]:
+            raise SettledMeanwhile from None
+        if flags[1:2] == [True]:
+            raise PastLimit from None
         raise
-    # Only once the record is read back: a transaction whose answer was lost may have recorded
-    # a copy that a retry then saw refused. Any other failure keeps the copies (the document's
-    # deletion or rejection removes them with its prefix).
-    _discard(store, made, kept=record.object_key)
-    return record
+    return message
 
 
-def _settle(
-    store: ObjectStore,
-    owner_id: str,
-    document_id: str,
-    now: datetime | None,
-    plan: Plan | None,
-    messages: list[outbox.Pending] | None,
-    made: list[str],
-) -> Document:
-    """:func:`complete`'s work; every copy it makes is added to ``made``."""
-    known_plan = plan
+def reject(document: Document, reason: str, now: datetime | None = None) -> bool:
+    """Release the reservation and mark the upload ``REJECTED`` with ``reason``, in one
+    transaction; False, and nothing written, when it was settled by someone else meanwhile.
 
-    def settled() -> Document:
-        """The upload as this call or another settled it: the document, or :class:`UploadRejected`."""
-        document = documents.get(owner_id, document_id)
-        if document.status == DocumentStatus.REJECTED:
-            reason = document.failure_reason or MISSING_OBJECT
-            raise UploadRejected(reason, REJECTION_MESSAGES.get(reason, "The upload was rejected."))
-        return document
-
-    def rejected(document: Document, reason: str) -> Document:
-        _reject(store, document, reason, now)
-        decided = settled()  # rejected, by this call or another; or completed by another meanwhile
-        if decided.status == DocumentStatus.PENDING_UPLOAD:
-            raise Conflict  # the rejection did not land (the account is gone?): look again
-        return decided
-
-    def attempt(_: int) -> Document:
-        nonlocal known_plan, now
-        document = settled()
-        if document.status != DocumentStatus.PENDING_UPLOAD:
-            return document
-        stored, info = _copy_posted(store, document)
-        if stored != document.object_key:
-            made.append(stored)
-        if info is None:
-            return rejected(document, MISSING_OBJECT)
-        if info.size > document.declared_size:
-            return rejected(document, TOO_LARGE)
-        if known_plan is None:
-            known_plan = accounts.get(owner_id).plan
-        now = now or utcnow()
-        completed = UploadCompleted(account_id=owner_id, document_id=document_id)
-        try:
-            with TransactWrite(connection=transaction_connection()) as transaction:
-                message = outbox.put(transaction, completed, now=now)
-                transaction.update(
-                    Account(id=owner_id),
-                    actions=[
-                        Account.used_bytes.add(info.size),
-                        Account.reserved_bytes.add(-document.declared_size),
-                        Account.allocated_bytes.add(info.size - document.declared_size),
-                        Account.document_count.add(1),
-                    ],
-                    condition=(Account.used_bytes <= known_plan.limit_bytes - info.size) & (Account.plan == known_plan),
-                )
-                transaction.update(
-                    document,
-                    actions=[
-                        Document.status.set(DocumentStatus.PROCESSING),
-                        Document.object_key.set(stored),
-                        Document.size.set(info.size),
-                        Document.checksum.set(info.etag),
-                        *documents.touched(document_id, now),
-                        Document.sweep_shard.remove(),
-                        Document.sweep_at.remove(),
-                    ],
-                    condition=Document.status == DocumentStatus.PENDING_UPLOAD,
-                )
-        except TransactWriteError as error:
-            flags = failed_items(error)  # [outbox put, account update, document update]
-            if flags[2:3] == [True]:
-                return settled()  # settled by someone else meanwhile: what they decided
-            if flags[1:2] == [True]:
-                now_on = accounts.get(owner_id).plan
-                if now_on != known_plan:  # counted against a plan the account is not on (any more)
-                    known_plan = now_on
-                    raise Conflict from None
-                return rejected(document, OVER_QUOTA)
-            raise
-        if messages is not None:
-            messages.append(message)
-        return documents.get(owner_id, document_id)
-
-    return retries.retry(Race.PLAN, owner_id, attempt)
-
-
-def _copy_posted(store: ObjectStore, document: Document) -> tuple[str, ObjectInfo | None]:
-    """Where a pending upload's bytes are to be kept, and what is there (None: no file arrived)."""
-    if not keys.is_staging(document.object_key):
-        return document.object_key, store.head(document.object_key)  # posted in place, before staging
-    stored = keys.original(document.owner_id, document.document_id, keys.nonce())
-    return stored, store.copy(document.object_key, stored)
-
-
-def _discard(store: ObjectStore, made: list[str], *, kept: str | None) -> None:
-    """Delete the copies :func:`complete` made, but the one the record names (``kept``)."""
-    for key in made:
-        if key != kept:
-            _delete_object(store, key)
-
-
-def _reject(store: ObjectStore, document: Document, reason: str, now: datetime | None = None) -> None:
-    """Release the reservation and mark the upload ``REJECTED``, then delete whatever arrived.
-
-    The document stays in the sweep index, so an object that lands later, or a delete that
-    fails here, is cleaned up once the form has expired.
+    The document stays in the sweep index, so an object that lands later is cleaned up once the
+    form has expired.
     """
     now = now or utcnow()
     try:
@@ -299,30 +215,18 @@ def _reject(store: ObjectStore, document: Document, reason: str, now: datetime |
     except TransactWriteError as error:
         if not any(failed_items(error)):
             raise
-        return  # settled by someone else meanwhile
-    _delete_object(store, document.object_key)
+        return False
+    return True
 
 
-def _delete_object(store: ObjectStore, key: str) -> None:
-    try:
-        store.delete(key)
-    except Exception:
-        log.exception("could not delete %s now; the sweeper will try again", key)
-
-
-def cancel(store: ObjectStore, document: Document, now: datetime | None = None) -> bool:
-    """The owner deletes an upload that is not counted: release what it holds, forget it.
-
-    Returns False when there was nothing left to cancel.
-    """
-    if document.status == DocumentStatus.PENDING_UPLOAD:
-        _reject(store, document, CANCELLED, now)
-        return _record_status(document) == (DocumentStatus.REJECTED, CANCELLED)
+def forget_rejected(document: Document) -> bool:
+    """The owner deletes a rejected upload: forget its record now, or, while its form may still
+    deliver an object, mark it cancelled for the sweeper to delete with that object. False when
+    there was nothing left to forget (not rejected, or cancelled already)."""
     if document.status != DocumentStatus.REJECTED:
         return False
     if document.sweep_at is None:
         return documents.delete_record(document, status=DocumentStatus.REJECTED)
-    # Its form may still deliver an object: the sweeper deletes record and object after expiry.
     try:
         document.update(
             actions=[Document.failure_reason.set(CANCELLED)],
@@ -335,12 +239,12 @@ def cancel(store: ObjectStore, document: Document, now: datetime | None = None) 
     return True
 
 
-def _record_status(document: Document) -> tuple[DocumentStatus | None, str | None]:
+def read(owner_id: str, document_id: str) -> Document | None:
+    """The record as it is now (a consistent read), cancelled uploads too; None if there is none."""
     try:
-        fresh = Document.get(document.owner_id, document.document_id, consistent_read=True)
+        return Document.get(owner_id, document_id, consistent_read=True)
     except Document.DoesNotExist:
-        return (None, None)
-    return (fresh.status, fresh.failure_reason)
+        return None
 
 
 def due_for_sweep(now: datetime | None = None, limit: int = 100) -> list[tuple[str, str]]:
@@ -353,55 +257,11 @@ def due_for_sweep(now: datetime | None = None, limit: int = 100) -> list[tuple[s
     return keys
 
 
-def sweep(
-    store: ObjectStore,
-    owner_id: str,
-    document_id: str,
-    now: datetime | None = None,
-    messages: list[outbox.Pending] | None = None,
-) -> str:
-    """Settle one expired upload form. Returns what happened, for logs and tests; ``messages``
-    receives the ``upload.completed`` message of an upload it completes."""
-    try:
-        document = Document.get(owner_id, document_id, consistent_read=True)
-    except Document.DoesNotExist:
-        return "gone"
-    if document.status == DocumentStatus.PENDING_UPLOAD:
-        try:
-            complete(store, owner_id, document_id, now, messages=messages)
-        except UploadRejected as rejection:
-            return f"rejected:{rejection.reason}"
-        if keys.is_staging(document.object_key):
-            _delete_object(store, document.object_key)  # copied; the form has expired
-        return "completed"
-    if document.status == DocumentStatus.REJECTED:
-        store.delete(document.object_key)
-        # A completion that stopped between its copy and its write may have left the copy.
-        store.delete_prefix(keys.document_prefix(owner_id, document_id))
-        if document.failure_reason == CANCELLED:
-            documents.delete_record(document, status=DocumentStatus.REJECTED)
-            return "cancelled"
-    _leave_sweep(document)
-    return "closed"
-
-
-def _leave_sweep(document: Document) -> None:
+def leave_sweep(document: Document) -> None:
+    """Nothing more for the sweeper to do with this document: out of the sweep index."""
     actions: list[Any] = [Document.sweep_shard.remove(), Document.sweep_at.remove()]
     try:
         document.update(actions=actions, condition=Document.status == document.status)
     except UpdateError as error:
         if not condition_failed(error):
             raise
-
-
-def form_expired(store: ObjectStore, owner_id: str, document_id: str) -> None:
-    """An upload's form has expired: delete what it posted, whatever became of the document
-    (it may be gone). Completion copied what it counted; anything still at the staging key was
-    posted after that, or never counted."""
-    store.delete(keys.staging(owner_id, document_id))
-
-
-def expire_staging(store: ObjectStore, days: int, now: datetime | None = None) -> int:
-    """Delete the staging objects written more than ``days`` ago, as the bucket's lifecycle rule
-    does on S3 (the embedded AWS runs no lifecycle rules); how many were deleted."""
-    return store.delete_older(keys.STAGING_PREFIX, (now or utcnow()) - timedelta(days=days))

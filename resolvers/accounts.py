@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import functools
 import logging
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import strawberry
-from argon2.exceptions import InvalidHashError, VerificationError
 
 from access import regions
 from access.context import Context
 from access.permissions import require_account
 from adapters.hashing import HashingBusy
 from adapters.ratelimits import RateLimited
-from events.envelope import Event, EventType
-from models import accounts, outbox, sessions
+from models import accounts
 from models.errors import EmailTaken
 from schema.accounts import (
     Account,
@@ -30,12 +27,9 @@ from schema.accounts import (
 )
 from schema.errors import RateLimitedError, Unauthenticated, ValidationError
 from schema.regions import WrongRegionError
+from services import accounts as accounts_service
 from services import validation
 
-if TYPE_CHECKING:
-    from argon2 import PasswordHasher
-
-BAD_CREDENTIALS = "The email or the password is wrong."
 log = logging.getLogger(__name__)
 
 
@@ -43,34 +37,17 @@ async def sign_up(
     info: strawberry.Info[Context, None],
     input: Annotated[SignUpInput, strawberry.argument(description="The new account.")],
 ) -> SignUpResult:
-    services = info.context.services
     try:
-        await services.auth_limits.attempt(client_ip(info.context))
-        try:
-            email = validation.email(input.email)
-            password = validation.password(input.password)
-        except validation.InvalidInput as error:
-            return ValidationError(message=error.message, field=error.field)
-        await services.auth_limits.attempt(None, email)
-        password_hash = await services.hashing.run(services.passwords.hash, password)
+        session = await accounts_service.sign_up(
+            info.context.services, input.email, input.password, input.plan, client_ip(info.context)
+        )
     except (RateLimited, HashingBusy) as refused:
         return rate_limited(refused)
-    created: list[outbox.Pending] = []
-    try:
-        record = await services.blocking.run(
-            functools.partial(
-                accounts.create,
-                email=email,
-                password_hash=password_hash,
-                plan=input.plan,
-                home_region=services.settings.region,
-                messages=created,
-            )
-        )
+    except validation.InvalidInput as error:
+        return ValidationError.of(error.problems)
     except EmailTaken as error:
-        return EmailTakenError(message=str(error), email=email)
-    await services.deliver(created)
-    return await _start_session(info.context, record)
+        return EmailTakenError(message=str(error), email=error.email)
+    return _auth_payload(session)
 
 
 async def sign_in(
@@ -79,30 +56,22 @@ async def sign_in(
 ) -> SignInResult:
     services = info.context.services
     try:
-        await services.auth_limits.attempt(client_ip(info.context))
-        try:
-            email = validation.email(input.email)
-        except validation.InvalidInput:
-            return InvalidCredentialsError(message=BAD_CREDENTIALS)
-        await services.auth_limits.attempt(None, email)
-        services.hashing.check()  # a full pool refuses now, before the account is read for nothing
-        record = await services.blocking.run(accounts.find_by_email, email)
-        # Verify against a stand-in hash when there is no account, so timing does not tell.
-        stored = record.password_hash if record else None
-        matches = await services.hashing.run(_verify, services.passwords, stored, input.password[:1024])
+        record = await accounts_service.check_credentials(
+            services, input.email, input.password, client_ip(info.context)
+        )
     except (RateLimited, HashingBusy) as refused:
         return rate_limited(refused)
-    if record is None or not matches:
-        return InvalidCredentialsError(message=BAD_CREDENTIALS)
+    except accounts_service.InvalidCredentials as error:
+        return InvalidCredentialsError(message=str(error))
     if accounts.is_replica(record, services.settings.region):
         # Only now, with the password right: a stranger learns nothing of where an email lives.
         wrong = regions.refusal(services.settings, record.home_region)
         if wrong is None:
             log.error("account %s lives in %s, a region unknown here", record.id, record.home_region)
-            return InvalidCredentialsError(message=BAD_CREDENTIALS)
+            return InvalidCredentialsError(message=accounts_service.BAD_CREDENTIALS)
         regions.point_home(info.context.response, wrong)
         return WrongRegionError.from_refusal(wrong)
-    return await _start_session(info.context, record)
+    return _auth_payload(await accounts_service.start_session(services, record))
 
 
 async def sign_out(info: strawberry.Info[Context, None]) -> SignOutPayload:
@@ -110,11 +79,7 @@ async def sign_out(info: strawberry.Info[Context, None]) -> SignOutPayload:
     token = info.context.token
     if token is None:
         raise Unauthenticated()
-    services = info.context.services
-    await services.blocking.run(sessions.revoke, token)
-    # Subscriptions running under this session, in any API process, end when they hear of it.
-    ended = Event(EventType.SESSION_ENDED, account.id, data={"session": sessions.fingerprint(token)})
-    await services.publisher.publish(ended)
+    await accounts_service.sign_out(info.context.services, account.id, token)
     return SignOutPayload(revoked=True)
 
 
@@ -127,14 +92,8 @@ async def me(info: strawberry.Info[Context, None]) -> Account:
     return Account.from_model(account)
 
 
-async def _start_session(context: Context, record: accounts.Account) -> AuthPayload:
-    services = context.services
-    token, session = await services.blocking.run(
-        functools.partial(
-            sessions.create, record.id, services.settings.session_seconds, region=services.settings.region
-        )
-    )
-    return AuthPayload(token=token, expires_at=session.expires_at, account=Account.from_model(record))
+def _auth_payload(session: accounts_service.Session) -> AuthPayload:
+    return AuthPayload(token=session.token, expires_at=session.expires_at, account=Account.from_model(session.account))
 
 
 def client_ip(context: Context) -> str | None:
@@ -149,15 +108,3 @@ def rate_limited(refused: RateLimited | HashingBusy) -> RateLimitedError:
         # The queue drains in a few hashes' time: tens of milliseconds each.
         return RateLimitedError(message=str(refused), retry_after_seconds=1)
     return RateLimitedError(message=refused.message, retry_after_seconds=refused.retry_after_seconds)
-
-
-def _verify(hasher: PasswordHasher, stored: str | None, password: str) -> bool:
-    try:
-        return hasher.verify(stored if stored is not None else _stand_in_hash(hasher), password)
-    except (VerificationError, InvalidHashError):
-        return False
-
-
-@functools.cache
-def _stand_in_hash(hasher: PasswordHasher) -> str:
-    return hasher.hash("no account has this password")

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import functools
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import strawberry
 
 from access.context import Context
 from access.permissions import require_account
-from domain.documents import STORED, DocumentStatus
-from events.envelope import Event, EventType
-from models import documents, keys, outbox, uploads
+from models import documents
 from models.errors import DocumentNotFound, RaceLost
 from resolvers import pagination
 from schema.documents import (
@@ -29,10 +27,8 @@ from schema.documents import (
 )
 from schema.errors import BadUserInput, Conflict, NotFound, NotFoundError, ValidationError
 from schema.scalars import Long
+from services import documents as documents_service
 from services import validation
-
-if TYPE_CHECKING:
-    from adapters.s3 import ObjectStore
 
 MAX_PAGE = 100
 
@@ -55,32 +51,6 @@ def cursor_scope(field: str, direction: str) -> str:
     return f"{field}:{direction}"
 
 
-def parse_filter(flt: DocumentFilter | None) -> documents.ListFilter:
-    """The filter, checked; :class:`validation.InvalidInput` names the field at fault."""
-    if flt is None:
-        return documents.ListFilter()
-    name_contains = None
-    if flt.name_contains is not None:
-        name_contains = validation.filename(flt.name_contains, field="filter.nameContains")
-    return documents.ListFilter(
-        name_contains=name_contains,
-        tags=tuple(validation.tags(flt.tags or [], field="filter.tags")),
-        content_type=validation.content_type(flt.content_type, "filter.contentType") if flt.content_type else None,
-        created_after=validation.aware(flt.created_after),
-        created_before=validation.aware(flt.created_before),
-        updated_after=validation.aware(flt.updated_after),
-        updated_before=validation.aware(flt.updated_before),
-        status=flt.status,
-    )
-
-
-def _list_filter(flt: DocumentFilter | None) -> documents.ListFilter:
-    try:
-        return parse_filter(flt)
-    except validation.InvalidInput as error:
-        raise BadUserInput(f"{error.field}: {error.message}") from None
-
-
 async def list_documents(
     info: strawberry.Info[Context, None],
     first: Annotated[int, strawberry.argument(description="How many documents, 1 to 100.")] = 20,
@@ -95,12 +65,17 @@ async def list_documents(
     ] = None,
 ) -> DocumentConnection:
     account = await require_account(info)
-    if not 1 <= first <= MAX_PAGE:
-        raise BadUserInput(f"`first` must be between 1 and {MAX_PAGE}.")
     order_by = order_by or DocumentOrder()
     order = order_by.field.name
     cursor_order = cursor_scope(order, order_by.direction.name)
-    start = pagination.decode(after, cursor_order) if after is not None else None
+    checks = validation.Checks()  # every argument, in the order they are declared
+    checks(validation.page_size, first, first, MAX_PAGE)
+    start = checks(pagination.decode, None, after, cursor_order) if after is not None else None
+    flt = checks(validation.list_filter, documents.ListFilter(), filter)
+    try:
+        checks.done()
+    except validation.InvalidInput as error:
+        raise BadUserInput(error.problems) from None
     records, more = await info.context.services.blocking.run(
         functools.partial(
             documents.page,
@@ -109,7 +84,7 @@ async def list_documents(
             descending=order_by.direction.name == "DESC",
             limit=first,
             after=start,
-            flt=_list_filter(filter),
+            flt=flt,
         )
     )
     edges = [
@@ -136,30 +111,18 @@ async def update_document(
 ) -> UpdateDocumentResult:
     account = await require_account(info)
     try:
-        name = validation.filename(input.name, field="name") if input.name is not None else None
-        tags = validation.tags(input.tags) if input.tags is not None else None
-        description = validation.description(input.description) if input.description is not None else None
-    except validation.InvalidInput as error:
-        return ValidationError(message=error.message, field=error.field)
-    services = info.context.services
-    updated: list[outbox.Pending] = []
-    try:
-        document_id = validation.document_id(str(input.id))
-        await services.blocking.run(
-            functools.partial(
-                documents.update_details,
-                account.id,
-                document_id,
-                name=name,
-                tags=tags,
-                description=description,
-                messages=updated,
-            )
+        record = await documents_service.update(
+            info.context.services,
+            account.id,
+            str(input.id),
+            name=input.name,
+            tags=input.tags,
+            description=input.description,
         )
-        record = await services.blocking.run(documents.get, account.id, document_id)
+    except validation.InvalidInput as error:
+        return ValidationError.of(error.problems)
     except DocumentNotFound:
         return NotFoundError(message="No document with that id in this account.", id=input.id)
-    await services.deliver(updated)  # search follows the new name, tags and description
     return Document.from_model(record)
 
 
@@ -168,33 +131,10 @@ async def delete_document(
     input: Annotated[DeleteDocumentInput, strawberry.argument(description="What to delete.")],
 ) -> DeleteDocumentResult:
     account = await require_account(info)
-    services = info.context.services
-    deleted: list[outbox.Pending] = []
     try:
-        document_id = validation.document_id(str(input.id))
-        freed = await services.blocking.run(_delete, services.objects, account.id, document_id, deleted)
+        deleted = await documents_service.delete(info.context.services, account.id, str(input.id))
     except DocumentNotFound:
         return NotFoundError(message="No document with that id in this account.", id=input.id)
     except RaceLost as error:
         raise Conflict(str(error)) from None
-    await services.publisher.publish(Event(EventType.DOCUMENT_DELETED, account.id, document_id=document_id))
-    # A stored document's quota check and search removal; a cancelled upload needs neither.
-    await services.deliver(deleted)
-    return DeleteDocumentPayload(id=input.id, freed_bytes=Long(freed))
-
-
-def _delete(objects: ObjectStore, owner_id: str, document_id: str, messages: list[outbox.Pending]) -> int:
-    """Delete the record and its bytes (given back to the quota), then the objects.
-
-    In that order, a process killed between the two leaves objects nothing names, never a listed
-    and counted document whose file is gone (tests/test_survival.py kills it there)."""
-    record = documents.get(owner_id, document_id)
-    if record.status in STORED:
-        if not documents.delete_stored(record, messages):
-            raise DocumentNotFound(document_id)
-        objects.delete_prefix(keys.document_prefix(owner_id, document_id))  # the original and what was derived from it
-        return int(record.size)
-    held = int(record.declared_size) if record.status == DocumentStatus.PENDING_UPLOAD else 0
-    if not uploads.cancel(objects, record):
-        raise DocumentNotFound(document_id)
-    return held
+    return DeleteDocumentPayload(id=input.id, freed_bytes=Long(deleted.freed_bytes))

@@ -27,9 +27,8 @@ from adapters.search.base import (
 from domain.documents import DocumentStatus
 from models import documents
 from resolvers import pagination
-from resolvers.documents import parse_filter
 from schema.documents import Document, DocumentFilter, PageInfo
-from schema.errors import BadUserInput, ValidationError
+from schema.errors import BadUserInput
 from schema.search import Highlight, PremiumRequiredError, SearchConnection, SearchHit, SearchHitEdge, SearchResult
 from services import validation
 
@@ -50,6 +49,17 @@ def _fresh_search(backend: SearchBackend, owner_id: str, query: str, **options: 
     """Search what was last committed, by any process: one trip to a worker thread for both."""
     backend.refresh()
     return backend.search(owner_id, query, **options)
+
+
+def _offset(cursor: str, scope: str) -> int:
+    """Where a cursor of this search's results points: how many hits came before it."""
+    try:
+        offset = int(pagination.decode(cursor, scope)[0])
+    except (validation.InvalidInput, ValueError):
+        offset = -1
+    if offset < 0:  # cursors are readable, so one can be edited
+        raise validation.invalid("after", "The cursor is not one this search gave out.")
+    return offset
 
 
 def _search_filter(flt: documents.ListFilter) -> SearchFilter:
@@ -87,25 +97,27 @@ async def search(
 ) -> SearchResult:
     account = await require_account(info)
     services = info.context.services
-    if not 1 <= first <= MAX_PAGE:
-        return ValidationError(message=f"`first` must be between 1 and {MAX_PAGE}.", field="first")
-    try:
-        flt = parse_filter(filter)
-    except validation.InvalidInput as error:
-        return ValidationError(message=error.message, field=error.field)
-    content = account.plan.searches_contents
-    scope = _scope(account.id, query, flt, content)
-    offset = 0
-    if after is not None:
-        try:
-            offset = int(pagination.decode(after, scope)[0])
-            if offset < 0:  # cursors are readable, so one can be edited
-                raise ValueError(offset)
-        except (BadUserInput, ValueError):
-            return ValidationError(message="The cursor is not one this search gave out.", field="after")
     backend = services.search
     if backend is None:
         raise RuntimeError("search is not set up in this process")
+    content = account.plan.searches_contents
+    checks = validation.Checks()
+    flt = checks(validation.list_filter, documents.ListFilter(), filter)
+    filter_read = not checks.problems
+    checks(validation.page_size, first, first, MAX_PAGE)
+    scope = _scope(account.id, query, flt, content)
+    offset = 0
+    if after is not None and filter_read:  # a cursor is a position in one filter's results
+        offset = checks(_offset, 0, after, scope)
+    if checks.problems:
+        # The query is checked with the rest: one answer names everything that is wrong.
+        try:
+            await services.blocking.run(functools.partial(backend.validate, query, content=content))
+        except QuerySyntaxError as error:
+            checks.problems.insert(0, validation.Problem("query", error.message))
+        except ContentSearchNotAllowed:
+            pass  # not the arguments' fault: asked again with them right, it answers PremiumRequiredError
+        raise BadUserInput(checks.problems)
     try:
         if flt.status is not None and flt.status != DocumentStatus.READY:
             # Only READY documents are in the index: nothing else can match, but the query is still checked.
@@ -127,9 +139,9 @@ async def search(
     except ContentSearchNotAllowed:
         return PremiumRequiredError(message=PREMIUM_REQUIRED, plan=account.plan)
     except QuerySyntaxError as error:
-        return ValidationError(message=error.message, field="query")
+        raise BadUserInput([validation.Problem("query", error.message)]) from None
     except PageTooDeep as error:
-        return ValidationError(message=str(error), field="after")
+        raise BadUserInput([validation.Problem("after", str(error))]) from None
     records = await services.blocking.run(documents.get_many, account.id, [hit.document_id for hit in page.hits])
     edges = []
     for rank, hit in enumerate(page.hits, start=offset + 1):

@@ -2,8 +2,22 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Protocol
+
 import strawberry
 from graphql import GraphQLError
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+
+class Problem(Protocol):
+    """One input at fault, as ``services.validation`` reports it."""
+
+    @property
+    def field(self) -> str: ...
+    @property
+    def message(self) -> str: ...
 
 
 @strawberry.interface(description="A failure the client can act on. Branch on `__typename`.")
@@ -11,9 +25,35 @@ class Error:
     message: str = strawberry.field(description="What went wrong, written for the person using the client.")
 
 
-@strawberry.type(description="An input was not acceptable; nothing was stored.")
+@strawberry.type(description="One input field that was not acceptable, and why.")
+class FieldError(Error):
+    field: str = strawberry.field(
+        description="The input field at fault, as a path in the input: `filename`, `tags`, `filter.tags`."
+    )
+
+
+@strawberry.type(
+    description=(
+        "Some inputs were not acceptable; nothing was stored. `fields` names every one of them, in the "
+        "order the input declares its fields; `message` and `field` repeat the first."
+    )
+)
 class ValidationError(Error):
-    field: str = strawberry.field(description="The input field at fault, e.g. `filename` or `tags`.")
+    field: str = strawberry.field(
+        description="The first input field at fault, e.g. `filename` or `tags`.",
+        deprecation_reason="`fields` names every input field at fault; this is the first of them.",
+    )
+    fields: list[FieldError] = strawberry.field(
+        description="Every input field at fault with what is wrong with it, in the order the input declares them."
+    )
+
+    @classmethod
+    def of(cls, problems: Sequence[Problem]) -> ValidationError:
+        return cls(
+            message=problems[0].message,
+            field=problems[0].field,
+            fields=[FieldError(field=problem.field, message=problem.message) for problem in problems],
+        )
 
 
 @strawberry.type(description="No such document in this account (it may never have existed or belong to someone else).")
@@ -60,7 +100,16 @@ class NotFound(CodedError):
 
 
 class BadUserInput(CodedError):
+    """A query's arguments were not acceptable. ``extensions.fields`` lists every argument at fault
+    (``{field, message}``, as ``ValidationError.fields`` does for a mutation); the message says them
+    all, each after its field."""
+
     code = "BAD_USER_INPUT"
+
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        super().__init__(" ".join(f"{problem.field}: {problem.message}" for problem in problems))
+        fields = [{"field": problem.field, "message": problem.message} for problem in problems]
+        self.extensions = {**(self.extensions or {}), "fields": fields}
 
 
 class Conflict(CodedError):

@@ -65,7 +65,8 @@ class Query:
         description=(
             "Your documents, newest first unless `orderBy` says otherwise: filter by name, tags, type, "
             "dates and status; page with `first` (1 to 100, default 20) and `after`. "
-            "`BAD_USER_INPUT` for a bad cursor or filter."
+            "Bad arguments (`first`, the cursor, the filter) get `BAD_USER_INPUT`, with `extensions.fields` "
+            "listing every one at fault as `{field, message}`."
         ),
     )
     search: SearchResult = strawberry.field(
@@ -74,7 +75,9 @@ class Query:
             "Find your READY documents by their words, best match first (BM25). PREMIUM searches names, tags, "
             "descriptions and contents (with OCR text of images and scans); FREE searches names, tags and "
             "descriptions. A change shows in search within about a second. Pages of 1 to 50 hits, up to the "
-            "first 1,000."
+            "first 1,000. Bad arguments (a query that cannot be read, the filter, `first`, the cursor) get "
+            "`BAD_USER_INPUT`, with `extensions.fields` listing every one at fault as `{field, message}`, "
+            "as `documents` does."
         ),
         extensions=[AnswersWrongRegion()],
     )
@@ -90,7 +93,9 @@ class Query:
         "region's account gets `WrongRegionError` (or `WRONG_REGION` where the result is no union). "
         "A change that loses the race to another change of the same account (a plan change while "
         "documents are being counted) is tried again, ${plan_race_attempts} times in all, then answered "
-        "with `CONFLICT` and nothing changed: send it again a moment later."
+        "with `CONFLICT` and nothing changed: send it again a moment later. An input that is not "
+        "acceptable is answered with `ValidationError`, whose `fields` lists every input field at fault; "
+        "nothing is stored."
     )
 )
 class Mutation:

@@ -57,8 +57,9 @@ SearchResult = Annotated[
         "SearchResult",
         description=(
             "The hits; `PremiumRequiredError` when a FREE account names `content:`; "
-            "`ValidationError` for a query that cannot be read (with where), a bad filter, `first` or cursor; "
-            "`WrongRegionError` for an account that lives in another region."
+            "`WrongRegionError` for an account that lives in another region. Bad arguments are a top-level "
+            "`BAD_USER_INPUT` error, as for `documents`: `ValidationError` is no longer answered here, and "
+            "stays a member so that operations selecting it remain valid."
         ),
     ),
 ]

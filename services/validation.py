@@ -1,4 +1,12 @@
-"""Input rules, checked before anything is stored. Each failure names the field at fault."""
+"""Input rules, checked before anything is stored.
+
+Each rule refuses with :class:`InvalidInput` naming the field at fault. An input's checks
+(:func:`sign_up`, :func:`upload`, :func:`document_changes`, :func:`list_filter`, or a resolver's
+own through :class:`Checks`) run every rule and refuse once with every problem, in the order the
+input declares its fields, so one answer names all that is wrong. The API maps the refusal one way
+(``schema.errors``): a mutation answers a ``ValidationError`` member of its result, a query a
+top-level ``BAD_USER_INPUT`` error; both list ``field`` and ``message`` for each problem.
+"""
 
 from __future__ import annotations
 
@@ -6,16 +14,19 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ParamSpec, Protocol, TypeVar
 from urllib.parse import quote, urlsplit
 
 from email_validator import EmailNotValidError, validate_email
 
 from models.content_types import CONTENT_TYPES
+from models.documents import ListFilter
 from models.errors import DocumentNotFound
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Sequence
+    from collections.abc import Callable, Iterable, Sequence
+
+    from domain.documents import DocumentStatus
 
 MAX_FILENAME_BYTES = 255
 MAX_TAGS = 20
@@ -32,84 +43,142 @@ DOCUMENT_ID = re.compile(r"[0-9A-HJKMNP-TV-Z]{26}")
 FORBIDDEN_CATEGORIES = {"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"}
 
 
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One input at fault: its path in the request (``filter.tags``) and a sentence for a person."""
+
+    field: str
+    message: str
+
+
 class InvalidInput(ValueError):
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
-        self.message = message
+    """The input was refused, nothing stored; ``problems`` names every field at fault, in order."""
+
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        if not problems:
+            raise ValueError("an InvalidInput names at least one problem")
+        self.problems = tuple(problems)
+        super().__init__(" ".join(f"{problem.field}: {problem.message}" for problem in self.problems))
+
+    @property
+    def field(self) -> str:
+        """The first field at fault."""
+        return self.problems[0].field
+
+    @property
+    def message(self) -> str:
+        """The first problem's sentence."""
+        return self.problems[0].message
+
+
+def invalid(field: str, message: str) -> InvalidInput:
+    return InvalidInput([Problem(field, message)])
+
+
+class Checks:
+    """Runs every check of one input and keeps every problem, then refuses once with them all.
+
+    ``checks(rule, placeholder, *arguments)`` answers ``rule(*arguments)``, or the placeholder
+    when the rule refused; :meth:`done` raises before any placeholder can be used. Written here
+    rather than taken from a validation library: the inputs arrive typed (Strawberry checked
+    them), and what is left is DocStore's own rules and sentences, which only need collecting.
+    """
+
+    def __init__(self) -> None:
+        self.problems: list[Problem] = []
+
+    def __call__(self, rule: Callable[P, T], otherwise: T, /, *args: P.args, **kwargs: P.kwargs) -> T:
+        try:
+            return rule(*args, **kwargs)
+        except InvalidInput as error:
+            self.problems.extend(error.problems)
+            return otherwise
+
+    def ok(self, *fields: str) -> bool:
+        """None of these fields has a problem so far (for a rule that reads several of them)."""
+        return not any(problem.field in fields for problem in self.problems)
+
+    def done(self) -> None:
+        """:class:`InvalidInput` with every problem found, if any."""
+        if self.problems:
+            raise InvalidInput(self.problems)
 
 
 def _clean_text(field: str, value: str, *, allow: Iterable[str] = ()) -> str:
     text = unicodedata.normalize("NFC", value)
     for char in text:
         if unicodedata.category(char) in FORBIDDEN_CATEGORIES and char not in allow:
-            raise InvalidInput(field, f"{field} contains a control or invisible character (U+{ord(char):04X}).")
+            raise invalid(field, f"{field} contains a control or invisible character (U+{ord(char):04X}).")
     return text
 
 
 def email(raw: str) -> str:
     if len(raw) > 254:
-        raise InvalidInput("email", "The email is longer than 254 characters.")
+        raise invalid("email", "The email is longer than 254 characters.")
     try:
         checked = validate_email(raw.strip(), check_deliverability=False)
     except EmailNotValidError as error:
-        raise InvalidInput("email", f"The email is not valid: {error}") from None
+        raise invalid("email", f"The email is not valid: {error}") from None
     return checked.normalized.lower()
 
 
 def password(raw: str) -> str:
     if len(raw) < MIN_PASSWORD_CHARS:
-        raise InvalidInput("password", f"The password needs at least {MIN_PASSWORD_CHARS} characters.")
+        raise invalid("password", f"The password needs at least {MIN_PASSWORD_CHARS} characters.")
     if len(raw) > MAX_PASSWORD_CHARS:
-        raise InvalidInput("password", f"The password may have at most {MAX_PASSWORD_CHARS} characters.")
+        raise invalid("password", f"The password may have at most {MAX_PASSWORD_CHARS} characters.")
     return raw
 
 
 def filename(raw: str, field: str = "filename") -> str:
     if len(raw) > 4 * MAX_FILENAME_BYTES:
-        raise InvalidInput(field, f"The file name is longer than {MAX_FILENAME_BYTES} bytes.")
+        raise invalid(field, f"The file name is longer than {MAX_FILENAME_BYTES} bytes.")
     name = _clean_text(field, raw).strip()
     if not name:
-        raise InvalidInput(field, "The file name is empty.")
+        raise invalid(field, "The file name is empty.")
     if len(name.encode()) > MAX_FILENAME_BYTES:
-        raise InvalidInput(field, f"The file name is longer than {MAX_FILENAME_BYTES} bytes.")
+        raise invalid(field, f"The file name is longer than {MAX_FILENAME_BYTES} bytes.")
     if "/" in name or "\\" in name:
-        raise InvalidInput(field, "The file name may not contain / or \\.")
+        raise invalid(field, "The file name may not contain / or \\.")
     if name in {".", ".."}:
-        raise InvalidInput(field, "The file name may not be . or ..")
+        raise invalid(field, "The file name may not be . or ..")
     return name
 
 
 def tags(raw: Sequence[str], field: str = "tags") -> list[str]:
     if len(raw) > MAX_TAGS:
-        raise InvalidInput(field, f"At most {MAX_TAGS} tags, not {len(raw)}.")
+        raise invalid(field, f"At most {MAX_TAGS} tags, not {len(raw)}.")
     seen: dict[str, None] = {}
     for value in raw:
         tag = _clean_text(field, value).strip()
         if not 1 <= len(tag) <= MAX_TAG_CHARS:
-            raise InvalidInput(field, f"Each tag needs 1 to {MAX_TAG_CHARS} characters.")
+            raise invalid(field, f"Each tag needs 1 to {MAX_TAG_CHARS} characters.")
         seen.setdefault(tag)
     return list(seen)
 
 
 def description(raw: str) -> str:
     if len(raw) > MAX_DESCRIPTION_CHARS:
-        raise InvalidInput("description", f"The description may have at most {MAX_DESCRIPTION_CHARS} characters.")
+        raise invalid("description", f"The description may have at most {MAX_DESCRIPTION_CHARS} characters.")
     return _clean_text("description", raw, allow="\n\t").strip()
 
 
 def content_type(raw: str, field: str = "contentType") -> str:
     value = raw.strip().lower()
     if value not in CONTENT_TYPES:
-        raise InvalidInput(field, f"DocStore does not store {raw[:100]!r} files.")
+        raise invalid(field, f"DocStore does not store {raw[:100]!r} files.")
     return value
 
 
 def size(raw: int) -> int:
     if raw < 1:
-        raise InvalidInput("size", "The size must be at least 1 byte.")
+        raise invalid("size", "The size must be at least 1 byte.")
     if raw > MAX_UPLOAD_BYTES:
-        raise InvalidInput("size", f"One upload may have at most {MAX_UPLOAD_BYTES} bytes (5 GiB).")
+        raise invalid("size", f"One upload may have at most {MAX_UPLOAD_BYTES} bytes (5 GiB).")
     return raw
 
 
@@ -119,7 +188,7 @@ def redirect_url(raw: str | None, allowed_origins: Sequence[str]) -> str | None:
     parts = urlsplit(raw)
     origin = f"{parts.scheme}://{parts.netloc}"
     if parts.scheme not in {"http", "https"} or origin not in allowed_origins or len(raw) > 2000:
-        raise InvalidInput("redirectUrl", "The redirect URL is not on an allowed origin.")
+        raise invalid("redirectUrl", "The redirect URL is not on an allowed origin.")
     return raw
 
 
@@ -133,7 +202,7 @@ def upload_metadata(tag_list: list[str], text: str) -> dict[str, str]:
     metadata = {"tags": ",".join(metadata_value(tag) for tag in tag_list), "description": metadata_value(text)}
     total = sum(len(name) + len(value) for name, value in metadata.items())
     if total > MAX_METADATA_BYTES:
-        raise InvalidInput("description", "Tags and description together pass S3's 2 KB metadata limit; shorten them.")
+        raise invalid("description", "Tags and description together pass S3's 2 KB metadata limit; shorten them.")
     return metadata
 
 
@@ -152,6 +221,24 @@ def aware(moment: datetime | None) -> datetime | None:
     return moment.replace(tzinfo=UTC)
 
 
+def page_size(raw: int, maximum: int, field: str = "first") -> int:
+    if not 1 <= raw <= maximum:
+        raise invalid(field, f"`{field}` must be between 1 and {maximum}.")
+    return raw
+
+
+# --- whole inputs: every rule, every problem ------------------------------------------------
+
+
+def sign_up(raw_email: str, raw_password: str) -> tuple[str, str]:
+    """The normalized email and the password of a new account."""
+    checks = Checks()
+    checked_email = checks(email, "", raw_email)
+    checked_password = checks(password, "", raw_password)
+    checks.done()
+    return checked_email, checked_password
+
+
 @dataclass(frozen=True)
 class Upload:
     filename: str
@@ -161,3 +248,102 @@ class Upload:
     description: str
     metadata: dict[str, str]
     redirect_url: str | None
+
+
+def upload(raw: RawUpload, allowed_origins: Sequence[str]) -> Upload:
+    """A file about to be uploaded, its fields checked in the order ``RequestUploadInput`` has them."""
+    checks = Checks()
+    name = checks(filename, "", raw.filename)
+    kind = checks(content_type, "", raw.content_type)
+    declared = checks(size, 0, raw.size)
+    tag_list = checks(tags, [], raw.tags)
+    text = checks(description, "", raw.description)
+    metadata: dict[str, str] = {}
+    if checks.ok("tags", "description"):  # their sum is only worth checking when each is right
+        metadata = checks(upload_metadata, {}, tag_list, text)
+    redirect = checks(redirect_url, None, raw.redirect_url, allowed_origins)
+    checks.done()
+    return Upload(name, kind, declared, tag_list, text, metadata, redirect)
+
+
+@dataclass(frozen=True)
+class Changes:
+    """What ``updateDocument`` changes; ``None`` leaves a field as it is."""
+
+    name: str | None
+    tags: list[str] | None
+    description: str | None
+
+
+def document_changes(name: str | None, tag_list: Sequence[str] | None, text: str | None) -> Changes:
+    checks = Checks()
+    changes = Changes(
+        name=checks(filename, None, name, field="name") if name is not None else None,
+        tags=checks(tags, None, tag_list) if tag_list is not None else None,
+        description=checks(description, None, text) if text is not None else None,
+    )
+    checks.done()
+    return changes
+
+
+def list_filter(raw: RawFilter | None, prefix: str = "filter") -> ListFilter:
+    """A listing's or a search's ``DocumentFilter``; each problem's field is under ``prefix``."""
+    if raw is None:
+        return ListFilter()
+    checks = Checks()
+    name_contains = None
+    if raw.name_contains is not None:
+        name_contains = checks(filename, "", raw.name_contains, field=f"{prefix}.nameContains")
+    tag_list = checks(tags, [], raw.tags or [], field=f"{prefix}.tags")
+    kind = None
+    if raw.content_type:
+        kind = checks(content_type, "", raw.content_type, f"{prefix}.contentType")
+    checks.done()
+    return ListFilter(
+        name_contains=name_contains,
+        tags=tuple(tag_list),
+        content_type=kind,
+        created_after=aware(raw.created_after),
+        created_before=aware(raw.created_before),
+        updated_after=aware(raw.updated_after),
+        updated_before=aware(raw.updated_before),
+        status=raw.status,
+    )
+
+
+class RawUpload(Protocol):
+    """An upload as asked for (``RequestUploadInput`` has these fields)."""
+
+    @property
+    def filename(self) -> str: ...
+    @property
+    def content_type(self) -> str: ...
+    @property
+    def size(self) -> int: ...
+    @property
+    def tags(self) -> Sequence[str]: ...
+    @property
+    def description(self) -> str: ...
+    @property
+    def redirect_url(self) -> str | None: ...
+
+
+class RawFilter(Protocol):
+    """A filter as asked for (``DocumentFilter`` has these fields)."""
+
+    @property
+    def name_contains(self) -> str | None: ...
+    @property
+    def tags(self) -> Sequence[str] | None: ...
+    @property
+    def content_type(self) -> str | None: ...
+    @property
+    def created_after(self) -> datetime | None: ...
+    @property
+    def created_before(self) -> datetime | None: ...
+    @property
+    def updated_after(self) -> datetime | None: ...
+    @property
+    def updated_before(self) -> datetime | None: ...
+    @property
+    def status(self) -> DocumentStatus | None: ...

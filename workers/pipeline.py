@@ -49,9 +49,10 @@ from adapters.messages import (
 )
 from domain.documents import DocumentStatus
 from events.envelope import Event, EventType
-from models import accounts, documents, keys, outbox, processing, quota, uploads
+from models import accounts, documents, keys, outbox, processing, quota
 from models.content_types import CONTENT_TYPES
 from models.errors import AccountNotFound, DocumentNotFound
+from services import uploads as upload_files
 from workers.consumer import UnknownMessage
 from workers.detect import detect_file
 from workers.extraction import ExtractionFailed
@@ -147,7 +148,7 @@ class Pipeline:
         if record is not None and record.status == DocumentStatus.PENDING_UPLOAD:
             completed: list[outbox.Pending] = []
             outcome = await self.blocking.run(
-                functools.partial(uploads.sweep, self.objects, account_id, document_id, messages=completed)
+                functools.partial(upload_files.sweep, self.objects, account_id, document_id, messages=completed)
             )
             log.info("upload %s settled after its form expired: %s", document_id, outcome)
             # The upload.completed message would ask for what happens next, here; should this stop
@@ -155,7 +156,7 @@ class Pipeline:
             if self.outbox is not None:
                 self.outbox.discard(completed)
         # Settled (or deleted): nothing reads the staging key any more, and the form can post no more.
-        await self.blocking.run(uploads.form_expired, self.objects, account_id, document_id)
+        await self.blocking.run(upload_files.form_expired, self.objects, account_id, document_id)
         if record is not None:
             await self.upload_completed(account_id, document_id)
 

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 import anyio
 
 from models import outbox, uploads
+from services import uploads as upload_files
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -56,7 +57,7 @@ async def sweep_once(
             try:
                 completed: list[outbox.Pending] = []
                 outcome = await blocking.run(
-                    functools.partial(uploads.sweep, objects, owner_id, document_id, now, messages=completed)
+                    functools.partial(upload_files.sweep, objects, owner_id, document_id, now, messages=completed)
                 )
                 if deliveries is not None:
                     # The upload is PROCESSING now: the pipeline takes it on like any completed one.
@@ -74,7 +75,7 @@ async def sweep_once(
 
 async def expire_staging(blocking: Blocking, objects: ObjectStore, days: int, now: datetime | None = None) -> int:
     """Delete the staging objects older than ``days``; how many."""
-    expired = await blocking.run(uploads.expire_staging, objects, days, now)
+    expired = await blocking.run(upload_files.expire_staging, objects, days, now)
     if expired:
         log.info("sweeper deleted %d staging objects older than %d days", expired, days)
     return expired

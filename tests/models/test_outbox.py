@@ -17,6 +17,7 @@ from models.base import utcnow
 from models.documents import Document
 from models.errors import DocumentNotFound, EmailTaken, QuotaExceeded
 from models.outbox import Pending
+from services import uploads as upload_files
 
 #: A moment no other test writes at, a day ahead: no relay takes what is written then (it only
 #: sends messages older than its age), so a message written by mistake would still be here.
@@ -118,8 +119,8 @@ def test_completing_an_upload_twice_writes_upload_completed_once(target, store) 
     first: list[Pending] = []
     second: list[Pending] = []
 
-    uploads.complete(store, account.id, document.document_id, plan=Plan.FREE, messages=first)
-    again = uploads.complete(store, account.id, document.document_id, plan=Plan.FREE, messages=second)
+    upload_files.complete(store, account.id, document.document_id, plan=Plan.FREE, messages=first)
+    again = upload_files.complete(store, account.id, document.document_id, plan=Plan.FREE, messages=second)
 
     body = {"type": "upload.completed", "account_id": account.id, "document_id": document.document_id}
     assert again.status == DocumentStatus.PROCESSING
@@ -178,7 +179,7 @@ def test_deleting_a_stored_document_writes_document_deleted_and_index_document(t
     account = accounts.create(email=email(), password_hash="x", plan="FREE", home_region="us-west-2")
     document = start(account, 11)
     store.client.put_object(Bucket=store.bucket, Key=document.object_key, Body=b"hello world")
-    record = uploads.complete(store, account.id, document.document_id, plan=Plan.FREE)
+    record = upload_files.complete(store, account.id, document.document_id, plan=Plan.FREE)
     sent: list[Pending] = []
 
     assert documents.delete_stored(record, sent)

@@ -22,6 +22,7 @@ from models.documents import Document
 from models.errors import PlanRace, QuotaExceeded, QuotaLevelRace
 from models.outbox import Pending
 from models.retries import Conflict, Race
+from services import uploads as upload_files
 from tests.models.test_counters import TEXT, delta, new_account, processing_document, snapshot, totals, zero
 from tests.races import flip_plan, racing, three_attempts  # noqa: F401 (a fixture)
 
@@ -266,7 +267,7 @@ def test_completing_an_upload_follows_plan_changes_and_gives_up_whole(store) -> 
     store.client.put_object(Bucket=store.bucket, Key=document.object_key, Body=b"hello world")
 
     with racing(account.id, flip_plan(account.id), times=3) as racer, pytest.raises(PlanRace):
-        uploads.complete(store, account.id, document.document_id, plan=Plan.FREE)
+        upload_files.complete(store, account.id, document.document_id, plan=Plan.FREE)
 
     assert racer.requests == 3
     after = accounts.get(account.id)
@@ -275,7 +276,7 @@ def test_completing_an_upload_follows_plan_changes_and_gives_up_whole(store) -> 
 
     on = accounts.get(account.id).plan  # PREMIUM, after three flips
     with racing(account.id, flip_plan(account.id), times=2) as racer:
-        completed = uploads.complete(store, account.id, document.document_id, plan=on)
+        completed = upload_files.complete(store, account.id, document.document_id, plan=on)
 
     assert racer.requests == 3
     assert completed.status is DocumentStatus.PROCESSING

@@ -90,10 +90,26 @@ def test_sign_up_with_bad_input_is_a_validation_error_and_stores_nothing(
     result = api.data("SignUp", {"input": {"email": address, "password": password}})["signUp"]
 
     assert result["__typename"] == "ValidationError"
-    assert result["field"] == field
-    assert result["message"]
+    assert [problem["field"] for problem in result["fields"]] == [field]
+    assert result["message"] == result["fields"][0]["message"]
     if email is None:
         assert accounts.find_by_email(address) is None
+
+
+def test_sign_up_with_a_bad_email_and_a_bad_password_names_both(api: Api) -> None:
+    address = f"no at sign {uuid.uuid4().hex[:10]}"
+
+    result = api.data("SignUp", {"input": {"email": address, "password": "short"}})["signUp"]
+
+    assert result == {
+        "__typename": "ValidationError",
+        "message": "The email is not valid: An email address must have an @-sign.",
+        "fields": [
+            {"field": "email", "message": "The email is not valid: An email address must have an @-sign."},
+            {"field": "password", "message": "The password needs at least 8 characters."},
+        ],
+    }
+    assert accounts.find_by_email(address) is None
 
 
 def test_sign_in_with_the_right_password_starts_a_new_session(api: Api, user: User) -> None:

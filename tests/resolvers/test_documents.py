@@ -74,8 +74,18 @@ def without_locations(body: dict[str, Any]) -> list[dict[str, Any]]:
     return [{key: value for key, value in error.items() if key != "locations"} for error in body["errors"]]
 
 
-def bad_input(message: str, path: str = "documents") -> list[dict[str, Any]]:
-    return [{"message": message, "path": [path], "extensions": {"code": "BAD_USER_INPUT"}}]
+def bad_input(*problems: tuple[str, str], path: str = "documents") -> list[dict[str, Any]]:
+    """The one top-level error a query with bad arguments answers: every ``(field, message)``."""
+    return [
+        {
+            "message": " ".join(f"{field}: {message}" for field, message in problems),
+            "path": [path],
+            "extensions": {
+                "code": "BAD_USER_INPUT",
+                "fields": [{"field": field, "message": message} for field, message in problems],
+            },
+        }
+    ]
 
 
 def readable(api: Api, user: User, document_id: str) -> dict[str, Any]:
@@ -422,37 +432,56 @@ def test_time_range_that_ends_before_it_starts_is_empty(
 
 
 @pytest.mark.parametrize(
-    ("variables", "message"),
+    ("variables", "field", "message"),
     [
-        pytest.param({"first": 0}, BAD_FIRST, id="first-0"),
-        pytest.param({"first": 101}, BAD_FIRST, id="first-101"),
-        pytest.param({"first": -1}, BAD_FIRST, id="first-negative"),
-        pytest.param({"after": "garbage"}, BAD_CURSOR, id="cursor-garbage"),
-        pytest.param({"after": ""}, BAD_CURSOR, id="cursor-empty"),
-        pytest.param({"after": "W10"}, BAD_CURSOR, id="cursor-empty-list"),
-        pytest.param({"after": "WzIsIk5BTUUiLCJhIiwiYiJd"}, BAD_CURSOR, id="cursor-other-version"),
-        pytest.param({"after": "A" * 3000}, BAD_CURSOR, id="cursor-huge"),
+        pytest.param({"first": 0}, "first", BAD_FIRST, id="first-0"),
+        pytest.param({"first": 101}, "first", BAD_FIRST, id="first-101"),
+        pytest.param({"first": -1}, "first", BAD_FIRST, id="first-negative"),
+        pytest.param({"after": "garbage"}, "after", BAD_CURSOR, id="cursor-garbage"),
+        pytest.param({"after": ""}, "after", BAD_CURSOR, id="cursor-empty"),
+        pytest.param({"after": "W10"}, "after", BAD_CURSOR, id="cursor-empty-list"),
+        pytest.param({"after": "WzIsIk5BTUUiLCJhIiwiYiJd"}, "after", BAD_CURSOR, id="cursor-other-version"),
+        pytest.param({"after": "A" * 3000}, "after", BAD_CURSOR, id="cursor-huge"),
         pytest.param(
             {"filter": {"contentType": "application/x-unknown"}},
-            "filter.contentType: DocStore does not store 'application/x-unknown' files.",
+            "filter.contentType",
+            "DocStore does not store 'application/x-unknown' files.",
             id="unknown-content-type",
         ),
-        pytest.param({"filter": {"nameContains": ""}}, "filter.nameContains: The file name is empty.", id="empty-name"),
+        pytest.param(
+            {"filter": {"nameContains": ""}}, "filter.nameContains", "The file name is empty.", id="empty-name"
+        ),
         pytest.param(
             {"filter": {"tags": [f"t{number}" for number in range(21)]}},
-            "filter.tags: At most 20 tags, not 21.",
+            "filter.tags",
+            "At most 20 tags, not 21.",
             id="too-many-tags",
         ),
     ],
 )
 def test_bad_listing_input_is_bad_user_input(
-    api: Api, library: Library, variables: dict[str, Any], message: str
+    api: Api, library: Library, variables: dict[str, Any], field: str, message: str
 ) -> None:
     body = api.call("Documents", variables, library.user.token)
 
     assert body["data"] is None
     assert error_codes(body) == ["BAD_USER_INPUT"]
-    assert without_locations(body) == bad_input(message)
+    assert without_locations(body) == bad_input((field, message))
+
+
+def test_every_bad_listing_argument_is_named_at_once_in_the_argument_order(api: Api, library: Library) -> None:
+    bad_filter = {"contentType": "application/x-unknown", "tags": [""], "nameContains": "a/b"}
+
+    body = api.call("Documents", {"filter": bad_filter, "after": "garbage", "first": 0}, library.user.token)
+
+    assert body["data"] is None
+    assert without_locations(body) == bad_input(
+        ("first", BAD_FIRST),
+        ("after", BAD_CURSOR),
+        ("filter.nameContains", "The file name may not contain / or \\."),
+        ("filter.tags", "Each tag needs 1 to 64 characters."),
+        ("filter.contentType", "DocStore does not store 'application/x-unknown' files."),
+    )
 
 
 def order_of(field: str, direction: str) -> dict[str, str]:
@@ -476,7 +505,7 @@ def test_cursor_from_another_sort_field_is_bad_user_input(
     body = api.call("Documents", {"after": cursor, "orderBy": order_of(*used)}, library.user.token)
 
     assert body["data"] is None
-    assert without_locations(body) == bad_input(OTHER_ORDER)
+    assert without_locations(body) == bad_input(("after", OTHER_ORDER))
 
 
 @pytest.mark.parametrize("field", ["CREATED_AT", "UPDATED_AT", "NAME"])
@@ -489,7 +518,7 @@ def test_cursor_from_the_other_direction_is_bad_user_input(api: Api, library: Li
 
     # `orderBy` is field and direction: a cursor from ASC is a position in another order.
     assert body.get("data") is None, body
-    assert without_locations(body) == bad_input(OTHER_ORDER)
+    assert without_locations(body) == bad_input(("after", OTHER_ORDER))
 
 
 # --- one document ----------------------------------------------------------------------------
@@ -695,8 +724,51 @@ def test_invalid_update_is_a_validation_error_and_changes_nothing(
 
     result = update(api, user, id=target["id"], **input)
 
-    assert result == {"__typename": "ValidationError", "message": message, "field": field}
+    assert result == {
+        "__typename": "ValidationError",
+        "message": message,
+        "fields": [{"field": field, "message": message}],
+    }
     assert (readable(api, user, target["id"]), records(user), listing(api, user)) == before
+
+
+def test_every_bad_update_field_is_named_at_once_and_nothing_changes(
+    api: Api, user: User, store, trio: dict[str, dict[str, Any]]
+) -> None:
+    target = trio["c.txt"]
+    before = (readable(api, user, target["id"]), records(user), listing(api, user))
+
+    result = update(api, user, description="x" * 1001, tags=["ok", "t" * 65], name="..", id=target["id"])
+
+    assert result == {
+        "__typename": "ValidationError",
+        "message": "The file name may not be . or ..",
+        "fields": [
+            {"field": "name", "message": "The file name may not be . or .."},
+            {"field": "tags", "message": "Each tag needs 1 to 64 characters."},
+            {"field": "description", "message": "The description may have at most 1000 characters."},
+        ],
+    }
+    assert (readable(api, user, target["id"]), records(user), listing(api, user)) == before
+
+
+def test_the_deprecated_field_is_the_first_field_at_fault(
+    api: Api, user: User, trio: dict[str, dict[str, Any]]
+) -> None:
+    mutation = """mutation($input: UpdateDocumentInput!) { updateDocument(input: $input) {
+        ... on ValidationError { message field fields { field } } } }"""
+
+    body = api.raw(mutation, {"input": {"id": trio["c.txt"]["id"], "name": "", "tags": [""]}}, user.token)
+
+    assert body == {
+        "data": {
+            "updateDocument": {
+                "message": "The file name is empty.",
+                "field": "name",
+                "fields": [{"field": "name"}, {"field": "tags"}],
+            }
+        }
+    }
 
 
 # --- deleteDocument --------------------------------------------------------------------------

@@ -28,6 +28,19 @@ def search(api: Api, user: User, query: str, **variables: Any) -> dict[str, Any]
     return result
 
 
+def refused(api: Api, user: User, query: str, **variables: Any) -> list[dict[str, str]]:
+    """``extensions.fields`` of the one BAD_USER_INPUT error a search with bad arguments answers,
+    after checking the error's whole shape."""
+    body = api.call("Search", {"query": query, **variables}, user.token)
+    assert body["data"] is None, body
+    (error,) = body["errors"]
+    assert error["extensions"]["code"] == "BAD_USER_INPUT"
+    assert error["path"] == ["search"]
+    fields: list[dict[str, str]] = error["extensions"]["fields"]
+    assert error["message"] == " ".join(f"{problem['field']}: {problem['message']}" for problem in fields)
+    return fields
+
+
 def hit_ids(result: dict[str, Any]) -> list[str]:
     assert result["__typename"] == "SearchConnection", result
     return [edge["node"]["document"]["id"] for edge in result["edges"]]
@@ -163,12 +176,11 @@ def _no_filter() -> Any:
         ("colour:red", "field"),
     ],
 )
-def test_query_syntax_errors_are_validation_errors(api: Api, user: User, query: str, message_part: str) -> None:
-    result = search(api, user, query)
+def test_query_syntax_errors_are_bad_user_input(api: Api, user: User, query: str, message_part: str) -> None:
+    (problem,) = refused(api, user, query)
 
-    assert result["__typename"] == "ValidationError", result
-    assert result["field"] == "query"
-    assert message_part.lower() in result["message"].lower()
+    assert problem["field"] == "query"
+    assert message_part.lower() in problem["message"].lower()
 
 
 def test_a_10_kb_query_is_answered(api: Api) -> None:
@@ -181,8 +193,8 @@ def test_a_10_kb_query_is_answered(api: Api) -> None:
     assert len(query) == 10_000 or len(query.encode()) <= 10_000
 
     assert hit_ids(search(api, user, query)) == [document["id"]]
-    too_long = search(api, user, "a" * 10_001)
-    assert too_long["__typename"] == "ValidationError"
+    (too_long,) = refused(api, user, "a" * 10_001)
+    assert too_long["field"] == "query"
     assert "10,000" in too_long["message"]
 
 
@@ -194,8 +206,11 @@ def test_every_special_character_gives_an_answer_never_a_server_error(api: Api, 
 
     for query in queries:
         body = api.call("Search", {"query": query}, user.token)
-        assert "errors" not in body, (query, body)
-        assert body["data"]["search"]["__typename"] in ("SearchConnection", "ValidationError"), query
+        if "errors" in body:
+            assert error_codes(body) == ["BAD_USER_INPUT"], (query, body)
+            assert [problem["field"] for problem in body["errors"][0]["extensions"]["fields"]] == ["query"]
+        else:
+            assert body["data"]["search"]["__typename"] == "SearchConnection", query
 
 
 def test_pages_follow_each_other_without_repeats(api: Api) -> None:
@@ -214,21 +229,15 @@ def test_pages_follow_each_other_without_repeats(api: Api) -> None:
     assert rest["pageInfo"]["hasPreviousPage"] is True
     assert set(hit_ids(first)) | set(hit_ids(rest)) == ids
 
-    other_query = search(api, user, shared + " OR x", first=2, after=first["pageInfo"]["endCursor"])
-    assert other_query == {
-        "__typename": "ValidationError",
-        "message": "The cursor is not one this search gave out.",
-        "field": "after",
-    }
+    other_query = refused(api, user, shared + " OR x", first=2, after=first["pageInfo"]["endCursor"])
+    assert other_query == [{"field": "after", "message": "The cursor is not one this search gave out."}]
 
 
 @pytest.mark.parametrize("first", [0, 51, -1])
 def test_first_out_of_range(api: Api, user: User, first: int) -> None:
-    assert search(api, user, "anything", first=first) == {
-        "__typename": "ValidationError",
-        "message": "`first` must be between 1 and 50.",
-        "field": "first",
-    }
+    assert refused(api, user, "anything", first=first) == [
+        {"field": "first", "message": "`first` must be between 1 and 50."}
+    ]
 
 
 def test_filters_narrow_the_hits(api: Api) -> None:
@@ -245,9 +254,9 @@ def test_filters_narrow_the_hits(api: Api) -> None:
     assert hit_ids(search(api, user, shared, filter={"contentType": "application/pdf"})) == [plain["id"]]
     assert hit_ids(search(api, user, shared, filter={"nameContains": " B.PDF"})) == [plain["id"]]
     assert hit_ids(search(api, user, shared, filter={"status": "PROCESSING"})) == []
-    bad = search(api, user, shared, filter={"tags": [""]})
-    assert bad["__typename"] == "ValidationError"
-    assert bad["field"] == "filter.tags"
+    assert refused(api, user, shared, filter={"tags": [""]}) == [
+        {"field": "filter.tags", "message": "Each tag needs 1 to 64 characters."}
+    ]
 
 
 def test_search_needs_a_token(api: Api) -> None:
@@ -277,8 +286,41 @@ def test_a_cursor_edited_to_a_negative_position_is_refused(api: Api, user: User)
     version, scope, _, last = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
     edited = base64.urlsafe_b64encode(json.dumps([version, scope, "-5", last]).encode()).decode().rstrip("=")
 
-    assert search(api, user, shared, first=1, after=edited) == {
-        "__typename": "ValidationError",
-        "message": "The cursor is not one this search gave out.",
-        "field": "after",
-    }
+    assert refused(api, user, shared, first=1, after=edited) == [
+        {"field": "after", "message": "The cursor is not one this search gave out."}
+    ]
+
+
+def test_every_bad_search_argument_is_named_at_once_in_the_argument_order(api: Api, user: User) -> None:
+    bad_filter = {"contentType": "application/x-unknown", "nameContains": ""}
+
+    problems = refused(api, user, '"unclosed', first=51, filter=bad_filter)
+
+    assert problems == [
+        {"field": "query", "message": problems[0]["message"]},
+        {"field": "filter.nameContains", "message": "The file name is empty."},
+        {"field": "filter.contentType", "message": "DocStore does not store 'application/x-unknown' files."},
+        {"field": "first", "message": "`first` must be between 1 and 50."},
+    ]
+    assert "quote" in problems[0]["message"].lower()
+
+
+def test_a_bad_cursor_is_named_with_a_bad_first_and_a_readable_query_is_not(api: Api, user: User) -> None:
+    assert refused(api, user, "fine words", first=0, after="garbage") == [
+        {"field": "first", "message": "`first` must be between 1 and 50."},
+        {"field": "after", "message": "The cursor is not one this search gave out."},
+    ]
+
+
+def test_a_search_and_a_listing_answer_the_same_bad_filter_the_same_way(api: Api, user: User) -> None:
+    bad_filter = {"tags": [f"t{number}" for number in range(21)], "nameContains": "x" * 300}
+    listing = api.call("Documents", {"filter": bad_filter}, user.token)
+
+    assert (
+        refused(api, user, "anything", filter=bad_filter)
+        == listing["errors"][0]["extensions"]["fields"]
+        == [
+            {"field": "filter.nameContains", "message": "The file name is longer than 255 bytes."},
+            {"field": "filter.tags", "message": "At most 20 tags, not 21."},
+        ]
+    )

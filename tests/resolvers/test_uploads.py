@@ -129,8 +129,50 @@ def test_bad_upload_request_is_a_validation_error_and_stores_nothing(
     result = api.request_upload(user, **bad)
 
     assert result["__typename"] == "ValidationError"
-    assert result["field"] == field
-    assert result["message"]
+    assert [problem["field"] for problem in result["fields"]] == [field]
+    assert result["message"] == result["fields"][0]["message"]
+    assert_nothing_stored(api, user, store)
+
+
+def test_every_bad_upload_field_is_named_at_once_in_the_input_order(api: Api, user: User, store) -> None:
+    result = api.request_upload(
+        user,
+        redirectUrl="https://evil.example.net/x",
+        size=0,
+        filename="../etc/passwd",
+        tags=["ok", ""],
+        contentType="application/x-unknown",
+        description="fine",
+    )
+
+    assert result == {
+        "__typename": "ValidationError",
+        "message": "The file name may not contain / or \\.",
+        "fields": [
+            {"field": "filename", "message": "The file name may not contain / or \\."},
+            {"field": "contentType", "message": "DocStore does not store 'application/x-unknown' files."},
+            {"field": "size", "message": "The size must be at least 1 byte."},
+            {"field": "tags", "message": "Each tag needs 1 to 64 characters."},
+            {"field": "redirectUrl", "message": "The redirect URL is not on an allowed origin."},
+        ],
+    }
+    assert_nothing_stored(api, user, store)
+
+
+def test_tags_and_description_past_the_metadata_limit_are_named_with_the_other_faults(
+    api: Api, user: User, store
+) -> None:
+    result = api.request_upload(
+        user, filename="", tags=[f"{i:02d}" + "t" * 62 for i in range(20)], description="d" * 1000
+    )
+
+    assert result["fields"] == [
+        {"field": "filename", "message": "The file name is empty."},
+        {
+            "field": "description",
+            "message": "Tags and description together pass S3's 2 KB metadata limit; shorten them.",
+        },
+    ]
     assert_nothing_stored(api, user, store)
 
 

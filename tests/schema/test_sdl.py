@@ -82,6 +82,7 @@ def test_errors_implement_the_error_interface() -> None:
 
     assert names == {
         "ValidationError",
+        "FieldError",
         "NotFoundError",
         "EmailTakenError",
         "PremiumRequiredError",

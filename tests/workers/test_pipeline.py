@@ -18,6 +18,7 @@ from domain.plans import GIB
 from events.envelope import Event
 from models import accounts, counters, documents, keys, uploads
 from models.accounts import Account
+from services import uploads as upload_files
 from tests.client import post_form
 from tests.conftest import documents_of, objects_under, staged
 from tests.workers import files
@@ -67,7 +68,7 @@ def stored(store, account: Account, content: bytes, content_type: str, name: str
         record.object_key, content_type=content_type, max_bytes=len(content), metadata={}, expires_in=90
     )
     post_form({"url": post.url, "fields": [{"name": k, "value": v} for k, v in post.fields.items()]}, content)
-    return uploads.complete(store, account.id, record.document_id)
+    return upload_files.complete(store, account.id, record.document_id)
 
 
 async def handle(pipeline: Pipeline, message: QueueMessage) -> None:

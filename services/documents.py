@@ -1,0 +1,92 @@
+"""Editing and deleting one's own documents: one function per use case, for whichever caller.
+
+Each takes the process's :class:`Services` and plain values, checks its input
+(``services.validation``), writes, then hands on what the change implies (queue messages through
+the outbox, events on the owner's channel). Failures are typed: :class:`InvalidInput`,
+:class:`DocumentNotFound` (also for a malformed id, or a document that is not the owner's),
+:class:`PlanRace` when the change lost its race on every attempt; nothing is written then.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from domain.documents import STORED, DocumentStatus
+from events.envelope import Event, EventType
+from models import documents, keys, outbox
+from models.errors import DocumentNotFound
+from services import uploads, validation
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from adapters.s3 import ObjectStore
+    from runtime.services import Services
+
+
+@dataclass(frozen=True)
+class Deleted:
+    document_id: str
+    #: Bytes given back to the quota: the stored size, or the reservation of an upload in progress.
+    freed_bytes: int
+
+
+async def update(
+    services: Services,
+    owner_id: str,
+    raw_id: str,
+    *,
+    name: str | None = None,
+    tags: Sequence[str] | None = None,
+    description: str | None = None,
+) -> documents.Document:
+    """Rename, retag or redescribe a document (``None`` leaves a field as it is); the document
+    as it is now. Search follows the change in the background."""
+    changes = validation.document_changes(name, tags, description)
+    document_id = validation.document_id(raw_id)
+    updated: list[outbox.Pending] = []
+    await services.blocking.run(
+        functools.partial(
+            documents.update_details,
+            owner_id,
+            document_id,
+            name=changes.name,
+            tags=changes.tags,
+            description=changes.description,
+            messages=updated,
+        )
+    )
+    record = await services.blocking.run(documents.get, owner_id, document_id)
+    await services.deliver(updated)  # search follows the new name, tags and description
+    return record
+
+
+async def delete(services: Services, owner_id: str, raw_id: str) -> Deleted:
+    """Delete a document, its file and its bytes in the quota, or cancel an upload in progress.
+    A second delete of the same document is :class:`DocumentNotFound` and frees nothing."""
+    document_id = validation.document_id(raw_id)
+    deleted: list[outbox.Pending] = []
+    freed = await services.blocking.run(_delete, services.objects, owner_id, document_id, deleted)
+    await services.publisher.publish(Event(EventType.DOCUMENT_DELETED, owner_id, document_id=document_id))
+    # A stored document's quota check and search removal; a cancelled upload needs neither.
+    await services.deliver(deleted)
+    return Deleted(document_id=document_id, freed_bytes=freed)
+
+
+def _delete(objects: ObjectStore, owner_id: str, document_id: str, messages: list[outbox.Pending]) -> int:
+    """Delete the record and its bytes (given back to the quota), then the objects.
+
+    In that order, a process killed between the two leaves objects nothing names, never a listed
+    and counted document whose file is gone (tests/test_survival.py kills it there)."""
+    record = documents.get(owner_id, document_id)
+    if record.status in STORED:
+        if not documents.delete_stored(record, messages):
+            raise DocumentNotFound(document_id)
+        objects.delete_prefix(keys.document_prefix(owner_id, document_id))  # the original and what was derived from it
+        return int(record.size)
+    held = int(record.declared_size) if record.status == DocumentStatus.PENDING_UPLOAD else 0
+    if not uploads.cancel(objects, record):
+        raise DocumentNotFound(document_id)
+    return held

@@ -1,0 +1,304 @@
+"""Uploads: asking for a form, and completing the upload once the file is posted.
+
+Each use case takes the process's :class:`Services` and plain values and raises typed errors:
+:class:`InvalidInput` for a bad request (every field at fault), :class:`QuotaExceeded` when the
+reservation does not fit, :class:`DocumentNotFound` for an upload that is not the owner's,
+:class:`UploadRejected` when the posted file is refused, :class:`PlanRace` when a plan change
+raced the write on every attempt. Nothing is written when one is raised (a rejection writes the
+rejection: the reservation is released and the file deleted).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from ulid import ULID
+
+from domain.documents import DocumentStatus
+from events.envelope import Event, EventType
+from models import accounts, documents, keys, outbox, retries, uploads
+from models.base import utcnow
+from models.documents import CANCELLED
+from models.errors import DocumentNotFound, UploadRejected
+from models.retries import Conflict, Race
+from services import validation
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from adapters.s3 import ObjectInfo, ObjectStore
+    from domain.plans import Plan
+    from models.accounts import Account
+    from models.documents import Document
+    from runtime.services import Services
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Form:
+    """A signed form to post one file with, for the document it becomes."""
+
+    document_id: str
+    url: str
+    #: The form's fields, in the order they are to be sent (before the file).
+    fields: dict[str, str]
+    expires_at: datetime
+    max_bytes: int
+
+
+async def request_upload(services: Services, account: Account, raw: validation.RawUpload) -> Form:
+    """Reserve room for a file and sign the form that posts it to its staging key.
+
+    The form is signed before the bytes are reserved: a form nobody receives costs nothing, a
+    reservation without a form would. The delayed ``upload.started`` message settles the upload
+    if nobody completes it.
+    """
+    settings = services.settings
+    upload = validation.upload(raw, settings.redirect_origins)
+    now = utcnow()
+    document_id = str(ULID.from_datetime(now))
+    post = await services.blocking.run(
+        functools.partial(
+            services.objects.upload_post,
+            keys.staging(account.id, document_id),
+            content_type=upload.content_type,
+            max_bytes=upload.size,
+            metadata=upload.metadata,
+            expires_in=settings.upload_form_seconds,
+            redirect_url=upload.redirect_url,
+        )
+    )
+    started: list[outbox.Pending] = []
+    await services.blocking.run(
+        functools.partial(
+            uploads.start,
+            account,
+            document_id=document_id,
+            name=upload.filename,
+            content_type=upload.content_type,
+            size=upload.size,
+            tags=upload.tags,
+            description=upload.description,
+            form_seconds=settings.upload_form_seconds,
+            sweep_grace_seconds=settings.sweep_grace_seconds,
+            now=now,
+            messages=started,
+        )
+    )
+    # Delivered once the form has expired: settles the upload if nobody completes it.
+    await services.deliver(started)
+    await services.publisher.publish(Event(EventType.UPLOAD_STARTED, account.id, document_id=document_id))
+    return Form(
+        document_id=document_id,
+        url=post.url,
+        fields=dict(post.fields),
+        expires_at=now + timedelta(seconds=settings.upload_form_seconds),
+        max_bytes=upload.size,
+    )
+
+
+async def complete_upload(services: Services, account: Account, raw_id: str) -> Document:
+    """Keep, check and count the file the form posted: the document, ``PROCESSING`` (the same
+    one on a repeated call). Against the plan the caller knows (the read cache's); a plan that
+    changed meanwhile is read and the count tried again."""
+    document_id = validation.document_id(raw_id)
+    completed: list[outbox.Pending] = []
+    record = await services.blocking.run(
+        functools.partial(complete, services.objects, account.id, document_id, plan=account.plan, messages=completed)
+    )
+    # Only the call that completed it has a message: a repeated call's was sent by the first one,
+    # or waits in the outbox for the relay.
+    await services.deliver(completed)
+    return record
+
+
+# --- the files of an upload: completion, rejection, cancellation, expiry -----------------------
+#
+# Blocking functions on an object store, which the API (through the functions above), the
+# sweeper and the pipeline all call. The records' writes are ``models.uploads``'s.
+
+
+def complete(
+    store: ObjectStore,
+    owner_id: str,
+    document_id: str,
+    now: datetime | None = None,
+    *,
+    plan: Plan | None = None,
+    messages: list[outbox.Pending] | None = None,
+) -> Document:
+    """Check the real object and count it: the document is ``PROCESSING`` with its real size and
+    checksum, and an ``upload.completed`` message in the outbox (in the same transaction) tells the
+    pipeline to take it on; ``messages`` receives it once committed.
+
+    ``plan`` is the owner's plan as the caller knows it (the read cache's): the count is made
+    against that plan's limit on the condition that the plan is still that one, so the account
+    need not be read first. If the condition fails, the account is read: on another plan, the
+    count is tried again against that one (a race, ``models.retries``: :class:`PlanRace` if the
+    plan changes before every attempt); on the same one, the usage is past its limit.
+
+    The posted file is copied (server-side) from the staging key to a key of this attempt's own
+    first, and the copy is what is checked, counted and recorded as the document's
+    ``object_key``: whatever the form posts later, or posted while this ran, changes nothing
+    stored. An upload whose form was signed before staging keys (its record names its final
+    key) is counted in place.
+
+    A second call returns the same document and writes no message: the first one's is in the
+    outbox until SQS has it. A missing object, one larger than declared, or
+    usage past the plan's limit rejects the upload (:class:`UploadRejected`): the reservation is
+    released and the objects deleted. :class:`DocumentNotFound` for an unknown or foreign id.
+    """
+    made: list[str] = []
+    try:
+        record = _settle(store, owner_id, document_id, now, plan, messages, made)
+    except (UploadRejected, DocumentNotFound):
+        _discard(store, made, kept=None)  # a rejected or vanished upload keeps no copy
+        raise
+    # Only once the record is read back: a transaction whose answer was lost may have recorded
+    # a copy that a retry then saw refused. Any other failure keeps the copies (the document's
+    # deletion or rejection removes them with its prefix).
+    _discard(store, made, kept=record.object_key)
+    return record
+
+
+def _settle(
+    store: ObjectStore,
+    owner_id: str,
+    document_id: str,
+    now: datetime | None,
+    plan: Plan | None,
+    messages: list[outbox.Pending] | None,
+    made: list[str],
+) -> Document:
+    """:func:`complete`'s work; every copy it makes is added to ``made``."""
+    known_plan = plan
+
+    def rejected(document: Document, reason: str) -> Document:
+        _reject(store, document, reason, now)
+        decided = uploads.settled(owner_id, document_id)  # rejected, by this call or another; or completed meanwhile
+        if decided.status == DocumentStatus.PENDING_UPLOAD:
+            raise Conflict  # the rejection did not land (the account is gone?): look again
+        return decided
+
+    def attempt(_: int) -> Document:
+        nonlocal known_plan, now
+        document = uploads.settled(owner_id, document_id)
+        if document.status != DocumentStatus.PENDING_UPLOAD:
+            return document
+        stored, info = _copy_posted(store, document)
+        if stored != document.object_key:
+            made.append(stored)
+        if info is None:
+            return rejected(document, uploads.MISSING_OBJECT)
+        if info.size > document.declared_size:
+            return rejected(document, uploads.TOO_LARGE)
+        if known_plan is None:
+            known_plan = accounts.get(owner_id).plan
+        now = now or utcnow()
+        try:
+            message = uploads.count(document, stored, info.size, info.etag, known_plan, now)
+        except uploads.SettledMeanwhile:
+            return uploads.settled(owner_id, document_id)  # settled by someone else meanwhile: what they decided
+        except uploads.PastLimit:
+            now_on = accounts.get(owner_id).plan
+            if now_on != known_plan:  # counted against a plan the account is not on (any more)
+                known_plan = now_on
+                raise Conflict from None
+            return rejected(document, uploads.OVER_QUOTA)
+        if messages is not None:
+            messages.append(message)
+        return documents.get(owner_id, document_id)
+
+    return retries.retry(Race.PLAN, owner_id, attempt)
+
+
+def _copy_posted(store: ObjectStore, document: Document) -> tuple[str, ObjectInfo | None]:
+    """Where a pending upload's bytes are to be kept, and what is there (None: no file arrived)."""
+    if not keys.is_staging(document.object_key):
+        return document.object_key, store.head(document.object_key)  # posted in place, before staging
+    stored = keys.original(document.owner_id, document.document_id, keys.nonce())
+    return stored, store.copy(document.object_key, stored)
+
+
+def _discard(store: ObjectStore, made: list[str], *, kept: str | None) -> None:
+    """Delete the copies :func:`complete` made, but the one the record names (``kept``)."""
+    for key in made:
+        if key != kept:
+            _delete_object(store, key)
+
+
+def _reject(store: ObjectStore, document: Document, reason: str, now: datetime | None = None) -> None:
+    """Release the reservation and mark the upload ``REJECTED``, then delete whatever arrived
+    (unless someone else settled it meanwhile). An object that lands later, or a delete that
+    fails here, is the sweeper's once the form has expired."""
+    if uploads.reject(document, reason, now):
+        _delete_object(store, document.object_key)
+
+
+def _delete_object(store: ObjectStore, key: str) -> None:
+    try:
+        store.delete(key)
+    except Exception:
+        log.exception("could not delete %s now; the sweeper will try again", key)
+
+
+def cancel(store: ObjectStore, document: Document, now: datetime | None = None) -> bool:
+    """The owner deletes an upload that is not counted: release what it holds, forget it.
+
+    Returns False when there was nothing left to cancel.
+    """
+    if document.status == DocumentStatus.PENDING_UPLOAD:
+        _reject(store, document, CANCELLED, now)
+        fresh = uploads.read(document.owner_id, document.document_id)
+        return fresh is not None and (fresh.status, fresh.failure_reason) == (DocumentStatus.REJECTED, CANCELLED)
+    # Its form may still deliver an object: then the sweeper deletes record and object after expiry.
+    return uploads.forget_rejected(document)
+
+
+def sweep(
+    store: ObjectStore,
+    owner_id: str,
+    document_id: str,
+    now: datetime | None = None,
+    messages: list[outbox.Pending] | None = None,
+) -> str:
+    """Settle one expired upload form. Returns what happened, for logs and tests; ``messages``
+    receives the ``upload.completed`` message of an upload it completes."""
+    document = uploads.read(owner_id, document_id)
+    if document is None:
+        return "gone"
+    if document.status == DocumentStatus.PENDING_UPLOAD:
+        try:
+            complete(store, owner_id, document_id, now, messages=messages)
+        except UploadRejected as rejection:
+            return f"rejected:{rejection.reason}"
+        if keys.is_staging(document.object_key):
+            _delete_object(store, document.object_key)  # copied; the form has expired
+        return "completed"
+    if document.status == DocumentStatus.REJECTED:
+        store.delete(document.object_key)
+        # A completion that stopped between its copy and its write may have left the copy.
+        store.delete_prefix(keys.document_prefix(owner_id, document_id))
+        if document.failure_reason == CANCELLED:
+            documents.delete_record(document, status=DocumentStatus.REJECTED)
+            return "cancelled"
+    uploads.leave_sweep(document)
+    return "closed"
+
+
+def form_expired(store: ObjectStore, owner_id: str, document_id: str) -> None:
+    """An upload's form has expired: delete what it posted, whatever became of the document
+    (it may be gone). Completion copied what it counted; anything still at the staging key was
+    posted after that, or never counted."""
+    store.delete(keys.staging(owner_id, document_id))
+
+
+def expire_staging(store: ObjectStore, days: int, now: datetime | None = None) -> int:
+    """Delete the staging objects written more than ``days`` ago, as the bucket's lifecycle rule
+    does on S3 (the embedded AWS runs no lifecycle rules); how many were deleted."""
+    return store.delete_older(keys.STAGING_PREFIX, (now or utcnow()) - timedelta(days=days))
