@@ -8,6 +8,11 @@ hands out) on 127.0.0.1. Each simulated person (:mod:`bench.simulated_user`) sig
 a stored file and check its bytes, or rename one. After that human-paced phase, the same people act
 with no think time for a while: the closed-loop throughput at saturation.
 
+The people run in ``CLIENT_PROCESSES`` processes of 25, each with its own event loop, started and
+stopped in step by this one, which keeps the time and samples the server: on a single loop, the
+client's own work was a large part of every latency it measured. Each phase reports how late the
+client's loops ran.
+
 Measured: every request's latency and errors by operation; for every upload, the time from
 completeUpload's answer to the DocumentReady event on its owner's subscription; at the end, each
 person's ``me { usage }`` against the bytes they uploaded, and ``docstore stats --recount`` beside
