@@ -137,6 +137,15 @@ def conversation(client: Any, table: str) -> list[dict[str, Any]]:
             ExpressionAttributeNames={"#s": "s", "#n": "n"},
             ExpressionAttributeValues={":s": {"S": "no"}, ":one": {"S": "not a number"}},
         ),
+        # A new item: moto validates the same cached expression twice, before and after creating it.
+        lambda: client.update_item(
+            TableName=table,
+            Key={"pk": {"S": "new"}, "sk": {"N": "3"}},
+            UpdateExpression="SET #s = :s ADD #n :one",
+            ExpressionAttributeNames={"#s": "s", "#n": "n"},
+            ExpressionAttributeValues={":s": {"S": "fresh"}, ":one": {"N": "7"}},
+            ReturnValues="ALL_NEW",
+        ),
         lambda: client.update_item(
             TableName=table,
             Key=key,
@@ -227,7 +236,13 @@ def test_every_answer_is_the_one_moto_gives_without_the_speedups(client: Any) ->
     assert expected[3]["Item"]["bs"] == {"BS": [b"x", b"\x01"]}
     assert expected[9]["Attributes"] == {"counter": {"N": "6"}}
     assert expected[11]["error"]["Code"] == "ValidationException"
-    assert expected[13]["error"]["Code"] == "ConditionalCheckFailedException"
+    assert expected[12]["Attributes"] == {
+        "pk": {"S": "new"},
+        "sk": {"N": "3"},
+        "s": {"S": "fresh"},
+        "n": {"N": "7"},
+    }
+    assert expected[14]["error"]["Code"] == "ConditionalCheckFailedException"
     assert expected[-1]["error"]["Code"] == "ResourceNotFoundException"
     assert {entry.get("content-type") for entry in expected if "error" not in entry} == {"application/x-amz-json-1.0"}
 
