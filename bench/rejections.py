@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING
 import httpx
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
+from websockets.frames import Frame, Opcode
 
 from bench.docstore_serve import DocstoreServer
 
@@ -167,12 +168,13 @@ async def attacking(kind: str, url: str, token: str, seconds: float) -> tuple[li
             named = re.sub(r"^(query|mutation) (\w+)", r"\1 \2_N_", str(request["query"]), count=1)
             template = json.dumps({**request, "query": named}, separators=(",", ":")).encode()
         head = huge_head(url) if kind == HEADER else b""
+        frame = big_frame() if kind == FRAME else b""
 
         async def attack() -> tuple[str, float]:
             if kind == HEADER:
                 return await send_huge_header(url, head)
             if kind == FRAME:
-                return await send_big_frame(url, token)
+                return await send_big_frame(url, token, frame)
             # A new operation name each time: parsed and validated anew, as an attacker sends it.
             body = template.replace(b"_N_", str(next(COUNTER)).encode(), 1)
             start = time.perf_counter()
@@ -261,36 +263,36 @@ async def send_huge_header(url: str, request: bytes) -> tuple[str, float]:
     return status, took
 
 
-async def send_big_frame(url: str, token: str) -> tuple[str, float]:
-    """A subscribe message of 10 MB, then a ping: how long from the start of sending until the
-    server answers either, or closes."""
+def big_frame() -> bytes:
+    """A ``subscribe`` message of 10 MB as one masked text frame, built once: making it (the JSON,
+    the masking) is the attacker's time, not the server's. It goes out uncompressed, which
+    permessage-deflate allows: with the client's deflate, 10 MB took most of the time measured."""
+    padding = "a" * (10 << 20)
+    name = f"Big{next(COUNTER)}"
+    query = (
+        f"subscription {name} {{ quotaEvents {{ __typename }} }} "
+        f'query Pad {{ search(query: "{padding}") {{ __typename }} }}'
+    )
+    message = json.dumps({"id": "1", "type": "subscribe", "payload": {"query": query, "operationName": name}})
+    return Frame(Opcode.TEXT, message.encode()).serialize(mask=True)
+
+
+async def send_big_frame(url: str, token: str, frame: bytes) -> tuple[str, float]:
+    """``frame`` (10 MB) on a connection that has said ``connection_init``, then a ping: how long
+    from the start of sending until the server answers either, or closes."""
     ws_url = url.replace("http://", "ws://") + "/graphql"
     async with connect(ws_url, subprotocols=["graphql-transport-ws"], max_size=None, ping_interval=None) as socket:  # type: ignore[list-item]
         await socket.send(json.dumps({"type": "connection_init", "payload": {"authorization": f"Bearer {token}"}}))
         await socket.recv()
-        padding = "a" * (10 << 20)
-        name = f"Big{next(COUNTER)}"
-        query = (
-            f"subscription {name} {{ quotaEvents {{ __typename }} }} "
-            f'query Pad {{ search(query: "{padding}") {{ __typename }} }}'
-        )
-        message = json.dumps({"id": "1", "type": "subscribe", "payload": {"query": query, "operationName": name}})
         start = time.perf_counter()
-
-        async def send() -> None:
-            with contextlib.suppress(ConnectionClosed):
-                await socket.send(message)
-                await socket.send(json.dumps({"type": "ping"}))
-
-        sending = asyncio.create_task(send())
+        socket.transport.write(frame)  # past the client's own framing: the bytes as built
+        socket.transport.write(Frame(Opcode.TEXT, json.dumps({"type": "ping"}).encode()).serialize(mask=True))
         try:
             answer = json.loads(await asyncio.wait_for(socket.recv(), 120))
             said = "subscribed (pong)" if answer["type"] == "pong" else f"{answer['type']}: {answer.get('payload')}"
         except ConnectionClosed as closed:
             said = f"closed {closed.rcvd.code if closed.rcvd else 'without a code'}"
-        took = time.perf_counter() - start
-        await sending
-        return said[:80], took
+        return said[:80], time.perf_counter() - start
 
 
 def report(results: dict[str, dict[str, Outcome]], seconds: float, command: str) -> str:
