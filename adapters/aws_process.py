@@ -119,6 +119,36 @@ def _table_names(action: str, request: dict[str, Any]) -> set[str] | None:
     return {name.rsplit(":table/", 1)[-1] for name in names}
 
 
+#: Bucket subresources that hold the bucket's settings: a request on one reads or writes no key.
+S3_SETTINGS = frozenset(
+    {
+        "accelerate", "acl", "analytics", "cors", "encryption", "intelligent-tiering", "inventory",
+        "lifecycle", "location", "logging", "metrics", "notification", "object-lock", "ownershipControls",
+        "policy", "policyStatus", "publicAccessBlock", "replication", "requestPayment", "tagging",
+        "versioning", "website",
+    }
+)  # fmt: skip
+
+
+def _buckets_read(environ: dict[str, Any]) -> list[str] | None:
+    """The buckets (path style) whose keys an S3 request reads or writes; None: any bucket may be.
+
+    Creating, checking or configuring a bucket (PUT or HEAD on the bucket alone, or any request on
+    one of its settings, such as the lifecycle rules ``docstore serve`` reads at each start) reads
+    no key, so it need not wait for 75,000 keys to load. A listing, a form POST and a batch delete do."""
+    if environ.get("HTTP_X_AMZ_COPY_SOURCE"):
+        return None  # a copy reads another bucket's key too
+    bucket, _, key = environ.get("PATH_INFO", "/").lstrip("/").partition("/")
+    if not bucket:
+        return []  # the list of buckets
+    if key:
+        return [bucket]
+    if environ.get("REQUEST_METHOD") in ("PUT", "HEAD"):
+        return []
+    asked = {name for name, _, _ in (part.partition("=") for part in environ.get("QUERY_STRING", "").split("&"))}
+    return [] if asked & S3_SETTINGS else [bucket]
+
+
 def _account(access_key: str) -> str:
     from moto.iam.models import get_account_id_from
 
@@ -197,14 +227,10 @@ class Durable:
         return self.app(environ, start_response)
 
     def _wait_for_keys(self, environ: dict[str, Any]) -> None:
-        """Hold an S3 request until the keys of the bucket it names (path style) are loaded. Creating,
-        configuring or checking a bucket (PUT or HEAD on the bucket alone) reads no key."""
-        if environ.get("HTTP_X_AMZ_COPY_SOURCE"):
-            self.loader.wait("s3", None)  # a copy reads another bucket's key too
-            return
-        bucket, _, key = environ.get("PATH_INFO", "/").lstrip("/").partition("/")
-        if bucket and (key or environ.get("REQUEST_METHOD") not in ("PUT", "HEAD")):
-            self.loader.wait("s3", [bucket])
+        """Hold an S3 request until the keys of the buckets it reads are loaded (:func:`_buckets_read`)."""
+        buckets = _buckets_read(environ)
+        if buckets is None or buckets:
+            self.loader.wait("s3", buckets)
 
     def _commit(self, capture: Callable[[], list[Change]]) -> None:
         """Capture what this request changed and wait until it is on disk."""

@@ -17,7 +17,7 @@ from moto.dynamodb.models import dynamodb_backends
 from moto.dynamodb.models.dynamo_type import DynamoType, LimitedSizeDict
 
 from adapters import moto_blobs, moto_loading
-from adapters.aws_process import _table_names
+from adapters.aws_process import _buckets_read, _table_names
 from adapters.local_aws import EmbeddedAws
 from adapters.moto_state import SqsMirror, StateFile
 from tests.adapters.test_embedded_aws import clients
@@ -72,6 +72,35 @@ def test_a_dynamodb_request_waits_for_the_tables_whose_items_it_reads(
     action: str, request_body: dict[str, Any], tables: set[str] | None
 ) -> None:
     assert _table_names(action, request_body) == tables
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "query", "copy", "buckets"),
+    [
+        ("GET", "/docs/a/b.pdf", "", "", ["docs"]),
+        ("PUT", "/docs/a/b.pdf", "", "", ["docs"]),
+        ("PUT", "/docs/a/b.pdf", "", "/docs/staging/x", None),  # a copy may read any bucket's key
+        ("POST", "/docs", "", "", ["docs"]),  # a form upload writes a key
+        ("POST", "/docs", "delete", "", ["docs"]),
+        ("GET", "/docs", "list-type=2&prefix=a%2F", "", ["docs"]),
+        ("GET", "/docs", "versions", "", ["docs"]),
+        ("GET", "/docs", "lifecycle", "", []),  # docstore serve reads it at every start
+        ("PUT", "/docs", "lifecycle", "", []),
+        ("PUT", "/docs", "cors", "", []),
+        ("DELETE", "/docs", "tagging", "", []),
+        ("GET", "/docs", "location", "", []),
+        ("PUT", "/docs", "", "", []),  # create the bucket
+        ("HEAD", "/docs", "", "", []),
+        ("GET", "/", "", "", []),  # list the buckets
+    ],
+)
+def test_an_s3_request_waits_for_the_buckets_whose_keys_it_reads(
+    method: str, path: str, query: str, copy: str, buckets: list[str] | None
+) -> None:
+    environ = {"REQUEST_METHOD": method, "PATH_INFO": path, "QUERY_STRING": query}
+    if copy:
+        environ["HTTP_X_AMZ_COPY_SOURCE"] = copy
+    assert _buckets_read(environ) == buckets
 
 
 def test_a_table_is_held_until_its_items_are_loaded_and_others_are_not(tmp_path: Path) -> None:
