@@ -68,9 +68,7 @@ def test_the_api_still_answers_json_at_graphql(live_url: str) -> None:
     assert answer.json() == {"data": {"__typename": "Query"}}
 
 
-def test_without_a_build_the_app_says_how_to_build_it(
-    settings: Settings, tmp_path: Path
-) -> None:
+def test_without_a_build_the_app_says_how_to_build_it(settings: Settings, tmp_path: Path) -> None:
     # The app without its lifespan: the page and the assets need no services.
     client = TestClient(create_app(replace(settings, web_dir=tmp_path / "dist")))
 

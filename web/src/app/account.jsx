@@ -7,7 +7,8 @@ import { Dashboard, UpgradePlan } from "./operations.js";
 export function QuotaMeter({ usage }) {
   const used = Number(usage.usedBytes);
   const limit = Number(usage.limitBytes);
-  const percent = limit ? Math.min(100, Math.round((used / limit) * 100)) : 0;
+  // Rounded down: 80 % shows once 80 % is reached, as the server's warning says.
+  const percent = limit ? Math.min(100, Math.floor((used / limit) * 100)) : 0;
   const level = percent >= 100 ? "full" : percent >= 90 ? "high" : percent >= 80 ? "warn" : "";
   return (
     <div class={`quota ${level}`}>
@@ -27,8 +28,8 @@ export function QuotaWarning({ percent, onDismiss }) {
       ? "Your storage is full: new uploads are refused until you delete documents or switch to PREMIUM."
       : `You have used ${percent} % of your storage.`;
   return (
-    <div role="alert" class={percent >= 100 ? "banner full" : "banner"}>
-      <p>{text}</p>
+    <div class={percent >= 100 ? "banner full" : "banner"}>
+      <p role="alert">{text}</p>
       <button type="button" class="secondary" onClick={onDismiss}>Dismiss</button>
     </div>
   );
@@ -85,7 +86,7 @@ function BarChart({ title, rows, format = String }) {
       <figcaption>{title}</figcaption>
       <svg viewBox={`0 0 320 ${height}`} role="img" aria-label={`${title}: ${rows.map((row) => `${row.label} ${format(row.value)}`).join(", ") || "nothing yet"}`}>
         {rows.map((row, index) => {
-          const width = (Number(row.value) / max) * 170;
+          const width = (Number(row.value) / max) * 120;
           const y = index * 28 + 4;
           return (
             <g key={row.label}>

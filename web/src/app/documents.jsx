@@ -180,7 +180,9 @@ function DocumentList({ client, live, changes, onChanged }) {
         </div>
       </form>
       {error && <p role="alert" class="error">{error}</p>}
-      {page && page.edges.length === 0 && <p>No documents here yet.</p>}
+      {page && page.edges.length === 0 && (
+        <p role="status">{Object.keys(filterInput(filter)).length ? "No documents match these filters." : "No documents here yet."}</p>
+      )}
       {page && (
         <ul class="documents" aria-label="Documents">
           {page.edges.map(({ node }) => (
@@ -237,7 +239,9 @@ export function DocumentItem({ client, document, live, onChanged, children }) {
         <span class={`status ${(live?.status || shown.status).toLowerCase()}`} aria-live="polite">{statusText(shown.status, live)}</span>
       </div>
       <p class="meta">
-        {shown.contentType} · {bytes(shown.size ?? 0)} · added {when(shown.createdAt)}
+        {[shown.contentType, shown.size === undefined ? null : bytes(shown.size), `added ${when(shown.createdAt)}`]
+          .filter(Boolean)
+          .join(" · ")}
       </p>
       {shown.tags?.length > 0 && <p class="tags">{shown.tags.map((tag) => <span class="tag" key={tag}>{tag}</span>)}</p>}
       {shown.description && <p class="description">{shown.description}</p>}

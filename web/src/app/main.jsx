@@ -144,7 +144,7 @@ function Home({ client, onSignedOut }) {
         <h1>DocStore</h1>
         {me && (
           <p class="who">
-            {me.email} · <span aria-label="Plan">{me.plan}</span>
+            {me.email} · {me.plan} plan
           </p>
         )}
         <button type="button" class="secondary" onClick={signOut}>Sign out</button>

@@ -50,8 +50,9 @@ export function SearchView({ client, live }) {
                 {node.highlights.map((highlight, index) => (
                   <li key={index}>
                     <span class="field">{highlight.field}:</span>{" "}
-                    {/* The server escapes the text and marks the words with <b>: see Highlight.snippet. */}
-                    <span class="snippet" dangerouslySetInnerHTML={{ __html: highlight.snippet }} />
+                    {/* The server escapes the text and marks the words with <b>: see Highlight.snippet.
+                        A form feed parts a PDF's pages in its text. */}
+                    <span class="snippet" dangerouslySetInnerHTML={{ __html: highlight.snippet.replaceAll("\f", " … ") }} />
                   </li>
                 ))}
               </ul>
