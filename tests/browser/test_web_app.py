@@ -180,7 +180,7 @@ def test_two_accounts_side_by_side_each_see_only_their_own_documents_and_events(
     for name, page in pages.items():
         path = tmp_path / f"{name}.txt"
         path.write_bytes(contents[name])
-        page.get_by_label("Files to upload").set_input_files(path)  # the file picker, this time
+        page.get_by_label("Choose files").set_input_files(path)  # the file picker, this time
 
     for name, page in pages.items():
         expect(upload_row(page, f"{name}.txt").locator(".status")).to_have_text("Ready")
@@ -284,3 +284,103 @@ def test_the_quota_warning_arrives_live_when_an_upload_crosses_80_percent(
     page.get_by_role("button", name="Dismiss").click()
     expect(page.get_by_role("alert")).to_have_count(0)
     context.close()
+
+
+UNNAMED_CONTROLS = """() => [...document.querySelectorAll(
+    'button, input, select, textarea, a[href], progress, [role=meter], [role=alertdialog], [role=img]'
+)].filter((control) => {
+    const labelledBy = control.getAttribute('aria-labelledby');
+    const name = control.getAttribute('aria-label')
+        || (labelledBy && document.getElementById(labelledBy)?.textContent)
+        || [...(control.labels || [])].map((label) => label.textContent).join('')
+        || (['BUTTON', 'A'].includes(control.tagName) && control.textContent)
+        || '';
+    return !name.trim();
+}).map((control) => control.outerHTML.slice(0, 120))"""
+
+
+def unnamed_controls(page: Page) -> list[str]:
+    """Every control on the screen that has no accessible name."""
+    return page.evaluate(UNNAMED_CONTROLS)
+
+
+def tab_to(page: Page, text: str) -> None:
+    """Press Tab until the control whose text or name is ``text`` has the focus (if it has not)."""
+    for _ in range(80):
+        focused = page.evaluate(
+            "(element => element.getAttribute('aria-label') || element.labels?.[0]?.innerText || element.innerText)"
+            "(document.activeElement)"
+        )
+        if focused == text:
+            return
+        page.keyboard.press("Tab")
+    raise AssertionError(f"Tab never reached {text!r}")
+
+
+def test_everything_works_from_the_keyboard_and_every_control_has_a_name(
+    server: tuple[str, Path], browser: Browser, tmp_path: Path
+) -> None:
+    url, _ = server
+    email = f"keys-{uuid.uuid4().hex[:12]}@example.com"
+    page = browser.new_context().new_page()
+    page.goto(url)
+    assert unnamed_controls(page) == []
+
+    page.keyboard.press("Tab")
+    page.keyboard.type(email)
+    page.keyboard.press("Tab")
+    page.keyboard.type(PASSWORD)
+    tab_to(page, "Sign up")
+    page.keyboard.press("Enter")
+    expect(page.locator("header .who")).to_have_text(f"{email} · FREE plan")
+    assert unnamed_controls(page) == []
+
+    tab_to(page, "Sign out")
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("button", name="Sign in")).to_be_visible()
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill("not the password")
+    page.get_by_label("Password").press("Enter")
+    expect(page.get_by_role("alert")).to_have_text("The email or the password is wrong.")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_label("Password").press("Enter")
+    expect(page.locator("header .who")).to_have_text(f"{email} · FREE plan")
+
+    notes = tmp_path / "keys.txt"
+    notes.write_text("typed without a mouse\n")
+    tab_to(page, "Choose files")
+    with page.expect_file_chooser() as choosing:
+        page.keyboard.press("Space")
+    choosing.value.set_files(notes)
+    expect(upload_row(page, "keys.txt").locator(".status")).to_have_text("Ready")
+
+    # A program named and typed as a PDF: no type DocStore stores, so refused by the pipeline, live.
+    fake = tmp_path / "not-really.pdf"
+    fake.write_bytes(b"\x7fELF\x02\x01\x01" + bytes(120))
+    page.get_by_label("Choose files").set_input_files(fake)
+    row = upload_row(page, "not-really.pdf")
+    expect(row.locator(".status")).to_have_text("Failed: the file is not what its type says")
+    page.reload()  # the reason now comes from the list (refused documents are not stored ones)
+    page.get_by_label("Status").select_option(label="Refused")
+    page.get_by_role("button", name="Apply filters").click()
+    refused = page.get_by_role("listitem", name="not-really.pdf")
+    expect(refused.locator(".status")).to_have_text("Refused: the file is not what its type says")
+    assert refused.get_by_role("button").count() == 0  # nothing can be done with a refused upload
+    tab_to(page, "Clear")
+    page.keyboard.press("Enter")
+
+    tab_to(page, "Edit keys.txt")
+    page.keyboard.press("Enter")
+    assert unnamed_controls(page) == []
+    page.keyboard.press("Tab")
+    page.keyboard.press("ControlOrMeta+A")
+    page.keyboard.type("renamed.txt")
+    tab_to(page, "Save")
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("listitem", name="renamed.txt")).to_be_visible()
+    for section in ("Search", "Plan"):
+        tab_to(page, section)
+        page.keyboard.press("Enter")
+        expect(page.get_by_role("heading", name=section, exact=True)).to_be_visible()
+        assert unnamed_controls(page) == []
+    page.context.close()

@@ -23,7 +23,6 @@ function Uploader({ client, live, onUploaded }) {
   const [uploads, setUploads] = useState([]);
   const [tags, setTags] = useState("");
   const [over, setOver] = useState(false);
-  const picker = useRef(null);
   const next = useRef(0);
 
   function update(key, change) {
@@ -63,8 +62,12 @@ function Uploader({ client, live, onUploaded }) {
         }}
       >
         <p>Drop files here, or</p>
-        <button type="button" onClick={() => picker.current.click()}>Choose files</button>
-        <input ref={picker} type="file" multiple hidden aria-label="Files to upload" onChange={(event) => { start(event.currentTarget.files); event.currentTarget.value = ""; }} />
+        {/* The file input itself takes the focus and the keys (Enter or Space open the picker);
+            its label is what shows, styled as a button. */}
+        <label class="button">
+          Choose files
+          <input type="file" multiple class="visually-hidden" onChange={(event) => { start(event.currentTarget.files); event.currentTarget.value = ""; }} />
+        </label>
         <label>
           Tags for new uploads (comma separated)
           <input type="text" value={tags} onInput={(event) => setTags(event.currentTarget.value)} />
@@ -236,7 +239,7 @@ export function DocumentItem({ client, document, live, onChanged, children }) {
     <li class="document" aria-label={label}>
       <div class="head">
         <strong class="name">{shown.name}</strong>
-        <span class={`status ${(live?.status || shown.status).toLowerCase()}`} aria-live="polite">{statusText(shown.status, live)}</span>
+        <span class={`status ${(live?.status || shown.status).toLowerCase()}`} aria-live="polite">{statusText(shown.status, live, shown.failureReason)}</span>
       </div>
       <p class="meta">
         {[shown.contentType, shown.size === undefined ? null : bytes(shown.size), `added ${when(shown.createdAt)}`]
@@ -257,7 +260,7 @@ export function DocumentItem({ client, document, live, onChanged, children }) {
             <button type="button" class="secondary" onClick={() => setConfirming(false)}>Keep it</button>
           </div>
         </div>
-      ) : (
+      ) : (live?.status || shown.status) === "REJECTED" ? null : (
         <div class="row actions">
           <button type="button" aria-label={`Download ${label}`} onClick={download}>Download</button>
           <button type="button" class="secondary" aria-label={`Edit ${label}`} onClick={() => setEditing(true)}>Edit</button>
