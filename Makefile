@@ -24,6 +24,8 @@ $(STAMP): pyproject.toml scripts/system-packages.sh
 	@touch $@
 
 $(WEB_MODULES): web/package.json web/package-lock.json $(STAMP)
+	@node -e 'const [major, minor] = process.versions.node.split(".").map(Number); process.exit(major > 20 || (major === 20 && minor >= 19) ? 0 : 1)' \
+		|| { echo "error: Node.js $$(node --version) is too old to build web/: Vite needs 20.19 or newer" >&2; exit 1; }
 	@echo "==> npm ci (web/package-lock.json)"
 	@cd web && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
