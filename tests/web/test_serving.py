@@ -13,6 +13,8 @@ from starlette.testclient import TestClient
 
 from server import ASSET_CACHE, create_app
 from settings import WEB_DIST, Settings
+from tests.client import OPERATIONS
+from tests.serving import ROOT
 
 HTML = {"accept": "text/html,application/xhtml+xml"}
 
@@ -77,3 +79,19 @@ def test_without_a_build_the_app_says_how_to_build_it(settings: Settings, tmp_pa
 
     assert (page.status_code, asset.status_code) == (503, 404)
     assert page.text.startswith(f"The web app is not built ({tmp_path / 'dist'} has no pages): run `make serve`")
+
+
+def test_the_app_sends_the_operation_documents_of_gql_operations_and_no_others() -> None:
+    imports = (ROOT / "web" / "src" / "app" / "operations.js").read_text()
+    named = re.findall(
+        r'export \{ default as (\w+) \} from "\.\./\.\./\.\./(gql/operations/\w+/\w+\.graphql)\?raw";', imports
+    )
+
+    assert sorted(path for _, path in named) == sorted(
+        str(path.relative_to(ROOT)) for path in OPERATIONS.glob("*/*.graphql")
+    )
+    assert all(path.endswith(f"/{name}.graphql") for name, path in named)
+    assert len(named) == imports.count("export ")
+    # No operation is written anywhere else in the app.
+    for source in (ROOT / "web" / "src" / "app").rglob("*.js*"):
+        assert not re.search(r"\b(query|mutation|subscription) \w*\s*[({]", source.read_text()), source.name
