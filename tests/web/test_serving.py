@@ -3,13 +3,13 @@ both from the project's own build (web/dist), the pages never cached and the ass
 
 from __future__ import annotations
 
+import asyncio
 import re
 from dataclasses import replace
 from pathlib import Path
 
 import httpx
 import pytest
-from starlette.testclient import TestClient
 
 from server import ASSET_CACHE, create_app
 from settings import WEB_DIST, Settings
@@ -72,10 +72,14 @@ def test_the_api_still_answers_json_at_graphql(live_url: str) -> None:
 
 def test_without_a_build_the_app_says_how_to_build_it(settings: Settings, tmp_path: Path) -> None:
     # The app without its lifespan: the page and the assets need no services.
-    client = TestClient(create_app(replace(settings, web_dir=tmp_path / "dist")))
+    app = create_app(replace(settings, web_dir=tmp_path / "dist"))
 
-    page = client.get("/")
-    asset = client.get("/assets/app-12345678.js")
+    async def fetch(path: str) -> httpx.Response:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1") as client:
+            return await client.get(path)
+
+    page = asyncio.run(fetch("/"))
+    asset = asyncio.run(fetch("/assets/app-12345678.js"))
 
     assert (page.status_code, asset.status_code) == (503, 404)
     assert page.text.startswith(f"The web app is not built ({tmp_path / 'dist'} has no pages): run `make serve`")
