@@ -6,7 +6,13 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: serve test lint typecheck pytest bench schema clean
+# The web app and GraphiQL (web/): npm installs what web/package-lock.json pins, Vite builds them into
+# web/dist. Each step runs again only when what it reads changes (the stamps below).
+WEB_SOURCES := $(shell find web/src gql/operations -type f) web/index.html web/graphiql.html web/vite.config.js
+WEB_MODULES := web/node_modules/.installed
+WEB_BUILT := web/dist/.built
+
+.PHONY: serve test lint typecheck pytest bench schema clean web
 
 $(STAMP): pyproject.toml scripts/system-packages.sh
 	@bash scripts/system-packages.sh
@@ -17,7 +23,21 @@ $(STAMP): pyproject.toml scripts/system-packages.sh
 	@rm -f $(VENV)/.installed-*
 	@touch $@
 
-serve: $(STAMP)  ## run the API, the sweeper and the embedded AWS; GraphiQL at http://127.0.0.1:8000/graphql
+$(WEB_MODULES): web/package.json web/package-lock.json $(STAMP)
+	@node -e 'const [major, minor] = process.versions.node.split(".").map(Number); process.exit(major > 20 || (major === 20 && minor >= 19) ? 0 : 1)' \
+		|| { echo "error: Node.js $$(node --version) is too old to build web/: Vite needs 20.19 or newer" >&2; exit 1; }
+	@echo "==> npm ci (web/package-lock.json)"
+	@cd web && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+$(WEB_BUILT): $(WEB_MODULES) $(WEB_SOURCES)
+	@echo "==> vite build (web/ into web/dist)"
+	@cd web && npm run --silent build
+	@touch $@
+
+web: $(WEB_BUILT)  ## build the web app and GraphiQL into web/dist
+
+serve: $(STAMP) $(WEB_BUILT)  ## run the web app, the API, the sweeper and the embedded AWS: open http://127.0.0.1:8000
 	$(BIN)/docstore serve
 
 test: lint typecheck pytest  ## everything CI runs
@@ -33,7 +53,7 @@ typecheck: $(STAMP)
 	@echo "==> mypy"
 	@$(BIN)/mypy
 
-pytest: $(STAMP)
+pytest: $(STAMP) $(WEB_BUILT)
 	@echo "==> pytest"
 	@$(BIN)/python -m pytest $(PYTEST_ARGS)
 
@@ -44,4 +64,4 @@ schema: $(STAMP)  ## write gql/schema.graphql from the code
 	$(BIN)/docstore export-schema --output gql/schema.graphql
 
 clean:
-	rm -rf $(VENV) docstore-data .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) docstore-data .mypy_cache .ruff_cache .pytest_cache web/node_modules web/dist

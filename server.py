@@ -10,11 +10,13 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
-from starlette.responses import JSONResponse, PlainTextResponse
+from starlette.responses import FileResponse, JSONResponse, PlainTextResponse
 from starlette.responses import Response as StarletteResponse
-from starlette.routing import BaseRoute, Route, WebSocketRoute
+from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket, WebSocketState
 from strawberry.asgi import ASGIWebSocketAdapter
 from strawberry.exceptions import ConnectionRejectionError
@@ -35,6 +37,8 @@ from schema.root import build_schema
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Sequence
+    from os import PathLike
+    from pathlib import Path
 
     from starlette.requests import Request
     from starlette.responses import Response
@@ -75,13 +79,61 @@ WRONG_REGION_CLOSE = 4421
 TOO_MANY_CONNECTIONS_CLOSE = 4429
 
 
+#: The built pages change with every build and name their assets by content: never cached.
+PAGE_CACHE = "no-cache"
+#: A built asset's name holds a hash of its content, so a name never changes meaning.
+ASSET_CACHE = "public, max-age=31536000, immutable"
+
+
+def not_built(web_dir: Path) -> Response:
+    return PlainTextResponse(
+        f"The web app is not built ({web_dir} has no pages): run `make serve`, which builds it with "
+        "npm, or `make web`. The API answers at /graphql all the same.",
+        status_code=503,
+    )
+
+
+def page(web_dir: Path, name: str) -> Response:
+    """One of the built HTML pages, never cached (the assets it names are)."""
+    path = web_dir / name
+    if not path.is_file():
+        return not_built(web_dir)
+    return FileResponse(path, media_type="text/html", headers={"Cache-Control": PAGE_CACHE})
+
+
+class WebAssets(StaticFiles):
+    """The web app's content-hashed assets, cached for a year; 404 for anything else."""
+
+    def __init__(self, directory: str | PathLike[str]) -> None:
+        super().__init__(directory=directory, check_dir=False)
+
+    async def check_config(self) -> None:
+        try:
+            await super().check_config()
+        except RuntimeError:
+            raise HTTPException(status_code=404) from None
+
+    def file_response(self, *args: Any, **kwargs: Any) -> Response:
+        response = super().file_response(*args, **kwargs)
+        response.headers["Cache-Control"] = ASSET_CACHE
+        return response
+
+
 class GraphQLView(GraphQLOverHTTP[Context, None]):
     """Strawberry's ASGI view, speaking GraphQL over HTTP and graphql-transport-ws to the letter,
-    with DocStore's context: the services and the bearer token."""
+    with DocStore's context: the services and the bearer token. A browser's GET gets GraphiQL,
+    built from the project's own assets (web/graphiql.html), not Strawberry's page from a CDN."""
 
     # Strawberry types these attributes with its generic base; ASGI's own view ignores it the same way.
     websocket_adapter_class = WebSocketAdapter  # type: ignore[assignment]
     graphql_transport_ws_handler_class = TransportWsHandler[Context, None]
+
+    def __init__(self, *args: Any, web_dir: Path, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.web_dir = web_dir
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        return page(self.web_dir, "graphiql.html")
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
         services: Services = request.app.state.services
@@ -179,7 +231,7 @@ def startup_line(settings: Settings, runtime: Runtime) -> str:
         where = f"data kept in {settings.data_dir.resolve()} (embedded AWS at {runtime.target.endpoint_url})"
     else:
         where = f"AWS at {runtime.target.endpoint_url or 'the real AWS endpoints'}"
-    return f"DocStore is running: API {base}/graphql, GraphiQL {base}/graphql in a browser; {where}"
+    return f"DocStore is running: open {base} (API and GraphiQL at {base}/graphql); {where}"
 
 
 def readiness_of(runtime: Runtime) -> Readiness:
@@ -256,8 +308,15 @@ def create_app(
         subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL],
         connection_init_wait_timeout=timedelta(seconds=3),
         max_subscriptions_per_connection=settings.ws_subscriptions_per_connection,
+        web_dir=settings.web_dir,
     )
+
+    async def web_app(_: Request) -> Response:
+        return page(settings.web_dir, "index.html")
+
     routes: list[BaseRoute] = [
+        Route("/", web_app),
+        Mount("/assets", app=WebAssets(settings.web_dir / "assets"), name="assets"),
         # Every method reaches the view, so a PUT is refused with a GraphQL response and `Allow`.
         Route("/graphql", view),
         WebSocketRoute("/graphql", view),

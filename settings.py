@@ -16,6 +16,8 @@ EMBEDDED_ACCESS_KEY = "docstore-embedded"
 EMBEDDED_SECRET_KEY = "docstore-embedded-secret"
 #: What a region name may look like (``us-west-2``); tokens carry it, so it is checked.
 REGION_NAME = re.compile(r"[a-z0-9]+(-[a-z0-9]+)*")
+#: Where `make` builds the web app and GraphiQL (web/, built by Vite into web/dist).
+WEB_DIST = Path(__file__).resolve().parent / "web" / "dist"
 
 
 class SettingsError(ValueError):
@@ -70,6 +72,8 @@ class Settings:
     #: The API's public base URL, which other regions send this region's clients to; empty:
     #: ``http://{host}:{port}``.
     public_url: str = ""
+    #: The built web app and GraphiQL that `docstore serve` serves at ``/`` and ``/graphql``.
+    web_dir: Path = WEB_DIST
     #: Every region DocStore runs in, with its API's public base URL (``DOCSTORE_REGIONS``).
     #: Empty, or only this region: single-region mode, nothing is replicated.
     regions: tuple[tuple[str, str], ...] = ()
@@ -254,6 +258,7 @@ class Settings:
             worker_concurrency=integer("WORKER_CONCURRENCY", 16),
             queue_visibility_seconds=integer("QUEUE_VISIBILITY_SECONDS", 300),
             public_url=public_url,
+            web_dir=Path(get("WEB_DIR", "") or WEB_DIST),
             regions=parse_regions(get("REGIONS", ""), region),
             metrics_enabled=flag("METRICS", True),
             log_format=log_format,

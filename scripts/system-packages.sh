@@ -7,10 +7,20 @@ packages=(
     tesseract-ocr tesseract-ocr-eng # OCR of images and of PDF pages without a text layer (workers/extractors/image.py)
     fonts-dejavu-core               # the TrueType font the OCR tests draw their text with
     redis-server                    # the pub/sub tests start their own Redis
+    chromium                        # the browser tests (tests/browser/) drive Debian's Chromium with Playwright
 )
+# Node.js and npm build the web app (web/, `make web`). A machine whose Node.js came from elsewhere
+# (this project's machines have Node.js 20 and npm 11 already) keeps it: Debian's packages are
+# installed only when the commands are missing.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+    packages+=(nodejs npm)
+fi
 
 missing=()
 for package in "${packages[@]}"; do
+    if { [ "$package" = nodejs ] || [ "$package" = npm ]; } && command -v "${package/nodejs/node}" >/dev/null; then
+        continue
+    fi
     if [ "$(dpkg-query --show --showformat='${Status}' "$package" 2>/dev/null)" != "install ok installed" ]; then
         missing+=("$package")
     fi

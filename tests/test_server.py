@@ -128,7 +128,7 @@ def test_everything_a_user_had_is_there_after_a_restart(tmp_path: Path) -> None:
     assert len(lines) == 2
     said = lines[1].split("DocStore is running: ", 1)[1]
     assert said.startswith(
-        f"API {url}/graphql, GraphiQL {url}/graphql in a browser; "
+        f"open {url} (API and GraphiQL at {url}/graphql); "
         f"data kept in {data_dir.resolve()} (embedded AWS at http://127.0.0.1:"
     )
 

@@ -306,6 +306,7 @@ def test_pending_upload_lists_with_its_declared_size(api: Api, library: Library)
         "contentType": "text/plain",
         "size": 64,
         "status": "PENDING_UPLOAD",
+        "failureReason": None,
         "tags": ["fruit", "red"],
         "description": "",
         "createdAt": library.nodes["zebra.txt"]["createdAt"],
