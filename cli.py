@@ -70,14 +70,16 @@ def _command_line() -> argparse.ArgumentParser:
     return parser
 
 
-#: The terminal client's commands: they read no DOCSTORE_* setting but DOCSTORE_TOKEN.
+#: The terminal client's commands: they read no DOCSTORE_* setting (only DOCSTORE_TOKEN and DOCSTORE_API).
 CLIENT_COMMANDS = frozenset({"login", "logout", "upload", "ls", "search"})
 
 
 def _client_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    api = "the GraphQL API (default: the one `docstore login` signed in to, else http://127.0.0.1:8000/graphql)"
+    api = "the GraphQL API (default: $DOCSTORE_API, else the one `docstore login` signed in to)"
     login = commands.add_parser("login", help="sign in to a DocStore API and keep the session for the commands below")
-    login.add_argument("--api", help="the GraphQL API to sign in to (default http://127.0.0.1:8000/graphql)")
+    login.add_argument(
+        "--api", help="the GraphQL API to sign in to (default: $DOCSTORE_API, else http://127.0.0.1:8000/graphql)"
+    )
     login.add_argument("--email", help="the account's email (asked when not given)")
     login.add_argument(
         "--password-stdin", action="store_true", help="read the password from the first line of stdin (for scripts)"

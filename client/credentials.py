@@ -1,6 +1,7 @@
 """Where ``docstore login`` keeps its token: a file only its owner can read, in the user's config
 folder (``$XDG_CONFIG_HOME/docstore``, else ``~/.config/docstore``). ``DOCSTORE_TOKEN`` in the
-environment overrides the file's token, for scripts and CI that hold one already."""
+environment overrides the file's token, for scripts and CI that hold one already, and
+``DOCSTORE_API`` names the API when ``--api`` does not."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
 TOKEN_VARIABLE = "DOCSTORE_TOKEN"
+API_VARIABLE = "DOCSTORE_API"
 
 
 @dataclass(frozen=True)
@@ -74,15 +76,21 @@ def remove(environ: Mapping[str, str] | None = None) -> bool:
     return True
 
 
+def default_api(environ: Mapping[str, str] | None = None) -> str:
+    """The API ``docstore login`` signs in to without ``--api``."""
+    environ = os.environ if environ is None else environ
+    return environ.get(API_VARIABLE) or DEFAULT_API
+
+
 def signed_in(api: str | None, environ: Mapping[str, str] | None = None) -> tuple[str, str, str]:
     """The API to call, the token to call it with, and where the token came from.
 
-    ``api`` is what ``--api`` named (None: the saved session's, else the default).
-    :class:`NotSignedIn` when there is no token for that API.
+    ``api`` is what ``--api`` named (None: ``DOCSTORE_API``, else the saved session's, else the
+    default). :class:`NotSignedIn` when there is no token for that API.
     """
     environ = os.environ if environ is None else environ
     saved = load(environ)
-    url = api or (saved.api if saved else DEFAULT_API)
+    url = api or environ.get(API_VARIABLE) or (saved.api if saved else DEFAULT_API)
     if environ.get(TOKEN_VARIABLE):
         return url, environ[TOKEN_VARIABLE], TOKEN_VARIABLE
     if saved is None:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from client import credentials, uploads
-from client.api import DEFAULT_API, Api, ClientError, NotSignedIn
+from client.api import Api, ClientError, NotSignedIn
 
 if TYPE_CHECKING:
     import argparse
@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def login(args: argparse.Namespace) -> int:
-    url = args.api or DEFAULT_API
+    url = args.api or credentials.default_api()
     email = args.email or input("Email: ")
     password = sys.stdin.readline().rstrip("\r\n") if args.password_stdin else getpass.getpass("Password: ")
     with Api(url) as api:
