@@ -154,6 +154,20 @@ def test_upload_two_files_with_tags_then_ls_shows_exactly_them(signed_in: Termin
     }
 
 
+def test_upload_wait_says_why_a_document_was_rejected_and_exits_1(signed_in: Terminal, api: Api, user: User) -> None:
+    fake = write(signed_in.home, "fake.pdf", b"\x7fELF\x02\x01\x01" + bytes(200))  # a program, named a PDF
+
+    result = signed_in.run("upload", str(fake), "--wait")
+
+    assert result.returncode == 1, result.stderr
+    (document_id,) = {line.split()[1] for line in result.stdout.splitlines()}
+    assert result.stdout.splitlines() == [
+        f"fake.pdf: {document_id} PROCESSING (207 B)",
+        f"fake.pdf: {document_id} REJECTED (WRONG_TYPE)",
+    ]
+    assert api.usage(user) == {"usedBytes": 0, "reservedBytes": 0, "limitBytes": 5 * GIB, "documentCount": 0}
+
+
 def test_ls_filters_and_pages_through_cursors(signed_in: Terminal) -> None:
     for name, tags in [("a.txt", "x"), ("b.txt", "x,y"), ("c.md", "y")]:
         result = signed_in.run("upload", str(write(signed_in.home, name, name.encode())), "--tags", tags)
