@@ -1,5 +1,6 @@
 """The ``docstore`` command line: ``serve``, ``worker``, ``init``, ``reindex``, ``backup``,
-``restore``, ``admin``, ``stats``, ``export-schema``.
+``restore``, ``admin``, ``stats``, ``export-schema``; and the terminal client, ``login``,
+``logout``, ``upload``, ``ls`` and ``search`` (``client/``), which only call the public API.
 
 Each command imports what it needs when it runs, so that a command with no real work (``stats``,
 ``admin grant`` beside a running server) does not pay for the GraphQL schema and the web server.
@@ -65,11 +66,55 @@ def _command_line() -> argparse.ArgumentParser:
         "export-schema", help="print the GraphQL schema (SDL), described with the default settings"
     )
     export.add_argument("--output", type=Path, help="write it to this file instead")
+    _client_commands(commands)
     return parser
+
+
+#: The terminal client's commands: they read no DOCSTORE_* setting (only DOCSTORE_TOKEN and DOCSTORE_API).
+CLIENT_COMMANDS = frozenset({"login", "logout", "upload", "ls", "search"})
+
+
+def _client_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    api = "the GraphQL API (default: $DOCSTORE_API, else the one `docstore login` signed in to)"
+    login = commands.add_parser("login", help="sign in to a DocStore API and keep the session for the commands below")
+    login.add_argument(
+        "--api", help="the GraphQL API to sign in to (default: $DOCSTORE_API, else http://127.0.0.1:8000/graphql)"
+    )
+    login.add_argument("--email", help="the account's email (asked when not given)")
+    login.add_argument(
+        "--password-stdin", action="store_true", help="read the password from the first line of stdin (for scripts)"
+    )
+    commands.add_parser("logout", help="end the kept session (signOut) and forget it")
+    sending = commands.add_parser("upload", help="upload files straight to S3, with a progress bar each")
+    sending.add_argument("files", nargs="+", metavar="FILE", help="the files to upload")
+    sending.add_argument("--tags", help="tags for every file, comma-separated: --tags invoices,2026")
+    sending.add_argument("--type", help="the files' MIME type (default: guessed from each name)")
+    sending.add_argument("--wait", action="store_true", help="wait until each is READY, FAILED or REJECTED")
+    sending.add_argument("--timeout", type=float, default=300, help="seconds --wait waits at most (default 300)")
+    sending.add_argument("--api", help=api)
+    listing = commands.add_parser("ls", help="list your documents, newest first")
+    search = commands.add_parser("search", help="search your documents with DocStore's query language")
+    search.add_argument("query", help="e.g. 'invoice AND (plumber OR electrician) -draft' or 'tag:taxes \"net total\"'")
+    for command in (listing, search):
+        command.add_argument("--name", help="only names containing this text (ignoring case)")
+        command.add_argument("--tag", action="append", help="only documents with this tag (repeat for several)")
+        command.add_argument("--status", choices=["PROCESSING", "READY", "FAILED", "PENDING_UPLOAD", "REJECTED"])
+        command.add_argument("--type", help="only this MIME type, e.g. application/pdf")
+        command.add_argument("--limit", type=int, help="at most this many (default: all for ls, 20 for search)")
+        command.add_argument("--json", action="store_true", help="one JSON object a line (for scripts)")
+        command.add_argument("--api", help=api)
+    listing.add_argument("--after", help="continue after this cursor (what a listing cut by --limit said)")
+    search.set_defaults(after=None)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _command_line().parse_args(argv)
+    if args.command in CLIENT_COMMANDS:
+        from client import terminal
+
+        if args.command == "search" and args.limit is None:
+            args.limit = 20
+        return terminal.run(args)
     try:
         settings = Settings.from_env()
     except SettingsError as error:

@@ -41,6 +41,15 @@ def test_admin_and_stats_do_not_load_the_graphql_schema_or_the_web_server() -> N
     assert loaded.isdisjoint({"strawberry", "graphql", "uvicorn", "starlette", "schema", "moto"})
 
 
+def test_the_terminal_client_loads_a_graphql_client_and_nothing_of_the_server() -> None:
+    loaded = loaded_after("import cli, client.terminal")
+
+    assert {"cli", "client", "gql", "httpx", "websockets"} <= loaded
+    assert loaded.isdisjoint(
+        {"strawberry", "starlette", "uvicorn", "boto3", "botocore", "pynamodb", "moto", "schema", "models", "runtime"}
+    )
+
+
 def test_serving_loads_them() -> None:
     loaded = loaded_after("import server")
 
