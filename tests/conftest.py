@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import threading
 import time
 from collections.abc import Callable, Coroutine, Iterator
@@ -52,10 +53,12 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 @pytest.fixture(scope="session", autouse=True)
 def _no_server_outlives_the_session() -> Iterator[None]:
-    """End every process ``tests.serving.start`` started that a test or fixture left running."""
+    """End every process ``tests.serving.start`` started that a test or fixture left running, and
+    remove their logs (a failing test's report has already copied the end of each)."""
     yield
     for served in serving.running():
         served.end()
+    shutil.rmtree(serving.LOGS, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
