@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import threading
 import time
 from collections.abc import Callable, Coroutine, Iterator
@@ -24,6 +25,7 @@ from models import keys, tables
 from runtime.services import provision
 from server import create_app, server_options
 from settings import Settings
+from tests import serving
 from tests.client import Api, User
 
 # Tests talk to moto only; make sure nothing can reach real AWS with real credentials.
@@ -36,6 +38,27 @@ os.environ["AWS_DEFAULT_REGION"] = "us-west-2"
 os.environ["MOTO_SQS_ENFORCE_STRICT_QUEUE_PURGE_BEHAVIOUR"] = "false"
 
 APP_ORIGIN = "https://app.example.com"
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[pytest.TestReport]:
+    """A failing test's report ends with what each server process still running said last
+    (``tests.serving.start`` started them)."""
+    report: pytest.TestReport = yield
+    if report.failed:
+        for served in serving.running():
+            report.sections.append((f"log of {served.command} (pid {served.pid}), last lines", served.tail()))
+    return report
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_server_outlives_the_session() -> Iterator[None]:
+    """End every process ``tests.serving.start`` started that a test or fixture left running, and
+    remove their logs (a failing test's report has already copied the end of each)."""
+    yield
+    for served in serving.running():
+        served.end()
+    shutil.rmtree(serving.LOGS, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

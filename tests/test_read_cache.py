@@ -4,8 +4,6 @@ a change the first one made, and it sees it on its very next call."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,8 +12,7 @@ import httpx
 import pytest
 
 from tests.client import PASSWORD, User, operation
-from tests.serving import ROOT, clean_env, free_port
-from tests.workers.test_worker_process import docstore, healthy, stop
+from tests.serving import Served, clean_env, docstore, start
 
 CACHE_SECONDS = "300"
 
@@ -37,20 +34,16 @@ def environment(aws_endpoint: str, redis_url: str) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def apis(redis_url: str, aws_endpoint: str, target, tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[str]]:
     """Two ``docstore serve`` processes on the session's AWS and one Redis."""
-    ports = [free_port(), free_port()]
     env = environment(aws_endpoint, redis_url)
-    processes = []
+    processes: list[Served] = []
     try:
-        for number, port in enumerate(ports):
+        for number in range(2):
             folder = tmp_path_factory.mktemp(f"cache-api-{number}")
-            processes.append(docstore("serve", "--port", str(port), "--data-dir", str(folder), env=env))
-        urls = [f"http://127.0.0.1:{port}" for port in ports]
-        for url, process in zip(urls, processes, strict=True):
-            healthy(url, process)
-        yield urls
+            processes.append(start("serve", env=env, data_dir=folder))
+        yield [process.url for process in processes]
     finally:
         for process in processes:
-            stop(process)
+            process.end()
 
 
 def call(url: str, name: str, token: str | None = None, variables: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -81,14 +74,7 @@ def content_search(url: str, user: User) -> str:
 
 
 def admin(action: str, email: str, aws_endpoint: str, redis_url: str) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "server", "admin", action, email],
-        cwd=ROOT,
-        env=environment(aws_endpoint, redis_url),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = docstore("admin", action, email, env=environment(aws_endpoint, redis_url))
     assert done.returncode == 0, done.stderr
 
 

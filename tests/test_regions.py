@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -27,9 +25,8 @@ import pytest
 from adapters.aws import AwsTarget
 from tests import refusing_sqs
 from tests.client import PASSWORD, Api, User, operation, post_form, sample
-from tests.serving import ROOT, clean_env, free_port
+from tests.serving import Served, clean_env, docstore, free_port, start
 from tests.subscriptions.conftest import open_socket
-from tests.workers.test_worker_process import docstore, healthy, stop
 
 PREFIX = "regions"
 HOME, OTHER = "us-west-2", "ap-southeast-2"
@@ -42,7 +39,7 @@ class Regions:
     urls: dict[str, str]
     #: While this file exists, us-west-2's SQS refuses every message.
     refusal: Path
-    processes: list[subprocess.Popen[str]] = field(default_factory=list)
+    processes: list[Served] = field(default_factory=list)
 
     @contextlib.contextmanager
     def sqs_refusing(self) -> Iterator[None]:
@@ -127,39 +124,23 @@ def regions(aws_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
     stack = Regions(aws_endpoint, urls, folder / "refuse-sqs")
     try:
         for region in (HOME, OTHER):
-            init = subprocess.run(
-                [sys.executable, "-m", "server", "init"],
-                cwd=ROOT,
-                env=environment(aws_endpoint, region, spec),
-                capture_output=True,
-                text=True,
-                timeout=60,
-            )
+            init = docstore("init", env=environment(aws_endpoint, region, spec))
             assert init.returncode == 0, init.stderr
         for region, workers in ((HOME, "true"), (OTHER, "false")):
             env = environment(aws_endpoint, region, spec, DOCSTORE_RUN_WORKERS=workers)
-            args = ("serve", "--port", str(ports[region]), "--data-dir", str(folder / region))
+            # us-west-2 runs through a wrapper whose SQS refuses every message while a file exists.
+            module = "tests.refusing_sqs" if region == HOME else "server"
             if region == HOME:
                 env[refusing_sqs.VARIABLE] = str(stack.refusal)
-                process = subprocess.Popen(
-                    [sys.executable, "-m", "tests.refusing_sqs", *args],
-                    cwd=ROOT,
-                    env=env,
-                    stdout=subprocess.DEVNULL,
-                    stderr=subprocess.DEVNULL,
-                    text=True,
-                )
-            else:
-                process = docstore(*args, env=env)
-            stack.processes.append(process)
-            healthy(urls[region], process)
+            served = start("serve", env=env, data_dir=folder / region, port=ports[region], module=module)
+            stack.processes.append(served)
         # The other region's account sync runs in a worker process of its own.
         env = environment(aws_endpoint, OTHER, spec)
-        stack.processes.append(docstore("worker", "--data-dir", str(folder / "worker"), env=env))
+        stack.processes.append(start("worker", env=env, data_dir=folder / "worker"))
         yield stack
     finally:
         for process in stack.processes:
-            stop(process)
+            process.end()
 
 
 def post(url: str, name: str, variables: dict[str, Any] | None = None, token: str | None = None) -> httpx.Response:
@@ -395,14 +376,7 @@ def test_uploaded_content_is_never_copied_to_the_other_region(
 def test_admin_grant_at_the_other_region_is_refused_and_changes_nothing(regions: Regions, home_user: User) -> None:
     spec = ",".join(f"{region}={url}" for region, url in regions.urls.items())
 
-    granted = subprocess.run(
-        [sys.executable, "-m", "server", "admin", "grant", home_user.email],
-        cwd=ROOT,
-        env=environment(regions.aws_endpoint, OTHER, spec),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    granted = docstore("admin", "grant", home_user.email, env=environment(regions.aws_endpoint, OTHER, spec))
 
     assert granted.returncode == 1
     assert granted.stderr.splitlines()[-1] == f"docstore: {home_user.email} lives in {HOME}: run this command there"

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,17 +12,15 @@ import httpx
 import pytest
 
 from tests.client import PASSWORD, Api
-from tests.serving import descendants, docstore, free_port, serve, stop
+from tests.serving import Served, clean_env, descendants, docstore, free_port, serve, start, stop
 
 
 @pytest.fixture
-def served(tmp_path: Path) -> Iterator[tuple[str, Path, subprocess.Popen[str]]]:
+def served(tmp_path: Path) -> Iterator[tuple[str, Path, Served]]:
     data_dir = tmp_path / "data"
-    url, process = serve(data_dir, DOCSTORE_LOG_FORMAT="json")
-    yield url, data_dir, process
-    if process.poll() is None:
-        process.kill()
-        process.wait()
+    server = start("serve", env=clean_env(DOCSTORE_LOG_FORMAT="json"), data_dir=data_dir)
+    yield server.url, data_dir, server
+    server.end()
 
 
 def test_docstore_serve_runs_the_whole_flow_on_its_embedded_aws(served) -> None:
@@ -57,12 +54,11 @@ def test_docstore_init_beside_a_running_server_reaches_its_aws(served) -> None:
 
 
 def test_stopping_the_server_removes_its_endpoint_marker(served) -> None:
-    _, data_dir, process = served
+    _, data_dir, server = served
     assert (data_dir / "aws-endpoint.json").exists()
 
-    process.send_signal(signal.SIGINT)
+    server.stop()  # as Ctrl-C does; it checks the exit code is 0
 
-    assert process.wait(timeout=30) == 0
     assert not (data_dir / "aws-endpoint.json").exists()
 
 
@@ -81,12 +77,11 @@ def test_bad_setting_is_reported_without_a_traceback(tmp_path: Path) -> None:
 
 
 def test_serve_logs_json_lines_with_one_access_line_per_request(served) -> None:
-    url, _, process = served
+    url, _, server = served
 
     answered = httpx.post(f"{url}/graphql", json={"query": "{ __typename }"}, headers={"X-Request-Id": "serve-log-1"})
     ready = httpx.get(f"{url}/readyz", timeout=10)
-    process.send_signal(signal.SIGINT)
-    output = process.communicate(timeout=30)[0]
+    output = server.stop()
 
     assert answered.headers["x-request-id"] == "serve-log-1"
     assert ready.status_code == 200
@@ -160,14 +155,14 @@ def test_an_unusable_data_folder_is_a_sentence_not_a_traceback(tmp_path: Path) -
 
 
 def test_the_server_stops_whole_when_its_embedded_aws_dies(served) -> None:
-    url, _, process = served
-    (aws,) = descendants(process.pid)[:1]
+    url, _, server = served
+    (aws,) = descendants(server.pid)[:1]
     assert "adapters.aws_process" in Path(f"/proc/{aws}/cmdline").read_text()
 
     os.kill(aws, signal.SIGKILL)
 
-    output = process.communicate(timeout=60)[0]
-    assert process.returncode == 1
+    assert server.process.wait(timeout=60) == 1
+    output = server.said()
     assert "the embedded AWS" in output
     assert "stopped unexpectedly with exit code -9; DocStore stops with it" in output
     with pytest.raises(httpx.TransportError):
@@ -175,10 +170,10 @@ def test_the_server_stops_whole_when_its_embedded_aws_dies(served) -> None:
 
 
 def test_stopping_the_server_stops_every_process_it_started(served) -> None:
-    _, _, process = served
-    started = descendants(process.pid)
+    _, _, server = served
+    started = descendants(server.pid)
     assert started
 
-    stop(process)
+    server.stop()
 
     assert [pid for pid in started if Path(f"/proc/{pid}").exists()] == []

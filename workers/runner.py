@@ -24,7 +24,7 @@ from workers.indexer import Commits, Indexer
 from workers.pipeline import Pipeline
 
 if TYPE_CHECKING:
-    from collections.abc import Coroutine
+    from collections.abc import Coroutine, Mapping
 
     from adapters.cache import ReadCache
     from adapters.mail import Mailer
@@ -69,27 +69,22 @@ async def run_workers(
         backoff_seconds=settings.outbox_backoff_seconds,
     )
     commits = Commits()
-    pipeline = Pipeline(
+    pipeline = build_pipeline(
+        settings,
         blocking=blocking,
         objects=objects,
         publisher=publisher,
-        extraction=extraction,
         mailer=mailer,
-        index_queue=queues[SEARCH_INDEX],
-        account_sync=AccountSync(blocking, settings.region, settings.peer_regions),
-        metrics=metrics,
+        queues=queues,
         search=search,
-        cache=cache,
+        extraction=extraction,
         outbox=deliveries,
-        index_commits=commits,
+        commits=commits,
+        metrics=metrics,
+        cache=cache,
     )
-    backfill = Backfill(
-        blocking=blocking,
-        objects=objects,
-        extraction=backfill_extraction,
-        pipeline=pipeline,
-        backfill_queue=queues[BACKFILL],
-        index_queue=queues[SEARCH_INDEX],
+    backfill = build_backfill(
+        blocking=blocking, objects=objects, extraction=backfill_extraction, pipeline=pipeline, queues=queues
     )
     consumers = [
         Consumer(
@@ -124,7 +119,7 @@ async def run_workers(
                 group.create_task(consumer.run_forever())
             group.create_task(relay.run_forever())
             if search is not None:
-                indexer = Indexer(blocking, objects, search, settings.search_dir, commits)
+                indexer = build_indexer(settings, blocking=blocking, objects=objects, search=search, commits=commits)
                 group.create_task(
                     indexer.run_forever(
                         queues[SEARCH_INDEX],
@@ -147,6 +142,62 @@ async def run_workers(
         await extraction.aclose()
         await backfill_extraction.aclose()
         log.info("workers stopped after %d messages", sum(consumer.handled for consumer in consumers))
+
+
+def build_pipeline(
+    settings: Settings,
+    *,
+    blocking: Blocking,
+    objects: ObjectStore,
+    publisher: Publisher,
+    mailer: Mailer,
+    queues: Mapping[str, Queue],
+    search: TantivyIndex | None,
+    extraction: Extraction,
+    outbox: Outbox,
+    commits: Commits,
+    metrics: Metrics | None = None,
+    cache: ReadCache | None = None,
+) -> Pipeline:
+    """The pipeline as the workers run it: READY waits for ``search`` (told through the
+    search-index queue, and through ``commits`` when this process's indexer writes), accounts are
+    replicated to the peer regions, and the messages of its changes leave through ``outbox``.
+    The tests build theirs here too, so they take the branches production takes."""
+    return Pipeline(
+        blocking=blocking,
+        objects=objects,
+        publisher=publisher,
+        extraction=extraction,
+        mailer=mailer,
+        index_queue=queues[SEARCH_INDEX],
+        account_sync=AccountSync(blocking, settings.region, settings.peer_regions),
+        metrics=metrics,
+        search=search,
+        cache=cache,
+        outbox=outbox,
+        index_commits=commits,
+    )
+
+
+def build_backfill(
+    *, blocking: Blocking, objects: ObjectStore, extraction: Extraction, pipeline: Pipeline, queues: Mapping[str, Queue]
+) -> Backfill:
+    """The backfill after an upgrade, on the pipeline's code, in its own extraction pool."""
+    return Backfill(
+        blocking=blocking,
+        objects=objects,
+        extraction=extraction,
+        pipeline=pipeline,
+        backfill_queue=queues[BACKFILL],
+        index_queue=queues[SEARCH_INDEX],
+    )
+
+
+def build_indexer(
+    settings: Settings, *, blocking: Blocking, objects: ObjectStore, search: TantivyIndex, commits: Commits
+) -> Indexer:
+    """The search index's single writer (it takes the writer lock in ``settings.search_dir``)."""
+    return Indexer(blocking, objects, search, settings.search_dir, commits)
 
 
 def start_workers(runtime: Runtime) -> Coroutine[Any, Any, None]:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -20,24 +19,17 @@ import pytest
 
 from commands.backup import Unsettled, back_up
 from models import accounts, counters
+from tests import serving
 from tests.client import PASSWORD, Api, User, sample
-from tests.serving import ROOT, clean_env, free_port
+from tests.serving import clean_env
 from tests.workers import files
-from tests.workers.test_worker_process import healthy, stop
 
 SEARCHES = ("quarterly", "sales region", "invoice", "zebra", "report")
 
 
 def docstore(*args: str) -> subprocess.CompletedProcess[str]:
     """A `docstore` command on the embedded default, run to its end."""
-    return subprocess.run(
-        [sys.executable, "-m", "server", *args],
-        cwd=ROOT,
-        env=clean_env(),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    return serving.docstore(*args, timeout=300)
 
 
 class Deployment:
@@ -45,24 +37,19 @@ class Deployment:
 
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = data_dir
-        self.process: subprocess.Popen[str] | None = None
+        self.served: serving.Served | None = None
         self.url = ""
 
     def serve(self) -> Api:
-        port = free_port()
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "server", "serve", "--port", str(port), "--data-dir", str(self.data_dir)],
-            cwd=ROOT,
+        self.served = serving.start(
+            "serve",
             # Forms valid for an hour: the sweeper keeps the source's upload in progress reserved.
             env=clean_env(
                 DOCSTORE_EXTRACTION_PROCESSES="1", DOCSTORE_QUEUE_WAIT_SECONDS="1", DOCSTORE_UPLOAD_FORM_SECONDS="3600"
             ),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.STDOUT,
-            text=True,
+            data_dir=self.data_dir,
         )
-        self.url = f"http://127.0.0.1:{port}"
-        healthy(self.url, self.process)
+        self.url = self.served.url
         return Api(self.url)
 
     def run(self, *args: str) -> subprocess.CompletedProcess[str]:
@@ -74,8 +61,8 @@ class Deployment:
         return json.loads(done.stdout)
 
     def stop(self) -> None:
-        if self.process is not None:
-            stop(self.process)
+        if self.served is not None:
+            self.served.end()
 
 
 @dataclass

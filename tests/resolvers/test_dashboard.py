@@ -8,11 +8,9 @@ operator runs them beside a server.
 
 from __future__ import annotations
 
-import contextlib
 import io
 import json
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -20,12 +18,11 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-import httpx
 import pytest
 
 from adapters import local_aws
 from tests.client import Api, User, error_codes, sample
-from tests.serving import ROOT, clean_env, free_port
+from tests.serving import clean_env, docstore, start
 from tests.workers import files
 
 TYPES = ("application/pdf", "application/zip", "application/json", "text/plain", "image/png")
@@ -37,37 +34,17 @@ class Stack:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         self.data_dir = folder / "data"
-        self.log = (folder / "serve.log").open("w")
-        port = free_port()
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "server", "serve", "--port", str(port), "--data-dir", str(self.data_dir)],
-            cwd=ROOT,
+        self.served = start(
+            "serve",
             env=clean_env(DOCSTORE_QUEUE_WAIT_SECONDS="1", DOCSTORE_EXTRACTION_PROCESSES="2"),
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            text=True,
+            data_dir=self.data_dir,
+            timeout=90,
         )
-        self.url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 90
-        while True:
-            with contextlib.suppress(httpx.TransportError):
-                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
-                    break
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(f"docstore serve did not start:\n{(folder / 'serve.log').read_text()}")
-            time.sleep(0.1)
+        self.url = self.served.url
         self.api = Api(self.url)
 
     def docstore(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "server", *args, "--data-dir", str(self.data_dir)],
-            cwd=ROOT,
-            env=clean_env(),
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        return docstore(*args, "--data-dir", str(self.data_dir), timeout=120)
 
     def stats(self, *args: str) -> dict[str, Any]:
         result = self.docstore("stats", "--json", *args)
@@ -86,14 +63,7 @@ class Stack:
         return client, "docstore-counters"
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self.log.close()
+        self.served.end()
 
 
 @pytest.fixture(scope="module")
@@ -190,14 +160,7 @@ def test_grant_to_an_unknown_email_fails_and_grants_nothing(stack: Stack) -> Non
 
 
 def test_admin_without_a_running_server_says_what_to_do(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "server", "admin", "grant", "a@example.com", "--data-dir", str(tmp_path)],
-        cwd=ROOT,
-        env=clean_env(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = docstore("admin", "grant", "a@example.com", "--data-dir", str(tmp_path))
 
     assert result.returncode == 1
     assert "no embedded AWS is running on the data folder" in result.stderr

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import hashlib
-import time
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import httpx
 import pytest
+import time_machine
 
 from models import documents
 from tests.client import Api, User, error_codes, post_form, sample
@@ -103,10 +104,24 @@ def moment(value: str) -> datetime:
     return datetime.fromisoformat(value)
 
 
-def upload_in_turn(api: Api, user: User, content: bytes, **input: Any) -> dict[str, Any]:
-    """Upload, then wait so that the next document's id and times sort strictly after this one's."""
+@pytest.fixture(scope="module", autouse=True)
+def clock() -> Iterator[time_machine.Traveller]:
+    """The clock this module's documents are stamped by (their ids, createdAt and updatedAt, read
+    through ``datetime.now`` by the live server in this process): it runs as the real one does,
+    and ``step`` moves it on at once, so that what a test makes in turn sorts in turn."""
+    with time_machine.travel(datetime.now(UTC), tick=True) as traveller:
+        yield traveller
+
+
+def step(clock: time_machine.Traveller) -> None:
+    """Move the clock on by more than the resolution of ids (a millisecond) and times."""
+    clock.shift(timedelta(milliseconds=2))
+
+
+def upload_in_turn(api: Api, user: User, clock: time_machine.Traveller, content: bytes, **input: Any) -> dict[str, Any]:
+    """Upload, then step the clock: the next document's id and times sort strictly after this one's."""
     document = api.upload(user, content, **input)
-    time.sleep(0.002)
+    step(clock)
     return document
 
 
@@ -133,18 +148,18 @@ def walk(api: Api, user: User, first: int, **variables: Any) -> list[dict[str, A
 
 
 @pytest.fixture(scope="module")
-def library(api: Api) -> Library:
+def library(api: Api, clock: time_machine.Traveller) -> Library:
     user = api.sign_up()
     content: dict[str, bytes] = {}
     for name, content_type, tags in UPLOADS:
         content[name] = sample(content_type, name)
-        upload_in_turn(api, user, content[name], filename=name, contentType=content_type, tags=tags)
+        upload_in_turn(api, user, clock, content[name], filename=name, contentType=content_type, tags=tags)
     # Would match most filters if its status did not keep it out of the default listing.
     pending = api.request_upload(user, filename="zebra.txt", size=64, tags=["fruit", "red"])
-    time.sleep(0.002)
+    step(clock)
     rejected = api.request_upload(user, filename="never-sent.pdf", contentType="application/pdf", size=64)
     assert api.complete(user, rejected["documentId"])["__typename"] == "UploadRejectedError"
-    time.sleep(0.002)
+    step(clock)
     nodes = {edge["node"]["name"]: edge["node"] for edge in listing(api, user, first=100)["edges"]}
     redescribed = api.data(
         "UpdateDocument", {"input": {"id": nodes["banana.txt"]["id"], "description": "ripe"}}, user.token
@@ -589,10 +604,12 @@ def test_download_url_serves_the_exact_bytes(api: Api, user: User) -> None:
 
 
 @pytest.fixture
-def trio(api: Api, user: User) -> dict[str, dict[str, Any]]:
+def trio(api: Api, user: User, clock: time_machine.Traveller) -> dict[str, dict[str, Any]]:
     """Three documents of ``user``, created b, c, d."""
     return {
-        name: upload_in_turn(api, user, name.encode(), filename=name, tags=["draft", "shared"], description="first")
+        name: upload_in_turn(
+            api, user, clock, name.encode(), filename=name, tags=["draft", "shared"], description="first"
+        )
         for name in ("b.txt", "c.txt", "d.txt")
     }
 
@@ -780,9 +797,9 @@ def delete(api: Api, user: User, document_id: str) -> dict[str, Any]:
     return result
 
 
-def test_delete_removes_object_record_and_usage_together(api: Api, user: User, store) -> None:
-    kept = upload_in_turn(api, user, b"keep me", filename="keep.txt")
-    gone = upload_in_turn(api, user, b"delete me, please", filename="gone.txt")
+def test_delete_removes_object_record_and_usage_together(api: Api, user: User, clock, store) -> None:
+    kept = upload_in_turn(api, user, clock, b"keep me", filename="keep.txt")
+    gone = upload_in_turn(api, user, clock, b"delete me, please", filename="gone.txt")
     assert api.usage(user) == {"usedBytes": 24, "reservedBytes": 0, "limitBytes": FREE_LIMIT, "documentCount": 2}
 
     deleted = delete(api, user, gone["id"])
@@ -804,9 +821,9 @@ def test_delete_removes_object_record_and_usage_together(api: Api, user: User, s
     }
 
 
-def test_second_delete_is_not_found_and_frees_nothing(api: Api, user: User, store) -> None:
-    kept = upload_in_turn(api, user, b"keep me", filename="keep.txt")
-    gone = upload_in_turn(api, user, b"delete me", filename="gone.txt")
+def test_second_delete_is_not_found_and_frees_nothing(api: Api, user: User, clock, store) -> None:
+    kept = upload_in_turn(api, user, clock, b"keep me", filename="keep.txt")
+    gone = upload_in_turn(api, user, clock, b"delete me", filename="gone.txt")
     assert delete(api, user, gone["id"])["__typename"] == "DeleteDocumentPayload"
     before = (api.usage(user), records(user), objects_under(store, user.id))
 

@@ -7,36 +7,27 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
-import httpx
 import pytest
 import redis
 
 from events.envelope import EventType
 from tests.client import Api, User
-from tests.serving import ROOT, clean_env, free_port
+from tests.serving import ROOT, Served, clean_env, start
 from tests.subscriptions.conftest import bearer, event, next_message, open_socket
 from tests.subscriptions.test_sessions import SIGNED_OUT, ended
 
 
-def serve(port: int, redis_url: str, aws_endpoint: str, data_dir: Path) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "server", "serve", "--port", str(port), "--data-dir", str(data_dir)],
-        cwd=ROOT,
-        env=clean_env(
-            DOCSTORE_PUBSUB_URL=redis_url,
-            DOCSTORE_AWS_MODE="endpoint",
-            DOCSTORE_AWS_ENDPOINT_URL=aws_endpoint,
-            DOCSTORE_TABLE_PREFIX="test",
-            DOCSTORE_SWEEP_INTERVAL_SECONDS="3600",
-            AWS_ACCESS_KEY_ID="testing",
-            AWS_SECRET_ACCESS_KEY="testing",
-            AWS_DEFAULT_REGION="us-west-2",
-        ),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
+def environment(redis_url: str, aws_endpoint: str) -> dict[str, str]:
+    return clean_env(
+        DOCSTORE_PUBSUB_URL=redis_url,
+        DOCSTORE_AWS_MODE="endpoint",
+        DOCSTORE_AWS_ENDPOINT_URL=aws_endpoint,
+        DOCSTORE_TABLE_PREFIX="test",
+        DOCSTORE_SWEEP_INTERVAL_SECONDS="3600",
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",
+        AWS_DEFAULT_REGION="us-west-2",
     )
 
 
@@ -45,30 +36,15 @@ def api_processes(
     redis_url: str, aws_endpoint: str, target, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[list[str]]:
     """Two ``docstore serve`` processes on the session's AWS, sharing events through ``redis_url``."""
-    ports = [free_port(), free_port()]
-    processes = [
-        serve(port, redis_url, aws_endpoint, tmp_path_factory.mktemp(f"api-{n}")) for n, port in enumerate(ports)
-    ]
-    urls = [f"http://127.0.0.1:{port}" for port in ports]
+    processes: list[Served] = []
     try:
-        for url, process in zip(urls, processes, strict=True):
-            for _ in range(600):
-                try:
-                    if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if process.poll() is not None:
-                    raise RuntimeError(f"docstore serve exited:\n{process.communicate()[0]}")
-                time.sleep(0.1)
-            else:
-                raise RuntimeError(f"docstore serve at {url} did not become healthy")
-        yield urls
+        for number in range(2):
+            folder = tmp_path_factory.mktemp(f"api-{number}")
+            processes.append(start("serve", env=environment(redis_url, aws_endpoint), data_dir=folder))
+        yield [process.url for process in processes]
     finally:
         for process in processes:
-            process.terminate()
-        for process in processes:
-            process.wait(timeout=30)
+            process.end()
 
 
 def wait_for_redis_subscribers(url: str, channel: str, count: int) -> None:

@@ -1,8 +1,9 @@
 """The backfill after an upgrade to PREMIUM: earlier documents get their text through the pipeline's
 own code (download, detection, extraction, the text in S3, the metrics), in the backfill's own pool.
 
-Against moto's AWS and the real extraction sandbox; the queues the backfill writes to record what
-they are sent (SQS is a process boundary, and its own tests cover it)."""
+Against moto's AWS and the real extraction sandbox, on the pipeline as production wires it
+(``wired`` in conftest.py); the queues the backfill writes to record what they are sent (SQS is a
+process boundary, and its own tests cover it)."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from models import documents, keys
 from models.accounts import Account
 from tests.conftest import objects_under
 from tests.workers import files
-from tests.workers.test_pipeline import Recorder, completed, new_account, stored
+from tests.workers.test_pipeline import completed, new_account, stored
 from workers.backfill import Backfill
 from workers.pipeline import Pipeline
 
@@ -47,20 +48,13 @@ def message(body: dict[str, Any]) -> dict[str, Any]:
 
 
 @pytest.fixture
-def metrics() -> Metrics:
-    return Metrics()
+def metrics(wired) -> Metrics:
+    return wired.metrics
 
 
 @pytest.fixture
 def index_queue() -> SentQueue:
     return SentQueue()
-
-
-@pytest.fixture
-def pipeline(store, extraction, mailer, metrics) -> Pipeline:
-    return Pipeline(
-        blocking=Blocking(4), objects=store, publisher=Recorder(), extraction=extraction, mailer=mailer, metrics=metrics
-    )
 
 
 @pytest.fixture

@@ -1,4 +1,6 @@
-"""The pipeline, message by message, against moto's AWS and the real extraction sandbox.
+"""The pipeline, message by message, wired as production wires it (``pipeline`` and ``wired`` in
+conftest.py: its own search index and indexer, queues, outbox), against moto's AWS and the real
+extraction sandbox.
 
 Documents are put into PROCESSING through the models (as completeUpload does) without a queue
 message, so only these tests act on them. Events go to a recording publisher: pub/sub is a
@@ -12,8 +14,9 @@ from pathlib import Path
 import pytest
 from ulid import ULID
 
-from adapters.blocking import Blocking
 from adapters.messages import AccountCreated, QueueMessage, UploadCompleted, UploadStarted
+from adapters.search.base import SearchFilter
+from adapters.search.tantivy_index import TantivyIndex
 from domain.plans import GIB
 from events.envelope import Event
 from models import accounts, counters, documents, keys, uploads
@@ -42,9 +45,10 @@ class Recorder:
 pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("quiet_queues")]
 
 
-@pytest.fixture
-def pipeline(store, recorder, extraction, mailer) -> Pipeline:
-    return Pipeline(blocking=Blocking(4), objects=store, publisher=recorder, extraction=extraction, mailer=mailer)
+def found(index: TantivyIndex, account: Account, query: str, *, content: bool = False) -> list[str]:
+    """The ids of ``account``'s documents the index finds for ``query``."""
+    page = index.search(account.id, query, content=content, flt=SearchFilter(), offset=0, limit=10)
+    return [hit.document_id for hit in page.hits]
 
 
 def new_account(plan: str) -> Account:
@@ -79,7 +83,7 @@ def completed(record: documents.Document) -> UploadCompleted:
     return UploadCompleted(account_id=record.owner_id, document_id=record.document_id)
 
 
-async def test_free_document_is_counted_and_ready_without_extraction(pipeline, recorder, store) -> None:
+async def test_free_document_is_counted_and_ready_without_extraction(pipeline, wired, recorder, store) -> None:
     account = new_account("FREE")
     record = stored(store, account, b"plain words\n", "text/plain")
     before = counters.read("plan:FREE")
@@ -97,9 +101,12 @@ async def test_free_document_is_counted_and_ready_without_extraction(pipeline, r
     assert recorder.kinds() == ["ProcessingStarted", "DocumentReady", "QuotaChanged"]
     assert recorder.events[-1].data == {"used_bytes": 12, "limit_bytes": 5 * GIB}
     assert store.get_text(keys.text(account.id, record.document_id)) is None
+    # Searchable by name from the moment it reads READY; FREE keeps no contents in the index.
+    assert found(wired.index, account, "file") == [record.document_id]
+    assert found(wired.index, account, "content:plain", content=True) == []
 
 
-async def test_premium_pdf_text_is_extracted_and_stored(pipeline, recorder, store, tmp_path: Path) -> None:
+async def test_premium_pdf_text_is_extracted_and_stored(pipeline, wired, recorder, store, tmp_path: Path) -> None:
     account = new_account("PREMIUM")
     pdf = files.pdf_file(tmp_path / "a.pdf", "First page words", "Second page words").read_bytes()
     record = stored(store, account, pdf, "application/pdf")
@@ -116,6 +123,7 @@ async def test_premium_pdf_text_is_extracted_and_stored(pipeline, recorder, stor
     assert kinds[-2:] == ["DocumentReady", "QuotaChanged"]
     progress = [e.data for e in recorder.events if e.type.value == "ExtractionProgress"]
     assert progress[-1] == {"page": 2, "pages": 2}
+    assert found(wired.index, account, 'content:"second page words"', content=True) == [record.document_id]
 
 
 async def test_handling_the_same_message_twice_counts_once(pipeline, recorder, store) -> None:
@@ -130,7 +138,7 @@ async def test_handling_the_same_message_twice_counts_once(pipeline, recorder, s
     assert recorder.kinds().count("DocumentReady") == 1
 
 
-async def test_bytes_of_no_stored_type_are_rejected_and_leave_the_usage(pipeline, recorder, store) -> None:
+async def test_bytes_of_no_stored_type_are_rejected_and_leave_the_usage(pipeline, wired, recorder, store) -> None:
     account = new_account("FREE")
     elf = b"\x7fELF\x02\x01\x01" + bytes(200)
     record = stored(store, account, elf, "application/pdf", name="invoice.pdf")
@@ -145,6 +153,7 @@ async def test_bytes_of_no_stored_type_are_rejected_and_leave_the_usage(pipeline
     assert objects_under(store, account.id) == []
     failed = [e for e in recorder.events if e.type.value == "DocumentFailed"]
     assert [e.data for e in failed] == [{"reason": "WRONG_TYPE"}]
+    assert not wired.index.holds(account.id, record.document_id)
 
 
 async def test_a_lying_content_type_is_corrected_from_the_bytes(pipeline, store) -> None:
@@ -157,7 +166,7 @@ async def test_a_lying_content_type_is_corrected_from_the_bytes(pipeline, store)
     assert (final.status, final.content_type, final.counted_type) == ("READY", "text/plain", "text/plain")
 
 
-async def test_extraction_failure_ends_failed_with_the_reason(pipeline, recorder, store, tmp_path: Path) -> None:
+async def test_extraction_failure_ends_failed_with_the_reason(pipeline, wired, recorder, store, tmp_path: Path) -> None:
     account = new_account("PREMIUM")
     broken = files.truncated_pdf(tmp_path / "t.pdf").read_bytes()
     record = stored(store, account, broken, "application/pdf")
@@ -170,6 +179,7 @@ async def test_extraction_failure_ends_failed_with_the_reason(pipeline, recorder
     failed = [e.data for e in recorder.events if e.type.value == "DocumentFailed"]
     assert failed == [{"reason": final.failure_reason}]
     assert final.counted_type == "application/pdf"
+    assert not wired.index.holds(account.id, record.document_id)
 
 
 async def test_crossing_80_percent_warns_and_emails_once(pipeline, recorder, store, mail_to) -> None:
@@ -253,7 +263,9 @@ async def test_form_expiry_deletes_what_the_form_posted_after_the_document_was_d
     assert accounts.get(account.id).used_bytes == 0
 
 
-async def test_form_expiry_completes_an_upload_nobody_completed_and_deletes_its_staging_object(pipeline, store) -> None:
+async def test_form_expiry_completes_an_upload_nobody_completed_and_deletes_its_staging_object(
+    pipeline, wired, store
+) -> None:
     account = new_account("FREE")
     record = uploads.start(
         account,
@@ -274,3 +286,4 @@ async def test_form_expiry_completes_an_upload_nobody_completed_and_deletes_its_
     assert (final.status, final.size) == ("READY", 16)
     assert staged(store, account.id) == {}
     assert [item["Key"] for item in objects_under(store, account.id)] == [final.object_key]
+    assert found(wired.index, account, "late") == [record.document_id]

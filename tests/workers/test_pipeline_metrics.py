@@ -1,5 +1,6 @@
-"""What the pipeline counts: extraction durations and failures, finished documents (real sandbox,
-moto's AWS; a fresh Metrics per test, so the counts are exactly this test's)."""
+"""What the pipeline counts: extraction durations and failures, finished documents (the pipeline
+as production wires it, real sandbox, moto's AWS; a fresh Metrics per test, so the counts are
+exactly this test's)."""
 
 from __future__ import annotations
 
@@ -7,26 +8,17 @@ from pathlib import Path
 
 import pytest
 
-from adapters.blocking import Blocking
 from adapters.metrics import Metrics
 from models import documents
 from tests.workers import files
-from tests.workers.test_pipeline import Recorder, completed, new_account, stored
-from workers.pipeline import Pipeline
+from tests.workers.test_pipeline import completed, new_account, stored
 
 pytestmark = pytest.mark.anyio
 
 
 @pytest.fixture
-def metrics() -> Metrics:
-    return Metrics()
-
-
-@pytest.fixture
-def pipeline(store, extraction, mailer, metrics) -> Pipeline:
-    return Pipeline(
-        blocking=Blocking(4), objects=store, publisher=Recorder(), extraction=extraction, mailer=mailer, metrics=metrics
-    )
+def metrics(wired) -> Metrics:
+    return wired.metrics
 
 
 def value(metrics: Metrics, name: str, **labels: str) -> float | None:

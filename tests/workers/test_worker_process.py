@@ -8,9 +8,6 @@ the `test-*` queues, never take its messages.
 from __future__ import annotations
 
 import contextlib
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +17,7 @@ import httpx
 import pytest
 
 from tests.client import Api, User, post_form, sample
-from tests.serving import ROOT, clean_env, free_port
+from tests.serving import Served, clean_env, docstore, free_port, start
 from tests.subscriptions.conftest import Socket, bearer, open_socket
 from tests.subscriptions.test_redis import wait_for_redis_subscribers
 from tests.workers import files
@@ -42,69 +39,33 @@ def environment(aws_endpoint: str, redis_url: str, **extra: str) -> dict[str, st
     )
 
 
-def docstore(*args: str, env: dict[str, str]) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "server", *args],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-
-
-def healthy(url: str, process: subprocess.Popen[str]) -> None:
-    deadline = time.monotonic() + 60
-    while True:
-        with contextlib.suppress(httpx.TransportError):
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                return
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            raise RuntimeError(f"docstore serve did not start:\n{process.communicate()[0]}")
-        time.sleep(0.1)
-
-
-def stop(process: subprocess.Popen[str]) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
 class Stack:
     def __init__(self, aws_endpoint: str, redis_url: str, folder: Path) -> None:
         self.aws_endpoint = aws_endpoint
         self.redis_url = redis_url
         self.folder = folder
         self.apis: list[str] = []
-        self.processes: list[subprocess.Popen[str]] = []
+        self.processes: list[Served] = []
         # One machine, one data folder: every process reads its search index, one of them writes it.
         self.data_dir = folder / "data"
-        self.workers: list[subprocess.Popen[str]] = []
+        self.workers: list[Served] = []
 
     def env(self, **extra: str) -> dict[str, str]:
         return environment(self.aws_endpoint, self.redis_url, **extra)
 
     def serve(self) -> str:
-        port = free_port()
-        process = docstore("serve", "--port", str(port), "--data-dir", str(self.data_dir), env=self.env())
-        self.processes.append(process)
-        url = f"http://127.0.0.1:{port}"
-        healthy(url, process)
-        self.apis.append(url)
-        return url
+        served = start("serve", env=self.env(), data_dir=self.data_dir)
+        self.processes.append(served)
+        self.apis.append(served.url)
+        return served.url
 
-    def worker(self, *options: str) -> subprocess.Popen[str]:
+    def worker(self, *options: str) -> Served:
         env = self.env(
             DOCSTORE_QUEUE_WAIT_SECONDS="1",
             DOCSTORE_QUEUE_VISIBILITY_SECONDS="4",
             DOCSTORE_EXTRACTION_PROCESSES="1",
         )
-        process = docstore("worker", "--data-dir", str(self.data_dir), *options, env=env)
+        process = start("worker", *options, env=env, data_dir=self.data_dir)
         self.processes.append(process)
         self.workers.append(process)
         return process
@@ -113,14 +74,7 @@ class Stack:
 @pytest.fixture(scope="module")
 def stack(aws_endpoint: str, redis_url: str, target, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     folder = tmp_path_factory.mktemp("stack")
-    init = subprocess.run(
-        [sys.executable, "-m", "server", "init"],
-        cwd=ROOT,
-        env=environment(aws_endpoint, redis_url),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    init = docstore("init", env=environment(aws_endpoint, redis_url))
     assert init.returncode == 0, init.stderr
     stack = Stack(aws_endpoint, redis_url, folder)
     try:
@@ -129,7 +83,7 @@ def stack(aws_endpoint: str, redis_url: str, target, tmp_path_factory: pytest.Te
         yield stack
     finally:
         for process in stack.processes:
-            stop(process)
+            process.end()
 
 
 def subscribed(url: str, user: User) -> contextlib.AbstractContextManager[Socket]:
@@ -179,7 +133,7 @@ def test_upload_through_one_api_process_is_announced_on_both_by_the_worker(stack
         assert {event["documentId"] for event in events} == {form["documentId"]}
     assert seen[0] == seen[1]
     assert first.settled(user, form["documentId"])["status"] == "READY"
-    assert worker.poll() is None
+    assert worker.process.poll() is None
 
 
 def test_worker_killed_mid_job_loses_nothing_and_counts_once(stack: Stack, target, tmp_path: Path) -> None:
@@ -191,8 +145,7 @@ def test_worker_killed_mid_job_loses_nothing_and_counts_once(stack: Stack, targe
         doomed = stack.worker()
         document = api.submit(user, pdf, filename="long.pdf", contentType="application/pdf")
         progress = events_until(socket, "ExtractionProgress")
-        doomed.send_signal(signal.SIGKILL)  # mid-extraction: its message is neither finished nor deleted
-        doomed.wait(timeout=10)
+        doomed.kill()  # mid-extraction: its message is neither finished nor deleted
         assert [event["__typename"] for event in progress[-2:]] == ["ProcessingStarted", "ExtractionProgress"]
 
         stack.worker()  # takes the message once its visibility timeout has passed
@@ -248,7 +201,7 @@ def test_processes_share_one_search_index_written_by_one_of_them(stack: Stack) -
 
 def test_a_worker_serves_its_own_metrics_on_the_port_given(stack: Stack) -> None:
     for earlier in stack.workers:  # this worker alone takes the stack's messages, so its counts are exact
-        stop(earlier)
+        earlier.end()
     port = free_port()
     worker = stack.worker("--metrics-port", str(port))
     api = Api(stack.apis[0])
@@ -264,12 +217,12 @@ def test_a_worker_serves_its_own_metrics_on_the_port_given(stack: Stack) -> None
     assert "docstore_graphql_requests_total{" not in metrics  # the API's count lives in the API processes
 
 
-def scrape_until(url: str, worker: subprocess.Popen[str]) -> str:
+def scrape_until(url: str, worker: Served) -> str:
     """The worker's /metrics once it serves them (it starts listening as it starts)."""
     deadline = time.monotonic() + 30
     while True:
         with contextlib.suppress(httpx.TransportError):
             return httpx.get(url, timeout=5).text
-        assert worker.poll() is None, "the worker exited"
+        assert worker.process.poll() is None, "the worker exited"
         assert time.monotonic() < deadline, "the worker never served its metrics"
         time.sleep(0.1)
