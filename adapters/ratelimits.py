@@ -2,8 +2,13 @@
 
 Attempts are counted with the ``limits`` library's moving window: in Redis when
 ``DOCSTORE_PUBSUB_URL`` is ``redis://`` (every API process shares the counts, as they share events),
-in this process's memory otherwise. signIn and signUp share one budget per client IP and one per
-email, so switching between them buys nothing.
+in this process's memory otherwise.
+
+What counts: every signUp, against its client IP's budget; and every *failed* signIn (a wrong
+password, an unknown email), against both its IP's and its email's. A signIn with the right password
+spends nothing, so a person signing in again and again (a README pasted twice, several devices) is
+never locked out; but once either budget is spent, every signIn from that IP or for that email is
+refused, the right password included, until the window moves on: password guessing stays bounded.
 """
 
 from __future__ import annotations
@@ -81,9 +86,24 @@ class AuthLimits:
         if email is not None:
             await self._hit(self.per_email, email)
 
+    async def check(self, ip: str | None, email: str | None) -> None:
+        """:class:`RateLimited` if ``ip`` or ``email`` has used its budget; counts nothing."""
+        for budget, key in ((self.per_ip, ip), (self.per_email, email)):
+            if key is not None and not await self.limiter.test(budget.item, budget.kind, key):
+                await self._refuse(budget, key)
+
+    async def failed(self, ip: str | None, email: str | None) -> None:
+        """Count a failed sign-in against both budgets (never refused itself: it already happened)."""
+        for budget, key in ((self.per_ip, ip), (self.per_email, email)):
+            if key is not None:
+                await self.limiter.hit(budget.item, budget.kind, key)
+
     async def _hit(self, budget: Budget, key: str) -> None:
         if await self.limiter.hit(budget.item, budget.kind, key):
             return
+        await self._refuse(budget, key)
+
+    async def _refuse(self, budget: Budget, key: str) -> None:
         stats = await self.limiter.get_window_stats(budget.item, budget.kind, key)
         retry = max(1, math.ceil(stats.reset_time - time.time()))
         raise RateLimited(

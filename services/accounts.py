@@ -52,7 +52,6 @@ async def sign_up(services: Services, raw_email: str, raw_password: str, plan: P
     """
     await services.auth_limits.attempt(client_ip)
     email, password = validation.sign_up(raw_email, raw_password)
-    await services.auth_limits.attempt(None, email)
     password_hash = await services.hashing.run(services.passwords.hash, password)
     created: list[outbox.Pending] = []
     record = await services.blocking.run(
@@ -75,18 +74,21 @@ async def check_credentials(
     """The account with this email and password (in this region or, a replica, another);
     :class:`InvalidCredentials` otherwise, taking as long whether or not the email has an account.
     :class:`RateLimited` or :class:`HashingBusy` first, before the account is read."""
-    await services.auth_limits.attempt(client_ip)
+    limits = services.auth_limits
     try:
         email = validation.email(raw_email)
     except validation.InvalidInput:
+        await limits.check(client_ip, None)
+        await limits.failed(client_ip, None)
         raise InvalidCredentials from None
-    await services.auth_limits.attempt(None, email)
+    await limits.check(client_ip, email)  # spent budgets refuse even the right password
     services.hashing.check()  # a full pool refuses now, before the account is read for nothing
     record = await services.blocking.run(accounts.find_by_email, email)
     # Verify against a stand-in hash when there is no account, so timing does not tell.
     stored = record.password_hash if record else None
     matches = await services.hashing.run(_verify, services.passwords, stored, password[:1024])
     if record is None or not matches:
+        await limits.failed(client_ip, email)  # only failures count: see adapters/ratelimits.py
         raise InvalidCredentials
     return record
 

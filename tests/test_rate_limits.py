@@ -133,16 +133,38 @@ def test_sign_up_over_the_ip_limit_is_refused_and_creates_no_account(limited_api
     assert sessions_of(bystander.id) == 1
 
 
-def test_sign_in_and_sign_up_share_the_email_budget(limited_api: Api, settings: Settings) -> None:
+def test_a_right_password_spends_nothing_and_a_spent_budget_refuses_it_too(
+    limited_api: Api, settings: Settings
+) -> None:
     owner = stored_user(settings)
-    assert sign_up(limited_api, owner.email)["__typename"] == "EmailTakenError"
-    assert sign_up(limited_api, owner.email)["__typename"] == "EmailTakenError"
+    # Four right passwords, over the email's budget of 2 and the IP's of 3: none is counted.
+    assert [sign_in(limited_api, owner.email)["__typename"] for _ in range(4)] == ["AuthPayload"] * 4
+    assert sessions_of(owner.id) == 5
+    # Two wrong ones spend the email's budget; then the right password is refused too.
+    assert [sign_in(limited_api, owner.email, "wrong password")["__typename"] for _ in range(2)] == [
+        "InvalidCredentialsError",
+        "InvalidCredentialsError",
+    ]
 
     refused = sign_in(limited_api, owner.email)
 
     assert refused["__typename"] == "RateLimitedError"
     assert "DOCSTORE_AUTH_ATTEMPTS_PER_EMAIL" in refused["message"]
-    assert sessions_of(owner.id) == 1
+    assert sessions_of(owner.id) == 5
+
+
+def test_sign_ups_spend_the_ip_budget_and_not_the_email_budget(limited_api: Api, settings: Settings) -> None:
+    owner = stored_user(settings)
+    assert [sign_up(limited_api, owner.email)["__typename"] for _ in range(2)] == ["EmailTakenError"] * 2
+    # The email's budget (2) is untouched: its owner signs in. The IP's (3) has one attempt left.
+    assert sign_in(limited_api, owner.email)["__typename"] == "AuthPayload"
+    assert sign_in(limited_api, owner.email, "wrong password")["__typename"] == "InvalidCredentialsError"
+
+    refused = sign_in(limited_api, owner.email)
+
+    assert refused["__typename"] == "RateLimitedError"
+    assert "DOCSTORE_AUTH_ATTEMPTS_PER_IP" in refused["message"]
+    assert sessions_of(owner.id) == 2
 
 
 def test_a_full_hashing_pool_refuses_sign_in_and_up_while_me_is_answered(

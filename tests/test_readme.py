@@ -12,6 +12,7 @@ change made to a block: the README's ``127.0.0.1:8000`` is the live server's add
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import subprocess
@@ -23,11 +24,15 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from settings import Settings
 from tests.client import Api, User, post_form
 from tests.serving import ROOT, clean_env
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator
+
+    from adapters.ratelimits import AuthLimits
+    from tests.conftest import LiveServer
 
 README = ROOT / "README.md"
 EMAIL = "me@example.com"
@@ -350,6 +355,25 @@ def terminal(tmp_path: Path, live_url: str) -> Any:
     shell.close()
 
 
+@pytest.fixture
+def default_sign_in_limits(live_server: LiveServer) -> Iterator[None]:
+    """The session's server counts sign-in and sign-up attempts as a fresh install does (the suite
+    raises the limits, since all its users sign in from 127.0.0.1): a person pastes the README into
+    a server with the default limits."""
+    limits: AuthLimits = live_server.app.state.services.auth_limits
+    raised = limits.per_ip, limits.per_email
+    defaults = Settings.from_env({})
+    limits.per_ip = dataclasses.replace(limits.per_ip, amount=defaults.auth_attempts_per_ip)
+    limits.per_email = dataclasses.replace(limits.per_email, amount=defaults.auth_attempts_per_email)
+    live_server.call(limits.reset())
+    try:
+        yield
+    finally:
+        limits.per_ip, limits.per_email = raised
+        live_server.call(limits.reset())
+
+
+@pytest.mark.usefixtures("default_sign_in_limits")
 def test_the_readme_examples_work_pasted_twice_in_a_row(terminal: Terminal, api: Api, live_url: str) -> None:
     address = live_url.removeprefix("http://")
     blocks = readme_blocks()
