@@ -49,6 +49,14 @@ def change(name: str, value: bytes | None) -> list[Change]:
     return [Change("c", name, value)]
 
 
+def blocked(state: HeldStateFile, journal: GroupCommit, name: str, value: bytes) -> int:
+    """Capture ``name`` and wait until its commit is under way and held: later captures queue."""
+    state.hold.set()
+    number = journal.capture(lambda: change(name, value))
+    assert state.committing.wait(10)
+    return number
+
+
 def test_a_capture_is_on_disk_once_its_wait_returns(state: HeldStateFile) -> None:
     journal = GroupCommit(state)
     journal.wait(journal.capture(lambda: change("a", b"1")))
@@ -87,9 +95,7 @@ def test_the_last_capture_of_a_record_is_what_stays_whatever_the_threads(state: 
 
 def test_a_read_waits_for_what_was_captured_before_it(state: HeldStateFile) -> None:
     journal = GroupCommit(state)
-    state.hold.set()
-    written = journal.capture(lambda: change("a", b"1"))
-    assert state.committing.wait(10)
+    written = blocked(state, journal, "a", b"1")
     read_returned = threading.Event()
 
     def read() -> None:
@@ -110,9 +116,7 @@ def test_a_read_waits_for_what_was_captured_before_it(state: HeldStateFile) -> N
 
 def test_captures_made_during_a_commit_are_written_together(state: HeldStateFile) -> None:
     journal = GroupCommit(state)
-    state.hold.set()
-    first = journal.capture(lambda: change("first", b"0"))
-    assert state.committing.wait(10)
+    first = blocked(state, journal, "first", b"0")
     numbers = [journal.capture(lambda n=n: change(f"k{n}", str(n).encode())) for n in range(10)]  # type: ignore[misc]
     assert journal.batches == 0
     state.go.set()
@@ -135,10 +139,7 @@ def test_a_capture_of_nothing_writes_nothing(state: HeldStateFile) -> None:
 def test_a_batch_that_cannot_be_written_fails_its_requests_and_writes_none_of_it(state: HeldStateFile) -> None:
     journal = GroupCommit(state)
     journal.wait(journal.capture(lambda: change("kept", b"1")))
-    state.hold.set()
-    state.go.clear()
-    blocker = journal.capture(lambda: change("blocker", b"2"))
-    assert state.committing.wait(10)
+    blocker = blocked(state, journal, "blocker", b"2")
     # Queued behind the blocked commit, so both land in the next batch: one good, one unwritable.
     good = journal.capture(lambda: change("good", b"3"))
     bad = journal.capture(lambda: [Change("c", "bad", object())])  # type: ignore[arg-type]
@@ -158,9 +159,7 @@ def test_a_batch_that_cannot_be_written_fails_its_requests_and_writes_none_of_it
 
 def test_closing_writes_what_was_captured_and_refuses_more(state: HeldStateFile) -> None:
     journal = GroupCommit(state)
-    state.hold.set()
-    journal.capture(lambda: change("a", b"1"))
-    assert state.committing.wait(10)
+    blocked(state, journal, "a", b"1")
     journal.capture(lambda: change("b", b"2"))
     state.go.set()
     journal.close()
