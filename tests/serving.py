@@ -46,6 +46,21 @@ def clean_env(**extra: str) -> dict[str, str]:
     return env
 
 
+def on_aws(aws_endpoint: str, prefix: str, *, region: str = "us-west-2", **extra: str) -> dict[str, str]:
+    """The environment of a docstore process on an AWS endpoint (the session's embedded AWS): its
+    tables, bucket and queues named with ``prefix``, no sweeper pass for an hour, and ``extra``."""
+    return clean_env(
+        DOCSTORE_AWS_MODE="endpoint",
+        DOCSTORE_AWS_ENDPOINT_URL=aws_endpoint,
+        DOCSTORE_TABLE_PREFIX=prefix,
+        DOCSTORE_SWEEP_INTERVAL_SECONDS="3600",
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",
+        AWS_DEFAULT_REGION=region,
+        **extra,
+    )
+
+
 def descendants(pid: int) -> list[int]:
     """The processes ``pid`` started, and theirs."""
     children = Path(f"/proc/{pid}/task/{pid}/children")

@@ -12,22 +12,18 @@ import httpx
 import pytest
 
 from tests.client import PASSWORD, User, operation
-from tests.serving import Served, clean_env, docstore, start
+from tests.serving import Served, docstore, on_aws, start
 
 CACHE_SECONDS = "300"
 
 
 def environment(aws_endpoint: str, redis_url: str) -> dict[str, str]:
-    return clean_env(
+    return on_aws(
+        aws_endpoint,
+        "test",
         DOCSTORE_PUBSUB_URL=redis_url,
-        DOCSTORE_AWS_MODE="endpoint",
-        DOCSTORE_AWS_ENDPOINT_URL=aws_endpoint,
-        DOCSTORE_TABLE_PREFIX="test",
         DOCSTORE_RUN_WORKERS="false",
         DOCSTORE_CACHE_SECONDS=CACHE_SECONDS,
-        AWS_ACCESS_KEY_ID="testing",
-        AWS_SECRET_ACCESS_KEY="testing",
-        AWS_DEFAULT_REGION="us-west-2",
     )
 
 

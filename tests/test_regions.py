@@ -25,7 +25,7 @@ import pytest
 from adapters.aws import AwsTarget
 from tests import refusing_sqs
 from tests.client import PASSWORD, Api, User, operation, post_form, sample
-from tests.serving import Served, clean_env, docstore, free_port, start
+from tests.serving import Served, docstore, free_port, on_aws, start
 from tests.subscriptions.conftest import open_socket
 
 PREFIX = "regions"
@@ -95,22 +95,18 @@ class Regions:
 
 
 def environment(aws_endpoint: str, region: str, regions: str, **extra: str) -> dict[str, str]:
-    return clean_env(
-        DOCSTORE_AWS_MODE="endpoint",
-        DOCSTORE_AWS_ENDPOINT_URL=aws_endpoint,
-        DOCSTORE_TABLE_PREFIX=PREFIX,
+    return on_aws(
+        aws_endpoint,
+        PREFIX,
+        region=region,
         DOCSTORE_REGION=region,
         DOCSTORE_REGIONS=regions,
-        DOCSTORE_SWEEP_INTERVAL_SECONDS="3600",
         DOCSTORE_QUEUE_WAIT_SECONDS="1",
         DOCSTORE_EXTRACTION_PROCESSES="1",
         # The relay looks every second for messages a second old, and backs off to 2 s at most.
         DOCSTORE_OUTBOX_RELAY_SECONDS="1",
         DOCSTORE_OUTBOX_AGE_SECONDS="1",
         DOCSTORE_OUTBOX_BACKOFF_SECONDS="2",
-        AWS_ACCESS_KEY_ID="testing",
-        AWS_SECRET_ACCESS_KEY="testing",
-        AWS_DEFAULT_REGION=region,
         **extra,
     )
 

@@ -13,22 +13,13 @@ import redis
 
 from events.envelope import EventType
 from tests.client import Api, User
-from tests.serving import ROOT, Served, clean_env, start
+from tests.serving import ROOT, Served, clean_env, on_aws, start
 from tests.subscriptions.conftest import bearer, event, next_message, open_socket
 from tests.subscriptions.test_sessions import SIGNED_OUT, ended
 
 
 def environment(redis_url: str, aws_endpoint: str) -> dict[str, str]:
-    return clean_env(
-        DOCSTORE_PUBSUB_URL=redis_url,
-        DOCSTORE_AWS_MODE="endpoint",
-        DOCSTORE_AWS_ENDPOINT_URL=aws_endpoint,
-        DOCSTORE_TABLE_PREFIX="test",
-        DOCSTORE_SWEEP_INTERVAL_SECONDS="3600",
-        AWS_ACCESS_KEY_ID="testing",
-        AWS_SECRET_ACCESS_KEY="testing",
-        AWS_DEFAULT_REGION="us-west-2",
-    )
+    return on_aws(aws_endpoint, "test", DOCSTORE_PUBSUB_URL=redis_url)
 
 
 @pytest.fixture(scope="module")

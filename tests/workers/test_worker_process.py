@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from tests.client import Api, User, post_form, sample
-from tests.serving import Served, clean_env, docstore, free_port, start
+from tests.serving import Served, docstore, free_port, on_aws, start
 from tests.subscriptions.conftest import Socket, bearer, open_socket
 from tests.subscriptions.test_redis import wait_for_redis_subscribers
 from tests.workers import files
@@ -26,17 +26,7 @@ PREFIX = "proc"
 
 
 def environment(aws_endpoint: str, redis_url: str, **extra: str) -> dict[str, str]:
-    return clean_env(
-        DOCSTORE_AWS_MODE="endpoint",
-        DOCSTORE_AWS_ENDPOINT_URL=aws_endpoint,
-        DOCSTORE_TABLE_PREFIX=PREFIX,
-        DOCSTORE_PUBSUB_URL=redis_url,
-        DOCSTORE_SWEEP_INTERVAL_SECONDS="3600",
-        AWS_ACCESS_KEY_ID="testing",
-        AWS_SECRET_ACCESS_KEY="testing",
-        AWS_DEFAULT_REGION="us-west-2",
-        **extra,
-    )
+    return on_aws(aws_endpoint, PREFIX, DOCSTORE_PUBSUB_URL=redis_url, **extra)
 
 
 class Stack:
