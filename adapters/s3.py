@@ -18,6 +18,8 @@ if TYPE_CHECKING:
     from adapters.aws import AwsTarget
 
 
+#: How much of an object :meth:`S3ObjectStore.download` holds in memory at a time.
+DOWNLOAD_CHUNK = 1024 * 1024
 #: The lifecycle rule :meth:`S3ObjectStore.ensure_bucket` keeps, by this ID.
 EXPIRY_RULE_ID = "docstore-staging-expiry"
 
@@ -46,6 +48,13 @@ class ObjectInfo:
     size: int
     etag: str
     content_type: str
+
+
+class Digest(Protocol):
+    """What :meth:`ObjectStore.download` feeds the bytes it copies to: a ``hashlib`` object, or
+    ``domain.content_hash.ContentHasher``."""
+
+    def update(self, data: bytes, /) -> None: ...
 
 
 class ObjectStore(Protocol):
@@ -89,8 +98,9 @@ class ObjectStore(Protocol):
         """Sign a GET that downloads the object as an attachment named ``filename``."""
         ...
 
-    def download(self, key: str, path: Path) -> None:
-        """Copy the object's bytes to ``path``, streaming."""
+    def download(self, key: str, path: Path, *, digest: Digest | None = None) -> None:
+        """Copy the object's bytes to ``path``, streaming ``DOWNLOAD_CHUNK`` bytes at a time, and
+        feed each chunk to ``digest`` as it passes (the pipeline's content hash: no second read)."""
         ...
 
     def put_text(self, key: str, text: str) -> None:
@@ -206,12 +216,15 @@ class S3ObjectStore:
         params = {"Bucket": self.bucket, "Key": key, "ResponseContentDisposition": content_disposition(filename)}
         return str(self.client.generate_presigned_url("get_object", Params=params, ExpiresIn=expires_in))
 
-    def download(self, key: str, path: Path) -> None:
+    def download(self, key: str, path: Path, *, digest: Digest | None = None) -> None:
         # One streamed GET: the transfer manager's download_file (threads, a HEAD first) took
         # 17.6 ms against 7.1 ms for this in the pipeline benchmark, for files one request fetches.
         body = self.client.get_object(Bucket=self.bucket, Key=key)["Body"]
         with path.open("wb") as file:
-            shutil.copyfileobj(body, file, 1024 * 1024)
+            while chunk := body.read(DOWNLOAD_CHUNK):
+                file.write(chunk)
+                if digest is not None:
+                    digest.update(chunk)
 
     def put_text(self, key: str, text: str) -> None:
         self.client.put_object(Bucket=self.bucket, Key=key, Body=text.encode(), ContentType="text/plain; charset=utf-8")

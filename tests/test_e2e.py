@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+import os
 
 import httpx
 
 from tests.client import Api, User, post_form
 from tests.conftest import documents_of, objects_under
+from tests.domain.test_content_hash import independent
 
 
 def test_upload_list_download_delete_round_trip(api: Api, user: User, store) -> None:
@@ -49,6 +51,7 @@ def test_upload_list_download_delete_round_trip(api: Api, user: User, store) -> 
     assert [edge["node"]["id"] for edge in listing["edges"]] == [form["documentId"]]
 
     fetched = api.data("Document", {"id": form["documentId"]}, user.token)["document"]
+    assert fetched["contentHash"] == independent(content)
     download = httpx.get(fetched["downloadUrl"], timeout=30)
     assert download.status_code == 200
     assert download.content == content
@@ -121,3 +124,15 @@ def test_free_scan_is_stored_without_text(api: Api, user: User, store, tmp_path)
     assert [item["Key"] for item in objects_under(store, user.id)] == [
         documents.get(user.id, document["id"]).object_key
     ]
+
+
+def test_a_file_of_several_blocks_reads_with_the_content_hash_a_client_computes(api: Api, user: User) -> None:
+    content = b"\x1f\x8b" + os.urandom(6 * 1024 * 1024)  # two 4 MiB blocks, the second shorter
+    document = api.upload(user, content, filename="archive.gz", contentType="application/gzip")
+    assert document["status"] == "READY"
+
+    fetched = api.data("Document", {"id": document["id"]}, user.token)["document"]
+    downloaded = httpx.get(fetched["downloadUrl"], timeout=30).content
+
+    assert fetched["contentHash"] == independent(content) == independent(downloaded)
+    assert fetched["contentHash"] != hashlib.sha256(content).hexdigest()

@@ -96,15 +96,20 @@ class Backfill:
     async def _extract(self, record: Document) -> None:
         with tempfile.TemporaryDirectory(prefix="docstore-backfill-", dir=self.pipeline.work_dir) as work:
             path = Path(work) / "original"
-            detected = await self.pipeline.download(record, path)
-            if not registry.gives_text(detected):
+            downloaded = await self.pipeline.download(record, path)
+            if not registry.gives_text(downloaded.content_type):
+                await self._hashed(record, downloaded.content_hash)
                 return
             try:
-                text = await self.pipeline.extract_text(record, path, detected, extraction=self.extraction)
+                text = await self.pipeline.extract_text(
+                    record, path, downloaded.content_type, extraction=self.extraction
+                )
             except ExtractionFailed as failure:
                 log.info("backfill: document %s gives no text: %s", record.document_id, failure.reason)
+                await self._hashed(record, downloaded.content_hash)
                 return
-        if await self.blocking.run(documents.set_text, record, text.key, text.pages):
+        missing = downloaded.content_hash if record.content_hash is None else None
+        if await self.blocking.run(documents.set_text, record, text.key, text.pages, content_hash=missing):
             indexed = IndexDocument(account_id=record.owner_id, document_id=record.document_id, key=new_key())
             await self.blocking.run(self.index_queue.send, indexed)
         else:
@@ -112,3 +117,8 @@ class Backfill:
             current = await self.blocking.run(documents.get_many, record.owner_id, [record.document_id])
             if record.document_id not in current:
                 await self.blocking.run(self.objects.delete, text.key)
+
+    async def _hashed(self, record: Document, content_hash: str) -> None:
+        """Record ``content_hash``, read from ``record``'s bytes, if the record has none yet."""
+        if record.content_hash is None:
+            await self.blocking.run(documents.set_content_hash, record, content_hash)
