@@ -1,6 +1,7 @@
 """The ``docstore`` command line: ``serve``, ``worker``, ``init``, ``reindex``, ``backup``,
 ``restore``, ``admin``, ``stats``, ``export-schema``; and the terminal client, ``login``,
-``logout``, ``upload``, ``ls`` and ``search`` (``client/``), which only call the public API.
+``logout``, ``upload``, ``ls`` and ``search`` (``client/``), which only call the public API, and
+``hash``, which computes locally what ``Document.contentHash`` gives.
 
 Each command imports what it needs when it runs, so that a command with no real work (``stats``,
 ``admin grant`` beside a running server) does not pay for the GraphQL schema and the web server.
@@ -71,7 +72,7 @@ def _command_line() -> argparse.ArgumentParser:
 
 
 #: The terminal client's commands: they read no DOCSTORE_* setting (only DOCSTORE_TOKEN and DOCSTORE_API).
-CLIENT_COMMANDS = frozenset({"login", "logout", "upload", "ls", "search"})
+CLIENT_COMMANDS = frozenset({"login", "logout", "upload", "ls", "search", "hash"})
 
 
 def _client_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -105,6 +106,14 @@ def _client_commands(commands: argparse._SubParsersAction[argparse.ArgumentParse
         command.add_argument("--api", help=api)
     listing.add_argument("--after", help="continue after this cursor (what a listing cut by --limit said)")
     search.set_defaults(after=None)
+    hashing = commands.add_parser(
+        "hash",
+        help="print each file's content hash, the value of Document.contentHash (docs/CONTENT_HASH.md)",
+        description="Print each file's content hash as `HASH  FILE` (as sha256sum does): SHA-256 of each "
+        "4 MiB block, then SHA-256 of those digests, the value the API gives as Document.contentHash. "
+        "Computed here, from the file's bytes: no API and no sign-in.",
+    )
+    hashing.add_argument("files", nargs="+", metavar="FILE", help="the files to hash (- for standard input)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

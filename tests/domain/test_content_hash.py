@@ -116,6 +116,26 @@ def test_a_stream_is_read_to_its_end(random_bytes: bytes) -> None:
     assert stream.read() == b""
 
 
+class CountingStream(io.BytesIO):
+    """A stream that records the size of every read asked of it."""
+
+    def __init__(self, data: bytes) -> None:
+        super().__init__(data)
+        self.asked: list[int | None] = []
+
+    def read(self, size: int | None = -1, /) -> bytes:
+        self.asked.append(size)
+        return super().read(size)
+
+
+def test_a_stream_is_read_a_bounded_chunk_at_a_time_never_whole(random_bytes: bytes) -> None:
+    stream = CountingStream(random_bytes)
+
+    assert content_hash.of_stream(stream) == independent(random_bytes)
+    # 12 MiB and a bit: 13 reads of READ_SIZE (1 MiB) and the one that finds the end.
+    assert stream.asked == [content_hash.READ_SIZE] * 14
+
+
 @pytest.mark.parametrize("size", [0, 1, BLOCK_SIZE, BLOCK_SIZE + 1, 2 * BLOCK_SIZE + 77])
 def test_shell_tools_give_the_same_hash(tmp_path: Path, random_bytes: bytes, size: int) -> None:
     path = tmp_path / "file"
@@ -125,7 +145,10 @@ def test_shell_tools_give_the_same_hash(tmp_path: Path, random_bytes: bytes, siz
 
 
 def test_the_worked_example_of_the_docs() -> None:
-    """docs/CONTENT_HASH.md: 10 MiB of zero bytes, three blocks."""
+    """docs/CONTENT_HASH.md: 10 MiB of zero bytes, three blocks; a line of text, one block."""
+    assert content_hash.of_bytes(b"hello world\n") == (
+        "f83e4b6bba3efac41f1ff56ee97adf7454680fee778924cb5ba06311d136ad1c"
+    )
     assert content_hash.of_bytes(bytes(10 * MiB)) == (
         "cfbbdae2c77066b55ee0bca512cfca2299904017a44f1dc362f4cc4e3924925d"
     )
