@@ -1,5 +1,5 @@
-"""The ``docstore`` command line: ``serve``, ``worker``, ``init``, ``reindex``, ``backup``,
-``restore``, ``admin``, ``stats``, ``export-schema``; and the terminal client, ``login``,
+"""The ``docstore`` command line: ``serve``, ``worker``, ``init``, ``reindex``, ``backfill-hashes``,
+``backup``, ``restore``, ``admin``, ``stats``, ``export-schema``; and the terminal client, ``login``,
 ``logout``, ``upload``, ``ls`` and ``search`` (``client/``), which only call the public API, and
 ``hash``, which computes locally what ``Document.contentHash`` gives.
 
@@ -46,6 +46,10 @@ def _command_line() -> argparse.ArgumentParser:
         "reindex", help="rebuild the search index from the records and extracted texts (search keeps answering)"
     )
     reindex.add_argument("--data-dir", type=Path, help="the data folder of a running embedded server")
+    hashing = commands.add_parser(
+        "backfill-hashes", help="have the workers compute the content hash of documents stored before there were any"
+    )
+    hashing.add_argument("--data-dir", type=Path, help="the data folder of a running embedded server")
     saving = commands.add_parser("backup", help="export accounts, documents, files and counters into a new folder")
     saving.add_argument("dir", type=Path, help="the folder to create (it must not exist, or be empty)")
     saving.add_argument("--data-dir", type=Path, help="the embedded data folder (its server may be running)")
@@ -149,6 +153,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _worker(settings, args.metrics_port)
     if args.command == "reindex":
         return _reindex(settings)
+    if args.command == "backfill-hashes":
+        return _backfill_hashes(settings)
     if args.command in ("backup", "restore"):
         from commands import backup, restore
     if args.command == "backup":
@@ -316,6 +322,19 @@ def _reindex(settings: Settings) -> int:
         return 1
     try:
         return reindex.run(settings, runtime.services)
+    finally:
+        runtime.close()
+
+
+def _backfill_hashes(settings: Settings) -> int:
+    from commands import hashes
+
+    # Sends messages and reads accounts: no search index, no metrics.
+    runtime = _attached(settings.with_overrides(metrics_enabled=False), search=False)
+    if runtime is None:
+        return 1
+    try:
+        return hashes.run(runtime.services)
     finally:
         runtime.close()
 

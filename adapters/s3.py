@@ -103,6 +103,11 @@ class ObjectStore(Protocol):
         feed each chunk to ``digest`` as it passes (the pipeline's content hash: no second read)."""
         ...
 
+    def feed(self, key: str, digest: Digest) -> bool:
+        """Feed the object's bytes to ``digest``, ``DOWNLOAD_CHUNK`` bytes at a time, storing them
+        nowhere; False (nothing fed) when there is no such object."""
+        ...
+
     def put_text(self, key: str, text: str) -> None:
         """Store ``text`` as a UTF-8 ``text/plain`` object (derived objects: extracted text)."""
         ...
@@ -225,6 +230,17 @@ class S3ObjectStore:
                 file.write(chunk)
                 if digest is not None:
                     digest.update(chunk)
+
+    def feed(self, key: str, digest: Digest) -> bool:
+        try:
+            body = self.client.get_object(Bucket=self.bucket, Key=key)["Body"]
+        except ClientError as error:
+            if _missing(error):
+                return False
+            raise
+        while chunk := body.read(DOWNLOAD_CHUNK):
+            digest.update(chunk)
+        return True
 
     def put_text(self, key: str, text: str) -> None:
         self.client.put_object(Bucket=self.bucket, Key=key, Body=text.encode(), ContentType="text/plain; charset=utf-8")

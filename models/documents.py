@@ -466,6 +466,21 @@ def ready_of(owner_id: str, after: str | None = None, page_size: int | None = No
     )
 
 
+def unhashed_of(owner_id: str, after: str | None = None, page_size: int | None = None) -> Iterator[Document]:
+    """The owner's stored documents (PROCESSING, READY, FAILED) that have no content hash, oldest
+    first, those with ids after ``after`` only (one Query on the owner's partition; the filter
+    skips the hashed ones, which are still read). ``page_size`` as in :func:`ready_of`."""
+    return iter(
+        Document.query(
+            owner_id,
+            range_key_condition=Document.document_id > after if after is not None else None,
+            filter_condition=Document.status.is_in(*STORED) & Document.content_hash.does_not_exist(),
+            consistent_read=True,
+            page_size=page_size,
+        )
+    )
+
+
 def all_ready() -> Iterator[Document]:
     """Every READY document of every owner: a full Scan, for rebuilding the search index only."""
     return iter(Document.scan(filter_condition=Document.status == DocumentStatus.READY))

@@ -51,8 +51,9 @@ class Document:
             "characters (an empty file: SHA-256 of nothing). Compute it yourself to compare a local file "
             "without downloading it: `docstore hash FILE`, or the shell recipe in docs/CONTENT_HASH.md. "
             "Computed by DocStore's workers from the stored bytes, never taken from the client: null until "
-            "they read them (PENDING_UPLOAD, early in PROCESSING), and for REJECTED documents, which store "
-            "no bytes."
+            "they read them (PENDING_UPLOAD, early in PROCESSING), for REJECTED documents, which store no "
+            "bytes, and for documents stored before DocStore had content hashes until `docstore "
+            "backfill-hashes` has run."
         )
     )
     failure_reason: str | None = strawberry.field(
