@@ -144,20 +144,24 @@ async def test_handling_the_same_message_twice_counts_once(pipeline, recorder, s
     assert recorder.kinds().count("DocumentReady") == 1
 
 
-class DynamoCalls:
-    """The DynamoDB operations whose request names one document, as botocore makes them."""
+class Calls:
+    """The AWS operations whose request names one document, by service, as botocore makes them."""
 
     def __init__(self, document_id: str) -> None:
         self.document_id = document_id
-        self.calls: list[tuple[str, str]] = []  # (operation, request as JSON)
+        self.calls: dict[str, list[tuple[str, str]]] = {}  # service: [(operation, request as JSON)]
+
+    def of(self, service: str) -> list[tuple[str, str]]:
+        return self.calls.get(service, [])
 
     def watch(self, monkeypatch: pytest.MonkeyPatch) -> None:
         original = BaseClient._make_api_call
 
         def make_api_call(client, operation: str, params: dict) -> object:
             request = json.dumps(params, default=repr)
-            if client.meta.service_model.service_name == "dynamodb" and self.document_id in request:
-                self.calls.append((operation, request))
+            if self.document_id in request:
+                service = client.meta.service_model.service_name
+                self.calls.setdefault(service, []).append((operation, request))
             return original(client, operation, params)
 
         monkeypatch.setattr(BaseClient, "_make_api_call", make_api_call)
@@ -170,7 +174,7 @@ async def test_a_document_of_several_blocks_gets_the_content_hash_of_its_bytes(
     content = b"\x1f\x8b" + os.urandom(9 * MiB - 2)  # gzip to DocStore: stored, nothing extracted; 3 blocks
     record = stored(store, account, content, "application/gzip")
     assert record.content_hash is None
-    calls = DynamoCalls(record.document_id)
+    calls = Calls(record.document_id)
     calls.watch(monkeypatch)
 
     await handle(pipeline, completed(record))
@@ -182,9 +186,12 @@ async def test_a_document_of_several_blocks_gets_the_content_hash_of_its_bytes(
     assert ready == [{"content_hash": final.content_hash}]
     # Written in the transaction that already counts the document and records its detected type:
     # no DynamoDB call of its own.
-    writes = [(operation, request) for operation, request in calls.calls if "content_hash" in request]
+    writes = [(operation, request) for operation, request in calls.of("dynamodb") if "content_hash" in request]
     assert [operation for operation, _ in writes] == ["TransactWriteItems"]
     assert "counted_type" in writes[0][1]
+    # Hashed as it was downloaded for detection: the object is read once.
+    reads = [operation for operation, request in calls.of("s3") if record.object_key in request]
+    assert reads == ["GetObject"]
 
 
 async def test_bytes_of_no_stored_type_are_rejected_and_leave_the_usage(pipeline, wired, recorder, store) -> None:
