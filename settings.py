@@ -143,6 +143,10 @@ class Settings:
     auth_attempts_per_ip: int = 10
     auth_attempts_per_email: int = 5
     auth_window_seconds: int = 60
+    #: GraphQL operations one signed-in account may send (HTTP requests and WebSocket subscribes
+    #: together, from every session and process) in a sliding window; 0 counts none.
+    requests_per_account: int = 1200
+    requests_window_seconds: int = 60
     #: WebSocket connections one account may hold open (in one API process), and the
     #: subscriptions one connection may run at once.
     ws_connections_per_account: int = 10
@@ -289,6 +293,8 @@ class Settings:
             auth_attempts_per_ip=integer("AUTH_ATTEMPTS_PER_IP", 10),
             auth_attempts_per_email=integer("AUTH_ATTEMPTS_PER_EMAIL", 5),
             auth_window_seconds=integer("AUTH_WINDOW_SECONDS", 60),
+            requests_per_account=integer("REQUESTS_PER_ACCOUNT", 1200, low=0),
+            requests_window_seconds=integer("REQUESTS_WINDOW_SECONDS", 60),
             ws_connections_per_account=integer("WS_CONNECTIONS_PER_ACCOUNT", 10),
             ws_subscriptions_per_connection=integer("WS_SUBSCRIPTIONS_PER_CONNECTION", 20),
             outbox_remove_seconds=integer("OUTBOX_REMOVE_SECONDS", 1, low=0),

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from adapters.metrics import Metrics
     from adapters.pubsub import BroadcastPubSub, EventSource, Publisher
     from adapters.queue import Queue
-    from adapters.ratelimits import AuthLimits
+    from adapters.ratelimits import AuthLimits, RequestLimits
     from adapters.s3 import ObjectStore
     from adapters.search.base import SearchBackend
     from adapters.search.tantivy_index import TantivyIndex
@@ -56,6 +56,7 @@ class Services:
     #: The password hashing pool, the sign-in attempt counts and the WebSocket connection counts.
     hashing: Hashing
     auth_limits: AuthLimits
+    request_limits: RequestLimits
     connections: ConnectionSlots
     #: Sends the messages a change put in the outbox once it has committed (``runtime.outbox``).
     outbox: Outbox
@@ -176,7 +177,7 @@ def open_runtime(
     from adapters.mail import SesMailer
     from adapters.pubsub import BroadcastPubSub
     from adapters.queue import QUEUES, SqsQueue
-    from adapters.ratelimits import AuthLimits
+    from adapters.ratelimits import AuthLimits, RequestLimits
     from adapters.s3 import S3ObjectStore
     from runtime.outbox import Outbox
 
@@ -230,6 +231,9 @@ def open_runtime(
                 per_ip=settings.auth_attempts_per_ip,
                 per_email=settings.auth_attempts_per_email,
                 window_seconds=settings.auth_window_seconds,
+            ),
+            request_limits=RequestLimits(
+                settings.pubsub_url, settings.requests_per_account, settings.requests_window_seconds
             ),
             connections=connection_slots(settings.pubsub_url, settings.ws_connections_per_account),
             outbox=Outbox(blocking, queues, settings.outbox_remove_seconds),

@@ -29,6 +29,8 @@ def values(settings: Settings) -> dict[str, str]:
         "upload_form_seconds": str(settings.upload_form_seconds),
         "download_url_lifetime": lifetime(settings.download_url_seconds),
         "plan_race_attempts": str(settings.plan_race_attempts),
+        "requests_per_account": f"{settings.requests_per_account:,}",
+        "requests_window": lifetime(settings.requests_window_seconds),
     }
 
 

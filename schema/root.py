@@ -20,6 +20,7 @@ from resolvers import accounts, dashboard, documents, plans, search, uploads
 from resolvers.limits import OperationLimits
 from resolvers.observability import OperationMetrics
 from resolvers.operations import NamedOperation
+from resolvers.throttle import AccountRequests
 from schema import descriptions
 from schema.accounts import Account, SignInResult, SignOutPayload, SignUpResult
 from schema.dashboard import Dashboard
@@ -49,7 +50,10 @@ log = logging.getLogger("docstore.graphql")
         "Every operation (query, mutation or subscription) is measured before it runs: one over a limit "
         "(its size, tokens, fields with fragments expanded, fields times page sizes, depth, aliases, "
         "directives or values in its variables) gets `LIMIT_EXCEEDED`, with `extensions.limit` naming "
-        "the setting and `extensions.allowed` its value."
+        "the setting and `extensions.allowed` its value. A signed-in account may send $requests_per_account "
+        "operations every $requests_window (DOCSTORE_REQUESTS_PER_ACCOUNT, over HTTP and WebSocket "
+        "together); past that, an operation gets `RATE_LIMITED` with `extensions.retryAfterSeconds` "
+        "(over HTTP, status 429 with `Retry-After`), and nothing of it runs."
     )
 )
 class Query:
@@ -230,6 +234,7 @@ def build_schema(settings: Settings) -> DocStoreSchema:
         extensions=[
             # Factories, not instances: an extension holds per-request state. The limits' cache of
             # parsed and validated operations lives at module level, so every request shares it.
+            AccountRequests,
             OperationLimits,
             NamedOperation,
             functools.partial(MaskErrors, should_mask_error=should_mask),
