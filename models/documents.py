@@ -17,7 +17,6 @@ from pynamodb.attributes import (
 )
 from pynamodb.exceptions import DeleteError, TransactWriteError, UpdateError
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection, LocalSecondaryIndex
-from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 from ulid import ULID
 
@@ -26,7 +25,15 @@ from domain.documents import STORED, DocumentStatus
 from domain.plans import Plan
 from models import accounts, counters, outbox, retries
 from models.accounts import Account
-from models.base import BaseMeta, EnumAttribute, condition_failed, failed_items, transaction_connection, utcnow
+from models.base import (
+    BaseMeta,
+    EnumAttribute,
+    TableModel,
+    condition_failed,
+    failed_items,
+    transaction_connection,
+    utcnow,
+)
 from models.errors import AccountNotFound, DocumentNotFound
 from models.retries import Conflict, Race
 
@@ -71,7 +78,7 @@ class SweepDue(GlobalSecondaryIndex["Document"]):
     sweep_at = NumberAttribute(range_key=True)
 
 
-class Document(Model):
+class Document(TableModel):
     """A document. The id is a ULID, so the range key sorts by creation time.
 
     ``name_key`` and ``updated_key`` end with the id, so sort keys never tie and cursors are exact.
