@@ -147,6 +147,10 @@ class Settings:
     #: together, from every session and process) in a sliding window; 0 counts none.
     requests_per_account: int = 1200
     requests_window_seconds: int = 60
+    #: Connections a pool to Redis for counts (attempts, requests, WebSocket connections) holds at
+    #: most, and how long a command waits for a free one (``adapters.redis_pool``).
+    redis_connections: int = 32
+    redis_wait_seconds: int = 10
     #: WebSocket connections one account may hold open (in one API process), and the
     #: subscriptions one connection may run at once.
     ws_connections_per_account: int = 10
@@ -295,6 +299,8 @@ class Settings:
             auth_window_seconds=integer("AUTH_WINDOW_SECONDS", 60),
             requests_per_account=integer("REQUESTS_PER_ACCOUNT", 1200, low=0),
             requests_window_seconds=integer("REQUESTS_WINDOW_SECONDS", 60),
+            redis_connections=integer("REDIS_CONNECTIONS", 32),
+            redis_wait_seconds=integer("REDIS_WAIT_SECONDS", 10),
             ws_connections_per_account=integer("WS_CONNECTIONS_PER_ACCOUNT", 10),
             ws_subscriptions_per_connection=integer("WS_SUBSCRIPTIONS_PER_CONNECTION", 20),
             outbox_remove_seconds=integer("OUTBOX_REMOVE_SECONDS", 1, low=0),

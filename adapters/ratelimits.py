@@ -20,11 +20,14 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from limits import RateLimitItem, RateLimitItemPerSecond
 from limits.aio.strategies import MovingWindowRateLimiter, RateLimiter, SlidingWindowCounterRateLimiter
 from limits.storage import storage_from_string
+
+from adapters import redis_pool
+from adapters.redis_pool import blocking_pool
 
 if TYPE_CHECKING:
     from limits.aio.storage import Storage as AsyncStorage
@@ -67,10 +70,14 @@ class Budget:
         return RateLimitItemPerSecond(self.amount, self.window_seconds, namespace=NAMESPACE)
 
 
-def open_storage(pubsub_url: str) -> AsyncStorage:
-    """The asyncio limits storage for ``pubsub_url`` (:func:`storage_url`)."""
+def open_storage(pubsub_url: str, redis_connections: int, redis_wait_seconds: float) -> AsyncStorage:
+    """The asyncio limits storage for ``pubsub_url`` (:func:`storage_url`); on Redis, through a pool
+    that waits for a free connection (``adapters.redis_pool``)."""
     url = storage_url(pubsub_url)
-    options = {"implementation": "redispy"} if url.startswith("async+redis") else {}
+    options: dict[str, Any] = {}
+    if url.startswith("async+redis"):
+        pool = blocking_pool(pubsub_url, redis_connections, redis_wait_seconds)
+        options = {"implementation": "redispy", "connection_pool": pool}
     # An ``async+`` URL always gives an asyncio storage; the factory is typed for both kinds.
     return cast("AsyncStorage", storage_from_string(url, **options))
 
@@ -84,8 +91,17 @@ async def retry_after(limiter: RateLimiter, item: RateLimitItem, *keys: str) -> 
 class AuthLimits:
     """Sign-in and sign-up attempts, per client IP and per email."""
 
-    def __init__(self, pubsub_url: str, per_ip: int, per_email: int, window_seconds: int) -> None:
-        self.storage = open_storage(pubsub_url)
+    def __init__(
+        self,
+        pubsub_url: str,
+        per_ip: int,
+        per_email: int,
+        window_seconds: int,
+        *,
+        redis_connections: int = redis_pool.CONNECTIONS,
+        redis_wait_seconds: float = redis_pool.WAIT_SECONDS,
+    ) -> None:
+        self.storage = open_storage(pubsub_url, redis_connections, redis_wait_seconds)
         self.limiter = MovingWindowRateLimiter(self.storage)
         self.per_ip = Budget(
             "IP address", "from this IP address", per_ip, window_seconds, "DOCSTORE_AUTH_ATTEMPTS_PER_IP"
@@ -136,8 +152,16 @@ class RequestLimits:
     """GraphQL operations per signed-in account: ``amount`` every ``window_seconds``, over HTTP and
     WebSocket together (each ``subscribe`` is one). ``amount`` 0 counts nothing."""
 
-    def __init__(self, pubsub_url: str, amount: int, window_seconds: int) -> None:
-        self.storage = open_storage(pubsub_url)
+    def __init__(
+        self,
+        pubsub_url: str,
+        amount: int,
+        window_seconds: int,
+        *,
+        redis_connections: int = redis_pool.CONNECTIONS,
+        redis_wait_seconds: float = redis_pool.WAIT_SECONDS,
+    ) -> None:
+        self.storage = open_storage(pubsub_url, redis_connections, redis_wait_seconds)
         self.limiter = SlidingWindowCounterRateLimiter(self.storage)
         self.amount = amount
         self.window_seconds = window_seconds

@@ -314,7 +314,8 @@ def report(results: dict[str, dict[str, Outcome]], seconds: float, command: str)
     lines = [
         "## Rejections",
         "",
-        f"`{command}`: one `docstore serve` (embedded AWS, defaults but `DOCSTORE_REQUESTS_PER_ACCOUNT=0`) for each version of the code. An ordinary "
+        f"`{command}`: one `docstore serve` (embedded AWS, defaults but `DOCSTORE_REQUESTS_PER_ACCOUNT=0`) for each "
+        "version of the code. An ordinary "
         f"client asks `Me` one request at a time, alone for {seconds:.0f} s, then during each attack: an "
         f"attacker in a process of its own sends that request for {seconds:.0f} s (at least 3 times), each with a "
         f"new operation name so that no cache holds it: first {PACED_RATE:g} a second on a fixed schedule (rows "

@@ -213,6 +213,10 @@ def open_runtime(
             metrics = Metrics(window=settings.cloudwatch_namespace is not None)
             metrics.watch_queues(queues)
         blocking = Blocking(settings.blocking_threads)
+        redis_pool = {
+            "redis_connections": settings.redis_connections,
+            "redis_wait_seconds": settings.redis_wait_seconds,
+        }
         services = Services(
             settings=settings,
             objects=S3ObjectStore(target, settings.bucket),
@@ -231,11 +235,12 @@ def open_runtime(
                 per_ip=settings.auth_attempts_per_ip,
                 per_email=settings.auth_attempts_per_email,
                 window_seconds=settings.auth_window_seconds,
+                **redis_pool,
             ),
             request_limits=RequestLimits(
-                settings.pubsub_url, settings.requests_per_account, settings.requests_window_seconds
+                settings.pubsub_url, settings.requests_per_account, settings.requests_window_seconds, **redis_pool
             ),
-            connections=connection_slots(settings.pubsub_url, settings.ws_connections_per_account),
+            connections=connection_slots(settings.pubsub_url, settings.ws_connections_per_account, **redis_pool),
             outbox=Outbox(blocking, queues, settings.outbox_remove_seconds),
         )
         reporter = None

@@ -18,6 +18,7 @@ import httpx
 import pytest
 from argon2 import PasswordHasher
 
+from adapters.connection_slots import RedisConnectionSlots
 from adapters.ratelimits import AuthLimits, RateLimited, RequestLimits
 from models import accounts, sessions
 from tests.client import PASSWORD, Api, User, operation
@@ -490,5 +491,39 @@ def test_request_budgets_are_shared_through_redis_and_zero_counts_nothing(redis_
         unlimited = RequestLimits("memory://", 0, 60)
         for _ in range(100):
             await unlimited.hit(account)
+
+    asyncio.run(run())
+
+
+def test_hundreds_of_sockets_closing_at_once_give_every_slot_back(redis_url: str) -> None:
+    """Each slot taken and given back is a Redis command: 300 at once are more than a pool of 100
+    connections (redis-py's default, which then refused with MaxConnectionsError) or of 32."""
+    accounts_ = [f"burst-{uuid.uuid4().hex}" for _ in range(30)]
+
+    async def run() -> None:
+        slots = RedisConnectionSlots(redis_url, limit=10)
+        try:
+            taken = await asyncio.gather(*(slots.acquire(account) for account in accounts_ for _ in range(10)))
+            assert None not in taken
+            assert [await slots.holding(account) for account in accounts_] == [10] * 30
+            held = list(slots.mine.items())
+            assert len(held) == 300
+            await asyncio.gather(*(slots.release(account, slot) for slot, account in held))
+            assert [await slots.holding(account) for account in accounts_] == [0] * 30
+            assert slots.mine == {}
+        finally:
+            await slots.close()
+
+    asyncio.run(run())
+
+
+def test_hundreds_of_operations_at_once_are_counted_through_redis(redis_url: str) -> None:
+    account = f"burst-{uuid.uuid4().hex}"
+
+    async def run() -> None:
+        limits = RequestLimits(redis_url, 300, 60)
+        await asyncio.gather(*(limits.hit(account) for _ in range(300)))
+        with pytest.raises(RateLimited):
+            await limits.hit(account)
 
     asyncio.run(run())
