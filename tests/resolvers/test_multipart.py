@@ -286,3 +286,37 @@ def test_another_accounts_multipart_upload_is_not_found_and_untouched(
 
     assert world(api, store, user, other_user) == before
     assert complete(api, user, document_id, [{"number": 1, "etag": etag}])["status"] == "PROCESSING"
+
+
+@pytest.mark.parametrize(
+    "field",
+    ["requestMultipartUpload", "signUploadParts", "uploadedParts", "completeMultipartUpload", "abortUpload"],
+)
+@pytest.mark.parametrize("token", [None, "dst_" + "A" * 43])
+def test_every_multipart_field_is_unauthenticated_without_a_working_token(
+    api: Api, store, user: User, field: str, token: str | None
+) -> None:
+    document_id, etag = sent(api, user)
+    calls = {
+        "requestMultipartUpload": (
+            "RequestMultipartUpload",
+            {"input": {"filename": "a.txt", "contentType": "text/plain", "size": 1}},
+        ),
+        "signUploadParts": ("SignUploadParts", {"input": {"documentId": document_id, "partNumbers": [1]}}),
+        "uploadedParts": ("UploadedParts", {"documentId": document_id}),
+        "completeMultipartUpload": (
+            "CompleteMultipartUpload",
+            {"input": {"documentId": document_id, "parts": [{"number": 1, "etag": etag}]}},
+        ),
+        "abortUpload": ("AbortUpload", {"input": {"documentId": document_id}}),
+    }
+    before = world(api, store, user)
+    operation, variables = calls[field]
+
+    body = api.call(operation, variables, token)
+
+    assert body["data"] is None
+    assert [(error["message"], error["path"], error["extensions"]) for error in body["errors"]] == [
+        ("Sign in first: send `Authorization: Bearer <token>`.", [field], {"code": "UNAUTHENTICATED"})
+    ]
+    assert world(api, store, user) == before
