@@ -92,7 +92,9 @@ async def request_multipart_upload(
                 multipart=uploads.Multipart(object_key=key, upload_id=upload_id, part_size=part_size),
             )
         )
-    except BaseException:
+    except Exception:
+        # Refused (over quota, a lost race): S3's upload goes too. Should this abort fail, the
+        # bucket's lifecycle rule aborts it.
         await services.blocking.run(services.objects.abort_multipart, key, upload_id)
         raise
     await services.publisher.publish(Event(EventType.UPLOAD_STARTED, account.id, document_id=document_id))
@@ -127,13 +129,14 @@ async def sign_upload_parts(
     numbers = validation.part_numbers(raw_numbers, upload_files.part_count(document), settings.multipart_sign_max_parts)
     expires_in = settings.multipart_part_url_seconds
     now = utcnow()
-    urls = [
-        (
-            number,
-            services.objects.part_url(document.object_key, str(document.upload_id), number, expires_in=expires_in),
-        )
-        for number in numbers
-    ]
+
+    def signed() -> list[tuple[int, str]]:
+        key, upload_id = document.object_key, str(document.upload_id)
+        return [
+            (number, services.objects.part_url(key, upload_id, number, expires_in=expires_in)) for number in numbers
+        ]
+
+    urls = await services.blocking.run(signed)
     return SignedParts(document_id=document_id, urls=urls, expires_at=now + timedelta(seconds=expires_in))
 
 

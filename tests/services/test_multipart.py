@@ -245,3 +245,63 @@ def test_multipart_upload_may_pass_the_single_post_limit_up_to_the_quota(target,
     assert upload_files.part_count(document) == 320
     upload_files.abort(store, account.id, document.document_id)
     assert held(account.id) == (0, 0, 0, 0)
+
+
+class AbortedMeanwhile:
+    """The session's S3, where the owner aborts the upload (``then``) right after ``after``, one
+    step of a completion: ``list_parts`` (before S3 assembles) or ``complete_multipart`` (after)."""
+
+    def __init__(self, store, after: str, then) -> None:
+        self.store = store
+        self.after = after
+        self.then = then
+
+    def __getattr__(self, name: str):
+        method = getattr(self.store, name)
+        if name != self.after:
+            return method
+
+        def step(*args, **kwargs):
+            answer = method(*args, **kwargs)
+            then, self.then = self.then, None
+            if then is not None:
+                then()
+            return answer
+
+        return step
+
+
+@pytest.mark.parametrize("after", ["list_parts", "complete_multipart"])
+def test_a_completion_racing_an_abort_leaves_nothing(target, store, after: str) -> None:
+    account, document = started(store, 1000)
+    parts = [(1, put_part(store, document, 1, LAST))]
+    aborted: list[int] = []
+
+    def abort() -> None:
+        aborted.append(upload_files.abort(store, account.id, document.document_id))
+
+    with pytest.raises(DocumentNotFound):  # the abort won: the upload is gone
+        upload_files.complete(AbortedMeanwhile(store, after, abort), account.id, document.document_id, parts=parts)
+
+    assert aborted == [1000]
+    assert (held(account.id), documents_of(account.id)) == ((0, 0, 0, 0), [])
+    assert (objects_under(store, account.id), open_uploads(store, account.id)) == ([], [])
+
+
+def test_two_completions_racing_count_once_and_keep_the_object(target, store) -> None:
+    account, document = started(store, PART + 1000)
+    parts = [(1, put_part(store, document, 1, FIRST)), (2, put_part(store, document, 2, LAST))]
+    other: list[uploads.Document] = []
+
+    def complete_too() -> None:  # after the first completion's ListParts, before it assembles
+        other.append(upload_files.complete(store, account.id, document.document_id, parts=parts))
+
+    first = upload_files.complete(
+        AbortedMeanwhile(store, "list_parts", complete_too), account.id, document.document_id, parts=parts
+    )
+
+    assert first.attribute_values == other[0].attribute_values
+    assert held(account.id) == (PART + 1000, 0, PART + 1000, 1)
+    assert [item["Key"] for item in objects_under(store, account.id)] == [first.object_key]
+    body = store.client.get_object(Bucket=store.bucket, Key=first.object_key)["Body"].read()
+    assert body == FIRST + LAST
