@@ -194,7 +194,10 @@ def test_completing_twice_answers_the_same_document(api: Api, user: User) -> Non
 
     second = complete(api, user, document_id, [{"number": 1, "etag": etag}])
 
-    assert second == first
+    # The pipeline may have moved it on meanwhile (status, updatedAt): the same document all the same.
+    same = ("__typename", "id", "name", "size", "checksum", "createdAt")
+    assert [second[field] for field in same] == [first[field] for field in same]
+    assert second["status"] in {"PROCESSING", "READY"}
     assert api.usage(user)["documentCount"] == 1
 
 

@@ -103,7 +103,8 @@ def test_completing_twice_answers_the_same_document_and_counts_once(target, stor
 
     second = upload_files.complete(store, account.id, document.document_id, parts=parts)
 
-    assert second.attribute_values == first.attribute_values
+    same = ("document_id", "object_key", "size", "checksum", "created_at")
+    assert [getattr(second, name) for name in same] == [getattr(first, name) for name in same]
     assert held(account.id) == (1000, 0, 1000, 1)
 
 
@@ -220,7 +221,10 @@ def test_aborting_a_completed_upload_says_so_and_changes_nothing(target, store) 
         upload_files.abort(store, account.id, document.document_id)
 
     assert (completed.value.document_id, completed.value.status) == (document.document_id, "PROCESSING")
-    assert documents.get(account.id, document.document_id).attribute_values == record.attribute_values
+    now = documents.get(account.id, document.document_id)
+    same = ("object_key", "size", "checksum", "failure_reason")
+    assert [getattr(now, name) for name in same] == [getattr(record, name) for name in same]
+    assert now.status in {"PROCESSING", "READY"}  # the pipeline may have taken it on
     assert held(account.id) == (1000, 0, 1000, 1)
     assert [item["Key"] for item in objects_under(store, account.id)] == [record.object_key]
 
@@ -300,7 +304,8 @@ def test_two_completions_racing_count_once_and_keep_the_object(target, store) ->
         AbortedMeanwhile(store, "list_parts", complete_too), account.id, document.document_id, parts=parts
     )
 
-    assert first.attribute_values == other[0].attribute_values
+    same = ("document_id", "object_key", "size", "checksum", "created_at")
+    assert [getattr(first, name) for name in same] == [getattr(other[0], name) for name in same]
     assert held(account.id) == (PART + 1000, 0, PART + 1000, 1)
     assert [item["Key"] for item in objects_under(store, account.id)] == [first.object_key]
     body = store.client.get_object(Bucket=store.bucket, Key=first.object_key)["Body"].read()
