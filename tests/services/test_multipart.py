@@ -220,7 +220,8 @@ def test_aborting_a_completed_upload_says_so_and_changes_nothing(target, store) 
     with pytest.raises(UploadCompleted) as completed:
         upload_files.abort(store, account.id, document.document_id)
 
-    assert (completed.value.document_id, completed.value.status) == (document.document_id, "PROCESSING")
+    assert completed.value.document_id == document.document_id
+    assert completed.value.status in {"PROCESSING", "READY"}
     now = documents.get(account.id, document.document_id)
     same = ("object_key", "size", "checksum", "failure_reason")
     assert [getattr(now, name) for name in same] == [getattr(record, name) for name in same]
