@@ -328,3 +328,14 @@ def test_every_multipart_field_is_unauthenticated_without_a_working_token(
         ("Sign in first: send `Authorization: Bearer <token>`.", [field], {"code": "UNAUTHENTICATED"})
     ]
     assert world(api, store, user) == before
+
+
+def test_deleting_a_multipart_upload_in_progress_aborts_it(api: Api, store, user: User) -> None:
+    document_id, _ = sent(api, user)
+
+    deleted = api.data("DeleteDocument", {"input": {"id": document_id}}, user.token)["deleteDocument"]
+
+    assert (deleted["__typename"], deleted["freedBytes"]) == ("DeleteDocumentPayload", len(TEXT))
+    assert_nothing_held(api, store, user)
+    assert error_codes(api.call("Document", {"id": document_id}, user.token)) == ["NOT_FOUND"]
+    assert abort(api, user, document_id)["__typename"] == "UploadNotFoundError"
