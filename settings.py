@@ -49,6 +49,14 @@ class Settings:
     #: Days after which a file an upload form posted (its staging object) is deleted, whatever
     #: became of the upload: the bucket's lifecycle rule on S3, the sweeper everywhere.
     staging_days: int = 1
+    #: Multipart uploads (requestMultipartUpload): the part size the service asks for (S3 takes
+    #: at least 5 MiB for every part but the last), how many parts one signUploadParts call
+    #: signs, how long a signed part URL is valid, and how long an upload may stay incomplete
+    #: before the sweeper (and the bucket's lifecycle rule, in whole days) aborts it.
+    multipart_part_bytes: int = 16 * 1024 * 1024
+    multipart_sign_max_parts: int = 100
+    multipart_part_url_seconds: int = 900
+    multipart_upload_seconds: int = 24 * 3600
     blocking_threads: int = 32
     redirect_origins: tuple[str, ...] = ()
     cors_origins: tuple[str, ...] = ("*",)
@@ -252,6 +260,10 @@ class Settings:
             sweep_interval_seconds=float(integer("SWEEP_INTERVAL_SECONDS", 30)),
             sweep_grace_seconds=integer("SWEEP_GRACE_SECONDS", 30, low=0),
             staging_days=integer("STAGING_DAYS", 1),
+            multipart_part_bytes=integer("MULTIPART_PART_BYTES", 16 * 1024 * 1024, low=5 * 1024 * 1024),
+            multipart_sign_max_parts=integer("MULTIPART_SIGN_MAX_PARTS", 100),
+            multipart_part_url_seconds=integer("MULTIPART_PART_URL_SECONDS", 900),
+            multipart_upload_seconds=integer("MULTIPART_UPLOAD_SECONDS", 24 * 3600),
             blocking_threads=integer("BLOCKING_THREADS", 32),
             redirect_origins=listing("REDIRECT_ORIGINS", ""),
             cors_origins=listing("CORS_ORIGINS", "*"),

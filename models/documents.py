@@ -108,6 +108,10 @@ class Document(TableModel):
     updated_at = UTCDateTimeAttribute()
     updated_key = UnicodeAttribute()
     upload_expires_at = UTCDateTimeAttribute()
+    #: A multipart upload's S3 upload id and part size (requestMultipartUpload): its parts are put
+    #: straight to ``object_key``, which S3 assembles on completion. None for a form's upload.
+    upload_id = UnicodeAttribute(null=True)
+    part_size = NumberAttribute(null=True)
     failure_reason = UnicodeAttribute(null=True)
     sweep_shard = UnicodeAttribute(null=True)
     sweep_at = NumberAttribute(null=True)

@@ -99,7 +99,10 @@ def provision(settings: Settings, target: AwsTarget) -> list[str]:
 
     created = tables.create_tables()
     S3ObjectStore(target, settings.bucket).ensure_bucket(
-        settings.cors_origins, expiring_prefix=keys.STAGING_PREFIX, expiry_days=settings.staging_days
+        settings.cors_origins,
+        expiring_prefix=keys.STAGING_PREFIX,
+        expiry_days=settings.staging_days,
+        abort_multipart_days=-(-settings.multipart_upload_seconds // 86400),  # whole days, rounded up
     )
     created.append(f"bucket {settings.bucket}")
     created.extend(
