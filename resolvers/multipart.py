@@ -9,6 +9,7 @@ import strawberry
 from access.context import Context
 from access.permissions import require_account
 from models.errors import DocumentNotFound, QuotaExceeded, RaceLost, UploadCompleted, UploadRejected
+from resolvers.uploads import quota_exceeded
 from schema.documents import Document, DocumentStatus
 from schema.errors import Conflict, NotFound, ValidationError
 from schema.multipart import (
@@ -28,7 +29,7 @@ from schema.multipart import (
     UploadPartUrl,
 )
 from schema.scalars import Long
-from schema.uploads import QuotaExceededError, UploadNotFoundError, UploadRejectedError, UploadRejectionReason
+from schema.uploads import UploadNotFoundError, UploadRejectedError, UploadRejectionReason
 from services import multipart, validation
 
 NO_UPLOAD = "No upload with that id in this account."
@@ -59,13 +60,7 @@ async def request_multipart_upload(
     except validation.InvalidInput as error:
         return ValidationError.of(error.problems)
     except QuotaExceeded as error:
-        return QuotaExceededError(
-            message=str(error),
-            limit_bytes=Long(error.limit_bytes),
-            used_bytes=Long(error.used_bytes),
-            reserved_bytes=Long(error.reserved_bytes),
-            requested_bytes=Long(error.requested_bytes),
-        )
+        return quota_exceeded(error)
     except RaceLost as error:
         raise Conflict(str(error)) from None
     return MultipartUpload(
