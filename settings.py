@@ -49,6 +49,14 @@ class Settings:
     #: Days after which a file an upload form posted (its staging object) is deleted, whatever
     #: became of the upload: the bucket's lifecycle rule on S3, the sweeper everywhere.
     staging_days: int = 1
+    #: Multipart uploads (requestMultipartUpload): the part size the service asks for (S3 takes
+    #: at least 5 MiB for every part but the last), how many parts one signUploadParts call
+    #: signs, how long a signed part URL is valid, and how long an upload may stay incomplete
+    #: before the sweeper (and the bucket's lifecycle rule, in whole days) aborts it.
+    multipart_part_bytes: int = 16 * 1024 * 1024
+    multipart_sign_max_parts: int = 100
+    multipart_part_url_seconds: int = 900
+    multipart_upload_seconds: int = 24 * 3600
     blocking_threads: int = 32
     redirect_origins: tuple[str, ...] = ()
     cors_origins: tuple[str, ...] = ("*",)
@@ -143,6 +151,14 @@ class Settings:
     auth_attempts_per_ip: int = 10
     auth_attempts_per_email: int = 5
     auth_window_seconds: int = 60
+    #: GraphQL operations one signed-in account may send (HTTP requests and WebSocket subscribes
+    #: together, from every session and process) in a sliding window; 0 counts none.
+    requests_per_account: int = 1200
+    requests_window_seconds: int = 60
+    #: Connections a pool to Redis for counts (attempts, requests, WebSocket connections) holds at
+    #: most, and how long a command waits for a free one (``adapters.redis_pool``).
+    redis_connections: int = 32
+    redis_wait_seconds: int = 10
     #: WebSocket connections one account may hold open (in one API process), and the
     #: subscriptions one connection may run at once.
     ws_connections_per_account: int = 10
@@ -244,6 +260,10 @@ class Settings:
             sweep_interval_seconds=float(integer("SWEEP_INTERVAL_SECONDS", 30)),
             sweep_grace_seconds=integer("SWEEP_GRACE_SECONDS", 30, low=0),
             staging_days=integer("STAGING_DAYS", 1),
+            multipart_part_bytes=integer("MULTIPART_PART_BYTES", 16 * 1024 * 1024, low=5 * 1024 * 1024),
+            multipart_sign_max_parts=integer("MULTIPART_SIGN_MAX_PARTS", 100),
+            multipart_part_url_seconds=integer("MULTIPART_PART_URL_SECONDS", 900),
+            multipart_upload_seconds=integer("MULTIPART_UPLOAD_SECONDS", 24 * 3600),
             blocking_threads=integer("BLOCKING_THREADS", 32),
             redirect_origins=listing("REDIRECT_ORIGINS", ""),
             cors_origins=listing("CORS_ORIGINS", "*"),
@@ -289,6 +309,10 @@ class Settings:
             auth_attempts_per_ip=integer("AUTH_ATTEMPTS_PER_IP", 10),
             auth_attempts_per_email=integer("AUTH_ATTEMPTS_PER_EMAIL", 5),
             auth_window_seconds=integer("AUTH_WINDOW_SECONDS", 60),
+            requests_per_account=integer("REQUESTS_PER_ACCOUNT", 1200, low=0),
+            requests_window_seconds=integer("REQUESTS_WINDOW_SECONDS", 60),
+            redis_connections=integer("REDIS_CONNECTIONS", 32),
+            redis_wait_seconds=integer("REDIS_WAIT_SECONDS", 10),
             ws_connections_per_account=integer("WS_CONNECTIONS_PER_ACCOUNT", 10),
             ws_subscriptions_per_connection=integer("WS_SUBSCRIPTIONS_PER_CONNECTION", 20),
             outbox_remove_seconds=integer("OUTBOX_REMOVE_SECONDS", 1, low=0),

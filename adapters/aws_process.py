@@ -426,10 +426,11 @@ class Embedded:
     def start(self) -> dict[str, Any]:
         from waitress.server import create_server
 
-        from adapters import moto_blobs, moto_loading, moto_patches, moto_speedups, moto_state
+        from adapters import moto_blobs, moto_loading, moto_multipart, moto_patches, moto_speedups, moto_state
 
         self.lock()
         moto_patches.install()
+        moto_multipart.install()
         if self.speedups:
             moto_speedups.install()
         started = time.monotonic()

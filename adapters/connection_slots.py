@@ -17,6 +17,8 @@ import time
 import uuid
 from collections import Counter
 
+from adapters.redis_pool import CONNECTIONS, WAIT_SECONDS, blocking_pool
+
 log = logging.getLogger("docstore.connections")
 
 #: How long a connection counts without its process renewing it (it renews every third of this).
@@ -63,11 +65,14 @@ class ConnectionSlots:
 class RedisConnectionSlots(ConnectionSlots):
     """Connections each account holds in every process sharing the Redis at ``url``."""
 
-    def __init__(self, url: str, limit: int) -> None:
+    def __init__(
+        self, url: str, limit: int, redis_connections: int = CONNECTIONS, redis_wait_seconds: float = WAIT_SECONDS
+    ) -> None:
         super().__init__(limit)
         from redis import asyncio as redis  # only where Redis is used: commands never load it
 
-        self.client = redis.Redis.from_url(url)
+        # Waits for a free connection: thousands of sockets closing at once each release a slot.
+        self.client = redis.Redis(connection_pool=blocking_pool(url, redis_connections, redis_wait_seconds))
         self.script = self.client.register_script(ACQUIRE)
         self.mine: dict[str, str] = {}  # slot -> account, the leases this process renews
         self._renewing: asyncio.Task[None] | None = None
@@ -114,8 +119,10 @@ class RedisConnectionSlots(ConnectionSlots):
                 log.exception("could not renew the WebSocket connection leases; trying again")
 
 
-def connection_slots(pubsub_url: str, limit: int) -> ConnectionSlots:
+def connection_slots(
+    pubsub_url: str, limit: int, redis_connections: int = CONNECTIONS, redis_wait_seconds: float = WAIT_SECONDS
+) -> ConnectionSlots:
     """Counted in the pub/sub Redis when there is one, in this process otherwise."""
     if pubsub_url.partition("://")[0] in {"redis", "rediss"}:
-        return RedisConnectionSlots(pubsub_url, limit)
+        return RedisConnectionSlots(pubsub_url, limit, redis_connections, redis_wait_seconds)
     return ConnectionSlots(limit)

@@ -1,6 +1,6 @@
-"""How often a client may try to sign in or up.
+"""How often a client may try to sign in or up, and how many operations an account may send.
 
-Attempts are counted with the ``limits`` library's moving window: in Redis when
+Attempts and operations are counted with the ``limits`` library's moving window: in Redis when
 ``DOCSTORE_PUBSUB_URL`` is ``redis://`` (every API process shares the counts, as they share events),
 in this process's memory otherwise.
 
@@ -9,6 +9,10 @@ password, an unknown email), against both its IP's and its email's. A signIn wit
 spends nothing, so a person signing in again and again (a README pasted twice, several devices) is
 never locked out; but once either budget is spent, every signIn from that IP or for that email is
 refused, the right password included, until the window moves on: password guessing stays bounded.
+
+Operations (:class:`RequestLimits`) are counted per signed-in account, whatever session or connection
+sends them, with the library's sliding window counter: two counters a key, so counting every request
+costs one Redis call and no list of timestamps.
 """
 
 from __future__ import annotations
@@ -16,17 +20,21 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
-from limits import RateLimitItemPerSecond
-from limits.aio.strategies import MovingWindowRateLimiter
+from limits import RateLimitItem, RateLimitItemPerSecond
+from limits.aio.strategies import MovingWindowRateLimiter, RateLimiter, SlidingWindowCounterRateLimiter
 from limits.storage import storage_from_string
+
+from adapters import redis_pool
+from adapters.redis_pool import blocking_pool
 
 if TYPE_CHECKING:
     from limits.aio.storage import Storage as AsyncStorage
 
-#: The namespace of DocStore's counters in the limits storage (Redis keys start with ``LIMITS:``).
+#: The namespaces of DocStore's counters in the limits storage (Redis keys start with ``LIMITS:``).
 NAMESPACE = "docstore-auth"
+REQUESTS_NAMESPACE = "docstore-requests"
 
 
 class RateLimited(Exception):
@@ -62,14 +70,38 @@ class Budget:
         return RateLimitItemPerSecond(self.amount, self.window_seconds, namespace=NAMESPACE)
 
 
+def open_storage(pubsub_url: str, redis_connections: int, redis_wait_seconds: float) -> AsyncStorage:
+    """The asyncio limits storage for ``pubsub_url`` (:func:`storage_url`); on Redis, through a pool
+    that waits for a free connection (``adapters.redis_pool``)."""
+    url = storage_url(pubsub_url)
+    options: dict[str, Any] = {}
+    if url.startswith("async+redis"):
+        pool = blocking_pool(pubsub_url, redis_connections, redis_wait_seconds)
+        options = {"implementation": "redispy", "connection_pool": pool}
+    # An ``async+`` URL always gives an asyncio storage; the factory is typed for both kinds.
+    return cast("AsyncStorage", storage_from_string(url, **options))
+
+
+async def retry_after(limiter: RateLimiter, item: RateLimitItem, *keys: str) -> int:
+    """Whole seconds (at least 1) until ``item`` allows another hit for ``keys``."""
+    stats = await limiter.get_window_stats(item, *keys)
+    return max(1, math.ceil(stats.reset_time - time.time()))
+
+
 class AuthLimits:
     """Sign-in and sign-up attempts, per client IP and per email."""
 
-    def __init__(self, pubsub_url: str, per_ip: int, per_email: int, window_seconds: int) -> None:
-        url = storage_url(pubsub_url)
-        options = {"implementation": "redispy"} if url.startswith("async+redis") else {}
-        # An ``async+`` URL always gives an asyncio storage; the factory is typed for both kinds.
-        self.storage = cast("AsyncStorage", storage_from_string(url, **options))
+    def __init__(
+        self,
+        pubsub_url: str,
+        per_ip: int,
+        per_email: int,
+        window_seconds: int,
+        *,
+        redis_connections: int = redis_pool.CONNECTIONS,
+        redis_wait_seconds: float = redis_pool.WAIT_SECONDS,
+    ) -> None:
+        self.storage = open_storage(pubsub_url, redis_connections, redis_wait_seconds)
         self.limiter = MovingWindowRateLimiter(self.storage)
         self.per_ip = Budget(
             "IP address", "from this IP address", per_ip, window_seconds, "DOCSTORE_AUTH_ATTEMPTS_PER_IP"
@@ -104,8 +136,7 @@ class AuthLimits:
         await self._refuse(budget, key)
 
     async def _refuse(self, budget: Budget, key: str) -> None:
-        stats = await self.limiter.get_window_stats(budget.item, budget.kind, key)
-        retry = max(1, math.ceil(stats.reset_time - time.time()))
+        retry = await retry_after(self.limiter, budget.item, budget.kind, key)
         raise RateLimited(
             f"Too many sign-in and sign-up attempts {budget.scope}: at most {budget.amount} every "
             f"{budget.window_seconds} seconds ({budget.setting}). Try again in {retry} seconds.",
@@ -114,4 +145,40 @@ class AuthLimits:
 
     async def reset(self) -> None:
         """Forget every count (tests, and an operator clearing a lockout)."""
+        await self.storage.reset()
+
+
+class RequestLimits:
+    """GraphQL operations per signed-in account: ``amount`` every ``window_seconds``, over HTTP and
+    WebSocket together (each ``subscribe`` is one). ``amount`` 0 counts nothing."""
+
+    def __init__(
+        self,
+        pubsub_url: str,
+        amount: int,
+        window_seconds: int,
+        *,
+        redis_connections: int = redis_pool.CONNECTIONS,
+        redis_wait_seconds: float = redis_pool.WAIT_SECONDS,
+    ) -> None:
+        self.storage = open_storage(pubsub_url, redis_connections, redis_wait_seconds)
+        self.limiter = SlidingWindowCounterRateLimiter(self.storage)
+        self.amount = amount
+        self.window_seconds = window_seconds
+        self.item = RateLimitItemPerSecond(max(amount, 1), window_seconds, namespace=REQUESTS_NAMESPACE)
+
+    async def hit(self, account_id: str) -> None:
+        """Count one operation of ``account_id``; :class:`RateLimited` (counting nothing) once the
+        account has sent ``amount`` in the window."""
+        if self.amount <= 0 or await self.limiter.hit(self.item, account_id):
+            return
+        retry = await retry_after(self.limiter, self.item, account_id)
+        raise RateLimited(
+            f"Too many requests for this account: at most {self.amount:,} every {self.window_seconds} seconds "
+            f"(DOCSTORE_REQUESTS_PER_ACCOUNT). Try again in {retry} seconds.",
+            retry,
+        )
+
+    async def reset(self) -> None:
+        """Forget every count (tests)."""
         await self.storage.reset()

@@ -20,8 +20,9 @@ if TYPE_CHECKING:
 
 #: How much of an object :meth:`S3ObjectStore.download` holds in memory at a time.
 DOWNLOAD_CHUNK = 1024 * 1024
-#: The lifecycle rule :meth:`S3ObjectStore.ensure_bucket` keeps, by this ID.
+#: The lifecycle rules :meth:`S3ObjectStore.ensure_bucket` keeps, by these IDs.
 EXPIRY_RULE_ID = "docstore-staging-expiry"
+ABORT_RULE_ID = "docstore-multipart-abort"
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,20 @@ class Digest(Protocol):
     ``domain.content_hash.ContentHasher``."""
 
     def update(self, data: bytes, /) -> None: ...
+
+
+@dataclass(frozen=True)
+class UploadedPart:
+    """One part S3 holds for a multipart upload in progress (ListParts)."""
+
+    number: int
+    etag: str
+    size: int
+
+
+class MultipartRefused(Exception):
+    """S3 refused to assemble a multipart upload from the parts named (``InvalidPart``,
+    ``InvalidPartOrder``, ``EntityTooSmall``): nothing was assembled, the upload is still open."""
 
 
 class ObjectStore(Protocol):
@@ -92,6 +107,31 @@ class ObjectStore(Protocol):
 
     def delete(self, key: str) -> None:
         """Delete the object; deleting a missing object is not an error."""
+        ...
+
+    def start_multipart(self, key: str, *, content_type: str) -> str:
+        """Start a multipart upload to ``key`` (CreateMultipartUpload); its upload id."""
+        ...
+
+    def part_url(self, key: str, upload_id: str, number: int, *, expires_in: int) -> str:
+        """Sign a PUT of part ``number`` of the upload (UploadPart); no request is made."""
+        ...
+
+    def list_parts(self, key: str, upload_id: str) -> list[UploadedPart] | None:
+        """The parts S3 holds for the upload, by number; None when there is no such upload
+        (never started, completed or aborted)."""
+        ...
+
+    def complete_multipart(self, key: str, upload_id: str, parts: Sequence[tuple[int, str]]) -> ObjectInfo | None:
+        """Have S3 assemble ``key`` from ``parts`` (number, ETag), in order
+        (CompleteMultipartUpload: S3 joins the parts, no bytes pass through this process); what
+        the object holds then. None when there is no such upload any more;
+        :class:`MultipartRefused` when S3 refuses the parts."""
+        ...
+
+    def abort_multipart(self, key: str, upload_id: str) -> None:
+        """Abort the upload and free its parts (AbortMultipartUpload); an upload that is gone
+        already is not an error."""
         ...
 
     def download_url(self, key: str, *, filename: str, expires_in: int) -> str:
@@ -143,6 +183,10 @@ def content_disposition(filename: str) -> str:
 
 def _missing(error: ClientError) -> bool:
     return error.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}
+
+
+def _code(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Code", ""))
 
 
 class S3ObjectStore:
@@ -217,6 +261,54 @@ class S3ObjectStore:
     def delete(self, key: str) -> None:
         self.client.delete_object(Bucket=self.bucket, Key=key)
 
+    def start_multipart(self, key: str, *, content_type: str) -> str:
+        response = self.client.create_multipart_upload(Bucket=self.bucket, Key=key, ContentType=content_type)
+        return str(response["UploadId"])
+
+    def part_url(self, key: str, upload_id: str, number: int, *, expires_in: int) -> str:
+        params = {"Bucket": self.bucket, "Key": key, "UploadId": upload_id, "PartNumber": number}
+        return str(self.client.generate_presigned_url("upload_part", Params=params, ExpiresIn=expires_in))
+
+    def list_parts(self, key: str, upload_id: str) -> list[UploadedPart] | None:
+        parts: list[UploadedPart] = []
+        try:
+            # Pages of 1,000 parts; an upload has at most 10,000.
+            for page in self.client.get_paginator("list_parts").paginate(
+                Bucket=self.bucket, Key=key, UploadId=upload_id
+            ):
+                parts.extend(
+                    UploadedPart(
+                        number=int(part["PartNumber"]), etag=str(part["ETag"]).strip('"'), size=int(part["Size"])
+                    )
+                    for part in page.get("Parts", [])
+                )
+        except ClientError as error:
+            if _code(error) == "NoSuchUpload":
+                return None
+            raise
+        return sorted(parts, key=lambda part: part.number)
+
+    def complete_multipart(self, key: str, upload_id: str, parts: Sequence[tuple[int, str]]) -> ObjectInfo | None:
+        named = [{"PartNumber": number, "ETag": f'"{etag}"'} for number, etag in parts]
+        try:
+            self.client.complete_multipart_upload(
+                Bucket=self.bucket, Key=key, UploadId=upload_id, MultipartUpload={"Parts": named}
+            )
+        except ClientError as error:
+            if _code(error) == "NoSuchUpload":
+                return None
+            if _code(error) in {"InvalidPart", "InvalidPartOrder", "EntityTooSmall", "MalformedXML"}:
+                raise MultipartRefused(_code(error)) from error
+            raise
+        return self.head(key)
+
+    def abort_multipart(self, key: str, upload_id: str) -> None:
+        try:
+            self.client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
+        except ClientError as error:
+            if _code(error) != "NoSuchUpload":
+                raise
+
     def download_url(self, key: str, *, filename: str, expires_in: int) -> str:
         params = {"Bucket": self.bucket, "Key": key, "ResponseContentDisposition": content_disposition(filename)}
         return str(self.client.generate_presigned_url("get_object", Params=params, ExpiresIn=expires_in))
@@ -274,10 +366,14 @@ class S3ObjectStore:
                 deleted += len(keys)
         return deleted
 
-    def ensure_bucket(self, cors_origins: Sequence[str], *, expiring_prefix: str, expiry_days: int) -> None:
-        """Create the bucket if it is missing, let browsers POST forms to it from ``cors_origins``,
-        and have S3 delete objects under ``expiring_prefix`` ``expiry_days`` after they were written
-        (a lifecycle rule of DocStore's own; the bucket's other rules are kept)."""
+    def ensure_bucket(
+        self, cors_origins: Sequence[str], *, expiring_prefix: str, expiry_days: int, abort_multipart_days: int = 1
+    ) -> None:
+        """Create the bucket if it is missing, let browsers POST forms and PUT multipart parts to it
+        from ``cors_origins`` (reading each part's ``ETag``), have S3 delete objects under
+        ``expiring_prefix`` ``expiry_days`` after they were written, and abort multipart uploads
+        left incomplete ``abort_multipart_days`` after they started (lifecycle rules of DocStore's
+        own; the bucket's other rules are kept)."""
         try:
             if self.region == "us-east-1":
                 self.client.create_bucket(Bucket=self.bucket)
@@ -290,28 +386,38 @@ class S3ObjectStore:
                 raise
         if cors_origins:
             rule = {
-                "AllowedMethods": ["POST", "GET", "HEAD"],
+                "AllowedMethods": ["POST", "PUT", "GET", "HEAD"],
                 "AllowedOrigins": list(cors_origins),
                 "AllowedHeaders": ["*"],
                 "ExposeHeaders": ["ETag", "Location"],
                 "MaxAgeSeconds": 3600,
             }
             self.client.put_bucket_cors(Bucket=self.bucket, CORSConfiguration={"CORSRules": [rule]})
-        self._ensure_expiry(expiring_prefix, expiry_days)
+        self._ensure_expiry(expiring_prefix, expiry_days, abort_multipart_days)
 
-    def _ensure_expiry(self, prefix: str, days: int) -> None:
+    def _ensure_expiry(self, prefix: str, days: int, abort_days: int) -> None:
         try:
             rules = self.client.get_bucket_lifecycle_configuration(Bucket=self.bucket)["Rules"]
         except ClientError as error:
             if error.response.get("Error", {}).get("Code") != "NoSuchLifecycleConfiguration":
                 raise
             rules = []
-        ours = {"ID": EXPIRY_RULE_ID, "Filter": {"Prefix": prefix}, "Status": "Enabled", "Expiration": {"Days": days}}
-        if ours in rules:
+        ours = [
+            {"ID": EXPIRY_RULE_ID, "Filter": {"Prefix": prefix}, "Status": "Enabled", "Expiration": {"Days": days}},
+            # Every multipart upload of the bucket is DocStore's, under no one prefix (each is
+            # started at its document's final key).
+            {
+                "ID": ABORT_RULE_ID,
+                "Filter": {"Prefix": ""},
+                "Status": "Enabled",
+                "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": abort_days},
+            },
+        ]
+        if all(rule in rules for rule in ours):
             return
-        kept = [rule for rule in rules if rule.get("ID") != EXPIRY_RULE_ID]
+        kept = [rule for rule in rules if rule.get("ID") not in {EXPIRY_RULE_ID, ABORT_RULE_ID}]
         self.client.put_bucket_lifecycle_configuration(
-            Bucket=self.bucket, LifecycleConfiguration={"Rules": [*kept, ours]}
+            Bucket=self.bucket, LifecycleConfiguration={"Rules": [*kept, *ours]}
         )
 
     def copy_out(self, key: str, path: Path) -> ObjectCopy | None:

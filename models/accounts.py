@@ -6,7 +6,6 @@ from typing import TYPE_CHECKING
 
 from pynamodb.attributes import BooleanAttribute, NumberAttribute, UnicodeAttribute, UTCDateTimeAttribute
 from pynamodb.exceptions import TransactWriteError
-from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 from ulid import ULID
 
@@ -14,7 +13,7 @@ from adapters.cache import account_key
 from adapters.messages import AccountCreated
 from domain.plans import Plan
 from models import counters, outbox, retries
-from models.base import BaseMeta, EnumAttribute, failed_items, transaction_connection, utcnow
+from models.base import BaseMeta, EnumAttribute, TableModel, failed_items, transaction_connection, utcnow
 from models.errors import AccountNotFound, EmailTaken
 from models.retries import Conflict, Race
 
@@ -25,7 +24,7 @@ if TYPE_CHECKING:
     from adapters.cache import ReadCache
 
 
-class Account(Model):
+class Account(TableModel):
     """One account. ``allocated_bytes`` is always ``used_bytes + reserved_bytes``.
 
     DynamoDB conditions cannot add, so the sum is kept as its own attribute and every quota
@@ -65,7 +64,7 @@ class Account(Model):
         return self.plan.limit_bytes
 
 
-class EmailClaim(Model):
+class EmailClaim(TableModel):
     """One row per email: the unique constraint a global secondary index cannot give."""
 
     class Meta(BaseMeta):

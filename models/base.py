@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import threading
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from pynamodb.attributes import Attribute
-from pynamodb.connection import Connection
+from pynamodb.connection import Connection, TableConnection
 from pynamodb.connection import base as pynamodb_connection
 from pynamodb.constants import STRING
+from pynamodb.models import Model
 
 from adapters.aws import botocore_session
 
@@ -29,9 +32,29 @@ E = TypeVar("E", bound=StrEnum)
 pynamodb_connection.get_session = botocore_session  # type: ignore[attr-defined]  # imported there, not exported
 
 
-class BaseMeta:
+#: The table prefix of this context (a thread, and the tasks and worker threads it starts), over the
+#: process's: ``models.tables.isolated`` sets it, so that one test's tables are its own while a
+#: server in another thread of the same process goes on with the process's.
+_context_prefix: ContextVar[str | None] = ContextVar("docstore_table_prefix", default=None)
+
+
+class TableNames(type):
+    """The metaclass of :class:`BaseMeta`: a model's ``Meta.table_name`` reads ``{prefix}-{name}``,
+    ``name`` being what its ``Meta`` declares and ``prefix`` the context's, else the process's
+    (``BaseMeta.table_prefix``, which ``models.tables.configure`` sets). PynamoDB reads
+    ``Meta.table_name`` at every request, so each context reaches its own tables."""
+
+    @property
+    def table_name(cls) -> str:
+        name: str = next(vars(klass)["table_name"] for klass in cls.__mro__ if "table_name" in vars(klass))
+        prefix = _context_prefix.get() or BaseMeta.table_prefix
+        return name if prefix is None else f"{prefix}-{name}"
+
+
+class BaseMeta(metaclass=TableNames):
     """Connection settings shared by every table; ``models.tables.configure`` fills them in."""
 
+    table_prefix: str | None = None
     host: str | None = None
     region: str | None = None
     aws_access_key_id: str | None = None
@@ -62,6 +85,41 @@ class EnumAttribute(Attribute[E]):
 
     def deserialize(self, value: str) -> E:
         return self.enum(value)
+
+
+_table_connections: dict[tuple[type[Model], str], TableConnection] = {}
+_table_connections_lock = threading.Lock()
+
+
+class TableModel(Model):
+    """A model whose table follows the context (:class:`TableNames`). PynamoDB keeps one connection
+    a model class, made for the table name it saw first; here there is one a model and table name,
+    so threads reaching different tables of the same model never swap each other's."""
+
+    @classmethod
+    def _get_connection(cls) -> TableConnection:
+        key = (cls, cls.Meta.table_name)
+        connection = _table_connections.get(key)
+        if connection is None:
+            with _table_connections_lock:
+                cls._connection = None  # PynamoDB's own cache: made anew for this name, under the lock
+                connection = _table_connections[key] = super()._get_connection()
+        return connection
+
+
+def forget_table_connections() -> None:
+    """Drop every model's connections (``models.tables.configure`` points the models elsewhere)."""
+    with _table_connections_lock:
+        _table_connections.clear()
+
+
+def set_context_prefix(prefix: str | None) -> Any:
+    """Make ``prefix`` this context's table prefix; the token that :func:`reset_context_prefix` takes."""
+    return _context_prefix.set(prefix)
+
+
+def reset_context_prefix(token: Any) -> None:
+    _context_prefix.reset(token)
 
 
 class _Connections:

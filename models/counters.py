@@ -14,9 +14,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
-from pynamodb.models import Model
 
-from models.base import BaseMeta
+from models.base import BaseMeta, TableModel
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -32,7 +31,7 @@ FAILED = "failed"
 OVER_QUOTA = "over-quota"
 
 
-class Counter(Model):
+class Counter(TableModel):
     class Meta(BaseMeta):
         table_name = "counters"
 

@@ -17,7 +17,6 @@ from pynamodb.attributes import (
 )
 from pynamodb.exceptions import DeleteError, TransactWriteError, UpdateError
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection, LocalSecondaryIndex
-from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 from ulid import ULID
 
@@ -26,7 +25,15 @@ from domain.documents import STORED, DocumentStatus
 from domain.plans import Plan
 from models import accounts, counters, outbox, retries
 from models.accounts import Account
-from models.base import BaseMeta, EnumAttribute, condition_failed, failed_items, transaction_connection, utcnow
+from models.base import (
+    BaseMeta,
+    EnumAttribute,
+    TableModel,
+    condition_failed,
+    failed_items,
+    transaction_connection,
+    utcnow,
+)
 from models.errors import AccountNotFound, DocumentNotFound
 from models.retries import Conflict, Race
 
@@ -71,7 +78,7 @@ class SweepDue(GlobalSecondaryIndex["Document"]):
     sweep_at = NumberAttribute(range_key=True)
 
 
-class Document(Model):
+class Document(TableModel):
     """A document. The id is a ULID, so the range key sorts by creation time.
 
     ``name_key`` and ``updated_key`` end with the id, so sort keys never tie and cursors are exact.
@@ -89,7 +96,9 @@ class Document(Model):
     content_type = UnicodeAttribute()
     size = NumberAttribute()
     declared_size = NumberAttribute()
-    #: S3's ETag of the counted copy: the MD5 of its bytes, hex (single-part uploads), set at completion.
+    #: S3's ETag of the counted copy, set at completion: the MD5 of its bytes, hex, for a form's upload;
+    #: for a multipart upload, the MD5 of the parts' MD5s, ``-`` and the part count (``content_hash``
+    #: is the same for the same bytes however they were sent).
     checksum = UnicodeAttribute(null=True)
     #: The content hash of the stored bytes (``domain.content_hash``, docs/CONTENT_HASH.md), computed
     #: by the pipeline while it downloads them, recorded with the detected type (``processing.count``).
@@ -107,6 +116,10 @@ class Document(Model):
     updated_at = UTCDateTimeAttribute()
     updated_key = UnicodeAttribute()
     upload_expires_at = UTCDateTimeAttribute()
+    #: A multipart upload's S3 upload id and part size (requestMultipartUpload): its parts are put
+    #: straight to ``object_key``, which S3 assembles on completion. None for a form's upload.
+    upload_id = UnicodeAttribute(null=True)
+    part_size = NumberAttribute(null=True)
     failure_reason = UnicodeAttribute(null=True)
     sweep_shard = UnicodeAttribute(null=True)
     sweep_at = NumberAttribute(null=True)

@@ -41,6 +41,15 @@ class UploadRejected(DomainError):
         self.reason = reason
 
 
+class UploadCompleted(DomainError):
+    """The upload asked about is no longer in progress: it was completed, and is a document."""
+
+    def __init__(self, document_id: str, status: str) -> None:
+        super().__init__(f"This upload was completed: its document is {status}. Delete it with deleteDocument instead.")
+        self.document_id = document_id
+        self.status = status
+
+
 class RaceLost(DomainError):
     """A write kept losing the race to other changes of the same account, every attempt of it
     (``models.retries``); nothing of it was written, and trying again a moment later may succeed."""

@@ -6,14 +6,13 @@ from datetime import timedelta
 
 from pynamodb.attributes import TTLAttribute, UnicodeAttribute
 from pynamodb.exceptions import PutError
-from pynamodb.models import Model
 
-from models.base import BaseMeta, condition_failed, utcnow
+from models.base import BaseMeta, TableModel, condition_failed, utcnow
 
 KEPT_FOR = timedelta(days=1)
 
 
-class Handled(Model):
+class Handled(TableModel):
     class Meta(BaseMeta):
         table_name = "idempotency"
 

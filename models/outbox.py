@@ -22,11 +22,10 @@ from typing import TYPE_CHECKING
 
 import msgspec
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute, UTCDateTimeAttribute
-from pynamodb.models import Model
 from ulid import ULID
 
 from adapters import messages
-from models.base import BaseMeta, utcnow
+from models.base import BaseMeta, TableModel, utcnow
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator, Mapping
@@ -41,7 +40,7 @@ if TYPE_CHECKING:
 MAX_DELAY_SECONDS = 900
 
 
-class Pending(Model):
+class Pending(TableModel):
     """A message waiting to be sent: to which queue, what, and when it may be delivered."""
 
     class Meta(BaseMeta):

@@ -8,10 +8,9 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from pynamodb.attributes import TTLAttribute, UnicodeAttribute, UTCDateTimeAttribute
-from pynamodb.models import Model
 
 from adapters.cache import session_key
-from models.base import BaseMeta, utcnow
+from models.base import BaseMeta, TableModel, utcnow
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -24,7 +23,7 @@ TOKEN_PREFIX = "dst_"
 REGION_SEPARATOR = "."
 
 
-class Session(Model):
+class Session(TableModel):
     """A signed-in session. Only the SHA-256 of the token is stored; DynamoDB's TTL removes it
     some time after ``expires_at``, and reads treat it as gone from that moment."""
 

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import TYPE_CHECKING
 
 from adapters import embedded_signing
 from models.accounts import Account, EmailClaim
-from models.base import BaseMeta, reset_transaction_connection
+from models.base import (
+    BaseMeta,
+    forget_table_connections,
+    reset_context_prefix,
+    reset_transaction_connection,
+    set_context_prefix,
+)
 from models.counters import Counter
 from models.documents import Document
 from models.idempotency import Handled
@@ -14,20 +21,14 @@ from models.outbox import Pending
 from models.sessions import Session
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from pynamodb.models import Model
 
     from adapters.aws import AwsTarget
 
-#: Each model with its table's name before the prefix.
-TABLES: dict[type[Model], str] = {
-    Account: "accounts",
-    EmailClaim: "emails",
-    Session: "sessions",
-    Document: "documents",
-    Counter: "counters",
-    Handled: "idempotency",
-    Pending: "outbox",
-}
+#: Every model with a table of its own (named by its ``Meta.table_name``, after the prefix).
+TABLES: tuple[type[Model], ...] = (Account, EmailClaim, Session, Document, Counter, Handled, Pending)
 #: The attribute DynamoDB's time-to-live reads, per model that has one. Not the outbox: a message
 #: there waits until SQS has taken it, however long that is.
 TTL_ATTRIBUTES: dict[type[Model], str] = {Session: "expires_at", Document: "expires_at", Handled: "expires_at"}
@@ -37,7 +38,8 @@ def configure(target: AwsTarget, prefix: str) -> None:
     """Point every model at ``target`` with tables named ``{prefix}-{name}``.
 
     PynamoDB keeps connection settings on the model classes, so this holds for the whole
-    process: one DocStore configuration per process.
+    process: one DocStore configuration per process (one context may use other tables of the same
+    DynamoDB: :func:`isolated`).
     """
     if target.embedded and target.endpoint_url:
         embedded_signing.install(target.endpoint_url)
@@ -46,13 +48,26 @@ def configure(target: AwsTarget, prefix: str) -> None:
     BaseMeta.aws_access_key_id = target.access_key
     BaseMeta.aws_secret_access_key = target.secret_key
     BaseMeta.max_pool_connections = target.pool_size
-    for model, name in TABLES.items():
+    BaseMeta.table_prefix = prefix
+    for model in TABLES:
         meta = model.Meta
-        meta.table_name = f"{prefix}-{name}"
         for attribute in ("host", "region", "aws_access_key_id", "aws_secret_access_key", "max_pool_connections"):
             setattr(meta, attribute, getattr(BaseMeta, attribute))
         model._connection = None
+    forget_table_connections()
     reset_transaction_connection()
+
+
+@contextlib.contextmanager
+def isolated(prefix: str) -> Iterator[list[str]]:
+    """Within the block, this context (the thread, and the tasks and threads it starts) reads and
+    writes the tables ``{prefix}-{name}`` of the configured DynamoDB, created first where missing;
+    every other thread keeps the process's. Gives the names of the tables it created."""
+    token = set_context_prefix(prefix)
+    try:
+        yield create_tables()
+    finally:
+        reset_context_prefix(token)
 
 
 def create_tables() -> list[str]:

@@ -11,6 +11,7 @@ rejection or an expired form leaves) is ``services.uploads``'s, which calls thes
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -35,10 +36,21 @@ SWEEP_SHARDS = 8
 MISSING_OBJECT = "MISSING_OBJECT"
 TOO_LARGE = "TOO_LARGE"
 OVER_QUOTA = "OVER_QUOTA"
+#: A multipart upload's completion named parts that are not the upload's: missing, unknown, with
+#: another ETag, or of another size than the part size (smaller; larger is TOO_LARGE).
+PARTS_MISMATCH = "PARTS_MISMATCH"
+#: A multipart upload left incomplete past ``DOCSTORE_MULTIPART_UPLOAD_SECONDS``: aborted.
+EXPIRED = "EXPIRED"
 REJECTION_MESSAGES = {
     MISSING_OBJECT: "No file arrived for this upload; request a new form and post the file before completing.",
     TOO_LARGE: "The file is larger than the size declared when the upload was requested.",
     OVER_QUOTA: "Counting this file would pass the plan's storage limit.",
+    PARTS_MISMATCH: (
+        "The parts named are not the upload's parts: every part from 1 to partCount, each with the ETag S3 "
+        "answered for it, each but the last exactly partSize bytes, adding up to the declared size."
+    ),
+    EXPIRED: "The multipart upload was not completed in time and was aborted.",
+    CANCELLED: "The upload was cancelled.",
 }
 
 
@@ -55,10 +67,15 @@ def start(
     sweep_grace_seconds: int,
     now: datetime | None = None,
     messages: list[outbox.Pending] | None = None,
+    multipart: Multipart | None = None,
 ) -> Document:
     """Reserve ``size`` bytes and create the ``PENDING_UPLOAD`` record, in one transaction, with an
     ``upload.started`` message in the outbox, delayed until the form and the sweeper's grace have
     passed: it settles the upload if nobody completes it. ``messages`` receives it once committed.
+
+    A ``multipart`` upload (``form_seconds`` is then how long it may stay incomplete) records its
+    key, upload id and part size, and has no message: its time passes SQS's longest delay, so
+    the sweeper alone settles it, from the sweep index.
 
     :class:`QuotaExceeded` when the reservation would pass the plan's limit, with the account's
     numbers as read after the refusal; :class:`PlanRace` when the plan changed before every
@@ -78,7 +95,10 @@ def start(
         tags=tags,
         description=description,
         status=DocumentStatus.PENDING_UPLOAD,
-        object_key=keys.staging(account.id, document_id),  # where the form posts, until completion
+        # Where the form posts, until completion; a multipart upload's parts go to its final key.
+        object_key=keys.staging(account.id, document_id) if multipart is None else multipart.object_key,
+        upload_id=None if multipart is None else multipart.upload_id,
+        part_size=None if multipart is None else multipart.part_size,
         created_at=now,
         updated_at=now,
         updated_key=documents.updated_key(now, document_id),
@@ -103,9 +123,12 @@ def start(
                     & (Account.over_quota == False),  # noqa: E712 (a DynamoDB condition, not a test)
                 )
                 transaction.save(document, condition=Document.document_id.does_not_exist())
-                message = outbox.put(transaction, started, delay_seconds=delay, now=now)
+                message = None
+                if multipart is None:
+                    message = outbox.put(transaction, started, delay_seconds=delay, now=now)
         except TransactWriteError as error:
-            if failed_items(error) != [False, False, True]:  # [document put, outbox put, account update]
+            # [document put, outbox put (none for a multipart upload), account update]
+            if failed_items(error) != [False] * (1 if multipart is not None else 2) + [True]:
                 raise
             fresh = accounts.get(current.id)
             if fresh.plan == current.plan or fresh.over_quota or fresh.allocated_bytes + size > fresh.limit_bytes:
@@ -117,11 +140,20 @@ def start(
                 ) from None
             current = fresh
             raise Conflict from None  # the plan changed under us: try again against the new limit
-        if messages is not None:
+        if messages is not None and message is not None:
             messages.append(message)
         return document
 
     return retries.retry(Race.PLAN, account.id, attempt)
+
+
+@dataclass(frozen=True)
+class Multipart:
+    """Where a multipart upload's parts go: S3's upload at ``object_key``, in parts of ``part_size``."""
+
+    object_key: str
+    upload_id: str
+    part_size: int
 
 
 class SettledMeanwhile(Exception):

@@ -27,6 +27,17 @@ from schema.uploads import (
 from services import uploads, validation
 
 
+def quota_exceeded(error: QuotaExceeded) -> QuotaExceededError:
+    """The answer to a reservation the plan's limit refused, with the account's numbers."""
+    return QuotaExceededError(
+        message=str(error),
+        limit_bytes=Long(error.limit_bytes),
+        used_bytes=Long(error.used_bytes),
+        reserved_bytes=Long(error.reserved_bytes),
+        requested_bytes=Long(error.requested_bytes),
+    )
+
+
 async def request_upload(
     info: strawberry.Info[Context, None],
     input: Annotated[RequestUploadInput, strawberry.argument(description="The file to upload.")],
@@ -37,13 +48,7 @@ async def request_upload(
     except validation.InvalidInput as error:
         return ValidationError.of(error.problems)
     except QuotaExceeded as error:
-        return QuotaExceededError(
-            message=str(error),
-            limit_bytes=Long(error.limit_bytes),
-            used_bytes=Long(error.used_bytes),
-            reserved_bytes=Long(error.reserved_bytes),
-            requested_bytes=Long(error.requested_bytes),
-        )
+        return quota_exceeded(error)
     except RaceLost as error:
         raise Conflict(str(error)) from None
     return UploadForm(

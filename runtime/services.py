@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from adapters.metrics import Metrics
     from adapters.pubsub import BroadcastPubSub, EventSource, Publisher
     from adapters.queue import Queue
-    from adapters.ratelimits import AuthLimits
+    from adapters.ratelimits import AuthLimits, RequestLimits
     from adapters.s3 import ObjectStore
     from adapters.search.base import SearchBackend
     from adapters.search.tantivy_index import TantivyIndex
@@ -56,6 +56,7 @@ class Services:
     #: The password hashing pool, the sign-in attempt counts and the WebSocket connection counts.
     hashing: Hashing
     auth_limits: AuthLimits
+    request_limits: RequestLimits
     connections: ConnectionSlots
     #: Sends the messages a change put in the outbox once it has committed (``runtime.outbox``).
     outbox: Outbox
@@ -98,7 +99,10 @@ def provision(settings: Settings, target: AwsTarget) -> list[str]:
 
     created = tables.create_tables()
     S3ObjectStore(target, settings.bucket).ensure_bucket(
-        settings.cors_origins, expiring_prefix=keys.STAGING_PREFIX, expiry_days=settings.staging_days
+        settings.cors_origins,
+        expiring_prefix=keys.STAGING_PREFIX,
+        expiry_days=settings.staging_days,
+        abort_multipart_days=-(-settings.multipart_upload_seconds // 86400),  # whole days, rounded up
     )
     created.append(f"bucket {settings.bucket}")
     created.extend(
@@ -176,7 +180,7 @@ def open_runtime(
     from adapters.mail import SesMailer
     from adapters.pubsub import BroadcastPubSub
     from adapters.queue import QUEUES, SqsQueue
-    from adapters.ratelimits import AuthLimits
+    from adapters.ratelimits import AuthLimits, RequestLimits
     from adapters.s3 import S3ObjectStore
     from runtime.outbox import Outbox
 
@@ -212,6 +216,10 @@ def open_runtime(
             metrics = Metrics(window=settings.cloudwatch_namespace is not None)
             metrics.watch_queues(queues)
         blocking = Blocking(settings.blocking_threads)
+        redis_pool = {
+            "redis_connections": settings.redis_connections,
+            "redis_wait_seconds": settings.redis_wait_seconds,
+        }
         services = Services(
             settings=settings,
             objects=S3ObjectStore(target, settings.bucket),
@@ -230,8 +238,12 @@ def open_runtime(
                 per_ip=settings.auth_attempts_per_ip,
                 per_email=settings.auth_attempts_per_email,
                 window_seconds=settings.auth_window_seconds,
+                **redis_pool,
             ),
-            connections=connection_slots(settings.pubsub_url, settings.ws_connections_per_account),
+            request_limits=RequestLimits(
+                settings.pubsub_url, settings.requests_per_account, settings.requests_window_seconds, **redis_pool
+            ),
+            connections=connection_slots(settings.pubsub_url, settings.ws_connections_per_account, **redis_pool),
             outbox=Outbox(blocking, queues, settings.outbox_remove_seconds),
         )
         reporter = None

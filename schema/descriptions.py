@@ -29,6 +29,12 @@ def values(settings: Settings) -> dict[str, str]:
         "upload_form_seconds": str(settings.upload_form_seconds),
         "download_url_lifetime": lifetime(settings.download_url_seconds),
         "plan_race_attempts": str(settings.plan_race_attempts),
+        "requests_per_account": f"{settings.requests_per_account:,}",
+        "requests_window": lifetime(settings.requests_window_seconds),
+        "multipart_part_bytes": str(settings.multipart_part_bytes),
+        "multipart_sign_max_parts": str(settings.multipart_sign_max_parts),
+        "multipart_part_url_seconds": str(settings.multipart_part_url_seconds),
+        "multipart_upload_seconds": str(settings.multipart_upload_seconds),
     }
 
 

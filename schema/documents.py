@@ -42,7 +42,10 @@ class Document:
     tags: list[str] = strawberry.field(description="Tags, in the order given.")
     description: str = strawberry.field(description="Free text description (may be empty).")
     checksum: str | None = strawberry.field(
-        description="MD5 of the stored bytes, hex (the S3 ETag of the single-part upload); null until completed."
+        description=(
+            "S3's ETag of the stored bytes: their MD5, hex, for a form's upload; for a multipart upload, the MD5 "
+            "of the parts' MD5s followed by `-` and the number of parts. Null until completed."
+        )
     )
     content_hash: str | None = strawberry.field(
         description=(

@@ -117,3 +117,20 @@ class Conflict(CodedError):
     it was made, and the same request a moment later may succeed."""
 
     code = "CONFLICT"
+
+
+class TooManyRequests(CodedError):
+    """The account sent more operations than its window allows (``adapters.ratelimits.RequestLimits``):
+    ``extensions.retryAfterSeconds`` says when to try again; ``extensions.limit`` names the setting
+    and ``extensions.allowed`` its value, as ``LIMIT_EXCEEDED`` does."""
+
+    code = "RATE_LIMITED"
+
+    def __init__(self, message: str, retry_after_seconds: int, allowed: int) -> None:
+        super().__init__(message)
+        self.extensions = {
+            **(self.extensions or {}),
+            "retryAfterSeconds": retry_after_seconds,
+            "limit": "DOCSTORE_REQUESTS_PER_ACCOUNT",
+            "allowed": allowed,
+        }

@@ -16,16 +16,24 @@ from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from access.regions import AnswersWrongRegion
 from events.channels import DEFAULT_BUFFER
-from resolvers import accounts, dashboard, documents, plans, search, uploads
+from resolvers import accounts, dashboard, documents, multipart, plans, search, uploads
 from resolvers.limits import OperationLimits
 from resolvers.observability import OperationMetrics
 from resolvers.operations import NamedOperation
+from resolvers.throttle import AccountRequests
 from schema import descriptions
 from schema.accounts import Account, SignInResult, SignOutPayload, SignUpResult
 from schema.dashboard import Dashboard
 from schema.documents import DeleteDocumentResult, Document, DocumentConnection, UpdateDocumentResult
 from schema.errors import CodedError
 from schema.events import DocumentEvent, QuotaEvent
+from schema.multipart import (
+    AbortUploadResult,
+    CompleteMultipartUploadResult,
+    RequestMultipartUploadResult,
+    SignUploadPartsResult,
+    UploadedPart,
+)
 from schema.plans import UpgradePlanResult
 from schema.scalars import SCALARS
 from schema.search import SearchResult
@@ -49,7 +57,10 @@ log = logging.getLogger("docstore.graphql")
         "Every operation (query, mutation or subscription) is measured before it runs: one over a limit "
         "(its size, tokens, fields with fragments expanded, fields times page sizes, depth, aliases, "
         "directives or values in its variables) gets `LIMIT_EXCEEDED`, with `extensions.limit` naming "
-        "the setting and `extensions.allowed` its value."
+        "the setting and `extensions.allowed` its value. A signed-in account may send $requests_per_account "
+        "operations every $requests_window (DOCSTORE_REQUESTS_PER_ACCOUNT, over HTTP and WebSocket "
+        "together); past that, an operation gets `RATE_LIMITED` with `extensions.retryAfterSeconds` "
+        "(over HTTP, status 429 with `Retry-After`), and nothing of it runs."
     )
 )
 class Query:
@@ -80,6 +91,14 @@ class Query:
             "as `documents` does."
         ),
         extensions=[AnswersWrongRegion()],
+    )
+    uploaded_parts: list[UploadedPart] = strawberry.field(
+        resolver=multipart.uploaded_parts,
+        description=(
+            "The parts S3 holds for one of your multipart uploads in progress, by number, to resume an upload: "
+            "send only the parts missing (or of the wrong size). `NOT_FOUND` for an id that is not a multipart "
+            "upload of yours in progress (completed, aborted, or another account's)."
+        ),
     )
     dashboard: Dashboard = strawberry.field(
         resolver=dashboard.dashboard,
@@ -140,6 +159,44 @@ class Mutation:
             "form can write), check it and count it. A file the form posts after this changes nothing: "
             "the document keeps the file counted here, and the later one is deleted once the form expires. "
             "Safe to repeat: a second call returns the same document."
+        ),
+    )
+    request_multipart_upload: RequestMultipartUploadResult = strawberry.mutation(
+        resolver=multipart.request_multipart_upload,
+        extensions=[AnswersWrongRegion()],
+        description=(
+            "For a large file: reserve room for it and start an S3 multipart upload, whose parts go straight to "
+            "S3, in parallel if you like (`signUploadParts`, then a PUT per part), then `completeMultipartUpload`: "
+            "S3 assembles the parts, never this API. Any size up to the plan's quota. Not completed within "
+            "${multipart_upload_seconds} seconds, it is aborted and its reservation released."
+        ),
+    )
+    sign_upload_parts: SignUploadPartsResult = strawberry.mutation(
+        resolver=multipart.sign_upload_parts,
+        extensions=[AnswersWrongRegion()],
+        description=(
+            "A presigned PUT URL for each part named of a multipart upload in progress "
+            "(valid ${multipart_part_url_seconds} s). Ask again for parts whose URL expired or whose PUT failed."
+        ),
+    )
+    complete_multipart_upload: CompleteMultipartUploadResult = strawberry.mutation(
+        resolver=multipart.complete_multipart_upload,
+        extensions=[AnswersWrongRegion()],
+        description=(
+            "After every part's PUT succeeded: check the parts against what S3 holds (each but the last exactly "
+            "`partSize` bytes, adding up to the declared size, with the ETags named), have S3 assemble them, and "
+            "count the file, as `completeUpload` does. Parts that do not match reject the upload: S3's upload is "
+            "aborted and the reservation released. Once completed, the part URLs can change nothing. Safe to "
+            "repeat: a second call returns the same document."
+        ),
+    )
+    abort_upload: AbortUploadResult = strawberry.mutation(
+        resolver=multipart.abort_upload,
+        extensions=[AnswersWrongRegion()],
+        description=(
+            "Abort a multipart upload in progress: S3 deletes its parts, its reservation is released and it is "
+            "forgotten. A completed upload is a document: delete it with `deleteDocument` (which also cancels a "
+            "form's upload)."
         ),
     )
     update_document: UpdateDocumentResult = strawberry.mutation(
@@ -230,6 +287,7 @@ def build_schema(settings: Settings) -> DocStoreSchema:
         extensions=[
             # Factories, not instances: an extension holds per-request state. The limits' cache of
             # parsed and validated operations lives at module level, so every request shares it.
+            AccountRequests,
             OperationLimits,
             NamedOperation,
             functools.partial(MaskErrors, should_mask_error=should_mask),

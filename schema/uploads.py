@@ -74,6 +74,17 @@ class UploadRejectionReason(Enum):
     MISSING_OBJECT = strawberry.enum_value("MISSING_OBJECT", description="No file had arrived at S3.")
     TOO_LARGE = strawberry.enum_value("TOO_LARGE", description="The file is larger than the size declared.")
     OVER_QUOTA = strawberry.enum_value("OVER_QUOTA", description="Counting the file would pass the plan's limit.")
+    PARTS_MISMATCH = strawberry.enum_value(
+        "PARTS_MISMATCH",
+        description=(
+            "A multipart upload's completion named parts that are not the upload's: a part missing, unknown to S3, "
+            "with another ETag, or smaller than `partSize` (but the last)."
+        ),
+    )
+    EXPIRED = strawberry.enum_value(
+        "EXPIRED", description="A multipart upload was not completed in time and was aborted."
+    )
+    CANCELLED = strawberry.enum_value("CANCELLED", description="The upload was cancelled by its owner.")
 
 
 @strawberry.type(description="No upload with that id in this account.")

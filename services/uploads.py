@@ -18,16 +18,18 @@ from typing import TYPE_CHECKING
 
 from ulid import ULID
 
-from domain.documents import DocumentStatus
+from adapters.s3 import MultipartRefused
+from domain.documents import STORED, DocumentStatus
 from events.envelope import Event, EventType
 from models import accounts, documents, keys, outbox, retries, uploads
 from models.base import utcnow
 from models.documents import CANCELLED
-from models.errors import DocumentNotFound, UploadRejected
+from models.errors import DocumentNotFound, UploadCompleted, UploadRejected
 from models.retries import Conflict, Race
 from services import validation
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
     from datetime import datetime
 
     from adapters.s3 import ObjectInfo, ObjectStore
@@ -131,6 +133,7 @@ def complete(
     *,
     plan: Plan | None = None,
     messages: list[outbox.Pending] | None = None,
+    parts: Sequence[tuple[int, str]] | None = None,
 ) -> Document:
     """Check the real object and count it: the document is ``PROCESSING`` with its real size and
     checksum, and an ``upload.completed`` message in the outbox (in the same transaction) tells the
@@ -148,6 +151,17 @@ def complete(
     stored. An upload whose form was signed before staging keys (its record names its final
     key) is counted in place.
 
+    A multipart upload (its record has an ``upload_id``) is completed with the ``parts`` the
+    client names, (number, ETag) in order: they must be exactly the parts S3 lists for the
+    upload (ListParts), each but the last ``part_size`` bytes, adding up to the declared size;
+    then S3 assembles them at the record's key (CompleteMultipartUpload, no copy: the parts were
+    put to that key, which no one else writes), and the assembled object is what is checked and
+    counted. Once assembled the upload id is gone, so a part URL used again is refused by S3 and
+    can change nothing stored. Parts that do not match reject the upload (``PARTS_MISMATCH``, or
+    ``TOO_LARGE`` for a part larger than its share): S3's upload is aborted, the reservation
+    released. A form's upload named with ``parts``, or a multipart one without, is
+    :class:`DocumentNotFound`: each completes through its own mutation.
+
     A second call returns the same document and writes no message: the first one's is in the
     outbox until SQS has it. A missing object, one larger than declared, or
     usage past the plan's limit rejects the upload (:class:`UploadRejected`): the reservation is
@@ -155,7 +169,7 @@ def complete(
     """
     made: list[str] = []
     try:
-        record = _settle(store, owner_id, document_id, now, plan, messages, made)
+        record = _settle(store, owner_id, document_id, now, plan, messages, made, parts)
     except (UploadRejected, DocumentNotFound):
         _discard(store, made, kept=None)  # a rejected or vanished upload keeps no copy
         raise
@@ -174,8 +188,9 @@ def _settle(
     plan: Plan | None,
     messages: list[outbox.Pending] | None,
     made: list[str],
+    parts: Sequence[tuple[int, str]] | None = None,
 ) -> Document:
-    """:func:`complete`'s work; every copy it makes is added to ``made``."""
+    """:func:`complete`'s work; every copy (or assembled object) it makes is added to ``made``."""
     known_plan = plan
 
     def rejected(document: Document, reason: str) -> Document:
@@ -188,15 +203,28 @@ def _settle(
     def attempt(_: int) -> Document:
         nonlocal known_plan, now
         document = uploads.settled(owner_id, document_id)
+        if (document.upload_id is None) != (parts is None):
+            raise DocumentNotFound(document_id)
         if document.status != DocumentStatus.PENDING_UPLOAD:
             return document
-        stored, info = _copy_posted(store, document)
-        if stored != document.object_key:
-            made.append(stored)
+        if parts is None:
+            stored, info = _copy_posted(store, document)
+            if stored != document.object_key:
+                made.append(stored)
+        else:
+            stored = document.object_key
+            try:
+                info = _assemble(store, document, parts)
+            except _PartsRefused as refusal:
+                return rejected(document, refusal.reason)
+            if info is not None:
+                made.append(stored)
         if info is None:
             return rejected(document, uploads.MISSING_OBJECT)
         if info.size > document.declared_size:
             return rejected(document, uploads.TOO_LARGE)
+        if parts is not None and info.size != document.declared_size:
+            return rejected(document, uploads.PARTS_MISMATCH)  # S3 assembled other parts than those checked
         if known_plan is None:
             known_plan = accounts.get(owner_id).plan
         now = now or utcnow()
@@ -225,6 +253,58 @@ def _copy_posted(store: ObjectStore, document: Document) -> tuple[str, ObjectInf
     return stored, store.copy(document.object_key, stored)
 
 
+class _PartsRefused(Exception):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def part_count(document: Document) -> int:
+    """How many parts a multipart upload has: its declared size in parts of its part size."""
+    return -(-int(document.declared_size) // int(document.part_size or 1))
+
+
+def _assemble(store: ObjectStore, document: Document, parts: Sequence[tuple[int, str]]) -> ObjectInfo | None:
+    """Have S3 assemble a multipart upload from ``parts`` once they are checked against what S3
+    holds; what the object holds (None: no upload and no object, it was aborted).
+    :class:`_PartsRefused` when the parts are not the upload's."""
+    key, upload_id = document.object_key, str(document.upload_id)
+    uploaded = store.list_parts(key, upload_id)
+    if uploaded is None:
+        return store.head(key)  # assembled already, by an earlier attempt or a racing completion
+    refusal = _parts_refusal(document, {part.number: (part.etag, part.size) for part in uploaded}, parts)
+    if refusal is not None:
+        raise _PartsRefused(refusal)
+    try:
+        info = store.complete_multipart(key, upload_id, parts)
+    except MultipartRefused:
+        # A part put again since ListParts: its ETag is not the one named any more.
+        raise _PartsRefused(uploads.PARTS_MISMATCH) from None
+    return info if info is not None else store.head(key)
+
+
+def _parts_refusal(
+    document: Document, uploaded: dict[int, tuple[str, int]], parts: Sequence[tuple[int, str]]
+) -> str | None:
+    """Why ``parts`` cannot make the upload, if they cannot: a part larger than its share of the
+    declared size is ``TOO_LARGE``; a part missing, unknown to S3, with another ETag or smaller
+    than its share is ``PARTS_MISMATCH``."""
+    size, part_size = int(document.declared_size), int(document.part_size or 1)
+    count = part_count(document)
+
+    def share(number: int) -> int:
+        return part_size if number < count else size - part_size * (count - 1)
+
+    if any(held > share(number) for number, (_, held) in uploaded.items()):
+        return uploads.TOO_LARGE
+    if [number for number, _ in parts] != list(range(1, count + 1)):
+        return uploads.PARTS_MISMATCH
+    for number, etag in parts:
+        if uploaded.get(number) != (etag, share(number)):
+            return uploads.PARTS_MISMATCH
+    return None
+
+
 def _discard(store: ObjectStore, made: list[str], *, kept: str | None) -> None:
     """Delete the copies :func:`complete` made, but the one the record names (``kept``)."""
     for key in made:
@@ -232,12 +312,25 @@ def _discard(store: ObjectStore, made: list[str], *, kept: str | None) -> None:
             _delete_object(store, key)
 
 
-def _reject(store: ObjectStore, document: Document, reason: str, now: datetime | None = None) -> None:
-    """Release the reservation and mark the upload ``REJECTED``, then delete whatever arrived
-    (unless someone else settled it meanwhile). An object that lands later, or a delete that
-    fails here, is the sweeper's once the form has expired."""
-    if uploads.reject(document, reason, now):
-        _delete_object(store, document.object_key)
+def _reject(store: ObjectStore, document: Document, reason: str, now: datetime | None = None) -> bool:
+    """Release the reservation and mark the upload ``REJECTED``, then abort its multipart upload
+    and delete whatever arrived (unless someone else settled it meanwhile: False). An object that
+    lands later, or a delete that fails here, is the sweeper's once the form has expired (and a
+    multipart upload left open the bucket's lifecycle rule's)."""
+    if not uploads.reject(document, reason, now):
+        return False
+    _abort_multipart(store, document)
+    _delete_object(store, document.object_key)
+    return True
+
+
+def _abort_multipart(store: ObjectStore, document: Document) -> None:
+    if document.upload_id is None:
+        return
+    try:
+        store.abort_multipart(document.object_key, document.upload_id)
+    except Exception:
+        log.exception("could not abort the multipart upload of %s now", document.document_id)
 
 
 def _delete_object(store: ObjectStore, key: str) -> None:
@@ -260,6 +353,32 @@ def cancel(store: ObjectStore, document: Document, now: datetime | None = None) 
     return uploads.forget_rejected(document)
 
 
+def abort(store: ObjectStore, owner_id: str, document_id: str, now: datetime | None = None) -> int:
+    """The owner aborts a multipart upload: the reservation is released, S3's upload aborted (its
+    parts freed; a part URL used again is refused) and the record deleted. The bytes it held.
+
+    An upload the sweeper or a completion rejected is forgotten the same way (0 bytes).
+    :class:`UploadCompleted` when it was completed; :class:`DocumentNotFound` for an unknown,
+    foreign or aborted id, or a form's upload (``deleteDocument`` cancels those).
+    """
+    while True:
+        document = uploads.read(owner_id, document_id)
+        if document is None or document.upload_id is None or not document.visible:
+            raise DocumentNotFound(document_id)
+        if document.status in STORED:
+            raise UploadCompleted(document_id, document.status.value)
+        held = 0
+        if document.status == DocumentStatus.PENDING_UPLOAD:
+            if not uploads.reject(document, CANCELLED, now):
+                continue  # completed or rejected meanwhile: look again
+            held = int(document.declared_size)
+        # Nothing can arrive once S3's upload is aborted, so nothing is left for the sweeper.
+        store.abort_multipart(document.object_key, document.upload_id)
+        store.delete(document.object_key)
+        documents.delete_record(document, status=DocumentStatus.REJECTED)
+        return held
+
+
 def sweep(
     store: ObjectStore,
     owner_id: str,
@@ -273,6 +392,9 @@ def sweep(
     if document is None:
         return "gone"
     if document.status == DocumentStatus.PENDING_UPLOAD:
+        if document.upload_id is not None:
+            # Left incomplete for DOCSTORE_MULTIPART_UPLOAD_SECONDS: aborted, as the lifecycle rule does.
+            return f"rejected:{uploads.EXPIRED}" if _reject(store, document, uploads.EXPIRED, now) else "settled"
         try:
             complete(store, owner_id, document_id, now, messages=messages)
         except UploadRejected as rejection:
@@ -281,6 +403,8 @@ def sweep(
             _delete_object(store, document.object_key)  # copied; the form has expired
         return "completed"
     if document.status == DocumentStatus.REJECTED:
+        if document.upload_id is not None:
+            store.abort_multipart(document.object_key, document.upload_id)
         store.delete(document.object_key)
         # A completion that stopped between its copy and its write may have left the copy.
         store.delete_prefix(keys.document_prefix(owner_id, document_id))

@@ -35,6 +35,11 @@ MAX_DESCRIPTION_CHARS = 1000
 #: S3 refuses more than 2 KB of user metadata on an object.
 MAX_METADATA_BYTES = 2048
 MAX_UPLOAD_BYTES = 5 * 1024**3
+#: S3's largest object, which a multipart upload may reach (within the plan's quota), in at most
+#: 10,000 parts of at least 5 MiB each but the last.
+MAX_MULTIPART_BYTES = 5 * 1024**4
+MAX_PARTS = 10_000
+MIB = 1024**2
 MIN_PASSWORD_CHARS = 8
 MAX_PASSWORD_CHARS = 256
 DOCUMENT_ID = re.compile(r"[0-9A-HJKMNP-TV-Z]{26}")
@@ -182,6 +187,53 @@ def size(raw: int) -> int:
     return raw
 
 
+def multipart_size(raw: int) -> int:
+    if raw < 1:
+        raise invalid("size", "The size must be at least 1 byte.")
+    if raw > MAX_MULTIPART_BYTES:
+        raise invalid("size", f"One multipart upload may have at most {MAX_MULTIPART_BYTES} bytes (5 TiB, S3's limit).")
+    return raw
+
+
+def part_size(size: int, configured: int) -> int:
+    """The part size of a multipart upload of ``size`` bytes: the configured one, or larger when
+    the file would need more than S3's 10,000 parts, in whole MiB."""
+    wanted = max(configured, -(-size // MAX_PARTS))
+    return -(-wanted // MIB) * MIB
+
+
+def part_numbers(raw: Sequence[int], part_count: int, maximum: int) -> list[int]:
+    """Distinct part numbers of an upload of ``part_count`` parts, at most ``maximum`` of them."""
+    if not raw:
+        raise invalid("partNumbers", "Name at least one part number.")
+    if len(raw) > maximum:
+        raise invalid("partNumbers", f"At most {maximum} part numbers per call, not {len(raw)}.")
+    wrong = [number for number in raw if not 1 <= number <= part_count]
+    if wrong:
+        raise invalid("partNumbers", f"Part numbers go from 1 to {part_count}; {wrong[0]} is not one of them.")
+    return list(dict.fromkeys(raw))
+
+
+def completed_parts(raw: Sequence[RawPart], part_count: int) -> list[tuple[int, str]]:
+    """The parts a completion names, as (number, ETag) in order: one each, numbers in range. Whether
+    they are the upload's parts is for S3's answer (``services.uploads``) to say."""
+    if not raw:
+        raise invalid("parts", "Name the upload's parts.")
+    if len(raw) > part_count:
+        raise invalid("parts", f"The upload has {part_count} parts; {len(raw)} were named.")
+    named: dict[int, str] = {}
+    for part in raw:
+        if not 1 <= part.number <= part_count:
+            raise invalid("parts", f"Part numbers go from 1 to {part_count}; {part.number} is not one of them.")
+        if part.number in named:
+            raise invalid("parts", f"Part {part.number} is named twice.")
+        etag = part.etag.strip().strip('"')
+        if not etag or len(etag) > 100 or not etag.isascii():
+            raise invalid("parts", f"Part {part.number} needs the ETag S3 answered for it.")
+        named[part.number] = etag
+    return sorted(named.items())
+
+
 def redirect_url(raw: str | None, allowed_origins: Sequence[str]) -> str | None:
     if raw is None:
         return None
@@ -267,6 +319,24 @@ def upload(raw: RawUpload, allowed_origins: Sequence[str]) -> Upload:
 
 
 @dataclass(frozen=True)
+class MultipartUpload:
+    filename: str
+    content_type: str
+    size: int
+
+
+def multipart_upload(raw: RawMultipartUpload) -> MultipartUpload:
+    """A file about to be uploaded in parts, its fields checked in the order
+    ``RequestMultipartUploadInput`` has them."""
+    checks = Checks()
+    name = checks(filename, "", raw.filename)
+    kind = checks(content_type, "", raw.content_type)
+    declared = checks(multipart_size, 0, raw.size)
+    checks.done()
+    return MultipartUpload(name, kind, declared)
+
+
+@dataclass(frozen=True)
 class Changes:
     """What ``updateDocument`` changes; ``None`` leaves a field as it is."""
 
@@ -347,3 +417,23 @@ class RawFilter(Protocol):
     def updated_before(self) -> datetime | None: ...
     @property
     def status(self) -> DocumentStatus | None: ...
+
+
+class RawMultipartUpload(Protocol):
+    """A multipart upload as asked for (``RequestMultipartUploadInput`` has these fields)."""
+
+    @property
+    def filename(self) -> str: ...
+    @property
+    def content_type(self) -> str: ...
+    @property
+    def size(self) -> int: ...
+
+
+class RawPart(Protocol):
+    """One part a completion names (``CompletedPartInput``)."""
+
+    @property
+    def number(self) -> int: ...
+    @property
+    def etag(self) -> str: ...

@@ -7,26 +7,31 @@ import os
 import shutil
 import threading
 import time
+import uuid
 from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pytest
 import uvicorn
 from moto.core import DEFAULT_ACCOUNT_ID
+from ulid import ULID
 
 from adapters import moto_state
 from adapters.aws import AwsTarget
 from adapters.local_aws import EmbeddedAws
 from adapters.local_redis import redis_server
-from adapters.queue import QUEUES
 from adapters.s3 import S3ObjectStore
 from models import keys, tables
 from runtime.services import provision
 from server import create_app, server_options
 from settings import Settings
 from tests import serving
-from tests.client import Api, User
+from tests.client import Api, User, post_form
+
+if TYPE_CHECKING:
+    from models.accounts import Account
+    from models.documents import Document
 
 # Tests talk to moto only; make sure nothing can reach real AWS with real credentials.
 for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
@@ -34,7 +39,7 @@ for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
 os.environ["AWS_ACCESS_KEY_ID"] = "testing"
 os.environ["AWS_SECRET_ACCESS_KEY"] = "testing"
 os.environ["AWS_DEFAULT_REGION"] = "us-west-2"
-# SQS allows one PurgeQueue a minute; the session's moto lets `quiet_queues` purge before each test.
+# SQS allows one PurgeQueue a minute; the session's moto lets tests purge their own queues between tests.
 os.environ["MOTO_SQS_ENFORCE_STRICT_QUEUE_PURGE_BEHAVIOUR"] = "false"
 
 APP_ORIGIN = "https://app.example.com"
@@ -217,6 +222,30 @@ def staged(store: S3ObjectStore, owner_id: str) -> dict[str, bytes]:
     }
 
 
+def stored(store: S3ObjectStore, account: Account, content: bytes, content_type: str, name: str = "file") -> Document:
+    """A document whose upload was completed through the models and the use case, with no queue
+    message: PROCESSING, its bytes posted through a signed form and counted in the account."""
+    from models import uploads
+    from services import uploads as upload_files
+
+    record = uploads.start(
+        account,
+        document_id=str(ULID()),
+        name=name,
+        content_type=content_type,
+        size=len(content),
+        tags=[],
+        description="",
+        form_seconds=90,
+        sweep_grace_seconds=30,
+    )
+    post = store.upload_post(
+        record.object_key, content_type=content_type, max_bytes=len(content), metadata={}, expires_in=90
+    )
+    post_form({"url": post.url, "fields": [{"name": k, "value": v} for k, v in post.fields.items()]}, content)
+    return upload_files.complete(store, account.id, record.document_id)
+
+
 def documents_of(owner_id: str) -> list[Any]:
     from models.documents import Document
 
@@ -235,29 +264,20 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture
-def quiet_queues(settings: Settings, target: AwsTarget) -> None:
-    """Let the session's workers finish what they hold, then drop what earlier tests left queued.
+def own_tables(target: AwsTarget) -> Iterator[str]:
+    """This test's own DynamoDB tables, fresh and empty: the test's thread (and the tasks and worker
+    threads it starts) reads and writes ``{prefix}-{name}`` (``models.tables.isolated``), while the
+    session's live server and its workers, in other threads of this process, keep the session's.
 
-    The dashboard counters are shared by the whole session, and the live server's workers keep
-    acting on earlier tests' leftovers: an upload form posted but never completed is completed by
-    its delayed ``upload.started`` message two minutes later, and counted then. A test that compares
-    those counters before and after its own actions uses this, so only its actions move them.
-    Messages earlier tests left in the outbox (changes made straight through ``models``, which no
-    request sent at once) are dropped too: the relay would send them a few seconds later.
-    """
-    clear_outbox()
-    client = target.client("sqs")
-    for name in QUEUES:
+    The dashboard counters are shared by everything that uses a set of tables, and the live
+    server's workers act on earlier tests' leftovers at any time (a form posted but never completed
+    is completed by its delayed ``upload.started`` message minutes later). A test that compares
+    counters before and after its own actions uses this, so only its actions can move them.
+    Gives the prefix; the tables are deleted afterwards."""
+    prefix = f"own-{uuid.uuid4().hex[:12]}"
+    with tables.isolated(prefix):
         try:
-            url = client.get_queue_url(QueueName=f"{settings.table_prefix}-{name}")["QueueUrl"]
-        except client.exceptions.QueueDoesNotExist:
-            continue  # no runtime has started yet: nothing can be in flight
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            attributes = client.get_queue_attributes(
-                QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
-            )["Attributes"]
-            if attributes == {"ApproximateNumberOfMessages": "0", "ApproximateNumberOfMessagesNotVisible": "0"}:
-                break
-            time.sleep(0.05)
-        client.purge_queue(QueueUrl=url)
+            yield prefix
+        finally:
+            for model in tables.TABLES:
+                model.delete_table()

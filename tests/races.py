@@ -7,11 +7,13 @@ the write's conditions fail as they would in a real race. Hooked where botocore 
 
 from __future__ import annotations
 
+import contextvars
 import json
 import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
@@ -19,6 +21,17 @@ from domain.plans import Plan
 from models import accounts, plans, retries
 from models.accounts import Account
 from models.base import transaction_connection
+
+T = TypeVar("T")
+
+
+class ContextPool(ThreadPoolExecutor):
+    """A thread pool whose jobs run in a copy of the submitting thread's context, as
+    ``asyncio.to_thread`` and anyio's threads do: a test's own tables (``own_tables``) are its
+    threads' too."""
+
+    def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
+        return super().submit(contextvars.copy_context().run, fn, *args, **kwargs)
 
 
 @pytest.fixture

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import io
 import os
+import zipfile
 
 import httpx
 
+from tests import serving
 from tests.client import Api, User, post_form
 from tests.conftest import documents_of, objects_under
 from tests.domain.test_content_hash import independent
@@ -136,3 +140,78 @@ def test_a_file_of_several_blocks_reads_with_the_content_hash_a_client_computes(
 
     assert fetched["contentHash"] == independent(content) == independent(downloaded)
     assert fetched["contentHash"] != hashlib.sha256(content).hexdigest()
+
+
+def test_a_multipart_upload_of_several_mib_in_parallel_parts_against_docstore_serve(tmp_path) -> None:
+    # The embedded default, with parts of S3's smallest size so that 12 MiB make three parts.
+    served = serving.start(
+        "serve",
+        env=serving.clean_env(DOCSTORE_LOG_FORMAT="text", DOCSTORE_MULTIPART_PART_BYTES=str(5 * 1024 * 1024)),
+        data_dir=tmp_path / "data",
+        timeout=120,
+    )
+    try:
+        api = Api(served.url)
+        user = api.sign_up()
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
+            archive.writestr("random.bin", os.urandom(12 * 1024 * 1024))
+        content = buffer.getvalue()
+
+        started = api.data(
+            "RequestMultipartUpload",
+            {"input": {"filename": "random.zip", "contentType": "application/zip", "size": len(content)}},
+            user.token,
+        )["requestMultipartUpload"]
+        assert (started["partSize"], started["partCount"]) == (5 * 1024 * 1024, 3)
+        size = started["partSize"]
+        signed = api.data(
+            "SignUploadParts",
+            {"input": {"documentId": started["documentId"], "partNumbers": [1, 2, 3]}},
+            user.token,
+        )["signUploadParts"]
+
+        async def put_all() -> list[dict[str, object]]:
+            async with httpx.AsyncClient(timeout=120) as client:
+
+                async def put(part: dict[str, object]) -> dict[str, object]:
+                    number = int(str(part["number"]))
+                    body = content[(number - 1) * size : number * size]
+                    response = await client.put(str(part["url"]), content=body)
+                    assert response.status_code == 200, response.text
+                    return {"number": number, "etag": response.headers["ETag"]}
+
+                return list(await asyncio.gather(*(put(part) for part in signed["parts"])))
+
+        parts = asyncio.run(put_all())
+        listed = api.data("UploadedParts", {"documentId": started["documentId"]}, user.token)["uploadedParts"]
+        assert [(part["number"], part["size"]) for part in listed] == [
+            (1, size),
+            (2, size),
+            (3, len(content) - 2 * size),
+        ]
+        completed = api.data(
+            "CompleteMultipartUpload",
+            {"input": {"documentId": started["documentId"], "parts": parts}},
+            user.token,
+        )["completeMultipartUpload"]
+        assert (completed["__typename"], completed["status"], completed["size"]) == (
+            "Document",
+            "PROCESSING",
+            len(content),
+        )
+
+        ready = api.settled(user, started["documentId"], timeout=120)
+
+        assert (ready["status"], ready["size"]) == ("READY", len(content))
+        # Parts of 5 MiB, blocks of 4 MiB: the hash is of the assembled bytes, however they were cut.
+        assert ready["contentHash"] == independent(content)
+        assert httpx.get(ready["downloadUrl"], timeout=120).content == content
+        assert api.usage(user) == {
+            "usedBytes": len(content),
+            "reservedBytes": 0,
+            "limitBytes": 5 * 1024**3,
+            "documentCount": 1,
+        }
+    finally:
+        served.stop()

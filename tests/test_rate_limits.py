@@ -14,13 +14,15 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
+import httpx
 import pytest
 from argon2 import PasswordHasher
 
-from adapters.ratelimits import AuthLimits, RateLimited
+from adapters.connection_slots import RedisConnectionSlots
+from adapters.ratelimits import AuthLimits, RateLimited, RequestLimits
 from models import accounts, sessions
-from tests.client import PASSWORD, Api, User
-from tests.conftest import LiveServer
+from tests.client import PASSWORD, Api, User, operation
+from tests.conftest import LiveServer, documents_of
 from tests.subscriptions.conftest import bearer, open_socket
 
 if TYPE_CHECKING:
@@ -385,3 +387,143 @@ def test_sign_in_attempts_are_counted_across_servers_sharing_redis(
     assert refused["__typename"] == "RateLimitedError"
     assert "DOCSTORE_AUTH_ATTEMPTS_PER_EMAIL" in refused["message"]
     assert sessions_of(owner.id) == 1
+
+
+@pytest.fixture(scope="module")
+def budgeted(settings: Settings, target: Any) -> Iterator[LiveServer]:
+    """A server allowing 3 operations an account an hour."""
+    server = LiveServer(
+        settings.with_overrides(run_workers=False, requests_per_account=3, requests_window_seconds=3600)
+    )
+    server.start()
+    yield server
+    server.stop()
+
+
+def post(server: LiveServer, name: str, variables: dict[str, Any] | None, token: str) -> Any:
+    return httpx.post(
+        f"{server.url}/graphql",
+        json={"query": operation(name), "operationName": name, "variables": variables or {}},
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=60,
+    )
+
+
+def test_operations_over_the_account_budget_answer_429_and_run_nothing(
+    budgeted: LiveServer, settings: Settings
+) -> None:
+    budgeted.call(budgeted.app.state.services.request_limits.reset())
+    owner, bystander = stored_user(settings), stored_user(settings)
+    assert [post(budgeted, "Me", None, owner.token).status_code for _ in range(3)] == [200, 200, 200]
+    upload = {"input": {"filename": "over.txt", "contentType": "text/plain", "size": 10}}
+
+    refused = post(budgeted, "RequestUpload", upload, owner.token)
+
+    assert refused.status_code == 429
+    body = refused.json()
+    assert body.keys() == {"data", "errors"}
+    assert body["data"] is None
+    (error,) = body["errors"]
+    retry = error["extensions"]["retryAfterSeconds"]
+    # The sliding window counter frees a slot by the end of the current fixed window at the latest.
+    assert 1 <= retry <= 3600
+    assert refused.headers["retry-after"] == str(retry)
+    assert error["extensions"] == {
+        "code": "RATE_LIMITED",
+        "retryAfterSeconds": retry,
+        "limit": "DOCSTORE_REQUESTS_PER_ACCOUNT",
+        "allowed": 3,
+    }
+    assert error["message"] == (
+        "Too many requests for this account: at most 3 every 3600 seconds (DOCSTORE_REQUESTS_PER_ACCOUNT). "
+        f"Try again in {retry} seconds."
+    )
+    assert documents_of(owner.id) == []
+    # Counted per account, not per session: a new session of the same account has no fresh budget.
+    token, _ = sessions.create(owner.id, 3600, region=settings.region)
+    assert post(budgeted, "Me", None, token).status_code == 429
+    # Another account is served; signing in carries no session, so it is not counted.
+    assert post(budgeted, "Me", None, bystander.token).json()["data"]["me"]["email"] == bystander.email
+    assert sign_in(Api(budgeted.url), owner.email)["__typename"] == "AuthPayload"
+
+
+def test_a_subscribe_over_the_account_budget_answers_an_error_and_the_connection_stays(
+    budgeted: LiveServer, settings: Settings
+) -> None:
+    budgeted.call(budgeted.app.state.services.request_limits.reset())
+    owner = stored_user(settings)
+    with open_socket(ws_url(budgeted)) as socket:
+        socket.init(bearer(owner))
+        assert socket.receive() == {"type": "connection_ack"}
+        for id in ("1", "2", "3"):
+            socket.subscribe(id, "Me")
+            assert socket.receive()["type"] == "next"
+            assert socket.receive() == {"id": id, "type": "complete"}
+
+        socket.subscribe("4", "Me")
+        refused = socket.receive()
+
+        assert refused["id"] == "4"
+        assert refused["type"] == "error"
+        (error,) = refused["payload"]
+        assert error["extensions"]["code"] == "RATE_LIMITED"
+        assert error["extensions"]["limit"] == "DOCSTORE_REQUESTS_PER_ACCOUNT"
+        # HTTP shares the budget with the socket.
+        assert post(budgeted, "Me", None, owner.token).status_code == 429
+        budgeted.call(budgeted.app.state.services.request_limits.reset())
+        socket.subscribe("5", "Me")
+        answered = socket.receive()
+        assert answered["id"] == "5"
+        assert answered["payload"]["data"]["me"]["email"] == owner.email
+
+
+def test_request_budgets_are_shared_through_redis_and_zero_counts_nothing(redis_url: str) -> None:
+    account = f"account-{uuid.uuid4().hex}"
+
+    async def run() -> None:
+        first, second = RequestLimits(redis_url, 2, 60), RequestLimits(redis_url, 2, 60)
+        await first.hit(account)
+        await second.hit(account)
+        with pytest.raises(RateLimited) as refused:
+            await first.hit(account)
+        assert "DOCSTORE_REQUESTS_PER_ACCOUNT" in refused.value.message
+        assert 1 <= refused.value.retry_after_seconds <= 60
+        unlimited = RequestLimits("memory://", 0, 60)
+        for _ in range(100):
+            await unlimited.hit(account)
+
+    asyncio.run(run())
+
+
+def test_hundreds_of_sockets_closing_at_once_give_every_slot_back(redis_url: str) -> None:
+    """Each slot taken and given back is a Redis command: 300 at once are more than a pool of 100
+    connections (redis-py's default, which then refused with MaxConnectionsError) or of 32."""
+    accounts_ = [f"burst-{uuid.uuid4().hex}" for _ in range(30)]
+
+    async def run() -> None:
+        slots = RedisConnectionSlots(redis_url, limit=10)
+        try:
+            taken = await asyncio.gather(*(slots.acquire(account) for account in accounts_ for _ in range(10)))
+            assert None not in taken
+            assert [await slots.holding(account) for account in accounts_] == [10] * 30
+            held = list(slots.mine.items())
+            assert len(held) == 300
+            await asyncio.gather(*(slots.release(account, slot) for slot, account in held))
+            assert [await slots.holding(account) for account in accounts_] == [0] * 30
+            assert slots.mine == {}
+        finally:
+            await slots.close()
+
+    asyncio.run(run())
+
+
+def test_hundreds_of_operations_at_once_are_counted_through_redis(redis_url: str) -> None:
+    account = f"burst-{uuid.uuid4().hex}"
+
+    async def run() -> None:
+        limits = RequestLimits(redis_url, 300, 60)
+        await asyncio.gather(*(limits.hit(account) for _ in range(300)))
+        with pytest.raises(RateLimited):
+            await limits.hit(account)
+
+    asyncio.run(run())

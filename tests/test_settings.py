@@ -92,9 +92,31 @@ def test_staging_objects_are_kept_a_day_unless_told_otherwise() -> None:
     assert Settings.from_env({"DOCSTORE_STAGING_DAYS": "7"}).staging_days == 7
 
 
+def test_multipart_uploads_take_16_mib_parts_and_a_day_unless_told_otherwise() -> None:
+    defaults = Settings.from_env({})
+    settings = Settings.from_env(
+        {
+            "DOCSTORE_MULTIPART_PART_BYTES": str(5 * 1024 * 1024),
+            "DOCSTORE_MULTIPART_SIGN_MAX_PARTS": "10",
+            "DOCSTORE_MULTIPART_PART_URL_SECONDS": "60",
+            "DOCSTORE_MULTIPART_UPLOAD_SECONDS": "3600",
+        }
+    )
+
+    names = (
+        "multipart_part_bytes",
+        "multipart_sign_max_parts",
+        "multipart_part_url_seconds",
+        "multipart_upload_seconds",
+    )
+    assert [getattr(defaults, name) for name in names] == [16 * 1024 * 1024, 100, 900, 86400]
+    assert [getattr(settings, name) for name in names] == [5 * 1024 * 1024, 10, 60, 3600]
+
+
 @pytest.mark.parametrize(
     ("env", "message"),
     [
+        ({"DOCSTORE_MULTIPART_PART_BYTES": "1048576"}, "DOCSTORE_MULTIPART_PART_BYTES must be at least 5242880"),
         ({"DOCSTORE_HASHING_THREADS": "0"}, "DOCSTORE_HASHING_THREADS must be at least 1"),
         ({"DOCSTORE_STAGING_DAYS": "0"}, "DOCSTORE_STAGING_DAYS must be at least 1"),
         ({"DOCSTORE_AUTH_WINDOW_SECONDS": "0"}, "DOCSTORE_AUTH_WINDOW_SECONDS must be at least 1"),

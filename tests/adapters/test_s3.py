@@ -136,10 +136,27 @@ STAGING_RULE = {
 }
 
 
-def test_provisioned_bucket_expires_staging_objects_after_a_day(store: S3ObjectStore) -> None:
+ABORT_RULE = {
+    "ID": "docstore-multipart-abort",
+    "Filter": {"Prefix": ""},
+    "Status": "Enabled",
+    "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1},
+}
+
+
+def test_provisioned_bucket_expires_staging_objects_and_aborts_multipart_uploads_after_a_day(
+    store: S3ObjectStore,
+) -> None:
     rules = store.client.get_bucket_lifecycle_configuration(Bucket=store.bucket)["Rules"]
 
-    assert rules == [STAGING_RULE]
+    # moto stores lifecycle rules without running them: the sweeper does their work in tests.
+    assert rules == [STAGING_RULE, ABORT_RULE]
+
+
+def test_provisioned_bucket_lets_browsers_put_parts_and_read_their_etags(store: S3ObjectStore) -> None:
+    (rule,) = store.client.get_bucket_cors(Bucket=store.bucket)["CORSRules"]
+
+    assert (rule["AllowedMethods"], rule["ExposeHeaders"]) == (["POST", "PUT", "GET", "HEAD"], ["ETag", "Location"])
 
 
 def test_ensure_bucket_keeps_the_buckets_other_lifecycle_rules(target) -> None:
@@ -150,7 +167,11 @@ def test_ensure_bucket_keeps_the_buckets_other_lifecycle_rules(target) -> None:
         Bucket=bucket.bucket, LifecycleConfiguration={"Rules": [theirs, STAGING_RULE]}
     )
 
-    bucket.ensure_bucket((), expiring_prefix="staging/", expiry_days=3)
+    bucket.ensure_bucket((), expiring_prefix="staging/", expiry_days=3, abort_multipart_days=2)
 
     rules = bucket.client.get_bucket_lifecycle_configuration(Bucket=bucket.bucket)["Rules"]
-    assert rules == [theirs, {**STAGING_RULE, "Expiration": {"Days": 3}}]
+    assert rules == [
+        theirs,
+        {**STAGING_RULE, "Expiration": {"Days": 3}},
+        {**ABORT_RULE, "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 2}},
+    ]

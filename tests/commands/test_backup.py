@@ -21,6 +21,7 @@ from commands.backup import Unsettled, back_up
 from models import accounts, counters
 from tests import serving
 from tests.client import PASSWORD, Api, User, sample
+from tests.conftest import stored
 from tests.serving import clean_env
 from tests.workers import files
 
@@ -305,7 +306,7 @@ def test_restore_into_a_folder_with_no_server_is_there_once_one_starts(
         deployment.stop()
 
 
-# -- consistency, against the session's AWS in this process --------------------------------------
+# -- consistency, on tables of the test's own in the session's AWS --------------------------------
 
 
 class MovingCounters:
@@ -326,12 +327,16 @@ class MovingCounters:
 
 
 @pytest.fixture
-def uploaded(api: Api, user: User) -> None:
-    """A READY document in the session's AWS, so a backup has an object to copy."""
-    assert api.upload(user, sample("text/plain", "moving"), filename="moving.txt")["status"] == "READY"
+def uploaded(store: Any, own_tables: str) -> None:
+    """A document with its object in this test's own tables (``own_tables``: nothing else moves
+    their counters), so a backup has an object to copy."""
+    owner = accounts.create(
+        email=f"moving-{uuid.uuid4().hex[:12]}@example.com", password_hash="x", plan="FREE", home_region="us-west-2"
+    )
+    stored(store, owner, b"moving\n", "text/plain", name="moving.txt")
 
 
-def test_a_backup_that_saw_counters_move_starts_again(settings, store, uploaded, quiet_queues, tmp_path: Path) -> None:
+def test_a_backup_that_saw_counters_move_starts_again(settings, store, uploaded, tmp_path: Path) -> None:
     accounts_before = counters.read(counters.ALL)[2]
 
     manifest = back_up(settings, MovingCounters(store, times=1), tmp_path / "out", attempts=3)
@@ -342,7 +347,7 @@ def test_a_backup_that_saw_counters_move_starts_again(settings, store, uploaded,
 
 
 def test_a_backup_that_keeps_seeing_changes_refuses_and_leaves_no_folder(
-    settings, store, uploaded, quiet_queues, tmp_path: Path
+    settings, store, uploaded, tmp_path: Path
 ) -> None:
     with pytest.raises(Unsettled, match="changed during each of 2 attempts"):
         back_up(settings, MovingCounters(store, times=5), tmp_path / "out", attempts=2)

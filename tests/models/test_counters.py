@@ -7,7 +7,6 @@ its own actions (deltas), and checks the accounts' own counted totals, which onl
 from __future__ import annotations
 
 import random
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from ulid import ULID
@@ -19,9 +18,10 @@ from models.accounts import Account
 from models.base import utcnow
 from models.documents import Document
 from models.errors import AccountNotFound
+from tests.races import ContextPool
 
 # Each test compares the session's shared counters before and after its own work.
-pytestmark = pytest.mark.usefixtures("quiet_queues")
+pytestmark = pytest.mark.usefixtures("own_tables")
 
 TEXT = "text/plain"
 NAMES = ["all", "plan:FREE", "plan:PREMIUM", f"type:{TEXT}", counters.FAILED, counters.OVER_QUOTA]
@@ -223,7 +223,7 @@ def test_concurrent_quota_evaluations_move_the_over_quota_counter_once(target) -
     Account(id=account.id).update(actions=[Account.used_bytes.set(6 * GIB)])
     before = snapshot()
 
-    with ThreadPoolExecutor(8) as pool:
+    with ContextPool(8) as pool:
         list(pool.map(lambda _: quota.evaluate(account.id), range(8)))
 
     assert delta(before) == zero(over=(0, 0, 1))
@@ -243,7 +243,7 @@ def test_plan_flips_racing_counts_and_deletes_lose_and_double_count_nothing(targ
         plans.change_plan(account.id, Plan.PREMIUM if accounts.get(account.id).plan == Plan.FREE else "FREE")
 
     results = []
-    with ThreadPoolExecutor(8) as pool:
+    with ContextPool(8) as pool:
         for round_ in range(8):
             counting = late[4 * round_ : 4 * round_ + 4]
             work = [lambda d=d: processing.count(d, plan=Plan.FREE, content_type=TEXT) for d in counting]
@@ -276,7 +276,7 @@ def test_accounts_counted_while_their_plans_flip_land_on_their_final_plan(target
 
     jobs = [lambda a=a: accounts.count_new(a.id) for a in fresh] + [lambda a=a: flip(a) for a in fresh[:3]]
     random.Random(5).shuffle(jobs)
-    with ThreadPoolExecutor(8) as pool:
+    with ContextPool(8) as pool:
         list(pool.map(lambda job: job(), jobs))
 
     assert [totals(a.id)[2:] for a in fresh] == [("PREMIUM", "PREMIUM")] * 3 + [("FREE", "FREE")] * 3

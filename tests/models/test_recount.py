@@ -13,7 +13,7 @@ from models.counters import Counter
 from tests.models.test_counters import TEXT, counted_document, new_account, processing_document
 
 # Each test compares the session's shared counters before and after its own work.
-pytestmark = pytest.mark.usefixtures("quiet_queues")
+pytestmark = pytest.mark.usefixtures("own_tables")
 
 NAME = f"type:{TEXT}"
 

@@ -26,7 +26,7 @@ from services import uploads as upload_files
 from tests.models.test_counters import TEXT, delta, new_account, processing_document, snapshot, totals, zero
 from tests.races import flip_plan, racing, three_attempts  # noqa: F401 (a fixture)
 
-pytestmark = pytest.mark.usefixtures("quiet_queues", "three_attempts")
+pytestmark = pytest.mark.usefixtures("own_tables", "three_attempts")
 
 
 def outbox_of(account_id: str) -> list[str]:

@@ -56,6 +56,7 @@ def regional_context(token: str) -> Context:
         mailer=None,  # type: ignore[arg-type]
         hashing=None,  # type: ignore[arg-type]
         auth_limits=None,  # type: ignore[arg-type]
+        request_limits=None,  # type: ignore[arg-type]
         connections=None,  # type: ignore[arg-type]
         outbox=None,  # type: ignore[arg-type]
     )

@@ -91,6 +91,7 @@ def test_errors_implement_the_error_interface() -> None:
         "UploadNotFoundError",
         "WrongRegionError",
         "UploadRejectedError",
+        "UploadCompletedError",
         "RateLimitedError",
     }
     for name in names:

@@ -24,9 +24,7 @@ from domain.plans import GIB
 from events.envelope import Event
 from models import accounts, counters, documents, keys, uploads
 from models.accounts import Account
-from services import uploads as upload_files
-from tests.client import post_form
-from tests.conftest import documents_of, objects_under, staged
+from tests.conftest import documents_of, objects_under, staged, stored
 from tests.domain.test_content_hash import independent
 from tests.workers import files
 from workers.pipeline import Pipeline
@@ -48,7 +46,7 @@ class Recorder:
 
 
 # Each test compares the session's shared counters before and after its own work.
-pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("quiet_queues")]
+pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("own_tables")]
 
 
 def found(index: TantivyIndex, account: Account, query: str, *, content: bool = False) -> list[str]:
@@ -59,26 +57,6 @@ def found(index: TantivyIndex, account: Account, query: str, *, content: bool = 
 
 def new_account(plan: str) -> Account:
     return accounts.create(email=f"p-{ULID()}@example.com".lower(), password_hash="x", plan=plan, home_region="r")
-
-
-def stored(store, account: Account, content: bytes, content_type: str, name: str = "file") -> documents.Document:
-    """A document whose upload was completed: PROCESSING, its bytes counted in the account."""
-    record = uploads.start(
-        account,
-        document_id=str(ULID()),
-        name=name,
-        content_type=content_type,
-        size=len(content),
-        tags=[],
-        description="",
-        form_seconds=90,
-        sweep_grace_seconds=30,
-    )
-    post = store.upload_post(
-        record.object_key, content_type=content_type, max_bytes=len(content), metadata={}, expires_in=90
-    )
-    post_form({"url": post.url, "fields": [{"name": k, "value": v} for k, v in post.fields.items()]}, content)
-    return upload_files.complete(store, account.id, record.document_id)
 
 
 async def handle(pipeline: Pipeline, message: QueueMessage) -> None:

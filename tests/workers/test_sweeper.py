@@ -6,6 +6,7 @@ from collections import Counter
 from datetime import timedelta
 
 import anyio
+import httpx
 import pytest
 
 from adapters.blocking import Blocking
@@ -138,3 +139,48 @@ def test_staging_objects_older_than_the_setting_are_deleted_and_nothing_else(
 
     assert staged(store, user.id) == {}
     assert [item["Key"] for item in objects_under(store, user.id)] == [record.object_key]
+
+
+DAY_LATER = timedelta(days=1, seconds=30 + 5)  # DOCSTORE_MULTIPART_UPLOAD_SECONDS and the grace
+
+
+@pytest.fixture
+def clean_day_sweep(store) -> None:
+    """Settle what earlier tests left due within a day (their multipart uploads too)."""
+    sweep(store, utcnow() + DAY_LATER)
+
+
+def test_multipart_upload_left_incomplete_for_a_day_is_aborted_and_its_reservation_freed(
+    api: Api, user: User, store, clean_day_sweep
+) -> None:
+    started = api.data(
+        "RequestMultipartUpload",
+        {"input": {"filename": "big.bin", "contentType": "application/zip", "size": 1000}},
+        user.token,
+    )["requestMultipartUpload"]
+    signed = api.data(
+        "SignUploadParts", {"input": {"documentId": started["documentId"], "partNumbers": [1]}}, user.token
+    )["signUploadParts"]
+    url = signed["parts"][0]["url"]
+    assert httpx.put(url, content=b"x" * 1000).status_code == 200
+    record = documents.get(user.id, started["documentId"])
+
+    assert sweep(store, utcnow() + LATER) == Counter()  # a form's time is not a multipart upload's
+    outcomes = sweep(store, utcnow() + DAY_LATER)
+
+    # Aborted (S3's upload and the reservation), then out of the sweep index.
+    assert outcomes == Counter({"rejected": 1, "closed": 1})
+    settled = documents.get(user.id, started["documentId"])
+    assert (settled.status, settled.failure_reason, settled.sweep_at) == ("REJECTED", "EXPIRED", None)
+    assert api.usage(user) == {"usedBytes": 0, "reservedBytes": 0, "limitBytes": 5 * 1024**3, "documentCount": 0}
+    listed = store.client.list_multipart_uploads(Bucket=store.bucket, Prefix=f"{user.id}/")
+    assert listed.get("Uploads", []) == []
+    assert objects_under(store, user.id) == []
+    assert httpx.put(url, content=b"x" * 1000).status_code == 404
+    completed = api.data(
+        "CompleteMultipartUpload",
+        {"input": {"documentId": started["documentId"], "parts": [{"number": 1, "etag": "0" * 32}]}},
+        user.token,
+    )["completeMultipartUpload"]
+    assert (completed["__typename"], completed["reason"]) == ("UploadRejectedError", "EXPIRED")
+    assert record.upload_expires_at - record.created_at == timedelta(days=1)

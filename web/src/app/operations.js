@@ -11,6 +11,11 @@ export { default as Documents } from "../../../gql/operations/documents/Document
 export { default as UpdateDocument } from "../../../gql/operations/documents/UpdateDocument.graphql?raw";
 export { default as DocumentEvents } from "../../../gql/operations/events/DocumentEvents.graphql?raw";
 export { default as QuotaEvents } from "../../../gql/operations/events/QuotaEvents.graphql?raw";
+export { default as AbortUpload } from "../../../gql/operations/multipart/AbortUpload.graphql?raw";
+export { default as CompleteMultipartUpload } from "../../../gql/operations/multipart/CompleteMultipartUpload.graphql?raw";
+export { default as RequestMultipartUpload } from "../../../gql/operations/multipart/RequestMultipartUpload.graphql?raw";
+export { default as SignUploadParts } from "../../../gql/operations/multipart/SignUploadParts.graphql?raw";
+export { default as UploadedParts } from "../../../gql/operations/multipart/UploadedParts.graphql?raw";
 export { default as UpgradePlan } from "../../../gql/operations/plans/UpgradePlan.graphql?raw";
 export { default as Search } from "../../../gql/operations/search/Search.graphql?raw";
 export { default as CompleteUpload } from "../../../gql/operations/uploads/CompleteUpload.graphql?raw";
