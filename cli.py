@@ -1,6 +1,7 @@
-"""The ``docstore`` command line: ``serve``, ``worker``, ``init``, ``reindex``, ``backup``,
-``restore``, ``admin``, ``stats``, ``export-schema``; and the terminal client, ``login``,
-``logout``, ``upload``, ``ls`` and ``search`` (``client/``), which only call the public API.
+"""The ``docstore`` command line: ``serve``, ``worker``, ``init``, ``reindex``, ``backfill-hashes``,
+``backup``, ``restore``, ``admin``, ``stats``, ``export-schema``; and the terminal client, ``login``,
+``logout``, ``upload``, ``ls`` and ``search`` (``client/``), which only call the public API, and
+``hash``, which computes locally what ``Document.contentHash`` gives.
 
 Each command imports what it needs when it runs, so that a command with no real work (``stats``,
 ``admin grant`` beside a running server) does not pay for the GraphQL schema and the web server.
@@ -45,6 +46,10 @@ def _command_line() -> argparse.ArgumentParser:
         "reindex", help="rebuild the search index from the records and extracted texts (search keeps answering)"
     )
     reindex.add_argument("--data-dir", type=Path, help="the data folder of a running embedded server")
+    hashing = commands.add_parser(
+        "backfill-hashes", help="have the workers compute the content hash of documents stored before there were any"
+    )
+    hashing.add_argument("--data-dir", type=Path, help="the data folder of a running embedded server")
     saving = commands.add_parser("backup", help="export accounts, documents, files and counters into a new folder")
     saving.add_argument("dir", type=Path, help="the folder to create (it must not exist, or be empty)")
     saving.add_argument("--data-dir", type=Path, help="the embedded data folder (its server may be running)")
@@ -71,7 +76,7 @@ def _command_line() -> argparse.ArgumentParser:
 
 
 #: The terminal client's commands: they read no DOCSTORE_* setting (only DOCSTORE_TOKEN and DOCSTORE_API).
-CLIENT_COMMANDS = frozenset({"login", "logout", "upload", "ls", "search"})
+CLIENT_COMMANDS = frozenset({"login", "logout", "upload", "ls", "search", "hash"})
 
 
 def _client_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -105,6 +110,14 @@ def _client_commands(commands: argparse._SubParsersAction[argparse.ArgumentParse
         command.add_argument("--api", help=api)
     listing.add_argument("--after", help="continue after this cursor (what a listing cut by --limit said)")
     search.set_defaults(after=None)
+    hashing = commands.add_parser(
+        "hash",
+        help="print each file's content hash, the value of Document.contentHash (docs/CONTENT_HASH.md)",
+        description="Print each file's content hash as `HASH  FILE` (as sha256sum does): SHA-256 of each "
+        "4 MiB block, then SHA-256 of those digests, the value the API gives as Document.contentHash. "
+        "Computed here, from the file's bytes: no API and no sign-in.",
+    )
+    hashing.add_argument("files", nargs="+", metavar="FILE", help="the files to hash (- for standard input)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -140,6 +153,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _worker(settings, args.metrics_port)
     if args.command == "reindex":
         return _reindex(settings)
+    if args.command == "backfill-hashes":
+        return _backfill_hashes(settings)
     if args.command in ("backup", "restore"):
         from commands import backup, restore
     if args.command == "backup":
@@ -307,6 +322,19 @@ def _reindex(settings: Settings) -> int:
         return 1
     try:
         return reindex.run(settings, runtime.services)
+    finally:
+        runtime.close()
+
+
+def _backfill_hashes(settings: Settings) -> int:
+    from commands import hashes
+
+    # Sends messages and reads accounts: no search index, no metrics.
+    runtime = _attached(settings.with_overrides(metrics_enabled=False), search=False)
+    if runtime is None:
+        return 1
+    try:
+        return hashes.run(runtime.services)
     finally:
         runtime.close()
 

@@ -123,6 +123,16 @@ class PlanChanged(QueueMessage, frozen=True, tag="plan.changed"):
     after: str | None = None
 
 
+class HashDocuments(QueueMessage, frozen=True, tag="hash.documents"):
+    """Give the account's stored documents that have no content hash (stored before DocStore had
+    content hashes) one, from the one after ``after`` (from the first without it); sent by
+    ``docstore backfill-hashes``."""
+
+    queue = BACKFILL
+    key: Id
+    after: str | None = None
+
+
 MESSAGES: tuple[type[QueueMessage], ...] = (
     UploadStarted,
     UploadCompleted,
@@ -132,6 +142,7 @@ MESSAGES: tuple[type[QueueMessage], ...] = (
     IndexDocument,
     IndexAccount,
     PlanChanged,
+    HashDocuments,
 )
 
 

@@ -1,5 +1,5 @@
-"""The bodies of ``docstore login``, ``logout``, ``upload``, ``ls`` and ``search``: DocStore for
-people at a terminal, through the public GraphQL API only.
+"""The bodies of ``docstore login``, ``logout``, ``upload``, ``ls``, ``search`` and ``hash``: DocStore
+for people at a terminal, through the public GraphQL API only (``hash`` needs no API at all).
 
 Each returns the process's exit code; a failure is one sentence on stderr (``docstore: ...``) and
 a non-zero code, never a traceback.
@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from client import credentials, uploads
 from client.api import Api, ClientError, NotSignedIn
+from domain import content_hash
 
 if TYPE_CHECKING:
     import argparse
@@ -36,6 +37,7 @@ def run(args: argparse.Namespace) -> int:
         "upload": upload,
         "ls": listing,
         "search": search,
+        "hash": hashes,
     }
     try:
         return commands[args.command](args)
@@ -163,6 +165,26 @@ def search(args: argparse.Namespace) -> int:
         for highlight in hit["highlights"]:
             print(f"    {highlight['field']}: {_snippet(highlight['snippet'], bold)}")
     return 0
+
+
+def hashes(args: argparse.Namespace) -> int:
+    """Print each file's content hash as ``Document.contentHash`` gives it, as sha256sum prints
+    (``HASH  FILE``); the file is streamed, never read whole. ``-`` is standard input. A file that
+    cannot be read is a sentence on stderr and exit code 1; the others are still hashed."""
+    failed = 0
+    for name in args.files:
+        try:
+            if name == "-":
+                value = content_hash.of_stream(sys.stdin.buffer)
+            else:
+                with Path(name).open("rb") as stream:
+                    value = content_hash.of_stream(stream)
+        except OSError as error:
+            print(f"docstore: cannot read {name}: {error.strerror or error}.", file=sys.stderr)
+            failed += 1
+            continue
+        print(f"{value}  {name}")
+    return 1 if failed else 0
 
 
 def _signed_in(args: argparse.Namespace) -> Api:

@@ -18,6 +18,7 @@ from models.errors import AccountNotFound, EmailTaken
 from models.retries import Conflict, Race
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from datetime import datetime
 
     from adapters.cache import ReadCache
@@ -138,6 +139,12 @@ def count_new(account_id: str) -> bool:
 def is_replica(account: Account, region: str) -> bool:
     """True for the copy another region keeps of its account: never signed in to here, no data."""
     return account.home_region != region
+
+
+def all_ids() -> Iterator[str]:
+    """Every account's id, replicas of other regions' accounts too: a Scan of the table that reads
+    only the key."""
+    return (account.id for account in Account.scan(attributes_to_get=["id"]))
 
 
 def get(account_id: str) -> Account:

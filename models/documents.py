@@ -96,7 +96,15 @@ class Document(TableModel):
     content_type = UnicodeAttribute()
     size = NumberAttribute()
     declared_size = NumberAttribute()
+    #: S3's ETag of the counted copy, set at completion: the MD5 of its bytes, hex, for a form's upload;
+    #: for a multipart upload, the MD5 of the parts' MD5s, ``-`` and the part count (``content_hash``
+    #: is the same for the same bytes however they were sent).
     checksum = UnicodeAttribute(null=True)
+    #: The content hash of the stored bytes (``domain.content_hash``, docs/CONTENT_HASH.md), computed
+    #: by the pipeline while it downloads them, recorded with the detected type (``processing.count``).
+    #: None until then, for REJECTED documents (they store no bytes), and for documents processed
+    #: before content hashes, until the backfill gives them one.
+    content_hash = UnicodeAttribute(null=True)
     tags = ListAttribute(of=UnicodeAttribute, default=list)
     description = UnicodeAttribute(default="")
     status = EnumAttribute(DocumentStatus)
@@ -438,6 +446,24 @@ def get_many(owner_id: str, document_ids: Sequence[str]) -> dict[str, Document]:
     return found
 
 
+def set_content_hash(document: Document, content_hash: str) -> bool:
+    """Record the content hash of a stored document that has none (processed before content
+    hashes), read from the bytes at its ``object_key``; False, and nothing written, if it is no
+    longer stored (deleted, say), has one already, or its bytes are no longer those."""
+    condition = (
+        Document.status.is_in(*STORED)
+        & Document.content_hash.does_not_exist()
+        & (Document.object_key == document.object_key)
+    )
+    try:
+        document.update(actions=[Document.content_hash.set(content_hash)], condition=condition)
+    except UpdateError as error:
+        if condition_failed(error):
+            return False
+        raise
+    return True
+
+
 def ready_of(owner_id: str, after: str | None = None, page_size: int | None = None) -> Iterator[Document]:
     """The owner's READY documents, oldest first, those with ids after ``after`` only (one Query
     on the owner's partition, starting at ``after`` rather than reading past what came before).
@@ -453,17 +479,35 @@ def ready_of(owner_id: str, after: str | None = None, page_size: int | None = No
     )
 
 
+def unhashed_of(owner_id: str, after: str | None = None, page_size: int | None = None) -> Iterator[Document]:
+    """The owner's stored documents (PROCESSING, READY, FAILED) that have no content hash, oldest
+    first, those with ids after ``after`` only (one Query on the owner's partition; the filter
+    skips the hashed ones, which are still read). ``page_size`` as in :func:`ready_of`."""
+    return iter(
+        Document.query(
+            owner_id,
+            range_key_condition=Document.document_id > after if after is not None else None,
+            filter_condition=Document.status.is_in(*STORED) & Document.content_hash.does_not_exist(),
+            consistent_read=True,
+            page_size=page_size,
+        )
+    )
+
+
 def all_ready() -> Iterator[Document]:
     """Every READY document of every owner: a full Scan, for rebuilding the search index only."""
     return iter(Document.scan(filter_condition=Document.status == DocumentStatus.READY))
 
 
-def set_text(document: Document, text_key: str, pages: int | None) -> bool:
-    """Record the text extracted later (a plan upgrade) of a READY document; False if it is no
-    longer READY (deleted, say) or already has text."""
+def set_text(document: Document, text_key: str, pages: int | None, *, content_hash: str | None = None) -> bool:
+    """Record the text extracted later (a plan upgrade) of a READY document, and the content hash
+    of the bytes it was extracted from when given (a document processed before content hashes);
+    False if it is no longer READY (deleted, say) or already has text."""
     actions: list[Any] = [Document.text_key.set(text_key)]
     if pages is not None:
         actions.append(Document.pages.set(pages))
+    if content_hash is not None:
+        actions.append(Document.content_hash.set(content_hash))
     try:
         document.update(
             actions=actions, condition=(Document.status == DocumentStatus.READY) & Document.text_key.does_not_exist()

@@ -25,13 +25,14 @@ if TYPE_CHECKING:
 WRONG_TYPE = "WRONG_TYPE"
 
 
-def count(document: Document, *, plan: Plan | None = None, content_type: str) -> bool:
+def count(document: Document, *, plan: Plan | None = None, content_type: str, content_hash: str | None = None) -> bool:
     """Count a PROCESSING document in the dashboard counters under its detected type, once.
 
     It counts under the owner's current plan (``plan`` is only a first guess, read earlier) and
     into the owner's counted totals, conditioned on that plan: if a plan change wins the race the
     transaction is tried again under the new plan. Also records the detected type as the
-    document's content type. False when it was already counted or is no longer PROCESSING (or
+    document's content type, and ``content_hash`` (the bytes' hash, read with them) in the same
+    write. False when it was already counted or is no longer PROCESSING (or
     the owner is gone); :class:`PlanRace` when plan changes win every attempt.
     """
     size = int(document.size)
@@ -51,13 +52,16 @@ def count(document: Document, *, plan: Plan | None = None, content_type: str) ->
                     actions=[Account.counted_documents.add(1), Account.counted_bytes.add(size)],
                     condition=Account.plan == current,
                 )
+                recorded: list[Any] = [
+                    Document.counted_plan.set(current),
+                    Document.counted_type.set(content_type),
+                    Document.content_type.set(content_type),
+                ]
+                if content_hash is not None:
+                    recorded.append(Document.content_hash.set(content_hash))
                 transaction.update(
                     document,
-                    actions=[
-                        Document.counted_plan.set(current),
-                        Document.counted_type.set(content_type),
-                        Document.content_type.set(content_type),
-                    ],
+                    actions=recorded,
                     condition=(Document.status == DocumentStatus.PROCESSING) & Document.counted_type.does_not_exist(),
                 )
         except TransactWriteError as error:

@@ -47,6 +47,18 @@ class Document:
             "of the parts' MD5s followed by `-` and the number of parts. Null until completed."
         )
     )
+    content_hash: str | None = strawberry.field(
+        description=(
+            "The content hash of the stored bytes, as Dropbox computes its `content_hash`: SHA-256 of each "
+            "4 MiB block of the file, then SHA-256 of those binary block digests concatenated, 64 hex "
+            "characters (an empty file: SHA-256 of nothing). Compute it yourself to compare a local file "
+            "without downloading it: `docstore hash FILE`, or the shell recipe in docs/CONTENT_HASH.md. "
+            "Computed by DocStore's workers from the stored bytes, never taken from the client: null until "
+            "they read them (PENDING_UPLOAD, early in PROCESSING), for REJECTED documents, which store no "
+            "bytes, and for documents stored before DocStore had content hashes until `docstore "
+            "backfill-hashes` has run."
+        )
+    )
     failure_reason: str | None = strawberry.field(
         description="Why the document was rejected or failed (e.g. `TOO_LARGE`); null otherwise."
     )
@@ -78,6 +90,7 @@ class Document:
             tags=[str(tag) for tag in record.tags or []],
             description=record.description or "",
             checksum=record.checksum,
+            content_hash=record.content_hash,
             failure_reason=record.failure_reason,
             created_at=record.created_at,
             updated_at=record.updated_at,

@@ -94,10 +94,18 @@ class ExtractionProgress(Event):
 @strawberry.type(description="Processing finished: the document is `READY`.")
 class DocumentReady(Event):
     document_id: strawberry.ID = strawberry.field(description="The document that is ready.")
+    content_hash: str | None = strawberry.field(
+        description=(
+            "The document's `contentHash` (Dropbox's 4 MiB block scheme, docs/CONTENT_HASH.md), so a client "
+            "can compare it with its local file without asking for the document; null only in events "
+            "published by a DocStore older than content hashes."
+        )
+    )
 
     @classmethod
     def from_event(cls, event: Envelope) -> DocumentReady:
-        return cls(**_document(event))
+        content_hash = event.data.get("content_hash")
+        return cls(**_document(event), content_hash=None if content_hash is None else str(content_hash))
 
 
 @strawberry.type(description="Processing failed; the document's `status` and `failureReason` tell what remains of it.")

@@ -13,6 +13,7 @@ import httpx
 from tests import serving
 from tests.client import Api, User, post_form
 from tests.conftest import documents_of, objects_under
+from tests.domain.test_content_hash import independent
 
 
 def test_upload_list_download_delete_round_trip(api: Api, user: User, store) -> None:
@@ -54,6 +55,7 @@ def test_upload_list_download_delete_round_trip(api: Api, user: User, store) -> 
     assert [edge["node"]["id"] for edge in listing["edges"]] == [form["documentId"]]
 
     fetched = api.data("Document", {"id": form["documentId"]}, user.token)["document"]
+    assert fetched["contentHash"] == independent(content)
     download = httpx.get(fetched["downloadUrl"], timeout=30)
     assert download.status_code == 200
     assert download.content == content
@@ -128,6 +130,18 @@ def test_free_scan_is_stored_without_text(api: Api, user: User, store, tmp_path)
     ]
 
 
+def test_a_file_of_several_blocks_reads_with_the_content_hash_a_client_computes(api: Api, user: User) -> None:
+    content = b"\x1f\x8b" + os.urandom(6 * 1024 * 1024)  # two 4 MiB blocks, the second shorter
+    document = api.upload(user, content, filename="archive.gz", contentType="application/gzip")
+    assert document["status"] == "READY"
+
+    fetched = api.data("Document", {"id": document["id"]}, user.token)["document"]
+    downloaded = httpx.get(fetched["downloadUrl"], timeout=30).content
+
+    assert fetched["contentHash"] == independent(content) == independent(downloaded)
+    assert fetched["contentHash"] != hashlib.sha256(content).hexdigest()
+
+
 def test_a_multipart_upload_of_several_mib_in_parallel_parts_against_docstore_serve(tmp_path) -> None:
     # The embedded default, with parts of S3's smallest size so that 12 MiB make three parts.
     served = serving.start(
@@ -190,6 +204,8 @@ def test_a_multipart_upload_of_several_mib_in_parallel_parts_against_docstore_se
         ready = api.settled(user, started["documentId"], timeout=120)
 
         assert (ready["status"], ready["size"]) == ("READY", len(content))
+        # Parts of 5 MiB, blocks of 4 MiB: the hash is of the assembled bytes, however they were cut.
+        assert ready["contentHash"] == independent(content)
         assert httpx.get(ready["downloadUrl"], timeout=120).content == content
         assert api.usage(user) == {
             "usedBytes": len(content),

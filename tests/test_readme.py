@@ -26,6 +26,7 @@ import pytest
 
 from settings import Settings
 from tests.client import Api, User, post_form
+from tests.domain.test_content_hash import independent
 from tests.serving import ROOT, clean_env
 
 if TYPE_CHECKING:
@@ -188,6 +189,10 @@ def _terminal_use(run: Run) -> None:
     assert found[1::2] == ["    name: notes.txt"] * count
 
 
+def _terminal_hash(run: Run) -> None:
+    assert (run.status, run.stdout, run.stderr) == (0, independent(b"hello world\n") + "  notes.txt\n", "")
+
+
 def _signup_graphql(run: Run) -> None:
     assert run.data["signUp"] == {
         "__typename": "EmailTakenError",
@@ -318,6 +323,7 @@ def _delete_shell(run: Run) -> None:
 EXPECT: dict[str, Callable[[Run], None]] = {
     "terminal-login": _terminal_login,
     "terminal-use": _terminal_use,
+    "terminal-hash": _terminal_hash,
     "signup-graphql": _signup_graphql,
     "signup-shell": _signup_shell,
     "request-upload": _request_upload,

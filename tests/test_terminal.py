@@ -1,10 +1,11 @@
-"""The terminal client (client/): ``docstore login``, ``logout``, ``upload``, ``ls``, ``search``,
+"""The terminal client (client/): ``docstore login``, ``logout``, ``upload``, ``ls``, ``search``, ``hash``,
 run as a person runs them (subprocesses, their own config folder) against the session's real
 server, with real files; only the public API is between them."""
 
 from __future__ import annotations
 
 import json
+import os
 import stat
 import subprocess
 import sys
@@ -18,6 +19,7 @@ from client import uploads
 from client.api import Api as ClientApi
 from client.api import ClientError
 from tests.client import PASSWORD, Api, User, sample
+from tests.domain.test_content_hash import EMPTY, independent
 from tests.serving import ROOT, clean_env
 
 GIB = 1024**3
@@ -329,3 +331,41 @@ def test_credentials_follow_xdg_config_home_else_home(tmp_path: Path) -> None:
 
     assert credentials.path({"XDG_CONFIG_HOME": "/x/conf", "HOME": "/h"}) == Path("/x/conf/docstore/credentials.json")
     assert credentials.path({"HOME": "/h"}) == Path("/h/.config/docstore/credentials.json")
+
+
+# --- docstore hash: no API, no sign-in -------------------------------------------------------
+
+
+@pytest.fixture
+def offline(tmp_path: Path) -> Terminal:
+    """A terminal with no API behind it (``hash`` needs none)."""
+    return Terminal(tmp_path / "offline", "http://127.0.0.1:9")
+
+
+def test_hash_prints_what_the_api_gives_as_content_hash(offline: Terminal) -> None:
+    big = write(offline.home, "big.bin", os.urandom(9 * 1024 * 1024 + 3))  # three blocks
+    write(offline.home, "empty", b"")
+
+    result = offline.run("hash", str(big), "empty")
+
+    assert (result.returncode, result.stderr) == (0, "")
+    assert result.stdout == f"{independent(big.read_bytes())}  {big}\n{EMPTY}  empty\n"
+
+
+def test_hash_reads_standard_input_for_a_dash(offline: Terminal) -> None:
+    result = offline.run("hash", "-", stdin="hello\n")
+
+    assert (result.returncode, result.stdout, result.stderr) == (0, independent(b"hello\n") + "  -\n", "")
+
+
+def test_hash_says_which_files_it_cannot_read_and_exits_1(offline: Terminal) -> None:
+    good = write(offline.home, "good.txt", b"good\n")
+    (offline.home / "folder").mkdir()
+
+    result = offline.run("hash", "missing.pdf", "folder", str(good))
+
+    assert result.returncode == 1
+    assert result.stdout == f"{independent(good.read_bytes())}  {good}\n"  # the readable one is still hashed
+    assert result.stderr == (
+        "docstore: cannot read missing.pdf: No such file or directory.\ndocstore: cannot read folder: Is a directory.\n"
+    )

@@ -1,4 +1,5 @@
-"""Plan changes, worked through in the background at lower priority than new uploads.
+"""Plan changes and missing content hashes, worked through in the background at lower priority
+than new uploads.
 
 ``upgradePlan`` changes the plan at once and sends ``plan.changed`` on the ``backfill`` queue:
 
@@ -9,12 +10,21 @@
 - to FREE: the search entries lose their text (the extracted text stays in S3, so a later upgrade
   needs no second extraction);
 
-and either way the quota is checked again against the new plan's limit.
+and either way the quota is checked again against the new plan's limit. The documents it downloads
+to extract their text also get their content hash, if they were stored before content hashes.
 
-A large account is worked through in chunks: each message handles up to ``CHUNK`` documents after
-its ``after`` cursor and sends the next chunk as a new message, so no message outlives its
-visibility timeout and a crash resumes where the last chunk ended. Each chunk reads the plan again
-and stops when the account is no longer PREMIUM.
+``hash.documents`` (``docstore backfill-hashes`` sends one per account) gives every stored document
+of the account that has no content hash one: its bytes are streamed from S3 through the hash (one
+GET, nothing written to disk, one chunk in memory) and the hash recorded, conditioned on the
+document still being stored with those bytes.
+
+A large account is worked through in chunks, by both kinds of message: each message handles up to
+``CHUNK`` documents after its ``after`` cursor and sends the next chunk as a new message, so no
+message outlives its visibility timeout and a crash resumes where the last chunk ended. Each chunk
+of a plan change reads the plan again and stops when the account is no longer PREMIUM. A chunk of
+content hashes also ends once it has read ``HASH_CHUNK_BYTES``: at 100 MB/s or more for one GET,
+a message hashes for about ten seconds, well inside the queues' visibility timeout (300 s by
+default); a document near the 5 GiB an upload may have is a message of its own (about a minute).
 """
 
 from __future__ import annotations
@@ -25,7 +35,8 @@ from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from adapters.messages import IndexAccount, IndexDocument, PlanChanged, new_key
+from adapters.messages import HashDocuments, IndexAccount, IndexDocument, PlanChanged, new_key
+from domain.content_hash import ContentHasher
 from models import accounts, documents
 from models.errors import AccountNotFound
 from workers.consumer import UnknownMessage
@@ -45,6 +56,9 @@ log = logging.getLogger(__name__)
 
 #: Documents per message.
 CHUNK = 20
+#: The bytes a message of content hashes reads at most before it hands on the rest (it always
+#: hashes at least one document).
+HASH_CHUNK_BYTES = 1024**3
 
 
 class Backfill:
@@ -66,8 +80,34 @@ class Backfill:
         self.index_queue = index_queue
 
     async def handle(self, message: QueueMessage) -> None:
-        if not isinstance(message, PlanChanged):
-            raise UnknownMessage(f"the backfill takes no {message.kind!r} message")
+        match message:
+            case PlanChanged():
+                await self.plan_changed(message)
+            case HashDocuments():
+                await self.hash_documents(message)
+            case _:
+                raise UnknownMessage(f"the backfill takes no {message.kind!r} message")
+
+    async def hash_documents(self, message: HashDocuments) -> None:
+        account_id = message.account_id
+        chunk = await self.blocking.run(self._unhashed, account_id, message.after)
+        handled: list[Document] = []
+        for record in chunk:
+            hasher = ContentHasher()
+            if await self.blocking.run(self.objects.feed, record.object_key, hasher):
+                await self._hashed(record, hasher.hexdigest())
+            else:
+                log.warning("backfill: document %s has no object at %s to hash", record.document_id, record.object_key)
+            handled.append(record)
+            if sum(int(done.size) for done in handled) >= HASH_CHUNK_BYTES:
+                break
+        if len(handled) < len(chunk) or len(chunk) == CHUNK:
+            following = HashDocuments(account_id=account_id, key=new_key(), after=handled[-1].document_id)
+            await self.blocking.run(self.backfill_queue.send, following)
+        else:
+            log.info("content hashes of account %s done", account_id)
+
+    async def plan_changed(self, message: PlanChanged) -> None:
         account_id, after = message.account_id, message.after
         try:
             account = await self.blocking.run(accounts.get, account_id)
@@ -93,18 +133,27 @@ class Backfill:
     def _chunk(account_id: str, after: str | None) -> list[Document]:
         return list(islice(documents.ready_of(account_id, after, page_size=CHUNK), CHUNK))
 
+    @staticmethod
+    def _unhashed(account_id: str, after: str | None) -> list[Document]:
+        return list(islice(documents.unhashed_of(account_id, after, page_size=CHUNK), CHUNK))
+
     async def _extract(self, record: Document) -> None:
         with tempfile.TemporaryDirectory(prefix="docstore-backfill-", dir=self.pipeline.work_dir) as work:
             path = Path(work) / "original"
-            detected = await self.pipeline.download(record, path)
-            if not registry.gives_text(detected):
+            downloaded = await self.pipeline.download(record, path)
+            if not registry.gives_text(downloaded.content_type):
+                await self._hashed(record, downloaded.content_hash)
                 return
             try:
-                text = await self.pipeline.extract_text(record, path, detected, extraction=self.extraction)
+                text = await self.pipeline.extract_text(
+                    record, path, downloaded.content_type, extraction=self.extraction
+                )
             except ExtractionFailed as failure:
                 log.info("backfill: document %s gives no text: %s", record.document_id, failure.reason)
+                await self._hashed(record, downloaded.content_hash)
                 return
-        if await self.blocking.run(documents.set_text, record, text.key, text.pages):
+        missing = downloaded.content_hash if record.content_hash is None else None
+        if await self.blocking.run(documents.set_text, record, text.key, text.pages, content_hash=missing):
             indexed = IndexDocument(account_id=record.owner_id, document_id=record.document_id, key=new_key())
             await self.blocking.run(self.index_queue.send, indexed)
         else:
@@ -112,3 +161,8 @@ class Backfill:
             current = await self.blocking.run(documents.get_many, record.owner_id, [record.document_id])
             if record.document_id not in current:
                 await self.blocking.run(self.objects.delete, text.key)
+
+    async def _hashed(self, record: Document, content_hash: str) -> None:
+        """Record ``content_hash``, read from ``record``'s bytes, if the record has none yet."""
+        if record.content_hash is None:
+            await self.blocking.run(documents.set_content_hash, record, content_hash)

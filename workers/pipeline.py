@@ -4,7 +4,8 @@ For each queue message it reads the document's state from DynamoDB, does the nex
 moves the state on with a conditional write, publishing an event on the owner's channel as it
 goes. Running any step twice changes nothing the second time:
 
-- ``upload.completed``: detect the real type from the bytes; count the document (once); for
+- ``upload.completed``: detect the real type from the bytes, and hash them as they are downloaded
+  (``domain.content_hash``); count the document (once) and record both; for
   PREMIUM accounts, and types whose extractor gives text (``workers.extractors.registry``), extract
   the text in the sandbox and store it as a derived object; then READY, or FAILED with a reason.
   Bytes that are no type DocStore stores are REJECTED and leave the account's usage. With a
@@ -47,6 +48,7 @@ from adapters.messages import (
     UploadStarted,
     new_key,
 )
+from domain.content_hash import ContentHasher
 from domain.documents import DocumentStatus
 from events.envelope import Event, EventType
 from models import accounts, documents, keys, outbox, processing, quota
@@ -84,6 +86,14 @@ log = logging.getLogger(__name__)
 #: about eight looks (each a trip through the thread pool), not fifty.
 INDEX_POLL_SECONDS = 0.02
 INDEX_POLL_MAX_SECONDS = 0.25
+
+
+@dataclass(frozen=True)
+class Downloaded:
+    """A document's original, downloaded: its real type (``workers.detect``) and its content hash."""
+
+    content_type: str
+    content_hash: str
 
 
 @dataclass(frozen=True)
@@ -180,15 +190,20 @@ class Pipeline:
         await self.check_quota(account_id)
 
     async def _process(self, account: accounts.Account, record: Document, path: Path) -> None:
-        detected = await self.download(record, path)
+        downloaded = await self.download(record, path)
+        detected = downloaded.content_type
         if detected not in CONTENT_TYPES:
+            # REJECTED: the bytes are deleted, so the document has no content hash (as every
+            # REJECTED one: docs/CONTENT_HASH.md).
             if await self.blocking.run(processing.reject, record, processing.WRONG_TYPE):
                 self._processed("rejected")
                 stored = keys.document_prefix(record.owner_id, record.document_id)
                 await self.blocking.run(self.objects.delete_prefix, stored)
                 await self.publish(EventType.DOCUMENT_FAILED, record, reason=processing.WRONG_TYPE)
             return
-        await self.blocking.run(processing.count, record, plan=account.plan, content_type=detected)
+        await self.blocking.run(
+            processing.count, record, plan=account.plan, content_type=detected, content_hash=downloaded.content_hash
+        )
         stored_text: str | None = None
         pages: int | None = None
         if account.plan.searches_contents and registry.gives_text(detected):
@@ -217,13 +232,16 @@ class Pipeline:
             self._processed("ready")
             if not indexed:
                 await self.announce_to_index(record)
-            await self.publish(EventType.DOCUMENT_READY, record)
+            await self.publish(EventType.DOCUMENT_READY, record, content_hash=downloaded.content_hash)
 
-    async def download(self, record: Document, path: Path) -> str:
-        """Download ``record``'s original to ``path``; its real type, from its bytes (``workers.detect``).
+    async def download(self, record: Document, path: Path) -> Downloaded:
+        """Download ``record``'s original to ``path``; its real type, from its bytes (``workers.detect``),
+        and its content hash, computed from the chunks as they are written (one read of the object;
+        the hash holds no more than one chunk, ``adapters.s3.DOWNLOAD_CHUNK``, whatever the size).
         The first step of the upload pipeline and of the backfill."""
-        await self.blocking.run(self.objects.download, record.object_key, path)
-        return detect_file(path, record.content_type)
+        hasher = ContentHasher()
+        await self.blocking.run(self.objects.download, record.object_key, path, digest=hasher)
+        return Downloaded(detect_file(path, record.content_type), hasher.hexdigest())
 
     async def extract_text(
         self,

@@ -14,6 +14,7 @@ from adapters.messages import (
     AccountCreated,
     AccountUpdated,
     DocumentDeleted,
+    HashDocuments,
     IndexAccount,
     IndexDocument,
     Malformed,
@@ -71,8 +72,24 @@ def test_each_queue_carries_its_kinds_and_every_kind_has_a_queue() -> None:
         UPLOAD_EVENTS: ["UploadStarted", "UploadCompleted", "DocumentDeleted"],
         ACCOUNT_EVENTS: ["AccountCreated", "AccountUpdated"],
         SEARCH_INDEX: ["IndexDocument", "IndexAccount"],
-        BACKFILL: ["PlanChanged"],
+        BACKFILL: ["PlanChanged", "HashDocuments"],
     }
+
+
+@pytest.mark.parametrize(
+    ("message", "text"),
+    [
+        (HashDocuments(account_id="A", key="K"), '{"type":"hash.documents","account_id":"A","key":"K"}'),
+        (
+            HashDocuments(account_id="A", key="K", after="D"),
+            '{"type":"hash.documents","account_id":"A","key":"K","after":"D"}',
+        ),
+    ],
+)
+def test_hash_documents_goes_on_the_backfill_queue_and_reads_as_written(message: HashDocuments, text: str) -> None:
+    assert json.dumps(msgspec.to_builtins(message), separators=(",", ":")) == text
+    assert messages.parse_on(BACKFILL, text) == message
+    assert message.dedupe_key == "hash.documents:A:K"
 
 
 def test_fields_a_message_does_not_declare_are_ignored() -> None:

@@ -15,6 +15,7 @@ import time_machine
 from models import documents
 from tests.client import Api, User, error_codes, post_form, sample
 from tests.conftest import documents_of, objects_under, staged
+from tests.domain.test_content_hash import independent
 
 FREE_LIMIT = 5 * 1024**3
 NOT_FOUND = "No document with that id in this account."
@@ -546,6 +547,7 @@ def test_document_reads_everything_about_it(api: Api, library: Library) -> None:
     assert readable(api, library.user, node["id"]) == {
         **node,
         "checksum": hashlib.md5(library.content["apple pie.pdf"]).hexdigest(),
+        "contentHash": independent(library.content["apple pie.pdf"]),
         "failureReason": None,
     }
 
@@ -559,6 +561,7 @@ def test_rejected_upload_reads_with_its_reason_and_no_download(api: Api, library
         **node,
         "status": "REJECTED",
         "checksum": None,
+        "contentHash": None,
         "failureReason": "MISSING_OBJECT",
         "downloadUrl": None,
     }
@@ -568,9 +571,16 @@ def test_download_url_is_null_until_the_upload_completes(api: Api, user: User) -
     content = sample("application/zip", "not yet")
     form = api.request_upload(user, filename="later.zip", contentType="application/zip", size=len(content))
     pending = api.data("Document", {"id": form["documentId"]}, user.token)["document"]
-    assert (pending["status"], pending["size"], pending["checksum"], pending["downloadUrl"]) == (
+    assert (
+        pending["status"],
+        pending["size"],
+        pending["checksum"],
+        pending["contentHash"],
+        pending["downloadUrl"],
+    ) == (
         "PENDING_UPLOAD",
         len(content),
+        None,
         None,
         None,
     )

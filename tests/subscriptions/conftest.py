@@ -170,6 +170,8 @@ def next_message(id: str, field: str, event: Event) -> dict[str, Any]:
         body |= {"page": event.data["page"], "pages": event.data["pages"]}
     elif event.type is EventType.DOCUMENT_FAILED:
         body |= {"reason": event.data["reason"]}
+    elif event.type is EventType.DOCUMENT_READY:
+        body |= {"contentHash": event.data.get("content_hash")}
     elif event.type in {EventType.QUOTA_CHANGED, EventType.QUOTA_EXCEEDED}:
         body |= {"usedBytes": event.data["used_bytes"], "limitBytes": event.data["limit_bytes"]}
     elif event.type is EventType.QUOTA_WARNING:

@@ -10,6 +10,7 @@ from tests.subscriptions.conftest import AT_JSON, Events, Socket, bearer, event,
 
 DOC_A = "01JDOCUMENTAAAAAAAAAAAAAAA"
 DOC_B = "01JDOCUMENTBBBBBBBBBBBBBBB"
+HASH = "5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03"
 
 
 def test_document_events_arrive_in_order_field_for_field(acknowledged: Socket, user: User, events: Events) -> None:
@@ -21,22 +22,24 @@ def test_document_events_arrive_in_order_field_for_field(acknowledged: Socket, u
         event(EventType.PROCESSING_STARTED, user.id, DOC_A, 2),
         event(EventType.QUOTA_CHANGED, user.id, None, 3, used_bytes=11, limit_bytes=5 * 2**30),
         event(EventType.EXTRACTION_PROGRESS, user.id, DOC_A, 4, page=3, pages=12),
-        event(EventType.DOCUMENT_READY, user.id, DOC_A, 5),
+        event(EventType.DOCUMENT_READY, user.id, DOC_A, 5, content_hash=HASH),
         event(EventType.DOCUMENT_FAILED, user.id, DOC_B, 6, reason="WRONG_TYPE"),
         event(EventType.DOCUMENT_DELETED, user.id, DOC_A, 7),
+        event(EventType.DOCUMENT_READY, user.id, DOC_B, 8),  # published by a DocStore before content hashes
     )
 
     def body(typename: str, number: int, document: str, **fields: object) -> dict[str, object]:
         about = {"__typename": typename, "id": f"01JEVENT{number:018d}", "at": AT_JSON, "documentId": document}
         return {"id": "docs", "type": "next", "payload": {"data": {"documentEvents": about | fields}}}
 
-    assert acknowledged.receive_many(6) == [
+    assert acknowledged.receive_many(7) == [
         body("UploadStarted", 1, DOC_A),
         body("ProcessingStarted", 2, DOC_A),
         body("ExtractionProgress", 4, DOC_A, page=3, pages=12),
-        body("DocumentReady", 5, DOC_A),
+        body("DocumentReady", 5, DOC_A, contentHash=HASH),
         body("DocumentFailed", 6, DOC_B, reason="WRONG_TYPE"),
         body("DocumentDeleted", 7, DOC_A),
+        body("DocumentReady", 8, DOC_B, contentHash=None),
     ]
 
 

@@ -6,6 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from tests.client import Api, User, sample
+from tests.domain.test_content_hash import independent
 from tests.subscriptions.conftest import Socket
 
 
@@ -31,9 +32,13 @@ def test_two_accounts_uploading_at_once_each_receive_exactly_their_own(
     events.wait_for_subscribers(user.id, 1)
     events.wait_for_subscribers(other_user.id, 1)
 
+    contents: dict[str, bytes] = {}
+
     def upload(who: User, number: int) -> str:
         content = sample("text/plain", f"{who.email} document {number}")
-        return str(api.submit(who, content, filename=f"doc-{number}.txt")["id"])
+        document_id = str(api.submit(who, content, filename=f"doc-{number}.txt")["id"])
+        contents[document_id] = content
+        return document_id
 
     jobs = [(who, number) for number in range(3) for who in (user, other_user)]
     with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
@@ -47,3 +52,5 @@ def test_two_accounts_uploading_at_once_each_receive_exactly_their_own(
         for document in documents:
             kinds = [event["__typename"] for event in seen if event["documentId"] == document]
             assert kinds == ["UploadStarted", "ProcessingStarted", "DocumentReady"]
+        hashes = {event["documentId"]: event["contentHash"] for event in seen if event["__typename"] == "DocumentReady"}
+        assert hashes == {document: independent(contents[document]) for document in documents}

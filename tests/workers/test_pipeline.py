@@ -9,9 +9,12 @@ process boundary, and the subscription tests cover the real one.
 
 from __future__ import annotations
 
+import json
+import os
 from pathlib import Path
 
 import pytest
+from botocore.client import BaseClient
 from ulid import ULID
 
 from adapters.messages import AccountCreated, QueueMessage, UploadCompleted, UploadStarted
@@ -22,8 +25,11 @@ from events.envelope import Event
 from models import accounts, counters, documents, keys, uploads
 from models.accounts import Account
 from tests.conftest import documents_of, objects_under, staged, stored
+from tests.domain.test_content_hash import independent
 from tests.workers import files
 from workers.pipeline import Pipeline
+
+MiB = 1024 * 1024
 
 
 class Recorder:
@@ -116,6 +122,56 @@ async def test_handling_the_same_message_twice_counts_once(pipeline, recorder, s
     assert recorder.kinds().count("DocumentReady") == 1
 
 
+class Calls:
+    """The AWS operations whose request names one document, by service, as botocore makes them."""
+
+    def __init__(self, document_id: str) -> None:
+        self.document_id = document_id
+        self.calls: dict[str, list[tuple[str, str]]] = {}  # service: [(operation, request as JSON)]
+
+    def of(self, service: str) -> list[tuple[str, str]]:
+        return self.calls.get(service, [])
+
+    def watch(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        original = BaseClient._make_api_call
+
+        def make_api_call(client, operation: str, params: dict) -> object:
+            request = json.dumps(params, default=repr)
+            if self.document_id in request:
+                service = client.meta.service_model.service_name
+                self.calls.setdefault(service, []).append((operation, request))
+            return original(client, operation, params)
+
+        monkeypatch.setattr(BaseClient, "_make_api_call", make_api_call)
+
+
+async def test_a_document_of_several_blocks_gets_the_content_hash_of_its_bytes(
+    pipeline, recorder, store, monkeypatch
+) -> None:
+    account = new_account("FREE")
+    content = b"\x1f\x8b" + os.urandom(9 * MiB - 2)  # gzip to DocStore: stored, nothing extracted; 3 blocks
+    record = stored(store, account, content, "application/gzip")
+    assert record.content_hash is None
+    calls = Calls(record.document_id)
+    calls.watch(monkeypatch)
+
+    await handle(pipeline, completed(record))
+
+    final = documents.get(account.id, record.document_id)
+    assert (final.status, final.content_hash) == ("READY", independent(content))
+    assert final.content_hash != independent(content, block=MiB)  # 4 MiB blocks, not any others
+    ready = [e.data for e in recorder.events if e.type.value == "DocumentReady"]
+    assert ready == [{"content_hash": final.content_hash}]
+    # Written in the transaction that already counts the document and records its detected type:
+    # no DynamoDB call of its own.
+    writes = [(operation, request) for operation, request in calls.of("dynamodb") if "content_hash" in request]
+    assert [operation for operation, _ in writes] == ["TransactWriteItems"]
+    assert "counted_type" in writes[0][1]
+    # Hashed as it was downloaded for detection: the object is read once.
+    reads = [operation for operation, request in calls.of("s3") if record.object_key in request]
+    assert reads == ["GetObject"]
+
+
 async def test_bytes_of_no_stored_type_are_rejected_and_leave_the_usage(pipeline, wired, recorder, store) -> None:
     account = new_account("FREE")
     elf = b"\x7fELF\x02\x01\x01" + bytes(200)
@@ -126,6 +182,7 @@ async def test_bytes_of_no_stored_type_are_rejected_and_leave_the_usage(pipeline
 
     final = documents.Document.get(account.id, record.document_id)
     assert (final.status, final.failure_reason) == ("REJECTED", "WRONG_TYPE")
+    assert final.content_hash is None  # no bytes are kept, so none are hashed (docs/CONTENT_HASH.md)
     record_account = accounts.get(account.id)
     assert (record_account.used_bytes, record_account.allocated_bytes, record_account.document_count) == (0, 0, 0)
     assert objects_under(store, account.id) == []
@@ -154,6 +211,7 @@ async def test_extraction_failure_ends_failed_with_the_reason(pipeline, wired, r
     final = documents.get(account.id, record.document_id)
     assert final.status == "FAILED"
     assert final.failure_reason
+    assert final.content_hash == independent(broken)  # its bytes stay stored and counted
     failed = [e.data for e in recorder.events if e.type.value == "DocumentFailed"]
     assert failed == [{"reason": final.failure_reason}]
     assert final.counted_type == "application/pdf"
