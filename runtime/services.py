@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from adapters import local_aws
 from adapters.aws import AwsTarget
-from models import keys, retries, tables
+from models import keys, path_backfill, retries, tables
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -98,6 +98,8 @@ def provision(settings: Settings, target: AwsTarget) -> list[str]:
     from adapters.s3 import S3ObjectStore
 
     created = tables.create_tables()
+    if placed := path_backfill.once():
+        created.append(f"paths for {placed} documents stored before paths")
     S3ObjectStore(target, settings.bucket).ensure_bucket(
         settings.cors_origins,
         expiring_prefix=keys.STAGING_PREFIX,
