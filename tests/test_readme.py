@@ -293,6 +293,34 @@ def _update_shell(run: Run) -> None:
     }
 
 
+def _move_graphql(run: Run) -> None:
+    document_id = run.state["id"]
+    assert run.data == {
+        "moveDocument": {
+            "__typename": "Document",
+            "id": document_id,
+            "name": "hello.txt",
+            "path": f"/greetings/{document_id}.txt",
+        }
+    }
+
+
+def _move_shell(run: Run) -> None:
+    document_id = run.state["id"]
+    moved, listed = answers(run.stdout)
+    assert moved == {
+        "data": {
+            "moveDocument": {
+                "__typename": "Document",
+                "id": document_id,
+                "name": "hello.txt",
+                "path": f"/archive/{document_id}.txt",
+            }
+        }
+    }
+    assert {"node": {"id": document_id, "path": f"/archive/{document_id}.txt"}} in listed["data"]["documents"]["edges"]
+
+
 def _watch_shell(run: Run) -> None:
     lines = run.stdout.splitlines()
     assert json.loads(lines[0]) == {"type": "connection_ack"}
@@ -338,6 +366,8 @@ EXPECT: dict[str, Callable[[Run], None]] = {
     "upgrade-shell": _upgrade_shell,
     "update-graphql": _update_graphql,
     "update-shell": _update_shell,
+    "move-graphql": _move_graphql,
+    "move-shell": _move_shell,
     "watch-shell": _watch_shell,
     "watch-upload": _watch_upload,
     "delete-graphql": _delete_graphql,

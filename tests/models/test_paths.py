@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -10,10 +9,11 @@ import pytest
 from ulid import ULID
 
 from domain.documents import DocumentStatus
+from domain.plans import Plan
 from models import accounts, documents, path_backfill, paths, processing, uploads
 from models.base import transaction_connection
 from models.documents import Document
-from models.errors import DocumentNotFound, PathTaken
+from models.errors import DocumentNotFound, PathTaken, QuotaExceeded
 from models.paths import PathClaim
 from tests.races import racing
 
@@ -50,8 +50,6 @@ def record(document: Document) -> Document:
 
 def stored(document: Document) -> Document:
     """The upload counted, as completion leaves it: PROCESSING, holding 10 bytes."""
-    from domain.plans import Plan
-
     uploads.count(
         document, f"{document.owner_id}/{document.document_id}/n/original", 10, "etag", Plan.FREE, document.created_at
     )
@@ -147,12 +145,12 @@ class Calls:
 @pytest.fixture
 def dynamodb_calls(target):
     calls = Calls()
-    clients = {id(c): c for c in (transaction_connection().client, PathClaim._get_connection().connection.client)}
-    clients[id(Document._get_connection().connection.client)] = Document._get_connection().connection.client
-    for client in clients.values():
+    models = (accounts.Account, Document, PathClaim)
+    clients = {transaction_connection().client, *(model._get_connection().connection.client for model in models)}
+    for client in clients:
         client.meta.events.register("before-call.dynamodb", calls)
     yield calls
-    for client in clients.values():
+    for client in clients:
         client.meta.events.unregister("before-call.dynamodb", calls)
 
 
@@ -178,8 +176,6 @@ def test_an_upload_to_a_taken_path_costs_a_query_and_a_second_transaction(target
 def test_an_upload_over_quota_claims_no_path(target) -> None:
     account = new_account()
     accounts.Account(id=account.id).update(actions=[accounts.Account.over_quota.set(True)])
-    from models.errors import QuotaExceeded
-
     with pytest.raises(QuotaExceeded):
         upload(account, path="/refused.pdf")
 
@@ -384,4 +380,5 @@ def test_claims_are_kept_apart_per_account(target) -> None:
     mine, theirs = upload(one), upload(two)
 
     assert record(mine).path == record(theirs).path == "/report.pdf"
-    assert json.dumps(claims_of(one.id)) == json.dumps({"/report.pdf": mine.document_id})
+    assert claims_of(one.id) == {"/report.pdf": mine.document_id}
+    assert claims_of(two.id) == {"/report.pdf": theirs.document_id}
