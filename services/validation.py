@@ -352,11 +352,11 @@ def upload(raw: RawUpload, allowed_origins: Sequence[str], path_limits: PathLimi
     checks = Checks()
     name = checks(filename, "", raw.filename)
     limits = path_limits or PathLimits()
-    where = getattr(raw, "path", None)  # inputs of other mutations (and older callers) have no path
+    where = raw.path
     if where is not None:
         where = checks(path, "", where, limits)
     elif checks.ok("filename"):
-        where = checks(path, "", "/" + name, limits)  # a name may be short enough and its path not
+        where = checks(path, "", "/" + name, limits, field="filename")  # a name short enough, its path not
     kind = checks(content_type, "", raw.content_type)
     declared = checks(size, 0, raw.size)
     tag_list = checks(tags, [], raw.tags)
