@@ -83,11 +83,13 @@ def backfill(records: Iterable[Document]) -> int:
 DONE = ("#backfill", "paths-v1")
 
 
-def once() -> int | None:
+def once(*, again: bool = False) -> int | None:
     """:func:`backfill` the records without a path, unless that was done already in this deployment
-    (one read to know); then mark it done. How many records were placed, None if it was done before.
-    Records written after the mark all have a path: every upload gives one."""
-    if paths.holder(*DONE) is not None:
+    (one read to know) and not asked for ``again``; then mark it done. How many records were
+    placed, None if it was done before. Records written after the mark by this DocStore all have a
+    path (every upload gives one); ``again`` is for a deployment where older processes may still
+    have written some meanwhile (``docstore init`` after a rolling upgrade on AWS)."""
+    if not again and paths.holder(*DONE) is not None:
         return None
     placed_count = backfill(without_path())
     paths.PathClaim(owner_id=DONE[0], path_key=DONE[1], document_id="done").save()
