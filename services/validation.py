@@ -351,12 +351,7 @@ def upload(raw: RawUpload, allowed_origins: Sequence[str], path_limits: PathLimi
     """A file about to be uploaded, its fields checked in the order ``RequestUploadInput`` has them."""
     checks = Checks()
     name = checks(filename, "", raw.filename)
-    limits = path_limits or PathLimits()
-    where = raw.path
-    if where is not None:
-        where = checks(path, "", where, limits)
-    elif checks.ok("filename"):
-        where = checks(path, "", "/" + name, limits, field="filename")  # a name short enough, its path not
+    where = _where(checks, name, raw.path, path_limits or PathLimits())
     kind = checks(content_type, "", raw.content_type)
     declared = checks(size, 0, raw.size)
     tag_list = checks(tags, [], raw.tags)
@@ -366,25 +361,37 @@ def upload(raw: RawUpload, allowed_origins: Sequence[str], path_limits: PathLimi
         metadata = checks(upload_metadata, {}, tag_list, text)
     redirect = checks(redirect_url, None, raw.redirect_url, allowed_origins)
     checks.done()
-    return Upload(name, where or "", kind, declared, tag_list, text, metadata, redirect)
+    return Upload(name, where, kind, declared, tag_list, text, metadata, redirect)
 
 
 @dataclass(frozen=True)
 class MultipartUpload:
     filename: str
+    #: Where the document goes: the one asked for, or ``/`` + the file name.
+    path: str
     content_type: str
     size: int
 
 
-def multipart_upload(raw: RawMultipartUpload) -> MultipartUpload:
+def multipart_upload(raw: RawMultipartUpload, path_limits: PathLimits | None = None) -> MultipartUpload:
     """A file about to be uploaded in parts, its fields checked in the order
     ``RequestMultipartUploadInput`` has them."""
     checks = Checks()
     name = checks(filename, "", raw.filename)
+    where = _where(checks, name, raw.path, path_limits or PathLimits())
     kind = checks(content_type, "", raw.content_type)
     declared = checks(multipart_size, 0, raw.size)
     checks.done()
-    return MultipartUpload(name, kind, declared)
+    return MultipartUpload(name, where, kind, declared)
+
+
+def _where(checks: Checks, name: str, raw_path: str | None, limits: PathLimits) -> str:
+    """An upload's path: the one asked for, or ``/`` + its (valid) name, whose problem is then the name's."""
+    if raw_path is not None:
+        return checks(path, "", raw_path, limits)
+    if checks.ok("filename"):
+        return checks(path, "", "/" + name, limits, field="filename")  # a name short enough, its path not
+    return ""
 
 
 @dataclass(frozen=True)
@@ -484,6 +491,8 @@ class RawMultipartUpload(Protocol):
 
     @property
     def filename(self) -> str: ...
+    @property
+    def path(self) -> str | None: ...
     @property
     def content_type(self) -> str: ...
     @property
