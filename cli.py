@@ -235,7 +235,7 @@ def _init(settings: Settings) -> int:
             return 1
     target = AwsTarget.from_settings(settings, endpoint)
     tables.configure(target, settings.table_prefix)
-    for name in provision(settings, target):
+    for name in provision(settings, target, every_path=True):  # old processes may have written some since
         print(f"ready: {name}")
     return 0
 

@@ -57,6 +57,9 @@ class Settings:
     multipart_sign_max_parts: int = 100
     multipart_part_url_seconds: int = 900
     multipart_upload_seconds: int = 24 * 3600
+    #: The longest document path, in bytes of UTF-8, and the most segments it may have.
+    path_max_bytes: int = 1024
+    path_max_depth: int = 32
     blocking_threads: int = 32
     redirect_origins: tuple[str, ...] = ()
     cors_origins: tuple[str, ...] = ("*",)
@@ -264,6 +267,8 @@ class Settings:
             multipart_sign_max_parts=integer("MULTIPART_SIGN_MAX_PARTS", 100),
             multipart_part_url_seconds=integer("MULTIPART_PART_URL_SECONDS", 900),
             multipart_upload_seconds=integer("MULTIPART_UPLOAD_SECONDS", 24 * 3600),
+            path_max_bytes=integer("PATH_MAX_BYTES", 1024, low=2),
+            path_max_depth=integer("PATH_MAX_DEPTH", 32),
             blocking_threads=integer("BLOCKING_THREADS", 32),
             redirect_origins=listing("REDIRECT_ORIGINS", ""),
             cors_origins=listing("CORS_ORIGINS", "*"),

@@ -129,10 +129,11 @@ def listing(args: argparse.Namespace) -> int:
             print(json.dumps(node))
     elif nodes:
         _table(
-            ["NAME", "STATUS", "SIZE", "TAGS", "CREATED", "ID"],
+            ["NAME", "PATH", "STATUS", "SIZE", "TAGS", "CREATED", "ID"],
             [
                 [
                     node["name"],
+                    node["path"],
                     node["status"],
                     _size(node["size"]),
                     ",".join(node["tags"]),

@@ -22,7 +22,7 @@ from adapters.queue import ACCOUNT_EVENTS, SEARCH_INDEX, UPLOAD_EVENTS
 from adapters.s3 import ObjectCopy
 from commands.backup import FORMAT, MANIFEST, TABLES_DIR, VERSION, object_path, sha256_of
 from domain.documents import DocumentStatus
-from models import snapshot
+from models import path_backfill, snapshot
 from workers.rebuild import RebuildRunning, rebuild
 
 if TYPE_CHECKING:
@@ -137,6 +137,8 @@ def load(directory: Path, manifest: dict[str, Any], services: Services) -> None:
             elif table == "accounts":
                 items = _noting(items, lambda item: _uncounted(item, region, uncounted))
             snapshot.write(table, items)
+    # A backup keeps documents, not the claims that make their paths unique: claim them again.
+    path_backfill.backfill(path_backfill.every_record())
     for owner_id, document_id in processing:
         services.queues[UPLOAD_EVENTS].send(UploadCompleted(account_id=owner_id, document_id=document_id))
     for account_id in uncounted:

@@ -23,7 +23,7 @@ from ulid import ULID
 from adapters.messages import DocumentDeleted, IndexDocument, new_key
 from domain.documents import STORED, DocumentStatus
 from domain.plans import Plan
-from models import accounts, counters, outbox, retries
+from models import accounts, counters, outbox, paths, retries
 from models.accounts import Account
 from models.base import (
     BaseMeta,
@@ -34,7 +34,7 @@ from models.base import (
     transaction_connection,
     utcnow,
 )
-from models.errors import AccountNotFound, DocumentNotFound
+from models.errors import AccountNotFound, DocumentNotFound, PathTaken
 from models.retries import Conflict, Race
 
 if TYPE_CHECKING:
@@ -93,6 +93,11 @@ class Document(TableModel):
     name = UnicodeAttribute()
     name_folded = UnicodeAttribute()
     name_key = UnicodeAttribute()
+    #: Where the document sits in its owner's tree (``models.paths``), as spelt when given, and
+    #: its compared form, which the owner's claim in the ``paths`` table holds. Null only on
+    #: records written before paths, until the start-up backfill gives them one.
+    path = UnicodeAttribute(null=True)
+    path_key = UnicodeAttribute(null=True)
     content_type = UnicodeAttribute()
     size = NumberAttribute()
     declared_size = NumberAttribute()
@@ -149,6 +154,24 @@ def fold(text: str) -> str:
     return unicodedata.normalize("NFKC", text).casefold()
 
 
+def path_of(document: Document) -> str:
+    """The document's path; a record written before paths (until the backfill reaches it) is
+    shown at its default."""
+    return paths.of(document.path, document.name)
+
+
+def placed(path: str) -> list[Any]:
+    """The update actions that put a document at ``path``."""
+    return [Document.path.set(path), Document.path_key.set(paths.key(path))]
+
+
+def path_unchanged(document: Document) -> Condition:
+    """The condition that the record still names the path it was read with."""
+    if document.path_key is None:
+        return Document.path_key.does_not_exist()
+    return Document.path_key == document.path_key
+
+
 def name_key(name: str, document_id: str) -> str:
     return f"{fold(name)}\x1f{document_id}"
 
@@ -193,6 +216,8 @@ class ListFilter:
     updated_after: datetime | None = None
     updated_before: datetime | None = None
     status: DocumentStatus | None = None
+    #: A prefix of the compared path (``models.paths.key``): a folder's whole subtree.
+    path_prefix: str | None = None
 
 
 ORDER_FIELDS = ("CREATED_AT", "UPDATED_AT", "NAME")
@@ -217,6 +242,8 @@ def _conditions(flt: ListFilter) -> Condition | None:
             parts.append(~(Document.failure_reason == CANCELLED))
     if flt.name_contains:
         parts.append(Document.name_folded.contains(fold(flt.name_contains)))
+    if flt.path_prefix:
+        parts.append(Document.path_key.startswith(paths.key(flt.path_prefix)))
     parts.extend(Document.tags.contains(tag) for tag in flt.tags)
     if flt.content_type:
         parts.append(Document.content_type == flt.content_type)
@@ -351,8 +378,8 @@ def update_details(
 
 
 def delete_stored(document: Document, messages: list[outbox.Pending] | None = None) -> bool:
-    """Delete a stored document's record and give its bytes back to the quota, in one transaction,
-    with two messages in the outbox: ``document.deleted`` (the quota level is checked again) and
+    """Delete a stored document's record, free its path and give its bytes back to the quota, in
+    one transaction, with two messages in the outbox: ``document.deleted`` (the quota level is checked again) and
     ``index.document`` (search forgets it); ``messages`` receives them once committed.
 
     A counted document leaves the counters of its owner's *current* plan and type, and the
@@ -397,8 +424,10 @@ def delete_stored(document: Document, messages: list[outbox.Pending] | None = No
                     current,
                     condition=(Document.status == current.status)
                     & (Document.size == size)
-                    & (Document.counted_type.exists() if counted else Document.counted_type.does_not_exist()),
+                    & (Document.counted_type.exists() if counted else Document.counted_type.does_not_exist())
+                    & path_unchanged(current),
                 )
+                paths.free(transaction, owner_id, current.path_key, document_id)  # the path is free again
                 if plan is not None and counted:
                     counters.add(
                         transaction, plan=plan, content_type=str(current.counted_type), documents=-1, size=-size
@@ -517,3 +546,42 @@ def set_text(document: Document, text_key: str, pages: int | None, *, content_ha
             return False
         raise
     return True
+
+
+def move(document: Document, path: str, now: datetime | None = None) -> Document:
+    """Move the document (as just read) to ``path``: its claim moves and its record changes in one
+    transaction. :class:`PathTaken` when another document holds ``path``. A document that changed
+    meanwhile (moved, deleted, rejected) is read again and the move tried on what it is now;
+    :class:`DocumentNotFound` once it holds no path (gone, rejected). Nothing is written on failure."""
+    now = now or utcnow()
+    for _ in range(paths.RENAME_ATTEMPTS):
+        if document.status not in paths.CLAIMING or not document.visible:
+            raise DocumentNotFound(document.document_id)
+        if document.path == path:
+            return document
+        same_place = document.path_key == paths.key(path)
+        try:
+            with TransactWrite(connection=transaction_connection()) as transaction:
+                if not same_place:  # when only the spelling changes, the claim stays as it is
+                    paths.free(transaction, document.owner_id, document.path_key, document.document_id)
+                    paths.claim(transaction, document.owner_id, path, document.document_id)
+                transaction.update(
+                    document,
+                    actions=[*placed(path), *touched(document.document_id, now)],
+                    condition=Document.status.is_in(*paths.CLAIMING) & path_unchanged(document),
+                )
+        except TransactWriteError as error:
+            flags = failed_items(error)  # [old claim delete (if it has one), new claim put, document update]
+            if not any(flags):
+                raise
+            if not same_place and flags[-2]:
+                raise PathTaken(path) from None
+            try:  # the document changed since it was read: look again
+                document = Document.get(document.owner_id, document.document_id, consistent_read=True)
+            except Document.DoesNotExist:
+                raise DocumentNotFound(document.document_id) from None
+            continue
+        document.path, document.path_key = path, paths.key(path)
+        document.updated_at, document.updated_key = now, updated_key(now, document.document_id)
+        return document
+    raise DocumentNotFound(document.document_id)  # it kept changing under every attempt

@@ -23,6 +23,12 @@ class DocumentNotFound(DomainError):
         self.document_id = document_id
 
 
+class PathTaken(DomainError):
+    def __init__(self, path: str) -> None:
+        super().__init__(f"Another document is at {path} (paths ignore case).")
+        self.path = path
+
+
 class QuotaExceeded(DomainError):
     def __init__(self, *, limit_bytes: int, used_bytes: int, reserved_bytes: int, requested_bytes: int) -> None:
         super().__init__(

@@ -12,7 +12,7 @@ from pynamodb.exceptions import TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
 from domain.documents import DocumentStatus
-from models import accounts, counters, documents, retries
+from models import accounts, counters, documents, paths, retries
 from models.accounts import Account
 from models.base import condition_failed, failed_items, transaction_connection, utcnow
 from models.documents import Document
@@ -138,27 +138,41 @@ def finish(
 
 def reject(document: Document, reason: str) -> bool:
     """PROCESSING to REJECTED: the bytes leave the account's usage (not yet counted anywhere
-    else); the caller deletes the object afterwards. False when it was not PROCESSING."""
+    else) and the path is freed; the caller deletes the object afterwards. False when it was not
+    PROCESSING. A document moved meanwhile is read again and rejected where it is now."""
     now = utcnow()
     size = int(document.size)
-    try:
-        with TransactWrite(connection=transaction_connection()) as transaction:
-            transaction.update(
-                Account(id=document.owner_id),
-                actions=[
-                    Account.used_bytes.add(-size),
-                    Account.allocated_bytes.add(-size),
-                    Account.document_count.add(-1),
-                ],
-                condition=Account.id.exists(),
-            )
-            transaction.update(
-                document,
-                actions=documents.rejected(document.document_id, reason, now),
-                condition=(Document.status == DocumentStatus.PROCESSING) & Document.counted_type.does_not_exist(),
-            )
-    except TransactWriteError as error:
-        if any(failed_items(error)):
-            return False
-        raise
-    return True
+    for _ in range(paths.RENAME_ATTEMPTS):
+        try:
+            with TransactWrite(connection=transaction_connection()) as transaction:
+                transaction.update(
+                    Account(id=document.owner_id),
+                    actions=[
+                        Account.used_bytes.add(-size),
+                        Account.allocated_bytes.add(-size),
+                        Account.document_count.add(-1),
+                    ],
+                    condition=Account.id.exists(),
+                )
+                transaction.update(
+                    document,
+                    actions=documents.rejected(document.document_id, reason, now),
+                    condition=(Document.status == DocumentStatus.PROCESSING)
+                    & Document.counted_type.does_not_exist()
+                    & documents.path_unchanged(document),
+                )
+                paths.free(transaction, document.owner_id, document.path_key, document.document_id)
+        except TransactWriteError as error:
+            if not any(failed_items(error)):
+                raise
+            try:
+                fresh = Document.get(document.owner_id, document.document_id, consistent_read=True)
+            except Document.DoesNotExist:
+                return False
+            moved = fresh.path_key != document.path_key
+            if not moved or fresh.status != DocumentStatus.PROCESSING or fresh.counted_type is not None:
+                return False
+            document = fresh  # moved meanwhile: reject it where it is now
+            continue
+        return True
+    return False

@@ -18,6 +18,7 @@ from models.counters import Counter
 from models.documents import Document
 from models.idempotency import Handled
 from models.outbox import Pending
+from models.paths import PathClaim
 from models.sessions import Session
 
 if TYPE_CHECKING:
@@ -28,7 +29,16 @@ if TYPE_CHECKING:
     from adapters.aws import AwsTarget
 
 #: Every model with a table of its own (named by its ``Meta.table_name``, after the prefix).
-TABLES: tuple[type[Model], ...] = (Account, EmailClaim, Session, Document, Counter, Handled, Pending)
+TABLES: tuple[type[Model], ...] = (
+    Account,
+    EmailClaim,
+    Session,
+    Document,
+    PathClaim,
+    Counter,
+    Handled,
+    Pending,
+)
 #: The attribute DynamoDB's time-to-live reads, per model that has one. Not the outbox: a message
 #: there waits until SQS has taken it, however long that is.
 TTL_ATTRIBUTES: dict[type[Model], str] = {Session: "expires_at", Document: "expires_at", Handled: "expires_at"}

@@ -20,7 +20,7 @@ from pynamodb.transactions import TransactWrite
 
 from adapters.messages import UploadCompleted, UploadStarted
 from domain.documents import DocumentStatus
-from models import accounts, documents, keys, outbox, retries
+from models import accounts, documents, keys, outbox, paths, retries
 from models.accounts import Account
 from models.base import condition_failed, failed_items, transaction_connection, utcnow
 from models.documents import CANCELLED, Document
@@ -65,13 +65,20 @@ def start(
     description: str,
     form_seconds: int,
     sweep_grace_seconds: int,
+    path: str | None = None,
     now: datetime | None = None,
     messages: list[outbox.Pending] | None = None,
     multipart: Multipart | None = None,
 ) -> Document:
-    """Reserve ``size`` bytes and create the ``PENDING_UPLOAD`` record, in one transaction, with an
-    ``upload.started`` message in the outbox, delayed until the form and the sweeper's grace have
-    passed: it settles the upload if nobody completes it. ``messages`` receives it once committed.
+    """Reserve ``size`` bytes and create the ``PENDING_UPLOAD`` record at ``path`` (by default
+    ``/`` + its name) with its path's claim, in one transaction, with an ``upload.started``
+    message in the outbox, delayed until the form and the sweeper's grace have passed: it settles
+    the upload if nobody completes it. ``messages`` receives it once committed.
+
+    The upload adds a document and never replaces one: where another document holds the path,
+    the record is put at the first free numbered copy of it, Dropbox-style (``/report (1).pdf``),
+    found with one Query of the owner's claims, and the transaction is sent again (again, when
+    another upload took that one meanwhile).
 
     A ``multipart`` upload (``form_seconds`` is then how long it may stay incomplete) records its
     key, upload id and part size, and has no message: its time passes SQS's longest delay, so
@@ -82,6 +89,7 @@ def start(
     attempt; either way nothing is written.
     """
     now = now or utcnow()
+    path = path or paths.default(name)
     expires = now + timedelta(seconds=form_seconds)
     document = Document(
         owner_id=account.id,
@@ -89,6 +97,8 @@ def start(
         name=name,
         name_folded=documents.fold(name),
         name_key=documents.name_key(name, document_id),
+        path=path,
+        path_key=paths.key(path),
         content_type=content_type,
         size=size,
         declared_size=size,
@@ -112,37 +122,46 @@ def start(
 
     def attempt(_: int) -> Document:
         nonlocal current
-        limit = current.limit_bytes
-        try:
-            with TransactWrite(connection=transaction_connection()) as transaction:
-                transaction.update(
-                    Account(id=current.id),
-                    actions=[Account.reserved_bytes.add(size), Account.allocated_bytes.add(size)],
-                    condition=(Account.plan == current.plan)
-                    & (Account.allocated_bytes <= limit - size)
-                    & (Account.over_quota == False),  # noqa: E712 (a DynamoDB condition, not a test)
-                )
-                transaction.save(document, condition=Document.document_id.does_not_exist())
-                message = None
-                if multipart is None:
-                    message = outbox.put(transaction, started, delay_seconds=delay, now=now)
-        except TransactWriteError as error:
-            # [document put, outbox put (none for a multipart upload), account update]
-            if failed_items(error) != [False] * (1 if multipart is not None else 2) + [True]:
-                raise
-            fresh = accounts.get(current.id)
-            if fresh.plan == current.plan or fresh.over_quota or fresh.allocated_bytes + size > fresh.limit_bytes:
-                raise QuotaExceeded(
-                    limit_bytes=fresh.limit_bytes,
-                    used_bytes=int(fresh.used_bytes),
-                    reserved_bytes=int(fresh.reserved_bytes),
-                    requested_bytes=size,
-                ) from None
-            current = fresh
-            raise Conflict from None  # the plan changed under us: try again against the new limit
-        if messages is not None and message is not None:
-            messages.append(message)
-        return document
+        for _rename in range(paths.RENAME_ATTEMPTS):
+            limit = current.limit_bytes
+            try:
+                with TransactWrite(connection=transaction_connection()) as transaction:
+                    transaction.update(
+                        Account(id=current.id),
+                        actions=[Account.reserved_bytes.add(size), Account.allocated_bytes.add(size)],
+                        condition=(Account.plan == current.plan)
+                        & (Account.allocated_bytes <= limit - size)
+                        & (Account.over_quota == False),  # noqa: E712 (a DynamoDB condition, not a test)
+                    )
+                    transaction.save(document, condition=Document.document_id.does_not_exist())
+                    message = None
+                    if multipart is None:
+                        message = outbox.put(transaction, started, delay_seconds=delay, now=now)
+                    paths.claim(transaction, current.id, str(document.path), document_id)
+            except TransactWriteError as error:
+                # [document put, outbox put (none for a multipart upload), claim put, account update]
+                *others, claim_failed, account_failed = failed_items(error)
+                if claim_failed and not account_failed and not any(others):
+                    # The path is taken: the first free numbered copy of the one asked for, and again.
+                    document.path = paths.next_free(current.id, path)
+                    document.path_key = paths.key(document.path)
+                    continue
+                if any(others) or not account_failed:
+                    raise
+                fresh = accounts.get(current.id)
+                if fresh.plan == current.plan or fresh.over_quota or fresh.allocated_bytes + size > fresh.limit_bytes:
+                    raise QuotaExceeded(
+                        limit_bytes=fresh.limit_bytes,
+                        used_bytes=int(fresh.used_bytes),
+                        reserved_bytes=int(fresh.reserved_bytes),
+                        requested_bytes=size,
+                    ) from None
+                current = fresh
+                raise Conflict from None  # the plan changed under us: try again against the new limit
+            if messages is not None and message is not None:
+                messages.append(message)
+            return document
+        raise Conflict  # other uploads took every free copy found: a moment later, look again
 
     return retries.retry(Race.PLAN, account.id, attempt)
 
@@ -222,33 +241,41 @@ def count(document: Document, stored: str, size: int, checksum: str, plan: Plan,
 
 
 def reject(document: Document, reason: str, now: datetime | None = None) -> bool:
-    """Release the reservation and mark the upload ``REJECTED`` with ``reason``, in one
-    transaction; False, and nothing written, when it was settled by someone else meanwhile.
+    """Release the reservation, free the path and mark the upload ``REJECTED`` with ``reason``, in
+    one transaction; False, and nothing written, when it was settled by someone else meanwhile.
+    An upload moved meanwhile is read again and rejected where it is now.
 
     The document stays in the sweep index, so an object that lands later is cleaned up once the
     form has expired.
     """
     now = now or utcnow()
-    try:
-        with TransactWrite(connection=transaction_connection()) as transaction:
-            transaction.update(
-                Account(id=document.owner_id),
-                actions=[
-                    Account.reserved_bytes.add(-document.declared_size),
-                    Account.allocated_bytes.add(-document.declared_size),
-                ],
-                condition=Account.id.exists(),
-            )
-            transaction.update(
-                document,
-                actions=documents.rejected(document.document_id, reason, now),
-                condition=Document.status == DocumentStatus.PENDING_UPLOAD,
-            )
-    except TransactWriteError as error:
-        if not any(failed_items(error)):
-            raise
-        return False
-    return True
+    for _ in range(paths.RENAME_ATTEMPTS):
+        try:
+            with TransactWrite(connection=transaction_connection()) as transaction:
+                transaction.update(
+                    Account(id=document.owner_id),
+                    actions=[
+                        Account.reserved_bytes.add(-document.declared_size),
+                        Account.allocated_bytes.add(-document.declared_size),
+                    ],
+                    condition=Account.id.exists(),
+                )
+                transaction.update(
+                    document,
+                    actions=documents.rejected(document.document_id, reason, now),
+                    condition=(Document.status == DocumentStatus.PENDING_UPLOAD) & documents.path_unchanged(document),
+                )
+                paths.free(transaction, document.owner_id, document.path_key, document.document_id)
+        except TransactWriteError as error:
+            if not any(failed_items(error)):
+                raise
+            fresh = read(document.owner_id, document.document_id)
+            if fresh is None or fresh.status != DocumentStatus.PENDING_UPLOAD or fresh.path_key == document.path_key:
+                return False
+            document = fresh  # moved meanwhile: reject it where it is now
+            continue
+        return True
+    return False
 
 
 def forget_rejected(document: Document) -> bool:

@@ -10,7 +10,7 @@ import strawberry
 from access.context import Context
 from access.permissions import require_account
 from models import documents
-from models.errors import DocumentNotFound, RaceLost
+from models.errors import DocumentNotFound, PathTaken, RaceLost
 from resolvers import pagination
 from schema.documents import (
     DeleteDocumentInput,
@@ -21,7 +21,10 @@ from schema.documents import (
     DocumentEdge,
     DocumentFilter,
     DocumentOrder,
+    MoveDocumentInput,
+    MoveDocumentResult,
     PageInfo,
+    PathTakenError,
     UpdateDocumentInput,
     UpdateDocumentResult,
 )
@@ -71,7 +74,8 @@ async def list_documents(
     checks = validation.Checks()  # every argument, in the order they are declared
     checks(validation.page_size, first, first, MAX_PAGE)
     start = checks(pagination.decode, None, after, cursor_order) if after is not None else None
-    flt = checks(validation.list_filter, documents.ListFilter(), filter)
+    limits = validation.path_limits(info.context.services.settings)
+    flt = checks(validation.list_filter, documents.ListFilter(), filter, path_limits=limits)
     try:
         checks.done()
     except validation.InvalidInput as error:
@@ -123,6 +127,22 @@ async def update_document(
         return ValidationError.of(error.problems)
     except DocumentNotFound:
         return NotFoundError(message="No document with that id in this account.", id=input.id)
+    return Document.from_model(record)
+
+
+async def move_document(
+    info: strawberry.Info[Context, None],
+    input: Annotated[MoveDocumentInput, strawberry.argument(description="What to move, and where.")],
+) -> MoveDocumentResult:
+    account = await require_account(info)
+    try:
+        record = await documents_service.move(info.context.services, account.id, str(input.document_id), input.path)
+    except validation.InvalidInput as error:
+        return ValidationError.of(error.problems)
+    except DocumentNotFound:
+        return NotFoundError(message="No document with that id in this account.", id=input.document_id)
+    except PathTaken as error:
+        return PathTakenError(message=str(error), path=error.path)
     return Document.from_model(record)
 
 

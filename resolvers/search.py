@@ -103,6 +103,10 @@ async def search(
     content = account.plan.searches_contents
     checks = validation.Checks()
     flt = checks(validation.list_filter, documents.ListFilter(), filter)
+    if flt.path_prefix is not None:  # the index holds no paths
+        checks.problems.append(
+            validation.Problem("filter.pathPrefix", "Search does not filter by path; list a folder with `documents`.")
+        )
     filter_read = not checks.problems
     checks(validation.page_size, first, first, MAX_PAGE)
     scope = _scope(account.id, query, flt, content)

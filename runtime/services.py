@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from adapters import local_aws
 from adapters.aws import AwsTarget
-from models import keys, retries, tables
+from models import keys, path_backfill, retries, tables
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -91,13 +91,16 @@ class Runtime:
             self.embedded.stop()
 
 
-def provision(settings: Settings, target: AwsTarget) -> list[str]:
-    """Create the tables, bucket and queues that are missing; what was created, for the log."""
+def provision(settings: Settings, target: AwsTarget, *, every_path: bool = False) -> list[str]:
+    """Create the tables, bucket and queues that are missing, and give the documents stored before
+    paths their paths (once; every time with ``every_path``); what was done, for the log."""
     from adapters.mail import SesMailer
     from adapters.queue import ensure_queues
     from adapters.s3 import S3ObjectStore
 
     created = tables.create_tables()
+    if placed := path_backfill.once(again=every_path):
+        created.append(f"paths for {placed} documents stored before paths")
     S3ObjectStore(target, settings.bucket).ensure_bucket(
         settings.cors_origins,
         expiring_prefix=keys.STAGING_PREFIX,

@@ -35,6 +35,8 @@ def values(settings: Settings) -> dict[str, str]:
         "multipart_sign_max_parts": str(settings.multipart_sign_max_parts),
         "multipart_part_url_seconds": str(settings.multipart_part_url_seconds),
         "multipart_upload_seconds": str(settings.multipart_upload_seconds),
+        "path_max_bytes": f"{settings.path_max_bytes:,}",
+        "path_max_depth": str(settings.path_max_depth),
     }
 
 

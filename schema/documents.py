@@ -11,12 +11,19 @@ import strawberry
 from domain.documents import STORED
 from domain.documents import DocumentStatus as DocumentStatus  # exported: the GraphQL enum, declared below
 from schema.enums import graphql_enum
-from schema.errors import NotFoundError, ValidationError
+from schema.errors import Error, NotFoundError, ValidationError
 from schema.regions import WrongRegionError
 from schema.scalars import Long
 
 if TYPE_CHECKING:
     from models.documents import Document as DocumentRecord
+
+PATH_RULES = (
+    "`/` then segments joined by `/` (folders are implied by them): at most ${path_max_bytes} bytes of UTF-8 "
+    "and ${path_max_depth} segments, no empty segment, no `.` or `..`, no control or invisible character, "
+    "no `\\`, no space at either end of a segment; kept in Unicode NFC. Paths compare ignoring case, as "
+    "Dropbox's do: `/Report.pdf` and `/report.pdf` are the same place."
+)
 
 
 graphql_enum(
@@ -35,7 +42,19 @@ graphql_enum(
 @strawberry.type(description="A stored document. Only its owner can see it.")
 class Document:
     id: strawberry.ID = strawberry.field(description="Document id; ids sort by creation time.")
-    name: str = strawberry.field(description="The file name, as uploaded or renamed.")
+    name: str = strawberry.field(
+        description=(
+            "The file name, as uploaded or renamed. Set apart from `path`: renaming leaves the path, "
+            "a move leaves the name."
+        )
+    )
+    path: str = strawberry.field(
+        description=(
+            "Where the document sits in the account's tree, unique in the account (ignoring case), "
+            "spelt as given: `/` + the file name unless the upload or `moveDocument` named another. "
+            "A REJECTED upload keeps the path it had, but no longer holds it: another document may take it."
+        )
+    )
     content_type: str = strawberry.field(description="The MIME type the file was uploaded as.")
     size: Long = strawberry.field(description="Size in bytes: the real size once completed, the declared size before.")
     status: DocumentStatus = strawberry.field(description="Where the document is in its life.")
@@ -84,6 +103,8 @@ class Document:
         return cls(
             id=strawberry.ID(record.document_id),
             name=record.name,
+            # A record from before paths is shown at its default until the backfill (models.paths.of).
+            path=record.path or "/" + record.name,
             content_type=record.content_type,
             size=Long(int(record.size)),
             status=record.status,
@@ -113,6 +134,17 @@ class DocumentFilter:
     status: DocumentStatus | None = strawberry.field(
         default=None,
         description="Only this status. Without it: stored documents (PROCESSING, READY, FAILED).",
+    )
+    path_prefix: str | None = strawberry.field(
+        default=None,
+        description=(
+            "Only documents whose path starts with this, ignoring case. Ending with `/`, it names a folder and "
+            "lists the folder's whole subtree, every depth (`/a/` finds `/a/x.pdf` and `/a/b/y.pdf`; `/` finds "
+            "every document): what a sync client compares, in one listing; a client that shows one level drops "
+            "the paths with a further `/`. Same rules as a path, but it may end with `/` and its last segment "
+            "may be cut short (`/a/rep` finds `/a/report.pdf`). "
+            "`documents` only: `search` refuses it."
+        ),
     )
 
 
@@ -167,6 +199,17 @@ class UpdateDocumentInput:
     description: str | None = strawberry.field(default=None, description="The new description.")
 
 
+@strawberry.input(description="Where to move a document.")
+class MoveDocumentInput:
+    document_id: strawberry.ID = strawberry.field(description="The document to move.")
+    path: str = strawberry.field(description="Its new path: " + PATH_RULES)
+
+
+@strawberry.type(description="Another document of the account is at that path (paths compare ignoring case).")
+class PathTakenError(Error):
+    path: str = strawberry.field(description="The path asked for.")
+
+
 @strawberry.input(description="The document to delete.")
 class DeleteDocumentInput:
     id: strawberry.ID = strawberry.field(description="The document to delete.")
@@ -181,6 +224,15 @@ class DeleteDocumentPayload:
 UpdateDocumentResult = Annotated[
     Document | NotFoundError | ValidationError | WrongRegionError,
     strawberry.union("UpdateDocumentResult", description="The changed document, or why nothing changed."),
+]
+MoveDocumentResult = Annotated[
+    Document | PathTakenError | NotFoundError | ValidationError | WrongRegionError,
+    strawberry.union(
+        "MoveDocumentResult",
+        description=(
+            "The moved document, or why nothing moved. `NotFoundError` also for a REJECTED upload, which holds no path."
+        ),
+    ),
 ]
 DeleteDocumentResult = Annotated[
     DeleteDocumentPayload | NotFoundError | WrongRegionError,

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import strawberry
 
-from schema.documents import Document, DocumentStatus
+from schema.documents import PATH_RULES, Document, DocumentStatus
 from schema.errors import Error, ValidationError
 from schema.regions import WrongRegionError
 from schema.scalars import Long
@@ -20,6 +20,15 @@ from schema.uploads import QuotaExceededError, UploadNotFoundError, UploadReject
 class RequestMultipartUploadInput:
     filename: str = strawberry.field(
         description="The file's name: 1 to 255 bytes of UTF-8, no slashes, no control characters, not `.` or `..`."
+    )
+    path: str | None = strawberry.field(
+        default=None,
+        description=(
+            "Where the document goes; `/` + `filename` when left out. As with `requestUpload`, an upload adds "
+            "a document and never replaces one: to a taken path (ignoring case) it goes to the first free "
+            "numbered copy, `/a/report (1).pdf`, ... (`Document.path` says where). "
+        )
+        + PATH_RULES,
     )
     content_type: str = strawberry.field(
         description="The file's MIME type, one of those DocStore stores (PDF, office, text, images, video, archives)."

@@ -24,7 +24,13 @@ from resolvers.throttle import AccountRequests
 from schema import descriptions
 from schema.accounts import Account, SignInResult, SignOutPayload, SignUpResult
 from schema.dashboard import Dashboard
-from schema.documents import DeleteDocumentResult, Document, DocumentConnection, UpdateDocumentResult
+from schema.documents import (
+    DeleteDocumentResult,
+    Document,
+    DocumentConnection,
+    MoveDocumentResult,
+    UpdateDocumentResult,
+)
 from schema.errors import CodedError
 from schema.events import DocumentEvent, QuotaEvent
 from schema.multipart import (
@@ -203,6 +209,15 @@ class Mutation:
         resolver=documents.update_document,
         description="Rename a document or change its tags or description.",
         extensions=[AnswersWrongRegion()],
+    )
+    move_document: MoveDocumentResult = strawberry.mutation(
+        resolver=documents.move_document,
+        extensions=[AnswersWrongRegion()],
+        description=(
+            "Move a document to another path: another folder, another last segment, or only another spelling "
+            "of the same path. Its name, and everything else, stays as it is. `PathTakenError` when another "
+            "document is there; a move never replaces anything."
+        ),
     )
     delete_document: DeleteDocumentResult = strawberry.mutation(
         resolver=documents.delete_document,

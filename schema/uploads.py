@@ -8,7 +8,7 @@ from typing import Annotated
 
 import strawberry
 
-from schema.documents import Document
+from schema.documents import PATH_RULES, Document
 from schema.errors import Error, ValidationError
 from schema.regions import WrongRegionError
 from schema.scalars import Long
@@ -18,6 +18,16 @@ from schema.scalars import Long
 class RequestUploadInput:
     filename: str = strawberry.field(
         description="The file's name: 1 to 255 bytes of UTF-8, no slashes, no control characters, not `.` or `..`."
+    )
+    path: str | None = strawberry.field(
+        default=None,
+        description=(
+            "Where the document goes; `/` + `filename` when left out. An upload adds a document and never "
+            "replaces one: where another document of the account is at that path (ignoring case), this one "
+            "goes to the first free numbered copy of it, Dropbox-style: `/a/report (1).pdf`, then "
+            "`/a/report (2).pdf`, ... (`Document.path` says where). "
+        )
+        + PATH_RULES,
     )
     content_type: str = strawberry.field(
         description="The file's MIME type, one of those DocStore stores (PDF, office, text, images, video, archives)."

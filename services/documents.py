@@ -63,6 +63,21 @@ async def update(
     return record
 
 
+async def move(services: Services, owner_id: str, raw_id: str, raw_path: str) -> documents.Document:
+    """Move a document to another path (a rename of its path, a move to another folder, or both);
+    the document as it is now. Its name stays as it is: name and path are set independently.
+
+    :class:`InvalidInput` for a bad path, :class:`PathTaken` when another document is there
+    (paths compare ignoring case), :class:`DocumentNotFound` for a document that is not the
+    owner's or holds no path (a rejected upload); nothing is written then."""
+    checks = validation.Checks()
+    path = checks(validation.path, "", raw_path, validation.path_limits(services.settings))
+    checks.done()
+    document_id = validation.document_id(raw_id)
+    record = await services.blocking.run(documents.get, owner_id, document_id)
+    return await services.blocking.run(documents.move, record, path)
+
+
 async def delete(services: Services, owner_id: str, raw_id: str) -> Deleted:
     """Delete a document, its file and its bytes in the quota, or cancel an upload in progress.
     A second delete of the same document is :class:`DocumentNotFound` and frees nothing."""

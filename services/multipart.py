@@ -67,7 +67,7 @@ async def request_multipart_upload(
     aborts it, so nothing is left behind.
     """
     settings = services.settings
-    upload = validation.multipart_upload(raw)
+    upload = validation.multipart_upload(raw, validation.path_limits(settings))
     part_size = validation.part_size(upload.size, settings.multipart_part_bytes)
     now = utcnow()
     document_id = str(ULID.from_datetime(now))
@@ -82,6 +82,7 @@ async def request_multipart_upload(
                 account,
                 document_id=document_id,
                 name=upload.filename,
+                path=upload.path,
                 content_type=upload.content_type,
                 size=upload.size,
                 tags=[],

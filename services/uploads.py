@@ -61,7 +61,7 @@ async def request_upload(services: Services, account: Account, raw: validation.R
     if nobody completes it.
     """
     settings = services.settings
-    upload = validation.upload(raw, settings.redirect_origins)
+    upload = validation.upload(raw, settings.redirect_origins, validation.path_limits(settings))
     now = utcnow()
     document_id = str(ULID.from_datetime(now))
     post = await services.blocking.run(
@@ -82,6 +82,7 @@ async def request_upload(services: Services, account: Account, raw: validation.R
             account,
             document_id=document_id,
             name=upload.filename,
+            path=upload.path,
             content_type=upload.content_type,
             size=upload.size,
             tags=upload.tags,

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Sequence
 
     from domain.documents import DocumentStatus
+    from settings import Settings
 
 MAX_FILENAME_BYTES = 255
 MAX_TAGS = 20
@@ -152,6 +153,48 @@ def filename(raw: str, field: str = "filename") -> str:
     if name in {".", ".."}:
         raise invalid(field, "The file name may not be . or ..")
     return name
+
+
+@dataclass(frozen=True)
+class PathLimits:
+    """How long and how deep a path may be (``DOCSTORE_PATH_MAX_BYTES``, ``DOCSTORE_PATH_MAX_DEPTH``)."""
+
+    max_bytes: int = 1024
+    max_depth: int = 32
+
+
+def path_limits(settings: Settings) -> PathLimits:
+    return PathLimits(max_bytes=settings.path_max_bytes, max_depth=settings.path_max_depth)
+
+
+def path(raw: str, limits: PathLimits, field: str = "path", *, prefix: bool = False) -> str:
+    """A document's path, NFC: ``/`` then segments, each a valid file name (no empty segment,
+    no ``.`` or ``..``, no control or invisible character). A ``prefix`` (a listing's
+    ``pathPrefix``) may end with ``/``, to name a folder, and is ``/`` alone for everything."""
+    if len(raw) > 4 * limits.max_bytes:
+        raise invalid(field, f"The path is longer than {limits.max_bytes} bytes.")
+    text = _clean_text(field, raw)
+    if not text.startswith("/"):
+        raise invalid(field, "The path must start with /.")
+    if len(text.encode()) > limits.max_bytes:
+        raise invalid(field, f"The path is longer than {limits.max_bytes} bytes.")
+    segments = text[1:].split("/")
+    if prefix and segments[-1] == "":
+        segments.pop()
+    if len(segments) > limits.max_depth:
+        raise invalid(field, f"The path has more than {limits.max_depth} segments.")
+    if not prefix and segments == [""]:
+        raise invalid(field, "The path names no file: it is / alone.")
+    for segment in segments:
+        if segment == "":
+            raise invalid(field, "The path has an empty segment (// or a / at its end).")
+        if segment in {".", ".."}:
+            raise invalid(field, "The path may not have . or .. segments.")
+        if "\\" in segment:
+            raise invalid(field, "The path may not contain \\.")
+        if segment != segment.strip():
+            raise invalid(field, "A segment of the path starts or ends with a space.")
+    return text
 
 
 def tags(raw: Sequence[str], field: str = "tags") -> list[str]:
@@ -294,6 +337,8 @@ def sign_up(raw_email: str, raw_password: str) -> tuple[str, str]:
 @dataclass(frozen=True)
 class Upload:
     filename: str
+    #: Where the document goes: the one asked for, or ``/`` + the file name.
+    path: str
     content_type: str
     size: int
     tags: list[str]
@@ -302,10 +347,11 @@ class Upload:
     redirect_url: str | None
 
 
-def upload(raw: RawUpload, allowed_origins: Sequence[str]) -> Upload:
+def upload(raw: RawUpload, allowed_origins: Sequence[str], path_limits: PathLimits | None = None) -> Upload:
     """A file about to be uploaded, its fields checked in the order ``RequestUploadInput`` has them."""
     checks = Checks()
     name = checks(filename, "", raw.filename)
+    where = _where(checks, name, raw.path, path_limits or PathLimits())
     kind = checks(content_type, "", raw.content_type)
     declared = checks(size, 0, raw.size)
     tag_list = checks(tags, [], raw.tags)
@@ -315,25 +361,37 @@ def upload(raw: RawUpload, allowed_origins: Sequence[str]) -> Upload:
         metadata = checks(upload_metadata, {}, tag_list, text)
     redirect = checks(redirect_url, None, raw.redirect_url, allowed_origins)
     checks.done()
-    return Upload(name, kind, declared, tag_list, text, metadata, redirect)
+    return Upload(name, where, kind, declared, tag_list, text, metadata, redirect)
 
 
 @dataclass(frozen=True)
 class MultipartUpload:
     filename: str
+    #: Where the document goes: the one asked for, or ``/`` + the file name.
+    path: str
     content_type: str
     size: int
 
 
-def multipart_upload(raw: RawMultipartUpload) -> MultipartUpload:
+def multipart_upload(raw: RawMultipartUpload, path_limits: PathLimits | None = None) -> MultipartUpload:
     """A file about to be uploaded in parts, its fields checked in the order
     ``RequestMultipartUploadInput`` has them."""
     checks = Checks()
     name = checks(filename, "", raw.filename)
+    where = _where(checks, name, raw.path, path_limits or PathLimits())
     kind = checks(content_type, "", raw.content_type)
     declared = checks(multipart_size, 0, raw.size)
     checks.done()
-    return MultipartUpload(name, kind, declared)
+    return MultipartUpload(name, where, kind, declared)
+
+
+def _where(checks: Checks, name: str, raw_path: str | None, limits: PathLimits) -> str:
+    """An upload's path: the one asked for, or ``/`` + its (valid) name, whose problem is then the name's."""
+    if raw_path is not None:
+        return checks(path, "", raw_path, limits)
+    if checks.ok("filename"):
+        return checks(path, "", "/" + name, limits, field="filename")  # a name short enough, its path not
+    return ""
 
 
 @dataclass(frozen=True)
@@ -356,7 +414,7 @@ def document_changes(name: str | None, tag_list: Sequence[str] | None, text: str
     return changes
 
 
-def list_filter(raw: RawFilter | None, prefix: str = "filter") -> ListFilter:
+def list_filter(raw: RawFilter | None, prefix: str = "filter", path_limits: PathLimits | None = None) -> ListFilter:
     """A listing's or a search's ``DocumentFilter``; each problem's field is under ``prefix``."""
     if raw is None:
         return ListFilter()
@@ -364,6 +422,10 @@ def list_filter(raw: RawFilter | None, prefix: str = "filter") -> ListFilter:
     name_contains = None
     if raw.name_contains is not None:
         name_contains = checks(filename, "", raw.name_contains, field=f"{prefix}.nameContains")
+    path_prefix: str | None = None
+    if raw.path_prefix is not None:
+        limits = path_limits or PathLimits()
+        path_prefix = checks(path, None, raw.path_prefix, limits, field=f"{prefix}.pathPrefix", prefix=True)
     tag_list = checks(tags, [], raw.tags or [], field=f"{prefix}.tags")
     kind = None
     if raw.content_type:
@@ -378,6 +440,7 @@ def list_filter(raw: RawFilter | None, prefix: str = "filter") -> ListFilter:
         updated_after=aware(raw.updated_after),
         updated_before=aware(raw.updated_before),
         status=raw.status,
+        path_prefix=path_prefix,
     )
 
 
@@ -396,6 +459,8 @@ class RawUpload(Protocol):
     def description(self) -> str: ...
     @property
     def redirect_url(self) -> str | None: ...
+    @property
+    def path(self) -> str | None: ...
 
 
 class RawFilter(Protocol):
@@ -417,6 +482,8 @@ class RawFilter(Protocol):
     def updated_before(self) -> datetime | None: ...
     @property
     def status(self) -> DocumentStatus | None: ...
+    @property
+    def path_prefix(self) -> str | None: ...
 
 
 class RawMultipartUpload(Protocol):
@@ -424,6 +491,8 @@ class RawMultipartUpload(Protocol):
 
     @property
     def filename(self) -> str: ...
+    @property
+    def path(self) -> str | None: ...
     @property
     def content_type(self) -> str: ...
     @property

@@ -6,14 +6,18 @@ import asyncio
 import hashlib
 import io
 import os
+import uuid
 import zipfile
+from pathlib import Path
 
+import boto3
 import httpx
 
 from tests import serving
 from tests.client import Api, User, post_form
 from tests.conftest import documents_of, objects_under
 from tests.domain.test_content_hash import independent
+from tests.serving import docstore, on_aws, start
 
 
 def test_upload_list_download_delete_round_trip(api: Api, user: User, store) -> None:
@@ -215,3 +219,55 @@ def test_a_multipart_upload_of_several_mib_in_parallel_parts_against_docstore_se
         }
     finally:
         served.stop()
+
+
+def test_paths_survive_an_upgrade_from_records_without_them(aws_endpoint: str, target, tmp_path: Path) -> None:
+    """A deployment whose records were written before paths: `docstore init` (as after an upgrade)
+    gives each its path, oldest first, unique, and the server then numbers new uploads after them."""
+    prefix = f"paths-{uuid.uuid4().hex[:8]}"
+    env = on_aws(aws_endpoint, prefix, DOCSTORE_RUN_WORKERS="false")
+    assert docstore("init", env=env).returncode == 0
+    server = start("serve", env=env, data_dir=tmp_path)
+    try:
+        api = Api(server.url)
+        user = api.sign_up()
+        older = api.request_upload(user, filename="report.pdf")["documentId"]
+        newer = api.request_upload(user, filename="Report.pdf")["documentId"]
+    finally:
+        server.stop()
+    # As a DocStore before paths left them: no path on the records, no claims, no backfill done.
+    dynamodb = boto3.client(
+        "dynamodb",
+        endpoint_url=aws_endpoint,
+        region_name="us-west-2",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    for document_id in (older, newer):
+        dynamodb.update_item(
+            TableName=f"{prefix}-documents",
+            Key={"owner_id": {"S": user.id}, "document_id": {"S": document_id}},
+            UpdateExpression="REMOVE #p, path_key",
+            ExpressionAttributeNames={"#p": "path"},
+        )
+    for item in dynamodb.scan(TableName=f"{prefix}-paths")["Items"]:
+        dynamodb.delete_item(
+            TableName=f"{prefix}-paths", Key={"owner_id": item["owner_id"], "path_key": item["path_key"]}
+        )
+
+    upgraded = docstore("init", env=env)
+
+    assert upgraded.returncode == 0, upgraded.stderr
+    assert "paths for 2 documents stored before paths" in upgraded.stdout + upgraded.stderr
+    server = start("serve", env=env, data_dir=tmp_path)
+    try:
+        api = Api(server.url)
+        paths = [api.data("Document", {"id": i}, user.token)["document"]["path"] for i in (older, newer)]
+        third = api.request_upload(user, filename="report.pdf")["documentId"]
+        third_path = api.data("Document", {"id": third}, user.token)["document"]["path"]
+    finally:
+        server.stop()
+    assert (paths, third_path) == (["/report.pdf", "/Report (1).pdf"], "/report (2).pdf")
+    claims = dynamodb.scan(TableName=f"{prefix}-paths")["Items"]
+    held = {item["path_key"]["S"]: item["document_id"]["S"] for item in claims if item["owner_id"]["S"] == user.id}
+    assert held == {"/report.pdf": older, "/report (1).pdf": newer, "/report (2).pdf": third}

@@ -16,6 +16,7 @@ import httpx
 import pytest
 from ulid import ULID
 
+from models.paths import PathClaim
 from tests.client import PASSWORD, Api, User, error_codes, post_form
 from tests.conftest import documents_of, objects_under
 
@@ -93,9 +94,10 @@ def neighbours(api: Api) -> Neighbours:
 
 
 def state(api: Api, store, user: User) -> dict[str, Any]:
-    """Everything an account has, read past the API: records, usage and objects."""
+    """Everything an account has, read past the API: records, path claims, usage and objects."""
     return {
         "records": [record.attribute_values for record in documents_of(user.id)],
+        "paths": [claim.attribute_values for claim in PathClaim.query(user.id, consistent_read=True)],
         "usage": api.usage(user),
         "objects": objects_under(store, user.id),
     }
@@ -129,10 +131,12 @@ def attempt(field: str, document_id: str) -> tuple[str, dict[str, Any], dict[str
     if field == "updateDocument":
         changes = {"name": "hijacked.pdf", "tags": ["mine"], "description": "taken over"}
         return "UpdateDocument", {"input": {"id": document_id, **changes}}, answer
+    if field == "moveDocument":
+        return "MoveDocument", {"input": {"documentId": document_id, "path": "/hijacked.pdf"}}, answer
     return "DeleteDocument", {"input": {"id": document_id}}, answer
 
 
-ID_FIELDS = ["document", "completeUpload", "updateDocument", "deleteDocument"]
+ID_FIELDS = ["document", "completeUpload", "updateDocument", "moveDocument", "deleteDocument"]
 
 
 def assert_not_found(api: Api, user: User, field: str, document_id: str) -> dict[str, Any]:

@@ -180,9 +180,14 @@ def _terminal_use(run: Run) -> None:
     assert lines[:2] == [f"notes.txt: {new} PROCESSING (12 B)", f"notes.txt: {new} READY"]
     # Each round's own upload here, and the previous round's one in step 8.
     count = 1 if run.round == 1 else 3
-    assert lines[2].split() == ["NAME", "STATUS", "SIZE", "TAGS", "CREATED", "ID"]
+    assert lines[2].split() == ["NAME", "PATH", "STATUS", "SIZE", "TAGS", "CREATED", "ID"]
     rows = [line.split() for line in lines[3 : 3 + count]]
-    assert [row[:5] for row in rows] == [["notes.txt", "READY", "12", "B", "demo"]] * count
+    assert [row[:1] + row[row.index("READY") : row.index("READY") + 4] for row in rows] == [
+        ["notes.txt", "READY", "12", "B", "demo"]
+    ] * count
+    # Each upload of notes.txt is numbered past the paths taken: the shell's own moved away in step 7.
+    paths = {" ".join(row[1 : row.index("READY")]) for row in rows}
+    assert paths == ({"/notes.txt"} if run.round == 1 else {"/notes.txt", "/notes (1).txt", "/notes (2).txt"})
     assert rows[0][-1] == new
     found = lines[3 + count :]
     assert sorted(found[::2]) == sorted(f"notes.txt  READY  {row[-1]}" for row in rows)  # ranked, not by date
@@ -293,6 +298,34 @@ def _update_shell(run: Run) -> None:
     }
 
 
+def _move_graphql(run: Run) -> None:
+    document_id = run.state["id"]
+    assert run.data == {
+        "moveDocument": {
+            "__typename": "Document",
+            "id": document_id,
+            "name": "hello.txt",
+            "path": f"/greetings/{document_id}.txt",
+        }
+    }
+
+
+def _move_shell(run: Run) -> None:
+    document_id = run.state["id"]
+    moved, listed = answers(run.stdout)
+    assert moved == {
+        "data": {
+            "moveDocument": {
+                "__typename": "Document",
+                "id": document_id,
+                "name": "hello.txt",
+                "path": f"/archive/{document_id}.txt",
+            }
+        }
+    }
+    assert {"node": {"id": document_id, "path": f"/archive/{document_id}.txt"}} in listed["data"]["documents"]["edges"]
+
+
 def _watch_shell(run: Run) -> None:
     lines = run.stdout.splitlines()
     assert json.loads(lines[0]) == {"type": "connection_ack"}
@@ -338,6 +371,8 @@ EXPECT: dict[str, Callable[[Run], None]] = {
     "upgrade-shell": _upgrade_shell,
     "update-graphql": _update_graphql,
     "update-shell": _update_shell,
+    "move-graphql": _move_graphql,
+    "move-shell": _move_shell,
     "watch-shell": _watch_shell,
     "watch-upload": _watch_upload,
     "delete-graphql": _delete_graphql,

@@ -136,10 +136,11 @@ def test_upload_two_files_with_tags_then_ls_shows_exactly_them(signed_in: Termin
     ]
     table = signed_in.run("ls").stdout.splitlines()
     assert [line.split() for line in table] == [
-        ["NAME", "STATUS", "SIZE", "TAGS", "CREATED", "ID"],
-        ["notes.txt", "READY", "12", "B", "work,2026", *listed[0]["createdAt"][:16].split("T"), ids[1]],
+        ["NAME", "PATH", "STATUS", "SIZE", "TAGS", "CREATED", "ID"],
+        ["notes.txt", "/notes.txt", "READY", "12", "B", "work,2026", *listed[0]["createdAt"][:16].split("T"), ids[1]],
         [
             "report.pdf",
+            "/report.pdf",
             "READY",
             str(size),
             "B",

@@ -319,6 +319,7 @@ def test_pending_upload_lists_with_its_declared_size(api: Api, library: Library)
     assert edge["node"] == {
         "id": library.nodes["zebra.txt"]["id"],
         "name": "zebra.txt",
+        "path": "/zebra.txt",
         "contentType": "text/plain",
         "size": 64,
         "status": "PENDING_UPLOAD",

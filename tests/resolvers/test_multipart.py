@@ -339,3 +339,24 @@ def test_deleting_a_multipart_upload_in_progress_aborts_it(api: Api, store, user
     assert_nothing_held(api, store, user)
     assert error_codes(api.call("Document", {"id": document_id}, user.token)) == ["NOT_FOUND"]
     assert abort(api, user, document_id)["__typename"] == "UploadNotFoundError"
+
+
+def test_a_multipart_upload_goes_to_its_path_and_a_taken_one_is_numbered(api: Api, user: User) -> None:
+    first = start(api, user, path="/Big/archive.txt")
+    second = start(api, user, path="/big/ARCHIVE.txt")
+
+    placed = [api.data("Document", {"id": s["documentId"]}, user.token)["document"]["path"] for s in (first, second)]
+
+    assert placed == ["/Big/archive.txt", "/big/ARCHIVE (1).txt"]
+
+
+def test_a_bad_multipart_path_is_refused_and_nothing_started(api: Api, store, user: User) -> None:
+    result = start(api, user, path="/big/../escape.txt")
+
+    assert result == {
+        "__typename": "ValidationError",
+        "message": "The path may not have . or .. segments.",
+        "fields": [{"field": "path", "message": "The path may not have . or .. segments."}],
+    }
+    assert documents_of(user.id) == []
+    assert open_uploads(store, user) == []

@@ -80,3 +80,58 @@ def test_without_a_cache_every_request_reads_both(settings, target) -> None:
     first, second = get_items_of(settings.with_overrides(cache_seconds=0), ["Documents", "Documents"])
 
     assert first == second == {"test-sessions": 1, "test-accounts": 1}
+
+
+class Calls:
+    """Every DynamoDB request the request under test sends, by operation."""
+
+    def __init__(self) -> None:
+        self.operations: Counter[str] = Counter()
+
+    def __call__(self, _sender: Any, *, operation_name: str, **_: Any) -> None:
+        if _counting.get():
+            self.operations[operation_name] += 1
+
+
+def calls_of(settings, requests: list[tuple[str, dict[str, Any]]]) -> list[dict[str, int]]:
+    """Sign up, then send each ``(operation, variables)`` in turn on one app: the DynamoDB requests of each."""
+    counted = Calls()
+    pre_dynamodb_send.connect(counted)
+    app = create_app(settings.with_overrides(run_workers=False))
+    results: list[dict[str, int]] = []
+
+    async def main() -> None:
+        transport = httpx.ASGITransport(app=app)
+        async with (
+            app.router.lifespan_context(app),
+            httpx.AsyncClient(transport=transport, base_url="http://t") as http,
+        ):
+            email = f"calls-{uuid.uuid4().hex[:12]}@example.com"
+            variables = {"input": {"email": email, "password": PASSWORD}}
+            answer = (await http.post("/graphql", json={"query": operation("SignUp"), "variables": variables})).json()
+            headers = {"Authorization": f"Bearer {answer['data']['signUp']['token']}"}
+            for name, variables in requests:
+                counted.operations.clear()
+                token = _counting.set(True)
+                try:
+                    body = {"query": operation(name), "variables": variables}
+                    response = await http.post("/graphql", json=body, headers=headers)
+                finally:
+                    _counting.reset(token)
+                assert "errors" not in response.json(), response.text
+                results.append(dict(counted.operations))
+
+    try:
+        anyio.run(main)
+    finally:
+        pre_dynamodb_send.disconnect(counted)
+    return results
+
+
+def test_request_upload_costs_one_transaction_and_a_taken_path_a_query_and_one_more(settings, target) -> None:
+    upload = {"input": {"filename": "costs.txt", "contentType": "text/plain", "size": 5}}
+
+    _, free, taken = calls_of(settings, [("Documents", {}), ("RequestUpload", upload), ("RequestUpload", upload)])
+
+    assert free == {"TransactWriteItems": 1}  # as before paths: the session and account come from the cache
+    assert taken == {"TransactWriteItems": 2, "Query": 1}

@@ -93,6 +93,7 @@ def test_errors_implement_the_error_interface() -> None:
         "UploadRejectedError",
         "UploadCompletedError",
         "RateLimitedError",
+        "PathTakenError",
     }
     for name in names:
         assert error in schema._schema.type_map[name].interfaces, name

@@ -15,6 +15,7 @@ from models import accounts, uploads
 from models.base import transaction_connection
 from models.documents import Document
 from models.errors import UploadRejected
+from models.paths import PathClaim
 from services import uploads as upload_files
 from tests.conftest import objects_under, staged
 
@@ -165,3 +166,28 @@ def test_a_completion_whose_answer_was_lost_keeps_the_copy_it_recorded(target, s
     assert (lost, record.status, record.size) == ([True], "PROCESSING", 100)
     assert body(store, record.object_key) == b"x" * 100
     assert [item["Key"] for item in objects_under(store, account.id)] == [record.object_key]
+
+
+def test_the_sweeper_settling_an_upload_whose_file_never_came_frees_its_path(target, store) -> None:
+    account = accounts.create(
+        email=f"sweep-path-{ULID()}@example.com".lower(), password_hash="x", plan="FREE", home_region="us-west-2"
+    )
+    document = uploads.start(
+        account,
+        document_id=str(ULID()),
+        name="never.pdf",
+        path="/inbox/never.pdf",
+        content_type="application/pdf",
+        size=100,
+        tags=[],
+        description="",
+        form_seconds=90,
+        sweep_grace_seconds=30,
+    )
+    assert [claim.path_key for claim in PathClaim.query(account.id)] == ["/inbox/never.pdf"]
+
+    outcome = upload_files.sweep(store, account.id, document.document_id)
+
+    assert outcome == "rejected:MISSING_OBJECT"
+    assert list(PathClaim.query(account.id, consistent_read=True)) == []
+    assert accounts.get(account.id).reserved_bytes == 0

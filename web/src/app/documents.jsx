@@ -242,7 +242,7 @@ export function DocumentItem({ client, document, live, onChanged, children }) {
         <span class={`status ${(live?.status || shown.status).toLowerCase()}`} aria-live="polite">{statusText(shown.status, live, shown.failureReason)}</span>
       </div>
       <p class="meta">
-        {[shown.contentType, shown.size === undefined ? null : bytes(shown.size), `added ${when(shown.createdAt)}`]
+        {[shown.path, shown.contentType, shown.size === undefined ? null : bytes(shown.size), `added ${when(shown.createdAt)}`]
           .filter(Boolean)
           .join(" · ")}
       </p>
