@@ -60,6 +60,9 @@ class Settings:
     #: The longest document path, in bytes of UTF-8, and the most segments it may have.
     path_max_bytes: int = 1024
     path_max_depth: int = 32
+    #: The most files one compareChecksums call takes, and the most documents it reads under its
+    #: prefix (so the most comparisons it answers is twice this).
+    compare_max_files: int = 10_000
     blocking_threads: int = 32
     redirect_origins: tuple[str, ...] = ()
     cors_origins: tuple[str, ...] = ("*",)
@@ -269,6 +272,7 @@ class Settings:
             multipart_upload_seconds=integer("MULTIPART_UPLOAD_SECONDS", 24 * 3600),
             path_max_bytes=integer("PATH_MAX_BYTES", 1024, low=2),
             path_max_depth=integer("PATH_MAX_DEPTH", 32),
+            compare_max_files=integer("COMPARE_MAX_FILES", 10_000),
             blocking_threads=integer("BLOCKING_THREADS", 32),
             redirect_origins=listing("REDIRECT_ORIGINS", ""),
             cors_origins=listing("CORS_ORIGINS", "*"),
