@@ -4,6 +4,7 @@ export { default as Me } from "../../../gql/operations/accounts/Me.graphql?raw";
 export { default as SignIn } from "../../../gql/operations/accounts/SignIn.graphql?raw";
 export { default as SignOut } from "../../../gql/operations/accounts/SignOut.graphql?raw";
 export { default as SignUp } from "../../../gql/operations/accounts/SignUp.graphql?raw";
+export { default as CompareChecksums } from "../../../gql/operations/checksums/CompareChecksums.graphql?raw";
 export { default as Dashboard } from "../../../gql/operations/dashboard/Dashboard.graphql?raw";
 export { default as DeleteDocument } from "../../../gql/operations/documents/DeleteDocument.graphql?raw";
 export { default as Document } from "../../../gql/operations/documents/Document.graphql?raw";
