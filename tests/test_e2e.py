@@ -78,7 +78,7 @@ def test_upload_list_download_delete_round_trip(api: Api, user: User, store) -> 
 def test_request_body_over_the_limit_is_refused_before_graphql(api: Api) -> None:
     response = api.http.post(
         "/graphql",
-        content=b'{"query": "' + b"x" * 1_000_001 + b'"}',
+        content=b'{"query": "' + b"x" * 4_000_001 + b'"}',
         headers={"content-type": "application/json"},
     )
 
@@ -88,7 +88,7 @@ def test_request_body_over_the_limit_is_refused_before_graphql(api: Api) -> None
         {
             "errors": [
                 {
-                    "message": "The request body is over the limit of 1,000,000 bytes.",
+                    "message": "The request body is over the limit of 4,000,000 bytes.",
                     "extensions": {"code": "PAYLOAD_TOO_LARGE"},
                 }
             ]

@@ -104,6 +104,18 @@ def test_without_a_session_it_is_unauthenticated(api: Api) -> None:
     assert body["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
 
 
+def test_ten_thousand_files_pass_the_operation_limits_by_default(api: Api, user: User) -> None:
+    files = [
+        {"path": f"/sync/folder {number % 100}/file {number}.txt", "contentHash": HELLO} for number in range(10_000)
+    ]
+
+    answer = compare(api, user, files, "/sync/")
+
+    assert len(answer) == 10_000
+    assert {item["state"] for item in answer} == {"NOT_ON_SERVER"}
+    assert answer[1234]["path"] == "/sync/folder 34/file 1234.txt"
+
+
 def test_more_files_than_the_setting_are_refused(api: Api, user: User) -> None:
     files = [{"path": f"/f{number}", "contentHash": HELLO} for number in range(10_001)]
 
