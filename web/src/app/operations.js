@@ -9,6 +9,7 @@ export { default as Dashboard } from "../../../gql/operations/dashboard/Dashboar
 export { default as DeleteDocument } from "../../../gql/operations/documents/DeleteDocument.graphql?raw";
 export { default as Document } from "../../../gql/operations/documents/Document.graphql?raw";
 export { default as Documents } from "../../../gql/operations/documents/Documents.graphql?raw";
+export { default as MoveDocument } from "../../../gql/operations/documents/MoveDocument.graphql?raw";
 export { default as UpdateDocument } from "../../../gql/operations/documents/UpdateDocument.graphql?raw";
 export { default as DocumentEvents } from "../../../gql/operations/events/DocumentEvents.graphql?raw";
 export { default as QuotaEvents } from "../../../gql/operations/events/QuotaEvents.graphql?raw";
