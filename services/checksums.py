@@ -66,7 +66,10 @@ async def compare(
     ``DOCSTORE_COMPARE_MAX_FILES``; :class:`TooManyDocuments` when the account holds more than
     that many documents under the prefix. Reads only; nothing is written."""
     settings = services.settings
-    wanted = validation.comparison(files, path_prefix, validation.path_limits(settings), settings.compare_max_files)
+    # Off the event loop: checking 10,000 paths takes a while, and other requests go on meanwhile.
+    wanted = await services.blocking.run(
+        validation.comparison, files, path_prefix, validation.path_limits(settings), settings.compare_max_files
+    )
     held, more = await services.blocking.run(
         functools.partial(documents.holding_under, owner_id, paths.key(wanted.path_prefix), settings.compare_max_files)
     )
