@@ -60,11 +60,15 @@ class Settings:
     #: The longest document path, in bytes of UTF-8, and the most segments it may have.
     path_max_bytes: int = 1024
     path_max_depth: int = 32
+    #: The most files one compareChecksums call takes, and the most documents it reads under its
+    #: prefix (so the most comparisons it answers is twice this).
+    compare_max_files: int = 10_000
     blocking_threads: int = 32
     redirect_origins: tuple[str, ...] = ()
     cors_origins: tuple[str, ...] = ("*",)
-    #: The largest HTTP request body, and the largest WebSocket message.
-    max_request_bytes: int = 1_000_000
+    #: The largest HTTP request body, and the largest WebSocket message: room for a compareChecksums
+    #: of ``compare_max_files`` files with paths of up to about 300 bytes.
+    max_request_bytes: int = 4_000_000
     pubsub_url: str = "memory://"
     #: Run the queue consumers inside ``docstore serve`` (the embedded default), or leave the
     #: queues to ``docstore worker`` processes.
@@ -138,7 +142,8 @@ class Settings:
     max_query_directives: int = 50
     max_query_cost: int = 10_000
     max_query_repeats: int = 10
-    max_variable_values: int = 1_000
+    #: compareChecksums of ``compare_max_files`` (10,000) files holds 30,004 values.
+    max_variable_values: int = 32_768
     #: Operations kept parsed and validated: at most this many bytes (each charged for its parsed
     #: document) and this many entries.
     query_cache_bytes: int = 32_000_000
@@ -269,10 +274,11 @@ class Settings:
             multipart_upload_seconds=integer("MULTIPART_UPLOAD_SECONDS", 24 * 3600),
             path_max_bytes=integer("PATH_MAX_BYTES", 1024, low=2),
             path_max_depth=integer("PATH_MAX_DEPTH", 32),
+            compare_max_files=integer("COMPARE_MAX_FILES", 10_000),
             blocking_threads=integer("BLOCKING_THREADS", 32),
             redirect_origins=listing("REDIRECT_ORIGINS", ""),
             cors_origins=listing("CORS_ORIGINS", "*"),
-            max_request_bytes=integer("MAX_REQUEST_BYTES", 1_000_000),
+            max_request_bytes=integer("MAX_REQUEST_BYTES", 4_000_000),
             pubsub_url=pubsub_url,
             run_workers=flag("RUN_WORKERS", mode == "embedded"),
             mail_from=get("MAIL_FROM", "no-reply@docstore.example"),
@@ -304,7 +310,7 @@ class Settings:
             max_query_directives=integer("MAX_QUERY_DIRECTIVES", 50, low=0),
             max_query_cost=integer("MAX_QUERY_COST", 10_000),
             max_query_repeats=integer("MAX_QUERY_REPEATS", 10),
-            max_variable_values=integer("MAX_VARIABLE_VALUES", 1_000),
+            max_variable_values=integer("MAX_VARIABLE_VALUES", 32_768),
             query_cache_bytes=integer("QUERY_CACHE_BYTES", 32_000_000, low=0),
             query_cache_entries=integer("QUERY_CACHE_ENTRIES", 1_000, low=0),
             max_header_bytes=integer("MAX_HEADER_BYTES", 16_384, low=1_024),

@@ -585,3 +585,24 @@ def move(document: Document, path: str, now: datetime | None = None) -> Document
         document.updated_at, document.updated_key = now, updated_key(now, document.document_id)
         return document
     raise DocumentNotFound(document.document_id)  # it kept changing under every attempt
+
+
+def holding_under(owner_id: str, prefix_key: str, limit: int) -> tuple[list[Document], bool]:
+    """The owner's documents that hold a path whose compared form (``paths.key``) starts with
+    ``prefix_key``, at most ``limit`` of them, and whether more are there.
+
+    One Query of the owner's partition, paged by DynamoDB (1 MB a request), filtered on the path
+    and the statuses that hold one (``paths.CLAIMING``): it reads the owner's items only, never
+    another account's. Reading the claims under the prefix by key range instead would cost a
+    BatchGetItem per 100 documents on top, for their hashes (see ``services.checksums``)."""
+    results = Document.query(
+        owner_id,
+        filter_condition=Document.status.is_in(*paths.CLAIMING) & Document.path_key.startswith(prefix_key),
+        consistent_read=True,
+    )
+    found: list[Document] = []
+    for document in results:
+        if len(found) == limit:
+            return found, True
+        found.append(document)
+    return found, False

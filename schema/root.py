@@ -16,13 +16,14 @@ from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from access.regions import AnswersWrongRegion
 from events.channels import DEFAULT_BUFFER
-from resolvers import accounts, dashboard, documents, multipart, plans, search, uploads
+from resolvers import accounts, checksums, dashboard, documents, multipart, plans, search, uploads
 from resolvers.limits import OperationLimits
 from resolvers.observability import OperationMetrics
 from resolvers.operations import NamedOperation
 from resolvers.throttle import AccountRequests
 from schema import descriptions
 from schema.accounts import Account, SignInResult, SignOutPayload, SignUpResult
+from schema.checksums import ChecksumComparison
 from schema.dashboard import Dashboard
 from schema.documents import (
     DeleteDocumentResult,
@@ -84,6 +85,20 @@ class Query:
             "dates and status; page with `first` (1 to 100, default 20) and `after`. "
             "Bad arguments (`first`, the cursor, the filter) get `BAD_USER_INPUT`, with `extensions.fields` "
             "listing every one at fault as `{field, message}`."
+        ),
+    )
+    compare_checksums: list[ChecksumComparison] = strawberry.field(
+        resolver=checksums.compare_checksums,
+        description=(
+            "Compare a sync client's files under one folder with your documents there, by content hash "
+            "(`Document.contentHash`, the current version's), without downloading anything: one answer per file, "
+            "in the order given, then one per document under `pathPrefix` that no file names (NOT_ON_CLIENT or "
+            "PENDING), in path order. Paths match as paths compare, ignoring case. At most "
+            "${compare_max_files} files, and at most as many documents under the prefix "
+            "(DOCSTORE_COMPARE_MAX_FILES): past either, compare its folders one at a time. A query: it only "
+            "reads. Bad input (a bad path or hash, a path outside `pathPrefix` or given twice, too many files "
+            "or documents) gets `BAD_USER_INPUT`, with `extensions.fields` listing every one at fault as "
+            "`{field, message}` (`input.files.3.path`, ...)."
         ),
     )
     search: SearchResult = strawberry.field(

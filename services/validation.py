@@ -19,6 +19,7 @@ from urllib.parse import quote, urlsplit
 
 from email_validator import EmailNotValidError, validate_email
 
+from models import paths
 from models.content_types import CONTENT_TYPES
 from models.documents import ListFilter
 from models.errors import DocumentNotFound
@@ -44,6 +45,8 @@ MIB = 1024**2
 MIN_PASSWORD_CHARS = 8
 MAX_PASSWORD_CHARS = 256
 DOCUMENT_ID = re.compile(r"[0-9A-HJKMNP-TV-Z]{26}")
+#: A content hash (``domain.content_hash``): 64 hex characters, either case.
+CONTENT_HASH = re.compile(r"[0-9a-fA-F]{64}")
 #: Control, format (bidirectional overrides, zero-width), surrogate, private-use, unassigned,
 #: and line or paragraph separators.
 FORBIDDEN_CATEGORIES = {"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"}
@@ -444,6 +447,64 @@ def list_filter(raw: RawFilter | None, prefix: str = "filter", path_limits: Path
     )
 
 
+@dataclass(frozen=True)
+class Comparison:
+    """What ``compareChecksums`` compares: a folder (a path prefix) and the client's files under
+    it, each ``(path, content hash)`` with the hash in lower case, in the order given."""
+
+    path_prefix: str
+    files: list[tuple[str, str]]
+
+
+def content_hash(raw: str, field: str = "contentHash") -> str:
+    if not CONTENT_HASH.fullmatch(raw):
+        raise invalid(field, "A content hash is 64 hexadecimal characters (docstore hash FILE computes it).")
+    return raw.lower()
+
+
+def comparison(
+    raw_files: Sequence[RawFile], raw_prefix: str, limits: PathLimits, max_files: int, prefix: str = "input"
+) -> Comparison:
+    """A ``compareChecksums`` input: at most ``max_files`` files, each path valid, under the
+    prefix and given once (compared as paths are, ignoring case), each hash 64 hex characters.
+    Every problem is named, each file's under ``{prefix}.files.{index}``."""
+    checks = Checks()
+    folder = checks(path, None, raw_prefix, limits, field=f"{prefix}.pathPrefix", prefix=True)
+    if len(raw_files) > max_files:
+        # Refused before looking at any of them: the answer stays small.
+        checks.problems.append(
+            Problem(
+                f"{prefix}.files",
+                f"At most {max_files:,} files per call (DOCSTORE_COMPARE_MAX_FILES), not {len(raw_files):,}: "
+                "compare one folder (pathPrefix) at a time.",
+            )
+        )
+        checks.done()
+    folder_key = paths.key(folder) if folder is not None else None
+    first_at: dict[str, int] = {}
+    files: list[tuple[str, str]] = []
+    for index, raw in enumerate(raw_files):
+        field = f"{prefix}.files.{index}"
+        where = checks(path, None, raw.path, limits, field=f"{field}.path")
+        if where is not None:
+            where_key = paths.key(where)
+            if folder_key is not None and not where_key.startswith(folder_key):
+                checks.problems.append(Problem(f"{field}.path", f"The path is not under pathPrefix {folder!r}."))
+            elif where_key in first_at:
+                checks.problems.append(
+                    Problem(
+                        f"{field}.path",
+                        f"The same path as {prefix}.files.{first_at[where_key]}.path (paths compare ignoring case).",
+                    )
+                )
+            else:
+                first_at[where_key] = index
+        digest = checks(content_hash, "", raw.content_hash, field=f"{field}.contentHash")
+        files.append((where or "", digest))
+    checks.done()
+    return Comparison(str(folder), files)
+
+
 class RawUpload(Protocol):
     """An upload as asked for (``RequestUploadInput`` has these fields)."""
 
@@ -506,3 +567,12 @@ class RawPart(Protocol):
     def number(self) -> int: ...
     @property
     def etag(self) -> str: ...
+
+
+class RawFile(Protocol):
+    """A client's file in ``compareChecksums``, as the API receives it."""
+
+    @property
+    def path(self) -> str: ...
+    @property
+    def content_hash(self) -> str: ...

@@ -13,6 +13,7 @@ from pathlib import Path
 import boto3
 import httpx
 
+from domain import content_hash
 from tests import serving
 from tests.client import Api, User, post_form
 from tests.conftest import documents_of, objects_under
@@ -78,7 +79,7 @@ def test_upload_list_download_delete_round_trip(api: Api, user: User, store) -> 
 def test_request_body_over_the_limit_is_refused_before_graphql(api: Api) -> None:
     response = api.http.post(
         "/graphql",
-        content=b'{"query": "' + b"x" * 1_000_001 + b'"}',
+        content=b'{"query": "' + b"x" * 4_000_001 + b'"}',
         headers={"content-type": "application/json"},
     )
 
@@ -88,7 +89,7 @@ def test_request_body_over_the_limit_is_refused_before_graphql(api: Api) -> None
         {
             "errors": [
                 {
-                    "message": "The request body is over the limit of 1,000,000 bytes.",
+                    "message": "The request body is over the limit of 4,000,000 bytes.",
                     "extensions": {"code": "PAYLOAD_TOO_LARGE"},
                 }
             ]
@@ -271,3 +272,57 @@ def test_paths_survive_an_upgrade_from_records_without_them(aws_endpoint: str, t
     claims = dynamodb.scan(TableName=f"{prefix}-paths")["Items"]
     held = {item["path_key"]["S"]: item["document_id"]["S"] for item in claims if item["owner_id"]["S"] == user.id}
     assert held == {"/report.pdf": older, "/report (1).pdf": newer, "/report (2).pdf": third}
+
+
+def test_a_sync_client_compares_its_tree_with_compare_checksums_against_docstore_serve(tmp_path) -> None:
+    # The embedded default, as a sync client meets it: files of several MB, hashed on the client.
+    served = serving.start(
+        "serve", env=serving.clean_env(DOCSTORE_LOG_FORMAT="text"), data_dir=tmp_path / "data", timeout=120
+    )
+    try:
+        api = Api(served.url)
+        user, stranger = api.sign_up(), api.sign_up()
+        big = b"\x1f\x8b" + os.urandom(9 * 1024 * 1024)  # three 4 MiB blocks
+        edited = b"\x1f\x8b" + os.urandom(5 * 1024 * 1024)
+        uploaded = {
+            path: api.upload(user, content, filename=path.rpartition("/")[2], contentType=kind, path=path)
+            for path, content, kind in [
+                ("/Tree/big.gz", big, "application/gzip"),
+                ("/Tree/edited.gz", edited, "application/gzip"),
+                ("/Tree/only here.txt", b"the server's alone", "text/plain"),
+                ("/elsewhere.txt", b"outside the tree", "text/plain"),
+            ]
+        }
+        assert {document["status"] for document in uploaded.values()} == {"READY"}
+        api.upload(stranger, b"a stranger's", filename="x.txt", contentType="text/plain", path="/tree/theirs.txt")
+        local = {
+            "/tree/BIG.gz": big,  # another spelling of the same path
+            "/tree/edited.gz": edited[:-1] + b"!",  # edited on the client
+            "/tree/new.txt": b"the client's alone",
+        }
+        files = [{"path": path, "contentHash": content_hash.of_bytes(content)} for path, content in local.items()]
+
+        answer = api.data("CompareChecksums", {"input": {"files": files, "pathPrefix": "/tree/"}}, user.token)
+
+        compared = answer["compareChecksums"]
+        assert [(item["path"], item["state"]) for item in compared] == [
+            ("/tree/BIG.gz", "UNCHANGED"),
+            ("/tree/edited.gz", "DIFFERENT"),
+            ("/tree/new.txt", "NOT_ON_SERVER"),
+            ("/Tree/only here.txt", "NOT_ON_CLIENT"),
+        ]
+        assert compared[0]["document"]["contentHash"] == independent(big)
+        assert httpx.get(compared[1]["document"]["downloadUrl"], timeout=60).content == edited
+        assert httpx.get(compared[3]["document"]["downloadUrl"], timeout=60).content == b"the server's alone"
+
+        # The client takes the server's bytes: the same call now finds them equal.
+        files[1]["contentHash"] = content_hash.of_bytes(edited)
+        again = api.data("CompareChecksums", {"input": {"files": files, "pathPrefix": "/tree/"}}, user.token)
+        assert [item["state"] for item in again["compareChecksums"]] == [
+            "UNCHANGED",
+            "UNCHANGED",
+            "NOT_ON_SERVER",
+            "NOT_ON_CLIENT",
+        ]
+    finally:
+        served.stop()

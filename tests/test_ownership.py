@@ -16,6 +16,7 @@ import httpx
 import pytest
 from ulid import ULID
 
+from domain import content_hash
 from models.paths import PathClaim
 from tests.client import PASSWORD, Api, User, error_codes, post_form
 from tests.conftest import documents_of, objects_under
@@ -274,9 +275,40 @@ def test_made_up_and_malformed_ids_answer_like_a_foreign_id(
     assert world(api, store, owner, stranger) == before
 
 
+def compared(api: Api, user: User, files: list[dict[str, str]], prefix: str) -> list[tuple[str, str, str | None]]:
+    variables = {"input": {"files": files, "pathPrefix": prefix}}
+    answer = api.data("CompareChecksums", variables, user.token)["compareChecksums"]
+    return [(item["path"], item["state"], item["document"] and item["document"]["id"]) for item in answer]
+
+
+def test_compare_checksums_never_answers_another_accounts_documents(api: Api, neighbours: Neighbours) -> None:
+    plan = {"path": "/secret-plan.pdf", "contentHash": content_hash.of_bytes(PLAN)}
+    draft = {"path": "/SECRET-DRAFT.pdf", "contentHash": content_hash.of_bytes(DRAFT)}
+
+    seen_by_stranger = compared(api, neighbours.stranger, [plan, draft], "/")
+    seen_by_owner = compared(api, neighbours.owner, [plan], "/secret-plan")
+
+    # The owner's paths and hashes are right: the owner finds them.
+    assert seen_by_owner == [("/secret-plan.pdf", "UNCHANGED", neighbours.holdings.ready_id)]
+    assert seen_by_stranger == [
+        ("/secret-plan.pdf", "NOT_ON_SERVER", None),
+        ("/SECRET-DRAFT.pdf", "NOT_ON_SERVER", None),
+        ("/secret-recipe.pdf", "NOT_ON_CLIENT", neighbours.recipe_id),  # the stranger's own, and only it
+    ]
+
+
 # --- tokens -----------------------------------------------------------------------------------
 
-NEEDS_TOKEN = ["me", "document", "documents", "requestUpload", "completeUpload", "updateDocument", "deleteDocument"]
+NEEDS_TOKEN = [
+    "me",
+    "document",
+    "documents",
+    "compareChecksums",
+    "requestUpload",
+    "completeUpload",
+    "updateDocument",
+    "deleteDocument",
+]
 
 
 def call_needing_token(field: str, holdings: Holdings) -> tuple[str, dict[str, Any] | None]:
@@ -285,6 +317,8 @@ def call_needing_token(field: str, holdings: Holdings) -> tuple[str, dict[str, A
             field, holdings.pending_id if field == "completeUpload" else holdings.ready_id
         )
         return operation, variables
+    if field == "compareChecksums":
+        return "CompareChecksums", {"input": {"files": [{"path": "/secret-plan.pdf", "contentHash": "0" * 64}]}}
     if field == "requestUpload":
         return "RequestUpload", {"input": {"filename": "sneaky.txt", "contentType": "text/plain", "size": 10}}
     return {"me": "Me", "documents": "Documents", "signOut": "SignOut"}[field], None

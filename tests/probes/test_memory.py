@@ -100,7 +100,7 @@ def frames_of_ten_megabytes(attacker: Attacker, user: User, kept: Kept) -> tuple
             with contextlib.suppress(ConnectionClosed):  # closed while still sending: the close frame says why
                 connection.send(frame)
             answers.append(closed(connection))
-    return answers, [(1009, "frame exceeds limit of 1000000 bytes")] * 3
+    return answers, [(1009, "frame exceeds limit of 4000000 bytes")] * 3
 
 
 def sign_ins_for_an_unknown_email(attacker: Attacker, user: User, kept: Kept) -> tuple[Any, Any]:
