@@ -405,6 +405,12 @@ def queries(client: Any, table: str) -> list[dict[str, Any]]:
             "Select": "COUNT",
         },
         {
+            "KeyConditionExpression": "#o = :o",
+            "ProjectionExpression": "id, #sz",
+            "ExpressionAttributeNames": {"#o": "owner", "#sz": "size"},
+            "ExpressionAttributeValues": owner,
+        },
+        {
             "IndexName": "nope",
             "KeyConditionExpression": "#o = :o",
             "ExpressionAttributeNames": {"#o": "owner"},
@@ -412,6 +418,36 @@ def queries(client: Any, table: str) -> list[dict[str, Any]]:
         },
     ]
     return [answer(lambda each=each: client.query(TableName=table, **each)) for each in variants]
+
+
+def test_queries_copy_no_item_and_change_none_they_answer(client: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    moto_speedups.install()
+    table = f"d-{uuid.uuid4().hex[:8]}"
+    indexed_table(client, table)
+    stored = sorted(client.scan(TableName=table, ConsistentRead=True)["Items"], key=lambda item: item["id"]["S"])
+    copies: list[Any] = []
+    deep = Item.__deepcopy__
+
+    def counted(self: Item, memo: dict[int, Any]) -> Item:
+        copies.append(self)
+        return deep(self, memo)
+
+    monkeypatch.setattr(Item, "__deepcopy__", counted)
+    answers = queries(client, table)
+
+    assert copies == []
+    assert [len(answer.get("Items", [])) for answer in answers] == [10, 6, 3, 5, 4, 2, 6, 7, 0, 0, 10, 0]
+    # The projections (the keys-only global index, a ProjectionExpression) made items of their own.
+    assert {tuple(sorted(item)) for item in answers[-2]["Items"]} == {("id", "size")}
+    after = sorted(client.scan(TableName=table, ConsistentRead=True)["Items"], key=lambda item: item["id"]["S"])
+    assert after == stored
+    # moto as released copies every item a key condition matched, before Limit, filters and COUNT.
+    moto_speedups.uninstall()
+    try:
+        queries(client, table)
+    finally:
+        moto_speedups.install()
+    assert len(copies) == 108
 
 
 def test_queries_answer_as_moto_does_reading_only_their_partition(client: Any, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -443,7 +479,8 @@ def test_queries_answer_as_moto_does_reading_only_their_partition(client: Any, m
     assert expected[8]["Count"] == 0
     assert expected[9]["Count"] == 10
     assert {int(item["size"]["N"]) for item in expected[3]["Items"]} == {21, 25, 29, 33, 37}
-    assert expected[10]["error"]["Code"] == "ResourceNotFoundException"
+    assert {tuple(sorted(item)) for item in expected[10]["Items"]} == {("id", "size")}
+    assert expected[11]["error"]["Code"] == "ResourceNotFoundException"
 
 
 # -- a global index query, page by page, with ties on the index key ---------------------------------
