@@ -37,6 +37,7 @@ def values(settings: Settings) -> dict[str, str]:
         "multipart_upload_seconds": str(settings.multipart_upload_seconds),
         "path_max_bytes": f"{settings.path_max_bytes:,}",
         "path_max_depth": str(settings.path_max_depth),
+        "change_retention_days": str(settings.change_retention_days),
     }
 
 
