@@ -199,8 +199,24 @@ def page(owner_id: str, after: int, limit: int, now: datetime | None = None) -> 
     ``after`` would miss some); :class:`BeyondLatest` for a position past the latest change.
     ``after`` 0 (the start) never expires: it answers the changes still kept."""
     now = now or utcnow()
+    found, more = _query(owner_id, after, limit, now)
+    if after == 0 or (found and found[0].sequence == after + 1):
+        return found, more
+    # Nothing right after ``after``: past the latest, expired, or committed after the Query read.
+    # Everything up to the head read now was committed before it, so a second Query sees it.
+    head = latest(owner_id)
+    if after > head:
+        raise BeyondLatest
+    if after == head:
+        return found, more
+    found, more = _query(owner_id, after, limit, now)
+    if not found or found[0].sequence != after + 1:
+        raise CursorExpired(after, _retention["days"])
+    return found, more
+
+
+def _query(owner_id: str, after: int, limit: int, now: datetime) -> tuple[list[Change], bool]:
     found: list[Change] = []
-    more = False
     rows = ChangeRow.query(
         owner_id,
         ChangeRow.sequence > after,
@@ -210,13 +226,6 @@ def page(owner_id: str, after: int, limit: int, now: datetime | None = None) -> 
     )
     for row in rows:
         if len(found) == limit:
-            more = True
-            break
+            return found, True
         found.append(Change.of(row))
-    if after > 0 and (not found or found[0].sequence != after + 1):
-        head = latest(owner_id)
-        if after > head:
-            raise BeyondLatest
-        if after < head:
-            raise CursorExpired(after, _retention["days"])
-    return found, more
+    return found, False

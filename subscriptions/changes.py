@@ -84,7 +84,7 @@ async def replay_then_live(
         more = True
         while more:  # replay
             await _drop_unread(inbox, session)
-            entries, more = await blocking.run(changes_service.read, owner_id, last, REPLAY_PAGE)
+            entries, more = await _read(blocking, owner_id, last)
             for entry in entries:
                 last = entry.change.sequence
                 yield _change(entry.change, entry.document)
@@ -112,10 +112,19 @@ async def replay_then_live(
                 continue
             more = True
             while more:  # a gap, or a change nobody announced: read it from the feed
-                entries, more = await blocking.run(changes_service.read, owner_id, last, REPLAY_PAGE)
+                entries, more = await _read(blocking, owner_id, last)
                 for entry in entries:
                     last = entry.change.sequence
                     yield _change(entry.change, entry.document)
+
+
+async def _read(blocking: Blocking, owner_id: str, after: int) -> tuple[list[changes_service.Entry], bool]:
+    """The next page of the feed after ``after``; ``CURSOR_EXPIRED`` should its changes have gone
+    meanwhile (a replay slower than their retention)."""
+    try:
+        return await blocking.run(changes_service.read, owner_id, after, REPLAY_PAGE)
+    except CursorExpired as expired:
+        raise CursorExpiredError(str(expired), expired.retention_days) from None
 
 
 async def _drop_unread(inbox: Inbox, session: SessionWatch | None) -> None:

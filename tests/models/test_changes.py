@@ -193,3 +193,24 @@ def test_a_position_whose_next_change_is_past_retention_is_expired(target) -> No
     assert changes.page(account.id, 2, 10, now=later) == ([], False)
     with pytest.raises(changes.BeyondLatest):
         changes.page(account.id, 3, 10)
+
+
+def test_a_change_committed_while_a_page_is_read_is_no_expired_cursor(target) -> None:
+    account = new_account()
+    document = counted(upload(account))
+    client = ChangeRow._get_connection().connection.client
+    landed: list[int] = []
+
+    def change_lands(**_: object) -> None:
+        if not landed:  # once, right after the page's first Query answered (with nothing after 1)
+            landed.append(1)
+            documents.update_details(account.id, document.document_id, name=None, tags=["x"], description=None)
+
+    client.meta.events.register("after-call.dynamodb.Query", change_lands)
+    try:
+        found, more = changes.page(account.id, 1, 10)
+    finally:
+        client.meta.events.unregister("after-call.dynamodb.Query", change_lands)
+
+    assert landed == [1]
+    assert ([(change.sequence, change.kind) for change in found], more) == ([(2, ChangeKind.UPDATED)], False)
