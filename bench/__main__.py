@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from bench import (
     backend_calls,
+    change_feed,
     commands,
     detection,
     documents_throughput,
@@ -52,6 +53,7 @@ BENCHMARKS: list[tuple[str, Benchmark]] = [
     ("startup", startup.run),
     ("rejections", rejections.run),
     ("commands", commands.run),
+    ("change_feed", change_feed.run),
 ]
 
 
