@@ -185,6 +185,9 @@ class Settings:
     #: and workers moving the same quota level.
     plan_race_attempts: int = 10
     quota_level_attempts: int = 5
+    #: How long the change feed keeps each change (``changes``, ``changeEvents``): a cursor whose
+    #: next change is older answers ``CursorExpiredError``. DynamoDB's TTL removes older rows.
+    change_retention_days: int = 30
 
     @property
     def bucket(self) -> str:
@@ -332,6 +335,7 @@ class Settings:
             outbox_backoff_seconds=integer("OUTBOX_BACKOFF_SECONDS", 60),
             plan_race_attempts=integer("PLAN_RACE_ATTEMPTS", 10),
             quota_level_attempts=integer("QUOTA_LEVEL_ATTEMPTS", 5),
+            change_retention_days=integer("CHANGE_RETENTION_DAYS", 30),
         )
 
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from bench import (
     backend_calls,
+    change_feed,
     checksums,
     commands,
     detection,
@@ -54,6 +55,7 @@ BENCHMARKS: list[tuple[str, Benchmark]] = [
     ("rejections", rejections.run),
     ("commands", commands.run),
     ("checksums", checksums.run),
+    ("change_feed", change_feed.run),
 ]
 
 

@@ -26,6 +26,9 @@ class EventType(StrEnum):
     QUOTA_CHANGED = "QuotaChanged"  # data: {"used_bytes": int, "limit_bytes": int}
     QUOTA_WARNING = "QuotaWarning"  # data: {"percent": int}
     QUOTA_EXCEEDED = "QuotaExceeded"  # data: {"used_bytes": int, "limit_bytes": int}
+    #: A change of the account's change feed committed (``changeEvents``); data: {"sequence": int,
+    #: "kind": str, "path": str, "version": int | None}.
+    CHANGE_RECORDED = "ChangeRecorded"
     #: Not a GraphQL event: ends the subscriptions running under that session (signOut).
     SESSION_ENDED = "SessionEnded"  # data: {"session": sessions.fingerprint(token)}
 

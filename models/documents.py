@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -21,9 +22,10 @@ from pynamodb.transactions import TransactWrite
 from ulid import ULID
 
 from adapters.messages import DocumentDeleted, IndexDocument, new_key
+from domain.changes import ChangeKind
 from domain.documents import STORED, DocumentStatus
 from domain.plans import Plan
-from models import accounts, counters, outbox, paths, retries
+from models import accounts, changes, counters, outbox, paths, retries
 from models.accounts import Account
 from models.base import (
     BaseMeta,
@@ -344,12 +346,17 @@ def update_details(
     description: str | None,
     now: datetime | None = None,
     messages: list[outbox.Pending] | None = None,
+    recorded: list[changes.Change] | None = None,
 ) -> Document:
     """Rename, retag or redescribe a visible document; :class:`DocumentNotFound` otherwise (then
     nothing is written). The same transaction puts an ``index.document`` message in the outbox,
-    so that search follows; ``messages`` receives it once committed."""
+    so that search follows, and, for a stored document, its ``UPDATED`` change in the change feed
+    (an upload in progress is not in the feed yet: its ``CREATED`` comes with its completion);
+    ``messages`` and ``recorded`` receive them once committed. The document is read first and
+    the write conditioned on what was read (status and path): one that changed meanwhile, or
+    another change of the account taking the feed's next number, is read and tried again
+    (``models.retries``)."""
     now = now or utcnow()
-    document = Document(owner_id=owner_id, document_id=document_id)
     actions = touched(document_id, now)
     if name is not None:
         actions += [
@@ -361,26 +368,51 @@ def update_details(
         actions.append(Document.tags.set(tags))  # type: ignore[arg-type]  # PynamoDB types lists by attribute
     if description is not None:
         actions.append(Document.description.set(description))
-    try:
+
+    def write(current: Document) -> tuple[outbox.Pending, changes.Change | None]:
         with TransactWrite(connection=transaction_connection()) as transaction:
             transaction.update(
-                document, actions=actions, condition=Document.status.is_in(DocumentStatus.PENDING_UPLOAD, *STORED)
+                current, actions=actions, condition=(Document.status == current.status) & path_unchanged(current)
             )
             indexed = IndexDocument(account_id=owner_id, document_id=document_id, key=new_key())
             message = outbox.put(transaction, indexed, now=now)
-    except TransactWriteError as error:
-        if any(failed_items(error)):  # [outbox put, document update]: only the update has a condition
-            raise DocumentNotFound(document_id) from None
-        raise
+            change = None
+            if current.status in STORED:
+                change = changes.record(
+                    transaction, owner_id, ChangeKind.UPDATED, document_id, path_of(current), now=now
+                )
+        return message, change
+
+    def attempt(_: int) -> tuple[outbox.Pending, changes.Change | None]:
+        current = get(owner_id, document_id)
+        if current.status not in (DocumentStatus.PENDING_UPLOAD, *STORED):
+            raise DocumentNotFound(document_id)
+        try:
+            if current.status in STORED:
+                return changes.retried(owner_id, functools.partial(write, current))
+            return write(current)
+        except TransactWriteError as error:
+            if any(failed_items(error)):
+                raise Conflict from None  # it changed since it was read: look again
+            raise
+
+    message, change = retries.retry(Race.PLAN, owner_id, attempt)
     if messages is not None:
         messages.append(message)
-    return document
+    if recorded is not None and change is not None:
+        recorded.append(change)
+    return Document(owner_id=owner_id, document_id=document_id)
 
 
-def delete_stored(document: Document, messages: list[outbox.Pending] | None = None) -> bool:
+def delete_stored(
+    document: Document,
+    messages: list[outbox.Pending] | None = None,
+    recorded: list[changes.Change] | None = None,
+) -> bool:
     """Delete a stored document's record, free its path and give its bytes back to the quota, in
     one transaction, with two messages in the outbox: ``document.deleted`` (the quota level is checked again) and
-    ``index.document`` (search forgets it); ``messages`` receives them once committed.
+    ``index.document`` (search forgets it), and its ``DELETED`` change in the change feed;
+    ``messages`` and ``recorded`` receive them once committed.
 
     A counted document leaves the counters of its owner's *current* plan and type, and the
     owner's counted totals, conditioned on that plan; a FAILED one leaves the failed counter.
@@ -418,7 +450,8 @@ def delete_stored(document: Document, messages: list[outbox.Pending] | None = No
         if counted:
             account_actions += [Account.counted_documents.add(-1), Account.counted_bytes.add(-size)]
             account_condition &= Account.plan == plan
-        try:
+
+        def write() -> tuple[list[outbox.Pending], changes.Change]:
             with TransactWrite(connection=transaction_connection()) as transaction:
                 transaction.delete(
                     current,
@@ -439,12 +472,20 @@ def delete_stored(document: Document, messages: list[outbox.Pending] | None = No
                     outbox.put(transaction, DocumentDeleted(account_id=owner_id, document_id=document_id)),
                     outbox.put(transaction, IndexDocument(account_id=owner_id, document_id=document_id, key=new_key())),
                 ]
+                path = path_of(current)
+                change = changes.record(transaction, owner_id, ChangeKind.DELETED, document_id, path)
+            return sent, change
+
+        try:
+            sent, change = changes.retried(owner_id, write)
         except TransactWriteError as error:
             if any(failed_items(error)):
                 raise Conflict from None  # the document or the owner's plan changed since it was read: look again
             raise
         if messages is not None:
             messages.extend(sent)
+        if recorded is not None:
+            recorded.append(change)
         return True
 
     return retries.retry(Race.PLAN, owner_id, attempt)
@@ -548,30 +589,45 @@ def set_text(document: Document, text_key: str, pages: int | None, *, content_ha
     return True
 
 
-def move(document: Document, path: str, now: datetime | None = None) -> Document:
+def move(
+    document: Document, path: str, now: datetime | None = None, recorded: list[changes.Change] | None = None
+) -> Document:
     """Move the document (as just read) to ``path``: its claim moves and its record changes in one
-    transaction. :class:`PathTaken` when another document holds ``path``. A document that changed
-    meanwhile (moved, deleted, rejected) is read again and the move tried on what it is now;
-    :class:`DocumentNotFound` once it holds no path (gone, rejected). Nothing is written on failure."""
+    transaction, with the ``MOVED`` change of a stored document in the change feed (``recorded``
+    receives it). :class:`PathTaken` when another document holds ``path``. A document that changed
+    meanwhile (moved, deleted, rejected, completed) is read again and the move tried on what it is
+    now; :class:`DocumentNotFound` once it holds no path (gone, rejected). Nothing is written on
+    failure."""
     now = now or utcnow()
+
+    def write(document: Document, same_place: bool) -> changes.Change | None:
+        with TransactWrite(connection=transaction_connection()) as transaction:
+            if not same_place:  # when only the spelling changes, the claim stays as it is
+                paths.free(transaction, document.owner_id, document.path_key, document.document_id)
+                paths.claim(transaction, document.owner_id, path, document.document_id)
+            transaction.update(
+                document,
+                actions=[*placed(path), *touched(document.document_id, now)],
+                condition=(Document.status == document.status) & path_unchanged(document),
+            )
+            if document.status not in STORED:
+                return None  # an upload in progress: in the feed once completed, where it is then
+            return changes.record(transaction, document.owner_id, ChangeKind.MOVED, document.document_id, path, now=now)
+
     for _ in range(paths.RENAME_ATTEMPTS):
         if document.status not in paths.CLAIMING or not document.visible:
             raise DocumentNotFound(document.document_id)
         if document.path == path:
             return document
         same_place = document.path_key == paths.key(path)
+        stored = document.status in STORED
         try:
-            with TransactWrite(connection=transaction_connection()) as transaction:
-                if not same_place:  # when only the spelling changes, the claim stays as it is
-                    paths.free(transaction, document.owner_id, document.path_key, document.document_id)
-                    paths.claim(transaction, document.owner_id, path, document.document_id)
-                transaction.update(
-                    document,
-                    actions=[*placed(path), *touched(document.document_id, now)],
-                    condition=Document.status.is_in(*paths.CLAIMING) & path_unchanged(document),
-                )
+            send = functools.partial(write, document, same_place)
+            change = changes.retried(document.owner_id, send) if stored else send()
         except TransactWriteError as error:
             flags = failed_items(error)  # [old claim delete (if it has one), new claim put, document update]
+            if stored:
+                flags = changes.others(flags)
             if not any(flags):
                 raise
             if not same_place and flags[-2]:
@@ -583,6 +639,8 @@ def move(document: Document, path: str, now: datetime | None = None) -> Document
             continue
         document.path, document.path_key = path, paths.key(path)
         document.updated_at, document.updated_key = now, updated_key(now, document.document_id)
+        if recorded is not None and change is not None:
+            recorded.append(change)
         return document
     raise DocumentNotFound(document.document_id)  # it kept changing under every attempt
 

@@ -6,13 +6,15 @@ workers at once) changes nothing the second time.
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING, Any
 
 from pynamodb.exceptions import TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
+from domain.changes import ChangeKind
 from domain.documents import DocumentStatus
-from models import accounts, counters, documents, paths, retries
+from models import accounts, changes, counters, documents, paths, retries
 from models.accounts import Account
 from models.base import condition_failed, failed_items, transaction_connection, utcnow
 from models.documents import Document
@@ -136,34 +138,44 @@ def finish(
     return True
 
 
-def reject(document: Document, reason: str) -> bool:
+def reject(document: Document, reason: str, recorded: list[changes.Change] | None = None) -> bool:
     """PROCESSING to REJECTED: the bytes leave the account's usage (not yet counted anywhere
-    else) and the path is freed; the caller deletes the object afterwards. False when it was not
+    else), the path is freed and the change feed has its ``DELETED`` change (``recorded``
+    receives it); the caller deletes the object afterwards. False when it was not
     PROCESSING. A document moved meanwhile is read again and rejected where it is now."""
     now = utcnow()
     size = int(document.size)
+
+    def write(document: Document) -> changes.Change:
+        with TransactWrite(connection=transaction_connection()) as transaction:
+            transaction.update(
+                Account(id=document.owner_id),
+                actions=[
+                    Account.used_bytes.add(-size),
+                    Account.allocated_bytes.add(-size),
+                    Account.document_count.add(-1),
+                ],
+                condition=Account.id.exists(),
+            )
+            transaction.update(
+                document,
+                actions=documents.rejected(document.document_id, reason, now),
+                condition=(Document.status == DocumentStatus.PROCESSING)
+                & Document.counted_type.does_not_exist()
+                & documents.path_unchanged(document),
+            )
+            paths.free(transaction, document.owner_id, document.path_key, document.document_id)
+            # Counted at completion (CREATED), so the owner's sync clients hear it is gone.
+            path = documents.path_of(document)
+            return changes.record(
+                transaction, document.owner_id, ChangeKind.DELETED, document.document_id, path, now=now
+            )
+
     for _ in range(paths.RENAME_ATTEMPTS):
         try:
-            with TransactWrite(connection=transaction_connection()) as transaction:
-                transaction.update(
-                    Account(id=document.owner_id),
-                    actions=[
-                        Account.used_bytes.add(-size),
-                        Account.allocated_bytes.add(-size),
-                        Account.document_count.add(-1),
-                    ],
-                    condition=Account.id.exists(),
-                )
-                transaction.update(
-                    document,
-                    actions=documents.rejected(document.document_id, reason, now),
-                    condition=(Document.status == DocumentStatus.PROCESSING)
-                    & Document.counted_type.does_not_exist()
-                    & documents.path_unchanged(document),
-                )
-                paths.free(transaction, document.owner_id, document.path_key, document.document_id)
+            change = changes.retried(document.owner_id, functools.partial(write, document))
         except TransactWriteError as error:
-            if not any(failed_items(error)):
+            if not any(changes.others(failed_items(error))):
                 raise
             try:
                 fresh = Document.get(document.owner_id, document.document_id, consistent_read=True)
@@ -174,5 +186,7 @@ def reject(document: Document, reason: str) -> bool:
                 return False
             document = fresh  # moved meanwhile: reject it where it is now
             continue
+        if recorded is not None:
+            recorded.append(change)
         return True
     return False

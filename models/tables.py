@@ -14,6 +14,7 @@ from models.base import (
     reset_transaction_connection,
     set_context_prefix,
 )
+from models.changes import ChangeRow
 from models.counters import Counter
 from models.documents import Document
 from models.idempotency import Handled
@@ -38,10 +39,16 @@ TABLES: tuple[type[Model], ...] = (
     Counter,
     Handled,
     Pending,
+    ChangeRow,
 )
 #: The attribute DynamoDB's time-to-live reads, per model that has one. Not the outbox: a message
 #: there waits until SQS has taken it, however long that is.
-TTL_ATTRIBUTES: dict[type[Model], str] = {Session: "expires_at", Document: "expires_at", Handled: "expires_at"}
+TTL_ATTRIBUTES: dict[type[Model], str] = {
+    Session: "expires_at",
+    Document: "expires_at",
+    Handled: "expires_at",
+    ChangeRow: "expires_at",
+}
 
 
 def configure(target: AwsTarget, prefix: str) -> None:

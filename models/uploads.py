@@ -19,8 +19,9 @@ from pynamodb.exceptions import TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
 from adapters.messages import UploadCompleted, UploadStarted
+from domain.changes import ChangeKind
 from domain.documents import DocumentStatus
-from models import accounts, documents, keys, outbox, paths, retries
+from models import accounts, changes, documents, keys, outbox, paths, retries
 from models.accounts import Account
 from models.base import condition_failed, failed_items, transaction_connection, utcnow
 from models.documents import CANCELLED, Document
@@ -194,50 +195,78 @@ def settled(owner_id: str, document_id: str) -> Document:
     return document
 
 
-def count(document: Document, stored: str, size: int, checksum: str, plan: Plan, now: datetime) -> outbox.Pending:
+def count(
+    document: Document,
+    stored: str,
+    size: int,
+    checksum: str,
+    plan: Plan,
+    now: datetime,
+    recorded: list[changes.Change] | None = None,
+) -> outbox.Pending:
     """Count a pending upload's checked file, kept at ``stored`` (``size`` bytes, S3's ``checksum``):
     the document is ``PROCESSING`` with that size and checksum, the account's reservation becomes usage, and an
-    ``upload.completed`` message is in the outbox, all in one transaction, conditioned on the
-    account being on ``plan`` with room for the file. The message, once committed.
+    ``upload.completed`` message is in the outbox and the change feed has its ``CREATED`` change
+    (``models.changes``), all in one transaction, conditioned on the account being on ``plan``
+    with room for the file. The message, once committed; ``recorded`` receives the change.
 
-    :class:`SettledMeanwhile` or :class:`PastLimit` when a condition failed; nothing is written.
+    :class:`SettledMeanwhile` (also when it moved since it was read: read it again) or
+    :class:`PastLimit` when a condition failed; nothing is written. Another change of the account
+    taking the feed's next number first is a race (``models.retries``), tried again.
     """
     owner_id, document_id = document.owner_id, document.document_id
     completed = UploadCompleted(account_id=owner_id, document_id=document_id)
+
     try:
-        with TransactWrite(connection=transaction_connection()) as transaction:
-            message = outbox.put(transaction, completed, now=now)
-            transaction.update(
-                Account(id=owner_id),
-                actions=[
-                    Account.used_bytes.add(size),
-                    Account.reserved_bytes.add(-document.declared_size),
-                    Account.allocated_bytes.add(size - document.declared_size),
-                    Account.document_count.add(1),
-                ],
-                condition=(Account.used_bytes <= plan.limit_bytes - size) & (Account.plan == plan),
-            )
-            transaction.update(
-                document,
-                actions=[
-                    Document.status.set(DocumentStatus.PROCESSING),
-                    Document.object_key.set(stored),
-                    Document.size.set(size),
-                    Document.checksum.set(checksum),
-                    *documents.touched(document_id, now),
-                    Document.sweep_shard.remove(),
-                    Document.sweep_at.remove(),
-                ],
-                condition=Document.status == DocumentStatus.PENDING_UPLOAD,
-            )
+        message, change = changes.retried(
+            owner_id, lambda: _count(document, stored, size, checksum, plan, now, completed)
+        )
     except TransactWriteError as error:
-        flags = failed_items(error)  # [outbox put, account update, document update]
+        flags = changes.others(failed_items(error))  # [outbox put, account update, document update]
         if flags[2:3] == [True]:
             raise SettledMeanwhile from None
         if flags[1:2] == [True]:
             raise PastLimit from None
         raise
+    if recorded is not None:
+        recorded.append(change)
     return message
+
+
+def _count(
+    document: Document, stored: str, size: int, checksum: str, plan: Plan, now: datetime, completed: UploadCompleted
+) -> tuple[outbox.Pending, changes.Change]:
+    """One attempt of :func:`count`: its transaction."""
+    owner_id, document_id = document.owner_id, document.document_id
+    with TransactWrite(connection=transaction_connection()) as transaction:
+        message = outbox.put(transaction, completed, now=now)
+        transaction.update(
+            Account(id=owner_id),
+            actions=[
+                Account.used_bytes.add(size),
+                Account.reserved_bytes.add(-document.declared_size),
+                Account.allocated_bytes.add(size - document.declared_size),
+                Account.document_count.add(1),
+            ],
+            condition=(Account.used_bytes <= plan.limit_bytes - size) & (Account.plan == plan),
+        )
+        transaction.update(
+            document,
+            actions=[
+                Document.status.set(DocumentStatus.PROCESSING),
+                Document.object_key.set(stored),
+                Document.size.set(size),
+                Document.checksum.set(checksum),
+                *documents.touched(document_id, now),
+                Document.sweep_shard.remove(),
+                Document.sweep_at.remove(),
+            ],
+            condition=(Document.status == DocumentStatus.PENDING_UPLOAD) & documents.path_unchanged(document),
+        )
+        change = changes.record(
+            transaction, owner_id, ChangeKind.CREATED, document_id, documents.path_of(document), now=now
+        )
+    return message, change
 
 
 def reject(document: Document, reason: str, now: datetime | None = None) -> bool:

@@ -127,6 +127,8 @@ async def update_document(
         return ValidationError.of(error.problems)
     except DocumentNotFound:
         return NotFoundError(message="No document with that id in this account.", id=input.id)
+    except RaceLost as error:
+        raise Conflict(str(error)) from None
     return Document.from_model(record)
 
 
@@ -143,6 +145,8 @@ async def move_document(
         return NotFoundError(message="No document with that id in this account.", id=input.document_id)
     except PathTaken as error:
         return PathTakenError(message=str(error), path=error.path)
+    except RaceLost as error:
+        raise Conflict(str(error)) from None
     return Document.from_model(record)
 
 

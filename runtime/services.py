@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from adapters import local_aws
 from adapters.aws import AwsTarget
-from models import keys, path_backfill, retries, tables
+from models import changes, keys, path_backfill, retries, tables
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -206,6 +206,7 @@ def open_runtime(
         retries.configure(
             plan_race_attempts=settings.plan_race_attempts, quota_level_attempts=settings.quota_level_attempts
         )
+        changes.configure(retention_days=settings.change_retention_days)
         if embedded is not None:
             provision(settings, target)
         cache = ReadCache(seconds=settings.cache_seconds, entries=settings.cache_entries)

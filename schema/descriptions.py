@@ -38,6 +38,7 @@ def values(settings: Settings) -> dict[str, str]:
         "path_max_bytes": f"{settings.path_max_bytes:,}",
         "path_max_depth": str(settings.path_max_depth),
         "compare_max_files": f"{settings.compare_max_files:,}",
+        "change_retention_days": str(settings.change_retention_days),
     }
 
 

@@ -17,12 +17,14 @@ from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from access.regions import AnswersWrongRegion
 from events.channels import DEFAULT_BUFFER
 from resolvers import accounts, checksums, dashboard, documents, multipart, plans, search, uploads
+from resolvers import changes as change_resolvers
 from resolvers.limits import OperationLimits
 from resolvers.observability import OperationMetrics
 from resolvers.operations import NamedOperation
 from resolvers.throttle import AccountRequests
 from schema import descriptions
 from schema.accounts import Account, SignInResult, SignOutPayload, SignUpResult
+from schema.changes import Change, ChangeConnection
 from schema.checksums import ChecksumComparison
 from schema.dashboard import Dashboard
 from schema.documents import (
@@ -45,6 +47,7 @@ from schema.plans import UpgradePlanResult
 from schema.scalars import SCALARS
 from schema.search import SearchResult
 from schema.uploads import CompleteUploadResult, RequestUploadResult
+from subscriptions import changes as change_feed
 from subscriptions import feeds
 
 if TYPE_CHECKING:
@@ -119,6 +122,25 @@ class Query:
             "The parts S3 holds for one of your multipart uploads in progress, by number, to resume an upload: "
             "send only the parts missing (or of the wrong size). `NOT_FOUND` for an id that is not a multipart "
             "upload of yours in progress (completed, aborted, or another account's)."
+        ),
+    )
+    changes: ChangeConnection = strawberry.field(
+        resolver=change_resolvers.list_changes,
+        description=(
+            "What changed in your documents, oldest first, after the cursor `after` (`latestChangeCursor`, or the "
+            "`endCursor` of the previous page): created (an upload completed), updated, moved, deleted. Each "
+            "change has the next `sequence` of your account, with no gap. Changes are kept "
+            "${change_retention_days} days (DOCSTORE_CHANGE_RETENTION_DAYS): a cursor whose next change is no "
+            "longer kept gets `CURSOR_EXPIRED` (the `CursorExpiredError` of the change feed, with "
+            "`extensions.retentionDays`): compare the whole tree, then start again from `latestChangeCursor`. "
+            "Bad arguments (`first`, a cursor this API did not give this account) get `BAD_USER_INPUT`."
+        ),
+    )
+    latest_change_cursor: str = strawberry.field(
+        resolver=change_resolvers.latest_change_cursor,
+        description=(
+            "A cursor after your latest change: `changes(after:)` and `changeEvents(after:)` with it answer "
+            "only what changes from now on. Take it before a full compare, so nothing made meanwhile is missed."
         ),
     )
     dashboard: Dashboard = strawberry.field(
@@ -267,6 +289,15 @@ class Subscription:
         description=(
             "Your documents' events as they happen, or one document's with `documentId` "
             "(`NOT_FOUND` when it is not yours). Events published before you subscribed are not replayed."
+        ),
+    )
+    change_events: AsyncIterator[Change] = strawberry.subscription(
+        resolver=change_feed.change_events,
+        description=(
+            "Your change feed: every change after the cursor `after` replayed in order, then each new one as it "
+            "is made, each exactly once (by `sequence`) across the switch from replay to live. A cursor whose next "
+            "change is no longer kept is refused with `CURSOR_EXPIRED` before anything is sent; a bad one with "
+            "`BAD_USER_INPUT`."
         ),
     )
     quota_events: AsyncIterator[QuotaEvent] = strawberry.subscription(

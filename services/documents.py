@@ -15,8 +15,10 @@ from typing import TYPE_CHECKING
 
 from domain.documents import STORED, DocumentStatus
 from events.envelope import Event, EventType
+from models import changes as models_changes
 from models import documents, keys, outbox
 from models.errors import DocumentNotFound
+from services import changes as changes_service
 from services import uploads, validation
 
 if TYPE_CHECKING:
@@ -47,6 +49,7 @@ async def update(
     changes = validation.document_changes(name, tags, description)
     document_id = validation.document_id(raw_id)
     updated: list[outbox.Pending] = []
+    recorded: list[models_changes.Change] = []
     await services.blocking.run(
         functools.partial(
             documents.update_details,
@@ -56,10 +59,12 @@ async def update(
             tags=changes.tags,
             description=changes.description,
             messages=updated,
+            recorded=recorded,
         )
     )
     record = await services.blocking.run(documents.get, owner_id, document_id)
     await services.deliver(updated)  # search follows the new name, tags and description
+    await changes_service.publish(services.publisher, recorded)
     return record
 
 
@@ -75,7 +80,10 @@ async def move(services: Services, owner_id: str, raw_id: str, raw_path: str) ->
     checks.done()
     document_id = validation.document_id(raw_id)
     record = await services.blocking.run(documents.get, owner_id, document_id)
-    return await services.blocking.run(documents.move, record, path)
+    recorded: list[models_changes.Change] = []
+    moved = await services.blocking.run(functools.partial(documents.move, record, path, recorded=recorded))
+    await changes_service.publish(services.publisher, recorded)
+    return moved
 
 
 async def delete(services: Services, owner_id: str, raw_id: str) -> Deleted:
@@ -83,21 +91,29 @@ async def delete(services: Services, owner_id: str, raw_id: str) -> Deleted:
     A second delete of the same document is :class:`DocumentNotFound` and frees nothing."""
     document_id = validation.document_id(raw_id)
     deleted: list[outbox.Pending] = []
-    freed = await services.blocking.run(_delete, services.objects, owner_id, document_id, deleted)
+    recorded: list[models_changes.Change] = []
+    freed = await services.blocking.run(_delete, services.objects, owner_id, document_id, deleted, recorded)
     await services.publisher.publish(Event(EventType.DOCUMENT_DELETED, owner_id, document_id=document_id))
+    await changes_service.publish(services.publisher, recorded)
     # A stored document's quota check and search removal; a cancelled upload needs neither.
     await services.deliver(deleted)
     return Deleted(document_id=document_id, freed_bytes=freed)
 
 
-def _delete(objects: ObjectStore, owner_id: str, document_id: str, messages: list[outbox.Pending]) -> int:
+def _delete(
+    objects: ObjectStore,
+    owner_id: str,
+    document_id: str,
+    messages: list[outbox.Pending],
+    recorded: list[models_changes.Change],
+) -> int:
     """Delete the record and its bytes (given back to the quota), then the objects.
 
     In that order, a process killed between the two leaves objects nothing names, never a listed
     and counted document whose file is gone (tests/test_survival.py kills it there)."""
     record = documents.get(owner_id, document_id)
     if record.status in STORED:
-        if not documents.delete_stored(record, messages):
+        if not documents.delete_stored(record, messages, recorded):
             raise DocumentNotFound(document_id)
         objects.delete_prefix(keys.document_prefix(owner_id, document_id))  # the original and what was derived from it
         return int(record.size)

@@ -21,9 +21,10 @@ from ulid import ULID
 
 from domain.documents import STORED, DocumentStatus
 from events.envelope import Event, EventType
-from models import documents, keys, outbox, uploads
+from models import changes, documents, keys, outbox, uploads
 from models.base import utcnow
 from models.errors import DocumentNotFound, UploadCompleted
+from services import changes as changes_service
 from services import uploads as upload_files
 from services import validation
 
@@ -169,6 +170,7 @@ async def complete_multipart_upload(
     if document.status == DocumentStatus.PENDING_UPLOAD:
         parts = validation.completed_parts(raw_parts, upload_files.part_count(document))
     completed: list[outbox.Pending] = []
+    recorded: list[changes.Change] = []
     record = await services.blocking.run(
         functools.partial(
             upload_files.complete,
@@ -178,9 +180,11 @@ async def complete_multipart_upload(
             plan=account.plan,
             messages=completed,
             parts=parts,
+            recorded=recorded,
         )
     )
     await services.deliver(completed)
+    await changes_service.publish(services.publisher, recorded)
     return record
 
 

@@ -21,11 +21,12 @@ from ulid import ULID
 from adapters.s3 import MultipartRefused
 from domain.documents import STORED, DocumentStatus
 from events.envelope import Event, EventType
-from models import accounts, documents, keys, outbox, retries, uploads
+from models import accounts, changes, documents, keys, outbox, retries, uploads
 from models.base import utcnow
 from models.documents import CANCELLED
 from models.errors import DocumentNotFound, UploadCompleted, UploadRejected
 from models.retries import Conflict, Race
+from services import changes as changes_service
 from services import validation
 
 if TYPE_CHECKING:
@@ -111,12 +112,22 @@ async def complete_upload(services: Services, account: Account, raw_id: str) -> 
     changed meanwhile is read and the count tried again."""
     document_id = validation.document_id(raw_id)
     completed: list[outbox.Pending] = []
+    recorded: list[changes.Change] = []
     record = await services.blocking.run(
-        functools.partial(complete, services.objects, account.id, document_id, plan=account.plan, messages=completed)
+        functools.partial(
+            complete,
+            services.objects,
+            account.id,
+            document_id,
+            plan=account.plan,
+            messages=completed,
+            recorded=recorded,
+        )
     )
     # Only the call that completed it has a message: a repeated call's was sent by the first one,
     # or waits in the outbox for the relay.
     await services.deliver(completed)
+    await changes_service.publish(services.publisher, recorded)
     return record
 
 
@@ -135,10 +146,12 @@ def complete(
     plan: Plan | None = None,
     messages: list[outbox.Pending] | None = None,
     parts: Sequence[tuple[int, str]] | None = None,
+    recorded: list[changes.Change] | None = None,
 ) -> Document:
     """Check the real object and count it: the document is ``PROCESSING`` with its real size and
     checksum, and an ``upload.completed`` message in the outbox (in the same transaction) tells the
-    pipeline to take it on; ``messages`` receives it once committed.
+    pipeline to take it on; ``messages`` receives it once committed, ``recorded`` its ``CREATED``
+    change (``models.changes``), for the caller to publish.
 
     ``plan`` is the owner's plan as the caller knows it (the read cache's): the count is made
     against that plan's limit on the condition that the plan is still that one, so the account
@@ -170,7 +183,7 @@ def complete(
     """
     made: list[str] = []
     try:
-        record = _settle(store, owner_id, document_id, now, plan, messages, made, parts)
+        record = _settle(store, owner_id, document_id, now, plan, messages, made, parts, recorded)
     except (UploadRejected, DocumentNotFound):
         _discard(store, made, kept=None)  # a rejected or vanished upload keeps no copy
         raise
@@ -190,6 +203,7 @@ def _settle(
     messages: list[outbox.Pending] | None,
     made: list[str],
     parts: Sequence[tuple[int, str]] | None = None,
+    recorded: list[changes.Change] | None = None,
 ) -> Document:
     """:func:`complete`'s work; every copy (or assembled object) it makes is added to ``made``."""
     known_plan = plan
@@ -230,9 +244,12 @@ def _settle(
             known_plan = accounts.get(owner_id).plan
         now = now or utcnow()
         try:
-            message = uploads.count(document, stored, info.size, info.etag, known_plan, now)
+            message = uploads.count(document, stored, info.size, info.etag, known_plan, now, recorded)
         except uploads.SettledMeanwhile:
-            return uploads.settled(owner_id, document_id)  # settled by someone else meanwhile: what they decided
+            decided = uploads.settled(owner_id, document_id)  # settled by someone else meanwhile: what they decided
+            if decided.status == DocumentStatus.PENDING_UPLOAD:
+                raise Conflict from None  # still pending: it moved meanwhile; count it where it is now
+            return decided
         except uploads.PastLimit:
             now_on = accounts.get(owner_id).plan
             if now_on != known_plan:  # counted against a plan the account is not on (any more)
@@ -386,9 +403,10 @@ def sweep(
     document_id: str,
     now: datetime | None = None,
     messages: list[outbox.Pending] | None = None,
+    recorded: list[changes.Change] | None = None,
 ) -> str:
     """Settle one expired upload form. Returns what happened, for logs and tests; ``messages``
-    receives the ``upload.completed`` message of an upload it completes."""
+    receives the ``upload.completed`` message of an upload it completes, ``recorded`` its change."""
     document = uploads.read(owner_id, document_id)
     if document is None:
         return "gone"
@@ -397,7 +415,7 @@ def sweep(
             # Left incomplete for DOCSTORE_MULTIPART_UPLOAD_SECONDS: aborted, as the lifecycle rule does.
             return f"rejected:{uploads.EXPIRED}" if _reject(store, document, uploads.EXPIRED, now) else "settled"
         try:
-            complete(store, owner_id, document_id, now, messages=messages)
+            complete(store, owner_id, document_id, now, messages=messages, recorded=recorded)
         except UploadRejected as rejection:
             return f"rejected:{rejection.reason}"
         if keys.is_staging(document.object_key):

@@ -145,7 +145,7 @@ async def feed(
     async with source.subscribe(account_id) as inbox:
         while True:
             try:
-                event = await _next(inbox, session)
+                event = await next_event(inbox, session)
             except SubscriberTooSlow as error:
                 raise TooSlow(error.limit) from None
             if event.type is EventType.SESSION_ENDED:
@@ -163,7 +163,7 @@ async def feed(
             yield converted
 
 
-async def _next(inbox: Inbox, session: SessionWatch | None) -> Event:
+async def next_event(inbox: Inbox, session: SessionWatch | None) -> Event:
     """The inbox's next event; ``UNAUTHENTICATED`` instead once ``session`` has expired."""
     if session is None:
         return await inbox.get()

@@ -51,9 +51,10 @@ from adapters.messages import (
 from domain.content_hash import ContentHasher
 from domain.documents import DocumentStatus
 from events.envelope import Event, EventType
-from models import accounts, documents, keys, outbox, processing, quota
+from models import accounts, changes, documents, keys, outbox, processing, quota
 from models.content_types import CONTENT_TYPES
 from models.errors import AccountNotFound, DocumentNotFound
+from services import changes as changes_service
 from services import uploads as upload_files
 from workers.consumer import UnknownMessage
 from workers.detect import detect_file
@@ -157,10 +158,14 @@ class Pipeline:
             record = None
         if record is not None and record.status == DocumentStatus.PENDING_UPLOAD:
             completed: list[outbox.Pending] = []
+            recorded: list[changes.Change] = []
             outcome = await self.blocking.run(
-                functools.partial(upload_files.sweep, self.objects, account_id, document_id, messages=completed)
+                functools.partial(
+                    upload_files.sweep, self.objects, account_id, document_id, messages=completed, recorded=recorded
+                )
             )
             log.info("upload %s settled after its form expired: %s", document_id, outcome)
+            await changes_service.publish(self.publisher, recorded)
             # The upload.completed message would ask for what happens next, here; should this stop
             # midway, this message (not yet deleted) comes back and finishes it.
             if self.outbox is not None:
@@ -195,11 +200,13 @@ class Pipeline:
         if detected not in CONTENT_TYPES:
             # REJECTED: the bytes are deleted, so the document has no content hash (as every
             # REJECTED one: docs/CONTENT_HASH.md).
-            if await self.blocking.run(processing.reject, record, processing.WRONG_TYPE):
+            recorded: list[changes.Change] = []
+            if await self.blocking.run(processing.reject, record, processing.WRONG_TYPE, recorded):
                 self._processed("rejected")
                 stored = keys.document_prefix(record.owner_id, record.document_id)
                 await self.blocking.run(self.objects.delete_prefix, stored)
                 await self.publish(EventType.DOCUMENT_FAILED, record, reason=processing.WRONG_TYPE)
+                await changes_service.publish(self.publisher, recorded)
             return
         await self.blocking.run(
             processing.count, record, plan=account.plan, content_type=detected, content_hash=downloaded.content_hash

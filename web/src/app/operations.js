@@ -5,6 +5,9 @@ export { default as SignIn } from "../../../gql/operations/accounts/SignIn.graph
 export { default as SignOut } from "../../../gql/operations/accounts/SignOut.graphql?raw";
 export { default as SignUp } from "../../../gql/operations/accounts/SignUp.graphql?raw";
 export { default as CompareChecksums } from "../../../gql/operations/checksums/CompareChecksums.graphql?raw";
+export { default as ChangeEvents } from "../../../gql/operations/changes/ChangeEvents.graphql?raw";
+export { default as Changes } from "../../../gql/operations/changes/Changes.graphql?raw";
+export { default as LatestChangeCursor } from "../../../gql/operations/changes/LatestChangeCursor.graphql?raw";
 export { default as Dashboard } from "../../../gql/operations/dashboard/Dashboard.graphql?raw";
 export { default as DeleteDocument } from "../../../gql/operations/documents/DeleteDocument.graphql?raw";
 export { default as Document } from "../../../gql/operations/documents/Document.graphql?raw";
