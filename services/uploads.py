@@ -21,15 +21,15 @@ from ulid import ULID
 from adapters.s3 import MultipartRefused
 from domain.documents import STORED, DocumentStatus
 from events.envelope import Event, EventType
-from models import accounts, documents, keys, outbox, retries, uploads
+from models import accounts, documents, keys, outbox, retries, uploads, versions
 from models.base import utcnow
 from models.documents import CANCELLED
-from models.errors import DocumentNotFound, UploadCompleted, UploadRejected
+from models.errors import DocumentNotFound, UploadCompleted, UploadRejected, VersionConflict
 from models.retries import Conflict, Race
 from services import validation
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
     from datetime import datetime
 
     from adapters.s3 import ObjectInfo, ObjectStore
@@ -230,6 +230,8 @@ def _settle(
             known_plan = accounts.get(owner_id).plan
         now = now or utcnow()
         try:
+            if document.version_of is not None:
+                return _add_version(store, document, stored, info, known_plan, now, messages, rejected)
             message = uploads.count(document, stored, info.size, info.etag, known_plan, now)
         except uploads.SettledMeanwhile:
             return uploads.settled(owner_id, document_id)  # settled by someone else meanwhile: what they decided
@@ -246,11 +248,38 @@ def _settle(
     return retries.retry(Race.PLAN, owner_id, attempt)
 
 
+def _add_version(
+    store: ObjectStore,
+    upload: Document,
+    stored: str,
+    info: ObjectInfo,
+    plan: Plan,
+    now: datetime,
+    messages: list[outbox.Pending] | None,
+    rejected: Callable[[Document, str], Document],
+) -> Document:
+    """Count a completed upload of a new version as its document's new current version
+    (``services.versions.add_uploaded``); the document, ``PROCESSING`` with it. An upload whose
+    document is gone or busy, or whose UPDATE base is stale, is rejected."""
+    try:
+        added = versions.add_uploaded(upload, stored, info.size, info.etag, plan, now)
+    except versions.TargetGone:
+        return rejected(upload, uploads.DOCUMENT_CHANGED)
+    except VersionConflict:
+        return rejected(upload, uploads.VERSION_CONFLICT)
+    for key in added.dropped_keys:  # the versions past the plan's retention, once committed
+        _delete_object(store, key)
+    if messages is not None:
+        messages.append(added.message)
+    return documents.get(upload.owner_id, str(upload.version_of))
+
+
 def _copy_posted(store: ObjectStore, document: Document) -> tuple[str, ObjectInfo | None]:
     """Where a pending upload's bytes are to be kept, and what is there (None: no file arrived)."""
     if not keys.is_staging(document.object_key):
         return document.object_key, store.head(document.object_key)  # posted in place, before staging
-    stored = keys.original(document.owner_id, document.document_id, keys.nonce())
+    # A new version's bytes are kept under its document, with the document's other versions.
+    stored = keys.original(document.owner_id, document.version_of or document.document_id, keys.nonce())
     return stored, store.copy(document.object_key, stored)
 
 
