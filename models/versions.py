@@ -54,6 +54,10 @@ def get(owner_id: str, document_id: str, version: int) -> Version | None:
         return None
 
 
+class Changed(Exception):
+    """:func:`restore` found the document changed since it was read; nothing was written."""
+
+
 class TargetGone(Exception):
     """The document a version was for is gone, or is still busy with a version of its own."""
 
@@ -228,7 +232,7 @@ def restore(document: Document, version: int, copied: New, plan: Plan, keep: int
     current version (see the module's docstring): one transaction, on the document as read.
 
     :class:`TargetGone` when the document is busy with a version (or gone), :class:`QuotaExceeded`
-    when the copy does not fit; ``TransactWriteError`` with nothing written when the document
+    when the copy does not fit; :class:`Changed` with nothing written when the document
     changed meanwhile (the caller reads it again)."""
     if document.status not in SETTLED or document.version_of is not None:
         raise TargetGone(document.document_id)
@@ -243,7 +247,7 @@ def restore(document: Document, version: int, copied: New, plan: Plan, keep: int
                 reserved_bytes=int(account.reserved_bytes),
                 requested_bytes=copied.size,
             ) from None
-        raise
+        raise Changed(document.document_id) from None
 
 
 def forget(owner_id: str, document_id: str) -> list[str]:

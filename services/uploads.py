@@ -27,6 +27,7 @@ from models.documents import CANCELLED
 from models.errors import DocumentNotFound, UploadCompleted, UploadRejected, VersionConflict
 from models.retries import Conflict, Race
 from services import validation
+from services import versions as version_uploads
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -62,6 +63,7 @@ async def request_upload(services: Services, account: Account, raw: validation.R
     """
     settings = services.settings
     upload = validation.upload(raw, settings.redirect_origins, validation.path_limits(settings))
+    mode, if_version = validation.upload_mode(getattr(raw, "mode", "ADD"), getattr(raw, "if_version", None))
     now = utcnow()
     document_id = str(ULID.from_datetime(now))
     post = await services.blocking.run(
@@ -76,23 +78,23 @@ async def request_upload(services: Services, account: Account, raw: validation.R
         )
     )
     started: list[outbox.Pending] = []
-    await services.blocking.run(
-        functools.partial(
-            uploads.start,
-            account,
-            document_id=document_id,
-            name=upload.filename,
-            path=upload.path,
-            content_type=upload.content_type,
-            size=upload.size,
-            tags=upload.tags,
-            description=upload.description,
-            form_seconds=settings.upload_form_seconds,
-            sweep_grace_seconds=settings.sweep_grace_seconds,
-            now=now,
-            messages=started,
-        )
+    start = functools.partial(
+        uploads.start,
+        account,
+        document_id=document_id,
+        name=upload.filename,
+        path=upload.path,
+        content_type=upload.content_type,
+        size=upload.size,
+        tags=upload.tags,
+        description=upload.description,
+        form_seconds=settings.upload_form_seconds,
+        sweep_grace_seconds=settings.sweep_grace_seconds,
+        now=now,
+        messages=started,
     )
+    keep = settings.versions_premium if account.plan.searches_contents else settings.versions_free
+    await services.blocking.run(functools.partial(version_uploads.start, start, mode, if_version, keep))
     # Delivered once the form has expired: settles the upload if nobody completes it.
     await services.deliver(started)
     await services.publisher.publish(Event(EventType.UPLOAD_STARTED, account.id, document_id=document_id))
