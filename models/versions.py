@@ -169,6 +169,7 @@ def _write(
             transaction.delete(row, condition=Version.version_key.exists())
         if extra is not None:
             extra(transaction)
+    document.served_key = document.served
     document.status, document.object_key, document.size = DocumentStatus.PROCESSING, new.object_key, new.size
     document.version, document.version_at = number, now
     return Added(document=document, dropped_keys=[row.object_key for row in dropped], message=message)

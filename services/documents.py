@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from domain.documents import STORED, DocumentStatus
 from events.envelope import Event, EventType
-from models import documents, keys, outbox
+from models import documents, keys, outbox, versions
 from models.errors import DocumentNotFound
 from services import uploads, validation
 
@@ -96,12 +96,21 @@ def _delete(objects: ObjectStore, owner_id: str, document_id: str, messages: lis
     In that order, a process killed between the two leaves objects nothing names, never a listed
     and counted document whose file is gone (tests/test_survival.py kills it there)."""
     record = documents.get(owner_id, document_id)
+    if record.version_of is not None:  # an upload of a new version: cancelled as any upload
+        return _cancel(objects, record)
     if record.status in STORED:
+        earlier = versions.earlier_bytes(owner_id, document_id)
         if not documents.delete_stored(record, messages):
             raise DocumentNotFound(document_id)
-        objects.delete_prefix(keys.document_prefix(owner_id, document_id))  # the original and what was derived from it
-        return int(record.size)
+        # Every version's object is under the document's prefix, with what was derived from them.
+        objects.delete_prefix(keys.document_prefix(owner_id, document_id))
+        versions.forget(owner_id, document_id)  # their bytes went with the document
+        return int(record.size) + earlier
+    return _cancel(objects, record)
+
+
+def _cancel(objects: ObjectStore, record: documents.Document) -> int:
     held = int(record.declared_size) if record.status == DocumentStatus.PENDING_UPLOAD else 0
     if not uploads.cancel(objects, record):
-        raise DocumentNotFound(document_id)
+        raise DocumentNotFound(record.document_id)
     return held
