@@ -37,6 +37,8 @@ def values(settings: Settings) -> dict[str, str]:
         "multipart_upload_seconds": str(settings.multipart_upload_seconds),
         "path_max_bytes": f"{settings.path_max_bytes:,}",
         "path_max_depth": str(settings.path_max_depth),
+        "versions_free": str(settings.versions_free),
+        "versions_premium": str(settings.versions_premium),
     }
 
 

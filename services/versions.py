@@ -8,7 +8,10 @@ a new version and of a restore belong there.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import functools
+import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -150,3 +153,49 @@ def _restore(store: ObjectStore, account: Account, document_id: str, version: in
             store.delete(key)
         return added
     raise PlanRace(account.id, versions.ATTEMPTS)
+
+
+#: The most versions one page of ``Document.versions`` holds.
+PAGE_MAX = 100
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a document's versions, newest first: (cursor, version) pairs."""
+
+    entries: list[tuple[str, Listed]]
+    has_next: bool
+    started_after: bool
+
+
+def cursor(document_id: str, version: int) -> str:
+    raw = json.dumps([1, "VERSION", document_id, version], separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def _after(raw: str, document_id: str) -> int:
+    try:
+        if len(raw) > 2000:
+            raise ValueError
+        tag, kind, of, version = json.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
+        if (tag, kind, of) != (1, "VERSION", document_id) or type(version) is not int:
+            raise ValueError
+    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
+        raise validation.invalid("after", "The cursor is not one this API gave out for this document.") from None
+    return version
+
+
+async def page(services: Services, owner_id: str, document_id: str, first: int, after: str | None) -> Page:
+    """``Document.versions``: up to ``first`` of the versions the document keeps, newest first,
+    after the cursor ``after``; :class:`InvalidInput` (``first``, ``after``) for a bad argument."""
+    checks = validation.Checks()
+    size = checks(validation.page_size, 0, first, PAGE_MAX)
+    below = checks(_after, 0, after, document_id) if after is not None else None
+    checks.done()
+    _, listed = await services.blocking.run(history, owner_id, document_id)
+    kept = [entry for entry in listed if below is None or entry.version < below]
+    return Page(
+        entries=[(cursor(document_id, entry.version), entry) for entry in kept[:size]],
+        has_next=len(kept) > size,
+        started_after=after is not None,
+    )
