@@ -104,7 +104,12 @@ class Document:
         )
     )
     async def versions(
-        self, info: strawberry.Info, first: int = 20, after: str | None = None
+        self,
+        info: strawberry.Info,
+        first: Annotated[int, strawberry.argument(description="How many versions: 1 to 100.")] = 20,
+        after: Annotated[
+            str | None, strawberry.argument(description="Start after this cursor (`pageInfo.endCursor`).")
+        ] = None,
     ) -> DocumentVersionConnection:
         try:
             found = await info.context.document_versions(str(self.id), first, after)

@@ -8,6 +8,7 @@ export { default as Dashboard } from "../../../gql/operations/dashboard/Dashboar
 export { default as DeleteDocument } from "../../../gql/operations/documents/DeleteDocument.graphql?raw";
 export { default as Document } from "../../../gql/operations/documents/Document.graphql?raw";
 export { default as Documents } from "../../../gql/operations/documents/Documents.graphql?raw";
+export { default as MoveDocument } from "../../../gql/operations/documents/MoveDocument.graphql?raw";
 export { default as UpdateDocument } from "../../../gql/operations/documents/UpdateDocument.graphql?raw";
 export { default as DocumentEvents } from "../../../gql/operations/events/DocumentEvents.graphql?raw";
 export { default as QuotaEvents } from "../../../gql/operations/events/QuotaEvents.graphql?raw";
@@ -20,3 +21,5 @@ export { default as UpgradePlan } from "../../../gql/operations/plans/UpgradePla
 export { default as Search } from "../../../gql/operations/search/Search.graphql?raw";
 export { default as CompleteUpload } from "../../../gql/operations/uploads/CompleteUpload.graphql?raw";
 export { default as RequestUpload } from "../../../gql/operations/uploads/RequestUpload.graphql?raw";
+export { default as DocumentVersions } from "../../../gql/operations/versions/DocumentVersions.graphql?raw";
+export { default as RestoreVersion } from "../../../gql/operations/versions/RestoreVersion.graphql?raw";
