@@ -102,9 +102,13 @@ def _delete(objects: ObjectStore, owner_id: str, document_id: str, messages: lis
         earlier = versions.earlier_bytes(owner_id, document_id)
         if not documents.delete_stored(record, messages):
             raise DocumentNotFound(document_id)
-        # Every version's object is under the document's prefix, with what was derived from them.
+        # The original and what was derived from it, and every earlier version's object (a form's
+        # are under the document's prefix; a multipart upload's under its upload's).
         objects.delete_prefix(keys.document_prefix(owner_id, document_id))
-        versions.forget(owner_id, document_id)  # their bytes went with the document
+        for key in versions.forget(owner_id, document_id):  # their bytes went with the document
+            objects.delete(key)
+        if not record.object_key.startswith(keys.document_prefix(owner_id, document_id)):
+            objects.delete(record.object_key)
         return int(record.size) + earlier
     return _cancel(objects, record)
 

@@ -182,3 +182,29 @@ def test_restore_of_a_version_not_kept_answers_version_not_found(api: Api) -> No
     assert refused["version"] == 5
     assert history(api, user, first["id"])["version"] == 1
     assert api.usage(user)["usedBytes"] == 3
+
+
+def test_a_multipart_upload_in_mode_overwrite_adds_a_version_and_a_delete_frees_every_version(api: Api, store) -> None:
+    from tests.conftest import objects_under
+    from tests.resolvers.test_multipart import complete, open_uploads, put, sign, start
+
+    user = api.sign_up()
+    first = api.upload(user, b"one", filename="notes.txt", contentType="text/plain")
+    content = b"a second version, sent in one part\n"
+    started = start(api, user, size=len(content), path="/notes.txt", mode="OVERWRITE")
+    (part,) = sign(api, user, started["documentId"], [1])["parts"]
+    etag = put(part["url"], content)
+
+    completed = complete(api, user, started["documentId"], [{"number": 1, "etag": etag}])
+
+    assert (completed["__typename"], completed["id"]) == ("Document", first["id"])
+    assert download(api.settled(user, first["id"])["downloadUrl"]) == content
+    assert [edge["node"]["version"] for edge in history(api, user, first["id"])["versions"]["edges"]] == [2, 1]
+    assert api.usage(user)["usedBytes"] == 3 + len(content)
+
+    deleted = api.data("DeleteDocument", {"input": {"id": first["id"]}}, user.token)["deleteDocument"]
+
+    assert deleted["freedBytes"] == 3 + len(content)
+    assert api.usage(user) == {"usedBytes": 0, "reservedBytes": 0, "limitBytes": 5 * 1024**3, "documentCount": 0}
+    assert objects_under(store, user.id) == []
+    assert open_uploads(store, user) == []
