@@ -283,3 +283,18 @@ def test_a_version_past_the_retention_is_deleted_with_its_bytes(target, store, o
     assert len(objects_under(store, account.id)) == 2
     assert third.current_version == 3
     assert counters.read(counters.ALL)[:2] == (1, 110)  # bytes follow the versions kept; one document
+
+
+def test_the_recount_finds_the_counters_exact_with_every_version_counted(target, store, own_tables) -> None:
+    from models import recount
+
+    account = new_account()
+    first = ready(store, account, b"one" * 10)
+    assert processing.finish(upload_version(store, account, b"two" * 20))
+
+    result = recount.recount(repair=False)
+
+    assert not result.drift
+    assert counters.read(counters.ALL)[:2] == (1, 90)
+    assert {check.name: check.outcome for check in result.counters}[counters.ALL] == recount.EXACT
+    assert first.document_id
