@@ -59,6 +59,11 @@ class Settings:
     multipart_upload_seconds: int = 24 * 3600
     #: The longest document path, in bytes of UTF-8, and the most segments it may have.
     path_max_bytes: int = 1024
+    #: How many versions of a document each plan keeps, the current one included
+    #: (``models.versions``): a new version past it deletes the oldest, freeing its bytes. At
+    #: least 2: the previous version is served while a new one is processed.
+    versions_free: int = 10
+    versions_premium: int = 100
     path_max_depth: int = 32
     #: The most files one compareChecksums call takes, and the most documents it reads under its
     #: prefix (so the most comparisons it answers is twice this).
@@ -276,6 +281,8 @@ class Settings:
             multipart_part_url_seconds=integer("MULTIPART_PART_URL_SECONDS", 900),
             multipart_upload_seconds=integer("MULTIPART_UPLOAD_SECONDS", 24 * 3600),
             path_max_bytes=integer("PATH_MAX_BYTES", 1024, low=2),
+            versions_free=integer("VERSIONS_FREE", 10, low=2),
+            versions_premium=integer("VERSIONS_PREMIUM", 100, low=2),
             path_max_depth=integer("PATH_MAX_DEPTH", 32),
             compare_max_files=integer("COMPARE_MAX_FILES", 10_000),
             blocking_threads=integer("BLOCKING_THREADS", 32),

@@ -11,8 +11,9 @@ from typing import TYPE_CHECKING
 from access import regions
 from models import accounts, sessions
 from models.base import utcnow
-from models.errors import AccountNotFound
+from models.errors import AccountNotFound, DocumentNotFound
 from runtime.services import Services
+from services import versions
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +106,17 @@ class Context:
                 return None
         regions.point_home(self.response, wrong)
         raise wrong
+
+    async def document_versions(self, document_id: str, first: int, after: str | None) -> versions.Page:
+        """``Document.versions``: a page of the signed-in account's document's versions (a
+        document that is not the viewer's has none: the field is only reached through its owner)."""
+        account = await self.viewer()
+        if account is None:
+            return versions.Page(entries=[], has_next=False, started_after=after is not None)
+        try:
+            return await versions.page(self.services, account.id, document_id, first, after)
+        except DocumentNotFound:  # deleted since the document was read
+            return versions.Page(entries=[], has_next=False, started_after=after is not None)
 
     def download_url(self, key: str, filename: str) -> str:
         """Sign a download link (a local computation, no request to S3)."""

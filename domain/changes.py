@@ -20,9 +20,9 @@ class ChangeKind(StrEnum):
     UPDATED = "UPDATED"
     #: It moved to another path (moveDocument).
     MOVED = "MOVED"
-    #: A new version of its bytes was added. Emitted once versions land (issue 13, item 2).
+    #: A new version of its bytes was added (``models.versions``, in the version's transaction).
     NEW_VERSION = "NEW_VERSION"
-    #: An old version was made current again. Emitted once versions land (issue 13, item 2).
+    #: An old version was made current again (``models.versions``, in the restore's transaction).
     RESTORED = "RESTORED"
     #: It is gone: deleted by its owner, or a counted file the pipeline refused.
     DELETED = "DELETED"

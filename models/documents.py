@@ -25,7 +25,7 @@ from adapters.messages import DocumentDeleted, IndexDocument, new_key
 from domain.changes import ChangeKind
 from domain.documents import STORED, DocumentStatus
 from domain.plans import Plan
-from models import accounts, changes, counters, outbox, paths, retries
+from models import accounts, changes, counters, outbox, paths, retries, version_rows
 from models.accounts import Account
 from models.base import (
     BaseMeta,
@@ -141,10 +141,33 @@ class Document(TableModel):
     #: document in, and READY is written only once the index holds it.
     indexing = BooleanAttribute(null=True)
     pages = NumberAttribute(null=True)
+    #: The current version's number (``models.versions``): None reads 1, a document never
+    #: given a second version; when it was made (None: ``created_at``).
+    version = NumberAttribute(null=True)
+    version_at = UTCDateTimeAttribute(null=True)
+    #: While a new version is PROCESSING, the previous version's object, which downloads still
+    #: serve until the new one is READY (or FAILED).
+    served_key = UnicodeAttribute(null=True)
+    #: Set on an upload that adds a version to another document (``mode`` OVERWRITE or UPDATE):
+    #: that document's id, the version it must still be at for UPDATE (None: OVERWRITE), and how
+    #: many versions the owner's plan keeps. Such a record holds no path claim and is not listed;
+    #: its completion makes it the document's new version and deletes it.
+    version_of = UnicodeAttribute(null=True)
+    base_version = NumberAttribute(null=True)
+    keep_versions = NumberAttribute(null=True)
 
     by_name = ByName()
     by_updated = ByUpdated()
     sweep_due = SweepDue()
+
+    @property
+    def current_version(self) -> int:
+        return int(self.version or 1)
+
+    @property
+    def served(self) -> str:
+        """The object downloads serve: the previous version's while a new one is processed."""
+        return self.served_key or self.object_key
 
     @property
     def visible(self) -> bool:
@@ -172,6 +195,13 @@ def path_unchanged(document: Document) -> Condition:
     if document.path_key is None:
         return Document.path_key.does_not_exist()
     return Document.path_key == document.path_key
+
+
+def version_unchanged(document: Document) -> Condition:
+    """The condition that the record is still at the version it was read with."""
+    if document.version is None:
+        return Document.version.does_not_exist()
+    return Document.version == int(document.version)
 
 
 def name_key(name: str, document_id: str) -> str:
@@ -242,6 +272,7 @@ def _conditions(flt: ListFilter) -> Condition | None:
         parts.append(Document.status == flt.status)
         if flt.status == DocumentStatus.REJECTED:
             parts.append(~(Document.failure_reason == CANCELLED))
+    parts.append(Document.version_of.does_not_exist())  # an upload of a new version is its document's
     if flt.name_contains:
         parts.append(Document.name_folded.contains(fold(flt.name_contains)))
     if flt.path_prefix:
@@ -433,7 +464,8 @@ def delete_stored(
             if current.status not in STORED:
                 return False
         counted = current.counted_type is not None
-        size = int(current.size)
+        # Every version's bytes go: the current one's and those of the earlier ones kept.
+        size = int(current.size) + sum(int(row.size) for row in version_rows.earlier(owner_id, document_id))
         account_actions: list[Any] = [
             Account.used_bytes.add(-size),
             Account.allocated_bytes.add(-size),
@@ -456,9 +488,10 @@ def delete_stored(
                 transaction.delete(
                     current,
                     condition=(Document.status == current.status)
-                    & (Document.size == size)
+                    & (Document.size == current.size)
                     & (Document.counted_type.exists() if counted else Document.counted_type.does_not_exist())
-                    & path_unchanged(current),
+                    & path_unchanged(current)
+                    & version_unchanged(current),
                 )
                 paths.free(transaction, owner_id, current.path_key, document_id)  # the path is free again
                 if plan is not None and counted:

@@ -29,6 +29,26 @@ class PathTaken(DomainError):
         self.path = path
 
 
+class VersionConflict(DomainError):
+    """An UPDATE named a version that is not the document's current one (None: no document there)."""
+
+    def __init__(self, current_version: int | None) -> None:
+        super().__init__(
+            "There is no document at that path to update."
+            if current_version is None
+            else f"The document is at version {current_version} now, not the version named."
+        )
+        self.current_version = current_version
+
+
+class VersionNotFound(DomainError):
+    def __init__(self, version: int) -> None:
+        super().__init__(
+            f"The document has no version {version} (it never had one, or it is past the plan's retention)."
+        )
+        self.version = version
+
+
 class QuotaExceeded(DomainError):
     def __init__(self, *, limit_bytes: int, used_bytes: int, reserved_bytes: int, requested_bytes: int) -> None:
         super().__init__(

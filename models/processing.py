@@ -38,6 +38,18 @@ def count(document: Document, *, plan: Plan | None = None, content_type: str, co
     the owner is gone); :class:`PlanRace` when plan changes win every attempt.
     """
     size = int(document.size)
+    if document.counted_type is not None:
+        # A new version (``models.versions``): its document is counted already, its bytes were
+        # counted when the version was made; what the bytes are is recorded all the same.
+        recorded: list[Any] = [Document.content_type.set(content_type)]
+        if content_hash is not None:
+            recorded.append(Document.content_hash.set(content_hash))
+        try:
+            document.update(actions=recorded, condition=Document.status == DocumentStatus.PROCESSING)
+        except UpdateError as error:
+            if not condition_failed(error):
+                raise
+        return False
 
     def attempt(number: int) -> bool:
         current = plan if number == 1 else None  # after a lost race, the plan as it is now
@@ -110,6 +122,7 @@ def finish(
     actions: list[Any] = [
         Document.status.set(DocumentStatus.FAILED if failure_reason else DocumentStatus.READY),
         Document.indexing.remove(),
+        Document.served_key.remove(),  # downloads serve the new version from now on
     ]
     if not indexed:
         actions += documents.touched(document.document_id, utcnow())
@@ -143,6 +156,11 @@ def reject(document: Document, reason: str, recorded: list[changes.Change] | Non
     else), the path is freed and the change feed has its ``DELETED`` change (``recorded``
     receives it); the caller deletes the object afterwards. False when it was not
     PROCESSING. A document moved meanwhile is read again and rejected where it is now."""
+    if document.counted_type is not None:
+        # A new version of the wrong type: its document and its other versions stay; it is kept
+        # as a FAILED version (restoreVersion brings an earlier one back).
+        finish(document, failure_reason=reason)
+        return False
     now = utcnow()
     size = int(document.size)
 

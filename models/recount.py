@@ -1,6 +1,6 @@
 """The recount: the dashboard's totals computed again from the tables, and drift repaired.
 
-This is the one place that scans (accounts, documents, counters). Counters are exact by
+This is the one place that scans (accounts, documents, versions, counters). Counters are exact by
 construction; the recount proves it, and repairs whatever broke it (a bug, a hand edit). A
 counter is only rewritten if it had no update at all since the recount started (its ``changes``
 did not move): then nothing it counts changed during the scan, so the recounted value is the true
@@ -21,6 +21,7 @@ from models.accounts import Account
 from models.base import condition_failed, number_is
 from models.counters import Counter, Totals
 from models.documents import Document
+from models.version_rows import Version
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -103,6 +104,10 @@ def recount(*, repair: bool = True, progress: Callable[[Iterable[Any], str], Ite
             expected[counters.plan_name(account.plan)][2] += 1
         if account.over_quota:
             expected[counters.OVER_QUOTA][2] += 1
+    # Every kept version's bytes count with its document (``models.versions``).
+    earlier: dict[tuple[str, str], int] = defaultdict(int)
+    for row in progress(Version.scan(consistent_read=True), "versions"):
+        earlier[(row.owner_id, row.document_id)] += int(row.size)
     found: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     for document in progress(Document.scan(consistent_read=True), "documents"):
         result.documents_scanned += 1
@@ -112,7 +117,7 @@ def recount(*, repair: bool = True, progress: Callable[[Iterable[Any], str], Ite
             expected[counters.FAILED][0] += 1
         if document.counted_type is None:
             continue
-        size = int(document.size)
+        size = int(document.size) + earlier.get((document.owner_id, document.document_id), 0)
         names = [counters.ALL, counters.type_name(document.counted_type)]
         if document.owner_id in plans:
             names.append(counters.plan_name(plans[document.owner_id]))

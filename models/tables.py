@@ -21,6 +21,7 @@ from models.idempotency import Handled
 from models.outbox import Pending
 from models.paths import PathClaim
 from models.sessions import Session
+from models.version_rows import Version
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -36,6 +37,7 @@ TABLES: tuple[type[Model], ...] = (
     Session,
     Document,
     PathClaim,
+    Version,
     Counter,
     Handled,
     Pending,

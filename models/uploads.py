@@ -23,9 +23,9 @@ from domain.changes import ChangeKind
 from domain.documents import DocumentStatus
 from models import accounts, changes, documents, keys, outbox, paths, retries
 from models.accounts import Account
-from models.base import condition_failed, failed_items, transaction_connection, utcnow
+from models.base import condition_failed, failed_items, number_is, transaction_connection, utcnow
 from models.documents import CANCELLED, Document
-from models.errors import QuotaExceeded, UploadRejected
+from models.errors import DocumentNotFound, PathTaken, QuotaExceeded, UploadRejected, VersionConflict
 from models.retries import Conflict, Race
 
 if TYPE_CHECKING:
@@ -42,6 +42,10 @@ OVER_QUOTA = "OVER_QUOTA"
 PARTS_MISMATCH = "PARTS_MISMATCH"
 #: A multipart upload left incomplete past ``DOCSTORE_MULTIPART_UPLOAD_SECONDS``: aborted.
 EXPIRED = "EXPIRED"
+#: An upload of a new version whose document is gone (deleted), or busy with another version.
+DOCUMENT_CHANGED = "DOCUMENT_CHANGED"
+#: An UPDATE whose base version stopped being the document's current one before it completed.
+VERSION_CONFLICT = "VERSION_CONFLICT"
 REJECTION_MESSAGES = {
     MISSING_OBJECT: "No file arrived for this upload; request a new form and post the file before completing.",
     TOO_LARGE: "The file is larger than the size declared when the upload was requested.",
@@ -52,6 +56,8 @@ REJECTION_MESSAGES = {
     ),
     EXPIRED: "The multipart upload was not completed in time and was aborted.",
     CANCELLED: "The upload was cancelled.",
+    DOCUMENT_CHANGED: "The document this version was for was deleted, or has another version in progress.",
+    VERSION_CONFLICT: "The document has a newer version than the one this update was based on.",
 }
 
 
@@ -70,6 +76,10 @@ def start(
     now: datetime | None = None,
     messages: list[outbox.Pending] | None = None,
     multipart: Multipart | None = None,
+    taken: Taken | None = None,
+    version_of: Document | None = None,
+    base_version: int | None = None,
+    keep_versions: int | None = None,
 ) -> Document:
     """Reserve ``size`` bytes and create the ``PENDING_UPLOAD`` record at ``path`` (by default
     ``/`` + its name) with its path's claim, in one transaction, with an ``upload.started``
@@ -85,12 +95,22 @@ def start(
     key, upload id and part size, and has no message: its time passes SQS's longest delay, so
     the sweeper alone settles it, from the sweep index.
 
+    With ``taken`` (mode OVERWRITE or UPDATE) a taken path raises it instead, after the one
+    failed transaction. With ``version_of`` (the document that holds the path, as read) the
+    upload is of a new version of it: the record claims no path (it shows the document's), is not
+    listed, notes ``base_version`` (UPDATE: the version the document must still be at, checked in
+    this transaction and again at completion, else :class:`VersionConflict`) and how many
+    versions the plan keeps; the transaction checks that the document is still there
+    (:class:`DocumentNotFound` otherwise).
+
     :class:`QuotaExceeded` when the reservation would pass the plan's limit, with the account's
     numbers as read after the refusal; :class:`PlanRace` when the plan changed before every
     attempt; either way nothing is written.
     """
     now = now or utcnow()
     path = path or paths.default(name)
+    if version_of is not None:
+        path = documents.path_of(version_of)
     expires = now + timedelta(seconds=form_seconds)
     document = Document(
         owner_id=account.id,
@@ -117,6 +137,11 @@ def start(
         sweep_shard=str(ord(document_id[-1]) % SWEEP_SHARDS),
         sweep_at=int((expires + timedelta(seconds=sweep_grace_seconds)).timestamp()) + 1,
     )
+    if version_of is not None:
+        document.path_key = None
+        document.version_of = version_of.document_id
+        document.base_version = base_version
+        document.keep_versions = keep_versions
     started = UploadStarted(account_id=account.id, document_id=document_id)
     delay = form_seconds + sweep_grace_seconds + 1
     current = account  # after a plan change raced the reservation, the account as it is now
@@ -138,11 +163,42 @@ def start(
                     message = None
                     if multipart is None:
                         message = outbox.put(transaction, started, delay_seconds=delay, now=now)
-                    paths.claim(transaction, current.id, str(document.path), document_id)
+                    if version_of is None:
+                        paths.claim(transaction, current.id, str(document.path), document_id)
+                    else:
+                        target = Document.status.is_in(*paths.CLAIMING) & Document.version_of.does_not_exist()
+                        if base_version is not None:
+                            target &= number_is(Document.version, base_version if base_version > 1 else 0)
+                        transaction.condition_check(
+                            Document, version_of.owner_id, version_of.document_id, condition=target
+                        )
             except TransactWriteError as error:
+                if version_of is not None:
+                    # [document check, document put, outbox put (none for a multipart upload), account update]
+                    target_failed, *others, account_failed = failed_items(error)
+                    if target_failed:
+                        now_there = read(version_of.owner_id, version_of.document_id)
+                        if now_there is None or now_there.status not in paths.CLAIMING:
+                            raise DocumentNotFound(version_of.document_id) from None
+                        raise VersionConflict(now_there.current_version) from None
+                    if any(others) or not account_failed:
+                        raise
+                    fresh = accounts.get(current.id)
+                    full = fresh.over_quota or fresh.allocated_bytes + size > fresh.limit_bytes
+                    if fresh.plan == current.plan or full:
+                        raise QuotaExceeded(
+                            limit_bytes=fresh.limit_bytes,
+                            used_bytes=int(fresh.used_bytes),
+                            reserved_bytes=int(fresh.reserved_bytes),
+                            requested_bytes=size,
+                        ) from None
+                    current = fresh
+                    raise Conflict from None
                 # [document put, outbox put (none for a multipart upload), claim put, account update]
                 *others, claim_failed, account_failed = failed_items(error)
                 if claim_failed and not account_failed and not any(others):
+                    if taken is not None:
+                        raise taken from None
                     # The path is taken: the first free numbered copy of the one asked for, and again.
                     document.path = paths.next_free(current.id, path)
                     document.path_key = paths.key(document.path)
@@ -165,6 +221,10 @@ def start(
         raise Conflict  # other uploads took every free copy found: a moment later, look again
 
     return retries.retry(Race.PLAN, account.id, attempt)
+
+
+class Taken(PathTaken):
+    """Raised by :func:`start` (given as ``taken``) when the path is another document's."""
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ import strawberry
 
 from access.context import Context
 from access.permissions import require_account
-from models.errors import DocumentNotFound, QuotaExceeded, RaceLost, UploadCompleted, UploadRejected
+from models.errors import DocumentNotFound, QuotaExceeded, RaceLost, UploadCompleted, UploadRejected, VersionConflict
 from resolvers.uploads import quota_exceeded
 from schema.documents import Document, DocumentStatus
 from schema.errors import Conflict, NotFound, ValidationError
@@ -29,7 +29,7 @@ from schema.multipart import (
     UploadPartUrl,
 )
 from schema.scalars import Long
-from schema.uploads import UploadNotFoundError, UploadRejectedError, UploadRejectionReason
+from schema.uploads import UploadNotFoundError, UploadRejectedError, UploadRejectionReason, VersionConflictError
 from services import multipart, validation
 
 NO_UPLOAD = "No upload with that id in this account."
@@ -61,6 +61,8 @@ async def request_multipart_upload(
         return ValidationError.of(error.problems)
     except QuotaExceeded as error:
         return quota_exceeded(error)
+    except VersionConflict as error:
+        return VersionConflictError(message=str(error), current_version=error.current_version)
     except RaceLost as error:
         raise Conflict(str(error)) from None
     return MultipartUpload(

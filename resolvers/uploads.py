@@ -8,7 +8,7 @@ import strawberry
 
 from access.context import Context
 from access.permissions import require_account
-from models.errors import DocumentNotFound, QuotaExceeded, RaceLost, UploadRejected
+from models.errors import DocumentNotFound, QuotaExceeded, RaceLost, UploadRejected, VersionConflict
 from schema.documents import Document
 from schema.errors import Conflict, ValidationError
 from schema.scalars import Long
@@ -23,6 +23,7 @@ from schema.uploads import (
     UploadNotFoundError,
     UploadRejectedError,
     UploadRejectionReason,
+    VersionConflictError,
 )
 from services import uploads, validation
 
@@ -49,6 +50,8 @@ async def request_upload(
         return ValidationError.of(error.problems)
     except QuotaExceeded as error:
         return quota_exceeded(error)
+    except VersionConflict as error:
+        return VersionConflictError(message=str(error), current_version=error.current_version)
     except RaceLost as error:
         raise Conflict(str(error)) from None
     return UploadForm(

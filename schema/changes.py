@@ -26,8 +26,8 @@ graphql_enum(
         ),
         ChangeKind.UPDATED: "Its name, tags or description changed (`updateDocument`).",
         ChangeKind.MOVED: "It moved to `path` (`moveDocument`).",
-        ChangeKind.NEW_VERSION: "A new version of its bytes was added. Not emitted until document versions exist.",
-        ChangeKind.RESTORED: "An older version became current again. Not emitted until document versions exist.",
+        ChangeKind.NEW_VERSION: "A new version of its bytes was added (an OVERWRITE or UPDATE upload completed).",
+        ChangeKind.RESTORED: "An older version became current again, as a new version (`restoreVersion`).",
         ChangeKind.DELETED: "It is gone: deleted, or refused by processing after it was counted.",
     },
 )

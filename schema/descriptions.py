@@ -39,6 +39,8 @@ def values(settings: Settings) -> dict[str, str]:
         "path_max_depth": str(settings.path_max_depth),
         "compare_max_files": f"{settings.compare_max_files:,}",
         "change_retention_days": str(settings.change_retention_days),
+        "versions_free": str(settings.versions_free),
+        "versions_premium": str(settings.versions_premium),
     }
 
 

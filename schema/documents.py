@@ -11,7 +11,7 @@ import strawberry
 from domain.documents import STORED
 from domain.documents import DocumentStatus as DocumentStatus  # exported: the GraphQL enum, declared below
 from schema.enums import graphql_enum
-from schema.errors import Error, NotFoundError, ValidationError
+from schema.errors import BadUserInput, Error, NotFoundError, ValidationError
 from schema.regions import WrongRegionError
 from schema.scalars import Long
 
@@ -84,7 +84,62 @@ class Document:
     created_at: datetime = strawberry.field(description="When the upload was requested (UTC).")
     updated_at: datetime = strawberry.field(description="When the document last changed (UTC).")
     upload_expires_at: datetime = strawberry.field(description="When the upload form stops accepting the file.")
+    version: int = strawberry.field(
+        description=(
+            "The current version's number: 1 for a first upload, one more for each version added (an upload "
+            "with `mode` OVERWRITE or UPDATE, or `restoreVersion`). While a new version is PROCESSING, "
+            "`downloadUrl` still serves the previous one."
+        )
+    )
     object_key: strawberry.Private[str]
+    served_key: strawberry.Private[str]
+
+    @strawberry.field(
+        description=(
+            "The versions the document keeps, newest first: the current one, then the earlier ones the plan "
+            "keeps (${versions_free} on FREE, ${versions_premium} on PREMIUM, the current one included; a new "
+            "version past that deletes the oldest and frees its bytes). Every kept version counts in the quota. "
+            "`first`: 1 to 100 (20 by default); `after`: a cursor of this connection. A bad argument answers "
+            "`BAD_USER_INPUT`."
+        )
+    )
+    async def versions(
+        self,
+        info: strawberry.Info,
+        first: Annotated[int, strawberry.argument(description="How many versions: 1 to 100.")] = 20,
+        after: Annotated[
+            str | None, strawberry.argument(description="Start after this cursor (`pageInfo.endCursor`).")
+        ] = None,
+    ) -> DocumentVersionConnection:
+        try:
+            found = await info.context.document_versions(str(self.id), first, after)
+        except ValueError as error:  # the use case's InvalidInput: every argument at fault
+            raise BadUserInput(getattr(error, "problems", ())) from None
+        edges = [
+            DocumentVersionEdge(
+                cursor=cursor,
+                node=DocumentVersion(
+                    version=entry.version,
+                    size=Long(entry.size),
+                    content_hash=entry.content_hash,
+                    created_at=entry.created_at,
+                    current=entry.current,
+                    object_key=entry.object_key,
+                    name=self.name,
+                    status=self.status,
+                ),
+            )
+            for cursor, entry in found.entries
+        ]
+        return DocumentVersionConnection(
+            edges=edges,
+            page_info=PageInfo(
+                has_next_page=found.has_next,
+                has_previous_page=found.started_after,
+                start_cursor=edges[0].cursor if edges else None,
+                end_cursor=edges[-1].cursor if edges else None,
+            ),
+        )
 
     @strawberry.field(
         description=(
@@ -95,7 +150,7 @@ class Document:
     def download_url(self, info: strawberry.Info) -> str | None:
         if self.status not in STORED:
             return None
-        url: str = info.context.download_url(self.object_key, self.name)
+        url: str = info.context.download_url(self.served_key, self.name)
         return url
 
     @classmethod
@@ -116,7 +171,9 @@ class Document:
             created_at=record.created_at,
             updated_at=record.updated_at,
             upload_expires_at=record.upload_expires_at,
+            version=int(record.version or 1),
             object_key=record.object_key,
+            served_key=record.served_key or record.object_key,
         )
 
 
@@ -188,6 +245,44 @@ class DocumentEdge:
 @strawberry.type(description="A page of documents (Relay connection).")
 class DocumentConnection:
     edges: list[DocumentEdge] = strawberry.field(description="The documents of this page, in order.")
+    page_info: PageInfo = strawberry.field(description="How to fetch the next page.")
+
+
+@strawberry.type(description="One version of a document: its bytes as they were uploaded or restored.")
+class DocumentVersion:
+    version: int = strawberry.field(description="Its number: 1 for the first upload, one more for each new version.")
+    size: Long = strawberry.field(description="Its size in bytes (counted in the quota while it is kept).")
+    content_hash: str | None = strawberry.field(
+        description="Its content hash (as `Document.contentHash`); null until the workers have read its bytes."
+    )
+    created_at: datetime = strawberry.field(description="When it became the current version (UTC).")
+    current: bool = strawberry.field(description="Whether it is the document's current version.")
+    object_key: strawberry.Private[str]
+    name: strawberry.Private[str]
+    status: strawberry.Private[DocumentStatus]
+
+    @strawberry.field(
+        description=(
+            "A signed link that downloads this version under the document's name, valid for "
+            "${download_url_lifetime}. Null for the current version while nothing is stored."
+        )
+    )
+    def download_url(self, info: strawberry.Info) -> str | None:
+        if self.current and self.status not in STORED:
+            return None
+        url: str = info.context.download_url(self.object_key, self.name)
+        return url
+
+
+@strawberry.type(description="A version in a document's history, with its position.")
+class DocumentVersionEdge:
+    cursor: str = strawberry.field(description="Opaque position of this version in the history.")
+    node: DocumentVersion = strawberry.field(description="The version.")
+
+
+@strawberry.type(description="A page of a document's versions, newest first (Relay connection).")
+class DocumentVersionConnection:
+    edges: list[DocumentVersionEdge] = strawberry.field(description="The versions of this page, newest first.")
     page_info: PageInfo = strawberry.field(description="How to fetch the next page.")
 
 

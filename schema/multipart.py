@@ -11,7 +11,13 @@ from schema.documents import PATH_RULES, Document, DocumentStatus
 from schema.errors import Error, ValidationError
 from schema.regions import WrongRegionError
 from schema.scalars import Long
-from schema.uploads import QuotaExceededError, UploadNotFoundError, UploadRejectedError
+from schema.uploads import (
+    QuotaExceededError,
+    UploadMode,
+    UploadNotFoundError,
+    UploadRejectedError,
+    VersionConflictError,
+)
 
 
 @strawberry.input(
@@ -38,6 +44,12 @@ class RequestMultipartUploadInput:
             "The exact size in bytes: at least 1, at most 5 TiB (S3's largest object) and within the plan's quota. "
             "Not bound by `requestUpload`'s 5 GiB."
         )
+    )
+    mode: UploadMode = strawberry.field(
+        default=UploadMode.ADD, description="What the upload does when another document is at `path`."
+    )
+    if_version: int | None = strawberry.field(
+        default=None, description="For `mode` UPDATE only (and needed there): the version the document must be at."
     )
 
 
@@ -146,7 +158,7 @@ class AbortedUpload:
 
 
 RequestMultipartUploadResult = Annotated[
-    MultipartUpload | QuotaExceededError | ValidationError | WrongRegionError,
+    MultipartUpload | QuotaExceededError | VersionConflictError | ValidationError | WrongRegionError,
     strawberry.union("RequestMultipartUploadResult", description="The upload started, or why it was not."),
 ]
 SignUploadPartsResult = Annotated[

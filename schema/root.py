@@ -16,7 +16,7 @@ from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from access.regions import AnswersWrongRegion
 from events.channels import DEFAULT_BUFFER
-from resolvers import accounts, checksums, dashboard, documents, multipart, plans, search, uploads
+from resolvers import accounts, checksums, dashboard, documents, multipart, plans, search, uploads, versions
 from resolvers import changes as change_resolvers
 from resolvers.limits import OperationLimits
 from resolvers.observability import OperationMetrics
@@ -47,6 +47,7 @@ from schema.plans import UpgradePlanResult
 from schema.scalars import SCALARS
 from schema.search import SearchResult
 from schema.uploads import CompleteUploadResult, RequestUploadResult
+from schema.versions import RestoreVersionResult
 from subscriptions import changes as change_feed
 from subscriptions import feeds
 
@@ -259,7 +260,18 @@ class Mutation:
     delete_document: DeleteDocumentResult = strawberry.mutation(
         resolver=documents.delete_document,
         extensions=[AnswersWrongRegion()],
-        description="Delete a document: its file, its record and its bytes in the quota, together.",
+        description=(
+            "Delete a document: its file, every version it keeps, its record and their bytes in the quota, together."
+        ),
+    )
+    restore_version: RestoreVersionResult = strawberry.mutation(
+        resolver=versions.restore_version,
+        extensions=[AnswersWrongRegion()],
+        description=(
+            "Make an earlier version of a document its new current version: a copy of that version's bytes, "
+            "processed as an upload is (type, content hash, text, search). The history is kept: the restored "
+            "version stays, and the copy counts in the quota as every version does."
+        ),
     )
     upgrade_plan: UpgradePlanResult = strawberry.mutation(
         resolver=plans.upgrade_plan,

@@ -14,6 +14,40 @@ from schema.regions import WrongRegionError
 from schema.scalars import Long
 
 
+@strawberry.enum(description="What an upload does when another document of the account is at its path.")
+class UploadMode(Enum):
+    ADD = strawberry.enum_value(
+        "ADD",
+        description=(
+            "Never replace anything: the upload goes to the first free numbered copy of the path, "
+            "Dropbox-style (`/a/report (1).pdf`). The default."
+        ),
+    )
+    OVERWRITE = strawberry.enum_value(
+        "OVERWRITE",
+        description=(
+            "Add a new version to the document at the path (a new document when the path is free). "
+            "The form's `documentId` names the upload; `completeUpload` answers the document, at its new version."
+        ),
+    )
+    UPDATE = strawberry.enum_value(
+        "UPDATE",
+        description=(
+            "Add a new version only if the document at the path is at `ifVersion`, when asked and again when "
+            "completed; otherwise `VersionConflictError` (asked) or the upload is rejected with "
+            "`VERSION_CONFLICT` (completed). A free path is a `VersionConflictError` with `currentVersion` null: "
+            "there is nothing to update."
+        ),
+    )
+
+
+@strawberry.type(description="The document is not at the version named (or there is no document at that path).")
+class VersionConflictError(Error):
+    current_version: int | None = strawberry.field(
+        description="The document's current version; null when no document is at the path."
+    )
+
+
 @strawberry.input(description="What is about to be uploaded. The size is reserved against the plan's quota.")
 class RequestUploadInput:
     filename: str = strawberry.field(
@@ -25,7 +59,7 @@ class RequestUploadInput:
             "Where the document goes; `/` + `filename` when left out. An upload adds a document and never "
             "replaces one: where another document of the account is at that path (ignoring case), this one "
             "goes to the first free numbered copy of it, Dropbox-style: `/a/report (1).pdf`, then "
-            "`/a/report (2).pdf`, ... (`Document.path` says where). "
+            "`/a/report (2).pdf`, ... (`Document.path` says where), unless `mode` says to add a version. "
         )
         + PATH_RULES,
     )
@@ -43,6 +77,12 @@ class RequestUploadInput:
             "For a browser form: where S3 sends the browser after the upload, instead of answering 201. "
             "Must be on an allowed origin."
         ),
+    )
+    mode: UploadMode = strawberry.field(
+        default=UploadMode.ADD, description="What the upload does when another document is at `path`."
+    )
+    if_version: int | None = strawberry.field(
+        default=None, description="For `mode` UPDATE only (and needed there): the version the document must be at."
     )
 
 
@@ -95,6 +135,14 @@ class UploadRejectionReason(Enum):
         "EXPIRED", description="A multipart upload was not completed in time and was aborted."
     )
     CANCELLED = strawberry.enum_value("CANCELLED", description="The upload was cancelled by its owner.")
+    DOCUMENT_CHANGED = strawberry.enum_value(
+        "DOCUMENT_CHANGED",
+        description="A new version's document was deleted, or had another version in progress, when it completed.",
+    )
+    VERSION_CONFLICT = strawberry.enum_value(
+        "VERSION_CONFLICT",
+        description="An UPDATE's document got a newer version than `ifVersion` before the upload completed.",
+    )
 
 
 @strawberry.type(description="No upload with that id in this account.")
@@ -115,8 +163,14 @@ class CompleteUploadInput:
 
 
 RequestUploadResult = Annotated[
-    UploadForm | QuotaExceededError | ValidationError | WrongRegionError,
-    strawberry.union("RequestUploadResult", description="A form to upload with, or why there is none."),
+    UploadForm | QuotaExceededError | VersionConflictError | ValidationError | WrongRegionError,
+    strawberry.union(
+        "RequestUploadResult",
+        description=(
+            "A form to upload with, or why there is none (`VersionConflictError`: `mode` UPDATE found the "
+            "document at another version, or no document at the path)."
+        ),
+    ),
 ]
 CompleteUploadResult = Annotated[
     Document | UploadNotFoundError | UploadRejectedError | WrongRegionError,

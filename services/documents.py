@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from domain.documents import STORED, DocumentStatus
 from events.envelope import Event, EventType
 from models import changes as models_changes
-from models import documents, keys, outbox
+from models import documents, keys, outbox, versions
 from models.errors import DocumentNotFound
 from services import changes as changes_service
 from services import uploads, validation
@@ -112,12 +112,25 @@ def _delete(
     In that order, a process killed between the two leaves objects nothing names, never a listed
     and counted document whose file is gone (tests/test_survival.py kills it there)."""
     record = documents.get(owner_id, document_id)
+    if record.version_of is not None:  # an upload of a new version: cancelled as any upload
+        return _cancel(objects, record)
     if record.status in STORED:
+        earlier = versions.earlier_bytes(owner_id, document_id)
         if not documents.delete_stored(record, messages, recorded):
             raise DocumentNotFound(document_id)
-        objects.delete_prefix(keys.document_prefix(owner_id, document_id))  # the original and what was derived from it
-        return int(record.size)
+        # The original and what was derived from it, and every earlier version's object (a form's
+        # are under the document's prefix; a multipart upload's under its upload's).
+        objects.delete_prefix(keys.document_prefix(owner_id, document_id))
+        for key in versions.forget(owner_id, document_id):  # their bytes went with the document
+            objects.delete(key)
+        if not record.object_key.startswith(keys.document_prefix(owner_id, document_id)):
+            objects.delete(record.object_key)
+        return int(record.size) + earlier
+    return _cancel(objects, record)
+
+
+def _cancel(objects: ObjectStore, record: documents.Document) -> int:
     held = int(record.declared_size) if record.status == DocumentStatus.PENDING_UPLOAD else 0
     if not uploads.cancel(objects, record):
-        raise DocumentNotFound(document_id)
+        raise DocumentNotFound(record.document_id)
     return held

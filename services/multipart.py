@@ -26,7 +26,7 @@ from models.base import utcnow
 from models.errors import DocumentNotFound, UploadCompleted
 from services import changes as changes_service
 from services import uploads as upload_files
-from services import validation
+from services import validation, versions
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -69,6 +69,7 @@ async def request_multipart_upload(
     """
     settings = services.settings
     upload = validation.multipart_upload(raw, validation.path_limits(settings))
+    mode, if_version = validation.upload_mode(getattr(raw, "mode", "ADD"), getattr(raw, "if_version", None))
     part_size = validation.part_size(upload.size, settings.multipart_part_bytes)
     now = utcnow()
     document_id = str(ULID.from_datetime(now))
@@ -76,24 +77,24 @@ async def request_multipart_upload(
     upload_id = await services.blocking.run(
         functools.partial(services.objects.start_multipart, key, content_type=upload.content_type)
     )
+    start = functools.partial(
+        uploads.start,
+        account,
+        document_id=document_id,
+        name=upload.filename,
+        path=upload.path,
+        content_type=upload.content_type,
+        size=upload.size,
+        tags=[],
+        description="",
+        form_seconds=settings.multipart_upload_seconds,
+        sweep_grace_seconds=settings.sweep_grace_seconds,
+        now=now,
+        multipart=uploads.Multipart(object_key=key, upload_id=upload_id, part_size=part_size),
+    )
+    keep = settings.versions_premium if account.plan.searches_contents else settings.versions_free
     try:
-        await services.blocking.run(
-            functools.partial(
-                uploads.start,
-                account,
-                document_id=document_id,
-                name=upload.filename,
-                path=upload.path,
-                content_type=upload.content_type,
-                size=upload.size,
-                tags=[],
-                description="",
-                form_seconds=settings.multipart_upload_seconds,
-                sweep_grace_seconds=settings.sweep_grace_seconds,
-                now=now,
-                multipart=uploads.Multipart(object_key=key, upload_id=upload_id, part_size=part_size),
-            )
-        )
+        await services.blocking.run(functools.partial(versions.start, start, mode, if_version, keep))
     except Exception:
         # Refused (over quota, a lost race): S3's upload goes too. Should this abort fail, the
         # bucket's lifecycle rule aborts it.

@@ -21,16 +21,17 @@ from ulid import ULID
 from adapters.s3 import MultipartRefused
 from domain.documents import STORED, DocumentStatus
 from events.envelope import Event, EventType
-from models import accounts, changes, documents, keys, outbox, retries, uploads
+from models import accounts, changes, documents, keys, outbox, retries, uploads, versions
 from models.base import utcnow
 from models.documents import CANCELLED
-from models.errors import DocumentNotFound, UploadCompleted, UploadRejected
+from models.errors import DocumentNotFound, UploadCompleted, UploadRejected, VersionConflict
 from models.retries import Conflict, Race
 from services import changes as changes_service
 from services import validation
+from services import versions as version_uploads
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
     from datetime import datetime
 
     from adapters.s3 import ObjectInfo, ObjectStore
@@ -63,6 +64,7 @@ async def request_upload(services: Services, account: Account, raw: validation.R
     """
     settings = services.settings
     upload = validation.upload(raw, settings.redirect_origins, validation.path_limits(settings))
+    mode, if_version = validation.upload_mode(getattr(raw, "mode", "ADD"), getattr(raw, "if_version", None))
     now = utcnow()
     document_id = str(ULID.from_datetime(now))
     post = await services.blocking.run(
@@ -77,23 +79,23 @@ async def request_upload(services: Services, account: Account, raw: validation.R
         )
     )
     started: list[outbox.Pending] = []
-    await services.blocking.run(
-        functools.partial(
-            uploads.start,
-            account,
-            document_id=document_id,
-            name=upload.filename,
-            path=upload.path,
-            content_type=upload.content_type,
-            size=upload.size,
-            tags=upload.tags,
-            description=upload.description,
-            form_seconds=settings.upload_form_seconds,
-            sweep_grace_seconds=settings.sweep_grace_seconds,
-            now=now,
-            messages=started,
-        )
+    start = functools.partial(
+        uploads.start,
+        account,
+        document_id=document_id,
+        name=upload.filename,
+        path=upload.path,
+        content_type=upload.content_type,
+        size=upload.size,
+        tags=upload.tags,
+        description=upload.description,
+        form_seconds=settings.upload_form_seconds,
+        sweep_grace_seconds=settings.sweep_grace_seconds,
+        now=now,
+        messages=started,
     )
+    keep = settings.versions_premium if account.plan.searches_contents else settings.versions_free
+    await services.blocking.run(functools.partial(version_uploads.start, start, mode, if_version, keep))
     # Delivered once the form has expired: settles the upload if nobody completes it.
     await services.deliver(started)
     await services.publisher.publish(Event(EventType.UPLOAD_STARTED, account.id, document_id=document_id))
@@ -244,6 +246,8 @@ def _settle(
             known_plan = accounts.get(owner_id).plan
         now = now or utcnow()
         try:
+            if document.version_of is not None:
+                return _add_version(store, document, stored, info, known_plan, now, messages, recorded, rejected)
             message = uploads.count(document, stored, info.size, info.etag, known_plan, now, recorded)
         except uploads.SettledMeanwhile:
             decided = uploads.settled(owner_id, document_id)  # settled by someone else meanwhile: what they decided
@@ -263,11 +267,41 @@ def _settle(
     return retries.retry(Race.PLAN, owner_id, attempt)
 
 
+def _add_version(
+    store: ObjectStore,
+    upload: Document,
+    stored: str,
+    info: ObjectInfo,
+    plan: Plan,
+    now: datetime,
+    messages: list[outbox.Pending] | None,
+    recorded: list[changes.Change] | None,
+    rejected: Callable[[Document, str], Document],
+) -> Document:
+    """Count a completed upload of a new version as its document's new current version
+    (``services.versions.add_uploaded``); the document, ``PROCESSING`` with it. An upload whose
+    document is gone or busy, or whose UPDATE base is stale, is rejected."""
+    try:
+        added = versions.add_uploaded(upload, stored, info.size, info.etag, plan, now)
+    except versions.TargetGone:
+        return rejected(upload, uploads.DOCUMENT_CHANGED)
+    except VersionConflict:
+        return rejected(upload, uploads.VERSION_CONFLICT)
+    for key in added.dropped_keys:  # the versions past the plan's retention, once committed
+        _delete_object(store, key)
+    if messages is not None:
+        messages.append(added.message)
+    if recorded is not None:
+        recorded.append(added.change)
+    return documents.get(upload.owner_id, str(upload.version_of))
+
+
 def _copy_posted(store: ObjectStore, document: Document) -> tuple[str, ObjectInfo | None]:
     """Where a pending upload's bytes are to be kept, and what is there (None: no file arrived)."""
     if not keys.is_staging(document.object_key):
         return document.object_key, store.head(document.object_key)  # posted in place, before staging
-    stored = keys.original(document.owner_id, document.document_id, keys.nonce())
+    # A new version's bytes are kept under its document, with the document's other versions.
+    stored = keys.original(document.owner_id, document.version_of or document.document_id, keys.nonce())
     return stored, store.copy(document.object_key, stored)
 
 

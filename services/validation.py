@@ -367,6 +367,28 @@ def upload(raw: RawUpload, allowed_origins: Sequence[str], path_limits: PathLimi
     return Upload(name, where, kind, declared, tag_list, text, metadata, redirect)
 
 
+#: What an upload does to a path another document holds (``requestUpload``'s ``mode``).
+UPLOAD_MODES = ("ADD", "OVERWRITE", "UPDATE")
+
+
+def upload_mode(raw_mode: object, if_version: int | None) -> tuple[str, int | None]:
+    """An upload's mode (its name) and ``ifVersion``: UPDATE needs one, of at least 1, and
+    the other modes take none."""
+    mode = str(getattr(raw_mode, "value", raw_mode))
+    problems = []
+    if mode not in UPLOAD_MODES:
+        problems.append(Problem("mode", f"Must be one of {', '.join(UPLOAD_MODES)}."))
+    elif mode == "UPDATE" and if_version is None:
+        problems.append(Problem("ifVersion", "UPDATE needs the version the document must still be at."))
+    elif mode != "UPDATE" and if_version is not None:
+        problems.append(Problem("ifVersion", "Only UPDATE takes a version."))
+    if if_version is not None and if_version < 1:
+        problems.append(Problem("ifVersion", "Versions start at 1."))
+    if problems:
+        raise InvalidInput(problems)
+    return mode, if_version
+
+
 @dataclass(frozen=True)
 class MultipartUpload:
     filename: str

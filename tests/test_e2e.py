@@ -326,3 +326,55 @@ def test_a_sync_client_compares_its_tree_with_compare_checksums_against_docstore
         ]
     finally:
         served.stop()
+
+
+def test_two_versions_of_a_file_against_docstore_serve(tmp_path) -> None:
+    """Two versions of a real multi-KB text file through `docstore serve` (the embedded default):
+    the current one is downloaded and searched, the first stays listed and downloadable, a restore
+    brings its text back to search, and a delete frees every version."""
+    served = serving.start("serve", env=serving.clean_env(DOCSTORE_LOG_FORMAT="text"), data_dir=tmp_path / "data")
+    try:
+        api = Api(served.url)
+        user = api.sign_up(plan="PREMIUM")
+        first_text = b"".join(b"Minutes %d: the committee discussed marmosets at length.\n" % n for n in range(200))
+        second_text = b"".join(b"Minutes %d: the committee discussed zeppelins instead.\n" % n for n in range(300))
+
+        first = api.upload(user, first_text, filename="minutes.txt", contentType="text/plain")
+        form = api.request_upload(
+            user, filename="minutes.txt", contentType="text/plain", size=len(second_text), mode="OVERWRITE"
+        )
+        post_form(form, second_text)
+        completed = api.complete(user, form["documentId"])
+
+        assert (first["status"], completed["id"]) == ("READY", first["id"])
+        ready = api.settled(user, first["id"], timeout=120)
+        assert ready["status"] == "READY"
+        assert httpx.get(ready["downloadUrl"], timeout=60).content == second_text
+        assert ready["contentHash"] == independent(second_text)
+        listed = api.data("DocumentVersions", {"id": first["id"]}, user.token)["document"]
+        versions = [edge["node"] for edge in listed["versions"]["edges"]]
+        assert [(v["version"], v["current"], v["contentHash"]) for v in versions] == [
+            (2, True, independent(second_text)),
+            (1, False, independent(first_text)),
+        ]
+        assert httpx.get(versions[1]["downloadUrl"], timeout=60).content == first_text
+
+        def found(word: str) -> list[str]:
+            edges = api.data("Search", {"query": word}, user.token)["search"]["edges"]
+            return [edge["node"]["document"]["id"] for edge in edges]
+
+        assert (found("zeppelins"), found("marmosets")) == ([first["id"]], [])
+        assert api.usage(user)["usedBytes"] == len(first_text) + len(second_text)
+
+        restored = api.data("RestoreVersion", {"input": {"documentId": first["id"], "version": 1}}, user.token)[
+            "restoreVersion"
+        ]
+        assert (restored["__typename"], restored["version"]) == ("Document", 3)
+        assert api.settled(user, first["id"], timeout=120)["status"] == "READY"
+        assert (found("marmosets"), found("zeppelins")) == ([first["id"]], [])
+
+        deleted = api.data("DeleteDocument", {"input": {"id": first["id"]}}, user.token)["deleteDocument"]
+        assert deleted["freedBytes"] == 2 * len(first_text) + len(second_text)
+        assert api.usage(user)["usedBytes"] == 0
+    finally:
+        served.stop()

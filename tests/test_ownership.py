@@ -18,6 +18,7 @@ from ulid import ULID
 
 from domain import content_hash
 from models.paths import PathClaim
+from models.version_rows import Version
 from tests.client import PASSWORD, Api, User, error_codes, post_form
 from tests.conftest import documents_of, objects_under
 
@@ -99,6 +100,7 @@ def state(api: Api, store, user: User) -> dict[str, Any]:
     return {
         "records": [record.attribute_values for record in documents_of(user.id)],
         "paths": [claim.attribute_values for claim in PathClaim.query(user.id, consistent_read=True)],
+        "versions": [row.attribute_values for row in Version.query(user.id, consistent_read=True)],
         "usage": api.usage(user),
         "objects": objects_under(store, user.id),
     }
@@ -134,10 +136,12 @@ def attempt(field: str, document_id: str) -> tuple[str, dict[str, Any], dict[str
         return "UpdateDocument", {"input": {"id": document_id, **changes}}, answer
     if field == "moveDocument":
         return "MoveDocument", {"input": {"documentId": document_id, "path": "/hijacked.pdf"}}, answer
+    if field == "restoreVersion":
+        return "RestoreVersion", {"input": {"documentId": document_id, "version": 1}}, answer
     return "DeleteDocument", {"input": {"id": document_id}}, answer
 
 
-ID_FIELDS = ["document", "completeUpload", "updateDocument", "moveDocument", "deleteDocument"]
+ID_FIELDS = ["document", "completeUpload", "updateDocument", "moveDocument", "restoreVersion", "deleteDocument"]
 
 
 def assert_not_found(api: Api, user: User, field: str, document_id: str) -> dict[str, Any]:
@@ -307,6 +311,7 @@ NEEDS_TOKEN = [
     "requestUpload",
     "completeUpload",
     "updateDocument",
+    "restoreVersion",
     "deleteDocument",
 ]
 

@@ -30,7 +30,18 @@ def test_an_isolated_context_writes_its_own_tables_and_other_threads_keep_the_pr
     prefix = f"iso-{uuid.uuid4().hex[:10]}"
     seen_elsewhere: list[str] = []
     with tables.isolated(prefix) as created:
-        names = ["accounts", "emails", "sessions", "documents", "paths", "counters", "idempotency", "outbox", "changes"]
+        names = [
+            "accounts",
+            "emails",
+            "sessions",
+            "documents",
+            "paths",
+            "versions",
+            "counters",
+            "idempotency",
+            "outbox",
+            "changes",
+        ]
         assert sorted(created) == sorted(f"{prefix}-{name}" for name in names)
         assert Counter.Meta.table_name == f"{prefix}-counters"
         mine = new_account()

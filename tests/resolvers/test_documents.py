@@ -549,6 +549,7 @@ def test_document_reads_everything_about_it(api: Api, library: Library) -> None:
         **node,
         "checksum": hashlib.md5(library.content["apple pie.pdf"]).hexdigest(),
         "contentHash": independent(library.content["apple pie.pdf"]),
+        "version": 1,
         "failureReason": None,
     }
 
@@ -563,6 +564,7 @@ def test_rejected_upload_reads_with_its_reason_and_no_download(api: Api, library
         "status": "REJECTED",
         "checksum": None,
         "contentHash": None,
+        "version": 1,
         "failureReason": "MISSING_OBJECT",
         "downloadUrl": None,
     }

@@ -135,3 +135,20 @@ def test_request_upload_costs_one_transaction_and_a_taken_path_a_query_and_one_m
 
     assert free == {"TransactWriteItems": 1}  # as before paths: the session and account come from the cache
     assert taken == {"TransactWriteItems": 2, "Query": 1}
+
+
+def test_overwrite_costs_one_transaction_to_a_free_path_and_two_reads_and_one_more_to_a_taken_one(
+    settings, target
+) -> None:
+    fields = {"filename": "versions.txt", "contentType": "text/plain", "size": 5}
+    overwrite = {"input": {**fields, "mode": "OVERWRITE"}}
+    update = {"input": {**fields, "mode": "UPDATE", "ifVersion": 1}}
+
+    _, free, taken, updated = calls_of(
+        settings,
+        [("Documents", {}), ("RequestUpload", overwrite), ("RequestUpload", overwrite), ("RequestUpload", update)],
+    )
+
+    assert free == {"TransactWriteItems": 1}  # as ADD to a free path
+    assert taken == {"TransactWriteItems": 2, "GetItem": 2}  # the refused claim, the holder's claim and record
+    assert updated == {"TransactWriteItems": 1, "GetItem": 2}  # UPDATE reads the holder first

@@ -94,6 +94,8 @@ def test_errors_implement_the_error_interface() -> None:
         "UploadCompletedError",
         "RateLimitedError",
         "PathTakenError",
+        "VersionConflictError",
+        "VersionNotFoundError",
     }
     for name in names:
         assert error in schema._schema.type_map[name].interfaces, name

@@ -25,3 +25,5 @@ export { default as UpgradePlan } from "../../../gql/operations/plans/UpgradePla
 export { default as Search } from "../../../gql/operations/search/Search.graphql?raw";
 export { default as CompleteUpload } from "../../../gql/operations/uploads/CompleteUpload.graphql?raw";
 export { default as RequestUpload } from "../../../gql/operations/uploads/RequestUpload.graphql?raw";
+export { default as DocumentVersions } from "../../../gql/operations/versions/DocumentVersions.graphql?raw";
+export { default as RestoreVersion } from "../../../gql/operations/versions/RestoreVersion.graphql?raw";

@@ -1,0 +1,210 @@
+"""Versions through the API, over real HTTP against the session's live server (a real uvicorn with
+its pipeline and search index): requestUpload(mode), Document.version and versions, restoreVersion."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from tests.client import Api, User, post_form
+from tests.resolvers.test_paths import claims_of
+
+NOT_FOUND = "No document with that id in this account."
+
+
+def text_file(word: str, kilobytes: int) -> bytes:
+    """A real text file of several KB whose one rare word search can find."""
+    line = f"Quarterly notes about {word} and nothing else of interest.\n".encode()
+    return line * (kilobytes * 1024 // len(line))
+
+
+def new_version(api: Api, user: User, content: bytes, **input: Any) -> dict[str, Any]:
+    """An OVERWRITE upload of ``content`` to /notes.txt: completeUpload's answer."""
+    form = api.request_upload(user, size=len(content), path="/notes.txt", **{"mode": "OVERWRITE", **input})
+    assert form["__typename"] == "UploadForm", form
+    post_form(form, content)
+    return api.complete(user, form["documentId"])
+
+
+def history(api: Api, user: User, document_id: str, **variables: Any) -> dict[str, Any]:
+    document: dict[str, Any] = api.data("DocumentVersions", {"id": document_id, **variables}, user.token)["document"]
+    return document
+
+
+def restore(api: Api, user: User, document_id: str, version: int) -> dict[str, Any]:
+    variables = {"input": {"documentId": document_id, "version": version}}
+    result: dict[str, Any] = api.data("RestoreVersion", variables, user.token)["restoreVersion"]
+    return result
+
+
+def found(api: Api, user: User, query: str) -> list[str]:
+    result = api.data("Search", {"query": query}, user.token)["search"]
+    return [edge["node"]["document"]["id"] for edge in result["edges"]]
+
+
+def download(url: str) -> bytes:
+    response = httpx.get(url)
+    assert response.status_code == 200
+    return response.content
+
+
+def test_two_versions_serve_and_search_the_current_one_and_restore_brings_the_first_back(api: Api) -> None:
+    user = api.sign_up(plan="PREMIUM")
+    one, two = text_file("aardvarks", 8), text_file("zeppelins", 12)
+    first = api.upload(user, one, filename="notes.txt", contentType="text/plain")
+    assert first["status"] == "READY"
+
+    completed = new_version(api, user, two, filename="notes.txt", contentType="text/plain")
+
+    assert (completed["__typename"], completed["id"], completed["status"]) == ("Document", first["id"], "PROCESSING")
+    assert api.settled(user, first["id"])["status"] == "READY"
+    listed = history(api, user, first["id"])
+    assert listed["version"] == 2
+    versions = [edge["node"] for edge in listed["versions"]["edges"]]
+    assert [(v["version"], v["size"], v["current"]) for v in versions] == [(2, len(two), True), (1, len(one), False)]
+    assert all(v["contentHash"] and len(v["contentHash"]) == 64 for v in versions)
+    assert [download(v["downloadUrl"]) for v in versions] == [two, one]
+    assert download(api.data("Document", {"id": first["id"]}, user.token)["document"]["downloadUrl"]) == two
+    assert (found(api, user, "zeppelins"), found(api, user, "aardvarks")) == ([first["id"]], [])
+    assert api.usage(user)["usedBytes"] == len(one) + len(two)
+    assert api.data("Me", token=user.token)["me"]["usage"]["documentCount"] == 1
+    assert claims_of(user.id) == {"/notes.txt": first["id"]}
+
+    restored = restore(api, user, first["id"], 1)
+
+    assert (restored["__typename"], restored["version"], restored["size"]) == ("Document", 3, len(one))
+    assert api.settled(user, first["id"])["status"] == "READY"
+    assert (found(api, user, "aardvarks"), found(api, user, "zeppelins")) == ([first["id"]], [])
+    after = [edge["node"] for edge in history(api, user, first["id"])["versions"]["edges"]]
+    assert [(v["version"], v["current"]) for v in after] == [(3, True), (2, False), (1, False)]
+    assert download(after[0]["downloadUrl"]) == one
+    assert api.usage(user)["usedBytes"] == 2 * len(one) + len(two)
+
+
+def test_versions_pages_newest_first_with_cursors(api: Api) -> None:
+    user = api.sign_up()
+    first = api.upload(user, b"one", filename="notes.txt", contentType="text/plain")
+    for content in (b"two!", b"three"):
+        assert (
+            new_version(api, user, content, filename="notes.txt", contentType="text/plain")["__typename"] == "Document"
+        )
+        api.settled(user, first["id"])
+
+    page = history(api, user, first["id"], first=2)["versions"]
+    rest = history(api, user, first["id"], first=2, after=page["pageInfo"]["endCursor"])["versions"]
+
+    assert [edge["node"]["version"] for edge in page["edges"]] == [3, 2]
+    assert page["pageInfo"]["hasNextPage"] is True
+    assert [edge["node"]["version"] for edge in rest["edges"]] == [1]
+    assert rest["pageInfo"]["hasNextPage"] is False
+
+
+def test_bad_versions_arguments_answer_bad_user_input(api: Api) -> None:
+    user = api.sign_up()
+    first = api.upload(user, b"one", filename="notes.txt", contentType="text/plain")
+
+    body = api.call("DocumentVersions", {"id": first["id"], "first": 0, "after": "nonsense"}, user.token)
+
+    assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    assert body["errors"][0]["extensions"]["fields"] == [
+        {"field": "first", "message": "`first` must be between 1 and 100."},
+        {"field": "after", "message": "The cursor is not one this API gave out for this document."},
+    ]
+
+
+def test_update_with_a_stale_version_or_to_a_free_path_is_a_conflict_and_reserves_nothing(api: Api) -> None:
+    user = api.sign_up()
+    first = api.upload(user, b"one", filename="notes.txt", contentType="text/plain")
+    new_version(api, user, b"two!", filename="notes.txt", contentType="text/plain")
+    api.settled(user, first["id"])
+    before = api.usage(user)
+
+    stale = api.request_upload(user, size=5, path="/notes.txt", mode="UPDATE", ifVersion=1)
+    free = api.request_upload(user, size=5, path="/other.txt", mode="UPDATE", ifVersion=1)
+    missing = api.request_upload(user, size=5, path="/notes.txt", mode="UPDATE")
+
+    assert stale == {
+        "__typename": "VersionConflictError",
+        "message": "The document is at version 2 now, not the version named.",
+        "currentVersion": 2,
+    }
+    assert free == {
+        "__typename": "VersionConflictError",
+        "message": "There is no document at that path to update.",
+        "currentVersion": None,
+    }
+    assert missing["__typename"] == "ValidationError"
+    assert missing["fields"] == [
+        {"field": "ifVersion", "message": "UPDATE needs the version the document must still be at."}
+    ]
+    assert api.usage(user) == before
+    assert claims_of(user.id) == {"/notes.txt": first["id"]}
+
+
+def test_update_at_the_current_version_adds_one(api: Api) -> None:
+    user = api.sign_up()
+    first = api.upload(user, b"one", filename="notes.txt", contentType="text/plain")
+
+    completed = new_version(
+        api, user, b"two!", filename="notes.txt", contentType="text/plain", mode="UPDATE", ifVersion=1
+    )
+
+    assert (completed["__typename"], completed["id"]) == ("Document", first["id"])
+    api.settled(user, first["id"])
+    assert history(api, user, first["id"])["version"] == 2
+
+
+def test_restore_and_versions_of_another_accounts_document_answer_not_found_and_change_nothing(api: Api) -> None:
+    owner, other = api.sign_up(), api.sign_up()
+    first = api.upload(owner, b"one", filename="notes.txt", contentType="text/plain")
+    new_version(api, owner, b"two!", filename="notes.txt", contentType="text/plain")
+    api.settled(owner, first["id"])
+
+    refused = restore(api, other, first["id"], 1)
+
+    assert refused == {"__typename": "NotFoundError", "message": NOT_FOUND, "id": first["id"]}
+    body = api.call("DocumentVersions", {"id": first["id"]}, other.token)
+    assert (body["data"], [error["extensions"]["code"] for error in body["errors"]]) == (None, ["NOT_FOUND"])
+    assert restore(api, other, "01ARZ3NDEKTSV4RRFFQ69G5FAV", 1)["__typename"] == "NotFoundError"
+    assert history(api, owner, first["id"])["version"] == 2
+    assert api.usage(owner)["usedBytes"] == 7
+    assert api.usage(other)["usedBytes"] == 0
+
+
+def test_restore_of_a_version_not_kept_answers_version_not_found(api: Api) -> None:
+    user = api.sign_up()
+    first = api.upload(user, b"one", filename="notes.txt", contentType="text/plain")
+
+    refused = restore(api, user, first["id"], 5)
+
+    assert refused["__typename"] == "VersionNotFoundError"
+    assert refused["version"] == 5
+    assert history(api, user, first["id"])["version"] == 1
+    assert api.usage(user)["usedBytes"] == 3
+
+
+def test_a_multipart_upload_in_mode_overwrite_adds_a_version_and_a_delete_frees_every_version(api: Api, store) -> None:
+    from tests.conftest import objects_under
+    from tests.resolvers.test_multipart import complete, open_uploads, put, sign, start
+
+    user = api.sign_up()
+    first = api.upload(user, b"one", filename="notes.txt", contentType="text/plain")
+    content = b"a second version, sent in one part\n"
+    started = start(api, user, size=len(content), path="/notes.txt", mode="OVERWRITE")
+    (part,) = sign(api, user, started["documentId"], [1])["parts"]
+    etag = put(part["url"], content)
+
+    completed = complete(api, user, started["documentId"], [{"number": 1, "etag": etag}])
+
+    assert (completed["__typename"], completed["id"]) == ("Document", first["id"])
+    assert download(api.settled(user, first["id"])["downloadUrl"]) == content
+    assert [edge["node"]["version"] for edge in history(api, user, first["id"])["versions"]["edges"]] == [2, 1]
+    assert api.usage(user)["usedBytes"] == 3 + len(content)
+
+    deleted = api.data("DeleteDocument", {"input": {"id": first["id"]}}, user.token)["deleteDocument"]
+
+    assert deleted["freedBytes"] == 3 + len(content)
+    assert api.usage(user) == {"usedBytes": 0, "reservedBytes": 0, "limitBytes": 5 * 1024**3, "documentCount": 0}
+    assert objects_under(store, user.id) == []
+    assert open_uploads(store, user) == []

@@ -1,0 +1,319 @@
+"""Versions: an upload in mode OVERWRITE or UPDATE adds a version to the document at its path;
+restoring one makes a new current version; every version counts, retention frees the oldest."""
+
+from __future__ import annotations
+
+import functools
+
+import pytest
+from ulid import ULID
+
+from domain.changes import ChangeKind
+from domain.plans import Plan
+from models import accounts, changes, counters, processing, uploads
+from models.documents import Document
+from models.errors import DocumentNotFound, UploadRejected, VersionConflict, VersionNotFound
+from models.paths import PathClaim
+from models.version_rows import Version
+from services import uploads as upload_files
+from services import versions
+from services.documents import _delete
+from tests.client import post_form
+from tests.conftest import documents_of, objects_under, staged, stored
+
+
+def new_account() -> accounts.Account:
+    return accounts.create(
+        email=f"versions-{ULID()}@example.com".lower(), password_hash="x", plan="FREE", home_region="us-west-2"
+    )
+
+
+def ready(store, account, content: bytes, name: str = "notes.txt") -> Document:
+    """A READY document of ``content``, counted as the pipeline counts it."""
+    record = stored(store, account, content, "text/plain", name)
+    assert processing.count(record, plan=Plan.FREE, content_type="text/plain")
+    assert processing.finish(record)
+    return Document.get(account.id, record.document_id, consistent_read=True)
+
+
+def start(account, mode: str, content: bytes, *, if_version: int | None = None, keep: int = 10, path="/notes.txt"):
+    """``requestUpload``'s records in ``mode`` (no form signed): the upload record."""
+    begin = functools.partial(
+        uploads.start,
+        account,
+        document_id=str(ULID()),
+        name="notes.txt",
+        path=path,
+        content_type="text/plain",
+        size=len(content),
+        tags=[],
+        description="",
+        form_seconds=90,
+        sweep_grace_seconds=30,
+    )
+    return versions.start(begin, mode, if_version, keep)
+
+
+def post(store, record: Document, content: bytes) -> None:
+    form = store.upload_post(
+        record.object_key, content_type="text/plain", max_bytes=len(content), metadata={}, expires_in=90
+    )
+    post_form({"url": form.url, "fields": [{"name": k, "value": v} for k, v in form.fields.items()]}, content)
+
+
+def upload_version(store, account, content: bytes, **options) -> Document:
+    record = start(account, "OVERWRITE" if "if_version" not in options else "UPDATE", content, **options)
+    post(store, record, content)
+    return upload_files.complete(store, account.id, record.document_id)
+
+
+def body(store, key: str) -> bytes:
+    return store.client.get_object(Bucket=store.bucket, Key=key)["Body"].read()
+
+
+def listed(account, document_id: str) -> list[tuple[int, int, bool]]:
+    _, history = versions.history(account.id, document_id)
+    return [(entry.version, entry.size, entry.current) for entry in history]
+
+
+def usage(account) -> tuple[int, int, int, int]:
+    fresh = accounts.get(account.id)
+    return int(fresh.used_bytes), int(fresh.reserved_bytes), int(fresh.allocated_bytes), int(fresh.document_count)
+
+
+def test_overwrite_adds_a_version_and_keeps_serving_the_old_one_until_it_is_processed(target, store) -> None:
+    account = new_account()
+    first = ready(store, account, b"one" * 1000)
+
+    record = start(account, "OVERWRITE", b"two" * 2000)
+    # The upload is not a document of the listing and claims nothing: the path stays the first's.
+    assert (record.version_of, record.path, record.path_key) == (first.document_id, "/notes.txt", None)
+    assert [claim.document_id for claim in PathClaim.query(account.id)] == [first.document_id]
+    assert usage(account) == (3000, 6000, 9000, 1)
+    post(store, record, b"two" * 2000)
+
+    document = upload_files.complete(store, account.id, record.document_id)
+
+    assert (document.document_id, document.status, document.current_version) == (first.document_id, "PROCESSING", 2)
+    assert (body(store, document.object_key), body(store, document.served)) == (b"two" * 2000, b"one" * 1000)
+    assert listed(account, first.document_id) == [(2, 6000, True), (1, 3000, False)]
+    assert usage(account) == (9000, 0, 9000, 1)  # both versions count; still one document
+    assert uploads.read(account.id, record.document_id) is None
+    assert [item.document_id for item in documents_of(account.id)] == [first.document_id]
+    assert processing.finish(document)
+    assert Document.get(account.id, first.document_id).served == document.object_key
+
+
+def test_overwrite_to_a_free_path_starts_a_document_there(target, store) -> None:
+    account = new_account()
+
+    record = start(account, "OVERWRITE", b"x" * 10, path="/new.txt")
+
+    assert (record.version_of, record.path) == (None, "/new.txt")
+    assert [claim.document_id for claim in PathClaim.query(account.id)] == [record.document_id]
+
+
+def test_update_with_a_stale_version_is_a_conflict_and_reserves_nothing(target, store) -> None:
+    account = new_account()
+    first = ready(store, account, b"one" * 10)
+    upload_version(store, account, b"two" * 10)
+
+    with pytest.raises(VersionConflict) as conflict:
+        start(account, "UPDATE", b"three", if_version=1)
+
+    assert conflict.value.current_version == 2
+    assert usage(account) == (60, 0, 60, 1)
+    assert [item.document_id for item in documents_of(account.id)] == [first.document_id]
+
+
+def test_update_to_a_free_path_is_a_conflict_with_no_version(target, store) -> None:
+    account = new_account()
+
+    with pytest.raises(VersionConflict) as conflict:
+        start(account, "UPDATE", b"x", if_version=1, path="/nothing.txt")
+
+    assert conflict.value.current_version is None
+    assert usage(account) == (0, 0, 0, 0)
+    assert documents_of(account.id) == []
+
+
+def test_update_overtaken_before_completion_is_rejected_and_keeps_nothing(target, store) -> None:
+    account = new_account()
+    first = ready(store, account, b"one" * 10)
+    record = start(account, "UPDATE", b"mine", if_version=1)
+    post(store, record, b"mine")
+    upload_version(store, account, b"theirs" * 10)  # version 2 lands first
+    Document(owner_id=account.id, document_id=first.document_id).update(actions=[Document.status.set("READY")])
+
+    with pytest.raises(UploadRejected) as rejected:
+        upload_files.complete(store, account.id, record.document_id)
+
+    assert rejected.value.reason == uploads.VERSION_CONFLICT
+    assert listed(account, first.document_id) == [(2, 60, True), (1, 30, False)]
+    assert usage(account) == (90, 0, 90, 1)
+    kept = {item["Key"] for item in objects_under(store, account.id)}
+    assert kept == {Document.get(account.id, first.document_id).object_key, first.object_key}
+
+
+def test_a_version_upload_racing_a_delete_of_its_document_is_rejected_and_frees_everything(target, store) -> None:
+    account = new_account()
+    first = ready(store, account, b"one" * 10)
+    record = start(account, "OVERWRITE", b"two" * 10)
+    post(store, record, b"two" * 10)
+
+    recorded: list[changes.Change] = []
+    assert _delete(store, account.id, first.document_id, [], recorded) == 30
+    assert [change.kind for change in recorded] == [ChangeKind.DELETED]
+    with pytest.raises(UploadRejected) as rejected:
+        upload_files.complete(store, account.id, record.document_id)
+
+    assert rejected.value.reason == uploads.DOCUMENT_CHANGED
+    assert usage(account) == (0, 0, 0, 0)
+    assert objects_under(store, account.id) == []
+    assert list(Version.query(account.id)) == []
+    assert list(PathClaim.query(account.id)) == []
+    assert record.document_id not in staged(store, account.id)
+
+
+def test_a_delete_frees_every_version(target, store) -> None:
+    account = new_account()
+    first = ready(store, account, b"one" * 10)
+    second = upload_version(store, account, b"two" * 20)
+    assert processing.finish(second)
+
+    assert _delete(store, account.id, first.document_id, [], []) == 90
+
+    assert usage(account) == (0, 0, 0, 0)
+    assert objects_under(store, account.id) == []
+    assert list(Version.query(account.id)) == []
+    with pytest.raises(DocumentNotFound):
+        versions.history(account.id, first.document_id)
+
+
+def test_restore_makes_a_new_current_version_with_the_old_bytes(target, store, settings) -> None:
+    account = new_account()
+    first = ready(store, account, b"one" * 10)
+    assert processing.finish(upload_version(store, account, b"two" * 20))
+
+    added = versions._restore(store, account, first.document_id, 1, keep=10)
+
+    document = added.document
+    assert (document.current_version, document.status, body(store, document.object_key)) == (
+        3,
+        "PROCESSING",
+        b"one" * 10,
+    )
+    assert document.object_key != first.object_key  # a copy of its own: retention may delete version 1's
+    assert body(store, document.served) == b"two" * 20
+    assert listed(account, first.document_id) == [(3, 30, True), (2, 60, False), (1, 30, False)]
+    assert usage(account) == (120, 0, 120, 1)
+    # The feed has each, numbered in order, in the transactions that made them.
+    feed, more = changes.page(account.id, 0, 10)
+    assert more is False
+    assert [(change.sequence, change.kind, change.version, change.path) for change in feed] == [
+        (1, ChangeKind.CREATED, None, "/notes.txt"),
+        (2, ChangeKind.NEW_VERSION, 2, "/notes.txt"),
+        (3, ChangeKind.RESTORED, 3, "/notes.txt"),
+    ]
+    assert added.change == feed[2]
+
+
+def test_restore_of_a_version_not_kept_changes_nothing(target, store) -> None:
+    account = new_account()
+    first = ready(store, account, b"one" * 10)
+
+    for version in (1, 7):  # the current one, and one it never had
+        with pytest.raises(VersionNotFound):
+            versions._restore(store, account, first.document_id, version, keep=10)
+
+    assert listed(account, first.document_id) == [(1, 30, True)]
+    assert usage(account) == (30, 0, 30, 1)
+    assert [item["Key"] for item in objects_under(store, account.id)] == [first.object_key]
+
+
+def test_restore_of_another_accounts_document_is_not_found_and_changes_nothing(target, store) -> None:
+    owner, other = new_account(), new_account()
+    first = ready(store, owner, b"one" * 10)
+    assert processing.finish(upload_version(store, owner, b"two" * 20))
+
+    with pytest.raises(DocumentNotFound):
+        versions._restore(store, other, first.document_id, 1, keep=10)
+    with pytest.raises(DocumentNotFound):
+        versions.history(other.id, first.document_id)
+
+    assert listed(owner, first.document_id) == [(2, 60, True), (1, 30, False)]
+    assert usage(owner) == (90, 0, 90, 1)
+    assert usage(other) == (0, 0, 0, 0)
+
+
+class NewVersionDuringCopy:
+    """The session's S3, where a new version lands (``then``) right after a restore copied its bytes."""
+
+    def __init__(self, store, then) -> None:
+        self.store = store
+        self.then = then
+
+    def __getattr__(self, name: str):
+        return getattr(self.store, name)
+
+    def copy(self, source: str, destination: str):
+        info = self.store.copy(source, destination)
+        then, self.then = self.then, None
+        if then is not None:
+            then()
+        return info
+
+
+def test_a_restore_racing_a_new_version_keeps_both_in_order(target, store) -> None:
+    account = new_account()
+    first = ready(store, account, b"one" * 10)
+    assert processing.finish(upload_version(store, account, b"two" * 20))
+
+    def new_version() -> None:
+        assert processing.finish(upload_version(store, account, b"three" * 10))
+
+    added = versions._restore(NewVersionDuringCopy(store, new_version), account, first.document_id, 1, keep=10)
+
+    assert added.document.current_version == 4
+    assert listed(account, first.document_id) == [(4, 30, True), (3, 50, False), (2, 60, False), (1, 30, False)]
+    feed, _ = changes.page(account.id, 0, 10)
+    assert [(change.kind, change.version) for change in feed] == [
+        (ChangeKind.CREATED, None),
+        (ChangeKind.NEW_VERSION, 2),
+        (ChangeKind.NEW_VERSION, 3),
+        (ChangeKind.RESTORED, 4),
+    ]
+    assert usage(account) == (170, 0, 170, 1)
+    # The copy of the attempt that lost the race was deleted: one object a version.
+    assert len(objects_under(store, account.id)) == 4
+
+
+def test_a_version_past_the_retention_is_deleted_with_its_bytes(target, store, own_tables) -> None:
+    account = new_account()
+    first = ready(store, account, b"one" * 10)
+    assert counters.read(counters.ALL)[:2] == (1, 30)
+    assert processing.finish(upload_version(store, account, b"two" * 20, keep=2))
+
+    third = upload_version(store, account, b"three" * 10, keep=2)
+
+    assert listed(account, first.document_id) == [(3, 50, True), (2, 60, False)]
+    assert usage(account) == (110, 0, 110, 1)
+    assert store.head(first.object_key) is None
+    assert len(objects_under(store, account.id)) == 2
+    assert third.current_version == 3
+    assert counters.read(counters.ALL)[:2] == (1, 110)  # bytes follow the versions kept; one document
+
+
+def test_the_recount_finds_the_counters_exact_with_every_version_counted(target, store, own_tables) -> None:
+    from models import recount
+
+    account = new_account()
+    first = ready(store, account, b"one" * 10)
+    assert processing.finish(upload_version(store, account, b"two" * 20))
+
+    result = recount.recount(repair=False)
+
+    assert not result.drift
+    assert counters.read(counters.ALL)[:2] == (1, 90)
+    assert {check.name: check.outcome for check in result.counters}[counters.ALL] == recount.EXACT
+    assert first.document_id
