@@ -9,7 +9,7 @@ import strawberry
 from access.context import Context
 from access.permissions import require_account
 from models.errors import DocumentNotFound, QuotaExceeded, RaceLost, UploadCompleted, UploadRejected, VersionConflict
-from resolvers.uploads import quota_exceeded
+from resolvers.uploads import refused_upload
 from schema.documents import Document, DocumentStatus
 from schema.errors import Conflict, NotFound, ValidationError
 from schema.multipart import (
@@ -29,7 +29,7 @@ from schema.multipart import (
     UploadPartUrl,
 )
 from schema.scalars import Long
-from schema.uploads import UploadNotFoundError, UploadRejectedError, UploadRejectionReason, VersionConflictError
+from schema.uploads import UploadNotFoundError, UploadRejectedError, UploadRejectionReason
 from services import multipart, validation
 
 NO_UPLOAD = "No upload with that id in this account."
@@ -57,12 +57,8 @@ async def request_multipart_upload(
     account = await require_account(info)
     try:
         started = await multipart.request_multipart_upload(info.context.services, account, input)
-    except validation.InvalidInput as error:
-        return ValidationError.of(error.problems)
-    except QuotaExceeded as error:
-        return quota_exceeded(error)
-    except VersionConflict as error:
-        return VersionConflictError(message=str(error), current_version=error.current_version)
+    except (validation.InvalidInput, QuotaExceeded, VersionConflict) as error:
+        return refused_upload(error)
     except RaceLost as error:
         raise Conflict(str(error)) from None
     return MultipartUpload(

@@ -39,6 +39,17 @@ def quota_exceeded(error: QuotaExceeded) -> QuotaExceededError:
     )
 
 
+def refused_upload(
+    error: validation.InvalidInput | QuotaExceeded | VersionConflict,
+) -> ValidationError | QuotaExceededError | VersionConflictError:
+    """What ``requestUpload`` and ``requestMultipartUpload`` answer when the upload is refused."""
+    if isinstance(error, validation.InvalidInput):
+        return ValidationError.of(error.problems)
+    if isinstance(error, QuotaExceeded):
+        return quota_exceeded(error)
+    return VersionConflictError(message=str(error), current_version=error.current_version)
+
+
 async def request_upload(
     info: strawberry.Info[Context, None],
     input: Annotated[RequestUploadInput, strawberry.argument(description="The file to upload.")],
@@ -46,12 +57,8 @@ async def request_upload(
     account = await require_account(info)
     try:
         form = await uploads.request_upload(info.context.services, account, input)
-    except validation.InvalidInput as error:
-        return ValidationError.of(error.problems)
-    except QuotaExceeded as error:
-        return quota_exceeded(error)
-    except VersionConflict as error:
-        return VersionConflictError(message=str(error), current_version=error.current_version)
+    except (validation.InvalidInput, QuotaExceeded, VersionConflict) as error:
+        return refused_upload(error)
     except RaceLost as error:
         raise Conflict(str(error)) from None
     return UploadForm(
