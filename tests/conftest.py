@@ -222,6 +222,32 @@ def staged(store: S3ObjectStore, owner_id: str) -> dict[str, bytes]:
     }
 
 
+def new_account(plan: str = "FREE") -> Account:
+    """An account made in storage (no session, no attempt spent), homed in the session's region."""
+    from models import accounts
+
+    email = f"t-{ULID()}@example.com".lower()
+    return accounts.create(email=email, password_hash="x", plan=plan, home_region="us-west-2")
+
+
+def pending_upload(account: Account, name: str = "report.pdf", path: str | None = None) -> Document:
+    """The records ``requestUpload`` makes for a 10-byte PDF (no form signed): PENDING_UPLOAD."""
+    from models import uploads
+
+    return uploads.start(
+        account,
+        document_id=str(ULID()),
+        name=name,
+        path=path,
+        content_type="application/pdf",
+        size=10,
+        tags=[],
+        description="",
+        form_seconds=90,
+        sweep_grace_seconds=30,
+    )
+
+
 def stored(store: S3ObjectStore, account: Account, content: bytes, content_type: str, name: str = "file") -> Document:
     """A document whose upload was completed through the models and the use case, with no queue
     message: PROCESSING, its bytes posted through a signed form and counted in the account."""

@@ -6,37 +6,17 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from ulid import ULID
 
 from domain.changes import ChangeKind
 from domain.plans import Plan
-from models import accounts, changes, documents, processing, uploads
+from models import changes, documents, processing, uploads
 from models.base import utcnow
 from models.changes import ChangeRow
 from models.documents import Document
 from models.errors import DocumentNotFound, PathTaken
+from tests.conftest import new_account
+from tests.conftest import pending_upload as upload
 from tests.races import ContextPool, racing
-
-
-def new_account() -> accounts.Account:
-    return accounts.create(
-        email=f"changes-{ULID()}@example.com".lower(), password_hash="x", plan="FREE", home_region="us-west-2"
-    )
-
-
-def upload(account: accounts.Account, name: str = "report.pdf", path: str | None = None) -> Document:
-    return uploads.start(
-        account,
-        document_id=str(ULID()),
-        name=name,
-        path=path,
-        content_type="application/pdf",
-        size=10,
-        tags=[],
-        description="",
-        form_seconds=90,
-        sweep_grace_seconds=30,
-    )
 
 
 def record(document: Document) -> Document:

@@ -6,7 +6,6 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
-from ulid import ULID
 
 from domain.documents import DocumentStatus
 from domain.plans import Plan
@@ -15,28 +14,9 @@ from models.base import transaction_connection
 from models.documents import Document
 from models.errors import DocumentNotFound, PathTaken, QuotaExceeded
 from models.paths import PathClaim
+from tests.conftest import new_account
+from tests.conftest import pending_upload as upload
 from tests.races import racing
-
-
-def new_account() -> accounts.Account:
-    return accounts.create(
-        email=f"paths-{ULID()}@example.com".lower(), password_hash="x", plan="FREE", home_region="us-west-2"
-    )
-
-
-def upload(account: accounts.Account, name: str = "report.pdf", path: str | None = None) -> Document:
-    return uploads.start(
-        account,
-        document_id=str(ULID()),
-        name=name,
-        path=path,
-        content_type="application/pdf",
-        size=10,
-        tags=[],
-        description="",
-        form_seconds=90,
-        sweep_grace_seconds=30,
-    )
 
 
 def claims_of(owner_id: str) -> dict[str, str]:
