@@ -19,11 +19,11 @@ import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import httpx
 from ulid import ULID
 
+from bench.client import graphql, sign_up
 from bench.serving import ServedApp
 from bench.stack import embedded_aws
 from domain.changes import ChangeKind
@@ -34,12 +34,10 @@ from models.changes import ChangeRow
 from server import create_app
 
 NAME = "change_feed"
-OPERATIONS = Path(__file__).resolve().parent.parent / "gql" / "operations"
 CHANGES = 10_000
 DOCUMENTS = 100
 PAGE = 100
 ROUNDS = 3
-PASSWORD = "bench horse battery staple"
 
 
 def run(*, quick: bool, command: str) -> str:
@@ -67,29 +65,6 @@ def run(*, quick: bool, command: str) -> str:
 
 def progress(line: str) -> None:
     print(f"[{NAME}] {line}", flush=True)
-
-
-def operation(name: str) -> str:
-    (path,) = OPERATIONS.glob(f"*/{name}.graphql")
-    return path.read_text()
-
-
-def graphql(http: httpx.Client, name: str, variables: dict[str, Any], token: str | None = None) -> dict[str, Any]:
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    response = http.post("/graphql", json={"query": operation(name), "variables": variables}, headers=headers)
-    body: dict[str, Any] = response.json()
-    if response.status_code != 200 or "errors" in body:
-        raise RuntimeError(f"GraphQL call failed ({response.status_code}): {body}")
-    data: dict[str, Any] = body["data"]
-    return data
-
-
-def sign_up(http: httpx.Client) -> tuple[str, str]:
-    email = f"bench-{time.time_ns()}@example.com"
-    signed_up = graphql(http, "SignUp", {"input": {"email": email, "password": PASSWORD}})["signUp"]
-    if signed_up["__typename"] != "AuthPayload":
-        raise RuntimeError(f"sign-up failed: {signed_up}")
-    return str(signed_up["token"]), str(signed_up["account"]["id"])
 
 
 def seed(account_id: str, total: int) -> None:

@@ -25,11 +25,12 @@ import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import httpx
 from ulid import ULID
 
+from bench.client import PASSWORD, graphql
 from bench.serving import ServedApp
 from bench.stack import embedded_aws
 from domain.checksums import ChecksumState
@@ -42,8 +43,6 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
 NAME = "checksums"
-OPERATIONS = Path(__file__).resolve().parent.parent / "gql" / "operations"
-PASSWORD = "bench horse battery staple"
 FILES = 10_000
 QUICK_FILES = 500
 PREFIX = "/sync/"
@@ -52,21 +51,6 @@ SIDES = ("compareChecksums", "documents paged", "raw Query")
 
 def progress(line: str) -> None:
     print(f"[{NAME}] {line}", flush=True)
-
-
-def operation(name: str) -> str:
-    (path,) = OPERATIONS.glob(f"*/{name}.graphql")
-    return path.read_text()
-
-
-def graphql(http: httpx.Client, name: str, variables: dict[str, Any], token: str | None = None) -> dict[str, Any]:
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    response = http.post("/graphql", json={"query": operation(name), "variables": variables}, headers=headers)
-    body: dict[str, Any] = response.json()
-    if response.status_code != 200 or "errors" in body:
-        raise RuntimeError(f"{name} failed ({response.status_code}): {str(body)[:500]}")
-    data: dict[str, Any] = body["data"]
-    return data
 
 
 def digest(number: int) -> str:

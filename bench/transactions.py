@@ -39,6 +39,7 @@ from werkzeug.serving import make_server
 from adapters import moto_patches
 from adapters.aws import AwsTarget
 from adapters.local_aws import EmbeddedAws
+from bench.client import graphql, sign_up
 from bench.serving import ServedApp
 from bench.stack import embedded_aws
 from domain.documents import DocumentStatus
@@ -50,7 +51,6 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator
 
 NAME = "transactions"
-OPERATIONS = Path(__file__).resolve().parent.parent / "gql" / "operations"
 SIZES = (0, 1_000, 5_000, 20_000, 50_000)
 QUICK_SIZES = (0, 500, 2_000)
 DOCUMENTS = 50_000
@@ -58,7 +58,6 @@ QUICK_DOCUMENTS = 1_000
 #: Owners of the filler documents: real accounts, signed up through the API.
 FILLER_ACCOUNTS = 10
 GOAL = 1.3
-PASSWORD = "bench horse battery staple"
 BATCH = 25
 REGION = "us-west-2"
 #: The sides of the moto-alone table: moto in this process with and without the patch, and the
@@ -274,30 +273,6 @@ def timed_transaction(client: Any, table: str) -> float:
 
 
 # -- the whole stack -------------------------------------------------------------------------------
-
-
-def operation(name: str) -> str:
-    (path,) = OPERATIONS.glob(f"*/{name}.graphql")
-    return path.read_text()
-
-
-def graphql(http: httpx.Client, name: str, variables: dict[str, Any], token: str | None = None) -> dict[str, Any]:
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    response = http.post("/graphql", json={"query": operation(name), "variables": variables}, headers=headers)
-    body: dict[str, Any] = response.json()
-    if response.status_code != 200 or "errors" in body:
-        raise RuntimeError(f"{name} failed ({response.status_code}): {body}")
-    data: dict[str, Any] = body["data"]
-    return data
-
-
-def sign_up(http: httpx.Client) -> tuple[str, str]:
-    """A new account: its token and id."""
-    email = f"bench-{time.time_ns()}@example.com"
-    payload = graphql(http, "SignUp", {"input": {"email": email, "password": PASSWORD}})["signUp"]
-    if payload["__typename"] != "AuthPayload":
-        raise RuntimeError(f"sign-up failed: {payload}")
-    return payload["token"], payload["account"]["id"]
 
 
 def timed_upload(http: httpx.Client, token: str) -> float:
