@@ -147,8 +147,11 @@ class Settings:
     max_query_directives: int = 50
     max_query_cost: int = 10_000
     max_query_repeats: int = 10
-    #: compareChecksums of ``compare_max_files`` (10,000) files holds 30,004 values.
-    max_variable_values: int = 32_768
+    #: An operation that declares a compareChecksums input may hold 3 values a file on top
+    #: (``resolvers.limits.Limits.variables_of``).
+    max_variable_values: int = 1_000
+    #: compareChecksums fields in one operation (aliases included): each may read 10,000 documents.
+    max_compares_per_operation: int = 1
     #: Operations kept parsed and validated: at most this many bytes (each charged for its parsed
     #: document) and this many entries.
     query_cache_bytes: int = 32_000_000
@@ -320,7 +323,8 @@ class Settings:
             max_query_directives=integer("MAX_QUERY_DIRECTIVES", 50, low=0),
             max_query_cost=integer("MAX_QUERY_COST", 10_000),
             max_query_repeats=integer("MAX_QUERY_REPEATS", 10),
-            max_variable_values=integer("MAX_VARIABLE_VALUES", 32_768),
+            max_variable_values=integer("MAX_VARIABLE_VALUES", 1_000),
+            max_compares_per_operation=integer("MAX_COMPARES_PER_OPERATION", 1),
             query_cache_bytes=integer("QUERY_CACHE_BYTES", 32_000_000, low=0),
             query_cache_entries=integer("QUERY_CACHE_ENTRIES", 1_000, low=0),
             max_header_bytes=integer("MAX_HEADER_BYTES", 16_384, low=1_024),

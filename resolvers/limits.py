@@ -34,12 +34,17 @@ from graphql import (
     GraphQLSyntaxError,
     InlineFragmentNode,
     IntValueNode,
+    ListTypeNode,
+    NamedTypeNode,
     NameNode,
+    NonNullTypeNode,
     OperationDefinitionNode,
     OperationType,
     SelectionSetNode,
+    TypeNode,
     VariableNode,
     get_named_type,
+    get_operation_ast,
 )
 from graphql.language.parser import Parser, nested_too_deeply_error
 from strawberry.extensions import SchemaExtension
@@ -55,6 +60,15 @@ if TYPE_CHECKING:
 
 #: The argument that says how many items a list field returns (``documents(first:)``, ``search(first:)``).
 PAGE_ARGUMENT = "first"
+#: Query fields that take a bulk list (``compareChecksums``, up to ``DOCSTORE_COMPARE_MAX_FILES`` files):
+#: at most ``DOCSTORE_MAX_COMPARES_PER_OPERATION`` of them in one operation, aliases included.
+BULK_FIELDS = frozenset({"compareChecksums"})
+#: The input types of those lists: an operation declaring a variable of one of them may hold the
+#: files' values on top of ``DOCSTORE_MAX_VARIABLE_VALUES``. Sound because graphql-core refuses an
+#: unused variable before coercing any, and a variable of these types fits nowhere else.
+BULK_INPUTS = frozenset({"CompareChecksumsInput", "ClientFile"})
+#: Values one compared file holds in the variables: its object, its path and its hash.
+VALUES_PER_FILE = 3
 #: Counts stop growing here: an exponential query is over every limit long before.
 CEILING = 1 << 62
 #: What a cached operation is charged besides its text: a parsed document takes 400 to 560 bytes a
@@ -67,6 +81,8 @@ TOKEN = re.compile(
     r'#[^\n\r]*|"""(?:\\"""|[^"]|"(?!""))*"""|"(?:\\.|[^"\\\n\r])*"|\.\.\.|[!$&()\[\]{}:=@|]'
     r"|-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?|[_A-Za-z][_0-9A-Za-z]*"
 )
+VARIABLES = "DOCSTORE_MAX_VARIABLE_VALUES"
+WITH_FILES = f"{VARIABLES}, and {VALUES_PER_FILE} a file of DOCSTORE_COMPARE_MAX_FILES"
 SYNTAX_TOKENS = "Syntax Error: Document contains more than {} tokens. Parsing aborted."
 
 
@@ -75,9 +91,9 @@ class LimitExceeded(CodedError):
 
     code = "LIMIT_EXCEEDED"
 
-    def __init__(self, what: str, found: int | None, limit: int, setting: str) -> None:
+    def __init__(self, what: str, found: int | None, limit: int, setting: str, why: str | None = None) -> None:
         counted = f"has {found:,} {what}" if found is not None else f"has more than {limit:,} {what}"
-        super().__init__(f"This operation {counted}; at most {limit:,} are allowed ({setting}).")
+        super().__init__(f"This operation {counted}; at most {limit:,} are allowed ({why or setting}).")
         self.extensions = {**(self.extensions or {}), "limit": setting, "allowed": limit}
 
 
@@ -94,6 +110,9 @@ class Limits:
     cost: int
     repeats: int
     variable_values: int
+    compares: int
+    #: Values the files of one compareChecksums add to ``variable_values``.
+    compare_values: int
 
     @classmethod
     def of(cls, settings: Settings) -> Limits:
@@ -107,7 +126,18 @@ class Limits:
             cost=settings.max_query_cost,
             repeats=settings.max_query_repeats,
             variable_values=settings.max_variable_values,
+            compares=settings.max_compares_per_operation,
+            compare_values=VALUES_PER_FILE * settings.compare_max_files + VALUES_PER_FILE,
         )
+
+    def variables_of(self, operation: OperationDefinitionNode | None) -> tuple[int, str | None]:
+        """The values ``operation``'s variables may hold, and why, when more than ``variable_values``."""
+        bulk = operation is not None and any(
+            named_type(definition.type) in BULK_INPUTS for definition in operation.variable_definitions or ()
+        )
+        if bulk:
+            return self.variable_values + self.compare_values, WITH_FILES
+        return self.variable_values, None
 
 
 @dataclass(frozen=True)
@@ -125,10 +155,12 @@ class Measure:
     #: The most fields sharing one response name in one selection set (inline fragments and
     #: fragment spreads merged in): graphql-core compares each pair of them.
     repeats: int = 0
+    #: ``BULK_FIELDS`` selected.
+    bulk: int = 0
 
     def scaled(self, items: int) -> Measure:
         cost = min(CEILING, self.cost * items)
-        return Measure(self.fields, self.aliases, self.directives, self.depth, cost, self.repeats)
+        return Measure(self.fields, self.aliases, self.directives, self.depth, cost, self.repeats, self.bulk)
 
     def nested(self, inner: Measure) -> Measure:
         """This field's own counts and the selection inside it."""
@@ -139,6 +171,7 @@ class Measure:
             inner.depth + self.depth,
             min(CEILING, self.cost + inner.cost),
             max(self.repeats, inner.repeats),
+            min(CEILING, self.bulk + inner.bulk),
         )
 
     def __add__(self, other: Measure) -> Measure:
@@ -149,6 +182,7 @@ class Measure:
             max(self.depth, other.depth),
             min(CEILING, self.cost + other.cost),
             max(self.repeats, other.repeats),
+            min(CEILING, self.bulk + other.bulk),
         )
 
 
@@ -219,7 +253,8 @@ class Measurer:
         definition = None
         if isinstance(parent, (GraphQLObjectType, GraphQLInterfaceType)):
             definition = parent.fields.get(node.name.value)
-        own = Measure(fields=1, aliases=1 if node.alias else 0, depth=1, cost=1)
+        bulk = 1 if node.name.value in BULK_FIELDS and parent is self.schema.query_type else 0
+        own = Measure(fields=1, aliases=1 if node.alias else 0, depth=1, cost=1, bulk=bulk)
         if node.selection_set is None:
             return own
         inner_type = get_named_type(definition.type) if definition is not None else None
@@ -270,6 +305,7 @@ def over_limits(found: Measure, limits: Limits) -> list[GraphQLError]:
             limits.repeats,
             "DOCSTORE_MAX_QUERY_REPEATS",
         ),
+        ("compareChecksums fields", found.bulk, limits.compares, "DOCSTORE_MAX_COMPARES_PER_OPERATION"),
     ]
     return [LimitExceeded(what, value, limit, setting) for what, value, limit, setting in checks if value > limit]
 
@@ -288,19 +324,39 @@ def count_tokens(query: str, limit: int) -> int:
 
 def count_values(value: Any, limit: int) -> int:
     """How many values ``value`` holds (itself, list items and object entries, all the way down),
-    counting no further than ``limit + 1``: a list of a million costs what one of ``limit`` does."""
+    counting no further than ``limit + 1``: a list or object longer than what is left of ``limit``
+    is over it at once, however long."""
     count = 0
     pending = [value]
     while pending:
         item = pending.pop()
         count += 1
-        if count > limit:
+        if isinstance(item, (dict, list)):
+            if count + len(item) + len(pending) > limit:
+                return limit + 1
+            pending.extend(item.values() if isinstance(item, dict) else item)
+        elif count > limit:
             return count
-        if isinstance(item, dict):
-            pending.extend(item.values())
-        elif isinstance(item, list):
-            pending.extend(item[: limit + 1 - count])
     return count
+
+
+def named_type(node: TypeNode) -> str:
+    """The named type under a variable's list and non-null wrappers (``[ClientFile!]!``: ``ClientFile``)."""
+    while isinstance(node, (ListTypeNode, NonNullTypeNode)):
+        node = node.type
+    return node.name.value if isinstance(node, NamedTypeNode) else ""
+
+
+def over_variables(
+    document: DocumentNode, operation_name: str | None, variables: Any, limits: Limits
+) -> GraphQLError | None:
+    """The refusal of variables holding more values than the operation asked for may hold."""
+    if not variables:
+        return None
+    allowed, why = limits.variables_of(get_operation_ast(document, operation_name))
+    if count_values(variables, allowed) > allowed:
+        return LimitExceeded("values in its variables", None, allowed, VARIABLES, why)
+    return None
 
 
 class OperationCache:
@@ -412,10 +468,6 @@ class OperationLimits(SchemaExtension):
             return LimitExceeded("bytes of query text", size, limits.query_bytes, "DOCSTORE_MAX_QUERY_BYTES")
         if count_tokens(query, limits.tokens) > limits.tokens:
             return LimitExceeded("tokens", None, limits.tokens, "DOCSTORE_MAX_QUERY_TOKENS")
-        if count_values(self.execution_context.variables, limits.variable_values) > limits.variable_values:
-            return LimitExceeded(
-                "values in its variables", None, limits.variable_values, "DOCSTORE_MAX_VARIABLE_VALUES"
-            )
         return None
 
     async def on_validate(self) -> AsyncIterator[None]:
@@ -426,7 +478,9 @@ class OperationLimits(SchemaExtension):
         elif document is not None and execution.pre_execution_errors is None:
             settings = self.settings()
             schema = execution.schema._schema
-            errors = over_limits(measure(schema, document, execution.variables), Limits.of(settings))
+            limits = Limits.of(settings)
+            refusal = over_variables(document, execution.operation_name, execution.variables, limits)
+            errors = [refusal] if refusal else over_limits(measure(schema, document, execution.variables), limits)
             if not errors and not self.cached:
                 rules = tuple(execution.validation_rules)
                 errors = await asyncio.to_thread(validate_document, schema, document, rules)

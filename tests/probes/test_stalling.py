@@ -146,10 +146,10 @@ SHAPES = {
         ),
         refused(
             limit(
-                "This operation has more than 32,768 values in its variables; at most 32,768 are allowed "
+                "This operation has more than 1,000 values in its variables; at most 1,000 are allowed "
                 "(DOCSTORE_MAX_VARIABLE_VALUES).",
                 "DOCSTORE_MAX_VARIABLE_VALUES",
-                32_768,
+                1_000,
             )
         ),
     ),

@@ -21,8 +21,12 @@ from tests.client import OPERATIONS, operation
 schema = build_schema(Settings())
 
 
+async def signed_out() -> None:
+    return None
+
+
 def execute(query: str, variables: dict[str, Any] | None = None, **limits: Any) -> list[tuple[str, Any]]:
-    context = SimpleNamespace(services=SimpleNamespace(settings=Settings(**limits)))
+    context = SimpleNamespace(services=SimpleNamespace(settings=Settings(**limits)), viewer=signed_out)
 
     async def run() -> list[tuple[str, Any]]:
         result = await schema.execute(query, variable_values=variables, context_value=context)
@@ -154,7 +158,60 @@ def test_a_fragment_cycle_is_measured_once_and_left_to_validation() -> None:
 def test_variables_are_counted_no_further_than_the_limit() -> None:
     # The variables, the input, its id, its tags and each tag.
     assert count_values({"input": {"id": "x", "tags": ["a", "b"]}}, 10) == 6
+    assert count_values({"input": {"id": "x", "tags": ["a", "b"]}}, 6) == 6
+    assert count_values({"input": {"id": "x", "tags": ["a", "b"]}}, 5) == 6
+    # A list longer than what is left is over at once: none of its items is looked at.
     assert count_values({"tags": [""] * 1_000_000}, 10) == 11
+    assert count_values([[1, 2], [3]], 5) == 6
+    assert count_values([[1, 2], [3]], 4) == 5
+
+
+SIGNED_OUT = ("Sign in first: send `Authorization: Bearer <token>`.", {"code": "UNAUTHENTICATED"})
+COMPARE = "query C($input: CompareChecksumsInput!) { compareChecksums(input: $input) { path } }"
+FILE = {"path": "/a", "contentHash": "0" * 64}
+
+
+def test_an_operation_with_a_compare_input_may_hold_three_values_a_file_more() -> None:
+    limits = {"max_variable_values": 10, "compare_max_files": 3}
+    # 10 + 3 a file for 3 files + 3: 22 values. 6 files are 1 + 1 + 1 + 6 * 3 = 21 (the variables,
+    # the input, its list, each file's object, path and hash): over the ordinary 10, under 22; the
+    # resolver then refuses the 6 files (no account here: it answers sign in first).
+    six = {"input": {"files": [FILE] * 6}}
+    assert execute(COMPARE, six, **limits) == [SIGNED_OUT]
+
+    seven = {"input": {"files": [FILE] * 7}}
+    assert execute(COMPARE, seven, **limits) == [
+        (
+            "This operation has more than 22 values in its variables; at most 22 are allowed "
+            "(DOCSTORE_MAX_VARIABLE_VALUES, and 3 a file of DOCSTORE_COMPARE_MAX_FILES).",
+            refused("DOCSTORE_MAX_VARIABLE_VALUES", 22),
+        )
+    ]
+    # Any other operation keeps the ordinary budget, whatever it sends.
+    tags = {"input": {"id": "x", "tags": ["t"] * 9}}
+    update = "mutation U($input: UpdateDocumentInput!) { updateDocument(input: $input) { __typename } }"
+    assert execute(update, tags, **limits) == [
+        (
+            "This operation has more than 10 values in its variables; at most 10 are allowed "
+            "(DOCSTORE_MAX_VARIABLE_VALUES).",
+            refused("DOCSTORE_MAX_VARIABLE_VALUES", 10),
+        )
+    ]
+
+
+def test_one_compare_per_operation_aliases_and_fragments_included() -> None:
+    two = "query C($input: CompareChecksumsInput!) { a: compareChecksums(input: $input) { path } ...F } "
+    two += "fragment F on Query { b: compareChecksums(input: $input) { path } }"
+
+    assert execute(two, {"input": {"files": [FILE]}}) == [
+        (
+            "This operation has 2 compareChecksums fields; at most 1 are allowed "
+            "(DOCSTORE_MAX_COMPARES_PER_OPERATION).",
+            refused("DOCSTORE_MAX_COMPARES_PER_OPERATION", 1),
+        )
+    ]
+    # Allowed two, it runs (and stops at the first non-null field that fails).
+    assert execute(two, {"input": {"files": [FILE]}}, max_compares_per_operation=2) == [SIGNED_OUT]
 
 
 def test_too_many_tokens_is_a_limit_and_other_syntax_errors_stay_syntax_errors() -> None:
