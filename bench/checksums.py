@@ -13,6 +13,10 @@ document and its signed `downloadUrl`). Two baselines in the same run, on the sa
 
 The stack is an embedded AWS process and one uvicorn process without workers; the three sides
 alternate sample by sample (A B C C B A ...) after a warm-up of each.
+
+Meanwhile an ordinary client of the same server asks ``{ __typename }`` one request after another
+(alone first, for a baseline): its longest wait while each side runs shows whether a compare holds
+the server's event loop, and every other request of that process with it.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import os
 import platform
 import statistics
 import tempfile
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -45,8 +50,36 @@ if TYPE_CHECKING:
 NAME = "checksums"
 FILES = 10_000
 QUICK_FILES = 500
+SAMPLES = 15
 PREFIX = "/sync/"
 SIDES = ("compareChecksums", "documents paged", "raw Query")
+ALONE = "alone"
+#: How long the ordinary client runs alone before the samples: its baseline.
+ALONE_SECONDS = 3.0
+
+
+class Prober(threading.Thread):
+    """The ordinary client: ``{ __typename }`` one request after another until stopped, each
+    request's start and latency kept."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(daemon=True)
+        self.url = url
+        self.stopping = threading.Event()
+        self.probes: list[tuple[float, float]] = []
+
+    def run(self) -> None:
+        with httpx.Client(base_url=self.url, timeout=300) as http:
+            while not self.stopping.is_set():
+                start = time.perf_counter()
+                response = http.post("/graphql", json={"query": "{ __typename }"})
+                if response.status_code != 200:
+                    raise RuntimeError(f"the ordinary client got {response.status_code}")
+                self.probes.append((start, time.perf_counter() - start))
+
+    def during(self, spans: list[tuple[float, float]]) -> list[float]:
+        """The latencies of the probes that started within one of ``spans``."""
+        return [latency for start, latency in self.probes if any(low <= start < high for low, high in spans)]
 
 
 def progress(line: str) -> None:
@@ -119,7 +152,7 @@ def timed(action: Callable[[], object]) -> float:
 def run(*, quick: bool, command: str) -> str:
     started = datetime.now(UTC)
     count = QUICK_FILES if quick else FILES
-    samples = 2 if quick else 15
+    samples = 2 if quick else SAMPLES
     with tempfile.TemporaryDirectory(prefix="docstore-bench-") as tmp, embedded_aws(Path(tmp)) as (settings, _):
         served = settings.with_overrides(run_workers=False, requests_per_account=0)
         with ServedApp(create_app, served) as app, httpx.Client(base_url=app.url, timeout=300) as http:
@@ -155,19 +188,43 @@ def run(*, quick: bool, command: str) -> str:
 
             actions = {"compareChecksums": compare, "documents paged": listed, "raw Query": raw}
             times: dict[str, list[float]] = {side: [] for side in SIDES}
+            spans: dict[str, list[tuple[float, float]]] = {side: [] for side in (ALONE, *SIDES)}
             for side in SIDES:
                 actions[side]()  # warm-up
+            prober = Prober(app.url)
+            prober.start()
+            start = time.perf_counter()
+            time.sleep(ALONE_SECONDS)
+            spans[ALONE].append((start, time.perf_counter()))
             for side in alternate(samples):
+                start = time.perf_counter()
                 times[side].append(timed(actions[side]))
+                spans[side].append((start, time.perf_counter()))
+            prober.stopping.set()
+            prober.join()
+            waits = {side: prober.during(spans[side]) for side in spans}
             progress(", ".join(f"{side} p50 {1000 * statistics.median_high(times[side]):.0f} ms" for side in SIDES))
-    return section(times, count, started=started, command=command)
+    return section(times, waits, count, started=started, command=command)
 
 
-def section(times: dict[str, list[float]], count: int, *, started: datetime, command: str) -> str:
+def quantile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+def section(
+    times: dict[str, list[float]], waits: dict[str, list[float]], count: int, *, started: datetime, command: str
+) -> str:
     p50 = {side: statistics.median_high(values) for side, values in times.items()}
     rows = [
         f"| {side} | {1000 * p50[side]:.0f} | {p50[side] / p50['compareChecksums']:.2f} | {len(times[side])} |"
         for side in SIDES
+    ]
+    wait_rows = [
+        f"| {side} | {len(waits[side])} | {1000 * statistics.median_high(waits[side]):.1f} | "
+        f"{1000 * quantile(waits[side], 0.99):.1f} | {1000 * max(waits[side]):.1f} |"
+        for side in (ALONE, *SIDES)
+        if waits[side]
     ]
     made_by = " (part of `make bench`)" if command == "python -m bench" else ""
     return "\n".join(
@@ -187,5 +244,12 @@ def section(times: dict[str, list[float]], count: int, *, started: datetime, com
             "| side | p50 ms | / compareChecksums | samples |",
             "| --- | ---: | ---: | ---: |",
             *rows,
+            "",
+            "The ordinary client's `{ __typename }` meanwhile, one request after another (by the side running "
+            f"when each request started; `{ALONE}`: before the samples, with nothing else running):",
+            "",
+            "| while | requests | p50 ms | p99 ms | longest ms |",
+            "| --- | ---: | ---: | ---: | ---: |",
+            *wait_rows,
         ]
     )

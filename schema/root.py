@@ -91,8 +91,11 @@ class Query:
             "listing every one at fault as `{field, message}`."
         ),
     )
-    compare_checksums: list[ChecksumComparison] = strawberry.field(
+    # The resolver answers an async iterator (completed item by item, the loop handed back between
+    # batches): the GraphQL type is the list it yields.
+    compare_checksums = strawberry.field(
         resolver=checksums.compare_checksums,
+        graphql_type=list[ChecksumComparison],
         description=(
             "Compare a sync client's files under one folder with your documents there, by content hash "
             "(`Document.contentHash`, the current version's), without downloading anything: one answer per file, "
@@ -102,7 +105,8 @@ class Query:
             "(DOCSTORE_COMPARE_MAX_FILES): past either, compare its folders one at a time. A query: it only "
             "reads. Bad input (a bad path or hash, a path outside `pathPrefix` or given twice, too many files "
             "or documents) gets `BAD_USER_INPUT`, with `extensions.fields` listing every one at fault as "
-            "`{field, message}` (`input.files.3.path`, ...)."
+            "`{field, message}` (`input.files.3.path`, ...). One per operation "
+            "(DOCSTORE_MAX_COMPARES_PER_OPERATION: more is `LIMIT_EXCEEDED`)."
         ),
     )
     search: SearchResult = strawberry.field(

@@ -5,11 +5,15 @@ another account's documents never answered."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
 
 from domain import content_hash
+from domain.checksums import ChecksumState
+from resolvers.checksums import ANSWER_BATCH, answer
+from services.checksums import Comparison
 from tests.client import Api, User
 
 HELLO = content_hash.of_bytes(b"hello world")
@@ -134,3 +138,28 @@ def test_more_files_than_the_setting_are_refused(api: Api, user: User) -> None:
             ],
         }
     ]
+
+
+def test_the_answer_hands_the_event_loop_back_between_batches() -> None:
+    """Each comparison is completed as the iterator yields it; every ANSWER_BATCH comparisons the
+    iterator lets the other tasks of the loop run, so a long answer does not hold the process."""
+    found = [Comparison(f"/f{index}", ChecksumState.NOT_ON_SERVER, None) for index in range(2 * ANSWER_BATCH + 5)]
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0)
+
+    async def consume() -> list[tuple[str, int]]:
+        other = asyncio.create_task(ticker())
+        await asyncio.sleep(0)
+        seen = [(comparison.path, ticks) async for comparison in answer(found)]
+        other.cancel()
+        return seen
+
+    seen = asyncio.run(consume())
+
+    assert [path for path, _ in seen] == [comparison.path for comparison in found]
+    assert [ticks for _, ticks in seen] == [1] * ANSWER_BATCH + [2] * ANSWER_BATCH + [3] * 5
