@@ -31,6 +31,7 @@ from adapters.health import Readiness
 from adapters.logs import RequestLogging, current_request_id
 from adapters.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from adapters.transport_ws import TransportWsHandler
+from resolvers.limits import most_json_values
 from runtime.services import Runtime, Services, open_runtime, settle_heap
 from schema.regions import HOME_ENDPOINT_HEADER, HOME_REGION_HEADER, WrongRegion
 from schema.root import build_schema
@@ -128,9 +129,10 @@ class GraphQLView(GraphQLOverHTTP[Context, None]):
     websocket_adapter_class = WebSocketAdapter  # type: ignore[assignment]
     graphql_transport_ws_handler_class = TransportWsHandler[Context, None]
 
-    def __init__(self, *args: Any, web_dir: Path, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, web_dir: Path, max_json_values: int, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.web_dir = web_dir
+        self.max_json_values = max_json_values
 
     async def render_graphql_ide(self, request: Request) -> Response:
         return page(self.web_dir, "graphiql.html")
@@ -309,6 +311,7 @@ def create_app(
         connection_init_wait_timeout=timedelta(seconds=3),
         max_subscriptions_per_connection=settings.ws_subscriptions_per_connection,
         web_dir=settings.web_dir,
+        max_json_values=most_json_values(settings),
     )
 
     async def web_app(_: Request) -> Response:

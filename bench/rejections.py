@@ -49,10 +49,19 @@ def exponential_fragments() -> dict[str, object]:
     return {"query": f"query Bomb {{ ...F0 }} {fragments} fragment F{LEVELS} on Query {{ __typename }}"}
 
 
+#: Items of the list attacks: 3.9 MB of JSON, just under the 4 MB body limit.
+LIST_ITEMS = 1_300_000
+
+
 def huge_list_variable() -> dict[str, object]:
     query = "mutation Tag($input: UpdateDocumentInput!) { updateDocument(input: $input) { __typename } }"
-    tags = [""] * 250_000  # 750 KB of JSON, under the 1 MB body limit
+    tags = [""] * LIST_ITEMS
     return {"query": query, "variables": {"input": {"id": "01J0000000000000000000000", "tags": tags}}}
+
+
+def empty_lists() -> dict[str, object]:
+    """Each item a list of its own: the costliest JSON for ``json.loads`` to build, byte for byte."""
+    return {"query": "query Lists { __typename }", "variables": {"lists": [[]] * LIST_ITEMS}}
 
 
 def many_aliases() -> dict[str, object]:
@@ -76,7 +85,8 @@ def long_string() -> dict[str, object]:
 
 KINDS: dict[str, Callable[[], dict[str, object]]] = {
     "exponential fragments (2^18)": exponential_fragments,
-    "list variable of 250,000": huge_list_variable,
+    "list variable of 1,300,000 (3.9 MB)": huge_list_variable,
+    "1,300,000 empty lists (3.9 MB)": empty_lists,
     "1,500 aliases": many_aliases,
     "1,200 fields": many_fields,
     "nesting 81 deep": deep_nesting,

@@ -490,6 +490,18 @@ class OperationLimits(SchemaExtension):
         yield
 
 
+#: What a request's JSON holds besides its variables: the object, its query and operationName, and
+#: room for extensions.
+ENVELOPE_VALUES = 100
+
+
+def most_json_values(settings: Settings) -> int:
+    """The most values a request's JSON can hold for any operation to take it: more is refused
+    before it is decoded (``adapters.graphql_over_http.check_values``)."""
+    limits = Limits.of(settings)
+    return limits.variable_values + limits.compare_values + ENVELOPE_VALUES
+
+
 def parse_counting(query: str, max_tokens: int) -> tuple[DocumentNode, int]:
     """``graphql.parse`` that also says how many tokens the text held.
 

@@ -5,12 +5,15 @@ check: 405 for a mutation over GET, JSON refusals, malformed bodies, and choosin
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
+from adapters import graphql_over_http
+from adapters.graphql_over_http import NESTED_TOO_DEEPLY, TOO_MANY_VALUES, check_values
 from tests.client import Api, User, operation
 
 GQL = "application/graphql-response+json"
@@ -471,3 +474,25 @@ def test_a_chunked_body_over_the_limit_answers_413_in_json(live_url: str, accept
         accept,
         refusal("The request body is over the limit of 4,000,000 bytes.", "PAYLOAD_TOO_LARGE"),
     )
+
+
+def test_json_is_counted_before_it_is_built_and_refused_past_what_any_operation_takes() -> None:
+    # Few values, many commas and brackets in a string: counted exactly, and let through.
+    check_values(json.dumps({"query": "x", "variables": {"s": ",[{" * 50}}), 10)
+    # Under the bound from commas and brackets: not parsed at all (not even to find it is no JSON).
+    check_values(b"[1,2", 10)
+    with pytest.raises(json.JSONDecodeError) as many:
+        check_values(json.dumps([[]] * 11), 10)
+    # Nested past the recursion limit (in a body over the bound: a string of commas first).
+    levels = sys.getrecursionlimit()
+    with pytest.raises(json.JSONDecodeError) as deep:
+        check_values(b'["' + b"," * 3 * levels + b'",' + b"[" * levels + b"]" * levels + b"]", 2 * levels)
+    with pytest.raises(json.JSONDecodeError) as broken:
+        check_values(b"[NaN" + b",1" * 20, 10)
+
+    assert (many.value.msg, deep.value.msg, broken.value.msg) == (
+        TOO_MANY_VALUES,
+        NESTED_TOO_DEEPLY,
+        graphql_over_http.NOT_JSON,
+    )
+    check_values(json.dumps([[]] * 9), 10)

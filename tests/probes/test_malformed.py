@@ -175,6 +175,10 @@ SHAPES = {
         frame(json.dumps({"id": ["1"], "type": "subscribe", "payload": {"query": "{ __typename }"}})),
         (4400, "A subscribe message's id is a non-empty string, not a list."),
     ),
+    "frame of 40,000 empty lists": Shape(
+        frame(json.dumps({"type": "ping", "payload": {"lists": [[]] * 40_000}})),
+        (4400, "WebSocket message must be valid JSON"),
+    ),
     "frame with a number of 5,000 digits": Shape(
         frame('{"type": "ping", "payload": {"n": ' + "9" * 5_000 + "}}"), (4400, "WebSocket message must be valid JSON")
     ),

@@ -38,6 +38,13 @@ HEADER_BYTES = 64 << 20
 NESTED = 'query Deep { __type(name: "Query") { ' + "ofType { " * 30 + "name" + " }" * 30 + " } }"
 
 
+#: The refusal of a body holding more JSON values than any operation may take, before it is decoded.
+TOO_MANY_VALUES = (
+    "The request's JSON holds more than 31,103 values, more than any operation may take "
+    "(DOCSTORE_MAX_VARIABLE_VALUES, and 3 a file of DOCSTORE_COMPARE_MAX_FILES)."
+)
+
+
 def limit(message: str, setting: str, allowed: int) -> dict[str, Any]:
     return {"message": message, "extensions": {"code": "LIMIT_EXCEEDED", "limit": setting, "allowed": allowed}}
 
@@ -144,6 +151,18 @@ SHAPES = {
             },
             signed_in=True,
         ),
+        (400, {"errors": [{"message": TOO_MANY_VALUES, "extensions": {"code": "BAD_REQUEST"}}]}),
+    ),
+    "a list variable of 1,001": Shape(
+        graphql(
+            {
+                "query": operation("RequestUpload"),
+                "variables": {
+                    "input": {"filename": "a.txt", "contentType": "text/plain", "size": 1, "tags": [""] * 1_001}
+                },
+            },
+            signed_in=True,
+        ),
         refused(
             limit(
                 "This operation has more than 1,000 values in its variables; at most 1,000 are allowed "
@@ -221,6 +240,10 @@ SHAPES = {
                 20,
             )
         ),
+    ),
+    "a body of 1,300,000 empty lists (3.9 MB)": Shape(
+        graphql({"query": "query Lists { __typename }", "variables": {"lists": [[]] * 1_300_000}}),
+        (400, {"errors": [{"message": TOO_MANY_VALUES, "extensions": {"code": "BAD_REQUEST"}}]}),
     ),
     "an Authorization header of 64 MB": Shape(
         raw(head(b"authorization: Bearer " + b"a" * HEADER_BYTES + b"\r\n")), REFUSED_HEAD
