@@ -88,7 +88,7 @@ def upload(
             raise ClientError(f"{path.name}: {form['message']}")
         document_id = form["documentId"]
         try:
-            _post(form, file, path.name, kind, size, s3)
+            post_form(form, file, path.name, kind, size, s3)
             completed = api.call("CompleteUpload", {"input": {"documentId": document_id}})["completeUpload"]
         except BaseException:
             _cancel(api, document_id)
@@ -100,7 +100,7 @@ def upload(
     return Uploaded(path=path, document=completed)
 
 
-def _post(form: dict[str, Any], file: IO[bytes], name: str, kind: str, size: int, s3: httpx.Client | None) -> None:
+def post_form(form: dict[str, Any], file: IO[bytes], name: str, kind: str, size: int, s3: httpx.Client | None) -> None:
     """POST the form's fields, then the file, streamed from disk with a progress bar."""
     fields = {field["name"]: field["value"] for field in form["fields"]}
     client = s3 or httpx.Client(timeout=S3_TIMEOUT_SECONDS)
