@@ -90,7 +90,7 @@ def send(
 
         for start in range(0, len(missing), SIGN_BATCH):
             batch = missing[start : start + SIGN_BATCH]
-            urls = _signed(api, document_id, batch, label)
+            urls = _signed(api, document_id, batch)
             futures = [
                 pool.submit(
                     _put,
@@ -110,17 +110,15 @@ def send(
                 error = future.exception()
                 if error is not None:
                     wait(pending)
-                    if isinstance(error, ClientError):
-                        raise ClientError(f"{label}: {error}") from None
                     raise error
     return [{"number": part["number"], "etag": part["etag"]} for _, part in sorted(held(api, document_id).items())]
 
 
-def _signed(api: Api, document_id: str, numbers: list[int], label: str) -> dict[int, str]:
+def _signed(api: Api, document_id: str, numbers: list[int]) -> dict[int, str]:
     answer = api.call("SignUploadParts", {"input": {"documentId": document_id, "partNumbers": numbers}})
     signed = answer["signUploadParts"]
     if signed["__typename"] != "SignedUploadParts":
-        raise ClientError(f"{label}: {signed['message']}")
+        raise ClientError(signed["message"])
     return {part["number"]: part["url"] for part in signed["parts"]}
 
 
