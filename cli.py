@@ -1,6 +1,6 @@
 """The ``docstore`` command line: ``serve``, ``worker``, ``init``, ``reindex``, ``backfill-hashes``,
 ``backup``, ``restore``, ``admin``, ``stats``, ``export-schema``; and the terminal client, ``login``,
-``logout``, ``upload``, ``ls`` and ``search`` (``client/``), which only call the public API, and
+``logout``, ``upload``, ``ls``, ``search`` and ``sync`` (``client/``), which only call the public API, and
 ``hash``, which computes locally what ``Document.contentHash`` gives.
 
 Each command imports what it needs when it runs, so that a command with no real work (``stats``,
@@ -76,7 +76,7 @@ def _command_line() -> argparse.ArgumentParser:
 
 
 #: The terminal client's commands: they read no DOCSTORE_* setting (only DOCSTORE_TOKEN and DOCSTORE_API).
-CLIENT_COMMANDS = frozenset({"login", "logout", "upload", "ls", "search", "hash"})
+CLIENT_COMMANDS = frozenset({"login", "logout", "upload", "ls", "search", "hash", "sync"})
 
 
 def _client_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -118,6 +118,31 @@ def _client_commands(commands: argparse._SubParsersAction[argparse.ArgumentParse
         "Computed here, from the file's bytes: no API and no sign-in.",
     )
     hashing.add_argument("files", nargs="+", metavar="FILE", help="the files to hash (- for standard input)")
+    syncing = commands.add_parser(
+        "sync",
+        help="sync a folder both ways with your documents under a prefix (state in DIR/.docstore-sync)",
+        description="Upload what changed here, download what changed on the server, delete on each side what "
+        "was deleted on the other since the last sync; a file changed on both sides is kept twice, yours as "
+        "`name (conflicted copy YYYY-MM-DD).ext`. Interrupted, the next run finishes the job.",
+    )
+    syncing.add_argument("folder", metavar="DIR", type=Path, help="the folder to sync (it must exist)")
+    syncing.add_argument("--prefix", default="/", help="the folder of your documents it mirrors (default /)")
+    syncing.add_argument(
+        "--multipart-threshold",
+        type=float,
+        default=64,
+        metavar="MIB",
+        help="files larger than this many MiB go as multipart uploads, in parts (default 64)",
+    )
+    syncing.add_argument("--parallel", type=int, default=4, help="parts of a multipart upload sent at once (default 4)")
+    syncing.add_argument(
+        "--wait",
+        type=float,
+        default=30,
+        metavar="SECONDS",
+        help="how long to wait for documents the server is still processing (default 30)",
+    )
+    syncing.add_argument("--api", help=api)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

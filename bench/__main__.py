@@ -25,6 +25,7 @@ from bench import (
     results,
     search,
     startup,
+    sync,
     transactions,
     users,
 )
@@ -56,6 +57,7 @@ BENCHMARKS: list[tuple[str, Benchmark]] = [
     ("commands", commands.run),
     ("checksums", checksums.run),
     ("change_feed", change_feed.run),
+    ("sync", sync.run),
 ]
 
 
@@ -90,6 +92,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         metavar="DIR",
         help="startup: fill the data folders under DIR and keep them; a later run with DIR reuses them",
     )
+    parser.add_argument(
+        "--sync-mib", type=int, default=sync.SIZE_MIB, help="sync: the size of the file uploaded, in MiB (default 1024)"
+    )
     options = parser.parse_args(args)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     command = " ".join(["python -m bench", *args])
@@ -102,6 +107,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             benchmark = functools.partial(rejections.run, before_code=options.before_code.resolve())
         if name == "startup" and options.keep is not None:
             benchmark = functools.partial(startup.run, keep=options.keep)
+        if name == "sync":
+            benchmark = functools.partial(sync.run, size_mib=options.sync_mib)
         if name == "commands":
             benchmark = functools.partial(commands.run, before_code=options.before_code)
         section = benchmark(quick=options.quick, command=command)

@@ -43,6 +43,16 @@ class NotSignedIn(ClientError):
     """No token, or the API no longer accepts it."""
 
 
+class Refused(ClientError):
+    """A top-level GraphQL error other than a sign-in one: its ``extensions.code`` (``NOT_FOUND``,
+    ``BAD_USER_INPUT``, ``CURSOR_EXPIRED``, ...) and, for bad input, each ``{field, message}``."""
+
+    def __init__(self, message: str, code: str | None = None, fields: list[dict[str, str]] | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.fields = fields or []
+
+
 @cache
 def operation(name: str) -> GraphQLRequest:
     """The parsed document ``gql/operations/*/{name}.graphql``."""
@@ -129,4 +139,5 @@ class Api:
         if code == "WRONG_REGION":
             home = extensions.get("endpoint", "")
             return NotSignedIn(f"{message} Run `docstore login --api {home}/graphql`.")
-        return ClientError(message)
+        fields = extensions.get("fields")
+        return Refused(message, code if isinstance(code, str) else None, fields if isinstance(fields, list) else None)

@@ -1,4 +1,4 @@
-"""The bodies of ``docstore login``, ``logout``, ``upload``, ``ls``, ``search`` and ``hash``: DocStore
+"""The bodies of ``docstore login``, ``logout``, ``upload``, ``ls``, ``search``, ``sync`` and ``hash``: DocStore
 for people at a terminal, through the public GraphQL API only (``hash`` needs no API at all).
 
 Each returns the process's exit code; a failure is one sentence on stderr (``docstore: ...``) and
@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from client import credentials, uploads
+from client import credentials, sync, uploads
 from client.api import Api, ClientError, NotSignedIn
 from domain import content_hash
 
@@ -38,6 +38,7 @@ def run(args: argparse.Namespace) -> int:
         "ls": listing,
         "search": search,
         "hash": hashes,
+        "sync": syncing,
     }
     try:
         return commands[args.command](args)
@@ -186,6 +187,38 @@ def hashes(args: argparse.Namespace) -> int:
             continue
         print(f"{value}  {name}")
     return 1 if failed else 0
+
+
+def syncing(args: argparse.Namespace) -> int:
+    """``docstore sync DIR``: each path done is a line on stdout, each problem one on stderr, and
+    a summary; exit code 1 when anything was left undone."""
+    folder: Path = args.folder
+    if not folder.is_dir():
+        raise ClientError(f"{folder} is not a folder: nothing was synced.")
+    if args.multipart_threshold <= 0 or args.parallel < 1 or args.wait < 0:
+        raise ClientError("--multipart-threshold must be above 0, --parallel at least 1, --wait at least 0.")
+    options = sync.Options(
+        prefix=args.prefix,
+        multipart_threshold=int(args.multipart_threshold * sync.MIB),
+        parallel=args.parallel,
+        wait_seconds=args.wait,
+    )
+    with _signed_in(args) as api:
+        report = sync.Sync(api, folder, options).run()
+    done = [
+        f"{len(report.uploaded)} uploaded",
+        f"{len(report.downloaded)} downloaded",
+        f"{len(report.deleted_here)} deleted here",
+        f"{len(report.deleted_there)} deleted on the server",
+        f"{len(report.conflicts)} conflicts kept as copies",
+    ]
+    print(f"Synced {folder} with {options.prefix}: {', '.join(done)}.")
+    if report.waiting:
+        print(
+            f"docstore: {len(report.waiting)} still being processed by the server: run `docstore sync` again.",
+            file=sys.stderr,
+        )
+    return 1 if report.problems or report.waiting else 0
 
 
 def _signed_in(args: argparse.Namespace) -> Api:

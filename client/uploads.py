@@ -88,7 +88,7 @@ def upload(
             raise ClientError(f"{path.name}: {form['message']}")
         document_id = form["documentId"]
         try:
-            _post(form, file, path.name, kind, size, s3)
+            post_form(form, file, path.name, kind, size, s3)
             completed = api.call("CompleteUpload", {"input": {"documentId": document_id}})["completeUpload"]
         except BaseException:
             _cancel(api, document_id)
@@ -100,13 +100,29 @@ def upload(
     return Uploaded(path=path, document=completed)
 
 
-def _post(form: dict[str, Any], file: IO[bytes], name: str, kind: str, size: int, s3: httpx.Client | None) -> None:
-    """POST the form's fields, then the file, streamed from disk with a progress bar."""
+def post_form(
+    form: dict[str, Any],
+    file: IO[bytes],
+    name: str,
+    kind: str,
+    size: int,
+    s3: httpx.Client | None,
+    *,
+    progress: bool = True,
+) -> None:
+    """POST the form's fields, then the file, streamed from disk with a progress bar (unless not
+    ``progress``)."""
     fields = {field["name"]: field["value"] for field in form["fields"]}
     client = s3 or httpx.Client(timeout=S3_TIMEOUT_SECONDS)
     try:
         with tqdm(
-            total=size, desc=name, unit="B", unit_scale=True, unit_divisor=1024, file=sys.stderr, disable=None
+            total=size,
+            desc=name,
+            unit="B",
+            unit_scale=True,
+            unit_divisor=1024,
+            file=sys.stderr,
+            disable=None if progress else True,
         ) as bar:
             reader = cast("IO[bytes]", CallbackIOWrapper(bar.update, file, "read"))  # file-like, as httpx wants
             response = client.post(form["url"], data=fields, files={"file": (name, reader, kind)})

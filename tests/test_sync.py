@@ -1,0 +1,449 @@
+"""``docstore sync DIR`` (client/sync.py), end to end against real uvicorn on the embedded AWS,
+with real files: only the public API between the folders and the account."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from client import sync
+from client.api import Api as ClientApi
+from client.sync_state import NAME
+from domain import content_hash
+from tests.client import Api, User
+from tests.conftest import LiveServer
+from tests.serving import ROOT, clean_env
+
+MIB = 1024 * 1024
+#: The part size of this module's server: the smallest S3 takes, so that files of a few MiB have several.
+PART = 5 * MIB
+#: The end of what a run that found nothing to do says.
+NOTHING_DONE = ": 0 uploaded, 0 downloaded, 0 deleted here, 0 deleted on the server, 0 conflicts kept as copies.\n"
+TODAY = datetime.datetime.now(datetime.UTC).date().isoformat()
+
+
+@pytest.fixture(scope="module")
+def small_parts(settings: Any, target: Any) -> Any:
+    """A second uvicorn on the session's AWS, asking for 5 MiB parts (and running the workers)."""
+    server = LiveServer(dataclasses.replace(settings, multipart_part_bytes=PART))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def parts_api(small_parts: Any) -> Api:
+    return Api(small_parts.url)
+
+
+def tree(root: Path) -> dict[str, bytes]:
+    """Every file ``docstore sync`` syncs under ``root``, with its bytes."""
+    return {rel: (root / rel).read_bytes() for rel in sync.files_under(root)}
+
+
+def text(size: int, seed: str) -> bytes:
+    """``size`` bytes of text that the workers store as text/plain."""
+    line = (seed * 40)[:79].encode() + b"\n"
+    return (line * (size // len(line) + 1))[:size]
+
+
+def gzip_like(size: int, seed: int) -> bytes:
+    """``size`` bytes the workers store as application/gzip (its magic, then noise): not extracted."""
+    noise = bytes((seed * 7919 + index * 31) % 251 for index in range(65536))
+    return (b"\x1f\x8b" + noise * (size // len(noise) + 1))[:size]
+
+
+class Counting(httpx.Client):
+    """httpx to S3 that counts the parts PUT, and fails every PUT after the first ``allowed``."""
+
+    def __init__(self, allowed: int | None = None) -> None:
+        super().__init__(timeout=120)
+        self.allowed = allowed
+        self.puts: list[int] = []
+        self.lock = threading.Lock()
+
+    def send(self, request: httpx.Request, **kwargs: Any) -> httpx.Response:
+        if request.method == "PUT":
+            number = int(httpx.URL(str(request.url)).params["partNumber"])
+            with self.lock:
+                if self.allowed is not None and len(self.puts) >= self.allowed:
+                    raise httpx.ConnectError("the network went away", request=request)
+                self.puts.append(number)
+        return super().send(request, **kwargs)
+
+
+def run_sync(
+    url: str, user: User, root: Path, *, s3: httpx.Client | None = None, **options: Any
+) -> tuple[sync.Report, list[str]]:
+    said: list[str] = []
+    with ClientApi(f"{url}/graphql", user.token) as api:
+        report = sync.Sync(api, root, sync.Options(wait_seconds=60, **options), s3=s3, say=said.append).run()
+    return report, said
+
+
+def cli_sync(url: str, user: User, root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """``docstore sync DIR`` as a person runs it, with the token in DOCSTORE_TOKEN."""
+    env = clean_env(DOCSTORE_TOKEN=user.token, HOME=str(root.parent), PYTHONPATH=str(ROOT))
+    return subprocess.run(
+        [sys.executable, "-m", "cli", "sync", str(root), "--api", f"{url}/graphql", "--wait", "60", *args],
+        cwd=root.parent,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def documents(api: Api, user: User) -> dict[str, dict[str, Any]]:
+    """The account's documents that hold a path, by path."""
+    answer = api.data("SyncCompare", {"input": {"files": [], "pathPrefix": "/"}}, token=user.token)["compareChecksums"]
+    return {entry["document"]["path"]: entry["document"] for entry in answer}
+
+
+def test_first_sync_uploads_the_folder_and_a_second_folder_gets_it(
+    api: Api, user: User, live_url: str, tmp_path: Path
+) -> None:
+    one, two = tmp_path / "one", tmp_path / "two"
+    (one / "notes" / "2026").mkdir(parents=True)
+    two.mkdir()
+    (one / "readme.txt").write_bytes(text(1000, "readme "))
+    (one / "notes" / "2026" / "march.md").write_bytes(text(5000, "march "))
+
+    report, _ = run_sync(live_url, user, one)
+
+    assert sorted(report.uploaded) == ["notes/2026/march.md", "readme.txt"]
+    assert report.problems == []
+    held = documents(api, user)
+    assert sorted(held) == ["/notes/2026/march.md", "/readme.txt"]
+    assert held["/readme.txt"]["contentHash"] in {None, content_hash.of_bytes(text(1000, "readme "))}
+
+    report, _ = run_sync(live_url, user, two)
+
+    assert sorted(report.downloaded) == ["notes/2026/march.md", "readme.txt"]
+    assert tree(two) == tree(one)
+    state = json.loads((two / NAME).read_text())
+    assert sorted(state["files"]) == ["notes/2026/march.md", "readme.txt"]
+    assert state["uploads"] == {}
+    assert state["dirty"] is False
+    assert state["cursor"]
+
+
+def test_edits_and_deletions_travel_both_ways_and_a_quiet_run_does_nothing(
+    api: Api, user: User, live_url: str, tmp_path: Path
+) -> None:
+    one, two = tmp_path / "one", tmp_path / "two"
+    one.mkdir()
+    two.mkdir()
+    for name in ("keep.txt", "edit-here.txt", "edit-there.txt", "drop-here.txt", "drop-there.txt"):
+        (one / name).write_bytes(text(300, name))
+    run_sync(live_url, user, one)
+    run_sync(live_url, user, two)
+    before = documents(api, user)
+
+    (one / "edit-here.txt").write_bytes(text(400, "edited in one "))
+    (one / "drop-here.txt").unlink()
+    (two / "edit-there.txt").write_bytes(text(500, "edited in two "))
+    (two / "drop-there.txt").unlink()
+    report_two, _ = run_sync(live_url, user, two)
+    report_one, _ = run_sync(live_url, user, one)
+    report_two_again, _ = run_sync(live_url, user, two)
+
+    assert (report_two.uploaded, report_two.deleted_there) == (["edit-there.txt"], ["drop-there.txt"])
+    assert sorted(report_one.uploaded) == ["edit-here.txt"]
+    assert report_one.deleted_there == ["drop-here.txt"]
+    assert report_one.downloaded == ["edit-there.txt"]
+    assert report_one.deleted_here == ["drop-there.txt"]
+    assert report_two_again.downloaded == ["edit-here.txt"]
+    assert report_two_again.deleted_here == ["drop-here.txt"]
+    expected = {
+        "keep.txt": text(300, "keep.txt"),
+        "edit-here.txt": text(400, "edited in one "),
+        "edit-there.txt": text(500, "edited in two "),
+    }
+    assert tree(one) == tree(two) == expected
+    after = documents(api, user)
+    assert sorted(after) == ["/edit-here.txt", "/edit-there.txt", "/keep.txt"]
+    # An edit is a new version of the same document, not a new document.
+    assert after["/edit-here.txt"]["id"] == before["/edit-here.txt"]["id"]
+    assert after["/edit-here.txt"]["version"] == before["/edit-here.txt"]["version"] + 1
+
+    quiet, said = run_sync(live_url, user, one)
+
+    assert quiet == sync.Report()
+    assert said == []
+
+
+def test_a_file_changed_on_both_sides_is_kept_twice(api: Api, user: User, live_url: str, tmp_path: Path) -> None:
+    one, two = tmp_path / "one", tmp_path / "two"
+    one.mkdir()
+    two.mkdir()
+    (one / "plan.txt").write_bytes(text(300, "first plan "))
+    run_sync(live_url, user, one)
+    run_sync(live_url, user, two)
+
+    (one / "plan.txt").write_bytes(text(310, "one's plan "))
+    (two / "plan.txt").write_bytes(text(320, "two's plan "))
+    run_sync(live_url, user, one)
+    report, said = run_sync(live_url, user, two)
+    run_sync(live_url, user, one)
+
+    copy = f"plan (conflicted copy {TODAY}).txt"
+    assert report.conflicts == [("plan.txt", copy)]
+    assert f"plan.txt: changed on both sides; yours is kept as {copy}" in said
+    assert tree(one) == tree(two) == {"plan.txt": text(310, "one's plan "), copy: text(320, "two's plan ")}
+    assert sorted(documents(api, user)) == ["/plan (conflicted copy " + TODAY + ").txt", "/plan.txt"]
+
+
+def test_a_version_made_on_the_server_meanwhile_is_not_overwritten(
+    api: Api, user: User, live_url: str, tmp_path: Path
+) -> None:
+    one = tmp_path / "one"
+    one.mkdir()
+    (one / "a.txt").write_bytes(text(300, "first "))
+    run_sync(live_url, user, one)
+    held = documents(api, user)["/a.txt"]
+    # Another client adds a version (OVERWRITE) after this folder last synced.
+    form = api.data(
+        "RequestUpload",
+        {"input": {"filename": "a.txt", "path": "/a.txt", "mode": "OVERWRITE", "contentType": "text/plain", "size": 7}},
+        token=user.token,
+    )["requestUpload"]
+    from tests.client import post_form
+
+    post_form(form, b"server\n")
+    api.data("CompleteUpload", {"input": {"documentId": form["documentId"]}}, token=user.token)
+    (one / "a.txt").write_bytes(text(333, "local edit "))
+
+    report, _ = run_sync(live_url, user, one)
+
+    copy = f"a (conflicted copy {TODAY}).txt"
+    assert report.conflicts == [("a.txt", copy)]
+    assert tree(one) == {"a.txt": b"server\n", copy: text(333, "local edit ")}
+    after = documents(api, user)
+    assert after["/a.txt"]["id"] == held["id"]
+    assert after["/a.txt"]["version"] == held["version"] + 1
+    assert after["/a.txt"]["contentHash"] == content_hash.of_bytes(b"server\n")
+
+
+def test_two_clients_syncing_at_once_end_equal_with_every_conflict_kept_twice(
+    api: Api, user: User, live_url: str, tmp_path: Path
+) -> None:
+    one, two = tmp_path / "one", tmp_path / "two"
+    one.mkdir()
+    two.mkdir()
+    for number in range(6):
+        (one / f"f{number}.txt").write_bytes(text(200 + number, f"original {number} "))
+    assert cli_sync(live_url, user, one).returncode == 0
+    assert cli_sync(live_url, user, two).returncode == 0
+    assert tree(one) == tree(two)
+    # Edits on both sides: some apart, some the same file, some a delete against an edit.
+    (one / "f1.txt").write_bytes(text(300, "one edits f1 "))
+    (two / "f2.txt").write_bytes(text(300, "two edits f2 "))
+    (one / "f3.txt").write_bytes(text(300, "one edits f3 "))
+    (two / "f3.txt").write_bytes(text(310, "two edits f3 "))
+    (one / "f4.txt").unlink()
+    (two / "f4.txt").write_bytes(text(300, "two edits f4 "))
+    (two / "f5.txt").unlink()
+    (one / "new.txt").write_bytes(text(100, "one's new "))
+    (two / "new.txt").write_bytes(text(110, "two's new "))
+    (one / "sub").mkdir()
+    (one / "sub" / "only-one.txt").write_bytes(text(50, "only one "))
+    (two / "only-two.txt").write_bytes(text(60, "only two "))
+
+    outputs: list[str] = []
+    for _ in range(4):  # both at once, until both find nothing to do
+        with ThreadPoolExecutor(2) as pool:
+            runs = list(pool.map(lambda root: cli_sync(live_url, user, root), (one, two)))
+        results = dict(zip(("one", "two"), runs, strict=True))
+        outputs += [results[name].stdout + results[name].stderr for name in ("one", "two")]
+        if all(result.returncode == 0 and result.stdout.endswith(NOTHING_DONE) for result in results.values()):
+            break
+    else:
+        raise AssertionError("the two folders never settled:\n" + "\n".join(outputs))
+
+    final = tree(one)
+    assert final == tree(two), outputs
+    copy = f" (conflicted copy {TODAY}).txt"
+    assert sorted(final) == sorted(
+        [
+            "f0.txt",
+            "f1.txt",
+            "f2.txt",
+            "f3.txt",
+            "f3" + copy,
+            "f4.txt",
+            "new.txt",
+            "new" + copy,
+            "only-two.txt",
+            "sub/only-one.txt",
+        ]
+    ), outputs
+    assert final["f0.txt"] == text(200, "original 0 ")
+    assert final["f1.txt"] == text(300, "one edits f1 ")
+    assert final["f2.txt"] == text(300, "two edits f2 ")
+    assert {final["f3.txt"], final["f3" + copy]} == {text(300, "one edits f3 "), text(310, "two edits f3 ")}
+    assert final["f4.txt"] == text(300, "two edits f4 ")  # an edit beats a delete: nothing lost
+    assert {final["new.txt"], final["new" + copy]} == {text(100, "one's new "), text(110, "two's new ")}
+    assert final["sub/only-one.txt"] == text(50, "only one ")
+    assert final["only-two.txt"] == text(60, "only two ")
+    held = documents(api, user)
+    assert sorted(held) == sorted("/" + rel for rel in final)
+    assert all(held["/" + rel]["contentHash"] == content_hash.of_bytes(data) for rel, data in final.items())
+    assert all(user.token not in output for output in outputs)
+
+
+def test_an_interrupted_multipart_upload_resumes_without_sending_its_finished_parts_again(
+    parts_api: Api, user: User, small_parts: Any, tmp_path: Path
+) -> None:
+    one = tmp_path / "one"
+    one.mkdir()
+    data = gzip_like(3 * PART + 1000, seed=1)  # 4 parts: 5, 5, 5 MiB and 1000 bytes
+    (one / "big.gz").write_bytes(data)
+    dropping = Counting(allowed=2)
+
+    report, _ = run_sync(small_parts.url, user, one, s3=dropping, multipart_threshold=MIB, parallel=1)
+
+    assert dropping.puts == [1, 2]
+    assert report.uploaded == []
+    assert report.problems == ["big.gz: a part could not be sent to S3: the network went away"]
+    pending = json.loads((one / NAME).read_text())["uploads"]["big.gz"]
+    assert pending["hash"] == content_hash.of_bytes(data)
+    assert pending["part_size"] == PART
+    held = parts_api.data("UploadedParts", {"documentId": pending["id"]}, token=user.token)["uploadedParts"]
+    assert [part["number"] for part in held] == [1, 2]
+
+    counting = Counting()
+    report, said = run_sync(small_parts.url, user, one, s3=counting, multipart_threshold=MIB, parallel=4)
+
+    assert sorted(counting.puts) == [3, 4]
+    assert "big.gz: resuming its upload" in said
+    assert report.uploaded == ["big.gz"]
+    assert json.loads((one / NAME).read_text())["uploads"] == {}
+    assert documents(parts_api, user)["/big.gz"]["id"] == pending["id"]
+    two = tmp_path / "two"
+    two.mkdir()
+    run_sync(small_parts.url, user, two)  # waits for the server's content hash, then checks the bytes against it
+    assert tree(two) == {"big.gz": data}
+    assert documents(parts_api, user)["/big.gz"]["contentHash"] == content_hash.of_bytes(data)
+
+
+def test_files_of_several_mib_go_both_ways_through_the_command(
+    parts_api: Api, user: User, small_parts: Any, tmp_path: Path
+) -> None:
+    one, two = tmp_path / "one", tmp_path / "two"
+    one.mkdir()
+    two.mkdir()
+    big = gzip_like(23 * MIB + 17, seed=2)  # 5 parts
+    medium = text(3 * MIB + 5, "a text of a few MiB ")  # one POST
+    (one / "big.gz").write_bytes(big)
+    (one / "medium.txt").write_bytes(medium)
+
+    sent = cli_sync(small_parts.url, user, one, "--multipart-threshold", "4")
+    got = cli_sync(small_parts.url, user, two)
+
+    assert (sent.returncode, got.returncode) == (0, 0), sent.stderr + got.stderr
+    assert sent.stdout.splitlines()[:2] == ["big.gz: uploaded", "medium.txt: uploaded"]
+    assert got.stdout.splitlines()[:2] == ["big.gz: downloaded", "medium.txt: downloaded"]
+    assert tree(two) == {"big.gz": big, "medium.txt": medium}
+    held = documents(parts_api, user)
+    assert held["/big.gz"]["contentHash"] == content_hash.of_bytes(big)
+    assert held["/medium.txt"]["contentHash"] == content_hash.of_bytes(medium)
+    assert user.token not in sent.stdout + sent.stderr + got.stdout + got.stderr
+
+
+def test_a_folder_that_does_not_exist_is_refused_and_not_made(user: User, live_url: str, tmp_path: Path) -> None:
+    missing = tmp_path / "nowhere"
+
+    result = cli_sync(live_url, user, missing)
+
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr == f"docstore: {missing} is not a folder: nothing was synced.\n"
+    assert not missing.exists()
+
+
+def test_files_the_server_refuses_are_said_left_alone_and_the_rest_synced(
+    api: Api, user: User, live_url: str, tmp_path: Path
+) -> None:
+    one = tmp_path / "one"
+    one.mkdir()
+    (one / "good.txt").write_bytes(text(100, "good "))
+    (one / "back\\slash.txt").write_bytes(text(100, "bad path "))
+    (one / "tool.exe").write_bytes(b"MZ" + bytes(100))
+
+    result = cli_sync(live_url, user, one)
+
+    assert result.returncode == 1
+    assert result.stdout.splitlines()[0] == "good.txt: uploaded"
+    problems = result.stderr.splitlines()
+    assert problems[0].startswith("docstore: back\\slash.txt: left alone, the server refuses its path: ")
+    assert (
+        problems[1] == "docstore: tool.exe: not uploaded: DocStore does not store 'application/x-msdos-program' files."
+    )
+    assert sorted(documents(api, user)) == ["/good.txt"]
+    assert api.data("Me", token=user.token)["me"]["usage"]["reservedBytes"] == 0
+    state = json.loads((one / NAME).read_text())
+    assert sorted(state["files"]) == ["good.txt"]
+    assert state["uploads"] == {}
+    assert sorted(state["refused"]) == ["back\\slash.txt", "tool.exe"]
+    assert tree(one)["tool.exe"] == b"MZ" + bytes(100)
+
+    again = cli_sync(live_url, user, one)
+
+    assert again.returncode == 1
+    assert "tool.exe: skipped, refused by the server before" in again.stdout
+    assert sorted(documents(api, user)) == ["/good.txt"]
+
+
+def test_an_unreadable_file_is_said_and_not_deleted_anywhere(
+    api: Api, user: User, live_url: str, tmp_path: Path
+) -> None:
+    one = Path(tempfile.mkdtemp(prefix="docstore-sync-"))
+    try:
+        (one / "open.txt").write_bytes(text(100, "open "))
+        (one / "secret.txt").write_bytes(text(100, "secret "))
+        assert cli_sync(live_url, user, one).returncode == 0
+        assert sorted(documents(api, user)) == ["/open.txt", "/secret.txt"]
+        (one / "secret.txt").write_bytes(text(120, "secret, edited "))
+        os.chmod(one / "secret.txt", 0)
+
+        result = as_nobody(live_url, user, one)
+
+        assert result.returncode == 1
+        assert result.stderr.splitlines() == ["docstore: secret.txt: left alone, cannot read it: Permission denied."]
+        assert sorted(documents(api, user)) == ["/open.txt", "/secret.txt"]
+        assert (one / "secret.txt").stat().st_size == 120
+    finally:
+        shutil.rmtree(one)
+
+
+def as_nobody(url: str, user: User, root: Path) -> subprocess.CompletedProcess[str]:
+    """``docstore sync`` run by someone who cannot read a file of mode 0 (root can: so as nobody)."""
+    if os.geteuid() != 0:
+        return cli_sync(url, user, root)
+    for folder, _, names in os.walk(root):
+        os.chown(folder, 65534, 65534)
+        for name in names:
+            os.chown(Path(folder, name), 65534, 65534)
+    env = clean_env(DOCSTORE_TOKEN=user.token, HOME=str(root), PYTHONPATH=str(ROOT))
+    command = [sys.executable, "-m", "cli", "sync", str(root), "--api", f"{url}/graphql", "--wait", "60"]
+    return subprocess.run(
+        ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *command],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
