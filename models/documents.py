@@ -36,7 +36,7 @@ from models.base import (
     transaction_connection,
     utcnow,
 )
-from models.errors import AccountNotFound, DocumentNotFound, PathTaken
+from models.errors import AccountNotFound, DocumentNotFound, PathTaken, VersionConflict
 from models.retries import Conflict, Race
 
 if TYPE_CHECKING:
@@ -439,6 +439,8 @@ def delete_stored(
     document: Document,
     messages: list[outbox.Pending] | None = None,
     recorded: list[changes.Change] | None = None,
+    *,
+    if_version: int | None = None,
 ) -> bool:
     """Delete a stored document's record, free its path and give its bytes back to the quota, in
     one transaction, with two messages in the outbox: ``document.deleted`` (the quota level is checked again) and
@@ -450,7 +452,8 @@ def delete_stored(
     When the document moved on since it was read (counted, finished) or a plan change raced the
     delete, it is read again and the delete tried again (``models.retries``); :class:`PlanRace`,
     and nothing deleted, when that happens on every attempt. Returns False when the document was
-    already gone (or no longer stored).
+    already gone (or no longer stored). With ``if_version``, :class:`VersionConflict` when a read
+    finds the document at another version (the transaction holds it at the version read).
     """
     owner_id, document_id = document.owner_id, document.document_id
 
@@ -463,6 +466,8 @@ def delete_stored(
                 return False
             if current.status not in STORED:
                 return False
+            if if_version is not None and current.current_version != if_version:
+                raise VersionConflict(current.current_version)
         counted = current.counted_type is not None
         # Every version's bytes go: the current one's and those of the earlier ones kept.
         size = int(current.size) + sum(int(row.size) for row in version_rows.earlier(owner_id, document_id))

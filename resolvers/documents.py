@@ -10,7 +10,7 @@ import strawberry
 from access.context import Context
 from access.permissions import require_account
 from models import documents
-from models.errors import DocumentNotFound, PathTaken, RaceLost
+from models.errors import DocumentNotFound, PathTaken, RaceLost, VersionConflict
 from resolvers import pagination
 from schema.documents import (
     DeleteDocumentInput,
@@ -27,6 +27,7 @@ from schema.documents import (
     PathTakenError,
     UpdateDocumentInput,
     UpdateDocumentResult,
+    VersionConflictError,
 )
 from schema.errors import BadUserInput, Conflict, NotFound, NotFoundError, ValidationError
 from schema.scalars import Long
@@ -156,9 +157,13 @@ async def delete_document(
 ) -> DeleteDocumentResult:
     account = await require_account(info)
     try:
-        deleted = await documents_service.delete(info.context.services, account.id, str(input.id))
+        deleted = await documents_service.delete(info.context.services, account.id, str(input.id), input.if_version)
     except DocumentNotFound:
         return NotFoundError(message="No document with that id in this account.", id=input.id)
+    except VersionConflict as error:
+        return VersionConflictError(message=str(error), current_version=error.current_version)
+    except validation.InvalidInput as error:
+        return ValidationError.of(error.problems)
     except RaceLost as error:
         raise Conflict(str(error)) from None
     return DeleteDocumentPayload(id=input.id, freed_bytes=Long(deleted.freed_bytes))

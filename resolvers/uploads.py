@@ -9,7 +9,7 @@ import strawberry
 from access.context import Context
 from access.permissions import require_account
 from models.errors import DocumentNotFound, QuotaExceeded, RaceLost, UploadRejected, VersionConflict
-from schema.documents import Document
+from schema.documents import Document, VersionConflictError
 from schema.errors import Conflict, ValidationError
 from schema.scalars import Long
 from schema.uploads import (
@@ -23,7 +23,6 @@ from schema.uploads import (
     UploadNotFoundError,
     UploadRejectedError,
     UploadRejectionReason,
-    VersionConflictError,
 )
 from services import uploads, validation
 

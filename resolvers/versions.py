@@ -10,9 +10,8 @@ from access.context import Context
 from access.permissions import require_account
 from models.errors import DocumentNotFound, QuotaExceeded, RaceLost, VersionConflict, VersionNotFound
 from resolvers.uploads import quota_exceeded
-from schema.documents import Document
+from schema.documents import Document, VersionConflictError
 from schema.errors import Conflict, NotFoundError, ValidationError
-from schema.uploads import VersionConflictError
 from schema.versions import RestoreVersionInput, RestoreVersionResult, VersionNotFoundError
 from services import validation, versions
 

@@ -305,9 +305,24 @@ class PathTakenError(Error):
     path: str = strawberry.field(description="The path asked for.")
 
 
+@strawberry.type(description="The document is not at the version named (or there is no document at that path).")
+class VersionConflictError(Error):
+    current_version: int | None = strawberry.field(
+        description="The document's current version; null when no document is at the path."
+    )
+
+
 @strawberry.input(description="The document to delete.")
 class DeleteDocumentInput:
     id: strawberry.ID = strawberry.field(description="The document to delete.")
+    if_version: int | None = strawberry.field(
+        default=None,
+        description=(
+            "Delete only if the document is still at this version (`Document.version`), checked atomically "
+            "with the delete: otherwise `VersionConflictError` with its current version, and nothing is deleted. "
+            "A sync client deletes what it last saw, never a version made since by someone else."
+        ),
+    )
 
 
 @strawberry.type(description="The document, its file and its bytes in the quota are gone.")
@@ -330,11 +345,12 @@ MoveDocumentResult = Annotated[
     ),
 ]
 DeleteDocumentResult = Annotated[
-    DeleteDocumentPayload | NotFoundError | WrongRegionError,
+    DeleteDocumentPayload | NotFoundError | VersionConflictError | ValidationError | WrongRegionError,
     strawberry.union(
         "DeleteDocumentResult",
         description=(
-            "Deleted, or `NotFoundError` (also for a second delete of the same document, which changes nothing)."
+            "Deleted, or `NotFoundError` (also for a second delete of the same document, which changes nothing), "
+            "or `VersionConflictError` (not at `ifVersion`), or `ValidationError` (`ifVersion` under 1)."
         ),
     ),
 ]

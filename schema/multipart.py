@@ -7,7 +7,7 @@ from typing import Annotated
 
 import strawberry
 
-from schema.documents import PATH_RULES, Document, DocumentStatus
+from schema.documents import PATH_RULES, Document, DocumentStatus, VersionConflictError
 from schema.errors import Error, ValidationError
 from schema.regions import WrongRegionError
 from schema.scalars import Long
@@ -16,7 +16,6 @@ from schema.uploads import (
     UploadMode,
     UploadNotFoundError,
     UploadRejectedError,
-    VersionConflictError,
 )
 
 

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import strawberry
 
-from schema.documents import PATH_RULES, Document
+from schema.documents import PATH_RULES, Document, VersionConflictError
 from schema.errors import Error, ValidationError
 from schema.regions import WrongRegionError
 from schema.scalars import Long
@@ -38,13 +38,6 @@ class UploadMode(Enum):
             "`VERSION_CONFLICT` (completed). A free path is a `VersionConflictError` with `currentVersion` null: "
             "there is nothing to update."
         ),
-    )
-
-
-@strawberry.type(description="The document is not at the version named (or there is no document at that path).")
-class VersionConflictError(Error):
-    current_version: int | None = strawberry.field(
-        description="The document's current version; null when no document is at the path."
     )
 
 

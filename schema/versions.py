@@ -6,10 +6,10 @@ from typing import Annotated
 
 import strawberry
 
-from schema.documents import Document
+from schema.documents import Document, VersionConflictError
 from schema.errors import Error, NotFoundError, ValidationError
 from schema.regions import WrongRegionError
-from schema.uploads import QuotaExceededError, VersionConflictError
+from schema.uploads import QuotaExceededError
 
 
 @strawberry.input(description="The version of a document to make current again.")

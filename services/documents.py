@@ -17,7 +17,7 @@ from domain.documents import STORED, DocumentStatus
 from events.envelope import Event, EventType
 from models import changes as models_changes
 from models import documents, keys, outbox, versions
-from models.errors import DocumentNotFound
+from models.errors import DocumentNotFound, VersionConflict
 from services import changes as changes_service
 from services import uploads, validation
 
@@ -86,13 +86,17 @@ async def move(services: Services, owner_id: str, raw_id: str, raw_path: str) ->
     return moved
 
 
-async def delete(services: Services, owner_id: str, raw_id: str) -> Deleted:
+async def delete(services: Services, owner_id: str, raw_id: str, if_version: int | None = None) -> Deleted:
     """Delete a document, its file and its bytes in the quota, or cancel an upload in progress.
-    A second delete of the same document is :class:`DocumentNotFound` and frees nothing."""
+    A second delete of the same document is :class:`DocumentNotFound` and frees nothing. With
+    ``if_version``, only while the document is at that version (:class:`VersionConflict`, and
+    nothing deleted, otherwise: checked again in the delete's transaction)."""
     document_id = validation.document_id(raw_id)
+    if if_version is not None:
+        validation.version_number("ifVersion", if_version)
     deleted: list[outbox.Pending] = []
     recorded: list[models_changes.Change] = []
-    freed = await services.blocking.run(_delete, services.objects, owner_id, document_id, deleted, recorded)
+    freed = await services.blocking.run(_delete, services.objects, owner_id, document_id, deleted, recorded, if_version)
     await services.publisher.publish(Event(EventType.DOCUMENT_DELETED, owner_id, document_id=document_id))
     await changes_service.publish(services.publisher, recorded)
     # A stored document's quota check and search removal; a cancelled upload needs neither.
@@ -106,6 +110,7 @@ def _delete(
     document_id: str,
     messages: list[outbox.Pending],
     recorded: list[models_changes.Change],
+    if_version: int | None = None,
 ) -> int:
     """Delete the record and its bytes (given back to the quota), then the objects.
 
@@ -114,9 +119,11 @@ def _delete(
     record = documents.get(owner_id, document_id)
     if record.version_of is not None:  # an upload of a new version: cancelled as any upload
         return _cancel(objects, record)
+    if if_version is not None and record.current_version != if_version:
+        raise VersionConflict(record.current_version)
     if record.status in STORED:
         earlier = versions.earlier_bytes(owner_id, document_id)
-        if not documents.delete_stored(record, messages, recorded):
+        if not documents.delete_stored(record, messages, recorded, if_version=if_version):
             raise DocumentNotFound(document_id)
         # The original and what was derived from it, and every earlier version's object (a form's
         # are under the document's prefix; a multipart upload's under its upload's).

@@ -371,6 +371,16 @@ def upload(raw: RawUpload, allowed_origins: Sequence[str], path_limits: PathLimi
 UPLOAD_MODES = ("ADD", "OVERWRITE", "UPDATE")
 
 
+VERSIONS_START = "Versions start at 1."
+
+
+def version_number(field: str, version: int) -> int:
+    """A version a caller names (``ifVersion``): at least 1."""
+    if version < 1:
+        raise InvalidInput([Problem(field, VERSIONS_START)])
+    return version
+
+
 def upload_mode(raw_mode: object, if_version: int | None) -> tuple[str, int | None]:
     """An upload's mode (its name) and ``ifVersion``: UPDATE needs one, of at least 1, and
     the other modes take none."""
@@ -383,7 +393,7 @@ def upload_mode(raw_mode: object, if_version: int | None) -> tuple[str, int | No
     elif mode != "UPDATE" and if_version is not None:
         problems.append(Problem("ifVersion", "Only UPDATE takes a version."))
     if if_version is not None and if_version < 1:
-        problems.append(Problem("ifVersion", "Versions start at 1."))
+        problems.append(Problem("ifVersion", VERSIONS_START))
     if problems:
         raise InvalidInput(problems)
     return mode, if_version

@@ -208,3 +208,38 @@ def test_a_multipart_upload_in_mode_overwrite_adds_a_version_and_a_delete_frees_
     assert api.usage(user) == {"usedBytes": 0, "reservedBytes": 0, "limitBytes": 5 * 1024**3, "documentCount": 0}
     assert objects_under(store, user.id) == []
     assert open_uploads(store, user) == []
+
+
+def delete(api: Api, user: User, document_id: str, **input: Any) -> dict[str, Any]:
+    result: dict[str, Any] = api.data("DeleteDocument", {"input": {"id": document_id, **input}}, user.token)
+    return result["deleteDocument"]
+
+
+def test_delete_if_version_deletes_only_the_version_named_and_refuses_a_stale_one(api: Api) -> None:
+    user = api.sign_up()
+    first = api.upload(user, b"one", filename="notes.txt", contentType="text/plain")
+    new_version(api, user, b"two!", filename="notes.txt", contentType="text/plain")
+    api.settled(user, first["id"])
+    before = api.usage(user)
+
+    stale = delete(api, user, first["id"], ifVersion=1)
+    zero = delete(api, user, first["id"], ifVersion=0)
+
+    assert stale == {
+        "__typename": "VersionConflictError",
+        "message": "The document is at version 2 now, not the version named.",
+        "currentVersion": 2,
+    }
+    assert zero == {
+        "__typename": "ValidationError",
+        "message": "Versions start at 1.",
+        "fields": [{"field": "ifVersion", "message": "Versions start at 1."}],
+    }
+    assert api.usage(user) == before
+    assert history(api, user, first["id"])["version"] == 2
+    assert claims_of(user.id) == {"/notes.txt": first["id"]}
+
+    deleted = delete(api, user, first["id"], ifVersion=2)
+
+    assert deleted == {"__typename": "DeleteDocumentPayload", "id": first["id"], "freedBytes": 7}
+    assert claims_of(user.id) == {}

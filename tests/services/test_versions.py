@@ -10,7 +10,7 @@ from ulid import ULID
 
 from domain.changes import ChangeKind
 from domain.plans import Plan
-from models import accounts, changes, counters, processing, uploads
+from models import accounts, changes, counters, documents, processing, uploads
 from models.documents import Document
 from models.errors import DocumentNotFound, UploadRejected, VersionConflict, VersionNotFound
 from models.paths import PathClaim
@@ -188,6 +188,26 @@ def test_a_delete_frees_every_version(target, store) -> None:
     assert list(Version.query(account.id)) == []
     with pytest.raises(DocumentNotFound):
         versions.history(account.id, first.document_id)
+
+
+def test_a_delete_if_version_overtaken_by_a_new_version_is_a_conflict_and_deletes_nothing(target, store) -> None:
+    account = new_account()
+    first = ready(store, account, b"one" * 10)
+    read_before = Document.get(account.id, first.document_id, consistent_read=True)
+    second = upload_version(store, account, b"two" * 20)  # made after the delete read the record
+    assert processing.finish(second)
+    before = usage(account)
+
+    # The transaction holds the record at the version read (1); its retry reads version 2.
+    with pytest.raises(VersionConflict) as conflict:
+        documents.delete_stored(read_before, if_version=1)
+
+    assert conflict.value.current_version == 2
+    assert usage(account) == before == (90, 0, 90, 1)
+    assert listed(account, first.document_id) == [(2, 60, True), (1, 30, False)]
+    assert [claim.document_id for claim in PathClaim.query(account.id)] == [first.document_id]
+    assert _delete(store, account.id, first.document_id, [], [], 2) == 90
+    assert usage(account) == (0, 0, 0, 0)
 
 
 def test_restore_makes_a_new_current_version_with_the_old_bytes(target, store, settings) -> None:
