@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime
-import io
 import os
 import sys
 import tempfile
@@ -66,9 +65,6 @@ MAX_PASSES = 8
 DOWNLOAD_CHUNK = MIB
 #: Seconds S3 may take to answer a read or write.
 S3_TIMEOUT_SECONDS = 120.0
-#: The version a delete uploads first, to make the delete conditional (see ``Sync._delete_there``).
-TOMBSTONE = b"\n"
-TOMBSTONE_HASH = content_hash.of_bytes(TOMBSTONE)
 #: Why a completion in mode UPDATE is rejected when the document changed since it was read.
 CHANGED_MEANWHILE = frozenset({"VERSION_CONFLICT", "DOCUMENT_CHANGED"})
 
@@ -400,8 +396,6 @@ class Sync:
             del self.state.refused[rel]
         if not local_changed and not remote_changed:
             return ""
-        if here is None and synced and there and there.hash == TOMBSTONE_HASH and there.version == synced.version + 1:
-            return self._delete_there(rel, there, tombstoned=True)  # a delete interrupted after its tombstone
         if there is not None and there.hash is None and remote_changed:
             return "wait"  # someone's upload, not processed yet: its bytes are not known
         if not remote_changed:  # changed here only
@@ -443,55 +437,20 @@ class Sync:
         self.state.files[rel] = Synced(there.id, there.version, there.hash, stat.size, stat.mtime)
         return ""
 
-    def _delete_there(self, rel: str, there: Remote, *, tombstoned: bool = False) -> str:
-        """Deleted here: deleted on the server, but only if it is still at the version last synced.
-
-        The API's one conditional write is an upload in mode UPDATE (``ifVersion``, checked when
-        asked and again, atomically, when completed), and ``deleteDocument`` has no condition; so the
-        delete is made conditional with a one-byte version (a tombstone) uploaded in mode UPDATE
-        first. If another client added a version meanwhile, the tombstone is refused and nothing is
-        deleted (the next pass downloads that version); once the tombstone is current, another
-        client's UPDATE based on the older version is refused, so nothing but the tombstone is lost
-        with the delete."""
-        if not tombstoned:
-            self._tombstone(rel, there)
-        answer = self.api.call("DeleteDocument", {"input": {"id": there.id}})["deleteDocument"]
+    def _delete_there(self, rel: str, there: Remote) -> str:
+        """Deleted here: deleted on the server, but only if it is still at the version last synced
+        (``deleteDocument``'s ``ifVersion``, checked atomically with the delete). If another client
+        added a version meanwhile, nothing is deleted (:class:`Changed`: the next pass downloads it)."""
+        variables = {"input": {"id": there.id, "ifVersion": there.version}}
+        answer = self.api.call("DeleteDocument", variables)["deleteDocument"]
+        if answer["__typename"] == "VersionConflictError":
+            raise Changed
         if answer["__typename"] not in {"DeleteDocumentPayload", "NotFoundError"}:
             raise ClientError(answer["message"])
         self.state.files.pop(rel, None)
         self.report.deleted_there.append(rel)
         self.say(f"{rel}: deleted on the server")
         return "acted"
-
-    def _tombstone(self, rel: str, there: Remote) -> None:
-        """Upload the tombstone as the version after ``there``'s; :class:`Changed` when it is not."""
-        request = {
-            "filename": PurePosixPath(rel).name,
-            "path": self.server_path(rel),
-            "contentType": "text/plain",
-            "size": len(TOMBSTONE),
-            "mode": "UPDATE",
-            "ifVersion": there.version,
-        }
-        form = self.api.call("RequestUpload", {"input": request})["requestUpload"]
-        if form["__typename"] == "VersionConflictError":
-            raise Changed
-        if form["__typename"] != "UploadForm":
-            raise ClientError(f"not deleted on the server: {form['message']}")
-        try:
-            post_form(form, io.BytesIO(TOMBSTONE), rel, "text/plain", len(TOMBSTONE), self.s3, progress=False)
-            completed = self.api.call("SyncCompleteUpload", {"input": {"documentId": form["documentId"]}})
-        except BaseException:
-            with contextlib.suppress(ClientError):
-                self.api.call("DeleteDocument", {"input": {"id": form["documentId"]}})
-            raise
-        tombstone = completed["completeUpload"]
-        if tombstone["__typename"] != "Document":
-            with contextlib.suppress(ClientError):
-                self.api.call("DeleteDocument", {"input": {"id": form["documentId"]}})
-            if tombstone.get("reason") in CHANGED_MEANWHILE:
-                raise Changed
-            raise ClientError(f"not deleted on the server: {tombstone['message']}")
 
     def _gone(self, rel: str) -> str:
         """The document synced at ``rel`` is no longer there (deleted, moved away or rejected)."""
