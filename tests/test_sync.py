@@ -23,7 +23,7 @@ from client import sync
 from client.api import Api as ClientApi
 from client.sync_state import NAME
 from domain import content_hash
-from tests.client import Api, User
+from tests.client import Api, User, post_form
 from tests.conftest import LiveServer
 from tests.serving import ROOT, clean_env
 
@@ -214,17 +214,16 @@ def test_a_version_made_on_the_server_meanwhile_is_not_overwritten(
     one.mkdir()
     (one / "a.txt").write_bytes(text(300, "first "))
     run_sync(live_url, user, one)
-    held = documents(api, user)["/a.txt"]
+    held = api.settled(user, documents(api, user)["/a.txt"]["id"])
     # Another client adds a version (OVERWRITE) after this folder last synced.
     form = api.data(
         "RequestUpload",
         {"input": {"filename": "a.txt", "path": "/a.txt", "mode": "OVERWRITE", "contentType": "text/plain", "size": 7}},
         token=user.token,
     )["requestUpload"]
-    from tests.client import post_form
-
     post_form(form, b"server\n")
-    api.data("CompleteUpload", {"input": {"documentId": form["documentId"]}}, token=user.token)
+    completed = api.data("CompleteUpload", {"input": {"documentId": form["documentId"]}}, token=user.token)
+    assert completed["completeUpload"]["__typename"] == "Document"
     (one / "a.txt").write_bytes(text(333, "local edit "))
 
     report, _ = run_sync(live_url, user, one)
