@@ -11,15 +11,14 @@ from __future__ import annotations
 
 import os
 import re
-import sys
 import threading
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from typing import TYPE_CHECKING, Any
 
 import httpx
-from tqdm import tqdm
 
 from client.api import ClientError
+from client.uploads import byte_bar
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -70,16 +69,7 @@ def send(
     done_bytes = size - sum(part_length(number, size, part_size) for number in missing)
     lock = threading.Lock()
     with (
-        tqdm(
-            total=size,
-            initial=done_bytes,
-            desc=label,
-            unit="B",
-            unit_scale=True,
-            unit_divisor=1024,
-            file=sys.stderr,
-            disable=None,
-        ) as bar,
+        byte_bar(label, size, initial=done_bytes) as bar,
         path.open("rb") as file,
         ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="docstore-part") as pool,
     ):

@@ -43,12 +43,11 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 import httpx
-from tqdm import tqdm
 
 from client import parts, sync_state
 from client.api import ClientError, Refused
 from client.sync_state import Refusal, State, Synced, Upload
-from client.uploads import content_type, post_form
+from client.uploads import byte_bar, content_type, post_form
 from domain import content_hash
 
 if TYPE_CHECKING:
@@ -516,7 +515,7 @@ class Sync:
         descriptor, temporary = tempfile.mkstemp(dir=self.root, prefix=sync_state.NAME + "-download-")
         try:
             hasher = content_hash.ContentHasher()
-            with os.fdopen(descriptor, "wb") as file, self._bar(rel, None) as bar:
+            with os.fdopen(descriptor, "wb") as file, byte_bar(rel, None) as bar:
                 try:
                     with self.s3.stream("GET", there.url) as response:
                         if not response.is_success:
@@ -543,11 +542,6 @@ class Sync:
         self.report.downloaded.append(rel)
         self.say(f"{rel}: downloaded")
         return "acted"
-
-    def _bar(self, label: str, total: int | None) -> tqdm[Any]:
-        return tqdm(
-            total=total, desc=label, unit="B", unit_scale=True, unit_divisor=1024, file=sys.stderr, disable=None
-        )
 
     # -- uploads ---------------------------------------------------------------------------------
 

@@ -100,6 +100,20 @@ def upload(
     return Uploaded(path=path, document=completed)
 
 
+def byte_bar(label: str, total: int | None, *, initial: int = 0, shown: bool = True) -> tqdm[Any]:
+    """The progress bar of bytes sent or received, on stderr, and only on a terminal."""
+    return tqdm(
+        total=total,
+        initial=initial,
+        desc=label,
+        unit="B",
+        unit_scale=True,
+        unit_divisor=1024,
+        file=sys.stderr,
+        disable=None if shown else True,
+    )
+
+
 def post_form(
     form: dict[str, Any],
     file: IO[bytes],
@@ -115,15 +129,7 @@ def post_form(
     fields = {field["name"]: field["value"] for field in form["fields"]}
     client = s3 or httpx.Client(timeout=S3_TIMEOUT_SECONDS)
     try:
-        with tqdm(
-            total=size,
-            desc=name,
-            unit="B",
-            unit_scale=True,
-            unit_divisor=1024,
-            file=sys.stderr,
-            disable=None if progress else True,
-        ) as bar:
+        with byte_bar(name, size, shown=progress) as bar:
             reader = cast("IO[bytes]", CallbackIOWrapper(bar.update, file, "read"))  # file-like, as httpx wants
             response = client.post(form["url"], data=fields, files={"file": (name, reader, kind)})
     except httpx.HTTPError as error:
