@@ -9,11 +9,16 @@ import asyncio
 from typing import Any
 
 import httpx
+import pytest
+from strawberry.types.arguments import convert_argument
 
 from domain import content_hash
 from domain.checksums import ChecksumState
 from resolvers.checksums import ANSWER_BATCH, answer
+from schema.checksums import ClientFile, CompareChecksumsInput
+from schema.root import build_schema
 from services.checksums import Comparison
+from settings import Settings
 from tests.client import Api, User
 
 HELLO = content_hash.of_bytes(b"hello world")
@@ -163,3 +168,26 @@ def test_the_answer_hands_the_event_loop_back_between_batches() -> None:
 
     assert [path for path, _ in seen] == [comparison.path for comparison in found]
     assert [ticks for _, ticks in seen] == [1] * ANSWER_BATCH + [2] * ANSWER_BATCH + [3] * 5
+
+
+def test_the_input_is_built_as_strawberrys_own_conversion_builds_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    schema = build_schema(Settings())
+    value = {
+        "files": [{"path": "/a.txt", "contentHash": HELLO}, {"path": "/b/c.txt", "contentHash": OTHER}],
+        "pathPrefix": "/",
+    }
+
+    def converted() -> object:
+        return convert_argument(value, CompareChecksumsInput, schema.schema_converter.scalar_registry, schema.config)
+
+    hooked = converted()
+    monkeypatch.setattr(CompareChecksumsInput.__strawberry_definition__, "from_input", None)
+
+    assert (
+        hooked
+        == converted()
+        == CompareChecksumsInput(
+            files=[ClientFile(path="/a.txt", content_hash=HELLO), ClientFile(path="/b/c.txt", content_hash=OTHER)],
+            path_prefix="/",
+        )
+    )
