@@ -31,13 +31,19 @@ def frozen(thing: object) -> bool:
 
 @pytest.fixture
 def settled() -> Iterator[None]:
-    """Everything alive now frozen, as start-up leaves an API process; the policy's hook gone after."""
+    """Everything alive now frozen, as start-up leaves an API process; the policy's hook gone after.
+    Automatic collections are off meanwhile (the session's live server has threads that allocate):
+    only the test's own ``gc.collect`` calls run."""
     callbacks = list(gc.callbacks)
+    gc.disable()
     gc.collect()
     gc.freeze()
-    yield
-    gc.callbacks[:] = callbacks
-    gc.unfreeze()
+    try:
+        yield
+    finally:
+        gc.callbacks[:] = callbacks
+        gc.unfreeze()
+        gc.enable()
 
 
 def installed(percent: int) -> HeapPolicy:
