@@ -32,7 +32,8 @@ from adapters.logs import RequestLogging, current_request_id
 from adapters.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from adapters.transport_ws import TransportWsHandler
 from resolvers.limits import most_json_values
-from runtime.services import Runtime, Services, open_runtime, settle_heap
+from runtime.heap import HeapPolicy, settle_heap
+from runtime.services import Runtime, Services, open_runtime
 from schema.regions import HOME_ENDPOINT_HEADER, HOME_REGION_HEADER, WrongRegion
 from schema.root import build_schema
 
@@ -274,10 +275,16 @@ def create_app(
         if runtime.reporter is not None:
             reporting = asyncio.create_task(runtime.reporter.run_forever(settings.cloudwatch_interval_seconds))
         settle_heap()
+        heap = HeapPolicy(settings.heap_reclaim_percent) if settings.heap_reclaim_percent else None
+        if heap is not None:
+            heap.install()
+        app.state.heap = heap
         log.info("%s", startup_line(settings, runtime))
         try:
             yield
         finally:
+            if heap is not None:
+                heap.uninstall()
             for task in (working, reporting):
                 if task is not None:
                     task.cancel()

@@ -179,6 +179,11 @@ class Settings:
     #: subscriptions one connection may run at once.
     ws_connections_per_account: int = 10
     ws_subscriptions_per_connection: int = 20
+    #: The API process freezes what survives each full garbage collection, so the next walks only
+    #: what survived since (``runtime.heap``); once the frozen objects have grown by this percentage
+    #: since the last reclaim, it unfreezes and collects them once, freeing what cycles among them
+    #: held. 0: the collector as Python ships it (only start-up is frozen).
+    heap_reclaim_percent: int = 100
     #: The outbox (models/outbox.py): sent messages gather this long before one BatchWriteItem
     #: removes them; the relay looks every ``outbox_relay_seconds`` for messages older than
     #: ``outbox_age_seconds`` and sends them, waiting up to ``outbox_backoff_seconds`` between
@@ -340,6 +345,7 @@ class Settings:
             redis_wait_seconds=integer("REDIS_WAIT_SECONDS", 10),
             ws_connections_per_account=integer("WS_CONNECTIONS_PER_ACCOUNT", 10),
             ws_subscriptions_per_connection=integer("WS_SUBSCRIPTIONS_PER_CONNECTION", 20),
+            heap_reclaim_percent=integer("HEAP_RECLAIM_PERCENT", 100, low=0),
             outbox_remove_seconds=integer("OUTBOX_REMOVE_SECONDS", 1, low=0),
             outbox_relay_seconds=integer("OUTBOX_RELAY_SECONDS", 5),
             outbox_age_seconds=integer("OUTBOX_AGE_SECONDS", 15),

@@ -8,7 +8,7 @@ import functools
 import logging
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from bench import (
     backend_calls,
@@ -31,7 +31,9 @@ from bench import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
+
+T = TypeVar("T")
 
 
 class Benchmark(Protocol):
@@ -61,6 +63,18 @@ BENCHMARKS: list[tuple[str, Benchmark]] = [
 ]
 
 
+def numbers(kind: Callable[[str], T]) -> Callable[[str], list[T]]:
+    """An option's value as a comma-separated list of numbers of ``kind``."""
+
+    def parse(text: str) -> list[T]:
+        try:
+            return [kind(part) for part in text.split(",") if part.strip()]
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a list of numbers: {text!r}") from None
+
+    return parse
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
@@ -84,7 +98,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         type=Path,
         help="a checkout of an earlier commit, measured in the same run. rejections: the code before the "
         "request limits, measured first; commands: each docstore command also runs on it, alternating "
-        "with this code",
+        "with this code; event_latency: each server runs on it first, then on this code",
     )
     parser.add_argument(
         "--keep",
@@ -94,6 +108,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument(
         "--sync-mib", type=int, default=sync.SIZE_MIB, help="sync: the size of the file uploaded, in MiB (default 1024)"
+    )
+    parser.add_argument(
+        "--subscribers",
+        type=numbers(int),
+        action="extend",
+        help="event_latency: subscribers on the server, one server each (a list: 1000,5000; default 1000)",
+    )
+    parser.add_argument(
+        "--rate",
+        type=numbers(float),
+        action="extend",
+        help="event_latency: events a second, one phase each (may repeat, or a list: 20,100; the default)",
+    )
+    parser.add_argument(
+        "--churn",
+        type=numbers(float),
+        action="extend",
+        help="event_latency: clients a second that connect, subscribe, receive and leave during the phases, "
+        "each rate measured with each (a list: 0,50; default 0)",
     )
     options = parser.parse_args(args)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
@@ -109,6 +142,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             benchmark = functools.partial(startup.run, keep=options.keep)
         if name == "sync":
             benchmark = functools.partial(sync.run, size_mib=options.sync_mib)
+        if name == "event_latency":
+            benchmark = functools.partial(
+                event_latency.run,
+                subscribers=options.subscribers or event_latency.SUBSCRIBERS,
+                rates=options.rate or event_latency.RATES,
+                churn=options.churn or event_latency.CHURN,
+                before_code=options.before_code,
+            )
         if name == "commands":
             benchmark = functools.partial(commands.run, before_code=options.before_code)
         section = benchmark(quick=options.quick, command=command)

@@ -1,28 +1,40 @@
 """Live events: latency from publish to client receipt, with 1,000 subscribers on one API process.
 
-One uvicorn process serves the app with ``DOCSTORE_PUBSUB_URL`` pointing at a redis-server of the
-benchmark's own. The benchmark process holds 1,000 WebSocket clients speaking graphql-transport-ws,
-each authenticated in ``connection_init`` and subscribed to ``documentEvents`` (10 per account, 100
-accounts), and publishes through the real :class:`~adapters.pubsub.BroadcastPubSub` on the same Redis,
-as a ``docstore worker`` process does. Publishing and receiving happen in the same process, so both
-instants come from one clock (``time.perf_counter``). Events go round-robin to the accounts at a fixed
-rate; every delivery is checked: each subscriber gets exactly its account's events, in order.
+One uvicorn process (:mod:`bench.event_server`) serves the app with ``DOCSTORE_PUBSUB_URL`` pointing
+at a redis-server of the benchmark's own. The benchmark process holds the WebSocket clients speaking
+graphql-transport-ws, each authenticated in ``connection_init`` and subscribed to ``documentEvents``
+(10 per account), and publishes through the real :class:`~adapters.pubsub.BroadcastPubSub` on the
+same Redis, as a ``docstore worker`` process does. Publishing and receiving happen in the same
+process, so both instants come from one clock (``time.perf_counter``). Events go round-robin to the
+accounts at a fixed rate; every delivery is checked: each subscriber gets exactly its account's
+events, in order.
+
+Configurable (``python -m bench --only event_latency --subscribers 1000,5000 --rate 20,100 --churn 0,50``):
+each number of subscribers is a server of its own, and each churn and rate a measured phase on it.
+With churn, clients of accounts of their own connect at that rate during the phase, subscribe, wait
+for an event of their account, and leave. With ``--before-code DIR`` each server runs first on that
+checkout's code, then on this one's, in the same run.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import math
 import os
 import platform
 import resource
+import signal
 import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
 
 import httpx
 from websockets.asyncio.client import ClientConnection, connect
@@ -31,61 +43,96 @@ from adapters.aws import AwsTarget
 from adapters.local_aws import EmbeddedAws
 from adapters.local_redis import redis_server
 from adapters.pubsub import BroadcastPubSub
+from bench import event_server
 from bench.load import percentile
-from bench.serving import ServedApp
 from events.envelope import Event, EventType
 from models import tables
 from runtime.services import provision
-from server import create_app
 from settings import Settings
 
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from types import TracebackType
+
 NAME = "event_latency"
-OPERATIONS = Path(__file__).resolve().parent.parent / "gql" / "operations"
+ROOT = Path(__file__).resolve().parent.parent
+OPERATIONS = ROOT / "gql" / "operations"
 PROTOCOL = "graphql-transport-ws"
-SUBSCRIBERS = 1000
+SUBSCRIBERS = (1000,)
 PER_ACCOUNT = 10
 #: Events per second, one phase each, slowest first.
-RATES = (20, 100)
+RATES = (20.0, 100.0)
+#: Churning clients per second: none unless asked.
+CHURN = (0.0,)
 EVENTS = 1000
 CONNECTING_AT_ONCE = 50
-#: The page number that marks a warm-up event; measured events count from 1.
+#: The page number that marks a warm-up (or churn) event; measured events count from 1.
 PROBE = 0
 PASSWORD = "bench horse battery staple"
+#: How often each churn account with a client waiting gets an event.
+CHURN_PROBE_SECONDS = 0.5
+#: Churning clients a second per churn account: far below DOCSTORE_WS_CONNECTIONS_PER_ACCOUNT live at once.
+CHURN_PER_ACCOUNT = 2
+#: A churning client that has no event this long after it started has failed.
+CHURN_PATIENCE = 60.0
 
 
-def run(*, quick: bool, command: str) -> str:
-    """Set up, connect and subscribe every client, warm up, measure each rate; the markdown section."""
-    subscribers, count = (100, 100) if quick else (SUBSCRIBERS, EVENTS)
-    limit = raise_file_limit(2 * subscribers + 1000)
+def run(
+    *,
+    quick: bool,
+    command: str,
+    subscribers: Sequence[int] = SUBSCRIBERS,
+    rates: Sequence[float] = RATES,
+    churn: Sequence[float] = CHURN,
+    before_code: Path | None = None,
+) -> str:
+    """Set up, then for each number of subscribers (and each code, with ``before_code``) start a
+    server, connect and subscribe every client, warm up, measure each churn and rate; the markdown section."""
+    counts, events = ((100,), 100) if quick else (tuple(subscribers), EVENTS)
+    limit = raise_file_limit(2 * max(counts) + 1000)
     for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
         os.environ.pop(name, None)  # only the embedded AWS is ever reached, never with real credentials
     os.environ.update(AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", AWS_DEFAULT_REGION="us-west-2")
     started = datetime.now(UTC)
-    with tempfile.TemporaryDirectory(prefix="docstore-bench-") as tmp, redis_server(Path(tmp) / "redis") as url:
+    codes: dict[str, Path] = {"before": before_code.resolve()} if before_code is not None else {}
+    codes["after" if before_code is not None else "this"] = ROOT
+    runs: list[Run] = []
+    with tempfile.TemporaryDirectory(prefix="docstore-bench-") as tmp:
         aws = EmbeddedAws(Path(tmp) / "moto")
         endpoint = aws.start()
         try:
-            settings = Settings(
-                aws_mode="endpoint",
-                aws_endpoint_url=endpoint,
-                table_prefix="bench",
-                sweep_interval_seconds=0,
-                data_dir=Path(tmp) / "data",
-                pubsub_url=url,
-                auth_attempts_per_ip=1_000_000,  # every simulated client signs in from 127.0.0.1
-                auth_attempts_per_email=1_000_000,
-            )
+            overrides: dict[str, Any] = {
+                "aws_mode": "endpoint",
+                "aws_endpoint_url": endpoint,
+                "table_prefix": "bench",
+                "sweep_interval_seconds": 0,
+                "run_workers": True,
+                "auth_attempts_per_ip": 1_000_000,  # every simulated client signs in from 127.0.0.1
+                "auth_attempts_per_email": 1_000_000,
+            }
+            settings = Settings.from_env({}).with_overrides(**overrides)
             target = AwsTarget.from_settings(settings)
             tables.configure(target, settings.table_prefix)
             provision(settings, target)
-            progress(f"embedded AWS at {endpoint}, redis-server at {url}, file limit {limit}")
-            with ServedApp(create_app, settings) as server:
-                progress(f"server pid {server.process.pid} at {server.url}")
-                accounts = sign_up(server.url, subscribers // PER_ACCOUNT)
-                phases = asyncio.run(measure(server, url, accounts, count))
+            progress(f"embedded AWS at {endpoint}, file limit {limit}")
+            for count in counts:
+                for label, code in codes.items():
+                    folder = Path(tmp) / f"{label}-{count}"
+                    with redis_server(folder / "redis") as url, (folder / "server.log").open("wb") as log:
+                        served = {**overrides, "pubsub_url": url, "data_dir": str(folder / "data")}
+                        with EventServer(served, code, log) as server:
+                            progress(f"{label}: server pid {server.pid} at {server.url}, {count} subscribers")
+                            accounts = sign_up(server.url, count // PER_ACCOUNT, "steady")
+                            churners = max(math.ceil(rate / CHURN_PER_ACCOUNT) for rate in churn)
+                            churn_accounts = sign_up(server.url, churners, "churn") if churners else []
+                            setup = Setup(label, commit_of(code), count)
+                            phases = asyncio.run(
+                                measure(server, url, setup, accounts, churn_accounts, rates, churn, events)
+                            )
+                            runs.append(Run(setup, phases))
         finally:
             aws.stop()
-    return section(phases, started=started, command=command, subscribers=subscribers)
+    return section(runs, started=started, command=command)
 
 
 def progress(line: str) -> None:
@@ -104,6 +151,98 @@ def raise_file_limit(needed: int) -> int:
     return soft
 
 
+def commit_of(code: Path) -> str:
+    found = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=code, capture_output=True, text=True)
+    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=code, capture_output=True)
+    return (found.stdout.strip() or "?") + (" + changes" if dirty.stdout.strip() else "")
+
+
+# -- the server ----------------------------------------------------------------------------------
+
+
+class EventServer:
+    """:mod:`bench.event_server` on ``code`` (``PYTHONPATH``), with the settings ``overrides``."""
+
+    def __init__(self, overrides: dict[str, Any], code: Path, log: IO[bytes]) -> None:
+        self.overrides = overrides
+        self.code = code
+        self.log = log
+        self.process: subprocess.Popen[bytes] | None = None
+        self.url = ""
+
+    @property
+    def pid(self) -> int:
+        if self.process is None:
+            raise RuntimeError("not started")
+        return self.process.pid
+
+    def start(self, timeout: float = 120) -> None:
+        env = {name: value for name, value in os.environ.items() if not name.startswith("DOCSTORE_")}
+        env["PYTHONPATH"] = str(self.code)
+        self.process = subprocess.Popen(
+            [*event_server.command(sys.executable), json.dumps(self.overrides)],
+            cwd=self.code,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=self.log,
+        )
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline().decode()
+        if not line.startswith("port "):
+            raise RuntimeError(f"the benchmark server did not start (exit code {self.process.poll()}); see its log")
+        self.url = f"http://127.0.0.1:{int(line.split()[1])}"
+        deadline = time.monotonic() + timeout
+        while True:
+            with contextlib.suppress(httpx.TransportError):
+                if httpx.get(f"{self.url}/healthz", timeout=2).status_code == 200:
+                    return
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the benchmark server exited with code {self.process.returncode}")
+            if time.monotonic() > deadline:
+                raise RuntimeError("the benchmark server did not become healthy")
+            time.sleep(0.05)
+
+    def cpu_seconds(self) -> float:
+        """User plus system CPU time of the server process so far (Linux ``/proc``)."""
+        stat = Path(f"/proc/{self.pid}/stat").read_text()
+        fields = stat.rsplit(")", 1)[1].split()  # the command name in parentheses may hold spaces
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def resident_mib(self) -> float:
+        status = Path(f"/proc/{self.pid}/status").read_text()
+        kib = next(line.split()[1] for line in status.splitlines() if line.startswith("VmRSS:"))
+        return int(kib) / 1024
+
+    async def collections(self) -> list[float]:
+        """The duration in ms of every full (generation-2) collection the server has run so far."""
+        async with httpx.AsyncClient(base_url=self.url, timeout=120) as http:
+            body = (await http.get("/bench/gc")).json()
+        return [duration for duration, _ in body["full"]]
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)  # uvicorn shuts down gracefully, lifespan included
+        try:
+            self.process.wait(30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(10)
+
+    def __enter__(self) -> EventServer:
+        try:
+            self.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
 # -- accounts and clients ------------------------------------------------------------------------
 
 
@@ -119,7 +258,7 @@ def operation(name: str) -> str:
     return path.read_text()
 
 
-def sign_up(url: str, count: int) -> list[Account]:
+def sign_up(url: str, count: int, kind: str) -> list[Account]:
     accounts = []
     with httpx.Client(base_url=url, timeout=60) as http:
         for number in range(count):
@@ -130,8 +269,9 @@ def sign_up(url: str, count: int) -> list[Account]:
             if result.get("__typename") != "AuthPayload":
                 raise RuntimeError(f"sign-up failed: {answer}")
             # Events name a document per account, so a client can tell its own from anyone else's.
-            accounts.append(Account(result["account"]["id"], result["token"], f"01BENCHDOC{number:016d}"))
-    progress(f"signed up {count} accounts")
+            document = f"01BENCH{kind[:3].upper()}{number:016d}"
+            accounts.append(Account(result["account"]["id"], result["token"], document))
+    progress(f"signed up {count} {kind} accounts")
     return accounts
 
 
@@ -148,29 +288,44 @@ class Client:
     async def read(self) -> None:
         async for raw in self.connection:
             now = time.perf_counter()
-            message = json.loads(raw)
-            if message.get("type") != "next" or "errors" in message["payload"]:
-                raise RuntimeError(f"unexpected message: {message}")
-            body = message["payload"]["data"]["documentEvents"]
-            if body["documentId"] != self.account.document_id:
-                raise RuntimeError(f"a subscriber of {self.account.id} received another account's event: {body}")
+            body = own_event(self.account, raw)
             if body["page"] == PROBE:
                 self.probed = True
             else:
                 self.received.append((body["id"], now))
 
 
-async def open_client(ws_url: str, account: Account) -> Client:
+def own_event(account: Account, raw: str | bytes) -> dict[str, Any]:
+    """The event a ``next`` message carries; ``RuntimeError`` for anything else, or another account's."""
+    message = json.loads(raw)
+    if message.get("type") != "next" or "errors" in message["payload"]:
+        raise RuntimeError(f"unexpected message: {message}")
+    body: dict[str, Any] = message["payload"]["data"]["documentEvents"]
+    if body["documentId"] != account.document_id:
+        raise RuntimeError(f"a subscriber of {account.id} received another account's event: {body}")
+    return body
+
+
+async def subscribed(ws_url: str, account: Account) -> ClientConnection:
+    """A connection authenticated as ``account`` that has sent its ``documentEvents`` subscription."""
     connection = await connect(ws_url, subprotocols=[PROTOCOL], open_timeout=120, ping_interval=None)  # type: ignore[list-item]
-    await connection.send(
-        json.dumps({"type": "connection_init", "payload": {"authorization": f"Bearer {account.token}"}})
-    )
-    ack = json.loads(await asyncio.wait_for(connection.recv(), 120))
-    if ack != {"type": "connection_ack"}:
-        raise RuntimeError(f"connection_init refused: {ack}")
-    subscribe = {"query": operation("DocumentEvents"), "operationName": "DocumentEvents", "variables": {}}
-    await connection.send(json.dumps({"id": "events", "type": "subscribe", "payload": subscribe}))
-    client = Client(account, connection)
+    try:
+        await connection.send(
+            json.dumps({"type": "connection_init", "payload": {"authorization": f"Bearer {account.token}"}})
+        )
+        ack = json.loads(await asyncio.wait_for(connection.recv(), 120))
+        if ack != {"type": "connection_ack"}:
+            raise RuntimeError(f"connection_init refused: {ack}")
+        subscribe = {"query": operation("DocumentEvents"), "operationName": "DocumentEvents", "variables": {}}
+        await connection.send(json.dumps({"id": "events", "type": "subscribe", "payload": subscribe}))
+    except BaseException:
+        await connection.close()
+        raise
+    return connection
+
+
+async def open_client(ws_url: str, account: Account) -> Client:
+    client = Client(account, await subscribed(ws_url, account))
     client.reader = asyncio.create_task(client.read())
     return client
 
@@ -187,12 +342,94 @@ async def open_clients(ws_url: str, accounts: list[Account]) -> list[Client]:
     return list(clients)
 
 
+@dataclass
+class Churn:
+    """Clients that come and go: ``rate`` a second, round-robin over ``accounts``, each connecting,
+    subscribing, waiting for one event of its account and leaving. Each account with a client
+    waiting gets an event every ``CHURN_PROBE_SECONDS``."""
+
+    ws_url: str
+    accounts: list[Account]
+    publisher: BroadcastPubSub
+    rate: float
+    done: int = 0
+    failures: list[str] = field(default_factory=list)
+    #: From starting to connect to the event's arrival, in seconds.
+    lifetimes: list[float] = field(default_factory=list)
+    waiting: dict[str, int] = field(default_factory=dict)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        prober = asyncio.create_task(self.probe())
+        running: set[asyncio.Task[None]] = set()
+        start = time.perf_counter()
+        number = 0
+        while not stop.is_set():
+            pause = start + number / self.rate - time.perf_counter()
+            if pause > 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), pause)
+                continue
+            task = asyncio.create_task(self.one(self.accounts[number % len(self.accounts)]))
+            running.add(task)
+            task.add_done_callback(running.discard)
+            number += 1
+        if running:
+            await asyncio.wait(running)
+        prober.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await prober
+
+    async def one(self, account: Account) -> None:
+        self.waiting[account.id] = self.waiting.get(account.id, 0) + 1
+        begin = time.perf_counter()
+        try:
+            async with asyncio.timeout(CHURN_PATIENCE):
+                connection = await subscribed(self.ws_url, account)
+                try:
+                    own_event(account, await connection.recv())
+                finally:
+                    await connection.close()
+            self.lifetimes.append(time.perf_counter() - begin)
+            self.done += 1
+        except Exception as error:
+            self.failures.append(repr(error))
+        finally:
+            self.waiting[account.id] -= 1
+
+    async def probe(self) -> None:
+        by_id = {account.id: account for account in self.accounts}
+        while True:
+            for account_id, count in list(self.waiting.items()):
+                if count:
+                    await self.publisher.publish(make_event(by_id[account_id], PROBE))
+            await asyncio.sleep(CHURN_PROBE_SECONDS)
+
+
 # -- measuring -----------------------------------------------------------------------------------
 
 
 @dataclass
+class Setup:
+    """One server: which code, with how many subscribers, and what connecting them cost it."""
+
+    label: str
+    commit: str
+    subscribers: int
+    connect_seconds: float = 0.0
+    #: Full collections while the clients connected and warmed up, their durations in ms.
+    connect_collections: list[float] = field(default_factory=list)
+    rss_idle: float = 0.0
+    rss_connected: float = 0.0
+
+    @property
+    def kib_per_subscriber(self) -> float:
+        return 1024 * (self.rss_connected - self.rss_idle) / self.subscribers
+
+
+@dataclass
 class Phase:
-    rate: int
+    rate: float
+    churn: float
     events: int
     latencies: list[float]
     seconds: float
@@ -200,6 +437,18 @@ class Phase:
     process_cpu: float
     #: The server's resident memory at the end of the phase, in MiB: it should not grow from phase to phase.
     server_rss: float
+    #: The server's full collections during the phase, their durations in ms.
+    collections: list[float]
+    load: float
+    churned: int = 0
+    churn_failures: list[str] = field(default_factory=list)
+    churn_lifetimes: list[float] = field(default_factory=list)
+
+
+@dataclass
+class Run:
+    setup: Setup
+    phases: list[Phase]
 
 
 def make_event(account: Account, number: int) -> Event:
@@ -221,10 +470,19 @@ async def warm_up(publisher: BroadcastPubSub, clients: list[Client]) -> None:
 
 
 async def phase(
-    server: ServedApp, publisher: BroadcastPubSub, clients: list[Client], accounts: list[Account], rate: int, count: int
+    server: EventServer,
+    publisher: BroadcastPubSub,
+    clients: list[Client],
+    accounts: list[Account],
+    rate: float,
+    count: int,
+    churn: Churn | None,
 ) -> Phase:
     sent: dict[str, tuple[Account, float]] = {}
+    collected_before = len(await server.collections())
     server_before, process_before = server.cpu_seconds(), time.process_time()
+    stop = asyncio.Event()
+    churning = asyncio.create_task(churn.run(stop)) if churn is not None else None
     start = time.perf_counter()
     for number in range(count):
         pause = start + number / rate - time.perf_counter()
@@ -234,6 +492,7 @@ async def phase(
         event = make_event(account, number + 1)
         sent[event.id] = (account, time.perf_counter())
         await publisher.publish(event)
+    stop.set()
     expected = count * PER_ACCOUNT
     for _ in range(3000):
         if sum(len(client.received) for client in clients) >= expected:
@@ -241,6 +500,8 @@ async def phase(
         await asyncio.sleep(0.01)
     elapsed = time.perf_counter() - start
     server_cpu, process_cpu = server.cpu_seconds() - server_before, time.process_time() - process_before
+    if churning is not None:
+        await churning
     latencies: list[float] = []
     for client in clients:
         own = [event_id for event_id, (account, _) in sent.items() if account is client.account]
@@ -253,32 +514,66 @@ async def phase(
             )
         latencies.extend(instant - sent[event_id][1] for event_id, instant in client.received)
         client.received.clear()
-    result = Phase(rate, count, latencies, elapsed, server_cpu, process_cpu, resident_mib(server))
-    progress(
-        f"{rate:4} events/s: {len(latencies)} deliveries, p50 {1000 * percentile(latencies, 50):.1f} ms, "
-        f"p99 {1000 * percentile(latencies, 99):.1f} ms, max {1000 * max(latencies):.1f} ms, "
-        f"server RSS {result.server_rss:.0f} MiB"
+    collections = (await server.collections())[collected_before:]
+    result = Phase(
+        rate,
+        churn.rate if churn is not None else 0.0,
+        count,
+        latencies,
+        elapsed,
+        server_cpu,
+        process_cpu,
+        server.resident_mib(),
+        collections,
+        os.getloadavg()[0],
     )
+    if churn is not None:
+        result.churned, result.churn_failures, result.churn_lifetimes = churn.done, churn.failures, churn.lifetimes
+    progress(
+        f"{rate:g} events/s, churn {result.churn:g}/s: {len(latencies)} deliveries, "
+        f"p50 {1000 * percentile(latencies, 50):.1f} ms, p99 {1000 * percentile(latencies, 99):.1f} ms, "
+        f"max {1000 * max(latencies):.1f} ms, {len(collections)} full collections "
+        f"(longest {max(collections, default=0):.0f} ms), server RSS {result.server_rss:.0f} MiB"
+        + (f", {result.churned} churned ({len(result.churn_failures)} failed)" if churn is not None else "")
+    )
+    for reason in result.churn_failures[:3]:
+        progress(f"  a churning client failed: {reason}")
     return result
 
 
-def resident_mib(server: ServedApp) -> float:
-    """The server process's resident set size (Linux ``/proc``; NaN elsewhere)."""
-    try:
-        status = Path(f"/proc/{server.process.pid}/status").read_text()
-    except OSError:
-        return float("nan")
-    kib = next(line.split()[1] for line in status.splitlines() if line.startswith("VmRSS:"))
-    return int(kib) / 1024
-
-
-async def measure(server: ServedApp, url: str, accounts: list[Account], count: int) -> list[Phase]:
+async def measure(
+    server: EventServer,
+    url: str,
+    setup: Setup,
+    accounts: list[Account],
+    churn_accounts: list[Account],
+    rates: Sequence[float],
+    churns: Sequence[float],
+    count: int,
+) -> list[Phase]:
     publisher = BroadcastPubSub(url)
     await publisher.connect()
-    clients = await open_clients(server.url.replace("http://", "ws://", 1) + "/graphql", accounts)
+    ws_url = server.url.replace("http://", "ws://", 1) + "/graphql"
+    setup.rss_idle = server.resident_mib()
+    collected_before = len(await server.collections())
+    began = time.perf_counter()
+    clients = await open_clients(ws_url, accounts)
     try:
         await warm_up(publisher, clients)
-        return [await phase(server, publisher, clients, accounts, rate, count) for rate in RATES]
+        setup.connect_seconds = time.perf_counter() - began
+        setup.connect_collections = (await server.collections())[collected_before:]
+        setup.rss_connected = server.resident_mib()
+        progress(
+            f"connected in {setup.connect_seconds:.0f} s, {len(setup.connect_collections)} full collections "
+            f"(longest {max(setup.connect_collections, default=0):.0f} ms), "
+            f"{setup.kib_per_subscriber:.0f} KiB per subscriber"
+        )
+        phases = []
+        for churn in churns:
+            for rate in rates:
+                churner = Churn(ws_url, churn_accounts, publisher, churn) if churn > 0 else None
+                phases.append(await phase(server, publisher, clients, accounts, rate, count, churner))
+        return phases
     finally:
         for client in clients:
             if client.reader is not None:
@@ -290,47 +585,77 @@ async def measure(server: ServedApp, url: str, accounts: list[Account], count: i
 # -- the report ----------------------------------------------------------------------------------
 
 
-def section(phases: list[Phase], *, started: datetime, command: str, subscribers: int) -> str:
+def ms(value: float) -> str:
+    return f"{1000 * value:,.1f}"
+
+
+def section(runs: list[Run], *, started: datetime, command: str) -> str:
     versions = ", ".join(
         f"{package} {metadata.version(package)}"
         for package in ("strawberry-graphql", "starlette", "uvicorn", "websockets", "broadcaster", "redis")
     )
     redis_version = subprocess.run(["redis-server", "--version"], capture_output=True, text=True).stdout.split()[2]
     made_by = " (what `make bench` runs)" if command == "python -m bench" else ""
-    rows = [
-        f"| {p.rate} | {p.events} | {len(p.latencies)} | {1000 * percentile(p.latencies, 50):.1f} | "
-        f"{1000 * percentile(p.latencies, 99):.1f} | {1000 * max(p.latencies):.1f} | "
-        f"{1000 * p.server_cpu / p.events:.2f} | {p.server_cpu / p.seconds:.2f} | {p.process_cpu / p.seconds:.2f} | "
-        f"{p.server_rss:.0f} |"
-        for p in phases
+    counts = sorted({run.setup.subscribers for run in runs})
+    churns = sorted({phase.churn for run in runs for phase in run.phases})
+    title = " and ".join(f"{count:,}" for count in counts)
+    setups = [
+        f"| {run.setup.label} (`{run.setup.commit}`) | {run.setup.subscribers:,} | {run.setup.connect_seconds:.0f} | "
+        f"{len(run.setup.connect_collections)} | {max(run.setup.connect_collections, default=0):,.0f} | "
+        f"{run.setup.rss_idle:.0f} | {run.setup.rss_connected:.0f} | {run.setup.kib_per_subscriber:.0f} |"
+        for run in runs
     ]
+    rows = [
+        f"| {run.setup.label} | {run.setup.subscribers:,} | {p.churn:g} | {p.rate:g} | {len(p.latencies):,} | "
+        f"{ms(percentile(p.latencies, 50))} | {ms(percentile(p.latencies, 99))} | {ms(max(p.latencies))} | "
+        f"{len(p.collections)} | {max(p.collections, default=0):,.0f} | {1000 * p.server_cpu / p.events:.2f} | "
+        f"{p.server_cpu / p.seconds:.2f} | {p.server_rss:.0f} | "
+        + (f"{p.churned:,} ({len(p.churn_failures)}) |" if p.churn else "– |")
+        + f" {p.load:.1f} |"
+        for run in runs
+        for p in run.phases
+    ]
+    churn_note = (
+        f" With churn, clients of {math.ceil(max(churns) / CHURN_PER_ACCOUNT)} accounts of their own connect at "
+        "that rate while the phase publishes, subscribe the same way, wait for an event of their account (each "
+        f"such account with a client waiting gets one every {CHURN_PROBE_SECONDS:g} s) and leave; the column "
+        "counts those that did (failures in parentheses). The server's CPU in a churn phase includes theirs."
+        if any(churns)
+        else ""
+    )
     return "\n".join(
         [
-            f"## Live events: publish to client receipt, {subscribers:,} subscribers on one API process",
+            f"## Live events: publish to client receipt, {title} subscribers on one API process",
             "",
-            f"Run {started:%Y-%m-%d %H:%M} UTC: `{command}`{made_by}, on {os.cpu_count()} cores, "
-            f"Python {platform.python_version()}; {versions}; Redis {redis_version.removeprefix('v=')}.",
+            f"Run {started:%Y-%m-%d %H:%M} UTC: `{command}`{made_by}, on {os.cpu_count()} cores "
+            f"(load average {os.getloadavg()[0]:.1f} at the end), Python {platform.python_version()}; "
+            f"{versions}; Redis {redis_version.removeprefix('v=')}.",
             "",
-            f"One uvicorn process (uvloop, websockets-sansio, per-message deflate) serves the app with "
-            f"`DOCSTORE_PUBSUB_URL=redis://…` on a redis-server of the benchmark's own. The benchmark process "
-            f"holds {subscribers:,} WebSocket clients speaking `graphql-transport-ws`, each authenticated in "
-            f"`connection_init` and subscribed with `gql/operations/events/DocumentEvents.graphql`, "
+            "One uvicorn process (uvloop, websockets-sansio, per-message deflate) serves the app with "
+            "`DOCSTORE_PUBSUB_URL=redis://…` on a redis-server of the benchmark's own (`bench/event_server.py`, "
+            "which also records the server's full garbage collections through `gc.callbacks`). The benchmark "
+            "process holds the WebSocket clients speaking `graphql-transport-ws`, each authenticated in "
+            "`connection_init` and subscribed with `gql/operations/events/DocumentEvents.graphql`, "
             f"{PER_ACCOUNT} per account, and publishes `ExtractionProgress` events round-robin over the "
-            f"{subscribers // PER_ACCOUNT} accounts at a fixed rate through the real `BroadcastPubSub` on the "
-            "same Redis, as a `docstore worker` process does; each event reaches its account's "
-            f"{PER_ACCOUNT} subscribers. Latency runs from just before `publish` to the client's receipt of the "
-            "`next` message, both read from `time.perf_counter` in the benchmark process: it covers Redis, the "
-            "server's pump and inboxes, GraphQL execution, the WebSocket and the client's event loop. "
-            "Every subscriber must receive exactly its account's events, in order, or the run fails. "
-            "The server's resident memory is read from `/proc` at the end of each phase. "
-            "The embedded `memory://` path is not measured here: only a publisher inside the server process "
-            "can reach it.",
+            "accounts at a fixed rate through the real `BroadcastPubSub` on the same Redis, as a "
+            f"`docstore worker` process does; each event reaches its account's {PER_ACCOUNT} subscribers. "
+            "Latency runs from just before `publish` to the client's receipt of the `next` message, both read "
+            "from `time.perf_counter` in the benchmark process: it covers Redis, the server's pump and inboxes, "
+            "GraphQL execution, the WebSocket and the client's event loop. Every subscriber must receive exactly "
+            "its account's events, in order, or the run fails." + churn_note,
             "",
-            "| events/s | events | deliveries | p50 ms | p99 ms | max ms | server CPU ms/event "
-            "| server cores busy | benchmark process cores busy | server RSS after, MiB |",
-            "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+            "Connecting: how long until every client had an event, the server's full collections meanwhile, "
+            "and its resident memory before the clients and with them.",
+            "",
+            "| code | subscribers | seconds | full collections | longest ms | RSS idle, MiB | RSS connected, MiB "
+            "| KiB per subscriber |",
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+            *setups,
+            "",
+            "| code | subscribers | churn/s | events/s | deliveries | p50 ms | p99 ms | max ms | full collections "
+            "| longest ms | server CPU ms/event | server cores busy | server RSS after, MiB | churned (failed) "
+            "| load average |",
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
             *rows,
-            "",
-            "No goal yet: this is the baseline later work is judged against.",
         ]
     )

@@ -7,7 +7,6 @@ started beside a running server answer at once.
 
 from __future__ import annotations
 
-import gc
 import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -265,11 +264,3 @@ def open_runtime(
         search=index,
         reporter=reporter,
     )
-
-
-def settle_heap() -> None:
-    """Take what start-up built (schema, botocore models, tables, caches) out of the garbage
-    collector's reach: it lives as long as the process, and every full collection walked all of it
-    again, holding the event loop for a third of a second each time under load. (No collection
-    first: start-up's own garbage is small, and a collection would delay the first answer.)"""
-    gc.freeze()

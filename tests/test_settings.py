@@ -87,6 +87,12 @@ def test_the_rate_and_concurrency_limits_are_read() -> None:
     assert [getattr(settings, name.lower()) for name in names] == [3, 4, 5, 6, 7, 8, 9]
 
 
+def test_the_heap_is_reclaimed_once_its_frozen_objects_doubled_unless_told_otherwise() -> None:
+    assert Settings.from_env({}).heap_reclaim_percent == 100
+    assert Settings.from_env({"DOCSTORE_HEAP_RECLAIM_PERCENT": "50"}).heap_reclaim_percent == 50
+    assert Settings.from_env({"DOCSTORE_HEAP_RECLAIM_PERCENT": "0"}).heap_reclaim_percent == 0
+
+
 def test_staging_objects_are_kept_a_day_unless_told_otherwise() -> None:
     assert Settings.from_env({}).staging_days == 1
     assert Settings.from_env({"DOCSTORE_STAGING_DAYS": "7"}).staging_days == 7

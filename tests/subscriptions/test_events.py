@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
+
+import pytest
 
 from events.envelope import EventType
+from schema.root import PerEventMemoExecutor
 from tests.client import Api, User
 from tests.subscriptions.conftest import AT_JSON, Events, Socket, bearer, event, next_message, open_socket
 
@@ -124,6 +128,31 @@ def test_document_events_for_one_document_skip_the_others(
         next_message("one", "documentEvents", published[1]),
         next_message("one", "documentEvents", published[4]),
     ]
+
+
+def test_another_documents_events_are_skipped_before_any_graphql_work(
+    acknowledged: Socket, api: Api, user: User, events: Events, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    executed: list[Any] = []
+    per_event = PerEventMemoExecutor.build_per_event_executor
+
+    def counting(self: PerEventMemoExecutor, payload: Any) -> Any:
+        executed.append(payload)
+        return per_event(self, payload)
+
+    monkeypatch.setattr(PerEventMemoExecutor, "build_per_event_executor", counting)
+    chosen = api.request_upload(user)["documentId"]
+    other = api.request_upload(user)["documentId"]
+    acknowledged.subscribe("one", "DocumentEvents", {"documentId": chosen})
+    events.wait_for_subscribers(user.id, 1)
+    published = [event(EventType.PROCESSING_STARTED, user.id, other, number) for number in range(1, 6)]
+    published.append(event(EventType.DOCUMENT_READY, user.id, chosen, 6))
+
+    events.publish(*published)
+
+    # Events reach a subscriber in order, so once the last has arrived every earlier one was handled.
+    assert acknowledged.receive() == next_message("one", "documentEvents", published[-1])
+    assert [item.id for item in executed] == [published[-1].id]
 
 
 def test_document_events_for_someone_elses_document_is_not_found_and_subscribes_nothing(

@@ -1,0 +1,91 @@
+"""The event benchmark's server: ``create_app`` served by one uvicorn process, with the garbage
+collector watched (``gc.callbacks``) and read at ``GET /bench/gc``. For this benchmark only: the app
+itself never hooks the collector.
+
+Run as a script's text (``python -c``, see :func:`command`), not as a module of this package, so
+that with ``PYTHONPATH=<another checkout>`` the server is that checkout's code: nothing of the
+current checkout is imported. Its one argument is a JSON object of settings to override on the
+defaults (paths as strings); it prints ``port <n>`` once it listens.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import socket
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from starlette.requests import Request
+    from starlette.responses import Response
+
+
+def command(python: str) -> list[str]:
+    """How to start this server with ``python``: the script's text, run as ``__main__``."""
+    return [python, "-c", Path(__file__).read_text()]
+
+
+@dataclass
+class Collections:
+    """Every generation-2 collection the process ran: its duration in ms and the objects it freed."""
+
+    full: list[tuple[float, int]] = field(default_factory=list)
+    started: float = 0.0
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self.started = time.perf_counter()
+        elif info["generation"] == 2:
+            self.full.append((1000 * (time.perf_counter() - self.started), info["collected"]))
+
+
+def census(top: int = 40) -> list[tuple[str, int]]:
+    """The tracked objects by type, most numerous first (walks every object: slow on a big heap)."""
+    counts = Counter(f"{type(each).__module__}.{type(each).__qualname__}" for each in gc.get_objects())
+    return counts.most_common(top)
+
+
+def main(overrides: dict[str, Any]) -> None:
+    import uvicorn
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    from server import create_app, server_options
+    from settings import Settings
+
+    collections = Collections()
+    gc.callbacks.insert(0, collections)  # first, so whatever else runs after a collection is counted in it
+
+    async def report(request: Request) -> Response:
+        body: dict[str, Any] = {
+            "full": collections.full,
+            "counts": gc.get_count(),
+            "thresholds": gc.get_threshold(),
+            "frozen": gc.get_freeze_count(),
+        }
+        heap = getattr(request.app.state, "heap", None)  # runtime.heap.HeapPolicy, where the code has one
+        if heap is not None:
+            body["reclaims"] = heap.stats.reclaims
+        if request.query_params.get("census"):
+            body["census"] = census()
+            body["tracked"] = len(gc.get_objects())
+        return JSONResponse(body)
+
+    values = {name: Path(value) if name.endswith("_dir") else value for name, value in overrides.items()}
+    settings = Settings.from_env({}).with_overrides(**values)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    print(f"port {sock.getsockname()[1]}", flush=True)
+    app = create_app(settings, extra_routes=[Route("/bench/gc", report)])
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on", **server_options(settings))
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+if __name__ == "__main__":
+    main(json.loads(sys.argv[1]))
