@@ -551,3 +551,86 @@ def test_the_recount_finds_the_counters_exact_with_every_version_counted(target,
     assert counters.read(counters.ALL)[:2] == (1, 90)
     assert {check.name: check.outcome for check in result.counters}[counters.ALL] == recount.EXACT
     assert first.document_id
+
+
+def test_a_new_version_completing_while_a_restore_lands_is_rejected_and_keeps_nothing(target, store) -> None:
+    """The restore commits between the completion's read of the document and its transaction: the
+    completion reads again, finds the restored version in progress, and is rejected."""
+    account = new_account()
+    first = ready(store, account, b"one" * 10)
+    assert processing.finish(upload_version(store, account, b"two" * 20))
+    record = start(account, "OVERWRITE", b"three" * 10)
+    post(store, record, b"three" * 10)
+
+    def restore(_: int) -> None:
+        versions._restore(store, account, first.document_id, 1, keep=10)
+
+    with racing(account.id, restore, times=1), pytest.raises(UploadRejected) as rejected:
+        upload_files.complete(store, account.id, record.document_id)
+
+    assert rejected.value.reason == uploads.DOCUMENT_CHANGED
+    assert listed(account, first.document_id) == [(3, 30, True), (2, 60, False), (1, 30, False)]
+    assert usage(account) == (120, 0, 120, 1)
+    assert len(objects_under(store, account.id)) == 3  # one a version: the rejected upload's copy is gone
+    assert version_upload_rows(account) == []
+    assert feed_of(account) == [
+        (1, ChangeKind.CREATED, None),
+        (2, ChangeKind.NEW_VERSION, 2),
+        (3, ChangeKind.RESTORED, 3),
+    ]
+
+
+def test_a_restore_and_a_new_version_at_once_make_exactly_one_version(target, store) -> None:
+    """Threads at once: whichever commits first is version 3; the other finds the document busy
+    with it (the restore: VersionConflict; the upload: rejected DOCUMENT_CHANGED) and keeps nothing."""
+    account = new_account()
+    first = ready(store, account, b"one" * 10)
+    assert processing.finish(upload_version(store, account, b"two" * 20))
+    record = start(account, "OVERWRITE", b"three" * 10)
+    post(store, record, b"three" * 10)
+
+    def restore():
+        try:
+            return versions._restore(store, account, first.document_id, 1, keep=10).document.current_version
+        except VersionConflict:
+            return "conflict"
+
+    def complete():
+        try:
+            return upload_files.complete(store, account.id, record.document_id).current_version
+        except UploadRejected as rejection:
+            return rejection.reason
+
+    with ContextPool(max_workers=2) as pool:
+        restored, completed = pool.submit(restore), pool.submit(complete)
+        outcome = (restored.result(), completed.result())
+
+    assert outcome in ((3, uploads.DOCUMENT_CHANGED), ("conflict", 3))
+    restore_won = outcome[0] == 3
+    third = 30 if restore_won else 50
+    assert listed(account, first.document_id) == [(3, third, True), (2, 60, False), (1, 30, False)]
+    assert usage(account) == (90 + third, 0, 90 + third, 1)
+    assert len(objects_under(store, account.id)) == 3
+    assert version_upload_rows(account) == []
+    kind = ChangeKind.RESTORED if restore_won else ChangeKind.NEW_VERSION
+    assert feed_of(account) == [(1, ChangeKind.CREATED, None), (2, ChangeKind.NEW_VERSION, 2), (3, kind, 3)]
+
+
+def test_an_update_whose_version_moves_on_before_it_starts_is_a_conflict_and_reserves_nothing(target, store) -> None:
+    """UPDATE read the document at version 1; version 2 lands before its transaction, which checks
+    the version and is refused."""
+    account = new_account()
+    first = ready(store, account, b"one" * 10)
+
+    def new_version(_: int) -> None:
+        assert processing.finish(upload_version(store, account, b"two" * 20))
+
+    with racing(account.id, new_version, times=1), pytest.raises(VersionConflict) as conflict:
+        start(account, "UPDATE", b"mine", if_version=1)
+
+    assert conflict.value.current_version == 2
+    assert usage(account) == (90, 0, 90, 1)
+    assert [item.document_id for item in documents_of(account.id)] == [first.document_id]
+    assert version_upload_rows(account) == []
+    assert listed(account, first.document_id) == [(2, 60, True), (1, 30, False)]
+    assert feed_of(account) == [(1, ChangeKind.CREATED, None), (2, ChangeKind.NEW_VERSION, 2)]
