@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from commands.backup import Unsettled, back_up
-from models import accounts, counters
+from models import accounts, counters, documents
 from tests import serving
 from tests.client import PASSWORD, Api, User, post_form, sample
 from tests.conftest import stored
@@ -348,14 +348,43 @@ class MovingCounters:
         return self.store.copy_out(key, path)
 
 
+class RetaggedDuringCopy:
+    """The session's object store, where the document is retagged while the backup copies its
+    object: a change of the feed that moves no account and no counter."""
+
+    def __init__(self, store: Any, document: Any) -> None:
+        self.store = store
+        self.document = document
+        self.retagged = False
+
+    def copy_out(self, key: str, path: Path) -> Any:
+        if not self.retagged:
+            self.retagged = True
+            documents.update_details(
+                self.document.owner_id, self.document.document_id, name=None, tags=["moved"], description=None
+            )
+        return self.store.copy_out(key, path)
+
+
 @pytest.fixture
-def uploaded(store: Any, own_tables: str) -> None:
+def uploaded(store: Any, own_tables: str) -> Any:
     """A document with its object in this test's own tables (``own_tables``: nothing else moves
     their counters), so a backup has an object to copy."""
     owner = accounts.create(
         email=f"moving-{uuid.uuid4().hex[:12]}@example.com", password_hash="x", plan="FREE", home_region="us-west-2"
     )
-    stored(store, owner, b"moving\n", "text/plain", name="moving.txt")
+    return stored(store, owner, b"moving\n", "text/plain", name="moving.txt")
+
+
+def test_a_backup_that_saw_a_change_of_the_feed_starts_again(settings, store, uploaded, tmp_path: Path) -> None:
+    manifest = back_up(settings, RetaggedDuringCopy(store, uploaded), tmp_path / "out", attempts=3)
+
+    assert manifest["attempts"] == 2
+    lines = (tmp_path / "out" / "tables" / "changes.jsonl").read_text().splitlines()
+    rows = sorted((int(row["sequence"]["N"]), row.get("kind", {}).get("S")) for row in map(json.loads, lines))
+    assert rows == [(0, None), (1, "CREATED"), (2, "UPDATED")]
+    (document,) = map(json.loads, (tmp_path / "out" / "tables" / "documents.jsonl").read_text().splitlines())
+    assert document["tags"] == {"L": [{"S": "moved"}]}
 
 
 def test_a_backup_that_saw_counters_move_starts_again(settings, store, uploaded, tmp_path: Path) -> None:
