@@ -177,8 +177,8 @@ def start(
                         version_uploads.put(transaction, current.id, version_of.document_id, document_id, until)
             except TransactWriteError as error:
                 if version_of is not None:
-                    # [document check, document put, its row's put, outbox put (none for a multipart upload),
-                    # account update]
+                    # [document check, document put, outbox put (none for a multipart upload),
+                    # version_uploads put, account update]
                     target_failed, *others, account_failed = failed_items(error)
                     if target_failed:
                         now_there = read(version_of.owner_id, version_of.document_id)
