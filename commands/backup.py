@@ -1,7 +1,8 @@
 """``docstore backup DIR``: a consistent export of a deployment into a folder.
 
-What a backup holds: the accounts (with their email claims), the documents, the dashboard counters,
-and every object a document record names (its original, its extracted text). Not sessions (everyone
+What a backup holds: the accounts (with their email claims), the documents with their earlier
+versions, the change feed, the dashboard counters, and every object a document record or a version
+names (each version's original, the extracted text). Not sessions (everyone
 signs in again after a restore), not the idempotency records, the queue messages or those waiting in
 the outbox (they belong to the source's queues; a restore sends again what the restored tables need:
 documents still PROCESSING, accounts not counted yet), not the search index (derived: a restore
@@ -13,15 +14,19 @@ upload form was signed for the source's bucket and expires within minutes, so it
 complete against the restored deployment anyway.
 
 Consistent, here, means the sums agree with what they sum: each account's usage and counted
-totals and the dashboard counters describe exactly the documents in the backup. DynamoDB has no
-snapshot across tables, so the backup reads everything with ``ConsistentRead`` and then checks that
-nothing those sums depend on moved meanwhile: the counters (every count, delete, plan change and
-new account moves one, as ``docstore stats --recount`` relies on) and the accounts (every
-completed upload, quota change and plan change writes one) are read again at the end and must be
-exactly as they were at the start. If they moved, the export starts again, up to
-``DOCSTORE_BACKUP_ATTEMPTS`` times, and then refuses. Changes that move no sum (a rename, new tags,
-processing that finished) may land either side of the export, document by document, as in any
-table export.
+totals and the dashboard counters describe exactly the documents and versions in the backup (every
+kept version counts in its account's usage), and each account's change feed holds exactly the
+changes the backed-up documents went through. DynamoDB has no snapshot across tables, so the
+backup reads everything with ``ConsistentRead`` and then checks that nothing those depend on moved
+meanwhile: the counters (every count, delete, plan change and new account moves one, as
+``docstore stats --recount`` relies on), the accounts (every completed upload, new version,
+restore, quota change and plan change writes one) and the change feed's head of each account
+(every change a sync client hears of moves it: a rename and a move too) are read again at the end
+and must be exactly as they were at the start. The feed is read first, then the documents, then
+their versions, so a change in the feed is in the documents read after it. If anything moved, the
+export starts again, up to ``DOCSTORE_BACKUP_ATTEMPTS`` times, and then refuses. Writes outside the
+feed and the sums (processing that finished) may land either side of the export, document by
+document, as in any table export.
 
 The folder (format version 1)::
 
@@ -49,7 +54,7 @@ from tqdm import tqdm
 
 from adapters import local_aws
 from domain.documents import STORED, DocumentStatus
-from models import counters, snapshot
+from models import changes, counters, snapshot
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -64,7 +69,9 @@ if TYPE_CHECKING:
     Connect: TypeAlias = Callable[[], AbstractContextManager[Services | None]]
 
 FORMAT = "docstore-backup"
-VERSION = 1
+VERSION = 2
+#: The versions a restore reads: a version 1 backup holds no earlier versions and no change feed.
+READABLE = (1, 2)
 MANIFEST = "manifest.json"
 TABLES_DIR = "tables"
 OBJECTS_DIR = "objects"
@@ -73,7 +80,7 @@ OBJECT_ATTRIBUTES = ("object_key", "text_key")
 
 
 class Unsettled(RuntimeError):
-    """The accounts or counters kept changing while the backup read them."""
+    """The accounts, counters or change feed kept changing while the backup read them."""
 
 
 @dataclass
@@ -114,7 +121,8 @@ def run(settings: Settings, directory: Path, connect: Connect) -> int:
             return 1
     counts = manifest["counts"]
     print(
-        f"backed up to {directory}: {counts['accounts']} accounts, {counts['documents']} documents, "
+        f"backed up to {directory}: {counts['accounts']} accounts, {counts['documents']} documents "
+        f"({counts['versions']} earlier versions), {counts['changes']} change-feed rows, "
         f"{counts['objects']} objects ({counts['object_bytes']:,} bytes), {counts['counters']} counters"
     )
     left_out = manifest["left_out"]
@@ -141,12 +149,15 @@ def back_up(settings: Settings, objects: ObjectStore, directory: Path, *, attemp
         export = _export(partial, objects)
         if export is not None:
             break
-        print(f"accounts or counters changed during attempt {attempt} of {attempts}; starting again", file=sys.stderr)
+        print(
+            f"accounts, counters or the change feed changed during attempt {attempt} of {attempts}; starting again",
+            file=sys.stderr,
+        )
     else:
         shutil.rmtree(partial, ignore_errors=True)
         raise Unsettled(
-            f"accounts or counters changed during each of {attempts} attempts: back up when the deployment "
-            "is quieter, or stop its API first (DOCSTORE_BACKUP_ATTEMPTS sets how often to try)"
+            f"accounts, counters or the change feed changed during each of {attempts} attempts: back up when the "
+            "deployment is quieter, or stop its API first (DOCSTORE_BACKUP_ATTEMPTS sets how often to try)"
         )
     manifest: dict[str, Any] = {
         "format": FORMAT,
@@ -174,10 +185,13 @@ def back_up(settings: Settings, objects: ObjectStore, directory: Path, *, attemp
 
 
 def _export(partial: Path, objects: ObjectStore) -> Export | None:
-    """One attempt; None when accounts or counters moved meanwhile."""
+    """One attempt; None when accounts, counters or the change feed moved meanwhile."""
     export = Export()
     started = [snapshot.to_json(item) for item in snapshot.scan("counters")]
     estimate = counters.read(counters.ALL)
+    # First, so that every change it holds is in the documents read after it; each account's head
+    # is read again at the end, and a change recorded since (a rename too) starts the export again.
+    heads = _export_changes(partial, export)
     accounts: dict[str, str] = {}
     with _lines(partial, "accounts") as out, _bar("accounts", estimate[2]) as bar:
         for item in snapshot.scan("accounts"):
@@ -187,8 +201,8 @@ def _export(partial: Path, objects: ObjectStore) -> Export | None:
             bar.update()
     export.counts["accounts"] = len(accounts)
     export.counts["emails"] = _copy_table(partial, "emails", None)
+    stored: set[tuple[str, str]] = set()
     with _lines(partial, "documents") as out, _bar("documents", estimate[0]) as bar:
-        written = 0
         for item in snapshot.scan("documents"):
             bar.update()
             if item["status"]["S"] == DocumentStatus.PENDING_UPLOAD:
@@ -199,18 +213,62 @@ def _export(partial: Path, objects: ObjectStore) -> Export | None:
                 export.deleted_meanwhile += 1
                 continue
             out.write(_dumps(snapshot.to_json(kept)) + "\n")
-            written += 1
+            stored.add((kept["owner_id"]["S"], kept["document_id"]["S"]))
             bar.set_postfix(bytes=f"{export.object_bytes:,}", refresh=False)
-    export.counts["documents"] = written
+    export.counts["documents"] = len(stored)
+    _export_versions(partial, objects, stored, export)
     ended = [snapshot.to_json(item) for item in snapshot.scan("counters")]
     now = {item["id"]["S"]: _dumps(_unreserved(snapshot.to_json(item))) for item in snapshot.scan("accounts")}
-    if _canonical(ended) != _canonical(started) or now != accounts:
+    if (
+        _canonical(ended) != _canonical(started)
+        or now != accounts
+        or _heads(sorted(set(accounts) | set(heads))) != heads
+    ):
         return None
     with _lines(partial, "counters") as out:
         for counter in started:
             out.write(_dumps(counter) + "\n")
     export.counts["counters"] = len(started)
     return export
+
+
+def _export_changes(partial: Path, export: Export) -> dict[str, int]:
+    """Write the change feed (rows and heads, as kept); each account's head as read."""
+    heads: dict[str, int] = {}
+    count = 0
+    with _lines(partial, "changes") as out, _bar("changes", None) as bar:
+        for item in snapshot.scan("changes"):
+            if int(item["sequence"]["N"]) == changes.HEAD:
+                heads[item["owner_id"]["S"]] = int(item["latest"]["N"])
+            out.write(_dumps(snapshot.to_json(item)) + "\n")
+            count += 1
+            bar.update()
+    export.counts["changes"] = count
+    return heads
+
+
+def _heads(account_ids: list[str]) -> dict[str, int]:
+    """The accounts' change-feed heads now, by account (those with a feed)."""
+    keys = [{"owner_id": {"S": account_id}, "sequence": {"N": str(changes.HEAD)}} for account_id in account_ids]
+    return {item["owner_id"]["S"]: int(item["latest"]["N"]) for item in snapshot.get_many("changes", keys)}
+
+
+def _export_versions(partial: Path, objects: ObjectStore, stored: set[tuple[str, str]], export: Export) -> None:
+    """Write the earlier versions of the documents written (each one's bytes count in its
+    account's usage, which the backup holds), and copy their objects. A row whose document was
+    not written is of a document deleted meanwhile, whose rows go after its record."""
+    count = 0
+    with _lines(partial, "versions") as out, _bar("versions", None) as bar:
+        for item in snapshot.scan("versions"):
+            bar.update()
+            if (item["owner_id"]["S"], item["document_id"]["S"]) not in stored:
+                continue
+            key = item["object_key"]["S"]
+            if not _copy_object(partial, objects, key, export):
+                export.missing_objects.append(key)
+            out.write(_dumps(snapshot.to_json(item)) + "\n")
+            count += 1
+    export.counts["versions"] = count
 
 
 def _with_objects(partial: Path, objects: ObjectStore, item: dict[str, Any], export: Export) -> dict[str, Any] | None:

@@ -20,7 +20,7 @@ from tqdm import tqdm
 from adapters.messages import AccountCreated, UploadCompleted
 from adapters.queue import ACCOUNT_EVENTS, SEARCH_INDEX, UPLOAD_EVENTS
 from adapters.s3 import ObjectCopy
-from commands.backup import FORMAT, MANIFEST, TABLES_DIR, VERSION, object_path, sha256_of
+from commands.backup import FORMAT, MANIFEST, READABLE, TABLES_DIR, VERSION, object_path, sha256_of
 from domain.documents import DocumentStatus
 from models import path_backfill, snapshot
 from workers.rebuild import RebuildRunning, rebuild
@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from settings import Settings
 
 #: The order tables are written in: records after the objects they name, counters last.
-ORDER = ("accounts", "emails", "documents", "counters")
+ORDER = ("accounts", "emails", "documents", "versions", "changes", "counters")
 
 
 class BackupInvalid(ValueError):
@@ -55,8 +55,11 @@ def verify(directory: Path) -> dict[str, Any]:
         raise BackupInvalid(f"{directory / MANIFEST} cannot be read: {error}") from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise BackupInvalid(f"{directory} is not a DocStore backup")
-    if manifest.get("version") != VERSION:
-        raise BackupInvalid(f"{directory} is a version {manifest.get('version')} backup; this DocStore reads {VERSION}")
+    if manifest.get("version") not in READABLE:
+        raise BackupInvalid(
+            f"{directory} is a version {manifest.get('version')} backup; this DocStore reads versions "
+            f"{READABLE[0]} to {VERSION}"
+        )
     files: dict[str, dict[str, Any]] = manifest["files"]
     present = {path.relative_to(directory).as_posix() for path in directory.rglob("*") if path.is_file()}
     present.discard(MANIFEST)
@@ -109,7 +112,8 @@ def run(settings: Settings, directory: Path, connect: Connect, *, force: bool = 
             return 1
     counts = manifest["counts"]
     print(
-        f"restored from {directory}: {counts['accounts']} accounts, {counts['documents']} documents, "
+        f"restored from {directory}: {counts['accounts']} accounts, {counts['documents']} documents "
+        f"({counts.get('versions', 0)} earlier versions), {counts.get('changes', 0)} change-feed rows, "
         f"{counts['objects']} objects ({counts['object_bytes']:,} bytes), {counts['counters']} counters; "
         f"search index rebuilt with {rebuilt} documents"
     )
@@ -130,6 +134,8 @@ def load(directory: Path, manifest: dict[str, Any], services: Services) -> None:
     uncounted: list[str] = []
     region = services.settings.region
     for table in ORDER:
+        if table not in manifest["counts"]:
+            continue  # a version 1 backup: no earlier versions, no change feed
         with _bar(table, manifest["counts"][table], " items") as bar:
             items = _items(directory, table, bar)
             if table == "documents":

@@ -441,11 +441,13 @@ def delete_stored(
     recorded: list[changes.Change] | None = None,
     *,
     if_version: int | None = None,
+    deleted: list[Document] | None = None,
 ) -> bool:
     """Delete a stored document's record, free its path and give its bytes back to the quota, in
     one transaction, with two messages in the outbox: ``document.deleted`` (the quota level is checked again) and
     ``index.document`` (search forgets it), and its ``DELETED`` change in the change feed;
-    ``messages`` and ``recorded`` receive them once committed.
+    ``messages`` and ``recorded`` receive them once committed, ``deleted`` the record as it was
+    deleted (read again when it changed since ``document`` was read: a new version meanwhile).
 
     A counted document leaves the counters of its owner's *current* plan and type, and the
     owner's counted totals, conditioned on that plan; a FAILED one leaves the failed counter.
@@ -524,6 +526,8 @@ def delete_stored(
             messages.extend(sent)
         if recorded is not None:
             recorded.append(change)
+        if deleted is not None:
+            deleted.append(current)
         return True
 
     return retries.retry(Race.PLAN, owner_id, attempt)

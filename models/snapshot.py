@@ -15,27 +15,37 @@ from pynamodb.connection import Connection
 
 from models.accounts import Account, EmailClaim
 from models.base import BaseMeta
+from models.changes import ChangeRow
 from models.counters import Counter
 from models.documents import Document
+from models.version_rows import Version
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
 
     from pynamodb.models import Model
 
-#: The tables a backup holds, by the name a backup gives their file. Sessions are left out (a
-#: restored deployment asks everyone to sign in again), and so are the idempotency records: they
-#: name queue messages of the source deployment, whose queues are not backed up. The outbox is
-#: left out for the same reason: its messages are work for the source's queues, and the work a
-#: restored deployment needs is sent again from what the tables hold (``commands/restore.py``).
+#: The tables a backup holds, by the name a backup gives their file: with the documents, their
+#: earlier versions (every one counts in its account's usage) and the change feed (so clients'
+#: cursors stay good). Sessions are left out (a restored deployment asks everyone to sign in
+#: again), and so are the idempotency records: they name queue messages of the source deployment,
+#: whose queues are not backed up. The outbox is left out for the same reason: its messages are
+#: work for the source's queues, and the work a restored deployment needs is sent again from what
+#: the tables hold (``commands/restore.py``). The path claims follow from the documents (a restore
+#: claims them again), and the rows of uploads of a new version in progress go with those uploads,
+#: which a backup leaves out.
 TABLES: dict[str, type[Model]] = {
     "accounts": Account,
     "emails": EmailClaim,
     "documents": Document,
+    "versions": Version,
+    "changes": ChangeRow,
     "counters": Counter,
 }
 #: BatchWriteItem's limit.
 BATCH = 25
+#: BatchGetItem's limit.
+GET_BATCH = 100
 #: How often unprocessed items of a batch write are sent again before giving up.
 WRITE_RETRIES = 8
 
@@ -73,6 +83,26 @@ def get(name: str, key: Item) -> Item | None:
     """The item with ``key`` (its key attributes, typed), read consistently; None if absent."""
     found = _client().get_item(TableName=table_name(name), Key=key, ConsistentRead=True).get("Item")
     return dict(found) if found is not None else None
+
+
+def get_many(name: str, keys: list[Item]) -> list[Item]:
+    """The items with ``keys`` that exist (BatchGetItem, 100 keys a request, read consistently;
+    what DynamoDB leaves unprocessed is asked again), in no particular order."""
+    client = _client()
+    table = table_name(name)
+    found: list[Item] = []
+    for start in range(0, len(keys), GET_BATCH):
+        request: dict[str, Any] = {table: {"Keys": keys[start : start + GET_BATCH], "ConsistentRead": True}}
+        for attempt in range(WRITE_RETRIES + 1):
+            answer = client.batch_get_item(RequestItems=request)
+            found.extend(answer.get("Responses", {}).get(table, []))
+            request = answer.get("UnprocessedKeys") or {}
+            if not request:
+                break
+            time.sleep(min(0.05 * 2**attempt, 2.0))
+        else:
+            raise RuntimeError(f"DynamoDB kept {len(request[table]['Keys'])} keys of a batch unread in {table}")
+    return found
 
 
 def is_empty(name: str) -> bool:

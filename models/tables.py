@@ -22,6 +22,7 @@ from models.outbox import Pending
 from models.paths import PathClaim
 from models.sessions import Session
 from models.version_rows import Version
+from models.version_uploads import VersionUpload
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -38,6 +39,7 @@ TABLES: tuple[type[Model], ...] = (
     Document,
     PathClaim,
     Version,
+    VersionUpload,
     Counter,
     Handled,
     Pending,
@@ -50,6 +52,7 @@ TTL_ATTRIBUTES: dict[type[Model], str] = {
     Document: "expires_at",
     Handled: "expires_at",
     ChangeRow: "expires_at",
+    VersionUpload: "expires_at",
 }
 
 

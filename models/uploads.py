@@ -21,7 +21,7 @@ from pynamodb.transactions import TransactWrite
 from adapters.messages import UploadCompleted, UploadStarted
 from domain.changes import ChangeKind
 from domain.documents import DocumentStatus
-from models import accounts, changes, documents, keys, outbox, paths, retries
+from models import accounts, changes, documents, keys, outbox, paths, retries, version_uploads
 from models.accounts import Account
 from models.base import condition_failed, failed_items, number_is, transaction_connection, utcnow
 from models.documents import CANCELLED, Document
@@ -172,9 +172,13 @@ def start(
                         transaction.condition_check(
                             Document, version_of.owner_id, version_of.document_id, condition=target
                         )
+                        # So that a delete of the document finds this upload and releases it.
+                        until = expires + timedelta(seconds=sweep_grace_seconds)
+                        version_uploads.put(transaction, current.id, version_of.document_id, document_id, until)
             except TransactWriteError as error:
                 if version_of is not None:
-                    # [document check, document put, outbox put (none for a multipart upload), account update]
+                    # [document check, document put, outbox put (none for a multipart upload),
+                    # version_uploads put, account update]
                     target_failed, *others, account_failed = failed_items(error)
                     if target_failed:
                         now_there = read(version_of.owner_id, version_of.document_id)
@@ -355,6 +359,8 @@ def reject(document: Document, reason: str, now: datetime | None = None) -> bool
                     condition=(Document.status == DocumentStatus.PENDING_UPLOAD) & documents.path_unchanged(document),
                 )
                 paths.free(transaction, document.owner_id, document.path_key, document.document_id)
+                if document.version_of is not None:
+                    version_uploads.forget(transaction, document.owner_id, document.version_of, document.document_id)
         except TransactWriteError as error:
             if not any(failed_items(error)):
                 raise

@@ -29,7 +29,7 @@ from pynamodb.transactions import TransactWrite
 from adapters.messages import UploadCompleted
 from domain.changes import ChangeKind
 from domain.documents import DocumentStatus
-from models import accounts, changes, counters, documents, outbox, uploads
+from models import accounts, changes, counters, documents, outbox, uploads, version_uploads
 from models.accounts import Account
 from models.base import transaction_connection
 from models.documents import Document
@@ -201,6 +201,7 @@ def add_uploaded(upload: Document, stored: str, size: int, checksum: str, plan: 
 
     def extra(transaction: TransactWrite) -> None:
         transaction.delete(upload, condition=Document.status == DocumentStatus.PENDING_UPLOAD)
+        version_uploads.forget(transaction, owner_id, target_id, upload.document_id)
 
     for _ in range(ATTEMPTS):
         document = _settled_document(owner_id, target_id)
@@ -262,15 +263,12 @@ def restore(document: Document, version: int, copied: New, plan: Plan, keep: int
         raise Changed(document.document_id) from None
 
 
-def forget(owner_id: str, document_id: str) -> list[str]:
-    """Delete a deleted document's earlier version rows (their bytes were freed with it); the
-    objects they named, for the caller to delete."""
+def forget(owner_id: str, document_id: str) -> list[Version]:
+    """Delete a deleted document's earlier version rows (their bytes were freed with it: no
+    version can be added to a deleted document, so these are the rows it had); the rows, whose
+    objects are for the caller to delete."""
     rows = list(earlier(owner_id, document_id))
     with Version.batch_write() as batch:
         for row in rows:
             batch.delete(row)
-    return [row.object_key for row in rows]
-
-
-def earlier_bytes(owner_id: str, document_id: str) -> int:
-    return sum(int(row.size) for row in earlier(owner_id, document_id))
+    return rows

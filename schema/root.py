@@ -265,7 +265,8 @@ class Mutation:
         resolver=documents.delete_document,
         extensions=[AnswersWrongRegion()],
         description=(
-            "Delete a document: its file, every version it keeps, its record and their bytes in the quota, together."
+            "Delete a document: its file, every version it keeps, its record and their bytes in the quota, together. "
+            "An upload of a new version of it still in progress is cancelled with it, its reservation released."
         ),
     )
     restore_version: RestoreVersionResult = strawberry.mutation(

@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING
 from domain.documents import STORED, DocumentStatus
 from events.envelope import Event, EventType
 from models import changes as models_changes
-from models import documents, keys, outbox, versions
+from models import documents, keys, outbox, version_uploads, versions
+from models import uploads as uploads_models
 from models.errors import DocumentNotFound, VersionConflict
 from services import changes as changes_service
 from services import uploads, validation
@@ -122,18 +123,48 @@ def _delete(
     if if_version is not None and record.current_version != if_version:
         raise VersionConflict(record.current_version)
     if record.status in STORED:
-        earlier = versions.earlier_bytes(owner_id, document_id)
-        if not documents.delete_stored(record, messages, recorded, if_version=if_version):
+        gone: list[documents.Document] = []  # the record as deleted: a version may have landed since
+        if not documents.delete_stored(record, messages, recorded, if_version=if_version, deleted=gone):
             raise DocumentNotFound(document_id)
+        (record,) = gone
         # The original and what was derived from it, and every earlier version's object (a form's
         # are under the document's prefix; a multipart upload's under its upload's).
         objects.delete_prefix(keys.document_prefix(owner_id, document_id))
-        for key in versions.forget(owner_id, document_id):  # their bytes went with the document
-            objects.delete(key)
+        rows = versions.forget(owner_id, document_id)  # their bytes went with the document
+        for row in rows:
+            objects.delete(row.object_key)
         if not record.object_key.startswith(keys.document_prefix(owner_id, document_id)):
             objects.delete(record.object_key)
-        return int(record.size) + earlier
+        earlier = sum(int(row.size) for row in rows)
+        return int(record.size) + earlier + _release_version_uploads(objects, owner_id, document_id)
     return _cancel(objects, record)
+
+
+def _release_version_uploads(objects: ObjectStore, owner_id: str, document_id: str) -> int:
+    """Once a document's delete has committed: cancel every upload of a new version of it still in
+    progress (``models.version_uploads`` finds them), releasing its reservation and deleting what
+    arrived, an S3 multipart upload aborted and its record deleted, as ``abortUpload`` does; the
+    bytes they held. Left alone, each would hold its reservation until it expired."""
+    held = 0
+    for upload_id in version_uploads.of(owner_id, document_id):
+        upload = uploads_models.read(owner_id, upload_id)
+        if upload is None or upload.version_of != document_id or upload.status != DocumentStatus.PENDING_UPLOAD:
+            continue  # settled meanwhile (completed, which the delete took with it, or rejected)
+        if upload.upload_id is not None:
+            try:
+                held += uploads.abort(objects, owner_id, upload_id)
+            except DocumentNotFound:
+                continue  # aborted meanwhile
+        else:
+            held += _cancel_quietly(objects, upload)
+    return held
+
+
+def _cancel_quietly(objects: ObjectStore, upload: documents.Document) -> int:
+    try:
+        return _cancel(objects, upload)
+    except DocumentNotFound:
+        return 0  # settled by someone else meanwhile: they released it
 
 
 def _cancel(objects: ObjectStore, record: documents.Document) -> int:

@@ -33,13 +33,15 @@ ORDERS = [(field, direction) for field in ("CREATED_AT", "UPDATED_AT", "NAME") f
 
 @dataclass
 class Holdings:
-    """What the owner has: a READY document and an upload whose file arrived but is not completed."""
+    """What the owner has: a READY document, an upload whose file arrived but is not completed, and
+    an upload of a new version of the READY one (mode OVERWRITE), posted and not completed."""
 
     ready_id: str
     pending_id: str
+    version_id: str
 
     def id(self, which: str) -> str:
-        return self.ready_id if which == "ready" else self.pending_id
+        return {"ready": self.ready_id, "pending": self.pending_id, "version": self.version_id}[which]
 
 
 @pytest.fixture
@@ -65,7 +67,16 @@ def hold(api: Api, owner: User) -> Holdings:
         owner, filename="secret-draft.pdf", contentType="application/pdf", size=len(DRAFT), tags=["confidential"]
     )
     post_form(form, DRAFT)
-    return Holdings(ready_id=ready["id"], pending_id=form["documentId"])
+    version = api.request_upload(
+        owner,
+        filename="secret-plan.pdf",
+        contentType="application/pdf",
+        size=len(DRAFT),
+        path="/secret-plan.pdf",
+        mode="OVERWRITE",
+    )
+    post_form(version, DRAFT)
+    return Holdings(ready_id=ready["id"], pending_id=form["documentId"], version_id=version["documentId"])
 
 
 @pytest.fixture
@@ -160,7 +171,7 @@ def assert_not_found(api: Api, user: User, field: str, document_id: str) -> dict
 # --- another account's ids --------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("which", ["ready", "pending"])
+@pytest.mark.parametrize("which", ["ready", "pending", "version"])
 @pytest.mark.parametrize("field", ID_FIELDS)
 def test_another_accounts_document_is_not_found_and_untouched(
     api: Api, store, owner: User, stranger: User, holdings: Holdings, field: str, which: str

@@ -18,9 +18,9 @@ import httpx
 import pytest
 
 from commands.backup import Unsettled, back_up
-from models import accounts, counters
+from models import accounts, counters, documents
 from tests import serving
-from tests.client import PASSWORD, Api, User, sample
+from tests.client import PASSWORD, Api, User, post_form, sample
 from tests.conftest import stored
 from tests.serving import clean_env
 from tests.workers import files
@@ -72,8 +72,11 @@ class Source:
     api: Api
     users: list[User]
     admin: User
-    #: The bytes uploaded, by document id.
+    #: The bytes uploaded, by document id: each document's current version.
     uploaded: dict[str, bytes] = field(default_factory=dict)
+    #: The FREE account's document of three versions: its id, and each version's bytes.
+    versioned: str = ""
+    versions: dict[int, bytes] = field(default_factory=dict)
 
 
 def sign_in(api: Api, email: str) -> str:
@@ -130,6 +133,22 @@ def source(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Source]:
             notes = sample("text/plain", f"plain notes of {user.email}")
             document = api.upload(user, notes, filename="notes.txt", contentType="text/plain", tags=["notes"])
             result.uploaded[document["id"]] = notes
+        # Three versions of one document, moved and retagged: earlier versions and changes to keep.
+        for number in (1, 2, 3):
+            content = f"draft {number}\n".encode() * (100 * number)
+            form = api.request_upload(
+                free, size=len(content), filename="draft.txt", path="/draft.txt", mode="OVERWRITE"
+            )
+            assert form["__typename"] == "UploadForm", form
+            post_form(form, content)
+            document = api.complete(free, form["documentId"])
+            assert api.settled(free, document["id"])["status"] == "READY"
+            result.versioned, result.versions[number] = document["id"], content
+        result.uploaded[result.versioned] = result.versions[3]
+        moved = {"input": {"documentId": result.versioned, "path": "/drafts/draft.txt"}}
+        assert api.data("MoveDocument", moved, free.token)["moveDocument"]["__typename"] == "Document"
+        tagged = {"input": {"id": result.versioned, "tags": ["draft"]}}
+        assert api.data("UpdateDocument", tagged, free.token)["updateDocument"]["__typename"] == "Document"
         # Never posted: a reservation that a backup leaves out.
         pending = api.request_upload(premium, filename="later.pdf", contentType="application/pdf", size=5000)
         assert pending["__typename"] == "UploadForm", pending
@@ -169,10 +188,13 @@ def test_backup_writes_a_manifest_with_counts_and_a_checksum_of_every_file(sourc
     assert manifest["left_out"] == {"pending_uploads": 1, "deleted_during_backup": 0}
     assert manifest["source"]["region"] == "us-west-2"
     assert not backup_dir.with_name("nightly.partial").exists()
-    originals = sorted(key for key in manifest["objects"] if key.endswith("/original"))
-    assert [(backup_dir / "objects" / key).read_bytes() for key in originals] == [
-        source.uploaded[key.split("/")[1]] for key in originals
-    ]
+    # Every version's original: the current ones, and the versioned document's two earlier ones.
+    originals = [key for key in manifest["objects"] if key.endswith("/original")]
+    earlier = [source.versions[1], source.versions[2]]
+    assert sorted((backup_dir / "objects" / key).read_bytes() for key in originals) == sorted(
+        [*source.uploaded.values(), *earlier]
+    )
+    assert manifest["counts"]["versions"] == 2
     # PREMIUM documents of searchable types carry their extracted text, FREE ones none.
     texts = {key.split("/")[0] for key in manifest["objects"] if key.endswith("/text.txt")}
     assert texts == {source.users[1].id}
@@ -326,14 +348,43 @@ class MovingCounters:
         return self.store.copy_out(key, path)
 
 
+class RetaggedDuringCopy:
+    """The session's object store, where the document is retagged while the backup copies its
+    object: a change of the feed that moves no account and no counter."""
+
+    def __init__(self, store: Any, document: Any) -> None:
+        self.store = store
+        self.document = document
+        self.retagged = False
+
+    def copy_out(self, key: str, path: Path) -> Any:
+        if not self.retagged:
+            self.retagged = True
+            documents.update_details(
+                self.document.owner_id, self.document.document_id, name=None, tags=["moved"], description=None
+            )
+        return self.store.copy_out(key, path)
+
+
 @pytest.fixture
-def uploaded(store: Any, own_tables: str) -> None:
+def uploaded(store: Any, own_tables: str) -> Any:
     """A document with its object in this test's own tables (``own_tables``: nothing else moves
     their counters), so a backup has an object to copy."""
     owner = accounts.create(
         email=f"moving-{uuid.uuid4().hex[:12]}@example.com", password_hash="x", plan="FREE", home_region="us-west-2"
     )
-    stored(store, owner, b"moving\n", "text/plain", name="moving.txt")
+    return stored(store, owner, b"moving\n", "text/plain", name="moving.txt")
+
+
+def test_a_backup_that_saw_a_change_of_the_feed_starts_again(settings, store, uploaded, tmp_path: Path) -> None:
+    manifest = back_up(settings, RetaggedDuringCopy(store, uploaded), tmp_path / "out", attempts=3)
+
+    assert manifest["attempts"] == 2
+    lines = (tmp_path / "out" / "tables" / "changes.jsonl").read_text().splitlines()
+    rows = sorted((int(row["sequence"]["N"]), row.get("kind", {}).get("S")) for row in map(json.loads, lines))
+    assert rows == [(0, None), (1, "CREATED"), (2, "UPDATED")]
+    (document,) = map(json.loads, (tmp_path / "out" / "tables" / "documents.jsonl").read_text().splitlines())
+    assert document["tags"] == {"L": [{"S": "moved"}]}
 
 
 def test_a_backup_that_saw_counters_move_starts_again(settings, store, uploaded, tmp_path: Path) -> None:
@@ -369,3 +420,67 @@ def test_restored_paths_are_held_as_before(source: Source, restored: tuple[Deplo
 
     assert api.data("Document", {"id": form["documentId"]}, user.token)["document"]["path"] == "/report (1).pdf"
     assert moved["moveDocument"]["__typename"] == "PathTakenError"
+
+
+# -- versions and the change feed ---------------------------------------------------------------
+
+
+def versions_of(api: Api, token: str, document_id: str) -> list[dict[str, Any]]:
+    """The document's versions, newest first, without their download links (signed for their host)."""
+    document = api.data("DocumentVersions", {"id": document_id}, token)["document"]
+    return [{k: v for k, v in edge["node"].items() if k != "downloadUrl"} for edge in document["versions"]["edges"]]
+
+
+def test_versions_and_the_change_feed_are_restored_as_they_were(
+    source: Source, restored: tuple[Deployment, Api]
+) -> None:
+    _, api = restored
+    free = source.users[0]
+    before, after = sign_in(source.api, free.email), sign_in(api, free.email)
+    document = api.data("DocumentVersions", {"id": source.versioned}, after)["document"]
+
+    assert [edge["node"]["version"] for edge in document["versions"]["edges"]] == [3, 2, 1]
+    assert versions_of(api, after, source.versioned) == versions_of(source.api, before, source.versioned)
+    assert {
+        edge["node"]["version"]: httpx.get(edge["node"]["downloadUrl"], timeout=30).content
+        for edge in document["versions"]["edges"]
+    } == source.versions
+    feed = api.data("Changes", {"first": 100}, after)["changes"]
+    assert feed == source.api.data("Changes", {"first": 100}, before)["changes"]
+    assert [edge["node"]["sequence"] for edge in feed["edges"]] == list(range(1, 11))
+    assert [edge["node"]["kind"] for edge in feed["edges"]][-4:] == ["NEW_VERSION", "NEW_VERSION", "MOVED", "UPDATED"]
+    # A cursor a client kept from the source goes on from where it was on the restored deployment.
+    cursor = feed["edges"][5]["cursor"]
+    rest = api.data("Changes", {"after": cursor}, after)["changes"]
+    assert [edge["node"]["sequence"] for edge in rest["edges"]] == [7, 8, 9, 10]
+
+
+def test_usage_counts_exactly_the_versions_restored(source: Source, restored: tuple[Deployment, Api]) -> None:
+    """Last in the module: it changes the restored deployment (a restore, then a delete)."""
+    _, api = restored
+    free = source.users[0]
+    user = User(sign_in(api, free.email), free.id, free.email)
+    every_version = sum(len(content) for content in source.versions.values())
+    mine = {node["id"] for node in listing(api, user.token)} & set(source.uploaded) - {source.versioned}
+    others = sum(len(source.uploaded[key]) for key in mine)
+    usage = api.usage(user)
+    assert usage["usedBytes"] == others + every_version
+
+    restored_version = api.data(
+        "RestoreVersion", {"input": {"documentId": source.versioned, "version": 1}}, user.token
+    )["restoreVersion"]
+
+    assert (restored_version["__typename"], restored_version["version"]) == ("Document", 4)
+    current = api.settled(user, source.versioned)
+    assert httpx.get(current["downloadUrl"], timeout=30).content == source.versions[1]
+    assert api.usage(user)["usedBytes"] == others + every_version + len(source.versions[1])
+    feed = api.data("Changes", {"first": 100}, user.token)["changes"]["edges"]
+    assert [(edge["node"]["sequence"], edge["node"]["kind"], edge["node"]["version"]) for edge in feed[-1:]] == [
+        (11, "RESTORED", 4)
+    ]
+
+    deleted = api.data("DeleteDocument", {"input": {"id": source.versioned}}, user.token)["deleteDocument"]
+
+    # Every version the backup held is freed, and nothing more: usage is what the other documents hold.
+    assert deleted["freedBytes"] == every_version + len(source.versions[1])
+    assert api.usage(user) == {**usage, "usedBytes": others, "documentCount": usage["documentCount"] - 1}

@@ -37,6 +37,7 @@ def test_an_isolated_context_writes_its_own_tables_and_other_threads_keep_the_pr
             "documents",
             "paths",
             "versions",
+            "version_uploads",
             "counters",
             "idempotency",
             "outbox",
