@@ -224,6 +224,7 @@ def server_options(settings: Settings) -> dict[str, Any]:
     return {
         "http": bounded_http(settings.max_header_bytes, settings.max_headers),
         "ws_max_size": settings.max_request_bytes,
+        "ws_per_message_deflate": settings.ws_deflate,
     }
 
 

@@ -179,6 +179,9 @@ class Settings:
     #: subscriptions one connection may run at once.
     ws_connections_per_account: int = 10
     ws_subscriptions_per_connection: int = 20
+    #: Offer WebSocket per-message deflate (RFC 7692) to clients that ask for it: each connection
+    #: then keeps a compressor and a decompressor for its whole life.
+    ws_deflate: bool = False
     #: The API process freezes what survives each full garbage collection, so the next walks only
     #: what survived since (``runtime.heap``); once the frozen objects have grown by this percentage
     #: since the last reclaim, it unfreezes and collects them once, freeing what cycles among them
@@ -345,6 +348,7 @@ class Settings:
             redis_wait_seconds=integer("REDIS_WAIT_SECONDS", 10),
             ws_connections_per_account=integer("WS_CONNECTIONS_PER_ACCOUNT", 10),
             ws_subscriptions_per_connection=integer("WS_SUBSCRIPTIONS_PER_CONNECTION", 20),
+            ws_deflate=flag("WS_DEFLATE", False),
             heap_reclaim_percent=integer("HEAP_RECLAIM_PERCENT", 100, low=0),
             outbox_remove_seconds=integer("OUTBOX_REMOVE_SECONDS", 1, low=0),
             outbox_relay_seconds=integer("OUTBOX_RELAY_SECONDS", 5),
