@@ -90,10 +90,21 @@ def test_the_app_sends_the_operation_documents_of_gql_operations_and_no_others()
     named = re.findall(
         r'export \{ default as (\w+) \} from "\.\./\.\./\.\./(gql/operations/\w+/\w+\.graphql)\?raw";', imports
     )
+    # gql/operations serves two clients: the web app and the terminal client (client/), which
+    # sends an operation by name (api.call, api.subscribe, _pages). Every file there is sent by one of them.
+    terminal = {
+        name
+        for source in (ROOT / "client").glob("*.py")
+        for name in re.findall(r'(?:\.call\(|\.subscribe\(|_pages\(api, )"([A-Z]\w+)"', source.read_text())
+    }
+    files = {str(path.relative_to(ROOT)): path.stem for path in OPERATIONS.glob("*/*.graphql")}
 
-    assert sorted(path for _, path in named) == sorted(
-        str(path.relative_to(ROOT)) for path in OPERATIONS.glob("*/*.graphql")
+    assert {path for _, path in named} <= set(files)
+    assert sorted(path for path, stem in files.items() if stem not in terminal) == sorted(
+        path for _, path in named if files[path] not in terminal
     )
+    assert terminal <= set(files.values())
+    assert {"SyncCompare", "SyncDocument", "SignIn", "Documents", "DocumentEvents"} <= terminal
     assert all(path.endswith(f"/{name}.graphql") for name, path in named)
     assert len(named) == imports.count("export ")
     # No operation is written anywhere else in the app.
