@@ -281,6 +281,14 @@ def forget_document(owner_id: str, document_id: str) -> int:
     return len(rows)
 
 
-def put_restored(link: ShareLink) -> None:
-    """Write a link as a backup held it (``docstore restore``)."""
-    link.save()
+def recount(held: dict[tuple[str, str], int]) -> None:
+    """Set each restored document's count of live links (``docstore restore``): ``held`` maps
+    (owner, document) to the links restored for it that are not revoked."""
+    for (owner_id, document_id), live in held.items():
+        try:
+            Document(owner_id=owner_id, document_id=document_id).update(
+                actions=[Document.share_links.set(live)], condition=Document.document_id.exists()
+            )
+        except UpdateError as error:
+            if not condition_failed(error):
+                raise
