@@ -114,9 +114,13 @@ def of_owner(owner_id: str) -> list[ShareLink]:
     return list(ShareLink.query(owner_id, consistent_read=True))
 
 
-def by_token_hash(token_hash: str) -> ShareLink | None:
-    """The link whose token hashes to ``token_hash`` (the index, then the row itself, consistently)."""
+def by_token_hash(token_hash: str, *, consistent: bool = True) -> ShareLink | None:
+    """The link whose token hashes to ``token_hash``: the index's copy, then (``consistent``) the
+    row itself read consistently. A page that only shows the link may take the index's copy (it
+    may lag a write by a moment); what changes or gives anything reads the row."""
     for found in ShareLink.by_token.query(token_hash, limit=1):
+        if not consistent:
+            return found
         try:
             return ShareLink.get(found.owner_id, found.link_key, consistent_read=True)
         except ShareLink.DoesNotExist:

@@ -291,11 +291,11 @@ async def of_document(services: Services, owner_id: str, document_id: str) -> li
 # --- the public side ----------------------------------------------------------------------------
 
 
-def _find(token: str, now: datetime) -> ShareLink:
+def _find(token: str, now: datetime, *, consistent: bool) -> ShareLink:
     """The link of ``token`` that may still serve: :class:`Unknown` or :class:`Gone`."""
     if not TOKEN.fullmatch(token):
         raise Unknown
-    link = share_links.by_token_hash(hash_token(token))
+    link = share_links.by_token_hash(hash_token(token), consistent=consistent)
     if link is None:
         raise Unknown
     if not link.live(now):
@@ -321,13 +321,15 @@ def _shared(link: ShareLink) -> Shared:
     return Shared(link=link, name=document.name, size=int(row.size), object_key=row.object_key)
 
 
-def _open(token: str) -> Shared:
-    return _shared(_find(token, utcnow()))
+def _open(token: str, consistent: bool) -> Shared:
+    return _shared(_find(token, utcnow(), consistent=consistent))
 
 
-async def open_link(services: Services, token: str) -> Shared:
-    """What the public page shows for ``token``; reads only (a preview robot counts nothing)."""
-    return await services.blocking.run(_open, token)
+async def open_link(services: Services, token: str, *, consistent: bool = False) -> Shared:
+    """What the public page shows for ``token``; reads only (a preview robot counts nothing). The
+    page takes the index's copy of the link (one read fewer; it may show a link revoked a moment
+    ago, whose button the download's own read and conditional write then refuse)."""
+    return await services.blocking.run(_open, token, consistent)
 
 
 async def download(services: Services, token: str, password_text: str | None, client_ip: str | None) -> str:
@@ -335,7 +337,7 @@ async def download(services: Services, token: str, password_text: str | None, cl
     against ``maxDownloads`` and the expiry, and sign a GET of the file under its name, valid
     ``DOCSTORE_SHARE_DOWNLOAD_URL_SECONDS``. :class:`Unknown`, :class:`Gone` (also when the last
     download was taken meanwhile), :class:`WrongPassword`, :class:`RateLimited`."""
-    shared = await open_link(services, token)
+    shared = await open_link(services, token, consistent=True)
     link = shared.link
     if link.password_hash is not None:
         limits = services.share_limits
