@@ -4,6 +4,7 @@ accounts' ids (NotFoundError, the table unchanged) and requestUpload's Make Publ
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import httpx
@@ -12,6 +13,7 @@ import pytest
 from models import documents
 from models.share_links import ShareLink
 from tests.client import Api, User, post_form
+from tests.resolvers import test_multipart as multipart
 
 CONTENT = b"shared notes, eleven"
 
@@ -265,4 +267,43 @@ def test_make_public_without_the_box_makes_no_link(api: Api, user: User) -> None
     document = api.submit(user, CONTENT)
 
     assert listed(api, user, document["id"]) == []
+    assert rows(user.id) == []
+
+
+def test_a_public_upload_the_pipeline_refuses_loses_its_link(api: Api, user: User) -> None:
+    program = b"\x7fELF\x02\x01\x01" + bytes(200)  # a type DocStore stores none of
+    form = api.request_upload(user, size=len(program), filename="notes.txt", contentType="text/plain", public=True)
+    post_form(form, program)
+    completed = api.complete(user, form["documentId"])
+    (link,) = listed(api, user, completed["id"])
+
+    assert api.settled(user, completed["id"])["status"] == "REJECTED"  # WRONG_TYPE
+
+    # The pipeline deletes the links after its rejection commits, with the bytes: wait for that.
+    deadline = time.monotonic() + 30
+    while rows(user.id) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert rows(user.id) == []
+    assert httpx.get(link["url"]).status_code == 404
+
+
+def test_make_public_on_a_multipart_upload_makes_its_link_at_completion(api: Api, user: User) -> None:
+    started = multipart.start(api, user, size=len(CONTENT), public=True)
+    (part,) = multipart.sign(api, user, started["documentId"], [1])["parts"]
+    etag = multipart.put(part["url"], CONTENT)
+    assert rows(user.id) == []
+
+    completed = multipart.complete(api, user, started["documentId"], [{"number": 1, "etag": etag}])
+
+    (link,) = listed(api, user, completed["id"])
+    download = httpx.post(link["url"])
+    assert download.status_code == 303
+    assert httpx.get(download.headers["location"]).content == CONTENT
+
+
+def test_make_public_on_an_aborted_multipart_upload_makes_no_link(api: Api, user: User) -> None:
+    started = multipart.start(api, user, size=len(CONTENT), public=True)
+
+    assert multipart.abort(api, user, started["documentId"])["__typename"] == "AbortedUpload"
+
     assert rows(user.id) == []
