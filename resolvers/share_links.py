@@ -9,9 +9,10 @@ import strawberry
 
 from access.context import Context
 from access.permissions import require_account
+from adapters.hashing import HashingBusy
 from models.errors import DocumentNotFound
 from models.share_links import ShareLink as ShareLinkRecord
-from schema.errors import NotFoundError, ValidationError
+from schema.errors import Conflict, NotFoundError, ValidationError
 from schema.share_links import (
     CreateShareLinkInput,
     CreateShareLinkResult,
@@ -51,6 +52,8 @@ async def create_share_link(
         return NotFoundError(message="No stored document with that id in this account.", id=input.document_id)
     except share_links.TooManyLinks as error:
         return ValidationError.of([validation.Problem("documentId", str(error))])
+    except HashingBusy as busy:  # a password to hash while the pool is full: nothing written, try again
+        raise Conflict(str(busy)) from None
     return answer(info.context, record)
 
 
@@ -72,6 +75,8 @@ async def update_share_link(
         return ValidationError.of(error.problems)
     except share_links.ShareLinkNotFound:
         return NotFoundError(message=NO_LINK, id=input.id)
+    except HashingBusy as busy:
+        raise Conflict(str(busy)) from None
     return answer(info.context, record)
 
 

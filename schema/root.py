@@ -287,7 +287,9 @@ class Mutation:
             "Make a public link to one of your stored documents (or to one version of it): its `url` opens a page "
             "with the document's name, size and a download button (a password form first, when it has one). At most "
             "${share_links_per_document} live links a document (DOCSTORE_SHARE_LINKS_PER_DOCUMENT; revoked ones do "
-            "not count). A download redirects to a signed S3 URL valid ${share_download_url_lifetime}."
+            "not count). A download redirects to a signed S3 URL valid ${share_download_url_lifetime}. A password "
+            "is hashed as account passwords are: while the server hashes too many at once, `CONFLICT` (nothing "
+            "written; send it again)."
         ),
     )
     update_share_link: UpdateShareLinkResult = strawberry.mutation(

@@ -16,7 +16,7 @@ import pytest
 
 from models.base import utcnow
 from models.share_links import ShareLink
-from tests.client import Api, User
+from tests.client import Api, User, post_form
 from tests.resolvers.test_share_links import create, revoke, rows
 
 CONTENT = b"the quarterly report, shared"
@@ -214,3 +214,19 @@ def test_the_token_never_reaches_the_access_log(
     lines = [record.getMessage() for record in caplog.records]
     assert any(re.search(r"GET /s/\[REDACTED\] 200", line) for line in lines), lines
     assert not any(token in line for line in lines)
+
+
+def test_a_link_pinned_to_a_version_past_retention_answers_404(api: Api, user: User, settings: Any) -> None:
+    first = api.upload(user, b"version 1", filename="kept.txt", contentType="text/plain")
+    link = create(api, user, first["id"], version=1)
+    assert httpx.get(link["url"]).status_code == 200
+
+    for number in range(2, settings.versions_free + 2):  # the plan keeps versions_free: v1 goes
+        content = f"version {number}".encode()
+        form = api.request_upload(user, size=len(content), filename="kept.txt", path="/kept.txt", mode="OVERWRITE")
+        post_form(form, content)
+        assert api.complete(user, form["documentId"])["__typename"] == "Document"
+        assert api.settled(user, first["id"])["status"] == "READY"
+
+    assert [answer.status_code for answer in (httpx.get(link["url"]), httpx.post(link["url"]))] == [404, 404]
+    assert int(stored_link(user.id).downloads) == 0
