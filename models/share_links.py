@@ -27,28 +27,10 @@ from pynamodb.transactions import TransactWrite
 from domain.documents import STORED
 from models.base import BaseMeta, TableModel, condition_failed, failed_items, transaction_connection, utcnow
 from models.documents import Document
-from models.errors import DocumentNotFound, DomainError
+from models.errors import DocumentNotFound, ShareLinkNotFound, TooManyLinks
 
 if TYPE_CHECKING:
     from datetime import datetime
-
-
-class ShareLinkNotFound(DomainError):
-    """No such link of this owner (never made, another owner's, or its document deleted)."""
-
-    def __init__(self, link_id: str) -> None:
-        super().__init__(f"No share link with id {link_id}.")
-        self.link_id = link_id
-
-
-class TooManyLinks(DomainError):
-    """The document holds the most live links allowed."""
-
-    def __init__(self, limit: int) -> None:
-        super().__init__(
-            f"A document may have at most {limit} share links (DOCSTORE_SHARE_LINKS_PER_DOCUMENT); revoke one first."
-        )
-        self.limit = limit
 
 
 class ByToken(GlobalSecondaryIndex["ShareLink"]):

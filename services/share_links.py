@@ -36,14 +36,14 @@ from adapters.ratelimits import RateLimited
 from domain.documents import STORED
 from models import documents, share_links, versions
 from models.base import utcnow
-from models.errors import DocumentNotFound
-from models.share_links import ShareLink, ShareLinkNotFound, TooManyLinks
+from models.errors import DocumentNotFound, ShareLinkNotFound, TooManyLinks
 from services import validation
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
     from datetime import datetime
 
+    from models.share_links import ShareLink
     from runtime.services import Services
 
 log = logging.getLogger(__name__)

@@ -13,8 +13,8 @@ from ulid import ULID
 
 from models import documents, share_links
 from models.base import utcnow
-from models.errors import DocumentNotFound
-from models.share_links import ShareLink, TooManyLinks
+from models.errors import DocumentNotFound, TooManyLinks
+from models.share_links import ShareLink
 from services.documents import _delete
 from tests.conftest import new_account, pending_upload, stored
 

@@ -9,6 +9,7 @@ import dataclasses
 import pytest
 
 from models import share_links as records
+from models.errors import ShareLinkNotFound
 from services import share_links, validation
 from tests.conftest import LiveServer, new_account, stored
 
@@ -69,7 +70,7 @@ def test_a_link_of_another_account_is_not_found(live_server: LiveServer, service
         share_links.revoke(services, stranger.id, link_id),
         share_links.update(services, stranger.id, link_id, max_downloads=9),
     ):
-        with pytest.raises(records.ShareLinkNotFound):
+        with pytest.raises(ShareLinkNotFound):
             live_server.call(attempt)
     assert live_server.call(share_links.of_document(services, stranger.id, document.document_id)) == []
     (kept,) = records.of_owner(owner.id)
