@@ -4,6 +4,7 @@ revoked in the app; the page then answers 410."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +59,13 @@ def test_a_link_made_in_the_app_downloads_without_a_session_until_it_is_revoked(
     page.get_by_role("button", name="Share minutes.txt").click()  # open again: read afresh
     made = document.get_by_role("list", name="Share links").get_by_role("listitem").nth(1)
     expect(made).to_contain_text("1 of 3 downloads")
+    document_id = _only_document(url, user.token)
+    before = _links(url, user.token, document_id)[1]["expiresAt"]
+    made.get_by_role("button", name="Renew for 7 days").click()  # the form's expiry (7 days again), from now
+    deadline = time.monotonic() + 30
+    while _links(url, user.token, document_id)[1]["expiresAt"] == before and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _links(url, user.token, document_id)[1]["expiresAt"] > before
     made.get_by_role("button", name="Revoke").click()
     expect(made).to_contain_text("revoked")
 
@@ -65,8 +73,7 @@ def test_a_link_made_in_the_app_downloads_without_a_session_until_it_is_revoked(
     assert reloaded is not None
     assert reloaded.status == 410
     expect(public.get_by_role("heading", name="This link has ended")).to_be_visible()
-    listed = Api(url).data("DocumentShareLinks", {"id": _only_document(url, user.token)}, user.token)
-    assert [link["active"] for link in listed["document"]["shareLinks"]] == [True, False]
+    assert [link["active"] for link in _links(url, user.token, document_id)] == [True, False]
     stranger.close()
     owner.close()
 
@@ -74,3 +81,10 @@ def test_a_link_made_in_the_app_downloads_without_a_session_until_it_is_revoked(
 def _only_document(url: str, token: str) -> str:
     (edge,) = Api(url).data("Documents", token=token)["documents"]["edges"]
     return str(edge["node"]["id"])
+
+
+def _links(url: str, token: str, document_id: str) -> list[dict[str, Any]]:
+    links: list[dict[str, Any]] = Api(url).data("DocumentShareLinks", {"id": document_id}, token)["document"][
+        "shareLinks"
+    ]
+    return links

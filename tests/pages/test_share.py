@@ -83,6 +83,8 @@ def test_the_page_shows_name_size_and_a_button_that_downloads_without_javascript
     parsed = forms_of(page.text)
     assert parsed.loads == []  # nothing loaded from anywhere: no CDN, no asset
     assert [secret for secret in (user.email, user.id, document["id"]) if secret in page.text] == []
+    assert httpx.get(link["url"]).status_code == 200  # a preview robot's fetch, again
+    assert int(stored_link(user.id).downloads) == 0  # opening the page counts nothing
     downloaded = submit(link["url"], page.text)
     assert downloaded.status_code == 303
     s3 = httpx.get(downloaded.headers["location"])

@@ -1,9 +1,10 @@
 // A document's public share links: each one's URL, expiry and downloads, a form to make one
-// (expiry in days, a password, a download limit) and a button to revoke each.
+// (expiry in days, a password, a download limit), and buttons to renew (the form's expiry, from
+// now) or revoke each.
 import { useEffect, useState } from "preact/hooks";
 import { run } from "./client.js";
 import { when } from "./format.js";
-import { CreateShareLink, DocumentShareLinks, RevokeShareLink } from "./operations.js";
+import { CreateShareLink, DocumentShareLinks, RevokeShareLink, UpdateShareLink } from "./operations.js";
 
 function linkState(link) {
   if (link.revokedAt) return "revoked";
@@ -43,6 +44,18 @@ export function ShareLinks({ client, document }) {
     }
   }
 
+  async function renew(link) {
+    setError("");
+    const input = { id: link.id, expiresInSeconds: Math.round(Number(days) * 86400) };
+    try {
+      const result = (await run(client, UpdateShareLink, { input }, "mutation")).updateShareLink;
+      if (result.__typename !== "ShareLink") setError(result.message);
+      else setLoaded(loaded + 1);
+    } catch (failure) {
+      setError(failure.message);
+    }
+  }
+
   async function revoke(link) {
     setError("");
     try {
@@ -74,7 +87,10 @@ export function ShareLinks({ client, document }) {
                   .join(" · ")}
               </span>
               {!link.revokedAt && (
-                <button type="button" class="secondary" onClick={() => revoke(link)}>Revoke</button>
+                <>
+                  <button type="button" class="secondary" onClick={() => renew(link)}>{`Renew for ${days} days`}</button>
+                  <button type="button" class="secondary" onClick={() => revoke(link)}>Revoke</button>
+                </>
               )}
             </li>
           ))}
