@@ -86,10 +86,22 @@ def get(owner_id: str, document_id: str, link_id: str) -> ShareLink:
         raise ShareLinkNotFound(document_id + link_id) from None
 
 
-def of_document(owner_id: str, document_id: str) -> list[ShareLink]:
-    """The document's links, oldest first (one consistent Query of the owner's partition)."""
-    rows = ShareLink.query(owner_id, ShareLink.link_key.startswith(f"{document_id}#"), consistent_read=True)
-    return list(rows)
+#: The most links a listing shows: the newest. Revoked links stay (their page answers 410), so
+#: a document made and revoked links for years would otherwise list them all.
+LISTED = 100
+
+
+def of_document(owner_id: str, document_id: str, limit: int | None = LISTED) -> list[ShareLink]:
+    """The document's newest ``limit`` links (None: all), oldest first (one consistent Query of
+    the owner's partition; link ids sort by creation)."""
+    rows = ShareLink.query(
+        owner_id,
+        ShareLink.link_key.startswith(f"{document_id}#"),
+        consistent_read=True,
+        scan_index_forward=False,
+        limit=limit,
+    )
+    return list(reversed(list(rows)))
 
 
 def of_owner(owner_id: str) -> list[ShareLink]:
@@ -260,7 +272,7 @@ def count_download(link: ShareLink, now: datetime | None = None) -> bool:
 
 def forget_document(owner_id: str, document_id: str) -> int:
     """Delete every link of a document (its delete has committed); how many there were."""
-    rows = of_document(owner_id, document_id)
+    rows = of_document(owner_id, document_id, limit=None)
     with ShareLink.batch_write() as batch:
         for row in rows:
             batch.delete(row)

@@ -145,7 +145,8 @@ class Document:
     @strawberry.field(
         description=(
             "The document's public share links (`createShareLink`, or requestUpload's `public`), oldest first, "
-            "revoked and expired ones included (`active` says which still serve). Only the owner reaches a document."
+            "revoked and expired ones included (`active` says which still serve): the newest 100. Only the owner "
+            "reaches a document."
         )
     )
     async def share_links(self, info: strawberry.Info) -> list[ShareLink]:

@@ -111,3 +111,14 @@ def test_a_documents_delete_takes_its_links(store) -> None:
     _delete(store, account.id, document.document_id, [], [])
 
     assert [row.link_key for row in ShareLink.query(account.id, consistent_read=True)] == [other.link_key]
+
+
+def test_a_listing_holds_the_newest_links_oldest_first(store) -> None:
+    account = new_account()
+    document = stored(store, account, b"shared bytes", "text/plain")
+    made = [share_links.create(account.id, new_link(document.document_id), limit=5) for _ in range(3)]
+
+    newest = share_links.of_document(account.id, document.document_id, limit=2)
+
+    assert [link.link_id for link in newest] == [made[1].link_id, made[2].link_id]
+    assert len(share_links.of_document(account.id, document.document_id, limit=None)) == 3
