@@ -2,7 +2,8 @@
 JavaScript and loads nothing from elsewhere.
 
 ``GET`` shows the document's name, size and a download button (a password form instead, when the
-link has a password: nothing about the document before it). Only the button's ``POST`` counts a
+link has a password: nothing about the document before it; a wrong password gets the form again
+with "The password is wrong." and 403, too many 429 with ``Retry-After``). Only the button's ``POST`` counts a
 download, so a link preview robot fetching the page counts nothing; it answers 303 to a signed S3
 URL. An unknown token and a link whose document (or pinned version) is gone answer the same 404
 page; a revoked, expired or exhausted link 410. Every answer is ``no-store`` and
@@ -91,7 +92,9 @@ async def download(request: Request) -> Response:
     except share_links.Gone:
         return render(request, "gone", 410)
     except share_links.WrongPassword:
-        return render(request, "password", 401, wrong=True)
+        # 403, not 401: a 401 must name an HTTP authentication scheme (WWW-Authenticate), and a
+        # form's password is none; the form comes again with the sentence.
+        return render(request, "password", 403, wrong=True)
     except RateLimited as limited:
         response = render(request, "limited", 429, retry_after=limited.retry_after_seconds)
         response.headers["Retry-After"] = str(limited.retry_after_seconds)

@@ -141,7 +141,7 @@ def test_a_password_is_asked_checked_and_brute_force_from_one_ip_is_rate_limited
     attacker, friend = "203.0.113.7", "198.51.100.9"
 
     wrong = [submit(link["url"], page.text, {"password": f"guess {n}"}, ip=attacker) for n in range(5)]
-    assert [answer.status_code for answer in wrong] == [401] * settings.share_password_attempts_per_ip
+    assert [answer.status_code for answer in wrong] == [403] * settings.share_password_attempts_per_ip
     assert all("The password is wrong." in answer.text for answer in wrong)
     limited = submit(link["url"], page.text, {"password": "right horse"}, ip=attacker)
     assert limited.status_code == 429
@@ -160,7 +160,7 @@ def test_no_password_at_all_is_a_wrong_one(api: Api, user: User, document: dict[
 
     answer = httpx.post(link["url"], headers={"X-Forwarded-For": "192.0.2.44"})
 
-    assert answer.status_code == 401
+    assert answer.status_code == 403
     assert "The password is wrong." in answer.text
     assert int(stored_link(user.id).downloads) == 0
 
