@@ -32,6 +32,7 @@ from adapters.health import Readiness
 from adapters.logs import RequestLogging, current_request_id
 from adapters.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from adapters.transport_ws import TransportWsHandler
+from pages import share as share_pages
 from resolvers.limits import most_json_values
 from runtime.heap import HeapPolicy, settle_heap
 from runtime.services import Runtime, Services, open_runtime
@@ -347,6 +348,7 @@ def create_app(
         Route("/healthz", healthz),
         Route("/readyz", readyz),
         Route("/metrics", metrics),
+        *share_pages.ROUTES,
         *extra_routes,
     ]
     middleware = [

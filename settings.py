@@ -204,6 +204,22 @@ class Settings:
     #: How long the change feed keeps each change (``changes``, ``changeEvents``): a cursor whose
     #: next change is older answers ``CursorExpiredError``. DynamoDB's TTL removes older rows.
     change_retention_days: int = 30
+    #: Public share links (``createShareLink``, ``/s/{token}``): how many live links a document may
+    #: hold, the longest and the default expiry, the largest ``maxDownloads``, how long the signed
+    #: S3 URL a download redirects to is valid, and wrong passwords allowed per client IP and per
+    #: link in a moving window before both are refused (429).
+    share_links_per_document: int = 20
+    share_max_expiry_seconds: int = 90 * 24 * 3600
+    share_default_expiry_seconds: int = 7 * 24 * 3600
+    share_max_downloads: int = 100_000
+    share_download_url_seconds: int = 60
+    share_password_attempts_per_ip: int = 5
+    share_password_attempts_per_link: int = 50
+    share_password_window_seconds: int = 300
+    #: The secret a link's token is derived from (an HMAC of the link's id), so the owner can read
+    #: its URL again while only the token's hash is stored. Empty: a random one kept in the data
+    #: folder (``share-secret``); set it, the same in every API process, where there are several.
+    share_secret: str = ""
 
     @property
     def bucket(self) -> str:
@@ -269,6 +285,12 @@ class Settings:
         log_format = get("LOG_FORMAT", "json").lower()
         if log_format not in {"json", "text"}:
             raise SettingsError("DOCSTORE_LOG_FORMAT must be json or text")
+        share_default = integer("SHARE_DEFAULT_EXPIRY_SECONDS", 7 * 24 * 3600)
+        if share_default > integer("SHARE_MAX_EXPIRY_SECONDS", 90 * 24 * 3600):
+            raise SettingsError("DOCSTORE_SHARE_DEFAULT_EXPIRY_SECONDS must not pass DOCSTORE_SHARE_MAX_EXPIRY_SECONDS")
+        share_secret = get("SHARE_SECRET", "")
+        if share_secret and len(share_secret) < 32:
+            raise SettingsError("DOCSTORE_SHARE_SECRET must have at least 32 characters (say, `openssl rand -hex 32`)")
         embedded_sync = get("EMBEDDED_SYNC", "normal").upper()
         if embedded_sync not in {"NORMAL", "FULL"}:
             raise SettingsError("DOCSTORE_EMBEDDED_SYNC must be normal or full")
@@ -357,6 +379,15 @@ class Settings:
             plan_race_attempts=integer("PLAN_RACE_ATTEMPTS", 10),
             quota_level_attempts=integer("QUOTA_LEVEL_ATTEMPTS", 5),
             change_retention_days=integer("CHANGE_RETENTION_DAYS", 30),
+            share_links_per_document=integer("SHARE_LINKS_PER_DOCUMENT", 20),
+            share_max_expiry_seconds=integer("SHARE_MAX_EXPIRY_SECONDS", 90 * 24 * 3600),
+            share_default_expiry_seconds=integer("SHARE_DEFAULT_EXPIRY_SECONDS", 7 * 24 * 3600),
+            share_max_downloads=integer("SHARE_MAX_DOWNLOADS", 100_000),
+            share_download_url_seconds=integer("SHARE_DOWNLOAD_URL_SECONDS", 60),
+            share_password_attempts_per_ip=integer("SHARE_PASSWORD_ATTEMPTS_PER_IP", 5),
+            share_password_attempts_per_link=integer("SHARE_PASSWORD_ATTEMPTS_PER_LINK", 50),
+            share_password_window_seconds=integer("SHARE_PASSWORD_WINDOW_SECONDS", 300),
+            share_secret=get("SHARE_SECRET", ""),
         )
 
 

@@ -13,7 +13,7 @@ from models import accounts, sessions
 from models.base import utcnow
 from models.errors import AccountNotFound, DocumentNotFound
 from runtime.services import Services
-from services import versions
+from services import share_links, versions
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
     from adapters.cache import ReadCache
     from models.accounts import Account
+    from models.share_links import ShareLink as ShareLinkRecord
     from settings import Settings
 
 
@@ -126,6 +127,27 @@ class Context:
             return await versions.page(self.services, account.id, document_id, first, after)
         except DocumentNotFound:  # deleted since the document was read
             return versions.Page(entries=[], has_next=False, started_after=after is not None)
+
+    async def document_share_links(self, document_id: str) -> list[tuple[ShareLinkRecord, str | None]]:
+        """``Document.shareLinks``: the signed-in account's document's links, each with its URL
+        (None when it can no longer be derived); none for anyone else."""
+        account = await self.viewer()
+        if account is None:
+            return []
+        links = await share_links.of_document(self.services, account.id, document_id)
+        return [(link, self.share_url(link)) for link in links]
+
+    def share_url(self, link: ShareLinkRecord) -> str | None:
+        """The link's public page: on ``DOCSTORE_PUBLIC_URL``, else on the address this request came to."""
+        token = share_links.token_for(self.services, link)
+        if token is None:
+            return None
+        base = self.settings.public_url
+        if not base and self.request is not None:
+            base = str(self.request.base_url).rstrip("/")
+            if base.startswith("ws"):  # a WebSocket's address: the page is on the same host over HTTP
+                base = "http" + base[2:]
+        return f"{base or self.settings.endpoint}/s/{token}"
 
     def download_url(self, key: str, filename: str) -> str:
         """Sign a download link (a local computation, no request to S3)."""

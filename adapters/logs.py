@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextvars
 import logging
+import re
 import sys
 import time
 import uuid
@@ -100,6 +101,15 @@ def configure(log_format: str, level: int = logging.INFO) -> None:
     logging.captureWarnings(True)
 
 
+#: A share link's page: its path is its token, a secret that never goes in a log line.
+_SHARE_PATH = re.compile(r"^/s/[^/]*")
+
+
+def logged_path(path: str) -> str:
+    """``path`` as a log line shows it: a share link's token replaced."""
+    return _SHARE_PATH.sub("/s/[REDACTED]", path)
+
+
 class RequestLogging:
     """ASGI middleware: a request id for every HTTP request and WebSocket connection, echoed in
     ``X-Request-Id``, and, with ``access``, one log line per request (method, path without its
@@ -127,7 +137,7 @@ class RequestLogging:
                 if kind == "http.response.start":
                     outcome["status"] = message["status"]
                 elif self.access:
-                    access_log.info("websocket open %s", scope["path"], extra=_fields(scope, request))
+                    access_log.info("websocket open %s", logged_path(scope["path"]), extra=_fields(scope, request))
             elif kind == "websocket.close":
                 outcome["status"] = message.get("code", 1000)
             await send(message)
@@ -152,15 +162,23 @@ class RequestLogging:
         if scope["type"] == "http":
             operation = f" {request.operation}" if request.operation else ""
             access_log.info(
-                "%s %s %s %.1f ms%s", scope["method"], scope["path"], status, milliseconds, operation, extra=fields
+                "%s %s %s %.1f ms%s",
+                scope["method"],
+                logged_path(scope["path"]),
+                status,
+                milliseconds,
+                operation,
+                extra=fields,
             )
         else:
-            access_log.info("websocket closed %s %s after %.0f ms", scope["path"], status, milliseconds, extra=fields)
+            access_log.info(
+                "websocket closed %s %s after %.0f ms", logged_path(scope["path"]), status, milliseconds, extra=fields
+            )
 
 
 def _fields(scope: Scope, request: RequestLog) -> dict[str, Any]:
     return {
         "method": scope.get("method", "WEBSOCKET"),
-        "path": scope["path"],
+        "path": logged_path(scope["path"]),
         "operation": request.operation,
     }

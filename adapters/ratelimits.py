@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 #: The namespaces of DocStore's counters in the limits storage (Redis keys start with ``LIMITS:``).
 NAMESPACE = "docstore-auth"
 REQUESTS_NAMESPACE = "docstore-requests"
+SHARE_NAMESPACE = "docstore-share-passwords"
 
 
 class RateLimited(Exception):
@@ -145,6 +146,59 @@ class AuthLimits:
 
     async def reset(self) -> None:
         """Forget every count (tests, and an operator clearing a lockout)."""
+        await self.storage.reset()
+
+
+class SharePasswordLimits:
+    """Wrong share-link passwords, per client IP and per link, in a moving window.
+
+    Only wrong passwords count. Once an IP has spent its budget, every password it sends to any
+    link is refused, the right one included, until the window moves on; once a link has spent its
+    (larger) budget, so is every password sent to it from anywhere. Guessing from one address
+    stops at the IP's budget while the link stays open to everyone else; guessing from many
+    addresses stops at the link's."""
+
+    def __init__(
+        self,
+        pubsub_url: str,
+        per_ip: int,
+        per_link: int,
+        window_seconds: int,
+        *,
+        redis_connections: int = redis_pool.CONNECTIONS,
+        redis_wait_seconds: float = redis_pool.WAIT_SECONDS,
+    ) -> None:
+        self.storage = open_storage(pubsub_url, redis_connections, redis_wait_seconds)
+        self.limiter = MovingWindowRateLimiter(self.storage)
+        self.per_ip = Budget(
+            "share-ip", "from this IP address", per_ip, window_seconds, "DOCSTORE_SHARE_PASSWORD_ATTEMPTS_PER_IP"
+        )
+        self.per_link = Budget(
+            "share-link", "for this link", per_link, window_seconds, "DOCSTORE_SHARE_PASSWORD_ATTEMPTS_PER_LINK"
+        )
+
+    def _item(self, budget: Budget) -> RateLimitItemPerSecond:
+        return RateLimitItemPerSecond(budget.amount, budget.window_seconds, namespace=SHARE_NAMESPACE)
+
+    async def check(self, ip: str | None, link: str) -> None:
+        """:class:`RateLimited` if ``ip`` or ``link`` has used its budget; counts nothing."""
+        for budget, key in ((self.per_ip, ip), (self.per_link, link)):
+            if key is not None and not await self.limiter.test(self._item(budget), budget.kind, key):
+                retry = await retry_after(self.limiter, self._item(budget), budget.kind, key)
+                raise RateLimited(
+                    f"Too many wrong passwords {budget.scope}: at most {budget.amount} every "
+                    f"{budget.window_seconds} seconds. Try again in {retry} seconds.",
+                    retry,
+                )
+
+    async def failed(self, ip: str | None, link: str) -> None:
+        """Count a wrong password against both budgets."""
+        for budget, key in ((self.per_ip, ip), (self.per_link, link)):
+            if key is not None:
+                await self.limiter.hit(self._item(budget), budget.kind, key)
+
+    async def reset(self) -> None:
+        """Forget every count (tests)."""
         await self.storage.reset()
 
 

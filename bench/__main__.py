@@ -24,6 +24,7 @@ from bench import (
     rejections,
     results,
     search,
+    share_page,
     startup,
     sync,
     transactions,
@@ -60,6 +61,7 @@ BENCHMARKS: list[tuple[str, Benchmark]] = [
     ("checksums", checksums.run),
     ("change_feed", change_feed.run),
     ("sync", sync.run),
+    ("share_page", share_page.run),
 ]
 
 

@@ -1,7 +1,7 @@
 """``docstore backup DIR``: a consistent export of a deployment into a folder.
 
 What a backup holds: the accounts (with their email claims), the documents with their earlier
-versions, the change feed, the dashboard counters, and every object a document record or a version
+versions and their share links, the change feed, the dashboard counters, and every object a document record or a version
 names (each version's original, the extracted text). Not sessions (everyone
 signs in again after a restore), not the idempotency records, the queue messages or those waiting in
 the outbox (they belong to the source's queues; a restore sends again what the restored tables need:
@@ -28,7 +28,7 @@ export starts again, up to ``DOCSTORE_BACKUP_ATTEMPTS`` times, and then refuses.
 feed and the sums (processing that finished) may land either side of the export, document by
 document, as in any table export.
 
-The folder (format version 1)::
+The folder (format version 3)::
 
     manifest.json            version, time, source, counts, sha256 and size of every file
     tables/<table>.jsonl     one item a line in DynamoDB's typed JSON
@@ -69,9 +69,10 @@ if TYPE_CHECKING:
     Connect: TypeAlias = Callable[[], AbstractContextManager[Services | None]]
 
 FORMAT = "docstore-backup"
-VERSION = 2
-#: The versions a restore reads: a version 1 backup holds no earlier versions and no change feed.
-READABLE = (1, 2)
+VERSION = 3
+#: The versions a restore reads: a version 1 backup holds no earlier versions and no change feed,
+#: a version 2 backup no share links.
+READABLE = (1, 2, 3)
 MANIFEST = "manifest.json"
 TABLES_DIR = "tables"
 OBJECTS_DIR = "objects"
@@ -217,6 +218,7 @@ def _export(partial: Path, objects: ObjectStore) -> Export | None:
             bar.set_postfix(bytes=f"{export.object_bytes:,}", refresh=False)
     export.counts["documents"] = len(stored)
     _export_versions(partial, objects, stored, export)
+    _export_share_links(partial, stored, export)
     ended = [snapshot.to_json(item) for item in snapshot.scan("counters")]
     now = {item["id"]["S"]: _dumps(_unreserved(snapshot.to_json(item))) for item in snapshot.scan("accounts")}
     if (
@@ -269,6 +271,20 @@ def _export_versions(partial: Path, objects: ObjectStore, stored: set[tuple[str,
             out.write(_dumps(snapshot.to_json(item)) + "\n")
             count += 1
     export.counts["versions"] = count
+
+
+def _export_share_links(partial: Path, stored: set[tuple[str, str]], export: Export) -> None:
+    """Write the share links of the documents written (as kept: revoked and expired ones too, their
+    downloads counted, only their tokens' hashes: the restored links answer the same URLs as long
+    as the restored deployment has the same DOCSTORE_SHARE_SECRET). A link whose document was not
+    written is of a document deleted meanwhile, whose links go after its record."""
+    count = 0
+    with _lines(partial, "share_links") as out:
+        for item in snapshot.scan("share_links"):
+            if (item["owner_id"]["S"], item["document_id"]["S"]) in stored:
+                out.write(_dumps(snapshot.to_json(item)) + "\n")
+                count += 1
+    export.counts["share_links"] = count
 
 
 def _with_objects(partial: Path, objects: ObjectStore, item: dict[str, Any], export: Export) -> dict[str, Any] | None:

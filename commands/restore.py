@@ -22,7 +22,7 @@ from adapters.queue import ACCOUNT_EVENTS, SEARCH_INDEX, UPLOAD_EVENTS
 from adapters.s3 import ObjectCopy
 from commands.backup import FORMAT, MANIFEST, READABLE, TABLES_DIR, VERSION, object_path, sha256_of
 from domain.documents import DocumentStatus
-from models import path_backfill, snapshot
+from models import path_backfill, share_links, snapshot
 from workers.rebuild import RebuildRunning, rebuild
 
 if TYPE_CHECKING:
@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from settings import Settings
 
 #: The order tables are written in: records after the objects they name, counters last.
-ORDER = ("accounts", "emails", "documents", "versions", "changes", "counters")
+ORDER = ("accounts", "emails", "documents", "versions", "changes", "counters", "share_links")
 
 
 class BackupInvalid(ValueError):
@@ -132,17 +132,23 @@ def load(directory: Path, manifest: dict[str, Any], services: Services) -> None:
             bar.update(size)
     processing: list[tuple[str, str]] = []
     uncounted: list[str] = []
+    held: dict[tuple[str, str], int] = {}
     region = services.settings.region
     for table in ORDER:
         if table not in manifest["counts"]:
-            continue  # a version 1 backup: no earlier versions, no change feed
+            continue  # a version 1 backup: no earlier versions, no change feed; before 3, no share links
         with _bar(table, manifest["counts"][table], " items") as bar:
             items = _items(directory, table, bar)
             if table == "documents":
                 items = _noting(items, lambda item: _processing(item, processing))
             elif table == "accounts":
                 items = _noting(items, lambda item: _uncounted(item, region, uncounted))
+            elif table == "share_links":
+                items = _noting(items, lambda item: _holding(item, held))
             snapshot.write(table, items)
+    # Each document's count of live links, from the links restored (a link made or revoked while
+    # the backup ran may have moved it after its document was read).
+    share_links.recount(held)
     # A backup keeps documents, not the claims that make their paths unique: claim them again.
     path_backfill.backfill(path_backfill.every_record())
     for owner_id, document_id in processing:
@@ -167,6 +173,11 @@ def _noting(items: Iterator[dict[str, Any]], note: Any) -> Iterator[dict[str, An
 def _processing(item: dict[str, Any], found: list[tuple[str, str]]) -> None:
     if item["status"]["S"] == DocumentStatus.PROCESSING:
         found.append((item["owner_id"]["S"], item["document_id"]["S"]))
+
+
+def _holding(item: dict[str, Any], held: dict[tuple[str, str], int]) -> None:
+    key = (item["owner_id"]["S"], item["document_id"]["S"])
+    held[key] = held.get(key, 0) + (0 if "revoked_at" in item else 1)
 
 
 def _uncounted(item: dict[str, Any], region: str, found: list[str]) -> None:

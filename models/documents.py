@@ -155,6 +155,11 @@ class Document(TableModel):
     version_of = UnicodeAttribute(null=True)
     base_version = NumberAttribute(null=True)
     keep_versions = NumberAttribute(null=True)
+    #: How many live share links the document holds (``models.share_links``: put and counted in one
+    #: transaction, under DOCSTORE_SHARE_LINKS_PER_DOCUMENT); None reads 0. On an upload record:
+    #: ``make_public``, a link to make once the upload completes (requestUpload's ``public``).
+    share_links = NumberAttribute(null=True)
+    make_public = BooleanAttribute(null=True)
 
     by_name = ByName()
     by_updated = ByUpdated()

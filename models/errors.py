@@ -109,3 +109,21 @@ class QuotaLevelRace(RaceLost):
             f"The quota level of account {account_id} kept moving while it was being checked "
             f"({attempts} attempts); nothing was changed.",
         )
+
+
+class ShareLinkNotFound(DomainError):
+    """No such link of this owner (never made, another owner's, or its document deleted)."""
+
+    def __init__(self, link_id: str) -> None:
+        super().__init__(f"No share link with id {link_id}.")
+        self.link_id = link_id
+
+
+class TooManyLinks(DomainError):
+    """The document holds the most live links allowed."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            f"A document may have at most {limit} share links (DOCSTORE_SHARE_LINKS_PER_DOCUMENT); revoke one first."
+        )
+        self.limit = limit

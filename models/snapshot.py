@@ -18,6 +18,7 @@ from models.base import BaseMeta
 from models.changes import ChangeRow
 from models.counters import Counter
 from models.documents import Document
+from models.share_links import ShareLink
 from models.version_rows import Version
 
 if TYPE_CHECKING:
@@ -41,6 +42,7 @@ TABLES: dict[str, type[Model]] = {
     "versions": Version,
     "changes": ChangeRow,
     "counters": Counter,
+    "share_links": ShareLink,
 }
 #: BatchWriteItem's limit.
 BATCH = 25

@@ -21,6 +21,7 @@ from models.idempotency import Handled
 from models.outbox import Pending
 from models.paths import PathClaim
 from models.sessions import Session
+from models.share_links import ShareLink
 from models.version_rows import Version
 from models.version_uploads import VersionUpload
 
@@ -44,6 +45,7 @@ TABLES: tuple[type[Model], ...] = (
     Handled,
     Pending,
     ChangeRow,
+    ShareLink,
 )
 #: The attribute DynamoDB's time-to-live reads, per model that has one. Not the outbox: a message
 #: there waits until SQS has taken it, however long that is.

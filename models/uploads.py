@@ -80,6 +80,7 @@ def start(
     version_of: Document | None = None,
     base_version: int | None = None,
     keep_versions: int | None = None,
+    make_public: bool = False,
 ) -> Document:
     """Reserve ``size`` bytes and create the ``PENDING_UPLOAD`` record at ``path`` (by default
     ``/`` + its name) with its path's claim, in one transaction, with an ``upload.started``
@@ -137,6 +138,8 @@ def start(
         sweep_shard=str(ord(document_id[-1]) % SWEEP_SHARDS),
         sweep_at=int((expires + timedelta(seconds=sweep_grace_seconds)).timestamp()) + 1,
     )
+    if make_public:  # a share link is made once the upload completes (services.share_links)
+        document.make_public = True
     if version_of is not None:
         document.path_key = None
         document.version_of = version_of.document_id

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from adapters.metrics import Metrics
     from adapters.pubsub import BroadcastPubSub, EventSource, Publisher
     from adapters.queue import Queue
-    from adapters.ratelimits import AuthLimits, RequestLimits
+    from adapters.ratelimits import AuthLimits, RequestLimits, SharePasswordLimits
     from adapters.s3 import ObjectStore
     from adapters.search.base import SearchBackend
     from adapters.search.tantivy_index import TantivyIndex
@@ -65,6 +65,11 @@ class Services:
     metrics: Metrics | None = None
     #: Sessions and accounts read in the last few seconds (``adapters.cache``); None: none kept.
     cache: ReadCache | None = None
+    #: Wrong share-link passwords per client IP and per link (``services.share_links``).
+    share_limits: SharePasswordLimits | None = None
+    #: The key share links' tokens are derived from (``DOCSTORE_SHARE_SECRET``, else kept in the
+    #: data folder); empty: this process makes no links.
+    share_secret: bytes = b""
 
     async def deliver(self, messages: Iterable[Pending]) -> None:
         """Hand work to the workers: send the messages a committed change put in the outbox. One
@@ -179,10 +184,11 @@ def open_runtime(
     from adapters.cloudwatch import CloudWatchReporter
     from adapters.connection_slots import connection_slots
     from adapters.hashing import Hashing
+    from adapters.kept_secret import kept_secret
     from adapters.mail import SesMailer
     from adapters.pubsub import BroadcastPubSub
     from adapters.queue import QUEUES, SqsQueue
-    from adapters.ratelimits import AuthLimits, RequestLimits
+    from adapters.ratelimits import AuthLimits, RequestLimits, SharePasswordLimits
     from adapters.s3 import S3ObjectStore
     from runtime.outbox import Outbox
 
@@ -248,6 +254,14 @@ def open_runtime(
             ),
             connections=connection_slots(settings.pubsub_url, settings.ws_connections_per_account, **redis_pool),
             outbox=Outbox(blocking, queues, settings.outbox_remove_seconds),
+            share_limits=SharePasswordLimits(
+                settings.pubsub_url,
+                per_ip=settings.share_password_attempts_per_ip,
+                per_link=settings.share_password_attempts_per_link,
+                window_seconds=settings.share_password_window_seconds,
+                **redis_pool,
+            ),
+            share_secret=settings.share_secret.encode() or kept_secret(settings.data_dir / "share-secret"),
         )
         reporter = None
         if metrics is not None and settings.cloudwatch_namespace:

@@ -41,7 +41,21 @@ def values(settings: Settings) -> dict[str, str]:
         "change_retention_days": str(settings.change_retention_days),
         "versions_free": str(settings.versions_free),
         "versions_premium": str(settings.versions_premium),
+        "share_links_per_document": str(settings.share_links_per_document),
+        "share_default_expiry": duration(settings.share_default_expiry_seconds),
+        "share_max_expiry_seconds": f"{settings.share_max_expiry_seconds:,}",
+        "share_max_expiry": duration(settings.share_max_expiry_seconds),
+        "share_max_downloads": f"{settings.share_max_downloads:,}",
+        "share_download_url_lifetime": lifetime(settings.share_download_url_seconds),
     }
+
+
+def duration(seconds: int) -> str:
+    """``7 days``, ``1 day``, else as :func:`lifetime` says it."""
+    if seconds >= 86400 and seconds % 86400 == 0:
+        days = seconds // 86400
+        return "1 day" if days == 1 else f"{days} days"
+    return lifetime(seconds)
 
 
 def lifetime(seconds: int) -> str:

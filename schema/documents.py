@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import Enum
 from typing import TYPE_CHECKING, Annotated
 
@@ -14,6 +14,7 @@ from schema.enums import graphql_enum
 from schema.errors import BadUserInput, Error, NotFoundError, ValidationError
 from schema.regions import WrongRegionError
 from schema.scalars import Long
+from schema.share_links import ShareLink
 
 if TYPE_CHECKING:
     from models.documents import Document as DocumentRecord
@@ -140,6 +141,18 @@ class Document:
                 end_cursor=edges[-1].cursor if edges else None,
             ),
         )
+
+    @strawberry.field(
+        description=(
+            "The document's public share links (`createShareLink`, or requestUpload's `public`), oldest first, "
+            "revoked and expired ones included (`active` says which still serve): the newest 100. Only the owner "
+            "reaches a document."
+        )
+    )
+    async def share_links(self, info: strawberry.Info) -> list[ShareLink]:
+        found = await info.context.document_share_links(str(self.id))
+        now = datetime.now(UTC)
+        return [ShareLink.from_model(record, url, now) for record, url in found]
 
     @strawberry.field(
         description=(

@@ -19,6 +19,7 @@ from access.regions import AnswersWrongRegion
 from events.channels import DEFAULT_BUFFER
 from resolvers import accounts, checksums, dashboard, documents, multipart, plans, search, uploads, versions
 from resolvers import changes as change_resolvers
+from resolvers import share_links as share_link_resolvers
 from resolvers.limits import OperationLimits
 from resolvers.observability import OperationMetrics
 from resolvers.operations import NamedOperation
@@ -47,6 +48,7 @@ from schema.multipart import (
 from schema.plans import UpgradePlanResult
 from schema.scalars import SCALARS
 from schema.search import SearchResult
+from schema.share_links import CreateShareLinkResult, RevokeShareLinkResult, UpdateShareLinkResult
 from schema.uploads import CompleteUploadResult, RequestUploadResult
 from schema.versions import RestoreVersionResult
 from subscriptions import changes as change_feed
@@ -278,6 +280,31 @@ class Mutation:
             "processed as an upload is (type, content hash, text, search). The history is kept: the restored "
             "version stays, and the copy counts in the quota as every version does."
         ),
+    )
+    create_share_link: CreateShareLinkResult = strawberry.mutation(
+        resolver=share_link_resolvers.create_share_link,
+        extensions=[AnswersWrongRegion()],
+        description=(
+            "Make a public link to one of your stored documents (or to one version of it): its `url` opens a page "
+            "with the document's name, size and a download button (a password form first, when it has one). At most "
+            "${share_links_per_document} live links a document (DOCSTORE_SHARE_LINKS_PER_DOCUMENT; revoked ones do "
+            "not count). A download redirects to a signed S3 URL valid ${share_download_url_lifetime}. A password "
+            "is hashed as account passwords are: while the server hashes too many at once, `CONFLICT` (nothing "
+            "written; send it again)."
+        ),
+    )
+    update_share_link: UpdateShareLinkResult = strawberry.mutation(
+        resolver=share_link_resolvers.update_share_link,
+        extensions=[AnswersWrongRegion()],
+        description=(
+            "Change a share link's expiry, password or download limit; a field left null stays as it is; "
+            '`password: ""` removes the password.'
+        ),
+    )
+    revoke_share_link: RevokeShareLinkResult = strawberry.mutation(
+        resolver=share_link_resolvers.revoke_share_link,
+        extensions=[AnswersWrongRegion()],
+        description="End a share link at once: its page answers 410 from now on. It stays listed, revoked.",
     )
     upgrade_plan: UpgradePlanResult = strawberry.mutation(
         resolver=plans.upgrade_plan,

@@ -77,6 +77,15 @@ class RequestUploadInput:
     if_version: int | None = strawberry.field(
         default=None, description="For `mode` UPDATE only (and needed there): the version the document must be at."
     )
+    public: bool = strawberry.field(
+        default=False,
+        description=(
+            "Make Public: once the upload completes (`completeUpload` or `completeMultipartUpload`), make a share "
+            "link to the document with the default expiry (${share_default_expiry}), no password and no download "
+            "limit; read its `url` in `Document.shareLinks`. A rejected or expired upload makes none, nor does a "
+            "form the workers complete because nobody called `completeUpload`."
+        ),
+    )
 
 
 @strawberry.type(description="One field of an upload form.")

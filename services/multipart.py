@@ -25,8 +25,8 @@ from models import changes, documents, keys, outbox, uploads
 from models.base import utcnow
 from models.errors import DocumentNotFound, UploadCompleted
 from services import changes as changes_service
+from services import share_links, validation, versions
 from services import uploads as upload_files
-from services import validation, versions
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -91,6 +91,7 @@ async def request_multipart_upload(
         sweep_grace_seconds=settings.sweep_grace_seconds,
         now=now,
         multipart=uploads.Multipart(object_key=key, upload_id=upload_id, part_size=part_size),
+        make_public=bool(getattr(raw, "public", False)),
     )
     keep = settings.versions_premium if account.plan.searches_contents else settings.versions_free
     try:
@@ -172,6 +173,7 @@ async def complete_multipart_upload(
         parts = validation.completed_parts(raw_parts, upload_files.part_count(document))
     completed: list[outbox.Pending] = []
     recorded: list[changes.Change] = []
+    public: list[tuple[str, str]] = []
     record = await services.blocking.run(
         functools.partial(
             upload_files.complete,
@@ -182,10 +184,12 @@ async def complete_multipart_upload(
             messages=completed,
             parts=parts,
             recorded=recorded,
+            public=public,
         )
     )
     await services.deliver(completed)
     await changes_service.publish(services.publisher, recorded)
+    await share_links.make_public(services, account.id, public)
     return record
 
 

@@ -27,7 +27,7 @@ from models.documents import CANCELLED
 from models.errors import DocumentNotFound, UploadCompleted, UploadRejected, VersionConflict
 from models.retries import Conflict, Race
 from services import changes as changes_service
-from services import validation
+from services import share_links, validation
 from services import versions as version_uploads
 
 if TYPE_CHECKING:
@@ -93,6 +93,7 @@ async def request_upload(services: Services, account: Account, raw: validation.R
         sweep_grace_seconds=settings.sweep_grace_seconds,
         now=now,
         messages=started,
+        make_public=bool(getattr(raw, "public", False)),
     )
     keep = settings.versions_premium if account.plan.searches_contents else settings.versions_free
     await services.blocking.run(functools.partial(version_uploads.start, start, mode, if_version, keep))
@@ -115,6 +116,7 @@ async def complete_upload(services: Services, account: Account, raw_id: str) -> 
     document_id = validation.document_id(raw_id)
     completed: list[outbox.Pending] = []
     recorded: list[changes.Change] = []
+    public: list[tuple[str, str]] = []
     record = await services.blocking.run(
         functools.partial(
             complete,
@@ -124,12 +126,14 @@ async def complete_upload(services: Services, account: Account, raw_id: str) -> 
             plan=account.plan,
             messages=completed,
             recorded=recorded,
+            public=public,
         )
     )
     # Only the call that completed it has a message: a repeated call's was sent by the first one,
     # or waits in the outbox for the relay.
     await services.deliver(completed)
     await changes_service.publish(services.publisher, recorded)
+    await share_links.make_public(services, account.id, public)
     return record
 
 
@@ -149,6 +153,7 @@ def complete(
     messages: list[outbox.Pending] | None = None,
     parts: Sequence[tuple[int, str]] | None = None,
     recorded: list[changes.Change] | None = None,
+    public: list[tuple[str, str]] | None = None,
 ) -> Document:
     """Check the real object and count it: the document is ``PROCESSING`` with its real size and
     checksum, and an ``upload.completed`` message in the outbox (in the same transaction) tells the
@@ -178,17 +183,24 @@ def complete(
     released. A form's upload named with ``parts``, or a multipart one without, is
     :class:`DocumentNotFound`: each completes through its own mutation.
 
+    ``public`` receives (upload id, document id) when the upload asked for a share link
+    (requestUpload's ``public``) and its document is stored, on a repeated call too: the caller
+    makes the link (``services.share_links.make_public``, once per upload id).
+
     A second call returns the same document and writes no message: the first one's is in the
     outbox until SQS has it. A missing object, one larger than declared, or
     usage past the plan's limit rejects the upload (:class:`UploadRejected`): the reservation is
     released and the objects deleted. :class:`DocumentNotFound` for an unknown or foreign id.
     """
     made: list[str] = []
+    asked: list[Document] = []
     try:
-        record = _settle(store, owner_id, document_id, now, plan, messages, made, parts, recorded)
+        record = _settle(store, owner_id, document_id, now, plan, messages, made, parts, recorded, asked)
     except (UploadRejected, DocumentNotFound):
         _discard(store, made, kept=None)  # a rejected or vanished upload keeps no copy
         raise
+    if public is not None and asked and asked[-1].make_public and record.status in STORED:
+        public.append((document_id, record.document_id))
     # Only once the record is read back: a transaction whose answer was lost may have recorded
     # a copy that a retry then saw refused. Any other failure keeps the copies (the document's
     # deletion or rejection removes them with its prefix).
@@ -206,8 +218,10 @@ def _settle(
     made: list[str],
     parts: Sequence[tuple[int, str]] | None = None,
     recorded: list[changes.Change] | None = None,
+    asked: list[Document] | None = None,
 ) -> Document:
-    """:func:`complete`'s work; every copy (or assembled object) it makes is added to ``made``."""
+    """:func:`complete`'s work; every copy (or assembled object) it makes is added to ``made``,
+    the upload record as read to ``asked``."""
     known_plan = plan
 
     def rejected(document: Document, reason: str) -> Document:
@@ -220,6 +234,8 @@ def _settle(
     def attempt(_: int) -> Document:
         nonlocal known_plan, now
         document = uploads.settled(owner_id, document_id)
+        if asked is not None:
+            asked.append(document)
         if (document.upload_id is None) != (parts is None):
             raise DocumentNotFound(document_id)
         if document.status != DocumentStatus.PENDING_UPLOAD:

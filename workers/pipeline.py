@@ -51,7 +51,7 @@ from adapters.messages import (
 from domain.content_hash import ContentHasher
 from domain.documents import DocumentStatus
 from events.envelope import Event, EventType
-from models import accounts, changes, documents, keys, outbox, processing, quota
+from models import accounts, changes, documents, keys, outbox, processing, quota, share_links
 from models.content_types import CONTENT_TYPES
 from models.errors import AccountNotFound, DocumentNotFound
 from services import changes as changes_service
@@ -205,6 +205,8 @@ class Pipeline:
                 self._processed("rejected")
                 stored = keys.document_prefix(record.owner_id, record.document_id)
                 await self.blocking.run(self.objects.delete_prefix, stored)
+                # Its share links (Make Public's, made at completion) go with its bytes.
+                await self.blocking.run(share_links.forget_document, record.owner_id, record.document_id)
                 await self.publish(EventType.DOCUMENT_FAILED, record, reason=processing.WRONG_TYPE)
                 await changes_service.publish(self.publisher, recorded)
             return

@@ -26,6 +26,7 @@ from tests.serving import clean_env
 from tests.workers import files
 
 SEARCHES = ("quarterly", "sales region", "invoice", "zebra", "report")
+SHARE_SECRET = "backup-test-share-secret-" + "0" * 16
 
 
 def docstore(*args: str) -> subprocess.CompletedProcess[str]:
@@ -46,7 +47,13 @@ class Deployment:
             "serve",
             # Forms valid for an hour: the sweeper keeps the source's upload in progress reserved.
             env=clean_env(
-                DOCSTORE_EXTRACTION_PROCESSES="1", DOCSTORE_QUEUE_WAIT_SECONDS="1", DOCSTORE_UPLOAD_FORM_SECONDS="3600"
+                DOCSTORE_EXTRACTION_PROCESSES="1",
+                DOCSTORE_QUEUE_WAIT_SECONDS="1",
+                DOCSTORE_UPLOAD_FORM_SECONDS="3600",
+                # One secret for source and target, as one deployment's processes share it: a
+                # restored link shows the URL it had.
+                DOCSTORE_SHARE_SECRET=SHARE_SECRET,
+                DOCSTORE_SHARE_LINKS_PER_DOCUMENT="3",
             ),
             data_dir=self.data_dir,
         )
@@ -77,6 +84,9 @@ class Source:
     #: The FREE account's document of three versions: its id, and each version's bytes.
     versioned: str = ""
     versions: dict[int, bytes] = field(default_factory=dict)
+    #: The versioned document's share links as made (one downloaded once, one pinned to version 1
+    #: with a password, one revoked).
+    links: list[dict[str, Any]] = field(default_factory=list)
 
 
 def sign_in(api: Api, email: str) -> str:
@@ -149,6 +159,13 @@ def source(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Source]:
         assert api.data("MoveDocument", moved, free.token)["moveDocument"]["__typename"] == "Document"
         tagged = {"input": {"id": result.versioned, "tags": ["draft"]}}
         assert api.data("UpdateDocument", tagged, free.token)["updateDocument"]["__typename"] == "Document"
+        for input in ({"maxDownloads": 3}, {"version": 1, "password": "pin"}, {}):
+            made = api.data("CreateShareLink", {"input": {"documentId": result.versioned, **input}}, free.token)
+            assert made["createShareLink"]["__typename"] == "ShareLink", made
+            result.links.append(made["createShareLink"])
+        assert httpx.post(result.links[0]["url"]).status_code == 303
+        revoked = api.data("RevokeShareLink", {"input": {"id": result.links[2]["id"]}}, free.token)
+        assert revoked["revokeShareLink"]["active"] is False
         # Never posted: a reservation that a backup leaves out.
         pending = api.request_upload(premium, filename="later.pdf", contentType="application/pdf", size=5000)
         assert pending["__typename"] == "UploadForm", pending
@@ -453,6 +470,31 @@ def test_versions_and_the_change_feed_are_restored_as_they_were(
     cursor = feed["edges"][5]["cursor"]
     rest = api.data("Changes", {"after": cursor}, after)["changes"]
     assert [edge["node"]["sequence"] for edge in rest["edges"]] == [7, 8, 9, 10]
+
+
+def test_share_links_are_restored_and_answer_as_before(source: Source, restored: tuple[Deployment, Api]) -> None:
+    _, api = restored
+    free = source.users[0]
+    token = sign_in(api, free.email)
+
+    links = api.data("DocumentShareLinks", {"id": source.versioned}, token)["document"]["shareLinks"]
+
+    moved = [link["url"].replace(source.deployment.url, api.base_url) for link in source.links]
+    assert [link["url"] for link in links] == moved
+    assert [(link["downloads"], link["hasPassword"], link["version"], link["active"]) for link in links] == [
+        (1, False, None, True),
+        (0, True, 1, True),
+        (0, False, None, False),
+    ]
+    assert httpx.get(moved[2]).status_code == 410
+    pinned = httpx.post(moved[1], data={"password": "pin"})
+    assert pinned.status_code == 303
+    assert httpx.get(pinned.headers["location"]).content == source.versions[1]
+    # The document holds two live links, as in the source (at most 3 in these deployments): a
+    # third is allowed, a fourth refused.
+    third = api.data("CreateShareLink", {"input": {"documentId": source.versioned}}, token)["createShareLink"]
+    fourth = api.data("CreateShareLink", {"input": {"documentId": source.versioned}}, token)["createShareLink"]
+    assert (third["__typename"], fourth["__typename"]) == ("ShareLink", "ValidationError")
 
 
 def test_usage_counts_exactly_the_versions_restored(source: Source, restored: tuple[Deployment, Api]) -> None:

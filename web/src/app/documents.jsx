@@ -4,6 +4,7 @@ import { useEffect, useRef, useState } from "preact/hooks";
 import { run } from "./client.js";
 import { bytes, statusText, when } from "./format.js";
 import { DeleteDocument, Document, Documents as DocumentsQuery, UpdateDocument } from "./operations.js";
+import { ShareLinks } from "./shares.jsx";
 import { uploadFile } from "./upload.js";
 
 export function Documents({ client, live, changes, onChanged }) {
@@ -22,6 +23,7 @@ function splitTags(text) {
 function Uploader({ client, live, onUploaded }) {
   const [uploads, setUploads] = useState([]);
   const [tags, setTags] = useState("");
+  const [makePublic, setMakePublic] = useState(false);
   const [over, setOver] = useState(false);
   const next = useRef(0);
 
@@ -33,7 +35,7 @@ function Uploader({ client, live, onUploaded }) {
     const chosen = [...files].map((file) => ({ key: (next.current += 1), file, progress: 0, error: "", documentId: null }));
     setUploads((current) => [...chosen, ...current]);
     for (const upload of chosen) {
-      uploadFile(client, upload.file, splitTags(tags), (progress) => update(upload.key, { progress }))
+      uploadFile(client, upload.file, splitTags(tags), (progress) => update(upload.key, { progress }), makePublic)
         .then((document) => {
           update(upload.key, { documentId: document.id, status: document.status });
           onUploaded();
@@ -71,6 +73,10 @@ function Uploader({ client, live, onUploaded }) {
         <label>
           Tags for new uploads (comma separated)
           <input type="text" value={tags} onInput={(event) => setTags(event.currentTarget.value)} />
+        </label>
+        <label class="check">
+          <input type="checkbox" checked={makePublic} onChange={(event) => setMakePublic(event.currentTarget.checked)} />
+          Make public (a share link for each new upload: see Share on the document)
         </label>
       </div>
       {uploads.length > 0 && (
@@ -204,6 +210,7 @@ function DocumentList({ client, live, changes, onChanged }) {
 export function DocumentItem({ client, document, live, onChanged, children }) {
   const [editing, setEditing] = useState(false);
   const [confirming, setConfirming] = useState(false);
+  const [sharing, setSharing] = useState(false);
   const [error, setError] = useState("");
   const [shown, setShown] = useState(document);
   useEffect(() => setShown(document), [document]);
@@ -265,8 +272,10 @@ export function DocumentItem({ client, document, live, onChanged, children }) {
           <button type="button" aria-label={`Download ${label}`} onClick={download}>Download</button>
           <button type="button" class="secondary" aria-label={`Edit ${label}`} onClick={() => setEditing(true)}>Edit</button>
           <button type="button" class="secondary" aria-label={`Delete ${label}`} onClick={() => setConfirming(true)}>Delete</button>
+          <button type="button" class="secondary" aria-expanded={sharing} aria-label={`Share ${label}`} onClick={() => setSharing(!sharing)}>Share</button>
         </div>
       )}
+      {sharing && <ShareLinks client={client} document={shown} />}
     </li>
   );
 }

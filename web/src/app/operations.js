@@ -23,6 +23,10 @@ export { default as SignUploadParts } from "../../../gql/operations/multipart/Si
 export { default as UploadedParts } from "../../../gql/operations/multipart/UploadedParts.graphql?raw";
 export { default as UpgradePlan } from "../../../gql/operations/plans/UpgradePlan.graphql?raw";
 export { default as Search } from "../../../gql/operations/search/Search.graphql?raw";
+export { default as CreateShareLink } from "../../../gql/operations/share_links/CreateShareLink.graphql?raw";
+export { default as DocumentShareLinks } from "../../../gql/operations/share_links/DocumentShareLinks.graphql?raw";
+export { default as RevokeShareLink } from "../../../gql/operations/share_links/RevokeShareLink.graphql?raw";
+export { default as UpdateShareLink } from "../../../gql/operations/share_links/UpdateShareLink.graphql?raw";
 export { default as CompleteUpload } from "../../../gql/operations/uploads/CompleteUpload.graphql?raw";
 export { default as RequestUpload } from "../../../gql/operations/uploads/RequestUpload.graphql?raw";
 export { default as DocumentVersions } from "../../../gql/operations/versions/DocumentVersions.graphql?raw";

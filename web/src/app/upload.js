@@ -25,14 +25,12 @@ function post(form, file, onProgress) {
   });
 }
 
-/** Upload ``file``: resolves to the document; rejects with an Error whose message is a sentence. */
-export async function uploadFile(client, file, tags, onProgress) {
-  const requested = await run(
-    client,
-    RequestUpload,
-    { input: { filename: file.name, contentType: file.type || "application/octet-stream", size: file.size, tags } },
-    "mutation",
-  );
+/** Upload ``file``: resolves to the document; rejects with an Error whose message is a sentence.
+ * ``makePublic``: the Make Public box, a share link made once the upload completes. */
+export async function uploadFile(client, file, tags, onProgress, makePublic = false) {
+  const input = { filename: file.name, contentType: file.type || "application/octet-stream", size: file.size, tags };
+  if (makePublic) input.public = true;
+  const requested = await run(client, RequestUpload, { input }, "mutation");
   const form = requested.requestUpload;
   if (form.__typename !== "UploadForm") throw new Error(form.message);
   await post(form, file, onProgress);
