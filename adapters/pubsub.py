@@ -24,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 from urllib.parse import urlsplit
@@ -76,13 +75,19 @@ class Inbox:
 
     Filled by its channel's pump through :meth:`offer`, which never waits; emptied by the
     subscriber through :meth:`get`. A closed inbox holds nothing and its reader gets the reason.
+
+    Small, as every live subscription holds one: a list (at most ``limit`` long, so taking the
+    first is cheap) and a future only while its reader waits, not a deque and an ``asyncio.Event``
+    (each a 64-slot block of its own: about 1.2 KiB a subscriber, docs/BENCHMARKS.md).
     """
+
+    __slots__ = ("_events", "_waiter", "closed_by", "limit")
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
         self.closed_by: Exception | None = None
-        self._events: deque[Event] = deque()
-        self._arrived = asyncio.Event()
+        self._events: list[Event] = []
+        self._waiter: asyncio.Future[None] | None = None
 
     def __len__(self) -> int:
         return len(self._events)
@@ -95,7 +100,7 @@ class Inbox:
             self.close(SubscriberTooSlow(self.limit))
             return False
         self._events.append(event)
-        self._arrived.set()
+        self._wake()
         return True
 
     def close(self, reason: Exception) -> None:
@@ -103,16 +108,23 @@ class Inbox:
         if self.closed_by is None:
             self.closed_by = reason
         self._events.clear()
-        self._arrived.set()
+        self._wake()
 
     async def get(self) -> Event:
         """The oldest unread event, waiting for one; raises the reason once the inbox is closed."""
         while not self._events:
             if self.closed_by is not None:
                 raise self.closed_by
-            self._arrived.clear()
-            await self._arrived.wait()
-        return self._events.popleft()
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+        return self._events.pop(0)
+
+    def _wake(self) -> None:
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
 
 
 class PubSubUnavailable(Exception):
