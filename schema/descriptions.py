@@ -41,6 +41,9 @@ def values(settings: Settings) -> dict[str, str]:
         "change_retention_days": str(settings.change_retention_days),
         "versions_free": str(settings.versions_free),
         "versions_premium": str(settings.versions_premium),
+        "thumbnail_small_px": str(settings.thumbnail_small_px),
+        "thumbnail_large_px": str(settings.thumbnail_large_px),
+        "thumbnail_lifetime": lifetime(settings.thumbnail_seconds),
     }
 
 
