@@ -26,6 +26,7 @@ from bench import (
     search,
     startup,
     sync,
+    thumbnails,
     transactions,
     users,
 )
@@ -60,6 +61,7 @@ BENCHMARKS: list[tuple[str, Benchmark]] = [
     ("checksums", checksums.run),
     ("change_feed", change_feed.run),
     ("sync", sync.run),
+    ("thumbnails", thumbnails.run),
 ]
 
 

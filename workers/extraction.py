@@ -1,4 +1,5 @@
-"""The extraction pool: text extraction in separate processes, with a wall-clock and a memory limit per file.
+"""The extraction pool: text extraction and thumbnails in separate processes, with a wall-clock and a memory
+limit per file.
 
 A file can make an extractor loop, allocate without end or crash: page trees that loop, decompression
 bombs, images that claim billions of pixels. So no extractor runs in the worker's process. Each file
