@@ -208,14 +208,17 @@ class Pipeline:
         await self.publish(EventType.PROCESSING_STARTED, record)
         work = Path(tempfile.mkdtemp(prefix="docstore-", dir=self.work_dir))
         try:
-            await self._process(account, record, work / "original")
+            detected = await self._process(account, record, work / "original")
         finally:
             shutil.rmtree(work, ignore_errors=True)
-        # Settled (or gone): what no version shows any more, dropped versions' too, is deleted.
-        await self.blocking.run(thumbnail_files.prune, self.objects, record.owner_id, record.document_id)
+        # Settled (or gone): what no version shows any more, dropped versions' too, is deleted; a first
+        # version of a type without thumbnails has none to look for.
+        if registry.makes_thumbnail(detected) or record.current_version > 1 or record.thumbnail_hash:
+            await self.blocking.run(thumbnail_files.prune, self.objects, record.owner_id, record.document_id)
         await self.check_quota(account_id)
 
-    async def _process(self, account: accounts.Account, record: Document, path: Path) -> None:
+    async def _process(self, account: accounts.Account, record: Document, path: Path) -> str:
+        """Process ``record``'s bytes, downloaded to ``path``; the type detected in them."""
         downloaded = await self.download(record, path)
         detected = downloaded.content_type
         if detected not in CONTENT_TYPES:
@@ -228,7 +231,7 @@ class Pipeline:
                 await self.blocking.run(self.objects.delete_prefix, stored)
                 await self.publish(EventType.DOCUMENT_FAILED, record, reason=processing.WRONG_TYPE)
                 await changes_service.publish(self.publisher, recorded)
-            return
+            return detected
         await self.blocking.run(
             processing.count, record, plan=account.plan, content_type=detected, content_hash=downloaded.content_hash
         )
@@ -251,12 +254,12 @@ class Pipeline:
                 ):
                     self._processed("failed")
                     await self.publish(EventType.DOCUMENT_FAILED, record, reason=failure.reason)
-                return
+                return detected
             stored_text, pages = text.key, text.pages
         indexed = False
         if self.search is not None and self.index_queue is not None:
             if not await self.blocking.run(processing.prepare_for_index, record, text_key=stored_text, pages=pages):
-                return
+                return detected
             commits = self.index_commits if self.index_commits is not None and self.index_commits.writing else None
             committed = commits.expect(record.owner_id, record.document_id) if commits is not None else None
             try:
@@ -285,6 +288,7 @@ class Pipeline:
                 content_hash=downloaded.content_hash,
                 has_thumbnail=thumbnails is not None,
             )
+        return detected
 
     async def download(self, record: Document, path: Path) -> Downloaded:
         """Download ``record``'s original to ``path``; its real type, from its bytes (``workers.detect``),

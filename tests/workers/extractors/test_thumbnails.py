@@ -160,6 +160,17 @@ def test_the_pool_makes_thumbnails_in_its_process(tmp_path: Path) -> None:
     assert webp(tmp_path / "out" / "256.webp").size == (64, 256)
 
 
+def test_ffmpeg_reads_a_video_under_the_sandboxs_memory_limit(tmp_path: Path) -> None:
+    source = files.video_file(tmp_path / "clip.mov", "yellow", "black", size="1280x720")
+
+    made = run(lambda pool: outcome(pool, source, "video/quicktime", tmp_path / "out"), memory_bytes=1024**3)
+
+    assert [thumbnail.size for thumbnail in made] == list(SIZES)
+    large = webp(tmp_path / "out" / "1024.webp")
+    assert large.size == (1024, 576)
+    assert near(large.getpixel((512, 288)), (255, 255, 0), tolerance=40)
+
+
 def test_a_decompression_bomb_is_refused_and_the_pool_goes_on(tmp_path: Path) -> None:
     bomb = files.png_claiming(tmp_path / "bomb.png", 50_000, 50_000)
     normal = tmp_path / "normal.png"
