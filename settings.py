@@ -277,6 +277,9 @@ class Settings:
         embedded_sync = get("EMBEDDED_SYNC", "normal").upper()
         if embedded_sync not in {"NORMAL", "FULL"}:
             raise SettingsError("DOCSTORE_EMBEDDED_SYNC must be normal or full")
+        small_px, large_px = integer("THUMBNAIL_SMALL_PX", 256, low=16), integer("THUMBNAIL_LARGE_PX", 1024, low=16)
+        if small_px > large_px:
+            raise SettingsError("DOCSTORE_THUMBNAIL_SMALL_PX must be at most DOCSTORE_THUMBNAIL_LARGE_PX")
         return cls(
             region=region,
             aws_mode=mode,
@@ -311,8 +314,8 @@ class Settings:
             extraction_processes=integer("EXTRACTION_PROCESSES", 2),
             extraction_seconds=integer("EXTRACTION_SECONDS", 60),
             extraction_memory_mb=integer("EXTRACTION_MEMORY_MB", 1024, low=64),
-            thumbnail_small_px=integer("THUMBNAIL_SMALL_PX", 256, low=16),
-            thumbnail_large_px=integer("THUMBNAIL_LARGE_PX", 1024, low=16),
+            thumbnail_small_px=small_px,
+            thumbnail_large_px=large_px,
             thumbnail_seconds=integer("THUMBNAIL_SECONDS", 20),
             queue_wait_seconds=integer("QUEUE_WAIT_SECONDS", 5, low=0),
             worker_concurrency=integer("WORKER_CONCURRENCY", 16),
