@@ -313,6 +313,7 @@ class Pipeline:
         sizes = tuple(sorted(set(self.thumbnail_sizes)))
         made = Thumbnails(content_hash, sizes)
         if await self.blocking.run(thumbnail_files.stored, self.objects, owner_id, document_id, content_hash, sizes):
+            self._thumbnail("reused")
             return made
         folder = path.parent / "thumbnails"
         await anyio.Path(folder).mkdir()
@@ -322,10 +323,16 @@ class Pipeline:
             )
         except ExtractionFailed as failure:
             log.info("document %s (%s) has no thumbnail: %s", document_id, content_type, failure.reason)
+            self._thumbnail("failed", failure.kind)
             return None
         written = [(thumbnail.size, thumbnail.path) for thumbnail in rendered]
         await self.blocking.run(thumbnail_files.store, self.objects, owner_id, document_id, content_hash, written)
+        self._thumbnail("made")
         return made
+
+    def _thumbnail(self, outcome: str, reason: str = "") -> None:
+        if self.metrics is not None:
+            self.metrics.thumbnail(outcome, reason)
 
     async def extract_text(
         self,

@@ -41,11 +41,16 @@ def expected(record: documents.Document, content_hash: str) -> list[str]:
     return sorted(keys.thumbnail(record.owner_id, record.document_id, content_hash, size) for size in SIZES)
 
 
+def counted(wired, outcome: str, reason: str = "") -> float | None:
+    """``docstore_thumbnails_total`` of this test's pipeline (a fresh Metrics per test)."""
+    return wired.metrics.registry.get_sample_value("docstore_thumbnails_total", {"outcome": outcome, "reason": reason})
+
+
 def ready_events(recorder, document_id: str) -> list[dict]:
     return [e.data for e in recorder.events if e.type.value == "DocumentReady" and e.document_id == document_id]
 
 
-async def test_an_image_gets_two_immutable_webp_thumbnails_outside_the_quota(pipeline, recorder, store) -> None:
+async def test_an_image_gets_two_immutable_webp_thumbnails_outside_the_quota(pipeline, wired, recorder, store) -> None:
     account = new_account("FREE")
     content = png("red")
     record = stored(store, account, content, "image/png", name="red.png")
@@ -68,6 +73,7 @@ async def test_an_image_gets_two_immutable_webp_thumbnails_outside_the_quota(pip
     # Only the original counts: the thumbnails' bytes are nowhere in the usage.
     assert accounts.get(account.id).used_bytes == len(content)
     assert ready_events(recorder, record.document_id) == [{"content_hash": final.content_hash, "has_thumbnail": True}]
+    assert counted(wired, "made") == 1
 
 
 async def test_a_type_without_thumbnails_gets_none(pipeline, recorder, store, tmp_path: Path) -> None:
@@ -84,7 +90,7 @@ async def test_a_type_without_thumbnails_gets_none(pipeline, recorder, store, tm
     assert ready_events(recorder, record.document_id)[0]["has_thumbnail"] is False
 
 
-async def test_a_decompression_bomb_loses_only_its_thumbnail(pipeline, recorder, store, tmp_path: Path) -> None:
+async def test_a_decompression_bomb_loses_only_its_thumbnail(pipeline, wired, recorder, store, tmp_path: Path) -> None:
     account = new_account("FREE")
     content = files.png_claiming(tmp_path / "bomb.png", 50_000, 50_000).read_bytes()
     record = stored(store, account, content, "image/png")
@@ -96,6 +102,8 @@ async def test_a_decompression_bomb_loses_only_its_thumbnail(pipeline, recorder,
     assert thumbnail_keys(store, final) == []
     assert accounts.get(account.id).used_bytes == len(content)
     assert ready_events(recorder, record.document_id) == [{"content_hash": final.content_hash, "has_thumbnail": False}]
+    assert counted(wired, "failed", "TOO_LARGE") == 1
+    assert counted(wired, "made") is None
 
 
 async def test_a_truncated_video_loses_only_its_thumbnail(pipeline, recorder, store, tmp_path: Path) -> None:
@@ -137,7 +145,7 @@ async def test_a_video_that_never_ends_decoding_is_cut_off_and_the_worker_goes_o
 
 
 async def test_a_new_version_gets_its_own_thumbnails_and_a_restore_reuses_the_first(
-    pipeline, recorder, store, monkeypatch
+    pipeline, wired, recorder, store, monkeypatch
 ) -> None:
     account = new_account("FREE")
     first = stored(store, account, png("red"), "image/png", name="picture.png")
@@ -166,6 +174,7 @@ async def test_a_new_version_gets_its_own_thumbnails_and_a_restore_reuses_the_fi
         red,
         red,
     )
+    assert (counted(wired, "made"), counted(wired, "reused")) == (2, 1)
     puts = [request for operation, request in calls.of("s3") if operation == "PutObject"]
     assert [put for put in puts if "/thumbnails/" in put] == []  # found made, not made again
     assert thumbnail_keys(store, restored) == sorted(expected(restored, red) + expected(restored, blue))
