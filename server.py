@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -36,6 +37,7 @@ from runtime.heap import HeapPolicy, settle_heap
 from runtime.services import Runtime, Services, open_runtime
 from schema.regions import HOME_ENDPOINT_HEADER, HOME_REGION_HEADER, WrongRegion
 from schema.root import build_schema
+from subscriptions import sharing
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Sequence
@@ -137,6 +139,17 @@ class GraphQLView(GraphQLOverHTTP[Context, None]):
 
     async def render_graphql_ide(self, request: Request) -> Response:
         return page(self.web_dir, "graphiql.html")
+
+    def encode_json(self, data: object) -> str | bytes:
+        """Strawberry's encoding, but a subscription event's ``next`` message takes its payload's
+        JSON from ``subscriptions.sharing``: encoded once for every subscriber with that selection."""
+        if isinstance(data, dict) and data.get("type") == "next":
+            payload = data.get("payload")
+            if isinstance(payload, dict) and payload.keys() == {"data"}:
+                shared = sharing.SHARING.encoded(payload["data"])
+                if shared is not None:
+                    return f'{{"id":{json.dumps(data["id"])},"type":"next","payload":{{"data":{shared}}}}}'
+        return super().encode_json(data)
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
         services: Services = request.app.state.services

@@ -72,6 +72,15 @@ class Context:
             return None
         return account
 
+    def viewer_id_known(self) -> str | None:
+        """The viewer's account id if :meth:`viewer` has already looked it up (a subscription's
+        field awaited it before its first event), without waiting; None otherwise."""
+        looked_up = self._viewer
+        if looked_up is None or not looked_up.done() or looked_up.cancelled() or looked_up.exception() is not None:
+            return None
+        account = looked_up.result()
+        return None if account is None else account.id
+
     def end_session(self) -> None:
         """Forget the token: every later ``viewer()`` of this context (a WebSocket connection's
         operations) is None, so they answer ``UNAUTHENTICATED``."""

@@ -39,6 +39,8 @@ log = logging.getLogger(__name__)
 #: Bump when the layout of the records changes; an older file is refused with a clear message.
 FORMAT = 1
 PICKLE = pickle.HIGHEST_PROTOCOL
+#: How often a capture pickles a live object again after another thread changed it meanwhile.
+PICKLE_ATTEMPTS = 50
 
 
 class StateError(RuntimeError):
@@ -241,9 +243,32 @@ def _split(container: str) -> tuple[str, str, str, str]:
     return service, account, region, name
 
 
+def _pickled(state: Callable[..., Any], *args: Any) -> bytes:
+    """``pickle.dumps(state(*args))``, taken again when another request's thread changed a dict or set
+    of it meanwhile. S3, SQS and SES requests run in moto concurrently, outside any lock (only
+    DynamoDB's are serialised): pickling calls back into Python (``__getstate__``, ``__reduce__``),
+    where the interpreter may switch threads, and a part upload adding to a multipart upload's
+    ``parts`` then fails the capture of another part with "dictionary changed size during
+    iteration". Each request captures after its own change, so the last capture holds every one."""
+    for attempt in range(1, PICKLE_ATTEMPTS + 1):
+        try:
+            return pickle.dumps(state(*args), PICKLE)
+        except RuntimeError:
+            if attempt == PICKLE_ATTEMPTS:
+                raise
+    raise AssertionError("unreachable")
+
+
 def _without(obj: Any, *names: str) -> bytes:
-    state = {key: value for key, value in obj.__dict__.items() if key not in names}
-    return pickle.dumps(state, PICKLE)
+    return _pickled(_state_without, obj, names)
+
+
+def _state_without(obj: Any, names: tuple[str, ...]) -> dict[str, Any]:
+    return {key: value for key, value in list(obj.__dict__.items()) if key not in names}
+
+
+def _same(value: Any) -> Any:
+    return value
 
 
 # DynamoDB ------------------------------------------------------------------------------------------
@@ -457,7 +482,7 @@ def s3_changes(bucket_name: str | None, *, bucket_level: bool) -> list[Change]:
         seen.add((id(store), key))
         account, partition, bucket = stores[id(store)]
         versions = bucket.keys.getlist(key, None) if key in bucket.keys else None
-        value = pickle.dumps(list(versions), PICKLE) if versions else None
+        value = _pickled(list, versions) if versions else None
         changes.append(Change(_container("s3", account, partition, bucket.name), key, value))
     if bucket_level and bucket_name:
         if found is not None:
@@ -584,9 +609,7 @@ class SqsMirror:
                     self.written.pop(container, None)
                 continue
             if settings or container not in self.written:
-                state = {key: value for key, value in queue.__dict__.items() if key not in _QUEUE_PRIVATE}
-                state["_docstore_dead_letter"] = queue.dead_letter_queue.name if queue.dead_letter_queue else None
-                changes.append(Change(container, None, pickle.dumps(state, PICKLE)))
+                changes.append(Change(container, None, _pickled(_queue_state, queue)))
             if touched is None or container not in self.written:
                 changes.extend(self._message_changes(container, queue))
             elif touched:
@@ -602,7 +625,7 @@ class SqsMirror:
             if message is not None:
                 now = (_message_state(message), _message_member(message))
                 if written.get(message_id) != now:
-                    changes.append(Change(container, now[1], pickle.dumps(message, PICKLE)))
+                    changes.append(Change(container, now[1], _pickled(_same, message)))
                     written[message_id] = now
             elif message_id in written:
                 _, member = written.pop(message_id)
@@ -618,12 +641,18 @@ class SqsMirror:
             member = _message_member(message)
             now[message.id] = (state, member)
             if written.get(message.id) != (state, member):
-                changes.append(Change(container, member, pickle.dumps(message, PICKLE)))
+                changes.append(Change(container, member, _pickled(_same, message)))
         for message_id, (_, member) in written.items():
             if message_id not in now:
                 changes.append(Change(container, member, None))
         self.written[container] = now
         return changes
+
+
+def _queue_state(queue: Any) -> dict[str, Any]:
+    state = {key: value for key, value in list(queue.__dict__.items()) if key not in _QUEUE_PRIVATE}
+    state["_docstore_dead_letter"] = queue.dead_letter_queue.name if queue.dead_letter_queue else None
+    return state
 
 
 # SES -----------------------------------------------------------------------------------------------
@@ -634,7 +663,7 @@ def ses_changes(account: str, region: str) -> list[Change]:
     from moto.ses.models import ses_backends
 
     backend = ses_backends[account][region]
-    return [Change(_container("ses", account, region), None, pickle.dumps(backend.__dict__, PICKLE))]
+    return [Change(_container("ses", account, region), None, _pickled(dict, backend.__dict__))]
 
 
 def sent_mail(state_path: Path, account: str, region: str) -> list[Any]:

@@ -631,7 +631,8 @@ def section(runs: list[Run], *, started: datetime, command: str) -> str:
             f"(load average {os.getloadavg()[0]:.1f} at the end), Python {platform.python_version()}; "
             f"{versions}; Redis {redis_version.removeprefix('v=')}.",
             "",
-            "One uvicorn process (uvloop, websockets-sansio, per-message deflate) serves the app with "
+            "One uvicorn process (uvloop, websockets-sansio; no per-message deflate: `DOCSTORE_WS_DEFLATE` is off) "
+            "serves the app with "
             "`DOCSTORE_PUBSUB_URL=redis://…` on a redis-server of the benchmark's own (`bench/event_server.py`, "
             "which also records the server's full garbage collections through `gc.callbacks`). The benchmark "
             "process holds the WebSocket clients speaking `graphql-transport-ws`, each authenticated in "

@@ -15,6 +15,7 @@ import json
 import socket
 import sys
 import time
+import tracemalloc
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,6 +51,17 @@ def census(top: int = 40) -> list[tuple[str, int]]:
     return counts.most_common(top)
 
 
+def grown(since: tracemalloc.Snapshot, top: int) -> list[dict[str, Any]]:
+    """What was allocated since ``since`` and is still held, by the innermost frames of this
+    project and of the libraries under it that allocated it, most bytes first."""
+    now = tracemalloc.take_snapshot().filter_traces([tracemalloc.Filter(False, tracemalloc.__file__)])
+    rows = []
+    for stat in now.compare_to(since, "traceback")[:top]:
+        frames = [f"{frame.filename.rsplit('site-packages/', 1)[-1]}:{frame.lineno}" for frame in stat.traceback]
+        rows.append({"bytes": stat.size_diff, "blocks": stat.count_diff, "where": frames[-6:]})
+    return rows
+
+
 def main(overrides: dict[str, Any]) -> None:
     import uvicorn
     from starlette.responses import JSONResponse
@@ -74,7 +86,15 @@ def main(overrides: dict[str, Any]) -> None:
         if request.query_params.get("census"):
             body["census"] = census()
             body["tracked"] = len(gc.get_objects())
+        trace = request.query_params.get("trace")
+        if trace == "start":  # memory from now on, by where it was allocated (slows the server down)
+            tracemalloc.start(int(request.query_params.get("frames", "12")))
+            traced["since"] = tracemalloc.take_snapshot()
+        elif trace == "top" and "since" in traced:
+            body["grown"] = grown(traced["since"], int(request.query_params.get("top", "40")))
         return JSONResponse(body)
+
+    traced: dict[str, tracemalloc.Snapshot] = {}
 
     values = {name: Path(value) if name.endswith("_dir") else value for name, value in overrides.items()}
     settings = Settings.from_env({}).with_overrides(**values)

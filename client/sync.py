@@ -548,11 +548,40 @@ class Sync:
     def _resume_uploads(self) -> None:
         """Uploads a run left incomplete: a single POST is cancelled (the pass sends it again); a
         multipart upload of a file that changed since is aborted, one of the same bytes stays, for
-        the pass to resume."""
+        the pass to resume. A run stopped between asking for a new file's upload and writing down
+        its id left a PENDING_UPLOAD document holding the path: it is deleted, or the path would
+        wait for it until the sweeper's 24 hours."""
         for rel, upload in list(self.state.uploads.items()):
             if upload.part_size and self.hashes.get(rel) == upload.hash:
                 continue
             self._cancel(rel, upload)
+        for rel in list(self.state.requesting):
+            path = self.server_path(rel)
+            listed = self.api.call(
+                "Documents", {"first": 20, "filter": {"pathPrefix": path, "status": "PENDING_UPLOAD"}}
+            )["documents"]["edges"]
+            for edge in listed:
+                if key(edge["node"]["path"]) == key(path) and edge["node"]["id"] not in self._upload_ids():
+                    with contextlib.suppress(ClientError):
+                        self.api.call("DeleteDocument", {"input": {"id": edge["node"]["id"]}})
+                    self.say(f"{rel}: cancelled the upload a stopped run had started")
+            del self.state.requesting[rel]
+            self._save()
+
+    def _upload_ids(self) -> set[str]:
+        return {upload.id for upload in self.state.uploads.values()}
+
+    def _requesting(self, rel: str, ours: str) -> None:
+        """Write down that an upload of ``rel`` is being asked for, before asking."""
+        self.state.requesting[rel] = ours
+        self._save()
+
+    def _requested(self, rel: str, upload: Upload | None) -> None:
+        """The request was answered: the upload it started (None: refused, nothing started)."""
+        if upload is not None:
+            self.state.uploads[rel] = upload
+        self.state.requesting.pop(rel, None)
+        self._save()
 
     def _cancel(self, rel: str, upload: Upload) -> None:
         with contextlib.suppress(ClientError):
@@ -610,7 +639,9 @@ class Sync:
         return ""
 
     def _started(self, rel: str, answer: dict[str, Any], ours: str, stat: Stat) -> str | None:
-        """The upload's id; None when the server refused to start it (said and recorded)."""
+        """The upload's id; None when the server refused to start it (said and recorded). Either
+        way the server answered, so no trace of the request is needed any more."""
+        self.state.requesting.pop(rel, None)
         kind = answer["__typename"]
         if kind == "VersionConflictError":
             raise Changed
@@ -624,12 +655,12 @@ class Sync:
     def _single(self, rel: str, ours: str, stat: Stat, request: dict[str, Any]) -> tuple[str, dict[str, Any] | None]:
         """One POST of the whole file; the upload's id and the completion's answer (None when
         refused before it started). Cancelled when anything fails: the next run sends it again."""
+        self._requesting(rel, ours)
         form = self.api.call("RequestUpload", {"input": request})["requestUpload"]
         upload_id = self._started(rel, form, ours, stat)
+        self._requested(rel, None if upload_id is None else Upload(upload_id, ours, stat.size, stat.mtime))
         if upload_id is None:
             return "", None
-        self.state.uploads[rel] = Upload(upload_id, ours, stat.size, stat.mtime)
-        self._save()
         try:
             with (self.root / rel).open("rb") as file:
                 post_form(form, file, rel, request["contentType"], stat.size, self.s3)
@@ -657,13 +688,14 @@ class Sync:
             else:
                 self.say(f"{rel}: resuming its upload")
         if pending is None:
+            self._requesting(rel, ours)
             answer = self.api.call("RequestMultipartUpload", {"input": request})["requestMultipartUpload"]
             upload_id = self._started(rel, answer, ours, stat)
-            if upload_id is None:
+            if upload_id is not None:
+                pending = Upload(upload_id, ours, stat.size, stat.mtime, part_size=answer["partSize"])
+            self._requested(rel, pending)
+            if pending is None:
                 return "", None
-            pending = Upload(upload_id, ours, stat.size, stat.mtime, part_size=answer["partSize"])
-            self.state.uploads[rel] = pending
-            self._save()
         sent = parts.send(
             self.api,
             pending.id,

@@ -81,6 +81,9 @@ class State:
     files: dict[str, Synced] = field(default_factory=dict)
     uploads: dict[str, Upload] = field(default_factory=dict)
     refused: dict[str, Refusal] = field(default_factory=dict)
+    #: Paths whose upload was being asked for: written before the request and replaced by the
+    #: upload's id once answered, so a run stopped in between leaves a trace of what it started.
+    requesting: dict[str, str] = field(default_factory=dict)
 
 
 def is_ours(name: str) -> bool:
@@ -109,6 +112,7 @@ def load(root: Path, account: str, prefix: str) -> State:
             files={path: Synced(**entry) for path, entry in raw["files"].items()},
             uploads={path: Upload(**entry) for path, entry in raw["uploads"].items()},
             refused={path: Refusal(**entry) for path, entry in raw["refused"].items()},
+            requesting={str(path): str(ours) for path, ours in raw.get("requesting", {}).items()},
         )
     except (KeyError, TypeError, ValueError, AttributeError) as error:
         raise ClientError(f"{target} is not a state file this client reads ({error}).") from None

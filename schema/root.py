@@ -14,6 +14,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.exceptions import CannotGetOperationTypeError
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
+from access.context import Context
 from access.regions import AnswersWrongRegion
 from events.channels import DEFAULT_BUFFER
 from resolvers import accounts, checksums, dashboard, documents, multipart, plans, search, uploads, versions
@@ -49,7 +50,7 @@ from schema.search import SearchResult
 from schema.uploads import CompleteUploadResult, RequestUploadResult
 from schema.versions import RestoreVersionResult
 from subscriptions import changes as change_feed
-from subscriptions import feeds
+from subscriptions import feeds, sharing
 
 if TYPE_CHECKING:
     from graphql.execution import Executor
@@ -336,10 +337,24 @@ class PerEventMemoExecutor(StrawberryGraphQLCoreExecutionContext):
     each live subscription kept about 20 objects per event delivered until it ended: memory grew
     without bound and full garbage collections of ~300 ms stalled every subscriber (docs/BENCHMARKS.md)."""
 
+    #: Whether this executor runs one subscription event (built by ``build_per_event_executor``).
+    per_event = False
+
     def build_per_event_executor(self, payload: Any) -> Executor[Any]:
         executor = super().build_per_event_executor(payload)
         executor._relevant_sub_fields = {}
+        executor.per_event = True  # type: ignore[attr-defined]
         return executor
+
+    def execute_operation(self, serially: bool | None = None) -> Any:
+        """A subscription event's result, executed once per event and selection in the process and
+        shared by every subscriber with that selection (``subscriptions.sharing``)."""
+        viewer = self.context_value.viewer_id_known() if isinstance(self.context_value, Context) else None
+        if not self.per_event or viewer is None:
+            return super().execute_operation(serially)
+        key = (self.operation, sharing.variables_key(self.variable_values.coerced), viewer)
+        run = super().execute_operation
+        return sharing.SHARING.result(self.root_value, key, lambda: run(serially))
 
 
 class DocStoreSchema(strawberry.Schema):

@@ -12,6 +12,7 @@ connection's later operations are refused the same way.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
@@ -47,6 +48,7 @@ from schema.events import (
     WebSocketOnly,
 )
 from services import validation
+from subscriptions.sharing import SHARING
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -156,7 +158,7 @@ async def feed(
             if convert is None or (only is not None and event.document_id != only):
                 continue
             try:
-                converted = convert(event)
+                converted = SHARING.payload(event, functools.partial(convert, event), convert)
             except (KeyError, ValueError, TypeError):
                 log.warning("event %s (%s) does not fit its type; dropped: %s", event.id, event.type, event.data)
                 continue

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import http.server
 import json
 import os
 import shutil
@@ -446,3 +447,103 @@ def as_nobody(url: str, user: User, root: Path) -> subprocess.CompletedProcess[s
         text=True,
         timeout=300,
     )
+
+
+class KillingProxy:
+    """An HTTP proxy in front of the API that passes every request on, and when one asks for an
+    upload (``marker`` in its body) lets the server answer, then kills the client with SIGKILL
+    before the answer reaches it: a run stopped in the instant between the server starting an
+    upload and the client writing its id down."""
+
+    def __init__(self, upstream: str, marker: bytes) -> None:
+        self.upstream = upstream
+        self.marker = marker
+        self.client: subprocess.Popen[str] | None = None
+        self.answered: list[dict[str, Any]] = []
+        proxy = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["content-length"]))
+                headers = {name: self.headers[name] for name in ("content-type", "authorization") if self.headers[name]}
+                answer = httpx.post(f"{proxy.upstream}{self.path}", content=body, headers=headers, timeout=60)
+                if proxy.marker in body and proxy.client is not None:
+                    proxy.answered.append(answer.json())
+                    proxy.client.kill()
+                    proxy.client.wait()
+                    return
+                self.send_response(answer.status_code)
+                self.send_header("content-type", answer.headers["content-type"])
+                self.send_header("content-length", str(len(answer.content)))
+                self.end_headers()
+                self.wfile.write(answer.content)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def run(self, user: User, root: Path, *args: str) -> int:
+        """``docstore sync DIR`` through the proxy until it ends or is killed: its return code."""
+        env = clean_env(DOCSTORE_TOKEN=user.token, HOME=str(root.parent), PYTHONPATH=str(ROOT))
+        self.client = subprocess.Popen(
+            [sys.executable, "-m", "cli", "sync", str(root), "--api", f"{self.url}/graphql", "--wait", "60", *args],
+            cwd=root.parent,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        return self.client.wait(timeout=300)
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.mark.parametrize(
+    ("marker", "args"),
+    [(b"requestMultipartUpload(", ("--multipart-threshold", "1")), (b"requestUpload(", ())],
+    ids=["multipart", "single POST"],
+)
+def test_a_run_killed_as_the_server_starts_its_upload_leaves_no_upload_behind_and_the_next_finishes(
+    parts_api: Api, user: User, small_parts: Any, tmp_path: Path, marker: bytes, args: tuple[str, ...]
+) -> None:
+    one = tmp_path / "one"
+    one.mkdir()
+    data = gzip_like(2 * PART + 1000, seed=3)
+    (one / "big.gz").write_bytes(data)
+    proxy = KillingProxy(small_parts.url, marker)
+    try:
+        killed = proxy.run(user, one, *args)
+    finally:
+        proxy.close()
+
+    assert killed == -9
+    ((started,),) = [list(answer["data"].values()) for answer in proxy.answered]
+    state = json.loads((one / NAME).read_text()) if (one / NAME).exists() else {"uploads": {}}
+    assert state["uploads"] == {}  # the client never heard of the upload the server started
+    pending = {"filter": {"status": "PENDING_UPLOAD"}}
+    held = parts_api.data("Documents", pending, token=user.token)["documents"]["edges"]
+    assert [(edge["node"]["id"], edge["node"]["path"]) for edge in held] == [(started["documentId"], "/big.gz")]
+
+    again = cli_sync(small_parts.url, user, one, *args)
+
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert again.stdout.splitlines()[:2] == [
+        "big.gz: cancelled the upload a stopped run had started",
+        "big.gz: uploaded",
+    ]
+    assert tree(one) == {"big.gz": data}
+    assert parts_api.data("Documents", pending, token=user.token)["documents"]["edges"] == []
+    (document,) = documents(parts_api, user).values()
+    assert document["path"] == "/big.gz"
+    assert parts_api.settled(user, document["id"])["status"] == "READY"
+    assert parts_api.usage(user) | {"limitBytes": 0} == {
+        "usedBytes": len(data),
+        "reservedBytes": 0,
+        "limitBytes": 0,
+        "documentCount": 1,
+    }

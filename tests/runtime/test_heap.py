@@ -80,7 +80,9 @@ def test_a_younger_collection_freezes_nothing(settled: None) -> None:
         gc.collect(1)
 
         assert not frozen(survivor)
-        assert gc.get_freeze_count() == before
+        # Not more (a freeze moves every survivor in); maybe fewer: frozen objects of the session's
+        # live server threads are still freed when their last reference goes.
+        assert gc.get_freeze_count() <= before
         assert policy.stats.freezes == 0
         policy.uninstall()
 
