@@ -82,6 +82,11 @@ class Settings:
     extraction_processes: int = 2
     extraction_seconds: int = 60
     extraction_memory_mb: int = 1024
+    #: The longer side of a document's two WebP thumbnails (``Document.thumbnailUrl``), in pixels,
+    #: and the wall-clock limit of making them (in the extraction processes, under their memory limit).
+    thumbnail_small_px: int = 256
+    thumbnail_large_px: int = 1024
+    thumbnail_seconds: int = 20
     queue_wait_seconds: int = 5
     #: Messages one queue consumer handles at once. Each mostly waits on DynamoDB, S3 and SQS
     #: (extraction has its own bounded pool), so more than the cores keeps the pipeline moving.
@@ -294,6 +299,9 @@ class Settings:
         embedded_sync = get("EMBEDDED_SYNC", "normal").upper()
         if embedded_sync not in {"NORMAL", "FULL"}:
             raise SettingsError("DOCSTORE_EMBEDDED_SYNC must be normal or full")
+        small_px, large_px = integer("THUMBNAIL_SMALL_PX", 256, low=16), integer("THUMBNAIL_LARGE_PX", 1024, low=16)
+        if small_px > large_px:
+            raise SettingsError("DOCSTORE_THUMBNAIL_SMALL_PX must be at most DOCSTORE_THUMBNAIL_LARGE_PX")
         return cls(
             region=region,
             aws_mode=mode,
@@ -328,6 +336,9 @@ class Settings:
             extraction_processes=integer("EXTRACTION_PROCESSES", 2),
             extraction_seconds=integer("EXTRACTION_SECONDS", 60),
             extraction_memory_mb=integer("EXTRACTION_MEMORY_MB", 1024, low=64),
+            thumbnail_small_px=small_px,
+            thumbnail_large_px=large_px,
+            thumbnail_seconds=integer("THUMBNAIL_SECONDS", 20),
             queue_wait_seconds=integer("QUEUE_WAIT_SECONDS", 5, low=0),
             worker_concurrency=integer("WORKER_CONCURRENCY", 16),
             queue_visibility_seconds=integer("QUEUE_VISIBILITY_SECONDS", 300),

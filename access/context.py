@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from access import regions
-from models import accounts, sessions
+from models import accounts, keys, sessions
 from models.base import utcnow
 from models.errors import AccountNotFound, DocumentNotFound
 from runtime.services import Services
@@ -152,6 +152,11 @@ class Context:
     def download_url(self, key: str, filename: str) -> str:
         """Sign a download link (a local computation, no request to S3)."""
         return self.services.objects.download_url(key, filename=filename, expires_in=self.settings.download_url_seconds)
+
+    def thumbnail_url(self, owner_id: str, document_id: str, content_hash: str, size: int) -> str:
+        """Sign a link to a document's thumbnail (``models.keys.thumbnail``), shown inline."""
+        key = keys.thumbnail(owner_id, document_id, content_hash, size)
+        return self.services.objects.image_url(key, expires_in=self.settings.download_url_seconds)
 
 
 def _account_for_token(token: str, cache: ReadCache | None) -> tuple[Account | None, datetime | None, bool]:

@@ -133,6 +133,13 @@ class Metrics:
             ["outcome"],
             registry=self.registry,
         )
+        self.thumbnails = Counter(
+            "docstore_thumbnails",
+            "Documents whose bytes have thumbnails, by outcome: made, reused (made before for the same bytes), "
+            "or failed with the reason class of the file's failure (TIMEOUT, MEMORY, TOO_LARGE, INVALID, ...).",
+            ["outcome", "reason"],
+            registry=self.registry,
+        )
         self.window = Window() if window else None
         self._operations: set[str] = set()
         self._queues: Mapping[str, Queue] = {}
@@ -182,6 +189,12 @@ class Metrics:
             self.window.observe(("ExtractionDuration", (("ContentType", content_type),)), seconds)
             if failure is not None:
                 self.window.count(("ExtractionFailures", (("Reason", failure),)))
+
+    def thumbnail(self, outcome: str, reason: str = "") -> None:
+        """A document's thumbnails ``made``, ``reused`` or ``failed`` (with the ``reason`` class)."""
+        self.thumbnails.labels(outcome, reason).inc()
+        if self.window is not None:
+            self.window.count(("Thumbnails", (("Outcome", outcome), ("Reason", reason or "-"))))
 
     def document_processed(self, outcome: str) -> None:
         self.documents_processed.labels(outcome).inc()

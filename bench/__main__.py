@@ -27,6 +27,7 @@ from bench import (
     share_page,
     startup,
     sync,
+    thumbnails,
     transactions,
     users,
 )
@@ -62,6 +63,7 @@ BENCHMARKS: list[tuple[str, Benchmark]] = [
     ("change_feed", change_feed.run),
     ("sync", sync.run),
     ("share_page", share_page.run),
+    ("thumbnails", thumbnails.run),
 ]
 
 

@@ -1,8 +1,11 @@
 """``docstore backup DIR``: a consistent export of a deployment into a folder.
 
 What a backup holds: the accounts (with their email claims), the documents with their earlier
-versions and their share links, the change feed, the dashboard counters, and every object a document record or a version
-names (each version's original, the extracted text). Not sessions (everyone
+versions and their share links, the change feed, the dashboard counters, and every object a document
+record or a version names (each version's original, the extracted text, the current version's
+thumbnails: kept, with their ``Cache-Control``, rather than made again, so a restored document shows
+them at once; an earlier version's thumbnails are not kept, and a restore of that version makes them
+again). Not sessions (everyone
 signs in again after a restore), not the idempotency records, the queue messages or those waiting in
 the outbox (they belong to the source's queues; a restore sends again what the restored tables need:
 documents still PROCESSING, accounts not counted yet), not the search index (derived: a restore
@@ -55,6 +58,7 @@ from tqdm import tqdm
 from adapters import local_aws
 from domain.documents import STORED, DocumentStatus
 from models import changes, counters, snapshot
+from models import keys as object_keys
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -77,7 +81,7 @@ MANIFEST = "manifest.json"
 TABLES_DIR = "tables"
 OBJECTS_DIR = "objects"
 #: The document attributes that name S3 objects: a backup copies these, and only these.
-OBJECT_ATTRIBUTES = ("object_key", "text_key")
+OBJECT_ATTRIBUTES = ("object_key", "text_key", "thumbnail_hash")
 
 
 class Unsettled(RuntimeError):
@@ -315,6 +319,12 @@ def _keys(item: dict[str, Any]) -> list[str]:
         keys.append(item["object_key"]["S"])
     if "text_key" in item:
         keys.append(item["text_key"]["S"])
+    if item["status"]["S"] in STORED and "thumbnail_hash" in item:
+        owner_id, document_id, content_hash = (
+            item[name]["S"] for name in ("owner_id", "document_id", "thumbnail_hash")
+        )
+        sizes = sorted({int(size["N"]) for size in item.get("thumbnail_sizes", {}).get("L", [])})
+        keys += [object_keys.thumbnail(owner_id, document_id, content_hash, size) for size in sizes]
     return keys
 
 
@@ -335,6 +345,8 @@ def _copy_object(partial: Path, objects: ObjectStore, key: str, export: Export) 
     if copy is None:
         return False
     export.objects[key] = {"content_type": copy.content_type, "metadata": copy.metadata}
+    if copy.cache_control:
+        export.objects[key]["cache_control"] = copy.cache_control
     export.object_bytes += copy.size
     return True
 

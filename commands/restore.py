@@ -127,7 +127,12 @@ def load(directory: Path, manifest: dict[str, Any], services: Services) -> None:
         for key, stored in objects.items():
             path = object_path(directory, key)
             size = path.stat().st_size
-            copy = ObjectCopy(size=size, content_type=stored["content_type"], metadata=dict(stored["metadata"]))
+            copy = ObjectCopy(
+                size=size,
+                content_type=stored["content_type"],
+                metadata=dict(stored["metadata"]),
+                cache_control=stored.get("cache_control", ""),
+            )
             services.objects.copy_in(key, path, copy)
             bar.update(size)
     processing: list[tuple[str, str]] = []

@@ -20,7 +20,7 @@ class EventType(StrEnum):
     UPLOAD_STARTED = "UploadStarted"
     PROCESSING_STARTED = "ProcessingStarted"
     EXTRACTION_PROGRESS = "ExtractionProgress"  # data: {"page": int, "pages": int}
-    DOCUMENT_READY = "DocumentReady"  # data: {"content_hash": str}
+    DOCUMENT_READY = "DocumentReady"  # data: {"content_hash": str, "has_thumbnail": bool}
     DOCUMENT_FAILED = "DocumentFailed"  # data: {"reason": str}
     DOCUMENT_DELETED = "DocumentDeleted"
     QUOTA_CHANGED = "QuotaChanged"  # data: {"used_bytes": int, "limit_bytes": int}

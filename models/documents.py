@@ -141,6 +141,11 @@ class Document(TableModel):
     #: document in, and READY is written only once the index holds it.
     indexing = BooleanAttribute(null=True)
     pages = NumberAttribute(null=True)
+    #: The content hash of the bytes whose thumbnails are stored (``keys.thumbnail``), and their
+    #: sizes (longer side, in pixels: small, large); None when there are none. While a new version
+    #: is PROCESSING they are still the previous version's, as downloads are.
+    thumbnail_hash = UnicodeAttribute(null=True)
+    thumbnail_sizes = ListAttribute(of=NumberAttribute, null=True)
     #: The current version's number (``models.versions``): None reads 1, a document never
     #: given a second version; when it was made (None: ``created_at``).
     version = NumberAttribute(null=True)

@@ -5,6 +5,8 @@
     staging/{owner}/{document}                 where the upload form posts the file
     {owner}/{document}/{nonce}/original        the file, once completeUpload has copied it there
     {owner}/{document}/text.txt                the text extracted from it (PREMIUM)
+    {owner}/{document}/thumbnails/{hash}/{px}.webp  its thumbnails, by the content hash of the bytes
+                                               they show and their longer side: immutable
 
 Keys are chosen by the server; the client's filename never reaches one. A form posts to its
 staging key only, and nothing reads a staging key once the upload is completed, so a form posted
@@ -49,6 +51,19 @@ def original(owner_id: str, document_id: str, nonce: str) -> str:
 def text(owner_id: str, document_id: str) -> str:
     """The extracted text of a document (PREMIUM, searchable types)."""
     return f"{document_prefix(owner_id, document_id)}text.txt"
+
+
+def thumbnails(owner_id: str, document_id: str) -> str:
+    """Every thumbnail of a document, of its current and earlier versions."""
+    return f"{document_prefix(owner_id, document_id)}thumbnails/"
+
+
+def thumbnail(owner_id: str, document_id: str, content_hash: str, size: int) -> str:
+    """The thumbnail ``size`` pixels on its longer side of the bytes whose content hash is
+    ``content_hash``: content-addressed, so what is stored at a key never changes (served as
+    immutable), and a version whose bytes were seen before (a restore) finds its thumbnails made.
+    Under the document: no other document shares it, and deleting the document deletes it."""
+    return f"{thumbnails(owner_id, document_id)}{content_hash}/{size}.webp"
 
 
 def document_prefix(owner_id: str, document_id: str) -> str:

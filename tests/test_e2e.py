@@ -121,7 +121,7 @@ def test_premium_scan_is_read_by_ocr_and_its_text_stored(api: Api, store, tmp_pa
 
 
 def test_free_scan_is_stored_without_text(api: Api, user: User, store, tmp_path) -> None:
-    from models import documents
+    from models import documents, keys
     from tests.workers import files
 
     scan = files.image_file(tmp_path / "scan.png", "INVOICE 4711", format="PNG").read_bytes()
@@ -129,10 +129,11 @@ def test_free_scan_is_stored_without_text(api: Api, user: User, store, tmp_path)
     document = api.upload(user, scan, filename="scan.png", contentType="image/png")
 
     assert document["status"] == "READY"
-    assert documents.get(user.id, document["id"]).text_key is None
-    assert [item["Key"] for item in objects_under(store, user.id)] == [
-        documents.get(user.id, document["id"]).object_key
-    ]
+    record = documents.get(user.id, document["id"])
+    assert record.text_key is None
+    # The original, and its two thumbnails (for every plan).
+    thumbnails = [keys.thumbnail(user.id, record.document_id, record.content_hash, px) for px in (256, 1024)]
+    assert sorted(item["Key"] for item in objects_under(store, user.id)) == sorted([record.object_key, *thumbnails])
 
 
 def test_a_file_of_several_blocks_reads_with_the_content_hash_a_client_computes(api: Api, user: User) -> None:

@@ -98,6 +98,17 @@ def test_staging_objects_are_kept_a_day_unless_told_otherwise() -> None:
     assert Settings.from_env({"DOCSTORE_STAGING_DAYS": "7"}).staging_days == 7
 
 
+def test_thumbnails_are_256_and_1024_px_made_within_20_s_unless_told_otherwise() -> None:
+    defaults = Settings.from_env({})
+    settings = Settings.from_env(
+        {"DOCSTORE_THUMBNAIL_SMALL_PX": "128", "DOCSTORE_THUMBNAIL_LARGE_PX": "128", "DOCSTORE_THUMBNAIL_SECONDS": "5"}
+    )
+
+    names = ("thumbnail_small_px", "thumbnail_large_px", "thumbnail_seconds")
+    assert [getattr(defaults, name) for name in names] == [256, 1024, 20]
+    assert [getattr(settings, name) for name in names] == [128, 128, 5]
+
+
 def test_multipart_uploads_take_16_mib_parts_and_a_day_unless_told_otherwise() -> None:
     defaults = Settings.from_env({})
     settings = Settings.from_env(
@@ -135,6 +146,12 @@ def test_multipart_uploads_take_16_mib_parts_and_a_day_unless_told_otherwise() -
         ({"DOCSTORE_LOG_FORMAT": "xml"}, "DOCSTORE_LOG_FORMAT must be json or text"),
         ({"DOCSTORE_METRICS": "maybe"}, "DOCSTORE_METRICS must be true or false, not 'maybe'"),
         ({"DOCSTORE_CLOUDWATCH_INTERVAL_SECONDS": "0"}, "DOCSTORE_CLOUDWATCH_INTERVAL_SECONDS must be at least 1"),
+        ({"DOCSTORE_THUMBNAIL_SMALL_PX": "8"}, "DOCSTORE_THUMBNAIL_SMALL_PX must be at least 16"),
+        (
+            {"DOCSTORE_THUMBNAIL_SMALL_PX": "512", "DOCSTORE_THUMBNAIL_LARGE_PX": "256"},
+            "DOCSTORE_THUMBNAIL_SMALL_PX must be at most DOCSTORE_THUMBNAIL_LARGE_PX",
+        ),
+        ({"DOCSTORE_THUMBNAIL_SECONDS": "0"}, "DOCSTORE_THUMBNAIL_SECONDS must be at least 1"),
     ],
 )
 def test_bad_values_are_refused_with_the_variable_named(env: dict[str, str], message: str) -> None:

@@ -1,4 +1,5 @@
-"""The extraction pool: text extraction in separate processes, with a wall-clock and a memory limit per file.
+"""The extraction pool: text extraction and thumbnails in separate processes, with a wall-clock and a memory
+limit per file.
 
 A file can make an extractor loop, allocate without end or crash: page trees that loop, decompression
 bombs, images that claim billions of pixels. So no extractor runs in the worker's process. Each file
@@ -18,6 +19,7 @@ import signal
 import subprocess
 import sys
 from contextlib import suppress
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,14 +28,14 @@ from anyio.streams.buffered import BufferedByteReceiveStream
 
 from workers.extractors import frames
 from workers.extractors.base import CRASHED, TIMEOUT, Extracted, ExtractionFailed, GiB
-from workers.extractors.registry import EXTRACTABLE
+from workers.extractors.registry import EXTRACTABLE, THUMBNAILS
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable
+    from collections.abc import Awaitable, Callable, Sequence
 
     from anyio.abc import ByteSendStream, Process
 
-__all__ = ["Extracted", "Extraction", "ExtractionFailed"]
+__all__ = ["Extracted", "Extraction", "ExtractionFailed", "Thumbnail"]
 
 #: The folder holding the ``workers`` package, where ``python -m`` finds it even if it is not installed.
 ROOT = Path(__file__).resolve().parent.parent
@@ -46,6 +48,15 @@ START_SECONDS = 60.0
 EXIT_SECONDS = 5.0
 #: What an extraction process's log may look like (``adapters.logs``).
 LOG_FORMATS = frozenset({"json", "text"})
+
+
+@dataclass(frozen=True)
+class Thumbnail:
+    """A thumbnail an extraction process wrote: the WebP at ``path``, ``size`` pixels on its longer
+    side at most."""
+
+    size: int
+    path: Path
 
 
 class Extraction:
@@ -94,11 +105,40 @@ class Extraction:
             raise ValueError(f"no extractor for {content_type}")
         # Absolute: the process runs in ROOT.
         request = {"path": str(await anyio.Path(path).absolute()), "content_type": content_type}
+        reply = await self._ask(request, self.seconds, progress)
+        return Extracted(reply["text"], reply["pages"])
+
+    async def thumbnails(
+        self, path: Path, content_type: str, folder: Path, sizes: Sequence[int], *, seconds: float
+    ) -> list[Thumbnail]:
+        """Thumbnails of the file at ``path`` (of a type ``registry.THUMBNAILS`` names), one WebP per
+        size (its longer side, in pixels) written into ``folder``, made within ``seconds`` in an
+        extraction process under the pool's memory limit (``workers.extractors.thumbnails``).
+
+        Raises ``ExtractionFailed`` as ``extract`` does for anything the file causes, ``TIMEOUT``
+        past ``seconds``; ``ValueError`` for a type that has no thumbnails."""
+        if content_type not in THUMBNAILS:
+            raise ValueError(f"no thumbnails of {content_type}")
+        request = {
+            "thumbnails": {
+                "path": str(await anyio.Path(path).absolute()),
+                "content_type": content_type,
+                "folder": str(await anyio.Path(folder).absolute()),
+                "sizes": list(sizes),
+            }
+        }
+        reply = await self._ask(request, seconds, None)
+        return [Thumbnail(int(size), Path(written)) for size, written in reply["thumbnails"]]
+
+    async def _ask(
+        self, request: dict[str, Any], seconds: float, progress: Callable[[int, int], Awaitable[None]] | None
+    ) -> dict[str, Any]:
+        """Send ``request`` to an extraction process and return its answer, within ``seconds``."""
         async with self._slots:
             child = await self._take()
             reply: dict[str, Any] = {}
             try:
-                with anyio.move_on_after(self.seconds) as deadline:
+                with anyio.move_on_after(seconds) as deadline:
                     await child.send(request)
                     while "progress" in (reply := await child.receive()):
                         if progress is not None:
@@ -116,7 +156,7 @@ class Extraction:
                 raise
             if deadline.cancelled_caught:
                 await self._discard(child)
-                raise ExtractionFailed(f"took longer than {self.seconds:g} s", TIMEOUT)
+                raise ExtractionFailed(f"took longer than {seconds:g} s", TIMEOUT)
             child.files += 1
             if reply.get("retire") or child.files >= FILES_PER_PROCESS:
                 await self._discard(child)
@@ -124,7 +164,7 @@ class Extraction:
                 self._idle.append(child)
         if "failed" in reply:
             raise ExtractionFailed(reply["failed"], reply["kind"])
-        return Extracted(reply["text"], reply["pages"])
+        return reply
 
     async def aclose(self) -> None:
         """Kill every extraction process; extractions still running raise ``RuntimeError``."""

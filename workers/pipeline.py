@@ -8,6 +8,10 @@ goes. Running any step twice changes nothing the second time:
   (``domain.content_hash``); count the document (once) and record both; for
   PREMIUM accounts, and types whose extractor gives text (``workers.extractors.registry``), extract
   the text in the sandbox and store it as a derived object; then READY, or FAILED with a reason.
+  Before the text, the thumbnails of the types that have them (``registry.THUMBNAILS``) are made in
+  the sandbox too, or found made already for the same bytes (``services.thumbnails``); a file that
+  gives none (a bomb, a damaged or endless video) only has none: the document goes on as without.
+  Once the document is settled, the thumbnails no version of it has any more are deleted.
   Bytes that are no type DocStore stores are REJECTED and leave the account's usage. With a
   search index, READY waits for it: the document is marked ``indexing``, the indexer is told, and
   READY (and its event) follow once the index holds it, so a document is searchable from the
@@ -38,6 +42,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import anyio
+
 from adapters.cache import Invalidation
 from adapters.messages import (
     AccountCreated,
@@ -55,6 +61,7 @@ from models import accounts, changes, documents, keys, outbox, processing, quota
 from models.content_types import CONTENT_TYPES
 from models.errors import AccountNotFound, DocumentNotFound
 from services import changes as changes_service
+from services import thumbnails as thumbnail_files
 from services import uploads as upload_files
 from workers.consumer import UnknownMessage
 from workers.detect import detect_file
@@ -105,6 +112,14 @@ class StoredText:
     pages: int | None
 
 
+@dataclass(frozen=True)
+class Thumbnails:
+    """The thumbnails a document's bytes have in S3: of the bytes of ``content_hash``, in ``sizes``."""
+
+    content_hash: str
+    sizes: tuple[int, ...]
+
+
 @dataclass
 class Pipeline:
     blocking: Blocking
@@ -130,6 +145,10 @@ class Pipeline:
     cache: ReadCache | None = None
     #: Where the messages of changes the pipeline makes go after their commit (``runtime.outbox``).
     outbox: Outbox | None = None
+    #: The longer side of each thumbnail (``DOCSTORE_THUMBNAIL_SMALL_PX``, ``_LARGE_PX``), and how
+    #: long making them may take (``DOCSTORE_THUMBNAIL_SECONDS``).
+    thumbnail_sizes: tuple[int, ...] = (256, 1024)
+    thumbnail_seconds: float = 20.0
 
     async def handle(self, message: QueueMessage) -> None:
         match message:
@@ -189,12 +208,17 @@ class Pipeline:
         await self.publish(EventType.PROCESSING_STARTED, record)
         work = Path(tempfile.mkdtemp(prefix="docstore-", dir=self.work_dir))
         try:
-            await self._process(account, record, work / "original")
+            detected = await self._process(account, record, work / "original")
         finally:
             shutil.rmtree(work, ignore_errors=True)
+        # Settled (or gone): what no version shows any more, dropped versions' too, is deleted; a first
+        # version of a type without thumbnails has none to look for.
+        if registry.makes_thumbnail(detected) or record.current_version > 1 or record.thumbnail_hash:
+            await self.blocking.run(thumbnail_files.prune, self.objects, record.owner_id, record.document_id)
         await self.check_quota(account_id)
 
-    async def _process(self, account: accounts.Account, record: Document, path: Path) -> None:
+    async def _process(self, account: accounts.Account, record: Document, path: Path) -> str:
+        """Process ``record``'s bytes, downloaded to ``path``; the type detected in them."""
         downloaded = await self.download(record, path)
         detected = downloaded.content_type
         if detected not in CONTENT_TYPES:
@@ -209,25 +233,35 @@ class Pipeline:
                 await self.blocking.run(share_links.forget_document, record.owner_id, record.document_id)
                 await self.publish(EventType.DOCUMENT_FAILED, record, reason=processing.WRONG_TYPE)
                 await changes_service.publish(self.publisher, recorded)
-            return
+            return detected
         await self.blocking.run(
             processing.count, record, plan=account.plan, content_type=detected, content_hash=downloaded.content_hash
         )
+        thumbnails = await self.make_thumbnails(record, path, detected, downloaded.content_hash)
+        shown_hash, shown_sizes = (None, ()) if thumbnails is None else (thumbnails.content_hash, thumbnails.sizes)
         stored_text: str | None = None
         pages: int | None = None
         if account.plan.searches_contents and registry.gives_text(detected):
             try:
                 text = await self.extract_text(record, path, detected, progress=self._progress(record))
             except ExtractionFailed as failure:
-                if await self.blocking.run(processing.finish, record, failure_reason=failure.reason):
+                if await self.blocking.run(
+                    functools.partial(
+                        processing.finish,
+                        record,
+                        failure_reason=failure.reason,
+                        thumbnail_hash=shown_hash,
+                        thumbnail_sizes=shown_sizes,
+                    )
+                ):
                     self._processed("failed")
                     await self.publish(EventType.DOCUMENT_FAILED, record, reason=failure.reason)
-                return
+                return detected
             stored_text, pages = text.key, text.pages
         indexed = False
         if self.search is not None and self.index_queue is not None:
             if not await self.blocking.run(processing.prepare_for_index, record, text_key=stored_text, pages=pages):
-                return
+                return detected
             commits = self.index_commits if self.index_commits is not None and self.index_commits.writing else None
             committed = commits.expect(record.owner_id, record.document_id) if commits is not None else None
             try:
@@ -237,11 +271,26 @@ class Pipeline:
                 if commits is not None and committed is not None:
                     commits.forget(record.owner_id, record.document_id, committed)
             indexed = True
-        if await self.blocking.run(processing.finish, record, text_key=stored_text, pages=pages, indexed=indexed):
+        finished = functools.partial(
+            processing.finish,
+            record,
+            text_key=stored_text,
+            pages=pages,
+            indexed=indexed,
+            thumbnail_hash=shown_hash,
+            thumbnail_sizes=shown_sizes,
+        )
+        if await self.blocking.run(finished):
             self._processed("ready")
             if not indexed:
                 await self.announce_to_index(record)
-            await self.publish(EventType.DOCUMENT_READY, record, content_hash=downloaded.content_hash)
+            await self.publish(
+                EventType.DOCUMENT_READY,
+                record,
+                content_hash=downloaded.content_hash,
+                has_thumbnail=thumbnails is not None,
+            )
+        return detected
 
     async def download(self, record: Document, path: Path) -> Downloaded:
         """Download ``record``'s original to ``path``; its real type, from its bytes (``workers.detect``),
@@ -251,6 +300,41 @@ class Pipeline:
         hasher = ContentHasher()
         await self.blocking.run(self.objects.download, record.object_key, path, digest=hasher)
         return Downloaded(detect_file(path, record.content_type), hasher.hexdigest())
+
+    async def make_thumbnails(
+        self, record: Document, path: Path, content_type: str, content_hash: str
+    ) -> Thumbnails | None:
+        """The thumbnails of ``record``'s bytes at ``path`` (of the type detected in them, whose
+        content hash is ``content_hash``): found in S3 when the document had the same bytes before,
+        else made in the extraction pool's sandbox within ``thumbnail_seconds`` and stored
+        (``services.thumbnails``). None for a type without thumbnails, and for a file that gives
+        none, whatever it does in the sandbox: the document is not failed for it."""
+        if not registry.makes_thumbnail(content_type) or not self.thumbnail_sizes:
+            return None
+        owner_id, document_id = record.owner_id, record.document_id
+        sizes = tuple(sorted(set(self.thumbnail_sizes)))
+        made = Thumbnails(content_hash, sizes)
+        if await self.blocking.run(thumbnail_files.stored, self.objects, owner_id, document_id, content_hash, sizes):
+            self._thumbnail("reused")
+            return made
+        folder = path.parent / "thumbnails"
+        await anyio.Path(folder).mkdir()
+        try:
+            rendered = await self.extraction.thumbnails(
+                path, content_type, folder, sizes, seconds=self.thumbnail_seconds
+            )
+        except ExtractionFailed as failure:
+            log.info("document %s (%s) has no thumbnail: %s", document_id, content_type, failure.reason)
+            self._thumbnail("failed", failure.kind)
+            return None
+        written = [(thumbnail.size, thumbnail.path) for thumbnail in rendered]
+        await self.blocking.run(thumbnail_files.store, self.objects, owner_id, document_id, content_hash, written)
+        self._thumbnail("made")
+        return made
+
+    def _thumbnail(self, outcome: str, reason: str = "") -> None:
+        if self.metrics is not None:
+            self.metrics.thumbnail(outcome, reason)
 
     async def extract_text(
         self,

@@ -176,6 +176,8 @@ def build_pipeline(
         cache=cache,
         outbox=outbox,
         index_commits=commits,
+        thumbnail_sizes=(settings.thumbnail_small_px, settings.thumbnail_large_px),
+        thumbnail_seconds=settings.thumbnail_seconds,
     )
 
 

@@ -72,6 +72,16 @@ def test_a_person_uploads_a_pdf_finds_it_by_a_word_inside_downloads_and_deletes_
     document = page.get_by_role("listitem", name="quarterly-report.pdf")
     expect(document.locator(".status")).to_have_text("Ready")
     expect(document.locator(".meta")).to_contain_text(f"application/pdf · {len(pdf) / 1024:.1f} KB")
+    # DocumentReady said it has a thumbnail: the list is read again and shows the small one, loaded.
+    thumbnail = document.locator("img.thumbnail")
+    expect(thumbnail).to_have_attribute("src", re.compile(r"/thumbnails/[0-9a-f]{64}/256\.webp\?"))
+    page.wait_for_function("(image) => image.complete && image.naturalHeight === 256", arg=thumbnail.element_handle())
+    document.get_by_role("button", name="Preview quarterly-report.pdf").click()
+    preview = document.get_by_role("img", name="Preview of quarterly-report.pdf")
+    expect(preview).to_have_attribute("src", re.compile(r"/thumbnails/[0-9a-f]{64}/1024\.webp\?"))
+    page.wait_for_function("(image) => image.complete && image.naturalHeight === 1024", arg=preview.element_handle())
+    document.get_by_role("button", name="Hide the preview of quarterly-report.pdf").click()
+    expect(preview).to_have_count(0)
     expect(page.get_by_role("meter", name="Storage used")).to_have_attribute("aria-valuenow", "0")
     shots(page, "documents")
 

@@ -96,7 +96,10 @@ def sign_in(api: Api, email: str) -> str:
 
 
 def listing(api: Api, token: str) -> list[dict[str, Any]]:
-    return [edge["node"] for edge in api.data("Documents", {"first": 100}, token)["documents"]["edges"]]
+    """The documents, each with whether it has a thumbnail: its link is signed anew for each request
+    (test_thumbnails_are_kept_with_their_headers compares the images)."""
+    nodes = [edge["node"] for edge in api.data("Documents", {"first": 100}, token)["documents"]["edges"]]
+    return [{**node, "thumbnailUrl": node["thumbnailUrl"] is not None} for node in nodes]
 
 
 def dashboard(api: Api, token: str) -> dict[str, Any]:
@@ -228,6 +231,27 @@ def test_every_document_downloads_with_identical_bytes(source: Source, restored:
             downloaded[node["id"]] = httpx.get(document["downloadUrl"], timeout=30).content
 
     assert downloaded == source.uploaded
+
+
+def test_thumbnails_are_kept_with_their_headers(source: Source, restored: tuple[Deployment, Api]) -> None:
+    _, api = restored
+    kept = 0
+    for user in source.users:
+        before_token, after_token = sign_in(source.api, user.email), sign_in(api, user.email)
+        for node in listing(source.api, before_token):
+            before = source.api.data("Document", {"id": node["id"]}, before_token)["document"]["thumbnailUrl"]
+            after = api.data("Document", {"id": node["id"]}, after_token)["document"]["thumbnailUrl"]
+            if before is None:  # DOCX, text: none to keep
+                assert after is None, node
+                continue
+            served = httpx.get(after, timeout=30)
+            assert served.status_code == 200
+            assert served.headers["content-type"] == "image/webp"
+            assert served.headers["cache-control"] == "public, max-age=31536000, immutable"
+            assert served.content == httpx.get(before, timeout=30).content
+            kept += 1
+
+    assert kept == 6  # each account's two PDFs and its PNG
 
 
 def test_documents_usage_and_dashboard_are_equal(source: Source, restored: tuple[Deployment, Api]) -> None:

@@ -60,8 +60,16 @@ class Library:
 
 
 def listing(api: Api, user: User, **variables: Any) -> dict[str, Any]:
+    """A page of ``documents``, each thumbnail's link without its signature (signed anew on every read)."""
     connection: dict[str, Any] = api.data("Documents", variables, user.token)["documents"]
+    for edge in connection["edges"]:
+        edge["node"]["thumbnailUrl"] = unsigned(edge["node"]["thumbnailUrl"])
     return connection
+
+
+def unsigned(url: str | None) -> str | None:
+    """A signed link without its signature: where it leads."""
+    return None if url is None else url.split("?", 1)[0]
 
 
 def names_of(connection: dict[str, Any]) -> list[str]:
@@ -91,9 +99,11 @@ def bad_input(*problems: tuple[str, str], path: str = "documents") -> list[dict[
 
 
 def readable(api: Api, user: User, document_id: str) -> dict[str, Any]:
-    """``document(id)`` without its download link, which is signed anew on every read."""
+    """``document(id)`` without its download link, and its thumbnail's without the signature: they
+    are signed anew on every read."""
     document = dict(api.data("Document", {"id": document_id}, user.token)["document"])
     document.pop("downloadUrl")
+    document["thumbnailUrl"] = unsigned(document["thumbnailUrl"])
     return document
 
 
@@ -328,6 +338,7 @@ def test_pending_upload_lists_with_its_declared_size(api: Api, library: Library)
         "description": "",
         "createdAt": library.nodes["zebra.txt"]["createdAt"],
         "updatedAt": library.nodes["zebra.txt"]["createdAt"],
+        "thumbnailUrl": None,
     }
 
 
@@ -545,8 +556,10 @@ def test_cursor_from_the_other_direction_is_bad_user_input(api: Api, library: Li
 def test_document_reads_everything_about_it(api: Api, library: Library) -> None:
     node = library.nodes["apple pie.pdf"]
 
+    assert node["thumbnailUrl"].endswith("/256.webp")  # the listing's is SMALL, Document's LARGE
     assert readable(api, library.user, node["id"]) == {
         **node,
+        "thumbnailUrl": node["thumbnailUrl"].removesuffix("/256.webp") + "/1024.webp",
         "checksum": hashlib.md5(library.content["apple pie.pdf"]).hexdigest(),
         "contentHash": independent(library.content["apple pie.pdf"]),
         "version": 1,

@@ -171,7 +171,7 @@ def next_message(id: str, field: str, event: Event) -> dict[str, Any]:
     elif event.type is EventType.DOCUMENT_FAILED:
         body |= {"reason": event.data["reason"]}
     elif event.type is EventType.DOCUMENT_READY:
-        body |= {"contentHash": event.data.get("content_hash")}
+        body |= {"contentHash": event.data.get("content_hash"), "hasThumbnail": event.data.get("has_thumbnail", False)}
     elif event.type in {EventType.QUOTA_CHANGED, EventType.QUOTA_EXCEEDED}:
         body |= {"usedBytes": event.data["used_bytes"], "limitBytes": event.data["limit_bytes"]}
     elif event.type is EventType.QUOTA_WARNING:

@@ -26,10 +26,11 @@ def test_document_events_arrive_in_order_field_for_field(acknowledged: Socket, u
         event(EventType.PROCESSING_STARTED, user.id, DOC_A, 2),
         event(EventType.QUOTA_CHANGED, user.id, None, 3, used_bytes=11, limit_bytes=5 * 2**30),
         event(EventType.EXTRACTION_PROGRESS, user.id, DOC_A, 4, page=3, pages=12),
-        event(EventType.DOCUMENT_READY, user.id, DOC_A, 5, content_hash=HASH),
+        event(EventType.DOCUMENT_READY, user.id, DOC_A, 5, content_hash=HASH, has_thumbnail=True),
         event(EventType.DOCUMENT_FAILED, user.id, DOC_B, 6, reason="WRONG_TYPE"),
         event(EventType.DOCUMENT_DELETED, user.id, DOC_A, 7),
-        event(EventType.DOCUMENT_READY, user.id, DOC_B, 8),  # published by a DocStore before content hashes
+        # Published by a DocStore before content hashes (and thumbnails).
+        event(EventType.DOCUMENT_READY, user.id, DOC_B, 8),
     )
 
     def body(typename: str, number: int, document: str, **fields: object) -> dict[str, object]:
@@ -40,10 +41,10 @@ def test_document_events_arrive_in_order_field_for_field(acknowledged: Socket, u
         body("UploadStarted", 1, DOC_A),
         body("ProcessingStarted", 2, DOC_A),
         body("ExtractionProgress", 4, DOC_A, page=3, pages=12),
-        body("DocumentReady", 5, DOC_A, contentHash=HASH),
+        body("DocumentReady", 5, DOC_A, contentHash=HASH, hasThumbnail=True),
         body("DocumentFailed", 6, DOC_B, reason="WRONG_TYPE"),
         body("DocumentDeleted", 7, DOC_A),
-        body("DocumentReady", 8, DOC_B, contentHash=None),
+        body("DocumentReady", 8, DOC_B, contentHash=None, hasThumbnail=False),
     ]
 
 

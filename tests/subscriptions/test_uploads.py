@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import io
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
+
+from PIL import Image
 
 from tests.client import Api, User, sample
 from tests.domain.test_content_hash import independent
@@ -54,3 +57,19 @@ def test_two_accounts_uploading_at_once_each_receive_exactly_their_own(
             assert kinds == ["UploadStarted", "ProcessingStarted", "DocumentReady"]
         hashes = {event["documentId"]: event["contentHash"] for event in seen if event["__typename"] == "DocumentReady"}
         assert hashes == {document: independent(contents[document]) for document in documents}
+
+
+def test_document_ready_says_whether_the_document_has_a_thumbnail(
+    api: Api, user: User, acknowledged: Socket, events
+) -> None:
+    acknowledged.subscribe("mine", "DocumentEvents")
+    events.wait_for_subscribers(user.id, 1)
+    picture = io.BytesIO()
+    Image.new("RGB", (640, 480), "teal").save(picture, "PNG")
+
+    image = str(api.submit(user, picture.getvalue(), filename="teal.png", contentType="image/png")["id"])
+    text = str(api.submit(user, sample("text/plain", "no picture"), filename="words.txt")["id"])
+
+    seen = until_ready(acknowledged, {image, text})
+    flags = {event["documentId"]: event["hasThumbnail"] for event in seen if event["__typename"] == "DocumentReady"}
+    assert flags == {image: True, text: False}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import struct
+import subprocess
 import zipfile
 import zlib
 from pathlib import Path
@@ -208,3 +209,24 @@ def zip_archive(members: dict[str, tuple[bytes, int, int]]) -> bytes:
     count, directory = len(members), central.getvalue()
     end = struct.pack("<4s4H2IH", b"PK\x05\x06", 0, 0, count, count, len(directory), local.tell(), 0)
     return local.getvalue() + directory + end
+
+
+def video_file(path: Path, *colours: str, size: str = "640x360", seconds: float = 0.5) -> Path:
+    """A video made by ffmpeg (Debian's, scripts/system-packages.sh): ``seconds`` of each of
+    ``colours`` in turn, H.264 in the container ``path``'s suffix names (MP4, QuickTime, WebM: VP9)."""
+    inputs: list[str] = []
+    for colour in colours:
+        inputs += ["-f", "lavfi", "-i", f"color=c={colour}:s={size}:r=10:d={seconds}"]
+    joined = "".join(f"[{index}:v]" for index in range(len(colours))) + f"concat=n={len(colours)}:v=1[out]"
+    codec = ["-c:v", "libvpx-vp9"] if path.suffix == ".webm" else ["-c:v", "libx264", "-pix_fmt", "yuv420p"]
+    command = ["ffmpeg", "-nostdin", "-v", "error", "-y", *inputs, "-filter_complex", joined, "-map", "[out]"]
+    subprocess.run([*command, *codec, str(path)], check=True)
+    return path
+
+
+def truncated_video(path: Path) -> Path:
+    """An MP4 cut in half, as an interrupted copy leaves it: ffmpeg writes the index (``moov``) last."""
+    video_file(path, "blue", "red", seconds=1.0)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    return path

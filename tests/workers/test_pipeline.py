@@ -161,7 +161,7 @@ async def test_a_document_of_several_blocks_gets_the_content_hash_of_its_bytes(
     assert (final.status, final.content_hash) == ("READY", independent(content))
     assert final.content_hash != independent(content, block=MiB)  # 4 MiB blocks, not any others
     ready = [e.data for e in recorder.events if e.type.value == "DocumentReady"]
-    assert ready == [{"content_hash": final.content_hash}]
+    assert ready == [{"content_hash": final.content_hash, "has_thumbnail": False}]  # a gzip has none
     # Written in the transaction that already counts the document and records its detected type:
     # no DynamoDB call of its own.
     writes = [(operation, request) for operation, request in calls.of("dynamodb") if "content_hash" in request]

@@ -19,8 +19,9 @@ from tests.workers.test_pipeline import completed, found, handle, new_account
 pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("own_tables")]
 
 
-def add_version(store, account, document, content: bytes, content_type: str) -> documents.Document:
-    """An OVERWRITE upload of ``content`` to the document's path, posted and completed: PROCESSING."""
+def add_version(store, account, document, content: bytes, content_type: str, keep: int = 10) -> documents.Document:
+    """An OVERWRITE upload of ``content`` to the document's path, posted and completed: PROCESSING;
+    the document keeps ``keep`` versions."""
     begin = functools.partial(
         uploads.start,
         account,
@@ -34,7 +35,7 @@ def add_version(store, account, document, content: bytes, content_type: str) -> 
         form_seconds=90,
         sweep_grace_seconds=30,
     )
-    record = versions.start(begin, "OVERWRITE", None, 10)
+    record = versions.start(begin, "OVERWRITE", None, keep)
     form = store.upload_post(
         record.object_key, content_type=content_type, max_bytes=len(content), metadata={}, expires_in=90
     )

@@ -124,6 +124,24 @@ BY_TYPE = by_type(DECLARATIONS)
 EXTRACTABLE: frozenset[str] = frozenset(BY_TYPE)
 
 
+#: The types a document gets thumbnails of (``workers.extractors.thumbnails``), by how they are
+#: rendered: an image itself, a PDF's first page (PDFium), a video's first frame (ffmpeg). DOCX and
+#: the other office formats get none: rendering them takes an office suite (LibreOffice), far too
+#: heavy to install for a thumbnail.
+THUMBNAILS: Mapping[str, str] = MappingProxyType(
+    {
+        **dict.fromkeys(("image/png", "image/jpeg", "image/tiff", "image/webp", "image/gif"), "image"),
+        "application/pdf": "pdf",
+        **dict.fromkeys(("video/mp4", "video/quicktime", "video/webm"), "video"),
+    }
+)
+
+
+def makes_thumbnail(content_type: str) -> bool:
+    """Whether documents of ``content_type`` (as ``workers.detect`` names it) get thumbnails."""
+    return content_type in THUMBNAILS
+
+
 def gives_text(content_type: str) -> bool:
     """Whether files of ``content_type`` have text to extract: the PREMIUM plan's search reads it."""
     found = BY_TYPE.get(content_type)

@@ -8,8 +8,11 @@ and that many bytes of UTF-8 JSON; anything else written to stdout, by a library
 instead). Once started it says
 ``{"ready": true}``, or ``{"error": why}`` and exits. Then, for each request ``{"path": ...,
 "content_type": ...}`` it answers with any number of ``{"progress": [page, pages]}`` and one of
-``{"text": ..., "pages": ...}`` or ``{"failed": reason, "kind": class}``. ``"retire": true`` in an answer means it
-exits after it (its memory may be spent); so does the end of stdin.
+``{"text": ..., "pages": ...}`` or ``{"failed": reason, "kind": class}``. For a request of thumbnails
+``{"thumbnails": {"path": ..., "content_type": ..., "folder": ..., "sizes": [...]}}`` it writes them
+into ``folder`` (``workers.extractors.thumbnails``) and answers ``{"thumbnails": [[size, path], ...]}``
+or the same ``failed``. ``"retire": true`` in an answer means it exits after it (its memory may be
+spent); so does the end of stdin.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from adapters import logs
-from workers.extractors import frames, image, registry
+from workers.extractors import frames, image, registry, thumbnails
 from workers.extractors.base import MEMORY, OTHER, UNREADABLE, ExtractionFailed, amount
 from workers.extractors.frames import encode
 
@@ -86,6 +89,8 @@ def answer(request: dict[str, Any], channel: Channel, memory_bytes: int) -> tupl
     """The encoded answer to one request, and whether this process should exit after it. (Encoded
     here, so that running out of memory while encoding a large text counts as running out while
     extracting it.)"""
+    if "thumbnails" in request:
+        return thumbnail(request["thumbnails"], memory_bytes)
     content_type: str = request["content_type"]
     extractor = EXTRACTORS.get(content_type)
     if extractor is None:
@@ -103,6 +108,23 @@ def answer(request: dict[str, Any], channel: Channel, memory_bytes: int) -> tupl
         return encode({"failed": reason, "kind": MEMORY, "retire": True}), True
     except Exception:
         log.exception("extracting %s (%s) failed", request["path"], content_type)
+        return encode({"failed": "the file could not be read", "kind": UNREADABLE}), False
+
+
+def thumbnail(request: dict[str, Any], memory_bytes: int) -> tuple[bytes, bool]:
+    """The encoded answer to a request of thumbnails, and whether this process should exit after it."""
+    try:
+        written = thumbnails.render(
+            Path(request["path"]), request["content_type"], Path(request["folder"]), request["sizes"]
+        )
+        return encode({"thumbnails": [[size, str(path)] for size, path in written]}), False
+    except ExtractionFailed as failure:
+        return encode({"failed": failure.reason, "kind": failure.kind}), False
+    except MemoryError:
+        reason = f"needed more than {amount(memory_bytes)} of memory"
+        return encode({"failed": reason, "kind": MEMORY, "retire": True}), True
+    except Exception:
+        log.exception("thumbnails of %s (%s) failed", request["path"], request["content_type"])
         return encode({"failed": "the file could not be read", "kind": UNREADABLE}), False
 
 

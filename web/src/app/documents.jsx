@@ -213,8 +213,21 @@ export function DocumentItem({ client, document, live, onChanged, children }) {
   const [sharing, setSharing] = useState(false);
   const [error, setError] = useState("");
   const [shown, setShown] = useState(document);
+  const [preview, setPreview] = useState(null); // the document as read for its view: its large thumbnail
   useEffect(() => setShown(document), [document]);
   if (live?.status === "DELETED") return null;
+
+  async function view() {
+    setError("");
+    if (preview) return setPreview(null);
+    try {
+      const found = (await run(client, Document, { id: document.id })).document;
+      if (!found?.thumbnailUrl) setError("This document has no preview.");
+      else setPreview(found);
+    } catch (failure) {
+      setError(failure.message);
+    }
+  }
 
   async function download() {
     setError("");
@@ -245,6 +258,7 @@ export function DocumentItem({ client, document, live, onChanged, children }) {
   return (
     <li class="document" aria-label={label}>
       <div class="head">
+        {shown.thumbnailUrl && <img class="thumbnail" src={shown.thumbnailUrl} alt="" width="64" height="64" loading="lazy" />}
         <strong class="name">{shown.name}</strong>
         <span class={`status ${(live?.status || shown.status).toLowerCase()}`} aria-live="polite">{statusText(shown.status, live, shown.failureReason)}</span>
       </div>
@@ -255,6 +269,7 @@ export function DocumentItem({ client, document, live, onChanged, children }) {
       </p>
       {shown.tags?.length > 0 && <p class="tags">{shown.tags.map((tag) => <span class="tag" key={tag}>{tag}</span>)}</p>}
       {shown.description && <p class="description">{shown.description}</p>}
+      {preview && <img class="preview" src={preview.thumbnailUrl} alt={`Preview of ${label}`} />}
       {children}
       {error && <p role="alert" class="error">{error}</p>}
       {editing ? (
@@ -270,6 +285,11 @@ export function DocumentItem({ client, document, live, onChanged, children }) {
       ) : (live?.status || shown.status) === "REJECTED" ? null : (
         <div class="row actions">
           <button type="button" aria-label={`Download ${label}`} onClick={download}>Download</button>
+          {shown.thumbnailUrl && (
+            <button type="button" class="secondary" aria-label={`${preview ? "Hide the preview of" : "Preview"} ${label}`} aria-expanded={preview ? "true" : "false"} onClick={view}>
+              {preview ? "Hide preview" : "Preview"}
+            </button>
+          )}
           <button type="button" class="secondary" aria-label={`Edit ${label}`} onClick={() => setEditing(true)}>Edit</button>
           <button type="button" class="secondary" aria-label={`Delete ${label}`} onClick={() => setConfirming(true)}>Delete</button>
           <button type="button" class="secondary" aria-expanded={sharing} aria-label={`Share ${label}`} onClick={() => setSharing(!sharing)}>Share</button>

@@ -107,7 +107,8 @@ function Home({ client, onSignedOut }) {
         DocumentDeleted: { status: "DELETED" },
       }[event.__typename];
       if (next) setLive((current) => ({ ...current, [event.documentId]: next }));
-      if (event.__typename === "DocumentDeleted") setChanges((n) => n + 1);
+      // A delete, or a thumbnail to show: the list is read again.
+      if (event.__typename === "DocumentDeleted" || event.hasThumbnail) setChanges((n) => n + 1);
     });
     const quota = client.subscription(QuotaEvents, {}).subscribe((result) => {
       const event = result.data?.quotaEvents;
