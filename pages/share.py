@@ -1,7 +1,9 @@
 """The public page of a share link, ``/s/{token}``: server-rendered HTML that works without
 JavaScript and loads nothing from elsewhere.
 
-``GET`` shows the document's name, size and a download button (a password form instead, when the
+``GET`` shows the document's thumbnail (when its bytes have one: a signed URL of the object
+store, the one origin the page's Content-Security-Policy lets it load from), name, size and a
+download button (a password form instead, when the
 link has a password: nothing about the document before it; a wrong password gets the form again
 with "The password is wrong." and 403, too many 429 with ``Retry-After``). Only the button's ``POST`` counts a
 download, so a link preview robot fetching the page counts nothing; it answers 303 to a signed S3
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from starlette.responses import RedirectResponse
 from starlette.routing import Route
@@ -73,7 +76,14 @@ async def show(request: Request) -> Response:
         return render(request, "gone", 410)
     if shared.has_password:
         return render(request, "password", 200, wrong=False)
-    return render(request, "download", 200, name=shared.name, size=shared.size)
+    thumbnail = None
+    if shared.thumbnail_key is not None:
+        thumbnail = services.objects.image_url(shared.thumbnail_key, expires_in=services.settings.download_url_seconds)
+    response = render(request, "download", 200, name=shared.name, size=shared.size, thumbnail=thumbnail)
+    if thumbnail is not None:  # the one thing the page loads: the thumbnail, from the object store's origin
+        origin = urlsplit(thumbnail)
+        response.headers["Content-Security-Policy"] += f"; img-src {origin.scheme}://{origin.netloc}"
+    return response
 
 
 async def download(request: Request) -> Response:

@@ -34,7 +34,7 @@ from ulid import ULID
 from adapters.hashing import HashingBusy
 from adapters.ratelimits import RateLimited
 from domain.documents import STORED
-from models import documents, share_links, versions
+from models import documents, keys, share_links, versions
 from models.base import utcnow
 from models.errors import DocumentNotFound, ShareLinkNotFound, TooManyLinks
 from services import validation
@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
     from datetime import datetime
 
+    from models.documents import Document
     from models.share_links import ShareLink
     from runtime.services import Services
 
@@ -77,6 +78,8 @@ class Shared:
     name: str
     size: int
     object_key: str
+    #: The large thumbnail of the bytes shared (``models.keys.thumbnail``), when they have one.
+    thumbnail_key: str | None = None
 
     @property
     def has_password(self) -> bool:
@@ -312,13 +315,33 @@ def _shared(link: ShareLink) -> Shared:
     if document.status not in STORED:
         raise Unknown
     if link.version is None:
-        return Shared(link=link, name=document.name, size=int(document.size), object_key=document.served)
+        return Shared(
+            link=link,
+            name=document.name,
+            size=int(document.size),
+            object_key=document.served,
+            thumbnail_key=_thumbnail(document),
+        )
     if int(link.version) == document.current_version:
-        return Shared(link=link, name=document.name, size=int(document.size), object_key=document.object_key)
+        return Shared(
+            link=link,
+            name=document.name,
+            size=int(document.size),
+            object_key=document.object_key,
+            thumbnail_key=_thumbnail(document),
+        )
     row = versions.get(link.owner_id, link.document_id, int(link.version))
     if row is None:
         raise Unknown
     return Shared(link=link, name=document.name, size=int(row.size), object_key=row.object_key)
+
+
+def _thumbnail(document: Document) -> str | None:
+    """The key of the document's large thumbnail; None while it has none (or only one size)."""
+    sizes = [int(size) for size in document.thumbnail_sizes or []]
+    if document.thumbnail_hash is None or len(sizes) != 2:
+        return None
+    return keys.thumbnail(document.owner_id, document.document_id, document.thumbnail_hash, sizes[1])
 
 
 def _open(token: str, consistent: bool) -> Shared:

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import io
 import re
 import threading
 import time
@@ -13,6 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
+from PIL import Image
 
 from models.base import utcnow
 from models.share_links import ShareLink
@@ -232,3 +234,45 @@ def test_a_link_pinned_to_a_version_past_retention_answers_404(api: Api, user: U
 
     assert [answer.status_code for answer in (httpx.get(link["url"]), httpx.post(link["url"]))] == [404, 404]
     assert int(stored_link(user.id).downloads) == 0
+
+
+class Images(HTMLParser):
+    """The page's ``<img>`` elements, as (src, alt)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.images: list[tuple[str | None, str | None]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "img":
+            self.images.append((dict(attrs).get("src"), dict(attrs).get("alt")))
+
+
+def images_of(html: str) -> list[tuple[str | None, str | None]]:
+    parser = Images()
+    parser.feed(html)
+    return parser.images
+
+
+def test_an_image_shows_its_large_thumbnail_from_the_one_origin_the_page_may_load_from(api: Api, user: User) -> None:
+    buffer = io.BytesIO()
+    Image.new("RGB", (1600, 1200), "orange").save(buffer, "JPEG")
+    document = api.upload(user, buffer.getvalue(), filename="holiday.jpg", contentType="image/jpeg")
+    assert document["status"] == "READY"
+    link = create(api, user, document["id"])
+    protected = create(api, user, document["id"], password="a long passphrase")
+
+    page = httpx.get(link["url"])
+    behind_a_password = httpx.get(protected["url"])
+
+    ((src, alt),) = images_of(page.text)
+    assert src is not None
+    assert alt == "A preview of holiday.jpg"
+    origin = httpx.URL(src)
+    assert page.headers["content-security-policy"].endswith(f"; img-src {origin.scheme}://{origin.netloc.decode()}")
+    thumbnail = httpx.get(src)
+    assert (thumbnail.status_code, thumbnail.headers["content-type"]) == (200, "image/webp")
+    assert Image.open(io.BytesIO(thumbnail.content)).size == (1024, 768)
+    # Before its password, a link shows nothing of the document, its picture neither.
+    assert images_of(behind_a_password.text) == []
+    assert "img-src" not in behind_a_password.headers["content-security-policy"]
