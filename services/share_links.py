@@ -26,7 +26,7 @@ import logging
 import re
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from argon2.exceptions import VerifyMismatchError
 from ulid import ULID
@@ -338,7 +338,8 @@ def _shared(link: ShareLink) -> Shared:
 
 def _thumbnail(document: Document) -> str | None:
     """The key of the document's large thumbnail; None while it has none (or only one size)."""
-    sizes = [int(size) for size in document.thumbnail_sizes or []]
+    # PynamoDB types a list's items by their attribute: numbers, read back as such.
+    sizes = [int(size) for size in cast("list[float]", document.thumbnail_sizes or [])]
     if document.thumbnail_hash is None or len(sizes) != 2:
         return None
     return keys.thumbnail(document.owner_id, document.document_id, document.thumbnail_hash, sizes[1])
