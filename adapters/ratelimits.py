@@ -65,10 +65,11 @@ class Budget:
     amount: int
     window_seconds: int
     setting: str
+    namespace: str = NAMESPACE
 
     @property
     def item(self) -> RateLimitItemPerSecond:
-        return RateLimitItemPerSecond(self.amount, self.window_seconds, namespace=NAMESPACE)
+        return RateLimitItemPerSecond(self.amount, self.window_seconds, namespace=self.namespace)
 
 
 def open_storage(pubsub_url: str, redis_connections: int, redis_wait_seconds: float) -> AsyncStorage:
@@ -89,45 +90,35 @@ async def retry_after(limiter: RateLimiter, item: RateLimitItem, *keys: str) -> 
     return max(1, math.ceil(stats.reset_time - time.time()))
 
 
-class AuthLimits:
-    """Sign-in and sign-up attempts, per client IP and per email."""
+class PairedLimits:
+    """Attempts counted against two budgets at once (an IP address and an email, an IP address and
+    a link), each in a moving window, in Redis across processes (``open_storage``)."""
+
+    #: What a refusal says there were too many of.
+    attempts = "attempts"
 
     def __init__(
         self,
         pubsub_url: str,
-        per_ip: int,
-        per_email: int,
-        window_seconds: int,
+        first: Budget,
+        second: Budget,
         *,
         redis_connections: int = redis_pool.CONNECTIONS,
         redis_wait_seconds: float = redis_pool.WAIT_SECONDS,
     ) -> None:
         self.storage = open_storage(pubsub_url, redis_connections, redis_wait_seconds)
         self.limiter = MovingWindowRateLimiter(self.storage)
-        self.per_ip = Budget(
-            "IP address", "from this IP address", per_ip, window_seconds, "DOCSTORE_AUTH_ATTEMPTS_PER_IP"
-        )
-        self.per_email = Budget(
-            "email", "for this email", per_email, window_seconds, "DOCSTORE_AUTH_ATTEMPTS_PER_EMAIL"
-        )
+        self.budgets = (first, second)
 
-    async def attempt(self, ip: str | None, email: str | None = None) -> None:
-        """Count one attempt from ``ip`` (and for ``email``, when given); raises :class:`RateLimited`
-        when either has used its budget. A refused attempt is not counted against the other key."""
-        if ip is not None:
-            await self._hit(self.per_ip, ip)
-        if email is not None:
-            await self._hit(self.per_email, email)
-
-    async def check(self, ip: str | None, email: str | None) -> None:
-        """:class:`RateLimited` if ``ip`` or ``email`` has used its budget; counts nothing."""
-        for budget, key in ((self.per_ip, ip), (self.per_email, email)):
+    async def check(self, first: str | None, second: str | None) -> None:
+        """:class:`RateLimited` if either key has used its budget; counts nothing."""
+        for budget, key in zip(self.budgets, (first, second), strict=True):
             if key is not None and not await self.limiter.test(budget.item, budget.kind, key):
                 await self._refuse(budget, key)
 
-    async def failed(self, ip: str | None, email: str | None) -> None:
-        """Count a failed sign-in against both budgets (never refused itself: it already happened)."""
-        for budget, key in ((self.per_ip, ip), (self.per_email, email)):
+    async def failed(self, first: str | None, second: str | None) -> None:
+        """Count a failed attempt against both budgets (never refused itself: it already happened)."""
+        for budget, key in zip(self.budgets, (first, second), strict=True):
             if key is not None:
                 await self.limiter.hit(budget.item, budget.kind, key)
 
@@ -139,7 +130,7 @@ class AuthLimits:
     async def _refuse(self, budget: Budget, key: str) -> None:
         retry = await retry_after(self.limiter, budget.item, budget.kind, key)
         raise RateLimited(
-            f"Too many sign-in and sign-up attempts {budget.scope}: at most {budget.amount} every "
+            f"Too many {self.attempts} {budget.scope}: at most {budget.amount} every "
             f"{budget.window_seconds} seconds ({budget.setting}). Try again in {retry} seconds.",
             retry,
         )
@@ -149,7 +140,45 @@ class AuthLimits:
         await self.storage.reset()
 
 
-class SharePasswordLimits:
+class AuthLimits(PairedLimits):
+    """Sign-in and sign-up attempts, per client IP and per email."""
+
+    attempts = "sign-in and sign-up attempts"
+
+    def __init__(
+        self,
+        pubsub_url: str,
+        per_ip: int,
+        per_email: int,
+        window_seconds: int,
+        *,
+        redis_connections: int = redis_pool.CONNECTIONS,
+        redis_wait_seconds: float = redis_pool.WAIT_SECONDS,
+    ) -> None:
+        self.per_ip = Budget(
+            "IP address", "from this IP address", per_ip, window_seconds, "DOCSTORE_AUTH_ATTEMPTS_PER_IP"
+        )
+        self.per_email = Budget(
+            "email", "for this email", per_email, window_seconds, "DOCSTORE_AUTH_ATTEMPTS_PER_EMAIL"
+        )
+        super().__init__(
+            pubsub_url,
+            self.per_ip,
+            self.per_email,
+            redis_connections=redis_connections,
+            redis_wait_seconds=redis_wait_seconds,
+        )
+
+    async def attempt(self, ip: str | None, email: str | None = None) -> None:
+        """Count one attempt from ``ip`` (and for ``email``, when given); raises :class:`RateLimited`
+        when either has used its budget. A refused attempt is not counted against the other key."""
+        if ip is not None:
+            await self._hit(self.per_ip, ip)
+        if email is not None:
+            await self._hit(self.per_email, email)
+
+
+class SharePasswordLimits(PairedLimits):
     """Wrong share-link passwords, per client IP and per link, in a moving window.
 
     Only wrong passwords count. Once an IP has spent its budget, every password it sends to any
@@ -157,6 +186,8 @@ class SharePasswordLimits:
     (larger) budget, so is every password sent to it from anywhere. Guessing from one address
     stops at the IP's budget while the link stays open to everyone else; guessing from many
     addresses stops at the link's."""
+
+    attempts = "wrong passwords"
 
     def __init__(
         self,
@@ -168,38 +199,27 @@ class SharePasswordLimits:
         redis_connections: int = redis_pool.CONNECTIONS,
         redis_wait_seconds: float = redis_pool.WAIT_SECONDS,
     ) -> None:
-        self.storage = open_storage(pubsub_url, redis_connections, redis_wait_seconds)
-        self.limiter = MovingWindowRateLimiter(self.storage)
-        self.per_ip = Budget(
-            "share-ip", "from this IP address", per_ip, window_seconds, "DOCSTORE_SHARE_PASSWORD_ATTEMPTS_PER_IP"
+        super().__init__(
+            pubsub_url,
+            Budget(
+                "share-ip",
+                "from this IP address",
+                per_ip,
+                window_seconds,
+                "DOCSTORE_SHARE_PASSWORD_ATTEMPTS_PER_IP",
+                SHARE_NAMESPACE,
+            ),
+            Budget(
+                "share-link",
+                "for this link",
+                per_link,
+                window_seconds,
+                "DOCSTORE_SHARE_PASSWORD_ATTEMPTS_PER_LINK",
+                SHARE_NAMESPACE,
+            ),
+            redis_connections=redis_connections,
+            redis_wait_seconds=redis_wait_seconds,
         )
-        self.per_link = Budget(
-            "share-link", "for this link", per_link, window_seconds, "DOCSTORE_SHARE_PASSWORD_ATTEMPTS_PER_LINK"
-        )
-
-    def _item(self, budget: Budget) -> RateLimitItemPerSecond:
-        return RateLimitItemPerSecond(budget.amount, budget.window_seconds, namespace=SHARE_NAMESPACE)
-
-    async def check(self, ip: str | None, link: str) -> None:
-        """:class:`RateLimited` if ``ip`` or ``link`` has used its budget; counts nothing."""
-        for budget, key in ((self.per_ip, ip), (self.per_link, link)):
-            if key is not None and not await self.limiter.test(self._item(budget), budget.kind, key):
-                retry = await retry_after(self.limiter, self._item(budget), budget.kind, key)
-                raise RateLimited(
-                    f"Too many wrong passwords {budget.scope}: at most {budget.amount} every "
-                    f"{budget.window_seconds} seconds. Try again in {retry} seconds.",
-                    retry,
-                )
-
-    async def failed(self, ip: str | None, link: str) -> None:
-        """Count a wrong password against both budgets."""
-        for budget, key in ((self.per_ip, ip), (self.per_link, link)):
-            if key is not None:
-                await self.limiter.hit(self._item(budget), budget.kind, key)
-
-    async def reset(self) -> None:
-        """Forget every count (tests)."""
-        await self.storage.reset()
 
 
 class RequestLimits:
