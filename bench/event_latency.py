@@ -215,9 +215,17 @@ class EventServer:
 
     async def collections(self) -> list[float]:
         """The duration in ms of every full (generation-2) collection the server has run so far."""
+        return [duration for duration, _ in (await self._gc())["full"]]
+
+    async def stalls(self) -> list[float]:
+        """Every stall of the server's event loop so far, in ms (``event_server.watch_loop``, from
+        the first read on; an older server records none)."""
+        return list((await self._gc()).get("stalls", []))
+
+    async def _gc(self) -> dict[str, Any]:
         async with httpx.AsyncClient(base_url=self.url, timeout=120) as http:
-            body = (await http.get("/bench/gc")).json()
-        return [duration for duration, _ in body["full"]]
+            body: dict[str, Any] = (await http.get("/bench/gc")).json()
+        return body
 
     def stop(self) -> None:
         if self.process is None or self.process.poll() is not None:
@@ -440,6 +448,9 @@ class Phase:
     #: The server's full collections during the phase, their durations in ms.
     collections: list[float]
     load: float
+    #: Stalls of the server's event loop and of this process's during the phase, in ms.
+    server_stalls: list[float] = field(default_factory=list)
+    client_stalls: list[float] = field(default_factory=list)
     churned: int = 0
     churn_failures: list[str] = field(default_factory=list)
     churn_lifetimes: list[float] = field(default_factory=list)
@@ -480,6 +491,9 @@ async def phase(
 ) -> Phase:
     sent: dict[str, tuple[Account, float]] = {}
     collected_before = len(await server.collections())
+    stalled_before = len(await server.stalls())
+    client_stalls: list[float] = []
+    watching = asyncio.create_task(event_server.watch_loop(client_stalls))
     server_before, process_before = server.cpu_seconds(), time.process_time()
     stop = asyncio.Event()
     churning = asyncio.create_task(churn.run(stop)) if churn is not None else None
@@ -500,6 +514,7 @@ async def phase(
         await asyncio.sleep(0.01)
     elapsed = time.perf_counter() - start
     server_cpu, process_cpu = server.cpu_seconds() - server_before, time.process_time() - process_before
+    watching.cancel()
     if churning is not None:
         await churning
     latencies: list[float] = []
@@ -526,6 +541,8 @@ async def phase(
         server.resident_mib(),
         collections,
         os.getloadavg()[0],
+        server_stalls=(await server.stalls())[stalled_before:],
+        client_stalls=client_stalls,
     )
     if churn is not None:
         result.churned, result.churn_failures, result.churn_lifetimes = churn.done, churn.failures, churn.lifetimes
@@ -533,7 +550,10 @@ async def phase(
         f"{rate:g} events/s, churn {result.churn:g}/s: {len(latencies)} deliveries, "
         f"p50 {1000 * percentile(latencies, 50):.1f} ms, p99 {1000 * percentile(latencies, 99):.1f} ms, "
         f"max {1000 * max(latencies):.1f} ms, {len(collections)} full collections "
-        f"(longest {max(collections, default=0):.0f} ms), server RSS {result.server_rss:.0f} MiB"
+        f"(longest {max(collections, default=0):.0f} ms), server RSS {result.server_rss:.0f} MiB, "
+        f"loop stalls over {1000 * event_server.STALL_SECONDS:.0f} ms: server {len(result.server_stalls)} "
+        f"(longest {max(result.server_stalls, default=0):.0f} ms), this process {len(result.client_stalls)} "
+        f"(longest {max(result.client_stalls, default=0):.0f} ms)"
         + (f", {result.churned} churned ({len(result.churn_failures)} failed)" if churn is not None else "")
     )
     for reason in result.churn_failures[:3]:
@@ -608,7 +628,9 @@ def section(runs: list[Run], *, started: datetime, command: str) -> str:
     rows = [
         f"| {run.setup.label} | {run.setup.subscribers:,} | {p.churn:g} | {p.rate:g} | {len(p.latencies):,} | "
         f"{ms(percentile(p.latencies, 50))} | {ms(percentile(p.latencies, 99))} | {ms(max(p.latencies))} | "
-        f"{len(p.collections)} | {max(p.collections, default=0):,.0f} | {1000 * p.server_cpu / p.events:.2f} | "
+        f"{len(p.collections)} | {max(p.collections, default=0):,.0f} | "
+        f"{len(p.server_stalls)} ({max(p.server_stalls, default=0):,.0f}) / "
+        f"{len(p.client_stalls)} ({max(p.client_stalls, default=0):,.0f}) | {1000 * p.server_cpu / p.events:.2f} | "
         f"{p.server_cpu / p.seconds:.2f} | {p.server_rss:.0f} | "
         + (f"{p.churned:,} ({len(p.churn_failures)}) |" if p.churn else "– |")
         + f" {p.load:.1f} |"
@@ -643,7 +665,9 @@ def section(runs: list[Run], *, started: datetime, command: str) -> str:
             "Latency runs from just before `publish` to the client's receipt of the `next` message, both read "
             "from `time.perf_counter` in the benchmark process: it covers Redis, the server's pump and inboxes, "
             "GraphQL execution, the WebSocket and the client's event loop. Every subscriber must receive exactly "
-            "its account's events, in order, or the run fails." + churn_note,
+            "its account's events, in order, or the run fails. Loop stalls: each time a 10 ms tick on the "
+            "server's event loop, and on the benchmark's own, came more than 20 ms late (`watch_loop`), which "
+            "tells a stall of the server from one of the clients' side." + churn_note,
             "",
             "Connecting: how long until every client had an event, the server's full collections meanwhile, "
             "and its resident memory before the clients and with them.",
@@ -654,9 +678,10 @@ def section(runs: list[Run], *, started: datetime, command: str) -> str:
             *setups,
             "",
             "| code | subscribers | churn/s | events/s | deliveries | p50 ms | p99 ms | max ms | full collections "
-            "| longest ms | server CPU ms/event | server cores busy | server RSS after, MiB | churned (failed) "
-            "| load average |",
-            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+            "| longest ms | loop stalls, server / bench (longest ms) | server CPU ms/event | server cores busy "
+            "| server RSS after, MiB | churned (failed) | load average |",
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
+            "| ---: |",
             *rows,
         ]
     )

@@ -10,6 +10,7 @@ defaults (paths as strings); it prints ``port <n>`` once it listens.
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import json
 import socket
@@ -45,6 +46,23 @@ class Collections:
             self.full.append((1000 * (time.perf_counter() - self.started), info["collected"]))
 
 
+#: A stall of the event loop worth noting, in seconds: a 10 ms tick that came this much late.
+STALL_SECONDS = 0.02
+
+
+async def watch_loop(stalls: list[float], tick: float = 0.01) -> None:
+    """Append to ``stalls`` (ms) each time the event loop woke this tick more than
+    :data:`STALL_SECONDS` late: how long everything on the loop waited (the bench does the same in
+    its own process, to tell a server stall from a client one)."""
+    loop = asyncio.get_running_loop()
+    while True:
+        due = loop.time() + tick
+        await asyncio.sleep(tick)
+        late = loop.time() - due
+        if late > STALL_SECONDS:
+            stalls.append(1000 * late)
+
+
 def census(top: int = 40) -> list[tuple[str, int]]:
     """The tracked objects by type, most numerous first (walks every object: slow on a big heap)."""
     counts = Counter(f"{type(each).__module__}.{type(each).__qualname__}" for each in gc.get_objects())
@@ -74,8 +92,11 @@ def main(overrides: dict[str, Any]) -> None:
     gc.callbacks.insert(0, collections)  # first, so whatever else runs after a collection is counted in it
 
     async def report(request: Request) -> Response:
+        if not watching:
+            watching.append(asyncio.create_task(watch_loop(stalls)))
         body: dict[str, Any] = {
             "full": collections.full,
+            "stalls": stalls,
             "counts": gc.get_count(),
             "thresholds": gc.get_threshold(),
             "frozen": gc.get_freeze_count(),
@@ -95,6 +116,8 @@ def main(overrides: dict[str, Any]) -> None:
         return JSONResponse(body)
 
     traced: dict[str, tracemalloc.Snapshot] = {}
+    stalls: list[float] = []
+    watching: list[asyncio.Task[None]] = []
 
     values = {name: Path(value) if name.endswith("_dir") else value for name, value in overrides.items()}
     settings = Settings.from_env({}).with_overrides(**values)
