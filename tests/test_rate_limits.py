@@ -18,6 +18,7 @@ import httpx
 import pytest
 from argon2 import PasswordHasher
 
+from adapters import connection_slots
 from adapters.connection_slots import RedisConnectionSlots
 from adapters.ratelimits import AuthLimits, RateLimited, RequestLimits
 from models import accounts, sessions
@@ -525,5 +526,53 @@ def test_hundreds_of_operations_at_once_are_counted_through_redis(redis_url: str
         await asyncio.gather(*(limits.hit(account) for _ in range(300)))
         with pytest.raises(RateLimited):
             await limits.hit(account)
+
+    asyncio.run(run())
+
+
+async def lease(slots: RedisConnectionSlots, account: str, slot: str | None) -> float | None:
+    """When the slot's lease ends, as Redis holds it; None for a slot it does not hold."""
+    ends: float | None = await slots.client.zscore(connection_slots.KEY_PREFIX + account, slot)
+    return ends
+
+
+def test_leases_are_renewed_per_account_in_batches_and_a_slot_given_back_stays_gone(redis_url: str) -> None:
+    """Renewing is one ZADD and one EXPIRE an account, RENEW_BATCH accounts a pipeline: thousands
+    of connections in one pipeline held the event loop for hundreds of milliseconds."""
+    accounts_ = [f"renew-{uuid.uuid4().hex}" for _ in range(connection_slots.RENEW_BATCH * 2 + 50)]
+
+    async def run() -> None:
+        slots = RedisConnectionSlots(redis_url, limit=10)
+        try:
+            taken = [(account, await slots.acquire(account)) for account in accounts_ for _ in range(2)]
+            given_back = taken[0]
+            assert given_back[1] is not None
+            await slots.release(*given_back)  # type: ignore[arg-type]
+            before = {
+                slot: await slots.client.zscore(connection_slots.KEY_PREFIX + account, slot) for account, slot in taken
+            }
+            pipelines = []
+            real = slots.client.pipeline
+
+            def counted(*args: Any, **kwargs: Any) -> Any:
+                pipe = real(*args, **kwargs)
+                pipelines.append(pipe)
+                return pipe
+
+            slots.client.pipeline = counted  # type: ignore[method-assign]
+            await asyncio.sleep(0.01)
+
+            await slots.renew()
+
+            after = {
+                slot: await slots.client.zscore(connection_slots.KEY_PREFIX + account, slot) for account, slot in taken
+            }
+            assert after[given_back[1]] is None
+            assert before[given_back[1]] is None
+            assert all(after[slot] > before[slot] for _, slot in taken[1:])
+            assert len(pipelines) == 3
+            assert [await slots.holding(account) for account in accounts_] == [1] + [2] * (len(accounts_) - 1)
+        finally:
+            await slots.close()
 
     asyncio.run(run())
