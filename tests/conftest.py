@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import shutil
 import threading
@@ -54,6 +55,38 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         for served in serving.running():
             report.sections.append((f"log of {served.command} (pid {served.pid}), last lines", served.tail()))
     return report
+
+
+class Collections:
+    """How long each of the test process's full garbage collections took (the session's live server
+    runs in this process, so a long one holds its requests too): the terminal summary lists the
+    longest, to tell a collector's pause from a stall of the server's own."""
+
+    def __init__(self) -> None:
+        self.started = 0.0
+        self.full: list[float] = []
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if info["generation"] != 2:
+            return
+        if phase == "start":
+            self.started = time.perf_counter()
+        else:
+            self.full.append(time.perf_counter() - self.started)
+
+
+COLLECTIONS = Collections()
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    gc.callbacks.append(COLLECTIONS)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    full = sorted(COLLECTIONS.full, reverse=True)
+    if full:
+        longest = ", ".join(f"{seconds * 1000:.0f}" for seconds in full[:5])
+        terminalreporter.write_line(f"full garbage collections of the test process: {len(full)}, longest {longest} ms")
 
 
 @pytest.fixture(scope="session", autouse=True)
