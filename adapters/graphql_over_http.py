@@ -18,8 +18,9 @@ What Strawberry 0.341 does differently, and what this view does instead:
   words and not Python's (over WebSocket, a close with 4400).
 - ``json.loads`` builds every list and object of a body before anything can count them: 4 MB of
   ``[[],[],...]`` took 0.2 s on the event loop, for anyone. Here a body long enough to hold more
-  values than ``max_json_values`` is counted first, stopping at the limit, with ijson's C parser:
-  a 400 that names the limit.
+  values than ``max_json_values`` is counted with ijson's C parser while it arrives, chunk by
+  chunk (:class:`CountingBody`): past the limit it is refused at once with a 400 that names the
+  limit, and the rest of it is never read into the application, joined or decoded.
 """
 
 from __future__ import annotations
@@ -27,6 +28,9 @@ from __future__ import annotations
 import json
 import re
 import sys
+from collections import Counter
+from contextvars import ContextVar
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any, Generic
 
 import ijson
@@ -44,10 +48,10 @@ from werkzeug.datastructures import MIMEAccept
 from werkzeug.http import parse_accept_header
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
 
     from cross_web import AsyncHTTPRequestAdapter
-    from starlette.types import Receive, Scope, Send
+    from starlette.types import Message, Receive, Scope, Send
     from strawberry.http import GraphQLHTTPResponse
     from strawberry.types import ExecutionResult
 
@@ -68,6 +72,8 @@ NOT_JSON = "not JSON"
 VALUE_EVENTS = frozenset({"start_map", "start_array", "string", "number", "boolean", "null"})
 OPENING_EVENTS = frozenset({"start_map", "start_array"})
 CLOSING_EVENTS = frozenset({"end_map", "end_array"})
+#: How much JSON :class:`ValueCounter` parses at a time (about 5,000 values at most).
+PIECE_BYTES = 16 << 10
 #: A JSON escape of a UTF-16 surrogate, the half of a pair or alone.
 SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 JSON_KINDS = {str: "a string", int: "a number", float: "a number", bool: "a boolean", type(None): "null"}
@@ -129,35 +135,113 @@ def is_unicode(value: object) -> bool:
     return True
 
 
-def check_values(data: str | bytes, most_values: int) -> None:
-    """``JSONDecodeError`` (``TOO_MANY_VALUES``, ``NESTED_TOO_DEEPLY``, ``NOT_JSON``) for JSON that
-    holds more than ``most_values`` values, found without building any of them.
+class ValueCounter:
+    """Counts the values of JSON text fed in pieces, as they arrive, without building any:
+    ``JSONDecodeError`` (``TOO_MANY_VALUES``, ``NESTED_TOO_DEEPLY``, ``NOT_JSON``) as soon as the
+    text read so far holds more than ``most_values`` values, nests deeper than Python's recursion
+    limit (what ``json.loads`` would refuse too), or is not JSON. ijson's C parser, pushed to: a
+    piece is parsed :data:`PIECE_BYTES` at a time, so no more events are built past the limit than
+    one such slice holds."""
 
-    A value takes a byte and its separator one more, so text of fewer than ``2 * most_values``
-    bytes holds no more and is not looked at. Longer text (a compareChecksums of thousands of files,
-    or an attack) is parsed event by event with ijson's C parser, up to the limit. Nesting past the
-    recursion limit is what ``json.loads`` would refuse too."""
-    if len(data) < 2 * most_values:  # characters of a str: as many bytes or more
-        return
-    raw = data.encode() if isinstance(data, str) else data
-    values = depth = 0
-    most_depth = sys.getrecursionlimit()
-    try:
-        for event, _ in ijson.basic_parse(raw, use_float=True):
+    def __init__(self, most_values: int) -> None:
+        self.most_values = most_values
+        self.values = 0
+        self.depth = 0
+        self.most_depth = sys.getrecursionlimit()
+        self.events = ijson.sendable_list()
+        self.parser = ijson.basic_parse_coro(self.events, use_float=True)
+
+    def feed(self, data: bytes) -> None:
+        try:
+            for start in range(0, len(data), PIECE_BYTES):
+                self.parser.send(data[start : start + PIECE_BYTES])
+                self._count()
+        except (ijson.JSONError, ValueError) as error:
+            if isinstance(error, json.JSONDecodeError):
+                raise
+            raise json.JSONDecodeError(NOT_JSON, "", 0) from None
+
+    def close(self) -> None:
+        """The end of the text: ``NOT_JSON`` if it stopped in the middle of a value."""
+        try:
+            self.parser.close()
+            self._count()
+        except (ijson.JSONError, ValueError):
+            raise json.JSONDecodeError(NOT_JSON, "", 0) from None
+
+    def _count(self) -> None:
+        """Count the events of the last slice in C (``Counter``); walk them one by one only when
+        the slice may nest past the limit, to find whether it does."""
+        kinds = Counter(map(itemgetter(0), self.events))
+        opened = sum(kinds[kind] for kind in OPENING_EVENTS)
+        if self.depth + opened > self.most_depth:
+            self._walk_depth()
+        self.depth += opened - sum(kinds[kind] for kind in CLOSING_EVENTS)
+        self.values += sum(kinds[kind] for kind in VALUE_EVENTS)
+        del self.events[:]
+        if self.values > self.most_values:
+            raise json.JSONDecodeError(TOO_MANY_VALUES, "", 0)
+
+    def _walk_depth(self) -> None:
+        depth = self.depth
+        for event, _ in self.events:
             if event in CLOSING_EVENTS:
                 depth -= 1
-            elif event in VALUE_EVENTS:
-                values += 1
-                if values > most_values:
-                    raise json.JSONDecodeError(TOO_MANY_VALUES, "", 0)
-                if event in OPENING_EVENTS:
-                    depth += 1
-                    if depth > most_depth:
-                        raise json.JSONDecodeError(NESTED_TOO_DEEPLY, "", 0)
-    except (ijson.JSONError, ValueError) as error:
-        if isinstance(error, json.JSONDecodeError):
-            raise
-        raise json.JSONDecodeError(NOT_JSON, "", 0) from None
+            elif event in OPENING_EVENTS:
+                depth += 1
+                if depth > self.most_depth:
+                    raise json.JSONDecodeError(NESTED_TOO_DEEPLY, "", 0)
+
+
+def may_hold_more(length: int, most_values: int) -> bool:
+    """Whether JSON of ``length`` bytes can hold more than ``most_values`` values: a value takes a
+    byte and its separator one more, so shorter text holds no more and need not be counted."""
+    return length >= 2 * most_values
+
+
+def check_values(data: str | bytes, most_values: int) -> None:
+    """``JSONDecodeError`` for JSON that holds more than ``most_values`` values (a WebSocket
+    message, a GET's ``variables``; an HTTP body is counted while it arrives, :class:`CountingBody`)."""
+    if not may_hold_more(len(data), most_values):  # characters of a str: as many bytes or more
+        return
+    counter = ValueCounter(most_values)
+    counter.feed(data.encode() if isinstance(data, str) else data)
+    counter.close()
+
+
+class CountingBody:
+    """An ASGI ``receive`` for a request body that counts its JSON values chunk by chunk as they
+    arrive, with :class:`ValueCounter`: a body holding too many is refused (``RequestRefused``,
+    ``TOO_MANY_VALUES``) at the chunk that passes the limit, before the rest is read, joined or
+    decoded (uvicorn discards what follows, unparsed, once the answer is sent). A body the counter
+    cannot read (not JSON, a byte-order mark) is left to the decoder, which says what is wrong."""
+
+    def __init__(self, receive: Receive, most_values: int, refuse: Callable[[json.JSONDecodeError], Exception]) -> None:
+        self.receive = receive
+        self.counter: ValueCounter | None = ValueCounter(most_values)
+        self.refuse = refuse
+        #: Every byte was counted, and held no more than the limit.
+        self.counted = False
+
+    async def __call__(self) -> Message:
+        message = await self.receive()
+        if self.counter is None or message["type"] != "http.request":
+            return message
+        try:
+            self.counter.feed(message.get("body", b""))
+            if not message.get("more_body", False):
+                self.counter.close()
+                self.counted = True
+        except json.JSONDecodeError as error:
+            if error.msg == NOT_JSON:
+                self.counter = None
+            else:
+                raise self.refuse(error) from None
+        return message
+
+
+#: The counting ``receive`` of the HTTP request this task serves, if its body is counted as it arrives.
+BODY_COUNTED: ContextVar[CountingBody | None] = ContextVar("body_counted", default=None)
 
 
 def json_kind(value: object) -> str:
@@ -178,7 +262,9 @@ class GraphQLOverHTTP(GraphQL[Context, RootValue], Generic[Context, RootValue]):
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
-        request = Request(scope, receive=receive)
+        counting = self.counting_body(scope, receive)
+        request = Request(scope, receive=counting or receive)
+        BODY_COUNTED.set(counting)
         media_type = negotiate(request.headers.get("accept"))
         setattr(request.state, MEDIA_TYPE_STATE, media_type)
         response: Response
@@ -192,6 +278,16 @@ class GraphQLOverHTTP(GraphQL[Context, RootValue], Generic[Context, RootValue]):
         except RequestTooLarge as too_large:
             response = error_response(413, str(too_large), media_type)
         await response(scope, receive, send)
+
+    def counting_body(self, scope: Scope, receive: Receive) -> CountingBody | None:
+        """A ``receive`` counting the body's values as it arrives (:class:`CountingBody`), for a
+        body that may hold more than the limit: a longer ``Content-Length``, or none (chunked)."""
+        if self.max_json_values is None or scope.get("method") != "POST":
+            return None
+        declared = dict(scope.get("headers", [])).get(b"content-length")
+        if declared is not None and declared.isdigit() and not may_hold_more(int(declared), self.max_json_values):
+            return None
+        return CountingBody(receive, self.max_json_values, self.refusal)
 
     async def get_sub_response(self, request: Request) -> Response:  # type: ignore[override]
         sub_response = await super().get_sub_response(request)
@@ -221,7 +317,8 @@ class GraphQLOverHTTP(GraphQL[Context, RootValue], Generic[Context, RootValue]):
         UTF-16 surrogate in a string (``"\\ud800"``: no encoder takes it, so signIn, signUp and
         search raised). A body is UTF-8 (with or without a BOM), as the specification says."""
         text = data.decode("utf-8-sig") if isinstance(data, bytes) else data
-        if self.max_json_values is not None:
+        counted = BODY_COUNTED.get()
+        if self.max_json_values is not None and not (counted is not None and counted.counted):
             check_values(data, self.max_json_values)
         try:
             decoded = json.loads(text)
@@ -244,31 +341,35 @@ class GraphQLOverHTTP(GraphQL[Context, RootValue], Generic[Context, RootValue]):
         except UnicodeDecodeError:
             raise RequestRefused(400, "The request is not UTF-8 text.") from None
         except json.JSONDecodeError as error:
-            if error.msg == NESTED_TOO_DEEPLY:
-                raise RequestRefused(400, "The request's JSON is nested too deeply.") from None
-            if error.msg == NUMBER_TOO_LONG:
-                raise RequestRefused(
-                    400, f"The request's JSON has a number of more than {sys.get_int_max_str_digits():,} digits."
-                ) from None
-            if error.msg == TOO_MANY_VALUES:
-                raise RequestRefused(
-                    400,
-                    f"The request's JSON holds more than {self.max_json_values:,} values, more than any operation "
-                    "may take (DOCSTORE_MAX_VARIABLE_VALUES, and 3 a file of DOCSTORE_COMPARE_MAX_FILES).",
-                ) from None
-            if error.msg == NOT_JSON:
-                raise RequestRefused(400, "The request is not valid JSON.") from None
-            if error.msg == LONE_SURROGATE:
-                raise RequestRefused(
-                    400, "The request's JSON has a \\uD800 to \\uDFFF escape without its pair: that is not text."
-                ) from None
-            where = f" (line {error.lineno}, column {error.colno})" if error.doc else ""
-            raise RequestRefused(400, f"The request is not valid JSON: {error.msg.lower()}{where}.") from None
+            raise self.refusal(error) from None
         if not isinstance(decoded, (dict, list)):
             raise RequestRefused(
                 400, f'Expected a JSON object such as {{"query": "{{ me {{ id }} }}"}}, got {json_kind(decoded)}.'
             )
         return decoded
+
+    def refusal(self, error: json.JSONDecodeError) -> RequestRefused:
+        """The 400 for JSON that ``decode_json`` (or :class:`CountingBody`) refused, in words."""
+        if error.msg == NESTED_TOO_DEEPLY:
+            return RequestRefused(400, "The request's JSON is nested too deeply.")
+        if error.msg == NUMBER_TOO_LONG:
+            return RequestRefused(
+                400, f"The request's JSON has a number of more than {sys.get_int_max_str_digits():,} digits."
+            )
+        if error.msg == TOO_MANY_VALUES:
+            return RequestRefused(
+                400,
+                f"The request's JSON holds more than {self.max_json_values:,} values, more than any operation "
+                "may take (DOCSTORE_MAX_VARIABLE_VALUES, and 3 a file of DOCSTORE_COMPARE_MAX_FILES).",
+            )
+        if error.msg == NOT_JSON:
+            return RequestRefused(400, "The request is not valid JSON.")
+        if error.msg == LONE_SURROGATE:
+            return RequestRefused(
+                400, "The request's JSON has a \\uD800 to \\uDFFF escape without its pair: that is not text."
+            )
+        where = f" (line {error.lineno}, column {error.colno})" if error.doc else ""
+        return RequestRefused(400, f"The request is not valid JSON: {error.msg.lower()}{where}.")
 
     async def parse_http_body(self, request: AsyncHTTPRequestAdapter) -> GraphQLRequestData | list[GraphQLRequestData]:
         parsed = await super().parse_http_body(request)

@@ -5,15 +5,18 @@ check: 405 for a mutation over GET, JSON refusals, malformed bodies, and choosin
 from __future__ import annotations
 
 import json
+import socket
 import sys
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urlsplit
 
+import h11
 import httpx
 import pytest
 
 from adapters import graphql_over_http
-from adapters.graphql_over_http import NESTED_TOO_DEEPLY, TOO_MANY_VALUES, check_values
+from adapters.graphql_over_http import NESTED_TOO_DEEPLY, TOO_MANY_VALUES, ValueCounter, check_values
 from tests.client import Api, User, operation
 
 GQL = "application/graphql-response+json"
@@ -496,3 +499,88 @@ def test_json_is_counted_before_it_is_built_and_refused_past_what_any_operation_
         graphql_over_http.NOT_JSON,
     )
     check_values(json.dumps([[]] * 9), 10)
+
+
+def test_json_fed_in_pieces_is_counted_as_it_arrives_and_refused_at_the_piece_past_the_limit() -> None:
+    text = json.dumps({"query": "x", "variables": {"s": ",[{", "lists": [[]] * 4}}).encode()
+    counter = ValueCounter(9)
+    for byte in text:  # one byte at a time: values split across pieces count once
+        counter.feed(bytes([byte]))
+    counter.close()
+    assert (counter.values, counter.depth) == (9, 0)  # 3 objects, 5 lists, 1 string
+
+    counter = ValueCounter(10)
+    counter.feed(b"[[],[],[],[],")
+    counter.feed(b"[],[],[],[],[],")
+    assert counter.values == 10
+    with pytest.raises(json.JSONDecodeError) as many:
+        counter.feed(b"[],")  # the 11th, with no end in sight
+    truncated = ValueCounter(10)
+    truncated.feed(b'{"query": "{ me { id } }"')
+    with pytest.raises(json.JSONDecodeError) as unfinished:
+        truncated.close()
+
+    assert (many.value.msg, unfinished.value.msg) == (TOO_MANY_VALUES, graphql_over_http.NOT_JSON)
+
+
+def test_a_body_holding_too_many_values_is_refused_before_the_rest_is_sent_and_the_connection_goes_on(
+    live_url: str,
+) -> None:
+    # 1,300,000 empty lists, 3.9 MB declared; the client sends the first 200 KB (past the 31,103
+    # values any operation may take) and waits: the answer comes without the rest.
+    body = b'{"query": "{ __typename }", "variables": {"lists": [' + b"[]," * 1_299_999 + b"[]]}}"
+    sent = 200_000
+    where = urlsplit(live_url)
+    client = h11.Connection(h11.CLIENT)
+    with socket.create_connection((where.hostname, where.port), timeout=30) as conn:
+
+        def send(*events: h11.Event) -> None:
+            for event in events:
+                conn.sendall(client.send(event) or b"")
+
+        def answer() -> tuple[int, bytes]:
+            status, received = 0, b""
+            while True:
+                event = client.next_event()
+                if event is h11.NEED_DATA:
+                    client.receive_data(conn.recv(65536))
+                elif isinstance(event, h11.Response):
+                    status = event.status_code
+                elif isinstance(event, h11.Data):
+                    received += event.data
+                elif isinstance(event, h11.EndOfMessage):
+                    return status, received
+
+        head = [("host", where.netloc), ("content-type", JSON), ("content-length", str(len(body)))]
+        send(h11.Request(method="POST", target="/graphql", headers=head), h11.Data(data=body[:sent]))
+        status, refused_with = answer()
+        # The rest arrives later and is dropped unread; the connection serves the next request.
+        send(h11.Data(data=body[sent:]), h11.EndOfMessage())
+        client.start_next_cycle()
+        small = b'{"query": "{ __typename }"}'
+        head = [("host", where.netloc), ("content-type", JSON), ("content-length", str(len(small)))]
+        send(h11.Request(method="POST", target="/graphql", headers=head), h11.Data(data=small), h11.EndOfMessage())
+        next_status, next_answer = answer()
+
+    assert (status, json.loads(refused_with)) == (
+        400,
+        refusal(
+            "The request's JSON holds more than 31,103 values, more than any operation may take "
+            "(DOCSTORE_MAX_VARIABLE_VALUES, and 3 a file of DOCSTORE_COMPARE_MAX_FILES)."
+        ),
+    )
+    assert (next_status, json.loads(next_answer)) == (200, TYPENAME)
+
+
+def test_a_large_body_within_the_limit_is_counted_as_it_arrives_and_served(live_url: str) -> None:
+    # 30,000 values in 120 KB (in extensions, which no operation limits), sent in pieces with no
+    # Content-Length: counted as it arrives, then run.
+    def chunks() -> Iterator[bytes]:
+        yield b'{"query": "{ __typename }", "extensions": {"padding": ['
+        for _ in range(29):
+            yield b'"a",' * 1_000
+        yield b'"a",' * 999 + b'"a"]}}'
+
+    response = httpx.post(f"{live_url}/graphql", content=chunks(), headers={"content-type": JSON}, timeout=30)
+
+    assert answered(response) == (200, JSON, TYPENAME)
