@@ -117,7 +117,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--subscribers",
         type=numbers(int),
         action="extend",
-        help="event_latency: subscribers on the server, one server each (a list: 1000,5000; default 1000)",
+        help="event_latency: subscribers in all, one run of the servers each (a list: 1000,5000; default 1000)",
     )
     parser.add_argument(
         "--rate",
@@ -131,6 +131,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="extend",
         help="event_latency: clients a second that connect, subscribe, receive and leave during the phases, "
         "each rate measured with each (a list: 0,50; default 0)",
+    )
+    parser.add_argument(
+        "--servers",
+        type=int,
+        default=event_latency.SERVERS,
+        help="event_latency: API processes on one Redis, each account's subscribers spread over them (default 1)",
+    )
+    parser.add_argument(
+        "--client-processes",
+        type=int,
+        default=event_latency.CLIENT_PROCESSES,
+        help="event_latency: processes holding the benchmark's WebSocket clients (default 2)",
     )
     options = parser.parse_args(args)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
@@ -152,6 +164,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 subscribers=options.subscribers or event_latency.SUBSCRIBERS,
                 rates=options.rate or event_latency.RATES,
                 churn=options.churn or event_latency.CHURN,
+                servers=options.servers,
+                client_processes=options.client_processes,
                 before_code=options.before_code,
             )
         if name == "commands":

@@ -1,19 +1,23 @@
-"""Live events: latency from publish to client receipt, with 1,000 subscribers on one API process.
+"""Live events: latency from publish to client receipt, with 1,000 subscribers on one API process
+(or more, on several behind one Redis).
 
-One uvicorn process (:mod:`bench.event_server`) serves the app with ``DOCSTORE_PUBSUB_URL`` pointing
-at a redis-server of the benchmark's own. The benchmark process holds the WebSocket clients speaking
-graphql-transport-ws, each authenticated in ``connection_init`` and subscribed to ``documentEvents``
-(10 per account), and publishes through the real :class:`~adapters.pubsub.BroadcastPubSub` on the
-same Redis, as a ``docstore worker`` process does. Publishing and receiving happen in the same
-process, so both instants come from one clock (``time.perf_counter``). Events go round-robin to the
-accounts at a fixed rate; every delivery is checked: each subscriber gets exactly its account's
-events, in order.
+API processes (:mod:`bench.event_server`, ``--servers``, one by default) serve the app with
+``DOCSTORE_PUBSUB_URL`` pointing at a redis-server of the benchmark's own. The WebSocket clients,
+speaking graphql-transport-ws, each authenticated in ``connection_init`` and subscribed to
+``documentEvents`` (10 per account, spread over the servers), live in processes of their own
+(:mod:`bench.event_clients`, ``--client-processes``, two by default): one event loop holding
+thousands of them stalled for half a second at a time, which counted as the server's latency. The
+benchmark process publishes through the real :class:`~adapters.pubsub.BroadcastPubSub` on the same
+Redis, as a ``docstore worker`` process does. Publish and receipt instants are
+``time.perf_counter``, ``CLOCK_MONOTONIC`` on Linux: one clock for every process of the machine.
+Events go round-robin to the accounts at a fixed rate; every delivery is checked: each subscriber
+gets exactly its account's events, in order.
 
-Configurable (``python -m bench --only event_latency --subscribers 1000,5000 --rate 20,100 --churn 0,50``):
-each number of subscribers is a server of its own, and each churn and rate a measured phase on it.
-With churn, clients of accounts of their own connect at that rate during the phase, subscribe, wait
-for an event of their account, and leave. With ``--before-code DIR`` each server runs first on that
-checkout's code, then on this one's, in the same run.
+Configurable (``python -m bench --only event_latency --subscribers 1000,5000 --rate 20,100 --churn 0,50
+--servers 2``): each number of subscribers is a run of its own servers, and each churn and rate a
+measured phase on them. With churn, clients of accounts of their own connect at that rate during the
+phase (from the benchmark process), subscribe, wait for an event of their account, and leave. With
+``--before-code DIR`` each run's servers run first on that checkout's code, then on this one's.
 """
 
 from __future__ import annotations
@@ -37,13 +41,13 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 import httpx
-from websockets.asyncio.client import ClientConnection, connect
 
 from adapters.aws import AwsTarget
 from adapters.local_aws import EmbeddedAws
 from adapters.local_redis import redis_server
 from adapters.pubsub import BroadcastPubSub
 from bench import event_server
+from bench.event_clients import PROBE, Account, own_event, subscribed
 from bench.load import percentile
 from events.envelope import Event, EventType
 from models import tables
@@ -59,15 +63,16 @@ ROOT = Path(__file__).resolve().parent.parent
 OPERATIONS = ROOT / "gql" / "operations"
 PROTOCOL = "graphql-transport-ws"
 SUBSCRIBERS = (1000,)
+#: API processes behind the one Redis; each account's subscribers are spread over them.
+SERVERS = 1
+#: Processes holding the benchmark's WebSocket clients (bench/event_clients.py), accounts round-robin.
+CLIENT_PROCESSES = 2
 PER_ACCOUNT = 10
 #: Events per second, one phase each, slowest first.
 RATES = (20.0, 100.0)
 #: Churning clients per second: none unless asked.
 CHURN = (0.0,)
 EVENTS = 1000
-CONNECTING_AT_ONCE = 50
-#: The page number that marks a warm-up (or churn) event; measured events count from 1.
-PROBE = 0
 PASSWORD = "bench horse battery staple"
 #: How often each churn account with a client waiting gets an event.
 CHURN_PROBE_SECONDS = 0.5
@@ -84,10 +89,14 @@ def run(
     subscribers: Sequence[int] = SUBSCRIBERS,
     rates: Sequence[float] = RATES,
     churn: Sequence[float] = CHURN,
+    servers: int = SERVERS,
+    client_processes: int = CLIENT_PROCESSES,
     before_code: Path | None = None,
 ) -> str:
-    """Set up, then for each number of subscribers (and each code, with ``before_code``) start a
-    server, connect and subscribe every client, warm up, measure each churn and rate; the markdown section."""
+    """Set up, then for each number of subscribers (and each code, with ``before_code``) start
+    ``servers`` API processes on one Redis, connect and subscribe every client (in
+    ``client_processes`` processes, each account's clients spread over the servers), warm up,
+    measure each churn and rate; the markdown section."""
     counts, events = ((100,), 100) if quick else (tuple(subscribers), EVENTS)
     limit = raise_file_limit(2 * max(counts) + 1000)
     for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
@@ -118,18 +127,20 @@ def run(
             for count in counts:
                 for label, code in codes.items():
                     folder = Path(tmp) / f"{label}-{count}"
-                    with redis_server(folder / "redis") as url, (folder / "server.log").open("wb") as log:
-                        served = {**overrides, "pubsub_url": url, "data_dir": str(folder / "data")}
-                        with EventServer(served, code, log) as server:
-                            progress(f"{label}: server pid {server.pid} at {server.url}, {count} subscribers")
-                            accounts = sign_up(server.url, count // PER_ACCOUNT, "steady")
-                            churners = max(math.ceil(rate / CHURN_PER_ACCOUNT) for rate in churn)
-                            churn_accounts = sign_up(server.url, churners, "churn") if churners else []
-                            setup = Setup(label, commit_of(code), count)
-                            phases = asyncio.run(
-                                measure(server, url, setup, accounts, churn_accounts, rates, churn, events)
-                            )
-                            runs.append(Run(setup, phases))
+                    with redis_server(folder / "redis") as url, contextlib.ExitStack() as stack:
+                        group = []
+                        for number in range(servers):
+                            log = stack.enter_context((folder / f"server-{number}.log").open("wb"))
+                            served = {**overrides, "pubsub_url": url, "data_dir": str(folder / f"data-{number}")}
+                            group.append(stack.enter_context(EventServer(served, code, log)))
+                        pool = Servers(group)
+                        progress(f"{label}: server pids {pool.pids} at {pool.urls}, {count} subscribers")
+                        accounts = sign_up(group[0].url, count // PER_ACCOUNT, "steady")
+                        churners = max(math.ceil(rate / CHURN_PER_ACCOUNT) for rate in churn)
+                        churn_accounts = sign_up(group[0].url, churners, "churn") if churners else []
+                        setup = Setup(label, commit_of(code), count, servers, client_processes)
+                        phases = asyncio.run(measure(pool, url, setup, accounts, churn_accounts, rates, churn, events))
+                        runs.append(Run(setup, phases))
         finally:
             aws.stop()
     return section(runs, started=started, command=command)
@@ -251,14 +262,44 @@ class EventServer:
         self.stop()
 
 
+class Servers:
+    """The API processes of one run, measured as one: CPU and memory summed, collections and
+    stalls of each in one list."""
+
+    def __init__(self, servers: list[EventServer]) -> None:
+        self.servers = servers
+
+    @property
+    def pids(self) -> list[int]:
+        return [server.pid for server in self.servers]
+
+    @property
+    def urls(self) -> list[str]:
+        return [server.url for server in self.servers]
+
+    @property
+    def ws_urls(self) -> list[str]:
+        return [url.replace("http://", "ws://", 1) + "/graphql" for url in self.urls]
+
+    def cpu_seconds(self) -> float:
+        return sum(server.cpu_seconds() for server in self.servers)
+
+    def resident_mib(self) -> float:
+        return sum(server.resident_mib() for server in self.servers)
+
+    async def collections(self) -> list[list[float]]:
+        return [await server.collections() for server in self.servers]
+
+    async def stalls(self) -> list[list[float]]:
+        return [await server.stalls() for server in self.servers]
+
+
+def since(before: list[list[float]], now: list[list[float]]) -> list[float]:
+    """What each server recorded after ``before``, in one list."""
+    return [value for old, new in zip(before, now, strict=True) for value in new[len(old) :]]
+
+
 # -- accounts and clients ------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Account:
-    id: str
-    token: str
-    document_id: str
 
 
 def operation(name: str) -> str:
@@ -283,71 +324,64 @@ def sign_up(url: str, count: int, kind: str) -> list[Account]:
     return accounts
 
 
-@dataclass(eq=False)
-class Client:
-    """One subscriber: what it received, as (event id, instant), and whether a probe reached it."""
+class ClientProcess:
+    """One process of WebSocket clients (:mod:`bench.event_clients`), spoken to one JSON line a command."""
 
-    account: Account
-    connection: ClientConnection
-    received: list[tuple[str, float]] = field(default_factory=list)
-    probed: bool = False
-    reader: asyncio.Task[None] | None = None
+    def __init__(self, accounts: list[Account]) -> None:
+        self.accounts = accounts
+        self.process: asyncio.subprocess.Process | None = None
 
-    async def read(self) -> None:
-        async for raw in self.connection:
-            now = time.perf_counter()
-            body = own_event(self.account, raw)
-            if body["page"] == PROBE:
-                self.probed = True
-            else:
-                self.received.append((body["id"], now))
-
-
-def own_event(account: Account, raw: str | bytes) -> dict[str, Any]:
-    """The event a ``next`` message carries; ``RuntimeError`` for anything else, or another account's."""
-    message = json.loads(raw)
-    if message.get("type") != "next" or "errors" in message["payload"]:
-        raise RuntimeError(f"unexpected message: {message}")
-    body: dict[str, Any] = message["payload"]["data"]["documentEvents"]
-    if body["documentId"] != account.document_id:
-        raise RuntimeError(f"a subscriber of {account.id} received another account's event: {body}")
-    return body
-
-
-async def subscribed(ws_url: str, account: Account) -> ClientConnection:
-    """A connection authenticated as ``account`` that has sent its ``documentEvents`` subscription."""
-    connection = await connect(ws_url, subprotocols=[PROTOCOL], open_timeout=120, ping_interval=None)  # type: ignore[list-item]
-    try:
-        await connection.send(
-            json.dumps({"type": "connection_init", "payload": {"authorization": f"Bearer {account.token}"}})
+    async def start(self, ws_urls: list[str]) -> int:
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        self.process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bench.event_clients",
+            operation("DocumentEvents"),
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            cwd=ROOT,
+            env=env,
+            limit=1 << 30,  # a collect answer holds every event of the phase
         )
-        ack = json.loads(await asyncio.wait_for(connection.recv(), 120))
-        if ack != {"type": "connection_ack"}:
-            raise RuntimeError(f"connection_init refused: {ack}")
-        subscribe = {"query": operation("DocumentEvents"), "operationName": "DocumentEvents", "variables": {}}
-        await connection.send(json.dumps({"id": "events", "type": "subscribe", "payload": subscribe}))
+        accounts = [[account.id, account.token, account.document_id] for account in self.accounts]
+        opened = await self.call({"open": {"urls": ws_urls, "accounts": accounts, "per_account": PER_ACCOUNT}})
+        return int(opened["clients"])
+
+    async def call(self, command: dict[str, Any]) -> Any:
+        assert self.process is not None
+        assert self.process.stdin is not None
+        assert self.process.stdout is not None
+        self.process.stdin.write(json.dumps(command).encode() + b"\n")
+        await self.process.stdin.drain()
+        line = await self.process.stdout.readline()
+        if not line:
+            raise RuntimeError(f"a client process exited with code {await self.process.wait()}")
+        return json.loads(line)
+
+    async def close(self) -> None:
+        if self.process is None or self.process.returncode is not None:
+            return
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.call({"close": True}), 60)
+        try:
+            await asyncio.wait_for(self.process.wait(), 30)
+        except TimeoutError:
+            self.process.kill()
+            await self.process.wait()
+
+
+async def open_clients(ws_urls: list[str], accounts: list[Account], processes: int) -> list[ClientProcess]:
+    """``PER_ACCOUNT`` clients of every account, the accounts round-robin over ``processes``."""
+    groups = [ClientProcess(accounts[number::processes]) for number in range(processes)]
+    groups = [group for group in groups if group.accounts]
+    try:
+        counts = await asyncio.gather(*(group.start(ws_urls) for group in groups))
     except BaseException:
-        await connection.close()
+        await asyncio.gather(*(group.close() for group in groups), return_exceptions=True)
         raise
-    return connection
-
-
-async def open_client(ws_url: str, account: Account) -> Client:
-    client = Client(account, await subscribed(ws_url, account))
-    client.reader = asyncio.create_task(client.read())
-    return client
-
-
-async def open_clients(ws_url: str, accounts: list[Account]) -> list[Client]:
-    gate = asyncio.Semaphore(CONNECTING_AT_ONCE)
-
-    async def one(account: Account) -> Client:
-        async with gate:
-            return await open_client(ws_url, account)
-
-    clients = await asyncio.gather(*(one(account) for account in accounts for _ in range(PER_ACCOUNT)))
-    progress(f"{len(clients)} clients connected, authenticated and subscribed")
-    return list(clients)
+    progress(f"{sum(counts)} clients connected, authenticated and subscribed, in {len(groups)} processes")
+    return groups
 
 
 @dataclass
@@ -356,7 +390,7 @@ class Churn:
     subscribing, waiting for one event of its account and leaving. Each account with a client
     waiting gets an event every ``CHURN_PROBE_SECONDS``."""
 
-    ws_url: str
+    ws_urls: list[str]
     accounts: list[Account]
     publisher: BroadcastPubSub
     rate: float
@@ -377,7 +411,9 @@ class Churn:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), pause)
                 continue
-            task = asyncio.create_task(self.one(self.accounts[number % len(self.accounts)]))
+            task = asyncio.create_task(
+                self.one(self.accounts[number % len(self.accounts)], self.ws_urls[number % len(self.ws_urls)])
+            )
             running.add(task)
             task.add_done_callback(running.discard)
             number += 1
@@ -387,12 +423,12 @@ class Churn:
         with contextlib.suppress(asyncio.CancelledError):
             await prober
 
-    async def one(self, account: Account) -> None:
+    async def one(self, account: Account, ws_url: str) -> None:
         self.waiting[account.id] = self.waiting.get(account.id, 0) + 1
         begin = time.perf_counter()
         try:
             async with asyncio.timeout(CHURN_PATIENCE):
-                connection = await subscribed(self.ws_url, account)
+                connection = await subscribed(ws_url, account, operation("DocumentEvents"))
                 try:
                     own_event(account, await connection.recv())
                 finally:
@@ -423,6 +459,8 @@ class Setup:
     label: str
     commit: str
     subscribers: int
+    servers: int = 1
+    client_processes: int = 1
     connect_seconds: float = 0.0
     #: Full collections while the clients connected and warmed up, their durations in ms.
     connect_collections: list[float] = field(default_factory=list)
@@ -466,35 +504,37 @@ def make_event(account: Account, number: int) -> Event:
     return Event(EventType.EXTRACTION_PROGRESS, account.id, account.document_id, data={"page": number, "pages": 10**6})
 
 
-async def warm_up(publisher: BroadcastPubSub, clients: list[Client]) -> None:
+async def warm_up(publisher: BroadcastPubSub, groups: list[ClientProcess], accounts: list[Account]) -> None:
     """Until every client has received a probe: subscribing has no reply, so this shows it is live."""
+    by_id = {account.id: account for account in accounts}
     for attempt in range(100):
-        waiting = {client.account for client in clients if not client.probed}
+        waiting = {account_id for group in groups for account_id in await group.call({"waiting": True})}
         if not waiting:
             break
-        for account in waiting:
-            await publisher.publish(make_event(account, PROBE))
+        for account_id in waiting:
+            await publisher.publish(make_event(by_id[account_id], PROBE))
         await asyncio.sleep(0.2 + attempt * 0.05)
     else:
-        raise RuntimeError("some subscribers never received an event")
-    progress(f"every one of {len(clients)} subscribers receives its account's events")
+        raise RuntimeError(f"the subscribers of {len(waiting)} accounts never received an event")
+    progress(f"every one of {len(accounts) * PER_ACCOUNT} subscribers receives its account's events")
 
 
 async def phase(
-    server: EventServer,
+    servers: Servers,
     publisher: BroadcastPubSub,
-    clients: list[Client],
+    groups: list[ClientProcess],
     accounts: list[Account],
     rate: float,
     count: int,
     churn: Churn | None,
 ) -> Phase:
     sent: dict[str, tuple[Account, float]] = {}
-    collected_before = len(await server.collections())
-    stalled_before = len(await server.stalls())
+    collected_before = await servers.collections()
+    stalled_before = await servers.stalls()
     client_stalls: list[float] = []
+    await asyncio.gather(*(group.call({"watch": True}) for group in groups))
     watching = asyncio.create_task(event_server.watch_loop(client_stalls))
-    server_before, process_before = server.cpu_seconds(), time.process_time()
+    server_before, process_before = servers.cpu_seconds(), time.process_time()
     stop = asyncio.Event()
     churning = asyncio.create_task(churn.run(stop)) if churn is not None else None
     start = time.perf_counter()
@@ -507,29 +547,31 @@ async def phase(
         sent[event.id] = (account, time.perf_counter())
         await publisher.publish(event)
     stop.set()
-    expected = count * PER_ACCOUNT
-    for _ in range(3000):
-        if sum(len(client.received) for client in clients) >= expected:
-            break
-        await asyncio.sleep(0.01)
+    own: dict[str, list[str]] = {}
+    for event_id, (account, _) in sent.items():
+        own.setdefault(account.id, []).append(event_id)
+    expected = [sum(len(own.get(account.id, [])) for account in group.accounts) * PER_ACCOUNT for group in groups]
+    answers = await asyncio.gather(
+        *(group.call({"collect": wanted}) for group, wanted in zip(groups, expected, strict=True))
+    )
     elapsed = time.perf_counter() - start
-    server_cpu, process_cpu = server.cpu_seconds() - server_before, time.process_time() - process_before
+    server_cpu, process_cpu = servers.cpu_seconds() - server_before, time.process_time() - process_before
     watching.cancel()
     if churning is not None:
         await churning
     latencies: list[float] = []
-    for client in clients:
-        own = [event_id for event_id, (account, _) in sent.items() if account is client.account]
-        got = [event_id for event_id, _ in client.received]
-        if got != own:
-            failure = client.reader.exception() if client.reader is not None and client.reader.done() else None
-            raise RuntimeError(
-                f"a subscriber of {client.account.id} received {len(got)} of its {len(own)} events "
-                f"({sum(a == b for a, b in zip(got, own, strict=False))} in place); its reader: {failure!r}"
-            )
-        latencies.extend(instant - sent[event_id][1] for event_id, instant in client.received)
-        client.received.clear()
-    collections = (await server.collections())[collected_before:]
+    for answer in answers:
+        client_stalls.extend(answer["stalls"])
+        for account_id, received, failure in answer["received"]:
+            got = [event_id for event_id, _ in received]
+            mine = own.get(account_id, [])
+            if got != mine:
+                raise RuntimeError(
+                    f"a subscriber of {account_id} received {len(got)} of its {len(mine)} events "
+                    f"({sum(a == b for a, b in zip(got, mine, strict=False))} in place); its reader: {failure}"
+                )
+            latencies.extend(instant - sent[event_id][1] for event_id, instant in received)
+    collections = since(collected_before, await servers.collections())
     result = Phase(
         rate,
         churn.rate if churn is not None else 0.0,
@@ -538,10 +580,10 @@ async def phase(
         elapsed,
         server_cpu,
         process_cpu,
-        server.resident_mib(),
+        servers.resident_mib(),
         collections,
         os.getloadavg()[0],
-        server_stalls=(await server.stalls())[stalled_before:],
+        server_stalls=since(stalled_before, await servers.stalls()),
         client_stalls=client_stalls,
     )
     if churn is not None:
@@ -551,8 +593,8 @@ async def phase(
         f"p50 {1000 * percentile(latencies, 50):.1f} ms, p99 {1000 * percentile(latencies, 99):.1f} ms, "
         f"max {1000 * max(latencies):.1f} ms, {len(collections)} full collections "
         f"(longest {max(collections, default=0):.0f} ms), server RSS {result.server_rss:.0f} MiB, "
-        f"loop stalls over {1000 * event_server.STALL_SECONDS:.0f} ms: server {len(result.server_stalls)} "
-        f"(longest {max(result.server_stalls, default=0):.0f} ms), this process {len(result.client_stalls)} "
+        f"loop stalls over {1000 * event_server.STALL_SECONDS:.0f} ms: servers {len(result.server_stalls)} "
+        f"(longest {max(result.server_stalls, default=0):.0f} ms), bench {len(result.client_stalls)} "
         f"(longest {max(result.client_stalls, default=0):.0f} ms)"
         + (f", {result.churned} churned ({len(result.churn_failures)} failed)" if churn is not None else "")
     )
@@ -562,7 +604,7 @@ async def phase(
 
 
 async def measure(
-    server: EventServer,
+    servers: Servers,
     url: str,
     setup: Setup,
     accounts: list[Account],
@@ -573,16 +615,15 @@ async def measure(
 ) -> list[Phase]:
     publisher = BroadcastPubSub(url)
     await publisher.connect()
-    ws_url = server.url.replace("http://", "ws://", 1) + "/graphql"
-    setup.rss_idle = server.resident_mib()
-    collected_before = len(await server.collections())
+    setup.rss_idle = servers.resident_mib()
+    collected_before = await servers.collections()
     began = time.perf_counter()
-    clients = await open_clients(ws_url, accounts)
+    groups = await open_clients(servers.ws_urls, accounts, setup.client_processes)
     try:
-        await warm_up(publisher, clients)
+        await warm_up(publisher, groups, accounts)
         setup.connect_seconds = time.perf_counter() - began
-        setup.connect_collections = (await server.collections())[collected_before:]
-        setup.rss_connected = server.resident_mib()
+        setup.connect_collections = since(collected_before, await servers.collections())
+        setup.rss_connected = servers.resident_mib()
         progress(
             f"connected in {setup.connect_seconds:.0f} s, {len(setup.connect_collections)} full collections "
             f"(longest {max(setup.connect_collections, default=0):.0f} ms), "
@@ -591,14 +632,11 @@ async def measure(
         phases = []
         for churn in churns:
             for rate in rates:
-                churner = Churn(ws_url, churn_accounts, publisher, churn) if churn > 0 else None
-                phases.append(await phase(server, publisher, clients, accounts, rate, count, churner))
+                churner = Churn(servers.ws_urls, churn_accounts, publisher, churn) if churn > 0 else None
+                phases.append(await phase(servers, publisher, groups, accounts, rate, count, churner))
         return phases
     finally:
-        for client in clients:
-            if client.reader is not None:
-                client.reader.cancel()
-        await asyncio.gather(*(client.connection.close() for client in clients), return_exceptions=True)
+        await asyncio.gather(*(group.close() for group in groups), return_exceptions=True)
         await publisher.disconnect()
 
 
@@ -619,14 +657,23 @@ def section(runs: list[Run], *, started: datetime, command: str) -> str:
     counts = sorted({run.setup.subscribers for run in runs})
     churns = sorted({phase.churn for run in runs for phase in run.phases})
     title = " and ".join(f"{count:,}" for count in counts)
+    server_counts = sorted({run.setup.servers for run in runs})
+    where = (
+        "one API process"
+        if server_counts == [1]
+        else " or ".join(f"{count}" for count in server_counts) + " API processes on one Redis"
+    )
+    client_processes = sorted({run.setup.client_processes for run in runs})
     setups = [
-        f"| {run.setup.label} (`{run.setup.commit}`) | {run.setup.subscribers:,} | {run.setup.connect_seconds:.0f} | "
+        f"| {run.setup.label} (`{run.setup.commit}`) | {run.setup.servers} | {run.setup.subscribers:,} | "
+        f"{run.setup.connect_seconds:.0f} | "
         f"{len(run.setup.connect_collections)} | {max(run.setup.connect_collections, default=0):,.0f} | "
         f"{run.setup.rss_idle:.0f} | {run.setup.rss_connected:.0f} | {run.setup.kib_per_subscriber:.0f} |"
         for run in runs
     ]
     rows = [
-        f"| {run.setup.label} | {run.setup.subscribers:,} | {p.churn:g} | {p.rate:g} | {len(p.latencies):,} | "
+        f"| {run.setup.label} | {run.setup.servers} | {run.setup.subscribers:,} | {p.churn:g} | {p.rate:g} | "
+        f"{len(p.latencies):,} | "
         f"{ms(percentile(p.latencies, 50))} | {ms(percentile(p.latencies, 99))} | {ms(max(p.latencies))} | "
         f"{len(p.collections)} | {max(p.collections, default=0):,.0f} | "
         f"{len(p.server_stalls)} ({max(p.server_stalls, default=0):,.0f}) / "
@@ -647,41 +694,45 @@ def section(runs: list[Run], *, started: datetime, command: str) -> str:
     )
     return "\n".join(
         [
-            f"## Live events: publish to client receipt, {title} subscribers on one API process",
+            f"## Live events: publish to client receipt, {title} subscribers on {where}",
             "",
             f"Run {started:%Y-%m-%d %H:%M} UTC: `{command}`{made_by}, on {os.cpu_count()} cores "
             f"(load average {os.getloadavg()[0]:.1f} at the end), Python {platform.python_version()}; "
             f"{versions}; Redis {redis_version.removeprefix('v=')}.",
             "",
-            "One uvicorn process (uvloop, websockets-sansio; no per-message deflate: `DOCSTORE_WS_DEFLATE` is off) "
-            "serves the app with "
-            "`DOCSTORE_PUBSUB_URL=redis://…` on a redis-server of the benchmark's own (`bench/event_server.py`, "
-            "which also records the server's full garbage collections through `gc.callbacks`). The benchmark "
-            "process holds the WebSocket clients speaking `graphql-transport-ws`, each authenticated in "
-            "`connection_init` and subscribed with `gql/operations/events/DocumentEvents.graphql`, "
-            f"{PER_ACCOUNT} per account, and publishes `ExtractionProgress` events round-robin over the "
-            "accounts at a fixed rate through the real `BroadcastPubSub` on the same Redis, as a "
+            "Each API process is a uvicorn (uvloop, websockets-sansio; no per-message deflate: "
+            "`DOCSTORE_WS_DEFLATE` is off) serving the app with "
+            "`DOCSTORE_PUBSUB_URL=redis://…` on one redis-server of the benchmark's own (`bench/event_server.py`, "
+            "which also records the server's full garbage collections through `gc.callbacks`); with several, "
+            "each account's subscribers are spread over them and every event crosses Redis to each. "
+            f"The WebSocket clients live in {' or '.join(map(str, client_processes))} processes of their own "
+            "(`bench/event_clients.py`, uvloop, the accounts round-robin), speaking `graphql-transport-ws`, each "
+            "authenticated in `connection_init` and subscribed with `gql/operations/events/DocumentEvents.graphql`, "
+            f"{PER_ACCOUNT} per account. The benchmark process publishes `ExtractionProgress` events round-robin "
+            "over the accounts at a fixed rate through the real `BroadcastPubSub` on the same Redis, as a "
             f"`docstore worker` process does; each event reaches its account's {PER_ACCOUNT} subscribers. "
             "Latency runs from just before `publish` to the client's receipt of the `next` message, both read "
-            "from `time.perf_counter` in the benchmark process: it covers Redis, the server's pump and inboxes, "
-            "GraphQL execution, the WebSocket and the client's event loop. Every subscriber must receive exactly "
-            "its account's events, in order, or the run fails. Loop stalls: each time a 10 ms tick on the "
-            "server's event loop, and on the benchmark's own, came more than 20 ms late (`watch_loop`), which "
-            "tells a stall of the server from one of the clients' side." + churn_note,
+            "from `time.perf_counter` (`CLOCK_MONOTONIC`, one clock for every process of the machine): it "
+            "covers Redis, the server's pump and inboxes, GraphQL execution, the WebSocket and the client's "
+            "event loop. Every subscriber must receive exactly its account's events, in order, or the run fails. "
+            "Server CPU, memory, collections and stalls are summed over the API processes. Loop stalls: each "
+            "time a 10 ms tick on a server's event loop, and on the benchmark's (the publisher's and every "
+            "client process's), came more than 20 ms late (`watch_loop`), which tells a stall of the server "
+            "from one of the clients' side." + churn_note,
             "",
             "Connecting: how long until every client had an event, the server's full collections meanwhile, "
             "and its resident memory before the clients and with them.",
             "",
-            "| code | subscribers | seconds | full collections | longest ms | RSS idle, MiB | RSS connected, MiB "
-            "| KiB per subscriber |",
-            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+            "| code | API processes | subscribers | seconds | full collections | longest ms | RSS idle, MiB "
+            "| RSS connected, MiB | KiB per subscriber |",
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
             *setups,
             "",
-            "| code | subscribers | churn/s | events/s | deliveries | p50 ms | p99 ms | max ms | full collections "
-            "| longest ms | loop stalls, server / bench (longest ms) | server CPU ms/event | server cores busy "
-            "| server RSS after, MiB | churned (failed) | load average |",
-            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
-            "| ---: |",
+            "| code | API processes | subscribers | churn/s | events/s | deliveries | p50 ms | p99 ms | max ms "
+            "| full collections | longest ms | loop stalls, server / bench (longest ms) | server CPU ms/event "
+            "| server cores busy | server RSS after, MiB | churned (failed) | load average |",
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
+            "| ---: | ---: | ---: |",
             *rows,
         ]
     )
