@@ -219,6 +219,11 @@ class EventServer:
         fields = stat.rsplit(")", 1)[1].split()  # the command name in parentheses may hold spaces
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
+    def waited_for_cpu(self) -> float:
+        """Seconds the server's main thread, its event loop, has spent runnable but waiting for a CPU
+        (``/proc/PID/schedstat``): what a busy machine adds to its latency."""
+        return int(Path(f"/proc/{self.pid}/schedstat").read_text().split()[1]) / 1e9
+
     def resident_mib(self) -> float:
         status = Path(f"/proc/{self.pid}/status").read_text()
         kib = next(line.split()[1] for line in status.splitlines() if line.startswith("VmRSS:"))
@@ -233,9 +238,14 @@ class EventServer:
         the first read on; an older server records none)."""
         return list((await self._gc()).get("stalls", []))
 
-    async def _gc(self) -> dict[str, Any]:
+    async def stall_stacks(self, count: int = 5) -> list[tuple[str, int]]:
+        """What the server's loop ran while stalled since the last call, by stack, most samples
+        first (``event_server.StallSampler``; an older server records none)."""
+        return [(stack, samples) for stack, samples in (await self._gc(stacks=count)).get("stacks", [])]
+
+    async def _gc(self, **query: Any) -> dict[str, Any]:
         async with httpx.AsyncClient(base_url=self.url, timeout=120) as http:
-            body: dict[str, Any] = (await http.get("/bench/gc")).json()
+            body: dict[str, Any] = (await http.get("/bench/gc", params=query)).json()
         return body
 
     def stop(self) -> None:
@@ -286,6 +296,9 @@ class Servers:
 
     def resident_mib(self) -> float:
         return sum(server.resident_mib() for server in self.servers)
+
+    def waited_for_cpu(self) -> float:
+        return sum(server.waited_for_cpu() for server in self.servers)
 
     async def collections(self) -> list[list[float]]:
         return [await server.collections() for server in self.servers]
@@ -489,6 +502,8 @@ class Phase:
     #: Stalls of the server's event loop and of this process's during the phase, in ms.
     server_stalls: list[float] = field(default_factory=list)
     client_stalls: list[float] = field(default_factory=list)
+    #: Seconds the servers' event loops were runnable but had no CPU during the phase.
+    server_waited: float = 0.0
     churned: int = 0
     churn_failures: list[str] = field(default_factory=list)
     churn_lifetimes: list[float] = field(default_factory=list)
@@ -531,10 +546,12 @@ async def phase(
     sent: dict[str, tuple[Account, float]] = {}
     collected_before = await servers.collections()
     stalled_before = await servers.stalls()
+    for server in servers.servers:
+        await server.stall_stacks()  # what was sampled before the phase is not its own
     client_stalls: list[float] = []
     await asyncio.gather(*(group.call({"watch": True}) for group in groups))
     watching = asyncio.create_task(event_server.watch_loop(client_stalls))
-    server_before, process_before = servers.cpu_seconds(), time.process_time()
+    server_before, process_before, waited_before = servers.cpu_seconds(), time.process_time(), servers.waited_for_cpu()
     stop = asyncio.Event()
     churning = asyncio.create_task(churn.run(stop)) if churn is not None else None
     start = time.perf_counter()
@@ -556,6 +573,7 @@ async def phase(
     )
     elapsed = time.perf_counter() - start
     server_cpu, process_cpu = servers.cpu_seconds() - server_before, time.process_time() - process_before
+    waited = servers.waited_for_cpu() - waited_before
     watching.cancel()
     if churning is not None:
         await churning
@@ -585,6 +603,7 @@ async def phase(
         os.getloadavg()[0],
         server_stalls=since(stalled_before, await servers.stalls()),
         client_stalls=client_stalls,
+        server_waited=waited,
     )
     if churn is not None:
         result.churned, result.churn_failures, result.churn_lifetimes = churn.done, churn.failures, churn.lifetimes
@@ -595,11 +614,15 @@ async def phase(
         f"(longest {max(collections, default=0):.0f} ms), server RSS {result.server_rss:.0f} MiB, "
         f"loop stalls over {1000 * event_server.STALL_SECONDS:.0f} ms: servers {len(result.server_stalls)} "
         f"(longest {max(result.server_stalls, default=0):.0f} ms), bench {len(result.client_stalls)} "
-        f"(longest {max(result.client_stalls, default=0):.0f} ms)"
+        f"(longest {max(result.client_stalls, default=0):.0f} ms), servers' loops waited for a CPU "
+        f"{1000 * result.server_waited:.0f} ms"
         + (f", {result.churned} churned ({len(result.churn_failures)} failed)" if churn is not None else "")
     )
     for reason in result.churn_failures[:3]:
         progress(f"  a churning client failed: {reason}")
+    for server in servers.servers:
+        for stack, samples in await server.stall_stacks():
+            progress(f"  server {server.pid} stalled in ({samples} samples of 5 ms): {stack}")
     return result
 
 
@@ -677,7 +700,8 @@ def section(runs: list[Run], *, started: datetime, command: str) -> str:
         f"{ms(percentile(p.latencies, 50))} | {ms(percentile(p.latencies, 99))} | {ms(max(p.latencies))} | "
         f"{len(p.collections)} | {max(p.collections, default=0):,.0f} | "
         f"{len(p.server_stalls)} ({max(p.server_stalls, default=0):,.0f}) / "
-        f"{len(p.client_stalls)} ({max(p.client_stalls, default=0):,.0f}) | {1000 * p.server_cpu / p.events:.2f} | "
+        f"{len(p.client_stalls)} ({max(p.client_stalls, default=0):,.0f}) | {1000 * p.server_waited:,.0f} | "
+        f"{1000 * p.server_cpu / p.events:.2f} | "
         f"{p.server_cpu / p.seconds:.2f} | {p.server_rss:.0f} | "
         + (f"{p.churned:,} ({len(p.churn_failures)}) |" if p.churn else "– |")
         + f" {p.load:.1f} |"
@@ -718,7 +742,9 @@ def section(runs: list[Run], *, started: datetime, command: str) -> str:
             "Server CPU, memory, collections and stalls are summed over the API processes. Loop stalls: each "
             "time a 10 ms tick on a server's event loop, and on the benchmark's (the publisher's and every "
             "client process's), came more than 20 ms late (`watch_loop`), which tells a stall of the server "
-            "from one of the clients' side." + churn_note,
+            "from one of the clients' side. A server's loop waiting for a CPU (`/proc/PID/schedstat`: runnable, "
+            "not running) is what the machine's other work added. Stacks of the server's loop during its "
+            "stalls (`StallSampler`) are printed as the run goes." + churn_note,
             "",
             "Connecting: how long until every client had an event, the server's full collections meanwhile, "
             "and its resident memory before the clients and with them.",
@@ -729,10 +755,11 @@ def section(runs: list[Run], *, started: datetime, command: str) -> str:
             *setups,
             "",
             "| code | API processes | subscribers | churn/s | events/s | deliveries | p50 ms | p99 ms | max ms "
-            "| full collections | longest ms | loop stalls, server / bench (longest ms) | server CPU ms/event "
+            "| full collections | longest ms | loop stalls, server / bench (longest ms) "
+            "| server loop waited for a CPU, ms | server CPU ms/event "
             "| server cores busy | server RSS after, MiB | churned (failed) | load average |",
             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
-            "| ---: | ---: | ---: |",
+            "| ---: | ---: | ---: | ---: |",
             *rows,
         ]
     )

@@ -15,6 +15,7 @@ import gc
 import json
 import socket
 import sys
+import threading
 import time
 import tracemalloc
 from collections import Counter
@@ -63,6 +64,66 @@ async def watch_loop(stalls: list[float], tick: float = 0.01) -> None:
             stalls.append(1000 * late)
 
 
+class StallSampler:
+    """What the event loop's thread is running while the loop is stalled: a thread of its own
+    reads the loop thread's stack (``sys._current_frames``) every :data:`SAMPLE_SECONDS` once the
+    loop's heartbeat is more than :data:`SAMPLED_STALL_SECONDS` old, and counts each stack. A full
+    collection holds the GIL throughout, so it shows in ``Collections``, not here."""
+
+    def __init__(self) -> None:
+        self.beat = time.perf_counter()
+        self.stacks: Counter[str] = Counter()
+        self.thread_id = threading.get_ident()  # started on the loop's thread
+
+    async def heartbeat(self) -> None:
+        while True:
+            self.beat = time.perf_counter()
+            await asyncio.sleep(SAMPLE_SECONDS)
+
+    def start(self) -> None:
+        threading.Thread(target=self._sample, name="stall sampler", daemon=True).start()
+
+    def _sample(self) -> None:
+        due = time.perf_counter() + SAMPLE_SECONDS
+        while True:
+            time.sleep(max(0.0, due - time.perf_counter()))
+            now = time.perf_counter()
+            late, due = now - due, now + SAMPLE_SECONDS
+            if now - self.beat < SAMPLED_STALL_SECONDS:
+                continue
+            if late > SAMPLED_STALL_SECONDS:
+                # This thread could not run either: C code held the GIL (a full collection shows in
+                # Collections), or the process was not given a CPU (the bench's run-queue figure).
+                self.stacks[UNSAMPLED] += round(late / SAMPLE_SECONDS)
+            frame = sys._current_frames().get(self.thread_id)
+            if frame is not None:
+                self.stacks[" < ".join(describe(frame, STACK_FRAMES))] += 1
+
+    def top(self, count: int) -> list[tuple[str, int]]:
+        top = self.stacks.most_common(count)
+        self.stacks.clear()
+        return top
+
+
+#: How often the sampler looks, and how old the loop's heartbeat must be for it to read the stack.
+SAMPLE_SECONDS = 0.005
+SAMPLED_STALL_SECONDS = 0.05
+#: Counted instead of a stack for each sample the sampler missed while the loop was stalled.
+UNSAMPLED = "(no stack: the sampler could not run either)"
+#: The innermost frames of a sampled stack that are kept.
+STACK_FRAMES = 14
+
+
+def describe(frame: Any, depth: int) -> list[str]:
+    """``file:line function`` of the innermost ``depth`` frames, innermost first."""
+    frames: list[str] = []
+    while frame is not None and len(frames) < depth:
+        code = frame.f_code
+        frames.append(f"{code.co_filename.rsplit('site-packages/', 1)[-1]}:{frame.f_lineno} {code.co_name}")
+        frame = frame.f_back
+    return frames
+
+
 def census(top: int = 40) -> list[tuple[str, int]]:
     """The tracked objects by type, most numerous first (walks every object: slow on a big heap)."""
     counts = Counter(f"{type(each).__module__}.{type(each).__qualname__}" for each in gc.get_objects())
@@ -94,6 +155,9 @@ def main(overrides: dict[str, Any]) -> None:
     async def report(request: Request) -> Response:
         if not watching:
             watching.append(asyncio.create_task(watch_loop(stalls)))
+            sampler.thread_id = threading.get_ident()
+            watching.append(asyncio.create_task(sampler.heartbeat()))
+            sampler.start()
         body: dict[str, Any] = {
             "full": collections.full,
             "stalls": stalls,
@@ -104,6 +168,8 @@ def main(overrides: dict[str, Any]) -> None:
         heap = getattr(request.app.state, "heap", None)  # runtime.heap.HeapPolicy, where the code has one
         if heap is not None:
             body["reclaims"] = heap.stats.reclaims
+        if request.query_params.get("stacks"):  # what the loop ran while stalled since the last read
+            body["stacks"] = sampler.top(int(request.query_params["stacks"]))
         if request.query_params.get("census"):
             body["census"] = census()
             body["tracked"] = len(gc.get_objects())
@@ -118,6 +184,7 @@ def main(overrides: dict[str, Any]) -> None:
     traced: dict[str, tracemalloc.Snapshot] = {}
     stalls: list[float] = []
     watching: list[asyncio.Task[None]] = []
+    sampler = StallSampler()
 
     values = {name: Path(value) if name.endswith("_dir") else value for name, value in overrides.items()}
     settings = Settings.from_env({}).with_overrides(**values)
