@@ -20,6 +20,7 @@ from events.channels import DEFAULT_BUFFER
 from resolvers import accounts, checksums, dashboard, documents, multipart, plans, search, uploads, versions
 from resolvers import changes as change_resolvers
 from resolvers import share_links as share_link_resolvers
+from resolvers import shares as share_resolvers
 from resolvers.limits import OperationLimits
 from resolvers.observability import OperationMetrics
 from resolvers.operations import NamedOperation
@@ -34,6 +35,7 @@ from schema.documents import (
     Document,
     DocumentConnection,
     MoveDocumentResult,
+    SharedDocumentConnection,
     UpdateDocumentResult,
 )
 from schema.errors import CodedError
@@ -49,6 +51,7 @@ from schema.plans import UpgradePlanResult
 from schema.scalars import SCALARS
 from schema.search import SearchResult
 from schema.share_links import CreateShareLinkResult, RevokeShareLinkResult, UpdateShareLinkResult
+from schema.shares import ShareDocumentResult, UnshareDocumentResult
 from schema.uploads import CompleteUploadResult, RequestUploadResult
 from schema.versions import RestoreVersionResult
 from subscriptions import changes as change_feed
@@ -83,7 +86,19 @@ class Query:
     )
     document: Document = strawberry.field(
         resolver=documents.document,
-        description="One document by id. `NOT_FOUND` when it does not exist or is not yours.",
+        description=(
+            "One document by id: yours, or one shared with you (`access` says which). `NOT_FOUND` when it does not "
+            "exist, or is neither yours nor shared with you."
+        ),
+    )
+    shared_with_me: SharedDocumentConnection = strawberry.field(
+        resolver=share_resolvers.shared_with_me,
+        description=(
+            "The documents other accounts share with you (`shareDocument`), newest document first, each with its "
+            "share; page with `first` (1 to 100, default 20) and `after`. A page may hold fewer than `first` when "
+            "documents were deleted a moment ago; follow `pageInfo.hasNextPage`. Bad arguments get "
+            "`BAD_USER_INPUT`."
+        ),
     )
     documents: DocumentConnection = strawberry.field(
         resolver=documents.list_documents,
@@ -305,6 +320,25 @@ class Mutation:
         resolver=share_link_resolvers.revoke_share_link,
         extensions=[AnswersWrongRegion()],
         description="End a share link at once: its page answers 410 from now on. It stays listed, revoked.",
+    )
+    share_document: ShareDocumentResult = strawberry.mutation(
+        resolver=share_resolvers.share_document,
+        extensions=[AnswersWrongRegion()],
+        description=(
+            "Share one of your stored documents with another account of this region, by its email, as VIEWER (read, "
+            "download, thumbnails, versions, events) or EDITOR (also rename, retag, redescribe and upload a new "
+            "version, whose bytes count in your quota). Sharing again with the same email changes the role. Only "
+            "the owner shares: a document shared with you answers `FORBIDDEN`."
+        ),
+    )
+    unshare_document: UnshareDocumentResult = strawberry.mutation(
+        resolver=share_resolvers.unshare_document,
+        extensions=[AnswersWrongRegion()],
+        description=(
+            "Remove a share: the owner ends it, or the account it is shared with leaves it. That account loses "
+            "access at once: its next request answers `NOT_FOUND`, and its open subscriptions to the document end "
+            "with `NOT_FOUND`."
+        ),
     )
     upgrade_plan: UpgradePlanResult = strawberry.mutation(
         resolver=plans.upgrade_plan,
