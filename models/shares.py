@@ -164,6 +164,11 @@ def page(grantee_id: str, limit: int, after: str | None) -> tuple[list[Share], b
     return rows[:limit], len(rows) > limit
 
 
+def newest(grantee_id: str, limit: int) -> list[Share]:
+    """The grantee's ``limit`` shares of the newest documents (one consistent Query)."""
+    return list(Share.query(grantee_id, consistent_read=True, scan_index_forward=False, limit=limit))
+
+
 def forget_document(owner_id: str, document_id: str) -> list[Share]:
     """Delete every share of a document (its delete has committed); the shares there were."""
     rows = of_document(owner_id, document_id, limit=None)
