@@ -20,12 +20,13 @@ from typing import TYPE_CHECKING
 
 from domain.documents import STORED
 from domain.sharing import Role
-from models import documents, shares
+from models import accounts, documents, shares
 from models.errors import DocumentNotFound
 from schema.errors import Forbidden
 from services import validation
 
 if TYPE_CHECKING:
+    from models.accounts import Account
     from models.documents import Document
     from models.shares import Share
     from runtime.services import Services
@@ -101,3 +102,26 @@ async def refuse_shared(services: Services, viewer_id: str, raw_id: str) -> None
         await via_share(services, viewer_id, raw_id, Role.OWNER)
     except DocumentNotFound:
         return
+
+
+async def owner_of(services: Services, reached: Reached) -> Account:
+    """The owner's account, as stored now: an EDITOR's upload reserves and counts on its quota."""
+    return await services.blocking.run(accounts.get_fresh, reached.owner_id, services.cache)
+
+
+def _shared_upload(viewer_id: str, upload_id: str) -> Reached:
+    noted = shares.upload_of(viewer_id, upload_id)
+    if noted is None:
+        raise DocumentNotFound(upload_id)
+    reached = shared(viewer_id, noted.document_id)
+    if not reached.role.allows(Role.EDITOR):
+        raise DocumentNotFound(upload_id)
+    return reached
+
+
+async def shared_upload(services: Services, viewer_id: str, raw_id: str) -> Reached:
+    """The document an upload of the viewer's is a new version of, when the viewer started it as
+    the document's EDITOR and still is: ``DocumentNotFound`` otherwise (the share removed or made
+    VIEWER since: the upload is then the owner's to complete, or the sweeper's to settle)."""
+    upload_id = validation.document_id(raw_id)
+    return await services.blocking.run(_shared_upload, viewer_id, upload_id)

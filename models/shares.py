@@ -186,3 +186,32 @@ def restore(rows: Iterable[Share]) -> int:
             batch.save(row)
             count += 1
     return count
+
+
+class SharedUpload(TableModel):
+    """An upload of a new version that an EDITOR started of a document shared with it: the upload
+    record lives under the document's owner (its bytes are the owner's), and this row is how the
+    editor's ``completeUpload`` finds it by the upload's id. Kept a day past the form (TTL)."""
+
+    class Meta(BaseMeta):
+        table_name = "shared_uploads"
+
+    uploader_id = UnicodeAttribute(hash_key=True)
+    upload_id = UnicodeAttribute(range_key=True)
+    owner_id = UnicodeAttribute()
+    document_id = UnicodeAttribute()
+    expires_at = UTCDateTimeAttribute()
+
+
+def note_upload(uploader_id: str, upload_id: str, owner_id: str, document_id: str, expires_at: datetime) -> None:
+    SharedUpload(
+        uploader_id=uploader_id, upload_id=upload_id, owner_id=owner_id, document_id=document_id, expires_at=expires_at
+    ).save()
+
+
+def upload_of(uploader_id: str, upload_id: str) -> SharedUpload | None:
+    """The editor's upload of that id, read consistently; None when there is none."""
+    try:
+        return SharedUpload.get(uploader_id, upload_id, consistent_read=True)
+    except SharedUpload.DoesNotExist:
+        return None

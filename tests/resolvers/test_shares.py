@@ -10,7 +10,8 @@ import pytest
 
 from models import documents
 from models.shares import Share
-from tests.client import Api, User, error_codes
+from tests.client import Api, User, error_codes, post_form
+from tests.conftest import objects_under
 
 CONTENT = b"shared notes, eleven"
 FORBIDDEN_EDIT = "This document is shared with you as VIEWER: only its owner or an EDITOR may change it."
@@ -303,3 +304,81 @@ def test_shared_with_me_refuses_bad_arguments(api: Api, grantee: User, after: st
     assert body["data"] is None
     assert error_codes(body) == ["BAD_USER_INPUT"]
     assert [field["field"] for field in body["errors"][0]["extensions"]["fields"]] == ["first", "after"]
+
+
+# --- an EDITOR's new version: the owner's quota -----------------------------------------------
+
+VERSION = b"the second version of the shared notes"
+
+
+def version_form(api: Api, user: User, document_id: str, **input: Any) -> dict[str, Any]:
+    fields = {"filename": "notes.txt", "contentType": "text/plain", "size": len(VERSION), "documentId": document_id}
+    result: dict[str, Any] = api.data("RequestUpload", {"input": {**fields, **input}}, user.token)["requestUpload"]
+    return result
+
+
+def test_editor_uploads_a_version_on_the_owners_quota(
+    api: Api, store: Any, owner: User, grantee: User, document: dict[str, Any]
+) -> None:
+    api.share(owner, document["id"], grantee, "EDITOR")
+    owner_before, editor_before = api.usage(owner), api.usage(grantee)
+
+    form = version_form(api, grantee, document["id"])
+
+    assert form["__typename"] == "UploadForm"
+    assert api.usage(owner)["reservedBytes"] == owner_before["reservedBytes"] + len(VERSION)
+    assert api.usage(grantee) == editor_before
+    assert objects_under(store, grantee.id) == []  # the staging key is the owner's
+    post_form(form, VERSION)
+    completed = api.complete(grantee, form["documentId"])
+    assert (completed["__typename"], completed["id"], completed["status"]) == ("Document", document["id"], "PROCESSING")
+    settled = api.settled(owner, document["id"])
+    assert (settled["version"], settled["size"]) == (2, len(VERSION))
+    owner_after = api.usage(owner)
+    assert owner_after["usedBytes"] == owner_before["usedBytes"] + len(VERSION)
+    assert owner_after["reservedBytes"] == owner_before["reservedBytes"]
+    assert api.usage(grantee) == editor_before
+    assert objects_under(store, grantee.id) == []
+
+
+def test_a_viewer_cannot_upload_a_version_and_nothing_is_reserved(
+    api: Api, owner: User, grantee: User, document: dict[str, Any]
+) -> None:
+    api.share(owner, document["id"], grantee, "VIEWER")
+    before = api.usage(owner)
+
+    body = api.call(
+        "RequestUpload",
+        {"input": {"filename": "n.txt", "contentType": "text/plain", "size": 5, "documentId": document["id"]}},
+        grantee.token,
+    )
+
+    assert body["data"] is None
+    assert error_codes(body) == ["FORBIDDEN"]
+    assert body["errors"][0]["message"] == FORBIDDEN_EDIT
+    assert api.usage(owner) == before
+
+
+def test_a_stranger_cannot_upload_a_version(api: Api, owner: User, document: dict[str, Any]) -> None:
+    stranger = api.sign_up()
+    before = api.usage(owner)
+
+    answer = version_form(api, stranger, document["id"])
+
+    assert answer == {"__typename": "NotFoundError", "message": NO_DOCUMENT, "id": document["id"]}
+    assert api.usage(owner) == before
+    assert api.usage(stranger)["reservedBytes"] == 0
+
+
+def test_an_editor_unshared_before_completing_cannot_complete(
+    api: Api, owner: User, grantee: User, document: dict[str, Any]
+) -> None:
+    share = api.share(owner, document["id"], grantee, "EDITOR")
+    form = version_form(api, grantee, document["id"])
+    post_form(form, VERSION)
+    api.data("UnshareDocument", {"input": {"shareId": share["id"]}}, owner.token)
+
+    answer = api.data("CompleteUpload", {"input": {"documentId": form["documentId"]}}, grantee.token)
+
+    assert answer["completeUpload"]["__typename"] == "UploadNotFoundError"
+    assert documents.get(owner.id, document["id"]).current_version == 1
