@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
 import pytest
 
 from models import documents
@@ -382,3 +383,24 @@ def test_an_editor_unshared_before_completing_cannot_complete(
 
     assert answer["completeUpload"]["__typename"] == "UploadNotFoundError"
     assert documents.get(owner.id, document["id"]).current_version == 1
+
+
+def test_a_viewer_lists_and_downloads_every_version_kept(
+    api: Api, owner: User, grantee: User, document: dict[str, Any]
+) -> None:
+    form = api.request_upload(owner, size=len(VERSION), path="/notes.txt", mode="OVERWRITE")
+    post_form(form, VERSION)
+    api.complete(owner, form["documentId"])
+    assert api.settled(owner, document["id"])["version"] == 2
+    api.share(owner, document["id"], grantee, "VIEWER")
+
+    listed = api.data("DocumentVersions", {"id": document["id"]}, grantee.token)["document"]
+
+    assert [(edge["node"]["version"], edge["node"]["current"]) for edge in listed["versions"]["edges"]] == [
+        (2, True),
+        (1, False),
+    ]
+    contents = [httpx.get(edge["node"]["downloadUrl"]).content for edge in listed["versions"]["edges"]]
+    assert contents == [VERSION, CONTENT]
+    stranger = api.sign_up()
+    assert error_codes(api.call("DocumentVersions", {"id": document["id"]}, stranger.token)) == ["NOT_FOUND"]
