@@ -75,6 +75,8 @@ async def request_upload(
     mode, if_version = validation.upload_mode(getattr(raw, "mode", "ADD"), getattr(raw, "if_version", None))
     if version is not None:
         versioned_input(raw, version.owner.id != account.id)
+        if version.document.version_of is not None:  # an upload of a version is no document to add one to
+            raise DocumentNotFound(version.document.document_id)
     uploader, account = account, (account if version is None else version.owner)
     now = utcnow()
     document_id = str(ULID.from_datetime(now))

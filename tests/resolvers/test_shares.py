@@ -404,3 +404,13 @@ def test_a_viewer_lists_and_downloads_every_version_kept(
     assert contents == [VERSION, CONTENT]
     stranger = api.sign_up()
     assert error_codes(api.call("DocumentVersions", {"id": document["id"]}, stranger.token)) == ["NOT_FOUND"]
+
+
+def test_an_upload_in_progress_takes_no_version(api: Api, owner: User, document: dict[str, Any]) -> None:
+    upload = api.request_upload(owner, size=len(VERSION), path="/notes.txt", mode="OVERWRITE")
+    before = api.usage(owner)
+
+    answer = version_form(api, owner, upload["documentId"])
+
+    assert answer == {"__typename": "NotFoundError", "message": NO_DOCUMENT, "id": upload["documentId"]}
+    assert api.usage(owner) == before
