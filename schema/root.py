@@ -130,10 +130,11 @@ class Query:
     search: SearchResult = strawberry.field(
         resolver=search.search,
         description=(
-            "Find your READY documents by their words, best match first (BM25). PREMIUM searches names, tags, "
-            "descriptions and contents (with OCR text of images and scans); FREE searches names, tags and "
-            "descriptions. A change shows in search within about a second. Pages of 1 to 50 hits, up to the "
-            "first 1,000. Bad arguments (a query that cannot be read, the filter, `first`, the cursor) get "
+            "Find your READY documents by their words, best match first (BM25); with `scope` SHARED or ALL, those "
+            "shared with you too. PREMIUM searches names, tags, descriptions and contents (with OCR text of images "
+            "and scans); FREE searches names, tags and descriptions, of shared documents as well. A change shows in "
+            "search within about a second. Pages of 1 to 50 hits, up to the first 1,000. Bad arguments (a query "
+            "that cannot be read, the filter, `first`, the cursor) get "
             "`BAD_USER_INPUT`, with `extensions.fields` listing every one at fault as `{field, message}`, "
             "as `documents` does."
         ),
@@ -366,8 +367,10 @@ class Subscription:
     document_events: AsyncIterator[DocumentEvent] = strawberry.subscription(
         resolver=feeds.document_events,
         description=(
-            "Your documents' events as they happen, or one document's with `documentId` "
-            "(`NOT_FOUND` when it is not yours). Events published before you subscribed are not replayed."
+            "Your documents' events as they happen, or one document's with `documentId`: yours, or one shared "
+            "with you (`NOT_FOUND` when it is neither). A shared document's subscription ends with `NOT_FOUND` the "
+            "moment its share is removed, and after its `DocumentDeleted` when it is deleted. Events published "
+            "before you subscribed are not replayed."
         ),
     )
     change_events: AsyncIterator[Change] = strawberry.subscription(
