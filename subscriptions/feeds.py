@@ -238,6 +238,7 @@ async def shared_feed(
             convert = DOCUMENT_EVENTS.get(event.type)
             if convert is None:
                 continue
+            # A deletion is sent as is: it names only the id, and the delete has taken the share already.
             if event.type is not EventType.DOCUMENT_DELETED and not await _still_shared(
                 services, grantee_id, document_id
             ):
