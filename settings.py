@@ -220,6 +220,8 @@ class Settings:
     share_download_url_seconds: int = 60
     share_password_attempts_per_ip: int = 5
     share_password_attempts_per_link: int = 50
+    #: ``search(scope: SHARED | ALL)``: the newest documents shared with the searcher it searches.
+    search_shared_documents: int = 1000
     share_password_window_seconds: int = 300
     #: The secret a link's token is derived from (an HMAC of the link's id), so the owner can read
     #: its URL again while only the token's hash is stored. Empty: a random one kept in the data
@@ -397,6 +399,7 @@ class Settings:
             share_download_url_seconds=integer("SHARE_DOWNLOAD_URL_SECONDS", 60),
             share_password_attempts_per_ip=integer("SHARE_PASSWORD_ATTEMPTS_PER_IP", 5),
             share_password_attempts_per_link=integer("SHARE_PASSWORD_ATTEMPTS_PER_LINK", 50),
+            search_shared_documents=integer("SEARCH_SHARED_DOCUMENTS", 1000),
             share_password_window_seconds=integer("SHARE_PASSWORD_WINDOW_SECONDS", 300),
             share_secret=get("SHARE_SECRET", ""),
         )

@@ -13,7 +13,7 @@ from models import accounts, keys, sessions
 from models.base import utcnow
 from models.errors import AccountNotFound, DocumentNotFound
 from runtime.services import Services
-from services import share_links, versions
+from services import share_links, shares, versions
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from adapters.cache import ReadCache
     from models.accounts import Account
     from models.share_links import ShareLink as ShareLinkRecord
+    from models.shares import Share as ShareRecord
     from settings import Settings
 
 
@@ -117,14 +118,14 @@ class Context:
         regions.point_home(self.response, wrong)
         raise wrong
 
-    async def document_versions(self, document_id: str, first: int, after: str | None) -> versions.Page:
-        """``Document.versions``: a page of the signed-in account's document's versions (a
-        document that is not the viewer's has none: the field is only reached through its owner)."""
+    async def document_versions(self, owner_id: str, document_id: str, first: int, after: str | None) -> versions.Page:
+        """``Document.versions``: a page of the versions of a document the viewer reached (its own,
+        or one shared with it: ``access.documents`` built the ``Document`` with its owner)."""
         account = await self.viewer()
         if account is None:
             return versions.Page(entries=[], has_next=False, started_after=after is not None)
         try:
-            return await versions.page(self.services, account.id, document_id, first, after)
+            return await versions.page(self.services, owner_id, document_id, first, after)
         except DocumentNotFound:  # deleted since the document was read
             return versions.Page(entries=[], has_next=False, started_after=after is not None)
 
@@ -136,6 +137,13 @@ class Context:
             return []
         links = await share_links.of_document(self.services, account.id, document_id)
         return [(link, self.share_url(link)) for link in links]
+
+    async def document_shares(self, document_id: str) -> list[ShareRecord]:
+        """``Document.shares``: the signed-in account's document's shares; none for anyone else."""
+        account = await self.viewer()
+        if account is None:
+            return []
+        return await shares.of_document(self.services, account.id, document_id)
 
     def share_url(self, link: ShareLinkRecord) -> str | None:
         """The link's public page: on ``DOCSTORE_PUBLIC_URL``, else on the address this request came to."""

@@ -36,7 +36,7 @@ from events.channels import DEFAULT_BUFFER
 from events.envelope import Event, EventType
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+    from collections.abc import AsyncIterator, Sequence
     from contextlib import AbstractAsyncContextManager
 
     from adapters.cache import ReadCache
@@ -59,6 +59,11 @@ class EventSource(Protocol):
     def subscribe(self, account_id: str) -> AbstractAsyncContextManager[Inbox]:
         """An inbox that receives every event published to the account from the moment this is
         entered until it is left. Entering fails if the pub/sub backend cannot subscribe."""
+        ...
+
+    def subscribe_many(self, account_ids: Sequence[str]) -> AbstractAsyncContextManager[Inbox]:
+        """:meth:`subscribe` to several accounts' channels with one inbox: their events in the
+        order they arrive here (a grantee's subscription to an owner's document)."""
         ...
 
 
@@ -257,18 +262,23 @@ class BroadcastPubSub:
             # broadcaster ends a subscription without an error when it disconnects.
             self.cache.suspend("the invalidation channel closed")
 
+    def subscribe(self, account_id: str) -> AbstractAsyncContextManager[Inbox]:
+        return self.subscribe_many((account_id,))
+
     @contextlib.asynccontextmanager
-    async def subscribe(self, account_id: str) -> AsyncIterator[Inbox]:
+    async def subscribe_many(self, account_ids: Sequence[str]) -> AsyncIterator[Inbox]:
         inbox = Inbox(self.buffer)
-        channel = await self._join(channels.account(account_id), inbox)
+        joined: list[_Channel] = []
         try:
+            for account_id in dict.fromkeys(account_ids):
+                joined.append(await self._join(channels.account(account_id), inbox))
             yield inbox
         finally:
-            closing = self._leave(channel, inbox)
-            if closing is not None:
+            closing = [task for task in (self._leave(channel, inbox) for channel in joined) if task is not None]
+            if closing:
                 # The last subscriber leaves once the backend has unsubscribed; a second
                 # cancellation stops the waiting, never the unsubscribing.
-                await asyncio.wait([closing])
+                await asyncio.wait(closing)
 
     def subscribers(self, account_id: str) -> int:
         """Subscribers of the account in this process whose subscription is live."""

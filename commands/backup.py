@@ -1,15 +1,14 @@
 """``docstore backup DIR``: a consistent export of a deployment into a folder.
 
 What a backup holds: the accounts (with their email claims), the documents with their earlier
-versions and their share links, the change feed, the dashboard counters, and every object a document
-record or a version names (each version's original, the extracted text, the current version's
-thumbnails: kept, with their ``Cache-Control``, rather than made again, so a restored document shows
-them at once; an earlier version's thumbnails are not kept, and a restore of that version makes them
-again). Not sessions (everyone
-signs in again after a restore), not the idempotency records, the queue messages or those waiting in
-the outbox (they belong to the source's queues; a restore sends again what the restored tables need:
-documents still PROCESSING, accounts not counted yet), not the search index (derived: a restore
-rebuilds it).
+versions, their share links and their shares with other accounts, the change feed, the dashboard
+counters, and every object a document record or a version names (each version's original, the
+extracted text, the current version's thumbnails: kept, with their ``Cache-Control``, rather than
+made again, so a restored document shows them at once; an earlier version's thumbnails are not kept,
+and a restore of that version makes them again). Not sessions (everyone signs in again after a
+restore), not the idempotency records, the queue messages or those waiting in the outbox (they
+belong to the source's queues; a restore sends again what the restored tables need: documents still
+PROCESSING, accounts not counted yet), not the search index (derived: a restore rebuilds it).
 
 Uploads in progress are left out: a PENDING_UPLOAD document is not backed up, and every account is
 written with no bytes reserved (``reserved_bytes`` 0, ``allocated_bytes`` = ``used_bytes``). Its
@@ -31,7 +30,7 @@ export starts again, up to ``DOCSTORE_BACKUP_ATTEMPTS`` times, and then refuses.
 feed and the sums (processing that finished) may land either side of the export, document by
 document, as in any table export.
 
-The folder (format version 3)::
+The folder (format version 4)::
 
     manifest.json            version, time, source, counts, sha256 and size of every file
     tables/<table>.jsonl     one item a line in DynamoDB's typed JSON
@@ -73,10 +72,10 @@ if TYPE_CHECKING:
     Connect: TypeAlias = Callable[[], AbstractContextManager[Services | None]]
 
 FORMAT = "docstore-backup"
-VERSION = 3
+VERSION = 4
 #: The versions a restore reads: a version 1 backup holds no earlier versions and no change feed,
-#: a version 2 backup no share links.
-READABLE = (1, 2, 3)
+#: a version 2 backup no share links, a version 3 backup no shares with other accounts.
+READABLE = (1, 2, 3, 4)
 MANIFEST = "manifest.json"
 TABLES_DIR = "tables"
 OBJECTS_DIR = "objects"
@@ -222,7 +221,8 @@ def _export(partial: Path, objects: ObjectStore) -> Export | None:
             bar.set_postfix(bytes=f"{export.object_bytes:,}", refresh=False)
     export.counts["documents"] = len(stored)
     _export_versions(partial, objects, stored, export)
-    _export_share_links(partial, stored, export)
+    _export_of_documents(partial, "share_links", stored, export)
+    _export_of_documents(partial, "shares", stored, export)
     ended = [snapshot.to_json(item) for item in snapshot.scan("counters")]
     now = {item["id"]["S"]: _dumps(_unreserved(snapshot.to_json(item))) for item in snapshot.scan("accounts")}
     if (
@@ -277,18 +277,20 @@ def _export_versions(partial: Path, objects: ObjectStore, stored: set[tuple[str,
     export.counts["versions"] = count
 
 
-def _export_share_links(partial: Path, stored: set[tuple[str, str]], export: Export) -> None:
-    """Write the share links of the documents written (as kept: revoked and expired ones too, their
-    downloads counted, only their tokens' hashes: the restored links answer the same URLs as long
-    as the restored deployment has the same DOCSTORE_SHARE_SECRET). A link whose document was not
-    written is of a document deleted meanwhile, whose links go after its record."""
+def _export_of_documents(partial: Path, table: str, stored: set[tuple[str, str]], export: Export) -> None:
+    """Write the rows of ``table`` that belong to the documents written: their share links (as
+    kept: revoked and expired ones too, their downloads counted, only their tokens' hashes: the
+    restored links answer the same URLs as long as the restored deployment has the same
+    DOCSTORE_SHARE_SECRET) or their shares with other accounts (whose accounts the backup holds).
+    A row whose document was not written is of a document deleted meanwhile, whose rows go after
+    its record."""
     count = 0
-    with _lines(partial, "share_links") as out:
-        for item in snapshot.scan("share_links"):
+    with _lines(partial, table) as out:
+        for item in snapshot.scan(table):
             if (item["owner_id"]["S"], item["document_id"]["S"]) in stored:
                 out.write(_dumps(snapshot.to_json(item)) + "\n")
                 count += 1
-    export.counts["share_links"] = count
+    export.counts[table] = count
 
 
 def _with_objects(partial: Path, objects: ObjectStore, item: dict[str, Any], export: Export) -> dict[str, Any] | None:

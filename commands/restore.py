@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from settings import Settings
 
 #: The order tables are written in: records after the objects they name, counters last.
-ORDER = ("accounts", "emails", "documents", "versions", "changes", "counters", "share_links")
+ORDER = ("accounts", "emails", "documents", "versions", "changes", "counters", "share_links", "shares")
 
 
 class BackupInvalid(ValueError):
@@ -141,7 +141,9 @@ def load(directory: Path, manifest: dict[str, Any], services: Services) -> None:
     region = services.settings.region
     for table in ORDER:
         if table not in manifest["counts"]:
-            continue  # a version 1 backup: no earlier versions, no change feed; before 3, no share links
+            # A version 1 backup: no earlier versions, no change feed; before 3, no share links;
+            # before 4, no shares.
+            continue
         with _bar(table, manifest["counts"][table], " items") as bar:
             items = _items(directory, table, bar)
             if table == "documents":

@@ -31,6 +31,9 @@ class EventType(StrEnum):
     CHANGE_RECORDED = "ChangeRecorded"
     #: Not a GraphQL event: ends the subscriptions running under that session (signOut).
     SESSION_ENDED = "SessionEnded"  # data: {"session": sessions.fingerprint(token)}
+    #: Not a GraphQL event: on the owner's channel, ends the grantee's subscriptions to the
+    #: document (``unshareDocument``).
+    SHARE_REMOVED = "ShareRemoved"  # data: {"grantee": account id}
 
 
 #: Events about the account's storage rather than one document.

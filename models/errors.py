@@ -127,3 +127,11 @@ class TooManyLinks(DomainError):
             f"A document may have at most {limit} share links (DOCSTORE_SHARE_LINKS_PER_DOCUMENT); revoke one first."
         )
         self.limit = limit
+
+
+class ShareNotFound(DomainError):
+    """No such share (never made, removed, or not the caller's to remove)."""
+
+    def __init__(self, share_id: str) -> None:
+        super().__init__(f"No share with id {share_id}.")
+        self.share_id = share_id

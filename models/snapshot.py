@@ -19,6 +19,7 @@ from models.changes import ChangeRow
 from models.counters import Counter
 from models.documents import Document
 from models.share_links import ShareLink
+from models.shares import Share
 from models.version_rows import Version
 
 if TYPE_CHECKING:
@@ -28,13 +29,13 @@ if TYPE_CHECKING:
 
 #: The tables a backup holds, by the name a backup gives their file: with the documents, their
 #: earlier versions (every one counts in its account's usage) and the change feed (so clients'
-#: cursors stay good). Sessions are left out (a restored deployment asks everyone to sign in
-#: again), and so are the idempotency records: they name queue messages of the source deployment,
-#: whose queues are not backed up. The outbox is left out for the same reason: its messages are
-#: work for the source's queues, and the work a restored deployment needs is sent again from what
-#: the tables hold (``commands/restore.py``). The path claims follow from the documents (a restore
-#: claims them again), and the rows of uploads of a new version in progress go with those uploads,
-#: which a backup leaves out.
+#: cursors stay good), with their share links and shares. Sessions are left out (a restored
+#: deployment asks everyone to sign in again), and so are the idempotency records: they name queue
+#: messages of the source deployment, whose queues are not backed up. The outbox is left out for
+#: the same reason: its messages are work for the source's queues, and the work a restored
+#: deployment needs is sent again from what the tables hold (``commands/restore.py``). The path
+#: claims follow from the documents (a restore claims them again), and the rows of uploads of a new
+#: version in progress go with those uploads, which a backup leaves out.
 TABLES: dict[str, type[Model]] = {
     "accounts": Account,
     "emails": EmailClaim,
@@ -43,6 +44,7 @@ TABLES: dict[str, type[Model]] = {
     "changes": ChangeRow,
     "counters": Counter,
     "share_links": ShareLink,
+    "shares": Share,
 }
 #: BatchWriteItem's limit.
 BATCH = 25

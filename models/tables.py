@@ -22,6 +22,7 @@ from models.outbox import Pending
 from models.paths import PathClaim
 from models.sessions import Session
 from models.share_links import ShareLink
+from models.shares import Share, SharedUpload
 from models.version_rows import Version
 from models.version_uploads import VersionUpload
 
@@ -46,6 +47,8 @@ TABLES: tuple[type[Model], ...] = (
     Pending,
     ChangeRow,
     ShareLink,
+    Share,
+    SharedUpload,
 )
 #: The attribute DynamoDB's time-to-live reads, per model that has one. Not the outbox: a message
 #: there waits until SQS has taken it, however long that is.
@@ -55,6 +58,7 @@ TTL_ATTRIBUTES: dict[type[Model], str] = {
     Handled: "expires_at",
     ChangeRow: "expires_at",
     VersionUpload: "expires_at",
+    SharedUpload: "expires_at",
 }
 
 

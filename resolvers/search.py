@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 
@@ -25,12 +25,24 @@ from adapters.search.base import (
     SearchPage,
 )
 from domain.documents import DocumentStatus
-from models import documents
+from domain.sharing import Role
+from models import documents, shares
 from resolvers import pagination
 from schema.documents import Document, DocumentFilter, PageInfo
 from schema.errors import BadUserInput
-from schema.search import Highlight, PremiumRequiredError, SearchConnection, SearchHit, SearchHitEdge, SearchResult
+from schema.search import (
+    Highlight,
+    PremiumRequiredError,
+    SearchConnection,
+    SearchHit,
+    SearchHitEdge,
+    SearchResult,
+    SearchScope,
+)
 from services import validation
+
+if TYPE_CHECKING:
+    from models.shares import Share
 
 MAX_PAGE = 50
 PREMIUM_REQUIRED = (
@@ -39,9 +51,9 @@ PREMIUM_REQUIRED = (
 )
 
 
-def _scope(account_id: str, query: str, flt: documents.ListFilter, content: bool) -> str:
-    """What a cursor is a position in: this query and filter, for this account and plan."""
-    raw = json.dumps([account_id, query, repr(flt), content], ensure_ascii=False)
+def _scope(account_id: str, query: str, flt: documents.ListFilter, content: bool, whose: SearchScope) -> str:
+    """What a cursor is a position in: this query, filter and scope, for this account and plan."""
+    raw = json.dumps([account_id, query, repr(flt), content, whose.name], ensure_ascii=False)
     return "search:" + hashlib.sha256(raw.encode()).hexdigest()[:24]
 
 
@@ -60,6 +72,18 @@ def _offset(cursor: str, scope: str) -> int:
     if offset < 0:  # cursors are readable, so one can be edited
         raise validation.invalid("after", "The cursor is not one this search gave out.")
     return offset
+
+
+def _records(account_id: str, document_ids: list[str], granted: dict[str, Share]) -> dict[str, documents.Document]:
+    """The hits' documents as they are now: the searcher's own, and each shared one from its owner."""
+    by_owner: dict[str, list[str]] = {}
+    for document_id in document_ids:
+        share = granted.get(document_id)
+        by_owner.setdefault(account_id if share is None else share.owner_id, []).append(document_id)
+    found: dict[str, documents.Document] = {}
+    for owner_id, ids in by_owner.items():
+        found |= documents.get_many(owner_id, ids)
+    return found
 
 
 def _search_filter(flt: documents.ListFilter) -> SearchFilter:
@@ -94,8 +118,19 @@ async def search(
     after: Annotated[
         str | None, strawberry.argument(description="`endCursor` of the previous page of the same search.")
     ] = None,
+    scope: Annotated[
+        SearchScope,
+        strawberry.argument(
+            description=(
+                "Whose documents: OWN (yours, the default), SHARED (those shared with you) or ALL. Your plan decides "
+                "what is searched, whoever owns the document: FREE searches names, tags and descriptions of shared "
+                "documents too, PREMIUM their contents as well (where their owner's plan has them extracted)."
+            )
+        ),
+    ] = SearchScope.OWN,
 ) -> SearchResult:
     account = await require_account(info)
+    whose = scope
     services = info.context.services
     backend = services.search
     if backend is None:
@@ -109,10 +144,10 @@ async def search(
         )
     filter_read = not checks.problems
     checks(validation.page_size, first, first, MAX_PAGE)
-    scope = _scope(account.id, query, flt, content)
+    cursor_scope = _scope(account.id, query, flt, content, whose)
     offset = 0
     if after is not None and filter_read:  # a cursor is a position in one filter's results
-        offset = checks(_offset, 0, after, scope)
+        offset = checks(_offset, 0, after, cursor_scope)
     if checks.problems:
         # The query is checked with the rest: one answer names everything that is wrong.
         try:
@@ -122,6 +157,10 @@ async def search(
         except ContentSearchNotAllowed:
             pass  # not the arguments' fault: asked again with them right, it answers PremiumRequiredError
         raise BadUserInput(checks.problems)
+    granted: dict[str, Share] = {}
+    if whose is not SearchScope.OWN:  # read now, consistently: a share removed a moment ago is not searched
+        newest = await services.blocking.run(shares.newest, account.id, services.settings.search_shared_documents)
+        granted = {share.document_id: share for share in newest}
     try:
         if flt.status is not None and flt.status != DocumentStatus.READY:
             # Only READY documents are in the index: nothing else can match, but the query is still checked.
@@ -138,6 +177,8 @@ async def search(
                     flt=_search_filter(flt),
                     offset=offset,
                     limit=first,
+                    own=whose is not SearchScope.SHARED,
+                    shared=[(share.owner_id, share.document_id) for share in granted.values()],
                 )
             )
     except ContentSearchNotAllowed:
@@ -146,19 +187,20 @@ async def search(
         raise BadUserInput([validation.Problem("query", error.message)]) from None
     except PageTooDeep as error:
         raise BadUserInput([validation.Problem("after", str(error))]) from None
-    records = await services.blocking.run(documents.get_many, account.id, [hit.document_id for hit in page.hits])
+    records = await services.blocking.run(_records, account.id, [hit.document_id for hit in page.hits], granted)
     edges = []
     for rank, hit in enumerate(page.hits, start=offset + 1):
         record = records.get(hit.document_id)
         if record is None or record.status != DocumentStatus.READY:
             continue
+        share = granted.get(hit.document_id)
         node = SearchHit(
-            document=Document.from_model(record),
+            document=Document.from_model(record, Role.OWNER if share is None else share.role),
             score=hit.score,
             highlights=[Highlight(field=mark.field, snippet=mark.snippet) for mark in hit.highlights],
         )
-        edges.append(SearchHitEdge(cursor=pagination.encode(scope, str(rank), ""), node=node))
-    end_cursor = pagination.encode(scope, str(offset + len(page.hits)), "") if page.hits else None
+        edges.append(SearchHitEdge(cursor=pagination.encode(cursor_scope, str(rank), ""), node=node))
+    end_cursor = pagination.encode(cursor_scope, str(offset + len(page.hits)), "") if page.hits else None
     return SearchConnection(
         edges=edges,
         page_info=PageInfo(

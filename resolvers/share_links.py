@@ -7,6 +7,7 @@ from typing import Annotated
 
 import strawberry
 
+from access import documents as access
 from access.context import Context
 from access.permissions import require_account
 from adapters.hashing import HashingBusy
@@ -49,6 +50,7 @@ async def create_share_link(
     except validation.InvalidInput as error:
         return ValidationError.of(error.problems)
     except DocumentNotFound:
+        await access.refuse_shared(info.context.services, account.id, str(input.document_id))
         return NotFoundError(message="No stored document with that id in this account.", id=input.document_id)
     except share_links.TooManyLinks as error:
         return ValidationError.of([validation.Problem("documentId", str(error))])

@@ -6,11 +6,13 @@ from typing import Annotated
 
 import strawberry
 
+from access import documents as access
 from access.context import Context
 from access.permissions import require_account
+from domain.sharing import Role
 from models.errors import DocumentNotFound, QuotaExceeded, RaceLost, UploadRejected, VersionConflict
 from schema.documents import Document, VersionConflictError
-from schema.errors import Conflict, ValidationError
+from schema.errors import Conflict, NotFoundError, ValidationError
 from schema.scalars import Long
 from schema.uploads import (
     CompleteUploadInput,
@@ -54,8 +56,18 @@ async def request_upload(
     input: Annotated[RequestUploadInput, strawberry.argument(description="The file to upload.")],
 ) -> RequestUploadResult:
     account = await require_account(info)
+    services = info.context.services
     try:
-        form = await uploads.request_upload(info.context.services, account, input)
+        version = None
+        if input.document_id is not None:
+            reached = await access.reach(services, account.id, str(input.document_id), Role.EDITOR)
+            owner = account if reached.role is Role.OWNER else await access.owner_of(services, reached)
+            version = uploads.Versioned(owner=owner, document=reached.document)
+        form = await uploads.request_upload(services, account, input, version=version)
+    except DocumentNotFound:
+        return NotFoundError(
+            message="No document with that id in this account.", id=strawberry.ID(str(input.document_id))
+        )
     except (validation.InvalidInput, QuotaExceeded, VersionConflict) as error:
         return refused_upload(error)
     except RaceLost as error:
@@ -74,8 +86,16 @@ async def complete_upload(
     input: Annotated[CompleteUploadInput, strawberry.argument(description="The upload to complete.")],
 ) -> CompleteUploadResult:
     account = await require_account(info)
+    services = info.context.services
+    role = Role.OWNER
     try:
-        record = await uploads.complete_upload(info.context.services, account, str(input.document_id))
+        try:
+            record = await uploads.complete_upload(services, account, str(input.document_id))
+        except DocumentNotFound:  # an EDITOR's upload of a version of a document shared with it
+            reached = await access.shared_upload(services, account.id, str(input.document_id))
+            role = reached.role
+            owner = await access.owner_of(services, reached)
+            record = await uploads.complete_upload(services, owner, str(input.document_id))
     except DocumentNotFound:
         return UploadNotFoundError(
             message="No upload with that id in this account.",
@@ -85,4 +105,4 @@ async def complete_upload(
         return UploadRejectedError(message=str(rejection), reason=UploadRejectionReason(rejection.reason))
     except RaceLost as error:
         raise Conflict(str(error)) from None
-    return Document.from_model(record)
+    return Document.from_model(record, role)

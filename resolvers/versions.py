@@ -6,6 +6,7 @@ from typing import Annotated
 
 import strawberry
 
+from access import documents as access
 from access.context import Context
 from access.permissions import require_account
 from models.errors import DocumentNotFound, QuotaExceeded, RaceLost, VersionConflict, VersionNotFound
@@ -26,6 +27,7 @@ async def restore_version(
     except validation.InvalidInput as error:
         return ValidationError.of(error.problems)
     except DocumentNotFound:
+        await access.refuse_shared(info.context.services, account.id, str(input.document_id))
         return NotFoundError(message="No document with that id in this account.", id=input.document_id)
     except VersionNotFound as error:
         return VersionNotFoundError(message=str(error), version=error.version)

@@ -42,6 +42,7 @@ def values(settings: Settings) -> dict[str, str]:
         "versions_free": str(settings.versions_free),
         "versions_premium": str(settings.versions_premium),
         "share_links_per_document": str(settings.share_links_per_document),
+        "search_shared_documents": f"{settings.search_shared_documents:,}",
         "share_default_expiry": duration(settings.share_default_expiry_seconds),
         "share_max_expiry_seconds": f"{settings.share_max_expiry_seconds:,}",
         "share_max_expiry": duration(settings.share_max_expiry_seconds),

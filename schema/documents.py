@@ -15,6 +15,7 @@ from schema.errors import BadUserInput, Error, NotFoundError, ValidationError
 from schema.regions import WrongRegionError
 from schema.scalars import Long
 from schema.share_links import ShareLink
+from schema.shares import DocumentRole, Share
 
 if TYPE_CHECKING:
     from models.documents import Document as DocumentRecord
@@ -48,7 +49,11 @@ class ThumbnailSize(Enum):
     )
 
 
-@strawberry.type(description="A stored document. Only its owner can see it.")
+@strawberry.type(
+    description=(
+        "A stored document. Only its owner can see it, and the accounts it is shared with (`access` says how)."
+    )
+)
 class Document:
     id: strawberry.ID = strawberry.field(description="Document id; ids sort by creation time.")
     name: str = strawberry.field(
@@ -100,6 +105,9 @@ class Document:
             "`downloadUrl` still serves the previous one."
         )
     )
+    access: DocumentRole = strawberry.field(
+        description=("What you may do with it: OWNER (yours), or EDITOR or VIEWER (shared with you, `sharedWithMe`).")
+    )
     object_key: strawberry.Private[str]
     served_key: strawberry.Private[str]
     owner_id: strawberry.Private[str]
@@ -125,7 +133,7 @@ class Document:
         ] = None,
     ) -> DocumentVersionConnection:
         try:
-            found = await info.context.document_versions(str(self.id), first, after)
+            found = await info.context.document_versions(self.owner_id, str(self.id), first, after)
         except ValueError as error:  # the use case's InvalidInput: every argument at fault
             raise BadUserInput(getattr(error, "problems", ())) from None
         edges = [
@@ -158,13 +166,27 @@ class Document:
         description=(
             "The document's public share links (`createShareLink`, or requestUpload's `public`), oldest first, "
             "revoked and expired ones included (`active` says which still serve): the newest 100. Only the owner "
-            "reaches a document."
+            "sees them: empty for a document shared with you."
         )
     )
     async def share_links(self, info: strawberry.Info) -> list[ShareLink]:
+        if self.access != DocumentRole.OWNER:
+            return []
         found = await info.context.document_share_links(str(self.id))
         now = datetime.now(UTC)
         return [ShareLink.from_model(record, url, now) for record, url in found]
+
+    @strawberry.field(
+        description=(
+            "The accounts you share the document with (`shareDocument`), in no particular order: the first 100. "
+            "Only the owner sees them: empty for a document shared with you."
+        )
+    )
+    async def shares(self, info: strawberry.Info) -> list[Share]:
+        if self.access != DocumentRole.OWNER:
+            return []
+        found = await info.context.document_shares(str(self.id))
+        return [Share.from_model(record) for record in found]
 
     @strawberry.field(
         description=(
@@ -203,7 +225,7 @@ class Document:
         return url
 
     @classmethod
-    def from_model(cls, record: DocumentRecord) -> Document:
+    def from_model(cls, record: DocumentRecord, access: DocumentRole = DocumentRole.OWNER) -> Document:
         # PynamoDB types a list's items by their attribute: numbers, read back as such.
         sizes = tuple(int(size) for size in cast("list[float]", record.thumbnail_sizes or []))
         return cls(
@@ -223,6 +245,7 @@ class Document:
             updated_at=record.updated_at,
             upload_expires_at=record.upload_expires_at,
             version=int(record.version or 1),
+            access=access,
             object_key=record.object_key,
             served_key=record.served_key or record.object_key,
             owner_id=record.owner_id,
@@ -300,6 +323,19 @@ class DocumentEdge:
 @strawberry.type(description="A page of documents (Relay connection).")
 class DocumentConnection:
     edges: list[DocumentEdge] = strawberry.field(description="The documents of this page, in order.")
+    page_info: PageInfo = strawberry.field(description="How to fetch the next page.")
+
+
+@strawberry.type(description="A document shared with you, with its position in `sharedWithMe`.")
+class SharedDocumentEdge:
+    cursor: str = strawberry.field(description="Opaque position of this document in the listing.")
+    node: Document = strawberry.field(description="The document, as it is now (`access`: EDITOR or VIEWER).")
+    share: Share = strawberry.field(description="The share that gives you the document: its role, who shared it.")
+
+
+@strawberry.type(description="A page of the documents shared with you, newest document first (Relay connection).")
+class SharedDocumentConnection:
+    edges: list[SharedDocumentEdge] = strawberry.field(description="The documents of this page, in order.")
     page_info: PageInfo = strawberry.field(description="How to fetch the next page.")
 
 

@@ -20,6 +20,7 @@ from events.channels import DEFAULT_BUFFER
 from resolvers import accounts, checksums, dashboard, documents, multipart, plans, search, uploads, versions
 from resolvers import changes as change_resolvers
 from resolvers import share_links as share_link_resolvers
+from resolvers import shares as share_resolvers
 from resolvers.limits import OperationLimits
 from resolvers.observability import OperationMetrics
 from resolvers.operations import NamedOperation
@@ -34,6 +35,7 @@ from schema.documents import (
     Document,
     DocumentConnection,
     MoveDocumentResult,
+    SharedDocumentConnection,
     UpdateDocumentResult,
 )
 from schema.errors import CodedError
@@ -49,6 +51,7 @@ from schema.plans import UpgradePlanResult
 from schema.scalars import SCALARS
 from schema.search import SearchResult
 from schema.share_links import CreateShareLinkResult, RevokeShareLinkResult, UpdateShareLinkResult
+from schema.shares import ShareDocumentResult, UnshareDocumentResult
 from schema.uploads import CompleteUploadResult, RequestUploadResult
 from schema.versions import RestoreVersionResult
 from subscriptions import changes as change_feed
@@ -83,7 +86,19 @@ class Query:
     )
     document: Document = strawberry.field(
         resolver=documents.document,
-        description="One document by id. `NOT_FOUND` when it does not exist or is not yours.",
+        description=(
+            "One document by id: yours, or one shared with you (`access` says which). `NOT_FOUND` when it does not "
+            "exist, or is neither yours nor shared with you."
+        ),
+    )
+    shared_with_me: SharedDocumentConnection = strawberry.field(
+        resolver=share_resolvers.shared_with_me,
+        description=(
+            "The documents other accounts share with you (`shareDocument`), newest document first, each with its "
+            "share; page with `first` (1 to 100, default 20) and `after`. A page may hold fewer than `first` when "
+            "documents were deleted a moment ago; follow `pageInfo.hasNextPage`. Bad arguments get "
+            "`BAD_USER_INPUT`."
+        ),
     )
     documents: DocumentConnection = strawberry.field(
         resolver=documents.list_documents,
@@ -115,10 +130,11 @@ class Query:
     search: SearchResult = strawberry.field(
         resolver=search.search,
         description=(
-            "Find your READY documents by their words, best match first (BM25). PREMIUM searches names, tags, "
-            "descriptions and contents (with OCR text of images and scans); FREE searches names, tags and "
-            "descriptions. A change shows in search within about a second. Pages of 1 to 50 hits, up to the "
-            "first 1,000. Bad arguments (a query that cannot be read, the filter, `first`, the cursor) get "
+            "Find your READY documents by their words, best match first (BM25); with `scope` SHARED or ALL, those "
+            "shared with you too. PREMIUM searches names, tags, descriptions and contents (with OCR text of images "
+            "and scans); FREE searches names, tags and descriptions, of shared documents as well. A change shows in "
+            "search within about a second. Pages of 1 to 50 hits, up to the first 1,000. Bad arguments (a query "
+            "that cannot be read, the filter, `first`, the cursor) get "
             "`BAD_USER_INPUT`, with `extensions.fields` listing every one at fault as `{field, message}`, "
             "as `documents` does."
         ),
@@ -306,6 +322,25 @@ class Mutation:
         extensions=[AnswersWrongRegion()],
         description="End a share link at once: its page answers 410 from now on. It stays listed, revoked.",
     )
+    share_document: ShareDocumentResult = strawberry.mutation(
+        resolver=share_resolvers.share_document,
+        extensions=[AnswersWrongRegion()],
+        description=(
+            "Share one of your stored documents with another account of this region, by its email, as VIEWER (read, "
+            "download, thumbnails, versions, events) or EDITOR (also rename, retag, redescribe and upload a new "
+            "version, whose bytes count in your quota). Sharing again with the same email changes the role. Only "
+            "the owner shares: a document shared with you answers `FORBIDDEN`."
+        ),
+    )
+    unshare_document: UnshareDocumentResult = strawberry.mutation(
+        resolver=share_resolvers.unshare_document,
+        extensions=[AnswersWrongRegion()],
+        description=(
+            "Remove a share: the owner ends it, or the account it is shared with leaves it. That account loses "
+            "access at once: its next request answers `NOT_FOUND`, and its open subscriptions to the document end "
+            "with `NOT_FOUND`."
+        ),
+    )
     upgrade_plan: UpgradePlanResult = strawberry.mutation(
         resolver=plans.upgrade_plan,
         description=(
@@ -332,8 +367,10 @@ class Subscription:
     document_events: AsyncIterator[DocumentEvent] = strawberry.subscription(
         resolver=feeds.document_events,
         description=(
-            "Your documents' events as they happen, or one document's with `documentId` "
-            "(`NOT_FOUND` when it is not yours). Events published before you subscribed are not replayed."
+            "Your documents' events as they happen, or one document's with `documentId`: yours, or one shared "
+            "with you (`NOT_FOUND` when it is neither). A shared document's subscription ends with `NOT_FOUND` the "
+            "moment its share is removed, and after its `DocumentDeleted` when it is deleted. Events published "
+            "before you subscribed are not replayed."
         ),
     )
     change_events: AsyncIterator[Change] = strawberry.subscription(

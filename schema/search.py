@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import Enum
 from typing import Annotated
 
 import strawberry
@@ -10,6 +11,19 @@ from schema.accounts import Plan
 from schema.documents import Document, PageInfo
 from schema.errors import Error, ValidationError
 from schema.regions import WrongRegionError
+
+
+@strawberry.enum(description="Whose documents a search looks through.")
+class SearchScope(Enum):
+    OWN = strawberry.enum_value("OWN", description="Your own documents: the default.")
+    SHARED = strawberry.enum_value(
+        "SHARED",
+        description=(
+            "Documents other accounts share with you (`sharedWithMe`): the newest ${search_shared_documents} "
+            "(DOCSTORE_SEARCH_SHARED_DOCUMENTS)."
+        ),
+    )
+    ALL = strawberry.enum_value("ALL", description="Both: your own documents and those shared with you.")
 
 
 @strawberry.type(description="Where a hit matched: a fragment of one field with the matched words marked.")

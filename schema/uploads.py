@@ -9,7 +9,7 @@ from typing import Annotated
 import strawberry
 
 from schema.documents import PATH_RULES, Document, VersionConflictError
-from schema.errors import Error, ValidationError
+from schema.errors import Error, NotFoundError, ValidationError
 from schema.regions import WrongRegionError
 from schema.scalars import Long
 
@@ -76,6 +76,16 @@ class RequestUploadInput:
     )
     if_version: int | None = strawberry.field(
         default=None, description="For `mode` UPDATE only (and needed there): the version the document must be at."
+    )
+    document_id: strawberry.ID | None = strawberry.field(
+        default=None,
+        description=(
+            "Upload a new version of this document, instead of placing the file at a path (leave `path` out: it "
+            "keeps the document's): one of yours, or one shared with you as EDITOR, whose bytes then count in its "
+            "owner's quota, reserved now and counted at completion exactly as the owner's own version upload. "
+            "`mode` UPDATE with `ifVersion` adds it only at that version. `NotFoundError` for a document you cannot "
+            "see; `FORBIDDEN` for one shared with you as VIEWER. Complete it with `completeUpload` as any upload."
+        ),
     )
     public: bool = strawberry.field(
         default=False,
@@ -165,12 +175,13 @@ class CompleteUploadInput:
 
 
 RequestUploadResult = Annotated[
-    UploadForm | QuotaExceededError | VersionConflictError | ValidationError | WrongRegionError,
+    UploadForm | QuotaExceededError | VersionConflictError | ValidationError | NotFoundError | WrongRegionError,
     strawberry.union(
         "RequestUploadResult",
         description=(
             "A form to upload with, or why there is none (`VersionConflictError`: `mode` UPDATE found the "
-            "document at another version, or no document at the path)."
+            "document at another version, or no document at the path; `NotFoundError`: `documentId` names no "
+            "document you can see; `QuotaExceededError`: for a document shared with you, its owner's quota)."
         ),
     ),
 ]

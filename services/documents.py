@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from domain.documents import STORED, DocumentStatus
 from events.envelope import Event, EventType
 from models import changes as models_changes
-from models import documents, keys, outbox, share_links, version_uploads, versions
+from models import documents, keys, outbox, share_links, shares, version_uploads, versions
 from models import uploads as uploads_models
 from models.errors import DocumentNotFound, VersionConflict
 from services import changes as changes_service
@@ -137,6 +137,7 @@ def _delete(
             objects.delete(record.object_key)
         earlier = sum(int(row.size) for row in rows)
         share_links.forget_document(owner_id, document_id)  # its links: 404 already, gone now
+        shares.forget_document(owner_id, document_id)  # its shares: NOT_FOUND already, gone now
         return int(record.size) + earlier + _release_version_uploads(objects, owner_id, document_id)
     return _cancel(objects, record)
 

@@ -21,7 +21,7 @@ from ulid import ULID
 from adapters.s3 import MultipartRefused
 from domain.documents import STORED, DocumentStatus
 from events.envelope import Event, EventType
-from models import accounts, changes, documents, keys, outbox, retries, uploads, versions
+from models import accounts, changes, documents, keys, outbox, retries, shares, uploads, versions
 from models.base import utcnow
 from models.documents import CANCELLED
 from models.errors import DocumentNotFound, UploadCompleted, UploadRejected, VersionConflict
@@ -55,16 +55,29 @@ class Form:
     max_bytes: int
 
 
-async def request_upload(services: Services, account: Account, raw: validation.RawUpload) -> Form:
+async def request_upload(
+    services: Services, account: Account, raw: validation.RawUpload, *, version: Versioned | None = None
+) -> Form:
     """Reserve room for a file and sign the form that posts it to its staging key.
 
     The form is signed before the bytes are reserved: a form nobody receives costs nothing, a
     reservation without a form would. The delayed ``upload.started`` message settles the upload
     if nobody completes it.
+
+    With ``version`` (``requestUpload``'s ``documentId``: a document of the account's own, or one
+    shared with it as EDITOR, as ``access.documents`` found it) the upload is a new version of
+    that document, exactly as its owner's OVERWRITE (UPDATE: at ``ifVersion``) would be: the
+    record, the reservation and the staging key are the owner's. An EDITOR's upload is noted
+    (``models.shares.note_upload``) so that its ``completeUpload`` finds it.
     """
     settings = services.settings
     upload = validation.upload(raw, settings.redirect_origins, validation.path_limits(settings))
     mode, if_version = validation.upload_mode(getattr(raw, "mode", "ADD"), getattr(raw, "if_version", None))
+    if version is not None:
+        versioned_input(raw, version.owner.id != account.id)
+        if version.document.version_of is not None:  # an upload of a version is no document to add one to
+            raise DocumentNotFound(version.document.document_id)
+    uploader, account = account, (account if version is None else version.owner)
     now = utcnow()
     document_id = str(ULID.from_datetime(now))
     post = await services.blocking.run(
@@ -96,7 +109,17 @@ async def request_upload(services: Services, account: Account, raw: validation.R
         make_public=bool(getattr(raw, "public", False)),
     )
     keep = settings.versions_premium if account.plan.searches_contents else settings.versions_free
-    await services.blocking.run(functools.partial(version_uploads.start, start, mode, if_version, keep))
+    if version is None:
+        await services.blocking.run(functools.partial(version_uploads.start, start, mode, if_version, keep))
+    else:
+        await services.blocking.run(
+            functools.partial(start, version_of=version.document, base_version=if_version, keep_versions=keep)
+        )
+    if uploader.id != account.id and version is not None:
+        expires = now + timedelta(seconds=settings.upload_form_seconds, days=1)
+        await services.blocking.run(
+            shares.note_upload, uploader.id, document_id, account.id, version.document.document_id, expires
+        )
     # Delivered once the form has expired: settles the upload if nobody completes it.
     await services.deliver(started)
     await services.publisher.publish(Event(EventType.UPLOAD_STARTED, account.id, document_id=document_id))
@@ -107,6 +130,26 @@ async def request_upload(services: Services, account: Account, raw: validation.R
         expires_at=now + timedelta(seconds=settings.upload_form_seconds),
         max_bytes=upload.size,
     )
+
+
+@dataclass(frozen=True)
+class Versioned:
+    """The document an upload is a new version of, and its owner (whose quota it counts in)."""
+
+    owner: Account
+    document: Document
+
+
+def versioned_input(raw: validation.RawUpload, by_editor: bool) -> None:
+    """What an upload of a new version of a named document may not ask: a path (it keeps the
+    document's) and, from an EDITOR, Make Public (only the owner makes links)."""
+    problems = []
+    if getattr(raw, "path", None) is not None:
+        problems.append(validation.Problem("path", "Leave `path` out: the new version keeps the document's path."))
+    if by_editor and getattr(raw, "public", False):
+        problems.append(validation.Problem("public", "Only the document's owner makes it public."))
+    if problems:
+        raise validation.InvalidInput(problems)
 
 
 async def complete_upload(services: Services, account: Account, raw_id: str) -> Document:

@@ -24,11 +24,13 @@ from starlette.websockets import WebSocket
 from strawberry.extensions import SchemaExtension
 from strawberry.types.graphql import OperationType
 
+from access import documents as access
 from access.context import Context
 from access.permissions import require_account
 from adapters.pubsub import EventSource, Inbox, SubscriberTooSlow
+from domain.sharing import Role
 from events.envelope import Event, EventType
-from models import documents, sessions
+from models import sessions, shares
 from models.base import utcnow
 from models.errors import DocumentNotFound
 from schema.errors import NotFound, Unauthenticated
@@ -47,7 +49,6 @@ from schema.events import (
     UploadStarted,
     WebSocketOnly,
 )
-from services import validation
 from subscriptions.sharing import SHARING
 
 if TYPE_CHECKING:
@@ -55,10 +56,14 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from adapters.metrics import Metrics
+    from runtime.services import Services
 
 log = logging.getLogger("docstore.subscriptions")
 
 T = TypeVar("T")
+
+NO_DOCUMENT = "No document with that id in this account."
+NO_LONGER_SHARED = "The document is no longer shared with you."
 
 DOCUMENT_EVENTS: Mapping[EventType, Callable[[Event], DocumentEvent]] = {
     EventType.UPLOAD_STARTED: UploadStarted.from_event,
@@ -119,9 +124,20 @@ async def document_events(
     ] = None,
 ) -> AsyncIterator[DocumentEvent]:
     account = await require_account(info)
-    only = None if document_id is None else await _own_document(info, account.id, str(document_id))
     services = info.context.services
-    events = feed(services.events, account.id, DOCUMENT_EVENTS, only=only, session=watch_session(info.context))
+    session = watch_session(info.context)
+    if document_id is None:
+        events = feed(services.events, account.id, DOCUMENT_EVENTS, session=session)
+        return counted(services.metrics, "documentEvents", events)
+    try:
+        reached = await access.reach(services, account.id, str(document_id))
+    except DocumentNotFound:
+        raise NotFound(NO_DOCUMENT) from None
+    only = reached.document.document_id
+    if reached.role is Role.OWNER:
+        events = feed(services.events, account.id, DOCUMENT_EVENTS, only=only, session=session)
+    else:
+        events = shared_feed(services, account.id, reached.owner_id, only, session)
     return counted(services.metrics, "documentEvents", events)
 
 
@@ -191,10 +207,51 @@ async def _counting(metrics: Metrics, field: str, events: AsyncGenerator[T, None
         await events.aclose()
 
 
-async def _own_document(info: strawberry.Info[Context, None], account_id: str, raw: str) -> str:
-    try:
-        document_id = validation.document_id(raw)
-        await info.context.services.blocking.run(documents.get, account_id, document_id)
-    except DocumentNotFound:
-        raise NotFound("No document with that id in this account.") from None
-    return document_id
+async def shared_feed(
+    services: Services, grantee_id: str, owner_id: str, document_id: str, session: SessionWatch | None
+) -> AsyncGenerator[DocumentEvent, None]:
+    """The events of a document shared with ``grantee_id``, from its owner's channel, for as long
+    as the share lasts.
+
+    It reads the grantee's channel too, for its own session's end. It ends with ``NOT_FOUND`` the
+    moment the share is removed (the ``ShareRemoved`` event ``unshareDocument`` publishes), after
+    the document's ``DocumentDeleted`` (its delete takes its shares), and before any event once the
+    share is gone: each event is sent only after a consistent read of the share, so a removal whose
+    event was lost (a process stopped in between) still ends it at the next event."""
+    async with services.events.subscribe_many((owner_id, grantee_id)) as inbox:
+        while True:
+            try:
+                event = await next_event(inbox, session)
+            except SubscriberTooSlow as error:
+                raise TooSlow(error.limit) from None
+            if event.account_id == grantee_id:
+                mine = event.type is EventType.SESSION_ENDED and session is not None
+                if mine and session is not None and event.data.get("session") == session.fingerprint:
+                    raise session.ended("was signed out")
+                continue
+            if event.document_id != document_id:
+                continue
+            if event.type is EventType.SHARE_REMOVED:
+                if event.data.get("grantee") == grantee_id:
+                    raise NotFound(NO_LONGER_SHARED)
+                continue
+            convert = DOCUMENT_EVENTS.get(event.type)
+            if convert is None:
+                continue
+            # A deletion is sent as is: it names only the id, and the delete has taken the share already.
+            if event.type is not EventType.DOCUMENT_DELETED and not await _still_shared(
+                services, grantee_id, document_id
+            ):
+                raise NotFound(NO_LONGER_SHARED)
+            try:
+                converted = SHARING.payload(event, functools.partial(convert, event), convert)
+            except (KeyError, ValueError, TypeError):
+                log.warning("event %s (%s) does not fit its type; dropped: %s", event.id, event.type, event.data)
+                continue
+            yield converted
+            if event.type is EventType.DOCUMENT_DELETED:
+                raise NotFound("The document was deleted: it is no longer shared with you.")
+
+
+async def _still_shared(services: Services, grantee_id: str, document_id: str) -> bool:
+    return await services.blocking.run(shares.get, grantee_id, document_id) is not None

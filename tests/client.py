@@ -92,6 +92,13 @@ class Api:
             assert time.monotonic() < deadline, f"{document_id} still PROCESSING after {timeout} s"
             time.sleep(0.05)
 
+    def share(self, owner: User, document_id: str, grantee: User, role: str = "VIEWER") -> dict[str, Any]:
+        """Share the owner's document with ``grantee`` as ``role``: the ``Share``."""
+        variables = {"input": {"documentId": document_id, "email": grantee.email, "role": role}}
+        result = self.data("ShareDocument", variables, owner.token)["shareDocument"]
+        assert result["__typename"] == "Share", result
+        return result
+
     def usage(self, user: User) -> dict[str, Any]:
         return self.data("Me", token=user.token)["me"]["usage"]
 

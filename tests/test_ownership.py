@@ -2,7 +2,10 @@
 
 Every field that takes a document id is tried with the id of a document someone else owns, with
 a made-up id and with malformed ones; every field that needs a token is tried without a working
-one. After each attempt both accounts' records, usage and S3 objects are compared whole.
+one. After each attempt both accounts' records, usage, shares and S3 objects are compared whole.
+A document shared with an account opens that document to it and nothing else of its owner's: a
+grantee tries every field on the owner's other documents and uploads, and a removed share is
+tried again at once.
 """
 
 from __future__ import annotations
@@ -18,12 +21,16 @@ from ulid import ULID
 
 from domain import content_hash
 from models.paths import PathClaim
+from models.shares import Share
 from models.version_rows import Version
 from tests.client import PASSWORD, Api, User, error_codes, post_form
 from tests.conftest import documents_of, objects_under
 
 NOT_FOUND = "No document with that id in this account."
 NO_UPLOAD = "No upload with that id in this account."
+NOT_STORED = "No stored document with that id in this account."
+#: Whom a foreign document is offered to: an account that exists (the stranger's neighbour).
+EMAIL = "grantee-of-nothing@example.com"
 SIGN_IN_FIRST = "Sign in first: send `Authorization: Bearer <token>`."
 PLAN = b"%PDF-1.4\nthe owner's plan\n" + bytes(range(256))
 DRAFT = b"%PDF-1.4\nthe owner's draft, posted but not completed\n"
@@ -112,6 +119,7 @@ def state(api: Api, store, user: User) -> dict[str, Any]:
         "records": [record.attribute_values for record in documents_of(user.id)],
         "paths": [claim.attribute_values for claim in PathClaim.query(user.id, consistent_read=True)],
         "versions": [row.attribute_values for row in Version.query(user.id, consistent_read=True)],
+        "shared_with": [row.attribute_values for row in Share.query(user.id, consistent_read=True)],
         "usage": api.usage(user),
         "objects": objects_under(store, user.id),
     }
@@ -149,10 +157,25 @@ def attempt(field: str, document_id: str) -> tuple[str, dict[str, Any], dict[str
         return "MoveDocument", {"input": {"documentId": document_id, "path": "/hijacked.pdf"}}, answer
     if field == "restoreVersion":
         return "RestoreVersion", {"input": {"documentId": document_id, "version": 1}}, answer
+    if field == "requestUpload":
+        version = {"filename": "sneaky.txt", "contentType": "text/plain", "size": 10, "documentId": document_id}
+        return "RequestUpload", {"input": version}, answer
+    if field == "shareDocument":
+        shared = {"__typename": "NotFoundError", "message": NOT_STORED, "id": document_id}
+        return "ShareDocument", {"input": {"documentId": document_id, "email": EMAIL, "role": "EDITOR"}}, shared
     return "DeleteDocument", {"input": {"id": document_id}}, answer
 
 
-ID_FIELDS = ["document", "completeUpload", "updateDocument", "moveDocument", "restoreVersion", "deleteDocument"]
+ID_FIELDS = [
+    "document",
+    "completeUpload",
+    "updateDocument",
+    "moveDocument",
+    "restoreVersion",
+    "deleteDocument",
+    "requestUpload",
+    "shareDocument",
+]
 
 
 def assert_not_found(api: Api, user: User, field: str, document_id: str) -> dict[str, Any]:
@@ -324,6 +347,9 @@ NEEDS_TOKEN = [
     "updateDocument",
     "restoreVersion",
     "deleteDocument",
+    "shareDocument",
+    "unshareDocument",
+    "sharedWithMe",
 ]
 
 
@@ -335,9 +361,9 @@ def call_needing_token(field: str, holdings: Holdings) -> tuple[str, dict[str, A
         return operation, variables
     if field == "compareChecksums":
         return "CompareChecksums", {"input": {"files": [{"path": "/secret-plan.pdf", "contentHash": "0" * 64}]}}
-    if field == "requestUpload":
-        return "RequestUpload", {"input": {"filename": "sneaky.txt", "contentType": "text/plain", "size": 10}}
-    return {"me": "Me", "documents": "Documents", "signOut": "SignOut"}[field], None
+    if field == "unshareDocument":
+        return "UnshareDocument", {"input": {"shareId": holdings.ready_id * 2}}
+    return {"me": "Me", "documents": "Documents", "signOut": "SignOut", "sharedWithMe": "SharedWithMe"}[field], None
 
 
 def token_of(kind: str, api: Api, owner: User) -> str | None:
@@ -378,3 +404,74 @@ def test_signing_out_ends_only_that_session(api: Api, owner: User) -> None:
 
     assert error_codes(api.call("Me", token=other_session)) == ["UNAUTHENTICATED"]
     assert api.data("Me", token=owner.token)["me"]["id"] == owner.id
+
+
+# --- a grantee: the document shared with it, and nothing else of its owner's ------------------------
+
+
+@pytest.fixture
+def grantee(api: Api) -> User:
+    return api.sign_up()
+
+
+# (the document shared with the grantee, the one it tries): what the shared document itself allows
+# is tests/resolvers/test_shares.py's.
+ELSEWHERE = [
+    (shared, which) for shared in ("ready", "another") for which in ("ready", "pending", "version") if shared != which
+]
+
+
+@pytest.mark.parametrize(("shared", "which"), ELSEWHERE)
+@pytest.mark.parametrize("field", ID_FIELDS)
+def test_a_grantee_reaches_only_the_document_shared_with_it(
+    api: Api, store, owner: User, grantee: User, holdings: Holdings, field: str, which: str, shared: str
+) -> None:
+    """EDITOR of one document (the READY one, or another of the owner's): every other document and
+    upload of the owner's, the version upload of the shared document included, is NOT_FOUND."""
+    if shared == "another":
+        another = api.upload(owner, RECIPE, filename="shared.pdf", contentType="application/pdf")
+        api.share(owner, another["id"], grantee, "EDITOR")
+    else:
+        api.share(owner, holdings.ready_id, grantee, "EDITOR")
+    before = world(api, store, owner, grantee)
+
+    assert_not_found(api, grantee, field, holdings.id(which))
+
+    assert world(api, store, owner, grantee) == before
+
+
+@pytest.mark.parametrize("field", ID_FIELDS)
+def test_a_removed_share_is_not_found_at_once_and_changes_nothing(
+    api: Api, store, owner: User, grantee: User, holdings: Holdings, field: str
+) -> None:
+    share = api.share(owner, holdings.ready_id, grantee, "EDITOR")
+    assert api.data("Document", {"id": holdings.ready_id}, grantee.token)["document"]["id"] == holdings.ready_id
+    api.data("UnshareDocument", {"input": {"shareId": share["id"]}}, owner.token)
+    before = world(api, store, owner, grantee)
+
+    if field == "completeUpload":
+        assert_not_found(api, grantee, field, holdings.version_id)
+    else:
+        assert_not_found(api, grantee, field, holdings.ready_id)
+
+    assert world(api, store, owner, grantee) == before
+
+
+def test_shares_and_shared_listings_never_show_another_accounts(
+    api: Api, owner: User, grantee: User, holdings: Holdings
+) -> None:
+    stranger = api.sign_up()
+    share = api.share(owner, holdings.ready_id, grantee, "VIEWER")
+
+    assert api.data("SharedWithMe", {"first": 100}, stranger.token)["sharedWithMe"]["edges"] == []
+    assert [edge["node"]["id"] for edge in api.data("SharedWithMe", {}, grantee.token)["sharedWithMe"]["edges"]] == [
+        holdings.ready_id
+    ]
+    assert api.data("DocumentShares", {"id": holdings.ready_id}, grantee.token)["document"]["shares"] == []
+    refused = api.data("UnshareDocument", {"input": {"shareId": share["id"]}}, stranger.token)["unshareDocument"]
+    assert refused["__typename"] == "NotFoundError"
+    for scope in ("SHARED", "ALL"):
+        found = api.data("Search", {"query": "secret", "scope": scope}, stranger.token)["search"]
+        assert found["edges"] == [], scope
+    (row,) = Share.query(grantee.id, consistent_read=True)
+    assert (row.owner_id, row.document_id, row.role) == (owner.id, holdings.ready_id, "VIEWER")

@@ -126,12 +126,23 @@ class SearchBackend(Protocol):
     """Answers one owner's queries. Safe to call from several threads at once."""
 
     def search(
-        self, owner_id: str, query: str, *, content: bool, flt: SearchFilter, offset: int, limit: int
+        self,
+        owner_id: str,
+        query: str,
+        *,
+        content: bool,
+        flt: SearchFilter,
+        offset: int,
+        limit: int,
+        own: bool = True,
+        shared: Sequence[tuple[str, str]] = (),
     ) -> SearchPage:
         """One page of ``owner_id``'s documents matching ``query`` and ``flt``, best first (BM25).
 
-        Only ``owner_id``'s documents are ever considered. ``content=False`` searches name, tags and
-        description only and raises ``ContentSearchNotAllowed`` if the query names ``content:``;
+        Only ``owner_id``'s documents (unless ``own`` is False) and the ``shared`` (owner,
+        document) pairs, documents other accounts share with ``owner_id``, are ever considered.
+        ``content=False`` searches name, tags and description only and raises
+        ``ContentSearchNotAllowed`` if the query names ``content:``;
         ``content=True`` searches the text too. Raises ``QuerySyntaxError`` for a query it cannot read
         (an empty or whitespace-only one: "The query is empty."), ``PageTooDeep`` when ``offset +
         limit`` passes ``MAX_RESULT_WINDOW``. ``has_more`` is exact. A query whose words all vanish in

@@ -128,7 +128,16 @@ class TantivyIndex:
         lang.check_fields(lang.parse(query), content=content)
 
     def search(
-        self, owner_id: str, query: str, *, content: bool, flt: SearchFilter, offset: int, limit: int
+        self,
+        owner_id: str,
+        query: str,
+        *,
+        content: bool,
+        flt: SearchFilter,
+        offset: int,
+        limit: int,
+        own: bool = True,
+        shared: Sequence[tuple[str, str]] = (),
     ) -> SearchPage:
         """See ``SearchBackend.search``."""
         if offset < 0 or limit < 0:
@@ -140,7 +149,17 @@ class TantivyIndex:
         with self._lock:
             index = self._index
         try:
-            return run(index.searcher(), owner_id, tree, content=content, flt=flt, offset=offset, limit=limit)
+            return run(
+                index.searcher(),
+                owner_id,
+                tree,
+                content=content,
+                flt=flt,
+                offset=offset,
+                limit=limit,
+                own=own,
+                shared=shared,
+            )
         except ValueError as error:
             # tantivy refused a query the parser let through: a bug here, but still the user's query.
             log.warning("search query refused by tantivy: %s", error)

@@ -8,10 +8,20 @@ import tantivy
 
 from adapters.search import query as lang
 from adapters.search.base import Highlight, Hit, SearchPage
-from adapters.search.tantivy_schema import ANALYZER_OF, ANALYZERS, BOOST, INDEX_FIELD, SCHEMA, clean, fold, micros
+from adapters.search.tantivy_schema import (
+    ANALYZER_OF,
+    ANALYZERS,
+    BOOST,
+    INDEX_FIELD,
+    SCHEMA,
+    clean,
+    fold,
+    key_of,
+    micros,
+)
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Sequence
 
     from adapters.search.base import SearchFilter
 
@@ -34,9 +44,14 @@ def run(
     flt: SearchFilter,
     offset: int,
     limit: int,
+    own: bool = True,
+    shared: Sequence[tuple[str, str]] = (),
 ) -> SearchPage:
-    """One page of ``owner_id``'s documents matching ``tree`` and ``flt``: see ``SearchBackend.search``."""
-    owner = tantivy.Query.term_query(SCHEMA, "owner", clean(owner_id))
+    """One page of ``owner_id``'s documents (``own``) and of the ``shared`` (owner, document)
+    pairs matching ``tree`` and ``flt``: see ``SearchBackend.search``."""
+    owner = _selected(owner_id, own=own, shared=shared)
+    if owner is None:
+        return SearchPage(hits=[], has_more=False)
     fields = lang.ALL_FIELDS if content else lang.METADATA_FIELDS
     compiled = _Compiler(fields, searcher, owner).node(tree)
     if compiled is None:
@@ -60,6 +75,19 @@ def run(
             )
         )
     return SearchPage(hits=hits, has_more=len(found.hits) > limit)
+
+
+def _selected(owner_id: str, *, own: bool, shared: Sequence[tuple[str, str]]) -> tantivy.Query | None:
+    """The documents a search may find: the owner's, and the shared ones by key; None: none."""
+    parts = []
+    if own:
+        parts.append(tantivy.Query.term_query(SCHEMA, "owner", clean(owner_id)))
+    if shared:
+        keys = [key_of(holder, document_id) for holder, document_id in shared]
+        parts.append(tantivy.Query.term_set_query(SCHEMA, "key", keys))
+    if len(parts) < 2:
+        return parts[0] if parts else None
+    return tantivy.Query.boolean_query([(tantivy.Occur.Should, part) for part in parts])
 
 
 def _filters(flt: SearchFilter) -> Iterable[tantivy.Query]:

@@ -72,6 +72,38 @@ def test_memory_subscribers_get_every_event_of_their_account_in_order() -> None:
     run(main)
 
 
+def test_one_inbox_of_two_accounts_gets_both_in_order_and_leaves_both_channels(redis_url: str) -> None:
+    """``subscribe_many``: a grantee's subscription to an owner's document (the owner's channel and
+    its own), one inbox, one Redis subscription per channel, both gone when it leaves."""
+
+    async def main() -> None:
+        pubsub = BroadcastPubSub(redis_url)
+        await pubsub.connect()
+        try:
+            async with pubsub.subscribe_many(("owner", "grantee", "owner")) as both, pubsub.subscribe("owner") as alone:
+                assert (pubsub.subscribers("owner"), pubsub.subscribers("grantee")) == (2, 1)
+                assert numsub(redis_url, "account:owner", "account:grantee") == {
+                    "account:owner": 1,
+                    "account:grantee": 1,
+                }
+                for number, account in enumerate(("owner", "grantee", "elsewhere", "owner"), start=1):
+                    await pubsub.publish(ready(account, number))
+
+                assert [(await both.get()).id for _ in range(3)] == ["event-1", "event-2", "event-4"]
+                assert [(await alone.get()).id for _ in range(2)] == ["event-1", "event-4"]
+                assert len(both) == 0
+
+            assert numsub(redis_url, "account:owner", "account:grantee") == {
+                "account:owner": 0,
+                "account:grantee": 0,
+            }
+            assert pubsub.stats().channels == 0
+        finally:
+            await pubsub.disconnect()
+
+    run(main)
+
+
 def test_subscribers_of_one_account_share_one_redis_subscription_until_the_last_leaves(redis_url: str) -> None:
     async def main() -> None:
         pubsub = BroadcastPubSub(redis_url)

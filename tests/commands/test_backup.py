@@ -87,6 +87,8 @@ class Source:
     #: The versioned document's share links as made (one downloaded once, one pinned to version 1
     #: with a password, one revoked).
     links: list[dict[str, Any]] = field(default_factory=list)
+    #: The versioned document's share with the PREMIUM account, as EDITOR.
+    share: dict[str, Any] = field(default_factory=dict)
 
 
 def sign_in(api: Api, email: str) -> str:
@@ -167,6 +169,7 @@ def source(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Source]:
             assert made["createShareLink"]["__typename"] == "ShareLink", made
             result.links.append(made["createShareLink"])
         assert httpx.post(result.links[0]["url"]).status_code == 303
+        result.share = api.share(free, result.versioned, premium, "EDITOR")
         revoked = api.data("RevokeShareLink", {"input": {"id": result.links[2]["id"]}}, free.token)
         assert revoked["revokeShareLink"]["active"] is False
         # Never posted: a reservation that a backup leaves out.
@@ -215,6 +218,7 @@ def test_backup_writes_a_manifest_with_counts_and_a_checksum_of_every_file(sourc
         [*source.uploaded.values(), *earlier]
     )
     assert manifest["counts"]["versions"] == 2
+    assert (manifest["version"], manifest["counts"]["shares"]) == (4, 1)
     # PREMIUM documents of searchable types carry their extracted text, FREE ones none.
     texts = {key.split("/")[0] for key in manifest["objects"] if key.endswith("/text.txt")}
     assert texts == {source.users[1].id}
@@ -519,6 +523,22 @@ def test_share_links_are_restored_and_answer_as_before(source: Source, restored:
     third = api.data("CreateShareLink", {"input": {"documentId": source.versioned}}, token)["createShareLink"]
     fourth = api.data("CreateShareLink", {"input": {"documentId": source.versioned}}, token)["createShareLink"]
     assert (third["__typename"], fourth["__typename"]) == ("ShareLink", "ValidationError")
+
+
+def test_shares_are_restored_and_give_the_same_access(source: Source, restored: tuple[Deployment, Api]) -> None:
+    _, api = restored
+    free, premium = source.users
+    owner_token, grantee_token = sign_in(api, free.email), sign_in(api, premium.email)
+
+    shares = api.data("DocumentShares", {"id": source.versioned}, owner_token)["document"]["shares"]
+    shared = api.data("SharedWithMe", {"first": 10}, grantee_token)["sharedWithMe"]["edges"]
+
+    assert shares == [{key: value for key, value in source.share.items() if key != "__typename"}]
+    assert [(edge["node"]["id"], edge["node"]["access"], edge["share"]["id"]) for edge in shared] == [
+        (source.versioned, "EDITOR", source.share["id"])
+    ]
+    read = api.data("Document", {"id": source.versioned}, grantee_token)["document"]
+    assert httpx.get(read["downloadUrl"]).content == source.versions[3]
 
 
 def test_usage_counts_exactly_the_versions_restored(source: Source, restored: tuple[Deployment, Api]) -> None:

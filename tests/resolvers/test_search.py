@@ -324,3 +324,85 @@ def test_a_search_and_a_listing_answer_the_same_bad_filter_the_same_way(api: Api
             {"field": "filter.tags", "message": "At most 20 tags, not 21."},
         ]
     )
+
+
+# --- scope: documents shared with the searcher --------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def shared_search(api: Api) -> dict[str, Any]:
+    """A PREMIUM owner's document whose body, name and tag say words of their own, shared with a FREE
+    and a PREMIUM account, each of which has a document of its own with the same name word."""
+    owner = api.sign_up("PREMIUM")
+    body, name = word(), word()
+    shared = text_document(api, owner, f"the body says {body}", filename=f"{name}.txt")
+    eventually(api, owner, body, [shared["id"]])
+    readers = {plan: api.sign_up(plan) for plan in ("FREE", "PREMIUM")}
+    own = {}
+    for plan, reader in readers.items():
+        own[plan] = text_document(api, reader, "nothing else", filename=f"{name} mine.txt")["id"]
+        eventually(api, reader, name, [own[plan]])
+        api.share(owner, shared["id"], reader)
+    return {"owner": owner, "body": body, "name": name, "shared": shared["id"], "readers": readers, "own": own}
+
+
+@pytest.mark.parametrize("plan", ["FREE", "PREMIUM"])
+def test_scope_own_is_the_default_and_shared_and_all_add_what_is_shared(
+    api: Api, shared_search: dict[str, Any], plan: str
+) -> None:
+    reader, name = shared_search["readers"][plan], shared_search["name"]
+    own, shared = shared_search["own"][plan], shared_search["shared"]
+
+    assert hit_ids(search(api, reader, name)) == [own]
+    assert hit_ids(search(api, reader, name, scope="OWN")) == [own]
+    assert hit_ids(search(api, reader, name, scope="SHARED")) == [shared]
+    assert sorted(hit_ids(search(api, reader, name, scope="ALL"))) == sorted([own, shared])
+    (edge,) = search(api, reader, name, scope="SHARED")["edges"]
+    assert edge["node"]["document"]["name"] == f"{name}.txt"
+
+
+def test_the_searchers_plan_decides_whether_shared_contents_are_searched(
+    api: Api, shared_search: dict[str, Any]
+) -> None:
+    body, shared = shared_search["body"], shared_search["shared"]
+    free, premium = shared_search["readers"]["FREE"], shared_search["readers"]["PREMIUM"]
+
+    assert hit_ids(search(api, premium, body, scope="SHARED")) == [shared]
+    assert hit_ids(search(api, premium, f"content:{body}", scope="ALL")) == [shared]
+    assert hit_ids(search(api, free, body, scope="SHARED")) == []
+    assert search(api, free, f"content:{body}", scope="SHARED") == {
+        "__typename": "PremiumRequiredError",
+        "message": PREMIUM_REQUIRED,
+        "plan": "FREE",
+    }
+
+
+def test_a_stranger_finds_nothing_shared_and_an_unshared_reader_finds_it_no_more(
+    api: Api, shared_search: dict[str, Any]
+) -> None:
+    owner, name, shared = shared_search["owner"], shared_search["name"], shared_search["shared"]
+    stranger = api.sign_up("PREMIUM")
+    leaving = api.sign_up("PREMIUM")
+    share = api.share(owner, shared, leaving)
+    assert hit_ids(search(api, leaving, name, scope="SHARED")) == [shared]
+
+    api.data("UnshareDocument", {"input": {"shareId": share["id"]}}, owner.token)
+
+    assert hit_ids(search(api, leaving, name, scope="SHARED")) == []
+    assert hit_ids(search(api, leaving, shared_search["body"], scope="ALL")) == []
+    for scope in ("OWN", "SHARED", "ALL"):
+        assert hit_ids(search(api, stranger, name, scope=scope)) == [], scope
+
+
+def test_a_cursor_of_one_scope_is_refused_in_another(api: Api, shared_search: dict[str, Any]) -> None:
+    reader, name = shared_search["readers"]["PREMIUM"], shared_search["name"]
+    first = search(api, reader, name, scope="ALL", first=1)
+    cursor = first["pageInfo"]["endCursor"]
+
+    assert refused(api, reader, name, scope="SHARED", first=1, after=cursor) == [
+        {"field": "after", "message": "The cursor is not one this search gave out."}
+    ]
+    second = search(api, reader, name, scope="ALL", first=1, after=cursor)
+    assert sorted(hit_ids(first) + hit_ids(second)) == sorted(
+        [shared_search["own"]["PREMIUM"], shared_search["shared"]]
+    )

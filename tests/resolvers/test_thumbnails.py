@@ -90,3 +90,14 @@ def test_deleting_the_document_deletes_its_thumbnails(api: Api, user: User, stor
     assert thumbnails_of(store, user.id, record.document_id) == []
     assert objects_under(store, user.id) == []
     assert httpx.get(url).status_code == 404  # the link signed before stops working: nothing is there
+
+
+def test_a_viewer_sees_the_same_thumbnail_as_the_owner(api: Api, user: User, other_user: User) -> None:
+    document = api.upload(user, photo(), filename="shared.jpg", contentType="image/jpeg")
+    api.share(user, document["id"], other_user, "VIEWER")
+
+    as_owner = api.data("Document", {"id": document["id"]}, user.token)["document"]
+    as_viewer = api.data("Document", {"id": document["id"]}, other_user.token)["document"]
+
+    assert httpx.get(as_viewer["thumbnailUrl"]).content == httpx.get(as_owner["thumbnailUrl"]).content
+    assert httpx.get(as_viewer["downloadUrl"]).content == httpx.get(as_owner["downloadUrl"]).content

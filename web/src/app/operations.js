@@ -27,6 +27,10 @@ export { default as CreateShareLink } from "../../../gql/operations/share_links/
 export { default as DocumentShareLinks } from "../../../gql/operations/share_links/DocumentShareLinks.graphql?raw";
 export { default as RevokeShareLink } from "../../../gql/operations/share_links/RevokeShareLink.graphql?raw";
 export { default as UpdateShareLink } from "../../../gql/operations/share_links/UpdateShareLink.graphql?raw";
+export { default as DocumentShares } from "../../../gql/operations/shares/DocumentShares.graphql?raw";
+export { default as ShareDocument } from "../../../gql/operations/shares/ShareDocument.graphql?raw";
+export { default as SharedWithMe } from "../../../gql/operations/shares/SharedWithMe.graphql?raw";
+export { default as UnshareDocument } from "../../../gql/operations/shares/UnshareDocument.graphql?raw";
 export { default as CompleteUpload } from "../../../gql/operations/uploads/CompleteUpload.graphql?raw";
 export { default as RequestUpload } from "../../../gql/operations/uploads/RequestUpload.graphql?raw";
 export { default as DocumentVersions } from "../../../gql/operations/versions/DocumentVersions.graphql?raw";
