@@ -191,12 +191,22 @@ class Pipeline:
                 self.outbox.discard(completed)
         # Settled (or deleted): nothing reads the staging key any more, and the form can post no more.
         await self.blocking.run(upload_files.form_expired, self.objects, account_id, document_id)
-        if record is not None:
-            await self.upload_completed(account_id, document_id)
+        if record is None:
+            return
+        if record.status == DocumentStatus.PENDING_UPLOAD:
+            await self.upload_completed(account_id, document_id)  # completed just now, or settled otherwise
+        elif record.status == DocumentStatus.PROCESSING:
+            # Its upload.completed was lost, or waits behind others: taking it on here is harmless.
+            await self.upload_completed(account_id, document_id, record)
+        # Past PROCESSING (the usual case: READY long ago), its upload.completed was handled to the
+        # end, the index told, or is still on its queue and will be: nothing to do here. (A READY
+        # document's message is deleted only once it has told the index, ``upload_completed``.)
 
-    async def upload_completed(self, account_id: str, document_id: str) -> None:
+    async def upload_completed(self, account_id: str, document_id: str, record: Document | None = None) -> None:
+        """Process the document, ``record`` as just read if the caller has it (else it is read)."""
         try:
-            record = await self.blocking.run(documents.get, account_id, document_id)
+            if record is None:
+                record = await self.blocking.run(documents.get, account_id, document_id)
             account = await self.blocking.run(accounts.get_cached, account_id, self.cache)
         except (DocumentNotFound, AccountNotFound):
             return
