@@ -1,22 +1,22 @@
 """DynamoDB and SQS requests handed straight to moto 5.2.5's response handlers, not through Flask.
 
 moto's server is a Flask app per service behind a dispatcher (``moto.moto_server.werkzeug_app``).
-For a DynamoDB ``GetItem``, the embedded AWS's commonest request, Flask's machinery cost more CPU
-than moto's DynamoDB did: a request context, URL routing, Flask's request class (whose form parsing
-builds a new class every request in debug mode, and moto's app runs in debug mode), the
-after-request hooks, flask-cors. Measured in-process with real boto3 requests
-(docs/BENCHMARKS.md, "What one request costs the embedded AWS"), the handler's own work was a
-third of the request.
+Around each DynamoDB or SQS request, Flask's machinery cost 0.15 to 0.3 ms of CPU: a request
+context, URL routing, Flask's request class (whose form parsing builds a new class every request
+in debug mode, and moto's app runs in debug mode), the after-request hooks, flask-cors. A
+``GetItem`` called in-process took 0.53 ms through the Flask app and 0.36 ms without it
+(docs/BENCHMARKS.md, "What one request costs the embedded AWS", the hand note).
 
 :class:`Direct` answers a request that moto's Flask app would route to the handler of its path
 ``/`` by calling that same handler (the callback Flask's view wraps, found in the app's own URL map)
 with moto's request class built on the WSGI environ, exactly as ``convert_to_flask_response`` does,
 and wraps the result in the same Flask ``Response`` with the header flask-cors adds to it. The
 answer is the same, byte for byte and header for header (tests/adapters/test_moto_direct.py
-compares both ways, request id aside); what is skipped is Flask's work around it. Only POSTs to
-``/`` of the services in :data:`SERVICES` without an ``Origin`` header (the requests DocStore
-makes: JSON protocol, a ``X-Amz-Target``) take this way; any other request, and a request whose body
-moto's request class refuses (a werkzeug ``HTTPException``), goes through Flask as before.
+compares both ways, request ids and SQS's made-up ids aside); what is skipped is Flask's work
+around it. Only POSTs to ``/`` of the services in :data:`SERVICES` without an ``Origin`` header
+(the requests DocStore makes: JSON protocol, a ``X-Amz-Target``) take this way; any other
+request, and a request whose body moto's request class refuses (a werkzeug ``HTTPException``),
+goes through Flask as before.
 
 Like adapters/moto_speedups.py, this is written against one moto release and refuses any other
 (pyproject.toml pins ``moto[server]==5.2.5``).
