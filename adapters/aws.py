@@ -10,7 +10,7 @@ import boto3
 import botocore.session
 from botocore.config import Config
 
-from adapters import embedded_signing
+from adapters import embedded_signing, one_send
 from settings import EMBEDDED_ACCESS_KEY, EMBEDDED_SECRET_KEY
 
 if TYPE_CHECKING:
@@ -89,6 +89,7 @@ class AwsTarget:
         )
         if self.embedded and self.endpoint_url:
             embedded_signing.install(self.endpoint_url)
+        one_send.install()
         key = (self.access_key, self.secret_key, self.region)
         with _building:
             session = _sessions.get(key)

@@ -426,7 +426,15 @@ class Embedded:
     def start(self) -> dict[str, Any]:
         from waitress.server import create_server
 
-        from adapters import moto_blobs, moto_loading, moto_multipart, moto_patches, moto_speedups, moto_state
+        from adapters import (
+            moto_blobs,
+            moto_direct,
+            moto_loading,
+            moto_multipart,
+            moto_patches,
+            moto_speedups,
+            moto_state,
+        )
 
         self.lock()
         moto_patches.install()
@@ -454,7 +462,9 @@ class Embedded:
             orphans = blobs.orphans(moto_loading.live_blobs())
             threading.Thread(target=blobs.remove, args=(orphans,), name="blob-sweep", daemon=True).start()
         self.loader = loader
-        app = self.durable = Durable(dispatcher(), self.state, sqs, loader)
+        # DynamoDB and SQS requests skip moto's Flask app (adapters/moto_direct.py), with the speedups.
+        moto_app = moto_direct.Direct(dispatcher()) if self.speedups else dispatcher()
+        app = self.durable = Durable(moto_app, self.state, sqs, loader)
         # waitress, not moto's own werkzeug server: werkzeug answers every request with
         # "Connection: close", so each boto3 call paid a new TCP connection and a new thread.
         self.server = create_server(
@@ -540,7 +550,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=32, help="requests served at once")
     parser.add_argument("--connections", type=int, default=1000, help="client connections kept open")
     parser.add_argument(
-        "--moto-as-released", action="store_true", help="leave out adapters/moto_speedups.py (for benchmarks)"
+        "--moto-as-released",
+        action="store_true",
+        help="leave out adapters/moto_speedups.py and adapters/moto_direct.py (for benchmarks)",
     )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="embedded AWS: %(levelname)s %(message)s")

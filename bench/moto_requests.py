@@ -1,5 +1,5 @@
 """What one request costs the embedded AWS: its CPU time, moto as released against moto with
-DocStore's speedups (adapters/moto_speedups.py), in the same run.
+DocStore's speedups (adapters/moto_speedups.py and adapters/moto_direct.py), in the same run.
 
 Two embedded AWS processes (adapters/aws_process.py, durable, on waitress) run side by side, one
 started with ``--moto-as-released``. Each gets the same data: a documents-like table (owner and
@@ -30,6 +30,7 @@ import boto3
 from botocore.config import Config
 from tqdm import tqdm
 
+from adapters import one_send
 from adapters.local_aws import EmbeddedAws
 
 if TYPE_CHECKING:
@@ -235,6 +236,7 @@ def run(*, quick: bool, command: str) -> str:
     block = QUICK_BLOCK if quick else BLOCK
     started = datetime.now(UTC)
     results: dict[int, dict[str, dict[str, float]]] = {}
+    one_send.install()  # both sides get each request in one write, as DocStore's clients send it
     with tempfile.TemporaryDirectory(prefix="docstore-bench-moto-") as tmp:
         sides = [
             open_side("moto as released", Path(tmp) / "released", moto_as_released=True),
@@ -271,13 +273,15 @@ def section(
         f"boto3 {metadata.version('boto3')}.",
         "",
         "Two embedded AWS processes side by side, one started with `--moto-as-released` (no "
-        "`adapters/moto_speedups.py`), each holding the same documents-like table (owner and id, a local "
+        "`adapters/moto_speedups.py`, no `adapters/moto_direct.py`), each holding the same documents-like "
+        "table (owner and id, a local "
         f"index by name, {OWNERS} owners) and an SQS queue with {backlog:,} messages waiting. Each kind of "
         f"request is sent in blocks of {block} (or fewer, {BLOCK_SECONDS:.0f} s at most, at least {MIN_BLOCK}) to one "
         f"side and then the other (ABBA, {BLOCKS} blocks a side), "
         "and the server's CPU time over the block (user + system, from `/proc`) is divided by the requests: "
         "milliseconds of CPU per request, the median of the blocks. CPU time, not latency: it stays what it "
-        "is on a busy machine.",
+        "is on a busy machine. The requests are sent as DocStore's clients send them (boto3, head and body "
+        "in one write: `adapters/one_send.py`), to both sides alike.",
         "",
         "| request | items in the table | moto as released (ms CPU) | with the speedups (ms CPU) "
         "| speedups / released |",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 from typing import TYPE_CHECKING
 
-from adapters import embedded_signing
+from adapters import embedded_signing, one_send
 from models.accounts import Account, EmailClaim
 from models.base import (
     BaseMeta,
@@ -71,6 +71,7 @@ def configure(target: AwsTarget, prefix: str) -> None:
     """
     if target.embedded and target.endpoint_url:
         embedded_signing.install(target.endpoint_url)
+    one_send.install()
     BaseMeta.host = target.endpoint_url
     BaseMeta.region = target.region
     BaseMeta.aws_access_key_id = target.access_key

@@ -28,6 +28,7 @@ from models.errors import AccountNotFound
 from workers.consumer import Consumer, UnknownMessage
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
     from pathlib import Path
 
     from adapters.blocking import Blocking
@@ -121,10 +122,14 @@ class Commits:
     document's entry, so that it need not poll the index for it.
 
     Only where this process holds the index's writer (``writing``); elsewhere the pipeline polls,
-    since the indexer that will hold the document is in another process."""
+    since the indexer that will hold the document is in another process. While it writes, the
+    pipeline also hands it documents itself (``index``) instead of sending a search-index message:
+    a SQS round trip less per document, for the same entry and the same commit."""
 
     def __init__(self) -> None:
         self.writing = False
+        #: The writing indexer's :meth:`Indexer.sync` while it writes, else None.
+        self.index: Callable[[str, list[str]], Awaitable[None]] | None = None
         self._waiting: dict[tuple[str, str], list[asyncio.Future[None]]] = {}
 
     def expect(self, owner_id: str, document_id: str) -> asyncio.Future[None]:
@@ -251,6 +256,7 @@ class Indexer:
         log.info("this process writes the search index in %s", self.root)
         if self.commits is not None:
             self.commits.writing = True
+            self.commits.index = self.sync
         consumer = Consumer(
             queue,
             self.handle,
@@ -268,4 +274,5 @@ class Indexer:
         finally:
             if self.commits is not None:
                 self.commits.writing = False
+                self.commits.index = None
             await self.blocking.run(self.close)

@@ -38,7 +38,7 @@ import logging
 import shutil
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -149,6 +149,8 @@ class Pipeline:
     #: long making them may take (``DOCSTORE_THUMBNAIL_SECONDS``).
     thumbnail_sizes: tuple[int, ...] = (256, 1024)
     thumbnail_seconds: float = 20.0
+    #: Documents handed to this process's indexer whose sync has not ended yet (``_hand_to_indexer``).
+    _handed: set[asyncio.Future[None]] = field(default_factory=set, init=False, repr=False)
 
     async def handle(self, message: QueueMessage) -> None:
         match message:
@@ -191,12 +193,22 @@ class Pipeline:
                 self.outbox.discard(completed)
         # Settled (or deleted): nothing reads the staging key any more, and the form can post no more.
         await self.blocking.run(upload_files.form_expired, self.objects, account_id, document_id)
-        if record is not None:
-            await self.upload_completed(account_id, document_id)
+        if record is None:
+            return
+        if record.status == DocumentStatus.PENDING_UPLOAD:
+            await self.upload_completed(account_id, document_id)  # completed just now, or settled otherwise
+        elif record.status == DocumentStatus.PROCESSING:
+            # Its upload.completed was lost, or waits behind others: taking it on here is harmless.
+            await self.upload_completed(account_id, document_id, record)
+        # Past PROCESSING (the usual case: READY long ago), its upload.completed was handled to the
+        # end, the index told, or is still on its queue and will be: nothing to do here. (A READY
+        # document's message is deleted only once it has told the index, ``upload_completed``.)
 
-    async def upload_completed(self, account_id: str, document_id: str) -> None:
+    async def upload_completed(self, account_id: str, document_id: str, record: Document | None = None) -> None:
+        """Process the document, ``record`` as just read if the caller has it (else it is read)."""
         try:
-            record = await self.blocking.run(documents.get, account_id, document_id)
+            if record is None:
+                record = await self.blocking.run(documents.get, account_id, document_id)
             account = await self.blocking.run(accounts.get_cached, account_id, self.cache)
         except (DocumentNotFound, AccountNotFound):
             return
@@ -265,7 +277,8 @@ class Pipeline:
             commits = self.index_commits if self.index_commits is not None and self.index_commits.writing else None
             committed = commits.expect(record.owner_id, record.document_id) if commits is not None else None
             try:
-                await self.announce_to_index(record)
+                if commits is None or not self._hand_to_indexer(commits, record):
+                    await self.announce_to_index(record)
                 await self._until_indexed(record, committed)
             finally:
                 if commits is not None and committed is not None:
@@ -382,6 +395,32 @@ class Pipeline:
                 return
             await asyncio.sleep(min(pause, max(0.0, deadline - time.monotonic())))
             pause = min(pause * 1.5, INDEX_POLL_MAX_SECONDS)
+
+    def _hand_to_indexer(self, commits: Commits, record: Document) -> bool:
+        """Hand ``record`` to the indexer of this process, when it writes the index: its sync runs
+        beside the pipeline (which waits for its commit as for any other), with no search-index
+        message. Should the sync fail, the message is sent after all. False when there is no such
+        indexer."""
+        index = commits.index
+        if index is None:
+            return False
+
+        def done(task: asyncio.Task[None]) -> None:
+            self._handed.discard(task)
+            if not task.cancelled() and task.exception() is not None:
+                log.warning(
+                    "indexing document %s in this process failed; telling the indexer's queue",
+                    record.document_id,
+                    exc_info=task.exception(),
+                )
+                told = asyncio.ensure_future(self.announce_to_index(record))
+                self._handed.add(told)
+                told.add_done_callback(self._handed.discard)
+
+        task = asyncio.ensure_future(index(record.owner_id, [record.document_id]))
+        self._handed.add(task)  # held until done: the event loop keeps only weak references
+        task.add_done_callback(done)
+        return True
 
     def _processed(self, outcome: str) -> None:
         if self.metrics is not None:

@@ -283,6 +283,46 @@ async def test_form_expiry_deletes_what_the_form_posted_after_completion(pipelin
     assert accounts.get(account.id).used_bytes == 5
 
 
+async def test_form_expiry_of_a_processed_document_reads_it_once_and_tells_no_one(
+    pipeline, wired, recorder, store, monkeypatch
+) -> None:
+    account = new_account("FREE")
+    record = stored(store, account, b"kept\n", "text/plain")
+    await handle(pipeline, completed(record))
+    events = list(recorder.events)
+    calls = Calls(record.document_id)
+    calls.watch(monkeypatch)
+
+    await handle(pipeline, expired(record))
+
+    # Its upload.completed was handled to the end (READY follows the index): nothing is redone,
+    # the index is not told again; the staging key is deleted all the same.
+    assert {service: [operation for operation, _ in made] for service, made in calls.calls.items()} == {
+        "dynamodb": ["GetItem"],
+        "s3": ["DeleteObject"],
+    }
+    assert recorder.events == events
+    final = documents.get(account.id, record.document_id)
+    assert (final.status, final.counted_type) == ("READY", "text/plain")
+    assert found(wired.index, account, "file") == [record.document_id]
+
+
+async def test_form_expiry_takes_on_a_completed_upload_whose_message_never_came(
+    pipeline, wired, recorder, store
+) -> None:
+    account = new_account("FREE")
+    record = stored(store, account, b"lost message\n", "text/plain")  # PROCESSING, no upload.completed
+    before = counters.read("all")
+
+    await handle(pipeline, expired(record))
+
+    final = documents.get(account.id, record.document_id)
+    assert (final.status, final.counted_type) == ("READY", "text/plain")
+    assert counters.read("all")[:2] == (before[0] + 1, before[1] + 13)
+    assert recorder.kinds() == ["ProcessingStarted", "DocumentReady", "QuotaChanged"]
+    assert found(wired.index, account, "file") == [record.document_id]
+
+
 async def test_form_expiry_deletes_what_the_form_posted_after_the_document_was_deleted(pipeline, store) -> None:
     account = new_account("FREE")
     record = stored(store, account, b"gone\n", "text/plain")

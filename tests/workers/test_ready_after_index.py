@@ -175,26 +175,78 @@ async def test_marking_a_document_that_is_no_longer_processing_changes_nothing(s
     )
 
 
-async def test_with_the_indexer_in_this_process_ready_follows_its_commit_with_one_look(
-    store, extraction, mailer, index, queue, tmp_path: Path
+class Sent:
+    """The messages the pipeline sends on the search-index queue (sent all the same)."""
+
+    def __init__(self, queue: SqsQueue, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.kinds: list[str] = []
+        send = queue.send
+
+        def counted(message: Any, delay_seconds: int = 0) -> None:
+            self.kinds.append(type(message).__name__)
+            send(message, delay_seconds)
+
+        monkeypatch.setattr(queue, "send", counted)
+
+
+async def writing(commits: Commits) -> None:
+    with anyio.fail_after(10):
+        while not commits.writing:  # noqa: ASYNC110 (a flag the indexer sets once it has the writer)
+            await anyio.sleep(0.01)
+
+
+async def test_with_the_indexer_in_this_process_it_is_handed_the_document_and_ready_follows_its_commit(
+    store, extraction, mailer, index, queue, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     commits = Commits()
     witness = ReadyWitness(index)
     looking = CountingIndex(index)
+    sent = Sent(queue, monkeypatch)
     pipeline = pipeline_for(store, extraction, mailer, witness, looking, queue, commits=commits)
     account = new_account("FREE")
     record = stored(store, account, b"told by the commit\n", "text/plain")
     running = Indexer(Blocking(4), store, index, tmp_path / "search", commits)
     async with anyio.create_task_group() as group:
         group.start_soon(lambda: running.run_forever(queue, wait_seconds=1, visibility_seconds=None))
-        with anyio.fail_after(10):
-            while not commits.writing:  # noqa: ASYNC110 (a flag the indexer sets once it has the writer)
-                await anyio.sleep(0.01)
+        await writing(commits)
+        assert commits.index == running.sync
 
         await pipeline.handle(completed(record))
 
         group.cancel_scope.cancel()
     assert witness.at_ready == [(True, DocumentStatus.READY)]
-    assert looking.looks == 1
-    assert commits.writing is False  # the writer was given up when the indexer stopped
+    assert sent.kinds == []  # no search-index message: the indexer was handed the document
+    assert looking.looks == 1  # after the commit, the readers of this process are refreshed once
+    assert (commits.writing, commits.index) == (False, None)  # the writer was given up when the indexer stopped
     assert commits._waiting == {}
+    assert pipeline._handed == set()
+
+
+async def test_when_the_indexer_of_this_process_fails_the_document_the_queue_is_told(
+    store, extraction, mailer, index, queue, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    commits = Commits()
+    witness = ReadyWitness(index)
+    sent = Sent(queue, monkeypatch)
+    pipeline = pipeline_for(store, extraction, mailer, witness, index, queue, commits=commits)
+    account = new_account("FREE")
+    record = stored(store, account, b"told by the queue\n", "text/plain")
+    running = Indexer(Blocking(4), store, index, tmp_path / "search", commits)
+    handed: list[tuple[str, list[str]]] = []
+
+    async def failing(owner_id: str, document_ids: list[str]) -> None:
+        handed.append((owner_id, document_ids))
+        raise OSError("the index folder went away")
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(lambda: running.run_forever(queue, wait_seconds=1, visibility_seconds=None))
+        await writing(commits)
+        commits.index = failing
+
+        await pipeline.handle(completed(record))
+
+        group.cancel_scope.cancel()
+    assert handed == [(account.id, [record.document_id])]
+    assert sent.kinds == ["IndexDocument"]
+    assert witness.at_ready == [(True, DocumentStatus.READY)]  # the queue's indexer committed it
+    assert pipeline._handed == set()
