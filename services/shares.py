@@ -24,7 +24,7 @@ from domain.sharing import GRANTED
 from events.envelope import Event, EventType
 from models import accounts, documents, shares
 from models.errors import DocumentNotFound, ShareNotFound
-from services import validation
+from services import follows, validation
 
 if TYPE_CHECKING:
     from domain.sharing import Role
@@ -87,6 +87,7 @@ async def unshare(services: Services, viewer_id: str, raw_share_id: str) -> Shar
     if found is None or viewer_id not in (found.owner_id, found.grantee_id):
         raise ShareNotFound(raw_share_id)
     await services.blocking.run(shares.delete, found)
+    await follows.forget(services, found.owner_id, document_id, grantee_id)
     await services.publisher.publish(
         Event(EventType.SHARE_REMOVED, found.owner_id, document_id=document_id, data={"grantee": grantee_id})
     )
