@@ -4,12 +4,20 @@ NOT_FOUND, with nothing written, for anyone else and after the share or the docu
 
 from __future__ import annotations
 
+import time
+import uuid
+from collections import Counter
 from typing import Any
 
+import anyio
+import httpx
 import pytest
+from pynamodb.signals import pre_dynamodb_send
 
 from models import documents
-from tests.client import Api, User
+from server import create_app
+from tests.client import PASSWORD, Api, User, operation, post_form
+from tests.resolvers.test_read_cache import Calls, _counting
 
 CONTENT = b"followed notes, twenty"
 NO_DOCUMENT = "No document with that id in this account."
@@ -122,3 +130,177 @@ def test_a_deleted_document_answers_not_found_to_everyone(api: Api, owner: User,
     for user in (owner, grantee):
         assert follow(api, user, document_id) == not_found(document_id)
         assert unfollow(api, user, document_id) == not_found(document_id)
+
+
+# --- the digest: one email a window, by SES (the session's window: 3 s) --------------------------
+
+
+def mail(mail_to, user: User, count: int) -> list[tuple[str, str]]:
+    """The first ``count`` emails sent to ``user`` (subject, body), once they are sent."""
+    deadline = time.monotonic() + 60
+    while len(mail_to(user.email)) < count:
+        assert time.monotonic() < deadline, f"{len(mail_to(user.email))} emails to {user.email}, not {count}"
+        time.sleep(0.1)
+    return [(message.subject, message.body) for message in mail_to(user.email)]
+
+
+def digest(*lines: str) -> tuple[str, str]:
+    body = "\n".join(
+        [
+            "Changes to documents you follow, since your last digest:",
+            "",
+            *lines,
+            "",
+            "Sign in to DocStore to see them. To hear no more of a document, unfollow it (unfollowDocument).",
+        ]
+    )
+    count = len(lines)
+    return f"DocStore: {count} change{'s' if count != 1 else ''} to documents you follow", body
+
+
+def rename(api: Api, user: User, document_id: str, **fields: Any) -> None:
+    result = api.data("UpdateDocument", {"input": {"id": document_id, **fields}}, user.token)["updateDocument"]
+    assert result["__typename"] == "Document", result
+
+
+def test_changes_within_the_window_make_one_email_and_later_ones_the_next(
+    api: Api, owner: User, document_id: str, mail_to
+) -> None:
+    grantee = api.sign_up()
+    api.share(owner, document_id, grantee)
+    follow(api, grantee, document_id)
+
+    rename(api, owner, document_id, name="first.txt")
+    rename(api, owner, document_id, tags=["draft"])
+
+    first = digest(
+        f'- "first.txt": renamed by {owner.email}, version 1',
+        f'- "first.txt": retagged by {owner.email}, version 1',
+    )
+    assert mail(mail_to, grantee, 1) == [first]
+
+    rename(api, owner, document_id, name="second.txt")
+
+    assert mail(mail_to, grantee, 2) == [first, digest(f'- "second.txt": renamed by {owner.email}, version 1')]
+    assert mail_to(owner.email) == []  # the owner made every change: nothing to tell it
+
+
+def test_a_document_no_longer_shared_before_the_digest_is_left_out(api: Api, owner: User, mail_to) -> None:
+    grantee = api.sign_up()
+    kept, removed = (
+        api.upload(owner, CONTENT, filename=f"{name}.txt", contentType="text/plain")["id"] for name in ("kept", "gone")
+    )
+    shares = {document_id: api.share(owner, document_id, grantee) for document_id in (kept, removed)}
+    for document_id in (kept, removed):
+        follow(api, grantee, document_id)
+
+    rename(api, owner, removed, name="secret plan.txt")
+    rename(api, owner, kept, name="still shared.txt")
+    api.data("UnshareDocument", {"input": {"shareId": shares[removed]["id"]}}, owner.token)
+
+    assert mail(mail_to, grantee, 1) == [digest(f'- "still shared.txt": renamed by {owner.email}, version 1')]
+
+
+def test_the_owner_hears_an_editor_by_email_but_not_of_a_document_it_unfollowed(api: Api, owner: User, mail_to) -> None:
+    editor = api.sign_up()
+    followed, unfollowed = (
+        api.upload(owner, CONTENT, filename=f"{name}.txt", contentType="text/plain")["id"] for name in ("a", "b")
+    )
+    for document_id in (followed, unfollowed):
+        api.share(owner, document_id, editor, "EDITOR")
+    unfollow(api, owner, unfollowed)
+
+    rename(api, editor, unfollowed, name="unheard.txt")
+    rename(api, editor, followed, tags=["checked"])
+
+    assert mail(mail_to, owner, 1) == [digest(f'- "a.txt": retagged by {editor.email}, version 1')]
+    assert mail_to(editor.email) == []
+
+
+# --- what following costs an owner alone: nothing -----------------------------------------------
+
+
+def owner_costs(settings, grantee: str) -> dict[str, dict[str, int]]:
+    """The DynamoDB requests of an owner's completeUpload of a new version, updateDocument and
+    deleteDocument on one app (no workers), with ``grantee`` "none", "sharing" the document or
+    sharing and "following" it."""
+    counted = Calls()
+    pre_dynamodb_send.connect(counted)
+    # The outbox removes what SQS took after the test, not during a request it counts.
+    app = create_app(settings.with_overrides(run_workers=False, outbox_remove_seconds=3600))
+    results: dict[str, dict[str, int]] = {}
+
+    async def main() -> None:
+        transport = httpx.ASGITransport(app=app)
+        async with (
+            app.router.lifespan_context(app),
+            httpx.AsyncClient(transport=transport, base_url="http://t") as http,
+        ):
+
+            async def call(name: str, variables: dict[str, Any], token: str | None, counted_as: str = "") -> Any:
+                counted.operations.clear()
+                counting = _counting.set(bool(counted_as))
+                try:
+                    body = {"query": operation(name), "variables": variables}
+                    headers = {"Authorization": f"Bearer {token}"} if token else {}
+                    answer = (await http.post("/graphql", json=body, headers=headers)).json()
+                finally:
+                    _counting.reset(counting)
+                assert "errors" not in answer, answer
+                if counted_as:
+                    results[counted_as] = dict(counted.operations)
+                return answer["data"]
+
+            async def account() -> tuple[str, str, str]:
+                email = f"costs-{uuid.uuid4().hex[:12]}@example.com"
+                signed = (await call("SignUp", {"input": {"email": email, "password": PASSWORD}}, None))["signUp"]
+                return email, signed["token"], signed["account"]["id"]
+
+            async def upload(token: str, **mode: Any) -> str:
+                fields = {"filename": "costs.txt", "contentType": "text/plain", "size": 5, **mode}
+                form = (await call("RequestUpload", {"input": fields}, token))["requestUpload"]
+                await anyio.to_thread.run_sync(post_form, form, b"hello")
+                counted_as = "completeUpload (new version)" if mode else ""
+                await call("CompleteUpload", {"input": {"documentId": form["documentId"]}}, token, counted_as)
+                return str(form["documentId"])
+
+            _, owner, owner_id = await account()
+            await call("Documents", {}, owner)  # the session and the account in the read cache
+            document_id = await upload(owner)
+            # Given it processed (no workers here): a new version needs it READY.
+            ready = documents.Document(owner_id=owner_id, document_id=document_id)
+            await anyio.to_thread.run_sync(lambda: ready.update(actions=[documents.Document.status.set("READY")]))
+            if grantee != "none":
+                email, token, _ = await account()
+                share = {"documentId": document_id, "email": email, "role": "VIEWER"}
+                await call("ShareDocument", {"input": share}, owner)
+                if grantee == "following":
+                    await call("FollowDocument", {"input": {"documentId": document_id}}, token)
+            await upload(owner, documentId=document_id)
+            await call("UpdateDocument", {"input": {"id": document_id, "name": "renamed.txt"}}, owner, "updateDocument")
+            await call("DeleteDocument", {"input": {"id": document_id}}, owner, "deleteDocument")
+
+    try:
+        anyio.run(main)
+    finally:
+        pre_dynamodb_send.disconnect(counted)
+    return results
+
+
+def test_an_owner_alone_pays_no_request_more_and_a_follower_its_digest(settings, target) -> None:
+    alone = owner_costs(settings, "none")
+    shared = owner_costs(settings, "sharing")
+    followed = owner_costs(settings, "following")
+
+    # As before followers: the record read says nobody else follows it.
+    assert alone == {
+        "completeUpload (new version)": {"GetItem": 4, "TransactWriteItems": 1},
+        "updateDocument": {"GetItem": 3, "TransactWriteItems": 1},
+        "deleteDocument": {"GetItem": 2, "Query": 5, "TransactWriteItems": 1, "BatchWriteItem": 1},
+    }
+    # A follower's digest: its line kept (BatchWriteItem), its digest scheduled the first time
+    # (a transaction with its outbox message), joined after (the schedule's refused transaction).
+    extra = {"BatchWriteItem": 1, "TransactWriteItems": 1}
+    removal = dict(Counter(alone["deleteDocument"]) + Counter({"BatchWriteItem": 1}))  # item 3's: the share's
+    assert shared == alone | {"deleteDocument": removal}
+    assert followed == {label: dict(Counter(costs) + Counter(extra)) for label, costs in shared.items()}
