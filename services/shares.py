@@ -80,8 +80,9 @@ async def share(services: Services, owner: Account, raw_document_id: str, raw_em
 
 async def unshare(services: Services, viewer_id: str, raw_share_id: str) -> Share:
     """Remove a share: by the document's owner, or by the grantee leaving it. The grantee loses
-    access at once, open subscriptions included, and no longer follows the document. :class:`ShareNotFound` for a share that is gone
-    or neither the viewer's to give nor its to leave."""
+    access at once, open subscriptions included, and no longer follows the document.
+    :class:`ShareNotFound` for a share that is gone or neither the viewer's to give nor its to
+    leave."""
     document_id, grantee_id = parse_id(raw_share_id)
     found = await services.blocking.run(shares.get, grantee_id, document_id)
     if found is None or viewer_id not in (found.owner_id, found.grantee_id):
