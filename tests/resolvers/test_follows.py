@@ -288,7 +288,9 @@ def owner_costs(settings, grantee: str) -> dict[str, dict[str, int]]:
     return results
 
 
-def test_an_owner_alone_pays_no_request_more_and_a_follower_its_digest(settings, target) -> None:
+def test_an_owner_alone_pays_no_request_more_and_a_follower_its_digest(settings, target, own_tables: str) -> None:
+    """On tables of its own: the live server's workers, which read the same queues, find none of
+    these documents to process meanwhile (which would race these requests into reading again)."""
     alone = owner_costs(settings, "none")
     shared = owner_costs(settings, "sharing")
     followed = owner_costs(settings, "following")
