@@ -209,6 +209,10 @@ class Settings:
     #: How long the change feed keeps each change (``changes``, ``changeEvents``): a cursor whose
     #: next change is older answers ``CursorExpiredError``. DynamoDB's TTL removes older rows.
     change_retention_days: int = 30
+    #: Followers' email digests (``services.follows``): at most one email per follower this often,
+    #: listing the changes of the documents it follows since the last; at most 900 (SQS's longest
+    #: delay, which schedules it).
+    digest_seconds: int = 600
     #: Public share links (``createShareLink``, ``/s/{token}``): how many live links a document may
     #: hold, the longest and the default expiry, the largest ``maxDownloads``, how long the signed
     #: S3 URL a download redirects to is valid, and wrong passwords allowed per client IP and per
@@ -392,6 +396,7 @@ class Settings:
             plan_race_attempts=integer("PLAN_RACE_ATTEMPTS", 10),
             quota_level_attempts=integer("QUOTA_LEVEL_ATTEMPTS", 5),
             change_retention_days=integer("CHANGE_RETENTION_DAYS", 30),
+            digest_seconds=digest_seconds(integer("DIGEST_SECONDS", 600)),
             share_links_per_document=integer("SHARE_LINKS_PER_DOCUMENT", 20),
             share_max_expiry_seconds=integer("SHARE_MAX_EXPIRY_SECONDS", 90 * 24 * 3600),
             share_default_expiry_seconds=integer("SHARE_DEFAULT_EXPIRY_SECONDS", 7 * 24 * 3600),
@@ -403,6 +408,13 @@ class Settings:
             share_password_window_seconds=integer("SHARE_PASSWORD_WINDOW_SECONDS", 300),
             share_secret=get("SHARE_SECRET", ""),
         )
+
+
+def digest_seconds(value: int) -> int:
+    """``DOCSTORE_DIGEST_SECONDS``: a digest is scheduled as a delayed SQS message, 900 s at most."""
+    if value > 900:
+        raise SettingsError("DOCSTORE_DIGEST_SECONDS must be at most 900 (SQS's longest delay)")
+    return value
 
 
 def parse_regions(raw: str, own: str) -> tuple[tuple[str, str], ...]:

@@ -133,6 +133,14 @@ class HashDocuments(QueueMessage, frozen=True, tag="hash.documents"):
     after: str | None = None
 
 
+class DigestDue(QueueMessage, frozen=True, tag="digest.due"):
+    """Sent delayed by the digest window: email the follower (``account_id``) the changes of the
+    documents it follows that wait for it (``models.digests``)."""
+
+    queue = ACCOUNT_EVENTS
+    key: Id
+
+
 MESSAGES: tuple[type[QueueMessage], ...] = (
     UploadStarted,
     UploadCompleted,
@@ -143,6 +151,7 @@ MESSAGES: tuple[type[QueueMessage], ...] = (
     IndexAccount,
     PlanChanged,
     HashDocuments,
+    DigestDue,
 )
 
 

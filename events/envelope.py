@@ -34,6 +34,9 @@ class EventType(StrEnum):
     #: Not a GraphQL event: on the owner's channel, ends the grantee's subscriptions to the
     #: document (``unshareDocument``).
     SHARE_REMOVED = "ShareRemoved"  # data: {"grantee": account id}
+    #: On a follower's channel: a document it follows changed (``services.follows``); data:
+    #: {"change": DocumentChange, "by": the actor's email, "version": int, "owner": account id}.
+    DOCUMENT_CHANGED = "DocumentChanged"
 
 
 #: Events about the account's storage rather than one document.

@@ -14,6 +14,7 @@ from pynamodb.attributes import (
     NumberAttribute,
     TTLAttribute,
     UnicodeAttribute,
+    UnicodeSetAttribute,
     UTCDateTimeAttribute,
 )
 from pynamodb.exceptions import DeleteError, TransactWriteError, UpdateError
@@ -165,6 +166,11 @@ class Document(TableModel):
     #: ``make_public``, a link to make once the upload completes (requestUpload's ``public``).
     share_links = NumberAttribute(null=True)
     make_public = BooleanAttribute(null=True)
+    #: Who follows the document besides its owner (``models.follows``): the ids of accounts it is
+    #: shared with that asked to; None when none. The owner follows unless ``owner_unfollowed``.
+    #: On the record so that a change finds its followers in what it read anyway.
+    followers = UnicodeSetAttribute(null=True)
+    owner_unfollowed = BooleanAttribute(null=True)
 
     by_name = ByName()
     by_updated = ByUpdated()

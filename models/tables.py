@@ -16,6 +16,7 @@ from models.base import (
 )
 from models.changes import ChangeRow
 from models.counters import Counter
+from models.digests import DigestRow
 from models.documents import Document
 from models.idempotency import Handled
 from models.outbox import Pending
@@ -49,6 +50,7 @@ TABLES: tuple[type[Model], ...] = (
     ShareLink,
     Share,
     SharedUpload,
+    DigestRow,
 )
 #: The attribute DynamoDB's time-to-live reads, per model that has one. Not the outbox: a message
 #: there waits until SQS has taken it, however long that is.

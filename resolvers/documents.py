@@ -125,6 +125,7 @@ async def update_document(
         name=input.name,
         tags=input.tags,
         description=input.description,
+        by=account,
     )
     role = Role.OWNER
     try:
@@ -168,7 +169,9 @@ async def delete_document(
 ) -> DeleteDocumentResult:
     account = await require_account(info)
     try:
-        deleted = await documents_service.delete(info.context.services, account.id, str(input.id), input.if_version)
+        deleted = await documents_service.delete(
+            info.context.services, account.id, str(input.id), input.if_version, by=account
+        )
     except DocumentNotFound:
         await access.refuse_shared(info.context.services, account.id, str(input.id))
         return NotFoundError(message=NO_DOCUMENT, id=input.id)

@@ -95,7 +95,7 @@ async def complete_upload(
             reached = await access.shared_upload(services, account.id, str(input.document_id))
             role = reached.role
             owner = await access.owner_of(services, reached)
-            record = await uploads.complete_upload(services, owner, str(input.document_id))
+            record = await uploads.complete_upload(services, owner, str(input.document_id), by=account)
     except DocumentNotFound:
         return UploadNotFoundError(
             message="No upload with that id in this account.",

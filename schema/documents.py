@@ -114,6 +114,22 @@ class Document:
     #: The content hash whose thumbnails are stored, and their sizes (small, large); None: none.
     thumbnail_hash: strawberry.Private[str | None]
     thumbnail_sizes: strawberry.Private[tuple[int, ...]]
+    #: Who follows it besides its owner, and whether its owner unfollowed it (``models.follows``).
+    follower_ids: strawberry.Private[frozenset[str]]
+    owner_unfollowed: strawberry.Private[bool]
+
+    @strawberry.field(
+        description=(
+            "Whether you follow it: you hear of its changes by others live (`documentEvents`: `DocumentChanged`). "
+            "You follow your own documents unless you unfollowed them; a document shared with you once you "
+            "`followDocument` it, until you unfollow it or it is no longer shared with you."
+        )
+    )
+    async def following(self, info: strawberry.Info) -> bool:
+        if self.access == DocumentRole.OWNER:
+            return not self.owner_unfollowed
+        viewer = await info.context.viewer()
+        return viewer is not None and viewer.id in self.follower_ids
 
     @strawberry.field(
         description=(
@@ -252,6 +268,8 @@ class Document:
             thumbnail_hash=record.thumbnail_hash,
             # One size stored twice when the two settings are equal.
             thumbnail_sizes=sizes * 2 if len(sizes) == 1 else sizes,
+            follower_ids=frozenset(record.followers or ()),
+            owner_unfollowed=bool(record.owner_unfollowed),
         )
 
 

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 
+from domain.follows import DocumentChange
+from schema.enums import graphql_enum
 from schema.errors import CodedError
 from schema.scalars import Long
 
@@ -141,6 +143,45 @@ class DocumentDeleted(Event):
         return cls(**_document(event))
 
 
+graphql_enum(
+    DocumentChange,
+    "What happened to a document you follow (`DocumentChanged.change`).",
+    {
+        DocumentChange.NEW_VERSION: "A new version of its file was uploaded (`version` is its number).",
+        DocumentChange.RENAMED: "It was renamed (`updateDocument` with `name`).",
+        DocumentChange.RETAGGED: "Its tags changed (`updateDocument` with `tags`).",
+        DocumentChange.DELETED: "It was deleted by its owner: you follow it no longer.",
+        DocumentChange.RESTORED: "An earlier version was made current again, as version `version`.",
+    },
+)
+
+
+@strawberry.type(
+    description=(
+        "Someone else changed a document you follow (`followDocument`; you follow your own documents unless you "
+        "unfollowed them). Sent once per change to each follower but the one who made it; a rename and a retag in "
+        "one `updateDocument` are two events. A move, a new description and processing are not sent. Sent only "
+        "while you can read the document: a document no longer shared with you sends nothing more."
+    )
+)
+class DocumentChanged(Event):
+    document_id: strawberry.ID = strawberry.field(description="The document that changed.")
+    change: DocumentChange = strawberry.field(description="What changed.")
+    by: str = strawberry.field(description="The email of the account that changed it.")
+    version: int = strawberry.field(
+        description="The document's version after the change (for DELETED: the version it was deleted at)."
+    )
+
+    @classmethod
+    def from_event(cls, event: Envelope) -> DocumentChanged:
+        return cls(
+            **_document(event),
+            change=DocumentChange(event.data["change"]),
+            by=str(event.data["by"]),
+            version=int(event.data["version"]),
+        )
+
+
 @strawberry.type(description="The bytes your documents use changed.")
 class QuotaChanged(Event):
     used_bytes: Long = strawberry.field(description="Bytes used now, by stored documents.")
@@ -181,7 +222,13 @@ class QuotaExceeded(Event):
 
 
 DocumentEvent = Annotated[
-    UploadStarted | ProcessingStarted | ExtractionProgress | DocumentReady | DocumentFailed | DocumentDeleted,
+    UploadStarted
+    | ProcessingStarted
+    | ExtractionProgress
+    | DocumentReady
+    | DocumentFailed
+    | DocumentDeleted
+    | DocumentChanged,
     strawberry.union("DocumentEvent", description="What happened to a document. Branch on `__typename`."),
 ]
 QuotaEvent = Annotated[

@@ -19,6 +19,7 @@ from access.regions import AnswersWrongRegion
 from events.channels import DEFAULT_BUFFER
 from resolvers import accounts, checksums, dashboard, documents, multipart, plans, search, uploads, versions
 from resolvers import changes as change_resolvers
+from resolvers import follows as follow_resolvers
 from resolvers import share_links as share_link_resolvers
 from resolvers import shares as share_resolvers
 from resolvers.limits import OperationLimits
@@ -40,6 +41,7 @@ from schema.documents import (
 )
 from schema.errors import CodedError
 from schema.events import DocumentEvent, QuotaEvent
+from schema.follows import FollowDocumentResult, UnfollowDocumentResult
 from schema.multipart import (
     AbortUploadResult,
     CompleteMultipartUploadResult,
@@ -339,6 +341,23 @@ class Mutation:
             "Remove a share: the owner ends it, or the account it is shared with leaves it. That account loses "
             "access at once: its next request answers `NOT_FOUND`, and its open subscriptions to the document end "
             "with `NOT_FOUND`."
+        ),
+    )
+    follow_document: FollowDocumentResult = strawberry.mutation(
+        resolver=follow_resolvers.follow_document,
+        extensions=[AnswersWrongRegion()],
+        description=(
+            "Follow a document you can read (yours, or shared with you in any role): from now on you hear live, on "
+            "`documentEvents`, of each new version, rename, retag, restore and delete someone else makes of it "
+            "(`DocumentChanged`). You follow your own documents from the start; following again changes nothing. "
+            "An account the document is no longer shared with follows it no longer."
+        ),
+    )
+    unfollow_document: UnfollowDocumentResult = strawberry.mutation(
+        resolver=follow_resolvers.unfollow_document,
+        extensions=[AnswersWrongRegion()],
+        description=(
+            "Stop following a document you can read; on your own document this is kept until you follow it again."
         ),
     )
     upgrade_plan: UpgradePlanResult = strawberry.mutation(

@@ -14,18 +14,20 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from domain.documents import STORED, DocumentStatus
+from domain.follows import DocumentChange
 from events.envelope import Event, EventType
 from models import changes as models_changes
 from models import documents, keys, outbox, share_links, shares, version_uploads, versions
 from models import uploads as uploads_models
 from models.errors import DocumentNotFound, VersionConflict
 from services import changes as changes_service
-from services import uploads, validation
+from services import follows, uploads, validation
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from adapters.s3 import ObjectStore
+    from models.accounts import Account
     from runtime.services import Services
 
 
@@ -44,9 +46,11 @@ async def update(
     name: str | None = None,
     tags: Sequence[str] | None = None,
     description: str | None = None,
+    by: Account | None = None,
 ) -> documents.Document:
     """Rename, retag or redescribe a document (``None`` leaves a field as it is); the document
-    as it is now. Search follows the change in the background."""
+    as it is now. Search follows the change in the background; the document's other followers
+    hear of a rename or a retag by ``by`` (the owner, or an EDITOR; None tells nobody)."""
     changes = validation.document_changes(name, tags, description)
     document_id = validation.document_id(raw_id)
     updated: list[outbox.Pending] = []
@@ -66,6 +70,8 @@ async def update(
     record = await services.blocking.run(documents.get, owner_id, document_id)
     await services.deliver(updated)  # search follows the new name, tags and description
     await changes_service.publish(services.publisher, recorded)
+    if by is not None:
+        await follows.announce(services, record, follows.update_changes(changes.name, changes.tags), by)
     return record
 
 
@@ -87,18 +93,29 @@ async def move(services: Services, owner_id: str, raw_id: str, raw_path: str) ->
     return moved
 
 
-async def delete(services: Services, owner_id: str, raw_id: str, if_version: int | None = None) -> Deleted:
+async def delete(
+    services: Services, owner_id: str, raw_id: str, if_version: int | None = None, by: Account | None = None
+) -> Deleted:
     """Delete a document, its file and its bytes in the quota, or cancel an upload in progress.
     A second delete of the same document is :class:`DocumentNotFound` and frees nothing. With
     ``if_version``, only while the document is at that version (:class:`VersionConflict`, and
-    nothing deleted, otherwise: checked again in the delete's transaction)."""
+    nothing deleted, otherwise: checked again in the delete's transaction). The document's other
+    followers hear of it from ``by`` (None tells nobody)."""
     document_id = validation.document_id(raw_id)
     if if_version is not None:
         validation.version_number("ifVersion", if_version)
     deleted: list[outbox.Pending] = []
     recorded: list[models_changes.Change] = []
-    freed = await services.blocking.run(_delete, services.objects, owner_id, document_id, deleted, recorded, if_version)
-    await services.publisher.publish(Event(EventType.DOCUMENT_DELETED, owner_id, document_id=document_id))
+    gone: list[documents.Document] = []
+    freed = await services.blocking.run(
+        _delete, services.objects, owner_id, document_id, deleted, recorded, if_version, gone
+    )
+    told: dict[str, object] = {}
+    if by is not None and gone:
+        told = await follows.announce(services, gone[0], [DocumentChange.DELETED], by)
+    # Naming the followers told: a grantee's subscription to the document sends its DocumentChanged
+    # from this event, the last it sends.
+    await services.publisher.publish(Event(EventType.DOCUMENT_DELETED, owner_id, document_id=document_id, data=told))
     await changes_service.publish(services.publisher, recorded)
     # A stored document's quota check and search removal; a cancelled upload needs neither.
     await services.deliver(deleted)
@@ -112,6 +129,7 @@ def _delete(
     messages: list[outbox.Pending],
     recorded: list[models_changes.Change],
     if_version: int | None = None,
+    deleted_record: list[documents.Document] | None = None,
 ) -> int:
     """Delete the record and its bytes (given back to the quota), then the objects.
 
@@ -127,6 +145,8 @@ def _delete(
         if not documents.delete_stored(record, messages, recorded, if_version=if_version, deleted=gone):
             raise DocumentNotFound(document_id)
         (record,) = gone
+        if deleted_record is not None:
+            deleted_record.append(record)
         # The original and what was derived from it, and every earlier version's object (a form's
         # are under the document's prefix; a multipart upload's under its upload's).
         objects.delete_prefix(keys.document_prefix(owner_id, document_id))

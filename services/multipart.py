@@ -189,6 +189,7 @@ async def complete_multipart_upload(
     )
     await services.deliver(completed)
     await changes_service.publish(services.publisher, recorded)
+    await upload_files.announce_version(services, record, recorded, account)
     await share_links.make_public(services, account.id, public)
     return record
 

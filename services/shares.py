@@ -24,7 +24,7 @@ from domain.sharing import GRANTED
 from events.envelope import Event, EventType
 from models import accounts, documents, shares
 from models.errors import DocumentNotFound, ShareNotFound
-from services import validation
+from services import follows, validation
 
 if TYPE_CHECKING:
     from domain.sharing import Role
@@ -80,13 +80,15 @@ async def share(services: Services, owner: Account, raw_document_id: str, raw_em
 
 async def unshare(services: Services, viewer_id: str, raw_share_id: str) -> Share:
     """Remove a share: by the document's owner, or by the grantee leaving it. The grantee loses
-    access at once, open subscriptions included. :class:`ShareNotFound` for a share that is gone
-    or neither the viewer's to give nor its to leave."""
+    access at once, open subscriptions included, and no longer follows the document.
+    :class:`ShareNotFound` for a share that is gone or neither the viewer's to give nor its to
+    leave."""
     document_id, grantee_id = parse_id(raw_share_id)
     found = await services.blocking.run(shares.get, grantee_id, document_id)
     if found is None or viewer_id not in (found.owner_id, found.grantee_id):
         raise ShareNotFound(raw_share_id)
     await services.blocking.run(shares.delete, found)
+    await follows.forget(services, found.owner_id, document_id, grantee_id)
     await services.publisher.publish(
         Event(EventType.SHARE_REMOVED, found.owner_id, document_id=document_id, data={"grantee": grantee_id})
     )

@@ -19,7 +19,9 @@ from typing import TYPE_CHECKING
 from ulid import ULID
 
 from adapters.s3 import MultipartRefused
+from domain.changes import ChangeKind
 from domain.documents import STORED, DocumentStatus
+from domain.follows import DocumentChange
 from events.envelope import Event, EventType
 from models import accounts, changes, documents, keys, outbox, retries, shares, uploads, versions
 from models.base import utcnow
@@ -27,7 +29,7 @@ from models.documents import CANCELLED
 from models.errors import DocumentNotFound, UploadCompleted, UploadRejected, VersionConflict
 from models.retries import Conflict, Race
 from services import changes as changes_service
-from services import share_links, validation
+from services import follows, share_links, validation
 from services import versions as version_uploads
 
 if TYPE_CHECKING:
@@ -152,10 +154,11 @@ def versioned_input(raw: validation.RawUpload, by_editor: bool) -> None:
         raise validation.InvalidInput(problems)
 
 
-async def complete_upload(services: Services, account: Account, raw_id: str) -> Document:
+async def complete_upload(services: Services, account: Account, raw_id: str, by: Account | None = None) -> Document:
     """Keep, check and count the file the form posted: the document, ``PROCESSING`` (the same
     one on a repeated call). Against the plan the caller knows (the read cache's); a plan that
-    changed meanwhile is read and the count tried again."""
+    changed meanwhile is read and the count tried again. ``account`` is the owner; ``by`` who
+    completes it (an EDITOR's new version; None: the owner), named to the document's followers."""
     document_id = validation.document_id(raw_id)
     completed: list[outbox.Pending] = []
     recorded: list[changes.Change] = []
@@ -176,8 +179,17 @@ async def complete_upload(services: Services, account: Account, raw_id: str) -> 
     # or waits in the outbox for the relay.
     await services.deliver(completed)
     await changes_service.publish(services.publisher, recorded)
+    await announce_version(services, record, recorded, by or account)
     await share_links.make_public(services, account.id, public)
     return record
+
+
+async def announce_version(
+    services: Services, record: Document, recorded: Sequence[changes.Change], by: Account
+) -> None:
+    """A completed upload that made a new version tells the document's other followers."""
+    if any(change.kind is ChangeKind.NEW_VERSION for change in recorded):
+        await follows.announce(services, record, [DocumentChange.NEW_VERSION], by)
 
 
 # --- the files of an upload: completion, rejection, cancellation, expiry -----------------------

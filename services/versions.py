@@ -15,11 +15,12 @@ import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from domain.follows import DocumentChange
 from models import documents, keys, paths, uploads, versions
 from models.base import utcnow
 from models.errors import DocumentNotFound, PlanRace, VersionConflict, VersionNotFound
 from services import changes as changes_service
-from services import validation
+from services import follows, validation
 
 if TYPE_CHECKING:
     from adapters.s3 import ObjectStore
@@ -122,6 +123,7 @@ async def restore(services: Services, account: Account, raw_id: str, version: in
     )
     await services.deliver([restored.message])
     await changes_service.publish(services.publisher, [restored.change])
+    await follows.announce(services, restored.document, [DocumentChange.RESTORED], account)
     return restored.document
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, TypeVar
 
@@ -28,6 +28,7 @@ from access import documents as access
 from access.context import Context
 from access.permissions import require_account
 from adapters.pubsub import EventSource, Inbox, SubscriberTooSlow
+from domain.follows import DocumentChange
 from domain.sharing import Role
 from events.envelope import Event, EventType
 from models import sessions, shares
@@ -35,6 +36,7 @@ from models.base import utcnow
 from models.errors import DocumentNotFound
 from schema.errors import NotFound, Unauthenticated
 from schema.events import (
+    DocumentChanged,
     DocumentDeleted,
     DocumentEvent,
     DocumentFailed,
@@ -72,6 +74,7 @@ DOCUMENT_EVENTS: Mapping[EventType, Callable[[Event], DocumentEvent]] = {
     EventType.DOCUMENT_READY: DocumentReady.from_event,
     EventType.DOCUMENT_FAILED: DocumentFailed.from_event,
     EventType.DOCUMENT_DELETED: DocumentDeleted.from_event,
+    EventType.DOCUMENT_CHANGED: DocumentChanged.from_event,
 }
 QUOTA_EVENTS: Mapping[EventType, Callable[[Event], QuotaEvent]] = {
     EventType.QUOTA_CHANGED: QuotaChanged.from_event,
@@ -127,7 +130,8 @@ async def document_events(
     services = info.context.services
     session = watch_session(info.context)
     if document_id is None:
-        events = feed(services.events, account.id, DOCUMENT_EVENTS, session=session)
+        shared = functools.partial(_still_shared, services, account.id)
+        events = feed(services.events, account.id, DOCUMENT_EVENTS, session=session, still_shared=shared)
         return counted(services.metrics, "documentEvents", events)
     try:
         reached = await access.reach(services, account.id, str(document_id))
@@ -154,8 +158,13 @@ async def feed(
     kinds: Mapping[EventType, Callable[[Event], T]],
     only: str | None = None,
     session: SessionWatch | None = None,
+    still_shared: Callable[[str], Awaitable[bool]] | None = None,
 ) -> AsyncGenerator[T, None]:
     """The account's events of ``kinds`` (about document ``only``, if given) as GraphQL types.
+
+    A ``DocumentChanged`` about another account's document (one shared with this account, which
+    follows it) is sent only while ``still_shared(document_id)`` says the share stands (a consistent
+    read), but for DELETED, which the delete's removal of the share precedes.
 
     Ends with ``TOO_SLOW`` when the client leaves more than the inbox's limit of events unread, and
     with ``UNAUTHENTICATED`` when ``session`` expires or is signed out.
@@ -173,12 +182,24 @@ async def feed(
             convert = kinds.get(event.type)
             if convert is None or (only is not None and event.document_id != only):
                 continue
+            if not await _admitted(event, account_id, still_shared):
+                continue
             try:
                 converted = SHARING.payload(event, functools.partial(convert, event), convert)
             except (KeyError, ValueError, TypeError):
                 log.warning("event %s (%s) does not fit its type; dropped: %s", event.id, event.type, event.data)
                 continue
             yield converted
+
+
+async def _admitted(event: Event, account_id: str, still_shared: Callable[[str], Awaitable[bool]] | None) -> bool:
+    """Whether a follower may be sent this event of its own channel: anything but a change of a
+    document shared with it, and that while the share stands (none without ``still_shared``)."""
+    if event.type is not EventType.DOCUMENT_CHANGED or event.data.get("owner") == account_id:
+        return True
+    if event.data.get("change") == DocumentChange.DELETED:
+        return True
+    return still_shared is not None and event.document_id is not None and await still_shared(event.document_id)
 
 
 async def next_event(inbox: Inbox, session: SessionWatch | None) -> Event:
@@ -228,9 +249,12 @@ async def shared_feed(
                 mine = event.type is EventType.SESSION_ENDED and session is not None
                 if mine and session is not None and event.data.get("session") == session.fingerprint:
                     raise session.ended("was signed out")
-                continue
-            if event.document_id != document_id:
-                continue
+                if event.type is not EventType.DOCUMENT_CHANGED or event.document_id != document_id:
+                    continue
+                if event.data.get("change") == DocumentChange.DELETED:
+                    continue  # sent from the owner's DocumentDeleted, in its order (below)
+            elif event.document_id != document_id or event.type is EventType.DOCUMENT_CHANGED:
+                continue  # the owner's channel: its own DocumentChanged events are the owner's
             if event.type is EventType.SHARE_REMOVED:
                 if event.data.get("grantee") == grantee_id:
                     raise NotFound(NO_LONGER_SHARED)
@@ -239,10 +263,14 @@ async def shared_feed(
             if convert is None:
                 continue
             # A deletion is sent as is: it names only the id, and the delete has taken the share already.
-            if event.type is not EventType.DOCUMENT_DELETED and not await _still_shared(
-                services, grantee_id, document_id
-            ):
+            deletion = event.type is EventType.DOCUMENT_DELETED
+            if not deletion and not await _still_shared(services, grantee_id, document_id):
                 raise NotFound(NO_LONGER_SHARED)
+            if deletion and grantee_id in event.data.get("followers", ()):
+                # A follower's DocumentChanged comes on its own channel, whose order with the
+                # owner's is not kept: this subscription sends it from the DocumentDeleted itself.
+                changed = followers_deletion(event, grantee_id)
+                yield SHARING.payload(changed, functools.partial(DocumentChanged.from_event, changed), DocumentChanged)
             try:
                 converted = SHARING.payload(event, functools.partial(convert, event), convert)
             except (KeyError, ValueError, TypeError):
@@ -251,6 +279,14 @@ async def shared_feed(
             yield converted
             if event.type is EventType.DOCUMENT_DELETED:
                 raise NotFound("The document was deleted: it is no longer shared with you.")
+
+
+def followers_deletion(deleted: Event, follower_id: str) -> Event:
+    """The ``DocumentChanged`` (DELETED) a follower hears of the ``DocumentDeleted`` event (whose
+    data names the followers, who deleted it, and its version)."""
+    data = {"change": DocumentChange.DELETED.value, "owner": deleted.account_id}
+    data |= {"by": deleted.data["by"], "version": deleted.data["version"]}
+    return Event(EventType.DOCUMENT_CHANGED, follower_id, document_id=deleted.document_id, at=deleted.at, data=data)
 
 
 async def _still_shared(services: Services, grantee_id: str, document_id: str) -> bool:

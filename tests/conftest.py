@@ -145,6 +145,8 @@ def settings(aws_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Set
         # The live server runs in the test process: its collector stays as Python ships it, so tests
         # that count objects after gc.collect() see them all (tests/runtime/test_heap.py runs the policy).
         heap_reclaim_percent=0,
+        # Followers' digests go out 3 s after the first change they hold (tests/workers/test_digests.py).
+        digest_seconds=3,
     )
 
 

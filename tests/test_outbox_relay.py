@@ -203,7 +203,7 @@ async def test_the_relay_moves_a_message_its_queue_does_not_carry_to_the_dead_le
         (
             broken,
             "Object missing required field `account_id` "
-            "(expected a JSON object with a type of account.created, account.updated)",
+            "(expected a JSON object with a type of account.created, account.updated, digest.due)",
         )
     ]
     assert waiting_ids() == []

@@ -157,6 +157,8 @@ def attempt(field: str, document_id: str) -> tuple[str, dict[str, Any], dict[str
         return "MoveDocument", {"input": {"documentId": document_id, "path": "/hijacked.pdf"}}, answer
     if field == "restoreVersion":
         return "RestoreVersion", {"input": {"documentId": document_id, "version": 1}}, answer
+    if field in ("followDocument", "unfollowDocument"):
+        return field[0].upper() + field[1:], {"input": {"documentId": document_id}}, answer
     if field == "requestUpload":
         version = {"filename": "sneaky.txt", "contentType": "text/plain", "size": 10, "documentId": document_id}
         return "RequestUpload", {"input": version}, answer
@@ -175,6 +177,8 @@ ID_FIELDS = [
     "deleteDocument",
     "requestUpload",
     "shareDocument",
+    "followDocument",
+    "unfollowDocument",
 ]
 
 
@@ -350,6 +354,8 @@ NEEDS_TOKEN = [
     "shareDocument",
     "unshareDocument",
     "sharedWithMe",
+    "followDocument",
+    "unfollowDocument",
 ]
 
 

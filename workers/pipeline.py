@@ -48,6 +48,7 @@ from adapters.cache import Invalidation
 from adapters.messages import (
     AccountCreated,
     AccountUpdated,
+    DigestDue,
     DocumentDeleted,
     IndexDocument,
     UploadCompleted,
@@ -61,6 +62,7 @@ from models import accounts, changes, documents, keys, outbox, processing, quota
 from models.content_types import CONTENT_TYPES
 from models.errors import AccountNotFound, DocumentNotFound
 from services import changes as changes_service
+from services import follows
 from services import thumbnails as thumbnail_files
 from services import uploads as upload_files
 from workers.consumer import UnknownMessage
@@ -149,6 +151,8 @@ class Pipeline:
     #: long making them may take (``DOCSTORE_THUMBNAIL_SECONDS``).
     thumbnail_sizes: tuple[int, ...] = (256, 1024)
     thumbnail_seconds: float = 20.0
+    #: Followers' digests: at most one email per follower this often (``DOCSTORE_DIGEST_SECONDS``).
+    digest_seconds: int = 600
     #: Documents handed to this process's indexer whose sync has not ended yet (``_hand_to_indexer``).
     _handed: set[asyncio.Future[None]] = field(default_factory=set, init=False, repr=False)
 
@@ -165,8 +169,17 @@ class Pipeline:
                 await self.sync_account(account_id)
             case AccountUpdated(account_id=account_id):
                 await self.sync_account(account_id)
+            case DigestDue(account_id=account_id, key=key):
+                await self.send_digest(account_id, key)
             case _:
                 raise UnknownMessage(f"the pipeline takes no {message.kind!r} message")
+
+    async def send_digest(self, follower_id: str, key: str) -> None:
+        """A follower's digest (``services.follows.send_digest``), and the next one scheduled."""
+        send = functools.partial(follows.send_digest, self.mailer, follower_id, key, self.digest_seconds)
+        following = await self.blocking.run(send)
+        if following is not None and self.outbox is not None:
+            await self.outbox.deliver([following])
 
     async def sync_account(self, account_id: str) -> None:
         if self.account_sync is not None:

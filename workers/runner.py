@@ -178,6 +178,7 @@ def build_pipeline(
         index_commits=commits,
         thumbnail_sizes=(settings.thumbnail_small_px, settings.thumbnail_large_px),
         thumbnail_seconds=settings.thumbnail_seconds,
+        digest_seconds=settings.digest_seconds,
     )
 
 

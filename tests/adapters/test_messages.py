@@ -13,6 +13,7 @@ from adapters import messages
 from adapters.messages import (
     AccountCreated,
     AccountUpdated,
+    DigestDue,
     DocumentDeleted,
     HashDocuments,
     IndexAccount,
@@ -41,6 +42,7 @@ BEFORE: list[tuple[QueueMessage, dict[str, Any]]] = [
     ),
     (AccountCreated(account_id="A"), {"type": "account.created", "account_id": "A"}),
     (AccountUpdated(account_id="A", key="K"), {"type": "account.updated", "account_id": "A", "key": "K"}),
+    (DigestDue(account_id="A", key="K"), {"type": "digest.due", "account_id": "A", "key": "K"}),
     (
         IndexDocument(account_id="A", document_id="D", key="K"),
         {"type": "index.document", "account_id": "A", "document_id": "D", "key": "K"},
@@ -70,7 +72,7 @@ def test_the_json_of_before_reads_as_the_message(message: QueueMessage, before: 
 def test_each_queue_carries_its_kinds_and_every_kind_has_a_queue() -> None:
     assert {queue: [kind.__name__ for kind in messages.on_queue(queue)] for queue in QUEUES} == {
         UPLOAD_EVENTS: ["UploadStarted", "UploadCompleted", "DocumentDeleted"],
-        ACCOUNT_EVENTS: ["AccountCreated", "AccountUpdated"],
+        ACCOUNT_EVENTS: ["AccountCreated", "AccountUpdated", "DigestDue"],
         SEARCH_INDEX: ["IndexDocument", "IndexAccount"],
         BACKFILL: ["PlanChanged", "HashDocuments"],
     }

@@ -45,6 +45,7 @@ def test_an_isolated_context_writes_its_own_tables_and_other_threads_keep_the_pr
             "share_links",
             "shares",
             "shared_uploads",
+            "digests",
         ]
         assert sorted(created) == sorted(f"{prefix}-{name}" for name in names)
         assert Counter.Meta.table_name == f"{prefix}-counters"

@@ -136,7 +136,7 @@ def _ids(message: AccountCreated) -> dict[str, str]:
     return {"account_id": message.account_id}
 
 
-CARRIED = "account.created, account.updated"
+CARRIED = "account.created, account.updated, digest.due"
 
 
 @pytest.mark.parametrize(

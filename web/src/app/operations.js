@@ -15,6 +15,9 @@ export { default as Documents } from "../../../gql/operations/documents/Document
 export { default as MoveDocument } from "../../../gql/operations/documents/MoveDocument.graphql?raw";
 export { default as UpdateDocument } from "../../../gql/operations/documents/UpdateDocument.graphql?raw";
 export { default as DocumentEvents } from "../../../gql/operations/events/DocumentEvents.graphql?raw";
+export { default as DocumentFollowing } from "../../../gql/operations/follows/DocumentFollowing.graphql?raw";
+export { default as FollowDocument } from "../../../gql/operations/follows/FollowDocument.graphql?raw";
+export { default as UnfollowDocument } from "../../../gql/operations/follows/UnfollowDocument.graphql?raw";
 export { default as QuotaEvents } from "../../../gql/operations/events/QuotaEvents.graphql?raw";
 export { default as AbortUpload } from "../../../gql/operations/multipart/AbortUpload.graphql?raw";
 export { default as CompleteMultipartUpload } from "../../../gql/operations/multipart/CompleteMultipartUpload.graphql?raw";
