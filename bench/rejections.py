@@ -181,36 +181,33 @@ async def attacking(
 ) -> tuple[list[float], set[str]]:
     times: list[float] = []
     answers: set[str] = set()
-    async with httpx.AsyncClient(base_url=url, timeout=300) as attacker:
-        # Built once: making 64 MB or a list of 250,000 is the attacker's time, not the server's.
-        template = b""
-        if kind in KINDS:
-            request = KINDS[kind]()
-            named = re.sub(r"^(query|mutation) (\w+)", r"\1 \2_N_", str(request["query"]), count=1)
-            template = json.dumps({**request, "query": named}, separators=(",", ":")).encode()
-        head = huge_head(url) if kind == HEADER else b""
-        frame = big_frame() if kind == FRAME else b""
+    # Built once: making 64 MB or a list of 250,000 is the attacker's time, not the server's.
+    template = b""
+    if kind in KINDS:
+        request = KINDS[kind]()
+        named = re.sub(r"^(query|mutation) (\w+)", r"\1 \2_N_", str(request["query"]), count=1)
+        template = json.dumps({**request, "query": named}, separators=(",", ":")).encode()
+    head = huge_head(url) if kind == HEADER else b""
+    frame = big_frame() if kind == FRAME else b""
 
-        async def attack() -> tuple[str, float]:
-            if kind == HEADER:
-                return await send_huge_header(url, head)
-            if kind == FRAME:
-                return await send_big_frame(url, token, frame)
-            # A new operation name each time: parsed and validated anew, as an attacker sends it.
-            body = template.replace(b"_N_", str(next(COUNTER)).encode(), 1)
-            start = time.perf_counter()
-            answer = await attacker.post("/graphql", content=body, headers={"content-type": "application/json"})
-            return summary(answer), time.perf_counter() - start
+    async def attack() -> tuple[str, float]:
+        if kind == HEADER:
+            return await send_huge_header(url, head)
+        if kind == FRAME:
+            return await send_big_frame(url, token, frame)
+        # A new operation name each time: parsed and validated anew, as an attacker sends it.
+        body = template.replace(b"_N_", str(next(COUNTER)).encode(), 1)
+        return await send_body(url, body)
 
-        started = time.perf_counter()
-        deadline = started + seconds
-        while time.perf_counter() < deadline or len(times) < 3:
-            if rate is not None:
-                # Open loop: the n-th attack starts at n / rate, whenever the last one was answered.
-                await asyncio.sleep(max(0.0, started + len(times) / rate - time.perf_counter()))
-            answer, took = await attack()
-            answers.add(answer)
-            times.append(took)
+    started = time.perf_counter()
+    deadline = started + seconds
+    while time.perf_counter() < deadline or len(times) < 3:
+        if rate is not None:
+            # Open loop: the n-th attack starts at n / rate, whenever the last one was answered.
+            await asyncio.sleep(max(0.0, started + len(times) / rate - time.perf_counter()))
+        answer, took = await attack()
+        answers.add(answer)
+        times.append(took)
     return times, answers
 
 
@@ -238,18 +235,56 @@ def progress(kind: str, outcome: Outcome) -> None:
     )
 
 
-def summary(answer: httpx.Response) -> str:
-    if answer.headers.get("content-type", "").startswith("application/json"):
-        errors = answer.json().get("errors") or []
+def summary(status: int, content_type: str, payload: bytes) -> str:
+    if content_type.startswith("application/json"):
+        errors = json.loads(payload).get("errors") or []
         if errors:
             extensions = errors[0].get("extensions") or {}
             if "limit" in extensions:
-                return (
-                    f"{answer.status_code} {extensions['code']} {', '.join(e['extensions']['limit'] for e in errors)}"
-                )
-            return f"{answer.status_code} {extensions.get('code', 'no code')}: {errors[0]['message'][:80]}"
-        return f"{answer.status_code} answered"
-    return f"{answer.status_code} {answer.text[:60]}"
+                return f"{status} {extensions['code']} {', '.join(e['extensions']['limit'] for e in errors)}"
+            return f"{status} {extensions.get('code', 'no code')}: {errors[0]['message'][:80]}"
+        return f"{status} answered"
+    return f"{status} {payload[:60].decode(errors='replace')}"
+
+
+async def send_body(url: str, body: bytes) -> tuple[str, float]:
+    """POST ``body`` to /graphql as a client streams it (256 KB a write, on a connection of its own);
+    how long until the server's whole answer came, while the rest may still be going out. (httpx
+    reads an answer only once it has sent the whole body: its timing of a refusal made after the
+    first 100 KB of 3.9 MB was its own sending, in Python, on the cores the server shares.)"""
+    host, port = url.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    request = (
+        b"POST /graphql HTTP/1.1\r\nhost: " + host.encode() + b"\r\ncontent-type: application/json\r\n"
+        b"content-length: " + str(len(body)).encode() + b"\r\n\r\n" + body
+    )
+    start = time.perf_counter()
+    sending = asyncio.create_task(stream(writer, request))
+    try:
+        status = int((await reader.readline()).split()[1])
+        headers = {}
+        while (line := await reader.readline()) not in (b"\r\n", b""):
+            name, _, value = line.decode("latin-1").partition(":")
+            headers[name.strip().lower()] = value.strip()
+        payload = await reader.readexactly(int(headers.get("content-length", "0")))
+        answer = summary(status, headers.get("content-type", ""), payload)
+    except (ConnectionError, IndexError, ValueError, asyncio.IncompleteReadError):
+        answer = "connection ended without an answer"
+    took = time.perf_counter() - start
+    sending.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await sending
+    writer.close()
+    return answer, took
+
+
+async def stream(writer: asyncio.StreamWriter, request: bytes) -> None:
+    """Send ``request`` as a client streams it, 256 KB at a time; a reset ends it quietly."""
+    with contextlib.suppress(ConnectionError):
+        view = memoryview(request)
+        for offset in range(0, len(view), 1 << 18):
+            writer.write(view[offset : offset + (1 << 18)])
+            await writer.drain()
 
 
 def huge_head(url: str) -> bytes:
@@ -268,14 +303,7 @@ async def send_huge_header(url: str, request: bytes) -> tuple[str, float]:
     reader, writer = await asyncio.open_connection(host, int(port))
     start = time.perf_counter()
 
-    async def send() -> None:
-        with contextlib.suppress(ConnectionError):
-            view = memoryview(request)
-            for offset in range(0, len(view), 1 << 18):  # as a client streams it, 256 KB at a time
-                writer.write(view[offset : offset + (1 << 18)])
-                await writer.drain()
-
-    sending = asyncio.create_task(send())
+    sending = asyncio.create_task(stream(writer, request))
     try:
         status = (await reader.readline()).decode(errors="replace").strip() or "closed without an answer"
     except ConnectionError:

@@ -503,13 +503,13 @@ def test_json_is_counted_before_it_is_built_and_refused_past_what_any_operation_
 
 def test_json_fed_in_pieces_is_counted_as_it_arrives_and_refused_at_the_piece_past_the_limit() -> None:
     text = json.dumps({"query": "x", "variables": {"s": ",[{", "lists": [[]] * 4}}).encode()
-    counter = ValueCounter(9)
+    counter = ValueCounter(9, piece_bytes=1)
     for byte in text:  # one byte at a time: values split across pieces count once
         counter.feed(bytes([byte]))
     counter.close()
     assert (counter.values, counter.depth) == (9, 0)  # 3 objects, 5 lists, 1 string
 
-    counter = ValueCounter(10)
+    counter = ValueCounter(10, piece_bytes=3)
     counter.feed(b"[[],[],[],[],")
     counter.feed(b"[],[],[],[],[],")
     assert counter.values == 10
@@ -521,6 +521,17 @@ def test_json_fed_in_pieces_is_counted_as_it_arrives_and_refused_at_the_piece_pa
         truncated.close()
 
     assert (many.value.msg, unfinished.value.msg) == (TOO_MANY_VALUES, graphql_over_http.NOT_JSON)
+
+
+def test_a_long_token_is_parsed_in_pieces_twice_as_long_each_time_and_counted_once() -> None:
+    # yajl lexes a split token again from its start at every piece: inside one, pieces double.
+    counter = ValueCounter(10, piece_bytes=4)
+    counter.feed(b'["' + b"a" * 100)  # 4 bytes open the list; then 4, 8, 16 and 32 inside the string
+    grown = (counter.piece, len(counter.pending))
+    counter.feed(b'", 1]')
+    counter.close()
+
+    assert (grown, counter.values) == ((64, 38), 3)
 
 
 def test_a_body_holding_too_many_values_is_refused_before_the_rest_is_sent_and_the_connection_goes_on(

@@ -25,7 +25,6 @@ is probed by tests/test_outbox_relay.py and tests/test_regions.py (SQS refusing 
 from __future__ import annotations
 
 import contextlib
-import gc
 import json
 import math
 import statistics
@@ -45,7 +44,7 @@ from resolvers.limits import cache_for
 from runtime.services import Services
 from settings import Settings
 from tests.client import Api, User, operation
-from tests.conftest import LiveServer, documents_of, objects_under
+from tests.conftest import LiveServer, documents_of, objects_under, quiet_heap
 
 T = TypeVar("T")
 
@@ -219,27 +218,6 @@ class Beside(Generic[T]):
         starved pool at every probe is."""
         said = f"ordinary requests beside the probes took {milliseconds(self.during)}, alone {milliseconds(self.alone)}"
         assert nine_in_ten(self.during) <= self.bound(), said
-
-
-@contextlib.contextmanager
-def quiet_heap() -> Iterator[None]:
-    """The test process's heap out of the collector's reach while a probe is measured.
-
-    The session's live server shares this process with every test before it, and runs with
-    Python's collector as it ships (tests/conftest.py), and a full collection holds every thread
-    of it, the server's included: 120 to 185 ms each with this package run alone, longer with
-    what a thousand tests before it left (the terminal summary lists the longest). In CI two
-    ``Me`` beside one probe's rounds took 0.9 and 1.6 s, and the test failed on the test process's
-    heap, not on the probe. A served API process does not carry that heap (runtime/heap.py freezes
-    what survives). So the heap is collected, then frozen, for the measurement: the collector still
-    runs, and walks only what is made during it, the probes' garbage included; after it,
-    everything goes back to the collector."""
-    gc.collect()
-    gc.freeze()
-    try:
-        yield
-    finally:
-        gc.unfreeze()
 
 
 def nine_in_ten(values: list[float]) -> float:

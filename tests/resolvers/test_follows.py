@@ -132,7 +132,7 @@ def test_a_deleted_document_answers_not_found_to_everyone(api: Api, owner: User,
         assert unfollow(api, user, document_id) == not_found(document_id)
 
 
-# --- the digest: one email a window, by SES (the session's window: 3 s) --------------------------
+# --- the digest: one email a window, by SES (the session's window: 5 s) --------------------------
 
 
 def mail(mail_to, user: User, count: int) -> list[tuple[str, str]]:
@@ -163,6 +163,7 @@ def rename(api: Api, user: User, document_id: str, **fields: Any) -> None:
     assert result["__typename"] == "Document", result
 
 
+@pytest.mark.usefixtures("frozen_heap")
 def test_changes_within_the_window_make_one_email_and_later_ones_the_next(
     api: Api, owner: User, document_id: str, mail_to
 ) -> None:
@@ -185,6 +186,7 @@ def test_changes_within_the_window_make_one_email_and_later_ones_the_next(
     assert mail_to(owner.email) == []  # the owner made every change: nothing to tell it
 
 
+@pytest.mark.usefixtures("frozen_heap")
 def test_a_document_no_longer_shared_before_the_digest_is_left_out(api: Api, owner: User, mail_to) -> None:
     grantee = api.sign_up()
     kept, removed = (
@@ -201,6 +203,7 @@ def test_a_document_no_longer_shared_before_the_digest_is_left_out(api: Api, own
     assert mail(mail_to, grantee, 1) == [digest(f'- "still shared.txt": renamed by {owner.email}, version 1')]
 
 
+@pytest.mark.usefixtures("frozen_heap")
 def test_the_owner_hears_an_editor_by_email_but_not_of_a_document_it_unfollowed(api: Api, owner: User, mail_to) -> None:
     editor = api.sign_up()
     followed, unfollowed = (
