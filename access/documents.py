@@ -18,7 +18,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from domain.documents import STORED
 from domain.sharing import Role
 from models import accounts, documents, shares
 from models.errors import DocumentNotFound
@@ -55,12 +54,7 @@ class Reached:
 def shared(viewer_id: str, document_id: str) -> Reached:
     """The document as shared with the viewer: :class:`DocumentNotFound` without a share, or when
     the document is not stored (blocking: run it on the services' pool)."""
-    share = shares.get(viewer_id, document_id)
-    if share is None:
-        raise DocumentNotFound(document_id)
-    document = documents.get(share.owner_id, document_id)
-    if document.status not in STORED or document.version_of is not None:
-        raise DocumentNotFound(document_id)
+    share, document = shares.reach(viewer_id, document_id)
     return Reached(document=document, role=share.role, share=share)
 
 

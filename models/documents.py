@@ -189,6 +189,12 @@ class Document(TableModel):
     def visible(self) -> bool:
         return not (self.status == DocumentStatus.REJECTED and self.failure_reason == CANCELLED)
 
+    @property
+    def reachable(self) -> bool:
+        """A stored document of its own, which shares, links and followers reach: not an upload in
+        progress, a rejected one, or the record of an upload of a new version."""
+        return self.status in STORED and self.version_of is None
+
 
 def fold(text: str) -> str:
     """The form names are compared and sorted in: NFKC, case-folded."""

@@ -24,6 +24,7 @@ from pynamodb.transactions import TransactWrite
 
 from domain.documents import STORED
 from domain.sharing import Role
+from models import documents
 from models.base import (
     BaseMeta,
     EnumAttribute,
@@ -81,6 +82,19 @@ def get(grantee_id: str, document_id: str) -> Share | None:
         return Share.get(grantee_id, document_id, consistent_read=True)
     except Share.DoesNotExist:
         return None
+
+
+def reach(viewer_id: str, document_id: str) -> tuple[Share, Document]:
+    """The share that gives the viewer the document, and the document: :class:`DocumentNotFound`
+    without a share, or when the document is not :attr:`Document.reachable` (the one rule of what
+    a share reaches: ``access.documents`` for requests, the followers' digest for the workers)."""
+    share = get(viewer_id, document_id)
+    if share is None:
+        raise DocumentNotFound(document_id)
+    document = documents.get(share.owner_id, document_id)
+    if not document.reachable:
+        raise DocumentNotFound(document_id)
+    return share, document
 
 
 def put(

@@ -13,7 +13,6 @@ from __future__ import annotations
 import functools
 from typing import TYPE_CHECKING
 
-from domain.documents import STORED
 from domain.follows import DocumentChange
 from events.envelope import Event, EventType
 from models import accounts, digests, documents, follows, outbox, shares
@@ -131,15 +130,14 @@ def _readable(follower_id: str, rows: Sequence[digests.DigestRow]) -> list[diges
         document_id, owner_id = str(row.document_id), str(row.owner_id)
         if document_id in allowed:
             continue
-        if owner_id != follower_id and shares.get(follower_id, document_id) is None:
-            allowed[document_id] = False
-            continue
         try:
-            record = documents.get(owner_id, document_id)
+            if owner_id == follower_id:
+                allowed[document_id] = documents.get(owner_id, document_id).reachable
+            else:
+                shares.reach(follower_id, document_id)  # the rule access.documents applies to requests
+                allowed[document_id] = True
         except DocumentNotFound:
             allowed[document_id] = False
-            continue
-        allowed[document_id] = record.status in STORED and record.version_of is None
     return [row for row in rows if allowed[str(row.document_id)]]
 
 

@@ -179,7 +179,7 @@ async def create(
     checks.done()
     document_id = validation.document_id(raw_document_id)
     document = await services.blocking.run(documents.get, owner_id, document_id)
-    if document.status not in STORED or document.version_of is not None:
+    if not document.reachable:
         raise DocumentNotFound(document_id)
     if version is not None and version != document.current_version:
         row = await services.blocking.run(versions.get, owner_id, document_id, version)

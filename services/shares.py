@@ -19,7 +19,6 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from domain.documents import STORED
 from domain.sharing import GRANTED
 from events.envelope import Event, EventType
 from models import accounts, documents, shares
@@ -63,7 +62,7 @@ async def share(services: Services, owner: Account, raw_document_id: str, raw_em
     checks.done()
     document_id = validation.document_id(raw_document_id)
     document = await services.blocking.run(documents.get, owner.id, document_id)
-    if document.status not in STORED or document.version_of is not None:
+    if not document.reachable:
         raise DocumentNotFound(document_id)
     grantee = await services.blocking.run(accounts.find_by_email, email)
     if grantee is None:
@@ -123,7 +122,7 @@ def _shared_with(grantee_id: str, limit: int, after: str | None) -> SharedPage:
     entries: list[tuple[Share, documents.Document]] = []
     for row in rows:
         held = found.get((row.owner_id, row.document_id))
-        if held is not None and held.status in STORED and held.version_of is None:
+        if held is not None and held.reachable:
             entries.append((row, held))
     return SharedPage(entries=entries, has_next=more, last_read=rows[-1].document_id if rows else None)
 
