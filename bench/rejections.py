@@ -271,11 +271,16 @@ async def send_body(url: str, body: bytes) -> tuple[str, float]:
     except (ConnectionError, IndexError, ValueError, asyncio.IncompleteReadError):
         answer = "connection ended without an answer"
     took = time.perf_counter() - start
+    await stop_sending(sending, writer)
+    return answer, took
+
+
+async def stop_sending(sending: asyncio.Task[None], writer: asyncio.StreamWriter) -> None:
+    """Once the answer came: what is left of the request stays unsent, and the connection ends."""
     sending.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await sending
     writer.close()
-    return answer, took
 
 
 async def stream(writer: asyncio.StreamWriter, request: bytes) -> None:
@@ -309,10 +314,7 @@ async def send_huge_header(url: str, request: bytes) -> tuple[str, float]:
     except ConnectionError:
         status = "connection reset"
     took = time.perf_counter() - start
-    sending.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await sending
-    writer.close()
+    await stop_sending(sending, writer)
     return status, took
 
 
