@@ -14,6 +14,8 @@ from typing import Any
 
 import httpx
 
+from tests import plain_http
+
 OPERATIONS = Path(__file__).resolve().parent.parent / "gql" / "operations"
 PASSWORD = "correct horse battery"
 
@@ -35,7 +37,7 @@ class User:
 class Api:
     def __init__(self, base_url: str) -> None:
         self.base_url = base_url
-        self.http = httpx.Client(base_url=base_url, timeout=60)
+        self.http = plain_http.Client(base_url=base_url, timeout=60)
 
     def call(self, name: str, variables: dict[str, Any] | None = None, token: str | None = None) -> dict[str, Any]:
         """The whole response of operation ``name`` (a file in gql/operations), errors included."""
@@ -106,7 +108,7 @@ class Api:
 def post_form(form: dict[str, Any], content: bytes, filename: str = "upload.bin") -> httpx.Response:
     """POST ``content`` to S3 as a browser would: every field, then the file last."""
     fields = {field["name"]: field["value"] for field in form["fields"]}
-    response = httpx.post(form["url"], data=fields, files={"file": (filename, content)}, timeout=60)
+    response = plain_http.post(form["url"], data=fields, files={"file": (filename, content)}, timeout=60)
     assert response.status_code in (201, 303), response.text
     return response
 

@@ -25,6 +25,8 @@ from typing import IO
 
 import httpx
 
+from tests import plain_http
+
 ROOT = Path(__file__).resolve().parents[1]
 #: Where a process's output goes when its caller names no file (one folder per test session).
 LOGS = Path(tempfile.mkdtemp(prefix="docstore-test-logs-"))
@@ -181,7 +183,7 @@ def start(
         deadline = time.monotonic() + timeout
         while True:
             with contextlib.suppress(httpx.TransportError):
-                if httpx.get(f"{url}{health}", timeout=1).status_code == 200:
+                if plain_http.get(f"{url}{health}", timeout=1).status_code == 200:
                     break
             if process.poll() is not None or time.monotonic() > deadline:
                 served.end()

@@ -14,12 +14,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from adapters import logs
 from adapters.local_redis import redis_server
+from tests import plain_http
 from tests.client import PASSWORD, Api, operation, post_form
 from tests.conftest import LiveServer
 from tests.subscriptions.conftest import bearer, open_socket
@@ -28,7 +28,7 @@ Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
 
 def scrape(url: str) -> Samples:
-    response = httpx.get(f"{url}/metrics", timeout=30)
+    response = plain_http.get(f"{url}/metrics", timeout=30)
     assert response.status_code == 200, response.text
     assert response.headers["content-type"].startswith("text/plain; version=")
     return {
@@ -133,7 +133,7 @@ def test_metrics_off_counts_nothing_and_serves_no_metrics(serve) -> None:
     user = api.sign_up()
 
     assert api.data("Me", token=user.token)["me"]["id"] == user.id
-    assert httpx.get(f"{url}/metrics").status_code == 404
+    assert plain_http.get(f"{url}/metrics").status_code == 404
 
 
 def open_subscriptions(url: str) -> dict[str, float]:
@@ -193,7 +193,7 @@ READY = {
 def test_readyz_is_ready_when_every_dependency_answers(serve) -> None:
     url = serve()
 
-    response = httpx.get(f"{url}/readyz")
+    response = plain_http.get(f"{url}/readyz")
 
     assert response.status_code == 200
     assert response.json() == {"status": "ready", "checks": READY}
@@ -202,23 +202,23 @@ def test_readyz_is_ready_when_every_dependency_answers(serve) -> None:
 def test_readyz_names_a_bucket_that_does_not_exist(serve) -> None:
     url = serve(bucket_name=f"never-created-{uuid.uuid4().hex[:8]}")
 
-    response = httpx.get(f"{url}/readyz")
+    response = plain_http.get(f"{url}/readyz")
 
     assert response.status_code == 503
     assert response.json() == {
         "status": "not ready",
         "checks": {**READY, "s3": "404 (HeadBucket)"},
     }
-    assert httpx.get(f"{url}/healthz").status_code == 200  # up, not ready
+    assert plain_http.get(f"{url}/healthz").status_code == 200  # up, not ready
 
 
 def test_readyz_fails_when_redis_stops_and_says_only_why(serve, tmp_path) -> None:
     with redis_server(tmp_path / "redis") as redis_url:
         url = serve(pubsub_url=redis_url)
-        assert httpx.get(f"{url}/readyz").json()["checks"]["pubsub"] == "ok"
+        assert plain_http.get(f"{url}/readyz").json()["checks"]["pubsub"] == "ok"
     # redis-server has stopped.
 
-    response = httpx.get(f"{url}/readyz")
+    response = plain_http.get(f"{url}/readyz")
 
     assert response.status_code == 503
     assert response.json()["checks"] == {**READY, "pubsub": "ConnectionError"}
@@ -280,7 +280,7 @@ def test_access_log_off_writes_no_access_lines_but_still_gives_ids(serve) -> Non
     url = serve(access_log=False)
 
     with captured() as stream:
-        response = httpx.post(f"{url}/graphql", json={"query": "{ __typename }"})
+        response = plain_http.post(f"{url}/graphql", json={"query": "{ __typename }"})
 
     assert len(response.headers["x-request-id"]) == 32
     assert [line for line in lines(stream) if line["logger"] == "docstore.access"] == []
@@ -301,7 +301,7 @@ def test_no_secret_reaches_the_log_of_a_whole_session(serve) -> None:
         post_form(form, b"hello world")
         api.complete(user, form["documentId"])
         download = api.data("Document", {"id": form["documentId"]}, user.token)["document"]["downloadUrl"]
-        assert httpx.get(download).content == b"hello world"
+        assert plain_http.get(download).content == b"hello world"
         with api.http.stream("POST", "/graphql", json={"query": "{ __typename }"}) as response:
             response.read()
         try:

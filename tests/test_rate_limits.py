@@ -14,7 +14,6 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
-import httpx
 import pytest
 from argon2 import PasswordHasher
 
@@ -22,6 +21,7 @@ from adapters import connection_slots
 from adapters.connection_slots import RedisConnectionSlots
 from adapters.ratelimits import AuthLimits, RateLimited, RequestLimits
 from models import accounts, sessions
+from tests import plain_http
 from tests.client import PASSWORD, Api, User, operation
 from tests.conftest import LiveServer, documents_of
 from tests.subscriptions.conftest import bearer, open_socket
@@ -402,7 +402,7 @@ def budgeted(settings: Settings, target: Any) -> Iterator[LiveServer]:
 
 
 def post(server: LiveServer, name: str, variables: dict[str, Any] | None, token: str) -> Any:
-    return httpx.post(
+    return plain_http.post(
         f"{server.url}/graphql",
         json={"query": operation(name), "operationName": name, "variables": variables or {}},
         headers={"Authorization": f"Bearer {token}"},

@@ -8,9 +8,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
+from tests import plain_http
 from tests.client import PASSWORD, User, operation
 from tests.serving import Served, docstore, on_aws, start
 
@@ -45,7 +45,7 @@ def apis(redis_url: str, aws_endpoint: str, target, tmp_path_factory: pytest.Tem
 def call(url: str, name: str, token: str | None = None, variables: dict[str, Any] | None = None) -> dict[str, Any]:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     body = {"query": operation(name), "variables": variables or {}}
-    response = httpx.post(f"{url}/graphql", json=body, headers=headers, timeout=60)
+    response = plain_http.post(f"{url}/graphql", json=body, headers=headers, timeout=60)
     assert response.status_code == 200, response.text
     answer: dict[str, Any] = response.json()
     return answer

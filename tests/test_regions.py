@@ -23,7 +23,7 @@ import httpx
 import pytest
 
 from adapters.aws import AwsTarget
-from tests import refusing_sqs
+from tests import plain_http, refusing_sqs
 from tests.client import PASSWORD, Api, User, operation, post_form, sample
 from tests.serving import Served, docstore, free_port, on_aws, start
 from tests.subscriptions.conftest import open_socket
@@ -141,7 +141,7 @@ def regions(aws_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
 
 def post(url: str, name: str, variables: dict[str, Any] | None = None, token: str | None = None) -> httpx.Response:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
-    response = httpx.post(
+    response = plain_http.post(
         f"{url}/graphql", json={"query": operation(name), "variables": variables or {}}, headers=headers, timeout=60
     )
     assert response.status_code == 200, response.text

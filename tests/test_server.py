@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests import plain_http
 from tests.client import PASSWORD, Api
 from tests.serving import Served, clean_env, descendants, docstore, free_port, serve, start, stop
 
@@ -31,10 +32,10 @@ def test_docstore_serve_runs_the_whole_flow_on_its_embedded_aws(served) -> None:
     document = api.upload(user, b"hello from a fresh clone", filename="hello.txt")
 
     fetched = api.data("Document", {"id": document["id"]}, user.token)["document"]
-    assert httpx.get(fetched["downloadUrl"], timeout=10).content == b"hello from a fresh clone"
+    assert plain_http.get(fetched["downloadUrl"], timeout=10).content == b"hello from a fresh clone"
     marker = json.loads((data_dir / "aws-endpoint.json").read_text())
     assert fetched["downloadUrl"].startswith(marker["endpoint_url"] + "/docstore-us-west-2/")
-    assert httpx.get(f"{url}/graphql", headers={"accept": "text/html"}).text.count("graphiql") > 0
+    assert plain_http.get(f"{url}/graphql", headers={"accept": "text/html"}).text.count("graphiql") > 0
 
 
 def test_docstore_init_beside_a_running_server_reaches_its_aws(served) -> None:
@@ -79,8 +80,10 @@ def test_bad_setting_is_reported_without_a_traceback(tmp_path: Path) -> None:
 def test_serve_logs_json_lines_with_one_access_line_per_request(served) -> None:
     url, _, server = served
 
-    answered = httpx.post(f"{url}/graphql", json={"query": "{ __typename }"}, headers={"X-Request-Id": "serve-log-1"})
-    ready = httpx.get(f"{url}/readyz", timeout=10)
+    answered = plain_http.post(
+        f"{url}/graphql", json={"query": "{ __typename }"}, headers={"X-Request-Id": "serve-log-1"}
+    )
+    ready = plain_http.get(f"{url}/readyz", timeout=10)
     output = server.stop()
 
     assert answered.headers["x-request-id"] == "serve-log-1"
@@ -113,7 +116,7 @@ def test_everything_a_user_had_is_there_after_a_restart(tmp_path: Path) -> None:
     assert (me["email"], me["plan"], me["usage"]) == (user.email, "PREMIUM", usage)
     fetched = api.data("Document", {"id": document["id"]}, user.token)["document"]
     assert (fetched["name"], fetched["status"], fetched["tags"]) == ("invoice.txt", "READY", ["bills"])
-    assert httpx.get(fetched["downloadUrl"], timeout=10).content == content
+    assert plain_http.get(fetched["downloadUrl"], timeout=10).content == content
     signed_in = api.data("SignIn", {"input": {"email": user.email, "password": PASSWORD}})["signIn"]
     assert signed_in["__typename"] == "AuthPayload"
     found = api.data("Search", {"query": "plumber"}, user.token)["search"]
@@ -166,7 +169,7 @@ def test_the_server_stops_whole_when_its_embedded_aws_dies(served) -> None:
     assert "the embedded AWS" in output
     assert "stopped unexpectedly with exit code -9; DocStore stops with it" in output
     with pytest.raises(httpx.TransportError):
-        httpx.get(f"{url}/healthz", timeout=2)
+        plain_http.get(f"{url}/healthz", timeout=2)
 
 
 def test_stopping_the_server_stops_every_process_it_started(served) -> None:

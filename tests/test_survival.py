@@ -23,6 +23,7 @@ from typing import IO, TYPE_CHECKING, Any
 import httpx
 import pytest
 
+from tests import plain_http
 from tests.client import Api, User, operation
 from tests.serving import descendants, docstore, serve
 
@@ -76,7 +77,7 @@ def post_file(form: dict[str, Any], content: bytes) -> None:
     """POST the file to S3 with its form; :class:`Unanswered` unless S3 said it stored it."""
     fields = {item["name"]: item["value"] for item in form["fields"]}
     try:
-        response = httpx.post(form["url"], data=fields, files={"file": ("upload.txt", content)}, timeout=60)
+        response = plain_http.post(form["url"], data=fields, files={"file": ("upload.txt", content)}, timeout=60)
     except httpx.TransportError as error:
         raise Unanswered(f"POST to S3: {error!r}") from None
     if response.status_code not in (201, 303):
@@ -300,7 +301,7 @@ def test_a_kill_during_uploads_deletes_and_plan_changes_loses_nothing_and_counts
                 document = stored[document_id]
                 assert (document["size"], document["status"]) == (len(upload.content), "READY"), document
                 fetched = api.data("Document", {"id": document_id}, client.user.token)["document"]
-                got = httpx.get(fetched["downloadUrl"], timeout=30)
+                got = plain_http.get(fetched["downloadUrl"], timeout=30)
                 # A delete cut short after it removed the file but before the record would show here.
                 assert (got.status_code, got.content) == (200, upload.content), (document_id, upload)
             elif upload.step == "deleted":
@@ -365,7 +366,7 @@ def test_delayed_messages_pending_at_the_kill_are_delivered_after_the_restart(
     assert [(d["id"], d["size"], d["status"]) for d in stored] == [(posted, len(content), "READY")]
     assert [d["id"] for d in listed(api, user, "REJECTED")] == [never_posted]
     fetched = api.data("Document", {"id": posted}, user.token)["document"]
-    assert httpx.get(fetched["downloadUrl"], timeout=30).content == content
+    assert plain_http.get(fetched["downloadUrl"], timeout=30).content == content
     assert api.usage(user) == {
         "usedBytes": len(content),
         "reservedBytes": 0,

@@ -5,6 +5,7 @@ still follows its head."""
 from __future__ import annotations
 
 import http.client
+import threading
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -17,12 +18,16 @@ from adapters import one_send
 
 @pytest.fixture
 def writes(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
-    """Every write of a request to a socket by http.client (under botocore's and urllib3's sends)."""
+    """Every write of a request to a socket by http.client (under botocore's and urllib3's sends),
+    made by the test's own thread: the threads of a server another test left running in this
+    process (the session's live servers, a pytest-xdist worker's earlier modules) send too."""
     written: list[bytes] = []
     send = http.client.HTTPConnection.send
+    test = threading.get_ident()
 
     def recorded(self: Any, data: Any) -> None:
-        written.append(bytes(data))
+        if threading.get_ident() == test:
+            written.append(bytes(data))
         send(self, data)
 
     monkeypatch.setattr(http.client.HTTPConnection, "send", recorded)

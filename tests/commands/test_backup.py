@@ -14,12 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from commands.backup import Unsettled, back_up
 from models import accounts, counters, documents
-from tests import serving
+from tests import plain_http, serving
 from tests.client import PASSWORD, Api, User, post_form, sample
 from tests.conftest import stored
 from tests.serving import clean_env
@@ -168,7 +167,7 @@ def source(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Source]:
             made = api.data("CreateShareLink", {"input": {"documentId": result.versioned, **input}}, free.token)
             assert made["createShareLink"]["__typename"] == "ShareLink", made
             result.links.append(made["createShareLink"])
-        assert httpx.post(result.links[0]["url"]).status_code == 303
+        assert plain_http.post(result.links[0]["url"]).status_code == 303
         result.share = api.share(free, result.versioned, premium, "EDITOR")
         revoked = api.data("RevokeShareLink", {"input": {"id": result.links[2]["id"]}}, free.token)
         assert revoked["revokeShareLink"]["active"] is False
@@ -232,7 +231,7 @@ def test_every_document_downloads_with_identical_bytes(source: Source, restored:
         for node in listing(api, token):
             document = api.data("Document", {"id": node["id"]}, token)["document"]
             assert document["status"] == "READY", document
-            downloaded[node["id"]] = httpx.get(document["downloadUrl"], timeout=30).content
+            downloaded[node["id"]] = plain_http.get(document["downloadUrl"], timeout=30).content
 
     assert downloaded == source.uploaded
 
@@ -248,11 +247,11 @@ def test_thumbnails_are_kept_with_their_headers(source: Source, restored: tuple[
             if before is None:  # DOCX, text: none to keep
                 assert after is None, node
                 continue
-            served = httpx.get(after, timeout=30)
+            served = plain_http.get(after, timeout=30)
             assert served.status_code == 200
             assert served.headers["content-type"] == "image/webp"
             assert served.headers["cache-control"] == "public, max-age=31536000, immutable"
-            assert served.content == httpx.get(before, timeout=30).content
+            assert served.content == plain_http.get(before, timeout=30).content
             kept += 1
 
     assert kept == 6  # each account's two PDFs and its PNG
@@ -487,7 +486,7 @@ def test_versions_and_the_change_feed_are_restored_as_they_were(
     assert [edge["node"]["version"] for edge in document["versions"]["edges"]] == [3, 2, 1]
     assert versions_of(api, after, source.versioned) == versions_of(source.api, before, source.versioned)
     assert {
-        edge["node"]["version"]: httpx.get(edge["node"]["downloadUrl"], timeout=30).content
+        edge["node"]["version"]: plain_http.get(edge["node"]["downloadUrl"], timeout=30).content
         for edge in document["versions"]["edges"]
     } == source.versions
     feed = api.data("Changes", {"first": 100}, after)["changes"]
@@ -514,10 +513,10 @@ def test_share_links_are_restored_and_answer_as_before(source: Source, restored:
         (0, True, 1, True),
         (0, False, None, False),
     ]
-    assert httpx.get(moved[2]).status_code == 410
-    pinned = httpx.post(moved[1], data={"password": "pin"})
+    assert plain_http.get(moved[2]).status_code == 410
+    pinned = plain_http.post(moved[1], data={"password": "pin"})
     assert pinned.status_code == 303
-    assert httpx.get(pinned.headers["location"]).content == source.versions[1]
+    assert plain_http.get(pinned.headers["location"]).content == source.versions[1]
     # The document holds two live links, as in the source (at most 3 in these deployments): a
     # third is allowed, a fourth refused.
     third = api.data("CreateShareLink", {"input": {"documentId": source.versioned}}, token)["createShareLink"]
@@ -538,7 +537,7 @@ def test_shares_are_restored_and_give_the_same_access(source: Source, restored: 
         (source.versioned, "EDITOR", source.share["id"])
     ]
     read = api.data("Document", {"id": source.versioned}, grantee_token)["document"]
-    assert httpx.get(read["downloadUrl"]).content == source.versions[3]
+    assert plain_http.get(read["downloadUrl"]).content == source.versions[3]
 
 
 def test_usage_counts_exactly_the_versions_restored(source: Source, restored: tuple[Deployment, Api]) -> None:
@@ -558,7 +557,7 @@ def test_usage_counts_exactly_the_versions_restored(source: Source, restored: tu
 
     assert (restored_version["__typename"], restored_version["version"]) == ("Document", 4)
     current = api.settled(user, source.versioned)
-    assert httpx.get(current["downloadUrl"], timeout=30).content == source.versions[1]
+    assert plain_http.get(current["downloadUrl"], timeout=30).content == source.versions[1]
     assert api.usage(user)["usedBytes"] == others + every_version + len(source.versions[1])
     feed = api.data("Changes", {"first": 100}, user.token)["changes"]["edges"]
     assert [(edge["node"]["sequence"], edge["node"]["kind"], edge["node"]["version"]) for edge in feed[-1:]] == [

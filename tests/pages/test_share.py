@@ -18,6 +18,7 @@ from PIL import Image
 
 from models.base import utcnow
 from models.share_links import ShareLink
+from tests import plain_http
 from tests.client import Api, User, post_form
 from tests.resolvers.test_share_links import create, revoke, rows
 
@@ -57,7 +58,7 @@ def submit(url: str, html: str, values: dict[str, str] | None = None, ip: str | 
     target = httpx.URL(url).join(form["action"] or url)
     data = {name: (values or {}).get(name, "") for name in form["inputs"] if name}
     headers = {"X-Forwarded-For": ip} if ip else {}
-    return httpx.post(target, data=data, headers=headers)
+    return plain_http.post(target, data=data, headers=headers)
 
 
 def stored_link(owner_id: str) -> ShareLink:
@@ -75,7 +76,7 @@ def test_the_page_shows_name_size_and_a_button_that_downloads_without_javascript
 ) -> None:
     link = create(api, user, document["id"])
 
-    page = httpx.get(link["url"])
+    page = plain_http.get(link["url"])
 
     assert page.status_code == 200
     assert page.headers["content-type"].startswith("text/html")
@@ -85,11 +86,11 @@ def test_the_page_shows_name_size_and_a_button_that_downloads_without_javascript
     parsed = forms_of(page.text)
     assert parsed.loads == []  # nothing loaded from anywhere: no CDN, no asset
     assert [secret for secret in (user.email, user.id, document["id"]) if secret in page.text] == []
-    assert httpx.get(link["url"]).status_code == 200  # a preview robot's fetch, again
+    assert plain_http.get(link["url"]).status_code == 200  # a preview robot's fetch, again
     assert int(stored_link(user.id).downloads) == 0  # opening the page counts nothing
     downloaded = submit(link["url"], page.text)
     assert downloaded.status_code == 303
-    s3 = httpx.get(downloaded.headers["location"])
+    s3 = plain_http.get(downloaded.headers["location"])
     assert s3.content == CONTENT
     assert 'filename="Q3 report.txt"' in s3.headers["content-disposition"]
     assert int(stored_link(user.id).downloads) == 1
@@ -104,7 +105,7 @@ def test_every_answer_is_never_cached_and_sends_no_referrer(
     revoke(api, user, gone["id"])
     unknown = link["url"].rsplit("/", 1)[0] + "/" + "A" * 43
 
-    answers = [httpx.request(method, url) for url in (link["url"], gone["url"], unknown)]
+    answers = [plain_http.request(method, url) for url in (link["url"], gone["url"], unknown)]
 
     assert [answer.status_code for answer in answers] == [200 if method == "GET" else 303, 410, 404]
     for answer in answers:
@@ -117,7 +118,7 @@ def test_twenty_clients_at_once_get_exactly_max_downloads(api: Api, user: User, 
     start = threading.Barrier(20)
 
     def press() -> int:
-        with httpx.Client() as client:
+        with plain_http.Client() as client:
             start.wait()
             return client.post(link["url"]).status_code
 
@@ -136,7 +137,7 @@ def test_a_password_is_asked_checked_and_brute_force_from_one_ip_is_rate_limited
     api: Api, user: User, document: dict[str, Any], settings: Any
 ) -> None:
     link = create(api, user, document["id"], password="right horse")
-    page = httpx.get(link["url"])
+    page = plain_http.get(link["url"])
     assert page.status_code == 200
     assert "Q3 report.txt" not in page.text  # nothing about the document before the password
     assert forms_of(page.text).forms[0]["inputs"] == ["password"]
@@ -153,14 +154,14 @@ def test_a_password_is_asked_checked_and_brute_force_from_one_ip_is_rate_limited
     allowed = submit(link["url"], page.text, {"password": "right horse"}, ip=friend)
 
     assert allowed.status_code == 303
-    assert httpx.get(allowed.headers["location"]).content == CONTENT
+    assert plain_http.get(allowed.headers["location"]).content == CONTENT
     assert int(stored_link(user.id).downloads) == 1
 
 
 def test_no_password_at_all_is_a_wrong_one(api: Api, user: User, document: dict[str, Any]) -> None:
     link = create(api, user, document["id"], password="right horse")
 
-    answer = httpx.post(link["url"], headers={"X-Forwarded-For": "192.0.2.44"})
+    answer = plain_http.post(link["url"], headers={"X-Forwarded-For": "192.0.2.44"})
 
     assert answer.status_code == 403
     assert "The password is wrong." in answer.text
@@ -173,34 +174,34 @@ def test_an_expired_link_answers_410(api: Api, user: User, document: dict[str, A
     while utcnow() <= expires_at:  # waits on the record's own expiry, not a guess
         time.sleep(0.05)
 
-    assert httpx.get(link["url"]).status_code == 410
-    assert httpx.post(link["url"]).status_code == 410
+    assert plain_http.get(link["url"]).status_code == 410
+    assert plain_http.post(link["url"]).status_code == 410
     assert int(stored_link(user.id).downloads) == 0
 
 
 def test_an_exhausted_link_answers_410_and_a_revoked_one_too(api: Api, user: User, document: dict[str, Any]) -> None:
     once = create(api, user, document["id"], maxDownloads=1)
-    assert httpx.post(once["url"]).status_code == 303
+    assert plain_http.post(once["url"]).status_code == 303
     revoked = create(api, user, document["id"])
     revoke(api, user, revoked["id"])
 
     for url in (once["url"], revoked["url"]):
-        page = httpx.get(url)
+        page = plain_http.get(url)
         assert (page.status_code, "This link has ended" in page.text) == (410, True)
-        assert httpx.post(url).status_code == 410
+        assert plain_http.post(url).status_code == 410
 
 
 def test_unknown_tokens_and_a_deleted_documents_links_answer_the_same_404(
     api: Api, user: User, document: dict[str, Any], live_url: str
 ) -> None:
     link = create(api, user, document["id"])
-    unknown = httpx.get(f"{live_url}/s/{'B' * 43}")
-    malformed = httpx.get(f"{live_url}/s/not-a-token")
+    unknown = plain_http.get(f"{live_url}/s/{'B' * 43}")
+    malformed = plain_http.get(f"{live_url}/s/not-a-token")
 
     deleted = api.data("DeleteDocument", {"input": {"id": document["id"]}}, user.token)["deleteDocument"]
     assert deleted["__typename"] == "DeleteDocumentPayload"
 
-    page, pressed = httpx.get(link["url"]), httpx.post(link["url"])
+    page, pressed = plain_http.get(link["url"]), plain_http.post(link["url"])
     assert [answer.status_code for answer in (unknown, malformed, page, pressed)] == [404] * 4
     assert unknown.text == malformed.text == page.text == pressed.text
     assert rows(user.id) == []  # the document's delete took its links
@@ -213,7 +214,7 @@ def test_the_token_never_reaches_the_access_log(
     token = link["url"].rsplit("/", 1)[1]
 
     with caplog.at_level("INFO", logger="docstore.access"):
-        httpx.get(link["url"])
+        plain_http.get(link["url"])
 
     lines = [record.getMessage() for record in caplog.records]
     assert any(re.search(r"GET /s/\[REDACTED\] 200", line) for line in lines), lines
@@ -223,7 +224,7 @@ def test_the_token_never_reaches_the_access_log(
 def test_a_link_pinned_to_a_version_past_retention_answers_404(api: Api, user: User, settings: Any) -> None:
     first = api.upload(user, b"version 1", filename="kept.txt", contentType="text/plain")
     link = create(api, user, first["id"], version=1)
-    assert httpx.get(link["url"]).status_code == 200
+    assert plain_http.get(link["url"]).status_code == 200
 
     for number in range(2, settings.versions_free + 2):  # the plan keeps versions_free: v1 goes
         content = f"version {number}".encode()
@@ -232,7 +233,7 @@ def test_a_link_pinned_to_a_version_past_retention_answers_404(api: Api, user: U
         assert api.complete(user, form["documentId"])["__typename"] == "Document"
         assert api.settled(user, first["id"])["status"] == "READY"
 
-    assert [answer.status_code for answer in (httpx.get(link["url"]), httpx.post(link["url"]))] == [404, 404]
+    assert [answer.status_code for answer in (plain_http.get(link["url"]), plain_http.post(link["url"]))] == [404, 404]
     assert int(stored_link(user.id).downloads) == 0
 
 
@@ -262,15 +263,15 @@ def test_an_image_shows_its_large_thumbnail_from_the_one_origin_the_page_may_loa
     link = create(api, user, document["id"])
     protected = create(api, user, document["id"], password="a long passphrase")
 
-    page = httpx.get(link["url"])
-    behind_a_password = httpx.get(protected["url"])
+    page = plain_http.get(link["url"])
+    behind_a_password = plain_http.get(protected["url"])
 
     ((src, alt),) = images_of(page.text)
     assert src is not None
     assert alt == "A preview of holiday.jpg"
     origin = httpx.URL(src)
     assert page.headers["content-security-policy"].endswith(f"; img-src {origin.scheme}://{origin.netloc.decode()}")
-    thumbnail = httpx.get(src)
+    thumbnail = plain_http.get(src)
     assert (thumbnail.status_code, thumbnail.headers["content-type"]) == (200, "image/webp")
     assert Image.open(io.BytesIO(thumbnail.content)).size == (1024, 768)
     # Before its password, a link shows nothing of the document, its picture neither.

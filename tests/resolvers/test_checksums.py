@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import httpx
 import pytest
 from strawberry.types.arguments import convert_argument
 
@@ -19,6 +18,7 @@ from schema.checksums import ClientFile, CompareChecksumsInput
 from schema.root import build_schema
 from services.checksums import Comparison
 from settings import Settings
+from tests import plain_http
 from tests.client import Api, User
 
 HELLO = content_hash.of_bytes(b"hello world")
@@ -67,8 +67,8 @@ def test_each_state_with_the_servers_document(api: Api, user: User) -> None:
         (lacked["id"], "/sync/a/lacked.txt", HELLO),
         (pending["documentId"], "/sync/pending.txt", None),
     ]
-    assert httpx.get(documents[0]["downloadUrl"], timeout=30).content == b"other bytes"
-    assert httpx.get(documents[3]["downloadUrl"], timeout=30).content == b"hello world"
+    assert plain_http.get(documents[0]["downloadUrl"], timeout=30).content == b"other bytes"
+    assert plain_http.get(documents[3]["downloadUrl"], timeout=30).content == b"hello world"
     assert (documents[4]["status"], documents[4]["downloadUrl"]) == ("PENDING_UPLOAD", None)
 
 

@@ -8,11 +8,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
-import httpx
 import pytest
 import time_machine
 
 from models import documents
+from tests import plain_http
 from tests.client import Api, User, error_codes, post_form, sample
 from tests.conftest import documents_of, objects_under, staged
 from tests.domain.test_content_hash import independent
@@ -608,7 +608,7 @@ def test_download_url_is_null_until_the_upload_completes(api: Api, user: User) -
     assert api.complete(user, form["documentId"])["status"] == "PROCESSING"
     ready = api.settled(user, form["documentId"])
     assert ready["status"] == "READY"
-    download = httpx.get(ready["downloadUrl"], timeout=30)
+    download = plain_http.get(ready["downloadUrl"], timeout=30)
     assert (download.status_code, download.content) == (200, content)
 
 
@@ -617,7 +617,7 @@ def test_download_url_serves_the_exact_bytes(api: Api, user: User) -> None:
     document = api.upload(user, content, filename="Résumé 2024.pdf", contentType="application/pdf")
 
     url = api.data("Document", {"id": document["id"]}, user.token)["document"]["downloadUrl"]
-    download = httpx.get(url, timeout=30)
+    download = plain_http.get(url, timeout=30)
 
     assert download.status_code == 200
     assert download.content == content

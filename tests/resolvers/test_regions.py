@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 
-import httpx
 import pytest
 from starlette.responses import Response
 from ulid import ULID
@@ -16,6 +15,7 @@ from models import accounts, sessions
 from runtime.services import Services
 from schema.regions import WrongRegion
 from settings import Settings
+from tests import plain_http
 from tests.client import Api, User, error_codes, operation
 
 
@@ -32,7 +32,7 @@ def test_a_token_of_the_old_form_still_signs_in(api: Api, user: User) -> None:
 
 def test_a_token_naming_a_region_not_configured_is_only_unauthenticated(live_url: str, user: User) -> None:
     secret = user.token.partition(".")[2]
-    response = httpx.post(
+    response = plain_http.post(
         f"{live_url}/graphql",
         json={"query": operation("Me")},
         headers={"Authorization": f"Bearer dst_ap-southeast-2.{secret}"},

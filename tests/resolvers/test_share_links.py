@@ -7,11 +7,11 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import httpx
 import pytest
 
 from models import documents
 from models.share_links import ShareLink
+from tests import plain_http
 from tests.client import Api, User, post_form
 from tests.resolvers import test_multipart as multipart
 
@@ -85,7 +85,7 @@ def test_a_link_is_made_listed_and_its_url_serves_the_page(
     token = made["url"].rsplit("/", 1)[1]
     assert len(token) == 43
     assert token not in str(row)  # only its hash is stored
-    page = httpx.get(made["url"])
+    page = plain_http.get(made["url"])
     assert page.status_code == 200
     assert "notes.txt" in page.text
 
@@ -113,7 +113,7 @@ def test_revoke_ends_the_link_frees_its_place_and_a_second_revoke_changes_nothin
     revoked = revoke(api, user, made["id"])
 
     assert (revoked["active"], revoked["revokedAt"] is not None) == (False, True)
-    assert httpx.get(made["url"]).status_code == 410
+    assert plain_http.get(made["url"]).status_code == 410
     assert link_count(user.id, document["id"]) == 0
     assert revoke(api, user, made["id"]) == revoked
     refused = update(api, user, made["id"], maxDownloads=5)
@@ -207,11 +207,11 @@ def test_a_link_pins_a_version_the_document_keeps(api: Api, user: User) -> None:
     current = create(api, user, first["id"])
 
     assert (pinned["version"], current["version"]) == (1, None)
-    assert "11 bytes" in httpx.get(pinned["url"]).text
-    assert "12 bytes" in httpx.get(current["url"]).text
-    download = httpx.post(pinned["url"])
+    assert "11 bytes" in plain_http.get(pinned["url"]).text
+    assert "12 bytes" in plain_http.get(current["url"]).text
+    download = plain_http.post(pinned["url"])
     assert download.status_code == 303
-    assert httpx.get(download.headers["location"]).content == b"version one"
+    assert plain_http.get(download.headers["location"]).content == b"version one"
 
 
 def test_another_accounts_ids_are_not_found_and_change_nothing(
@@ -249,9 +249,9 @@ def test_make_public_makes_a_link_once_the_upload_completes(api: Api, user: User
     assert again["id"] == completed["id"]
     (link,) = listed(api, user, completed["id"])  # one link, however often completion is repeated
     assert (link["active"], link["maxDownloads"], link["hasPassword"]) == (True, None, False)
-    download = httpx.post(link["url"])
+    download = plain_http.post(link["url"])
     assert download.status_code == 303
-    assert httpx.get(download.headers["location"]).content == CONTENT
+    assert plain_http.get(download.headers["location"]).content == CONTENT
 
 
 def test_make_public_on_a_refused_upload_makes_no_link(api: Api, user: User) -> None:
@@ -284,7 +284,7 @@ def test_a_public_upload_the_pipeline_refuses_loses_its_link(api: Api, user: Use
     while rows(user.id) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert rows(user.id) == []
-    assert httpx.get(link["url"]).status_code == 404
+    assert plain_http.get(link["url"]).status_code == 404
 
 
 def test_make_public_on_a_multipart_upload_makes_its_link_at_completion(api: Api, user: User) -> None:
@@ -296,9 +296,9 @@ def test_make_public_on_a_multipart_upload_makes_its_link_at_completion(api: Api
     completed = multipart.complete(api, user, started["documentId"], [{"number": 1, "etag": etag}])
 
     (link,) = listed(api, user, completed["id"])
-    download = httpx.post(link["url"])
+    download = plain_http.post(link["url"])
     assert download.status_code == 303
-    assert httpx.get(download.headers["location"]).content == CONTENT
+    assert plain_http.get(download.headers["location"]).content == CONTENT
 
 
 def test_make_public_on_an_aborted_multipart_upload_makes_no_link(api: Api, user: User) -> None:

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
 import pytest
 
 from models import documents
 from models.shares import Share
+from tests import plain_http
 from tests.client import Api, User, error_codes, post_form
 from tests.conftest import objects_under
 
@@ -400,7 +400,7 @@ def test_a_viewer_lists_and_downloads_every_version_kept(
         (2, True),
         (1, False),
     ]
-    contents = [httpx.get(edge["node"]["downloadUrl"]).content for edge in listed["versions"]["edges"]]
+    contents = [plain_http.get(edge["node"]["downloadUrl"]).content for edge in listed["versions"]["edges"]]
     assert contents == [VERSION, CONTENT]
     stranger = api.sign_up()
     assert error_codes(api.call("DocumentVersions", {"id": document["id"]}, stranger.token)) == ["NOT_FOUND"]

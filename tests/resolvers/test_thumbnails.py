@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import io
 
-import httpx
 from PIL import Image
 
 from models import documents, keys
+from tests import plain_http
 from tests.client import Api, User, error_codes
 from tests.conftest import objects_under
 
@@ -42,14 +42,14 @@ def test_an_uploaded_image_has_both_thumbnails_served_immutable_outside_the_quot
 
     assert [edge["node"]["id"] for edge in listed] == [document["id"]]
     for url, longer in ((listed[0]["node"]["thumbnailUrl"], 256), (urls["thumbnailUrl"], 1024)):
-        response = httpx.get(url)
+        response = plain_http.get(url)
         assert response.status_code == 200
         assert response.headers["content-type"] == "image/webp"
         assert response.headers["cache-control"] == "public, max-age=31536000, immutable"
         image = Image.open(io.BytesIO(response.content))
         assert (image.format, image.size) == ("WEBP", (longer, longer * 3 // 4))
-    assert httpx.get(both["small"]).content == httpx.get(listed[0]["node"]["thumbnailUrl"]).content
-    assert httpx.get(both["large"]).content == httpx.get(urls["thumbnailUrl"]).content
+    assert plain_http.get(both["small"]).content == plain_http.get(listed[0]["node"]["thumbnailUrl"]).content
+    assert plain_http.get(both["large"]).content == plain_http.get(urls["thumbnailUrl"]).content
     # Only the upload's bytes count, though two more objects are stored for it.
     assert api.usage(user)["usedBytes"] == len(content)
     assert len(thumbnails_of(store, user.id, document["id"])) == 2
@@ -81,7 +81,7 @@ def test_another_accounts_document_is_not_found_and_its_thumbnail_out_of_reach(
 def test_deleting_the_document_deletes_its_thumbnails(api: Api, user: User, store) -> None:
     document = api.upload(user, photo(colour="purple"), filename="gone.jpg", contentType="image/jpeg")
     url = api.raw(BOTH, {"id": document["id"]}, user.token)["data"]["document"]["large"]
-    assert httpx.get(url).status_code == 200
+    assert plain_http.get(url).status_code == 200
     record = documents.get(user.id, document["id"])
 
     deleted = api.data("DeleteDocument", {"input": {"id": document["id"]}}, user.token)["deleteDocument"]
@@ -89,7 +89,7 @@ def test_deleting_the_document_deletes_its_thumbnails(api: Api, user: User, stor
     assert deleted["__typename"] == "DeleteDocumentPayload"
     assert thumbnails_of(store, user.id, record.document_id) == []
     assert objects_under(store, user.id) == []
-    assert httpx.get(url).status_code == 404  # the link signed before stops working: nothing is there
+    assert plain_http.get(url).status_code == 404  # the link signed before stops working: nothing is there
 
 
 def test_a_viewer_sees_the_same_thumbnail_as_the_owner(api: Api, user: User, other_user: User) -> None:
@@ -99,5 +99,5 @@ def test_a_viewer_sees_the_same_thumbnail_as_the_owner(api: Api, user: User, oth
     as_owner = api.data("Document", {"id": document["id"]}, user.token)["document"]
     as_viewer = api.data("Document", {"id": document["id"]}, other_user.token)["document"]
 
-    assert httpx.get(as_viewer["thumbnailUrl"]).content == httpx.get(as_owner["thumbnailUrl"]).content
-    assert httpx.get(as_viewer["downloadUrl"]).content == httpx.get(as_owner["downloadUrl"]).content
+    assert plain_http.get(as_viewer["thumbnailUrl"]).content == plain_http.get(as_owner["thumbnailUrl"]).content
+    assert plain_http.get(as_viewer["downloadUrl"]).content == plain_http.get(as_owner["downloadUrl"]).content

@@ -10,13 +10,13 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
-import httpx
 import pytest
 
 from domain.plans import GIB
 from models import accounts, documents
 from models.accounts import Account
 from models.documents import Document
+from tests import plain_http
 from tests.client import Api, User, error_codes, operation, post_form
 from tests.conftest import APP_ORIGIN, documents_of, objects_under, staged
 
@@ -215,7 +215,7 @@ def test_concurrent_requests_past_the_quota_reserve_exactly_what_fits(api: Api, 
 
     def request(index: int) -> str:
         variables = {"input": {"filename": f"part-{index}.zip", "contentType": "application/zip", "size": GIB}}
-        with httpx.Client(base_url=api.base_url, timeout=60) as http:
+        with plain_http.Client(base_url=api.base_url, timeout=60) as http:
             body = http.post(
                 "/graphql",
                 json={"query": query, "variables": variables},
@@ -357,7 +357,7 @@ MEGABYTE = b"y" * 1_000_000
 
 def download(api: Api, user: User, document_id: str) -> bytes:
     url = api.data("Document", {"id": document_id}, user.token)["document"]["downloadUrl"]
-    response = httpx.get(url, timeout=30)
+    response = plain_http.get(url, timeout=30)
     assert response.status_code == 200
     return response.content
 

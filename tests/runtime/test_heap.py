@@ -55,14 +55,14 @@ def installed(percent: int) -> HeapPolicy:
 def test_a_full_collection_freezes_what_survived_it(settled: None) -> None:
     async def main() -> None:
         policy = installed(100)
-        survivor = Node()
-        before = gc.get_freeze_count()
-        assert not frozen(survivor)
+        survivors = [Node() for _ in range(3)]
+        assert not any(frozen(each) for each in survivors)
 
         gc.collect()
 
-        assert frozen(survivor)
-        assert gc.get_freeze_count() > before
+        # Each survivor checked by itself: the freeze count is no witness, as frozen objects of the
+        # session's live server threads are freed while the collection runs.
+        assert [frozen(each) for each in survivors] == [True, True, True]
         assert policy.stats.freezes == 1
         assert policy.stats.reclaims == 0
         policy.uninstall()
@@ -124,8 +124,11 @@ def test_a_cycle_that_dies_frozen_waits_for_the_reclaim_which_comes_once_the_fro
         assert policy.stats.reclaims == 0
 
         # The frozen objects grow past twice what they were: the next full collection schedules
-        # a reclaim on the loop, which runs it at its next turn, not inside the collection.
-        grown: list[list[object]] = [[] for _ in range(baseline + 1)]
+        # a reclaim on the loop, which runs it at its next turn, not inside the collection. The
+        # growth is counted from the frozen objects now, with a margin: the session's live server
+        # threads free frozen objects of their own meanwhile, so the count can fall below baseline.
+        short = 2 * baseline - gc.get_freeze_count()
+        grown: list[list[object]] = [[] for _ in range(short + baseline // 20 + 1_000)]
         gc.collect()
         assert policy.stats.reclaims == 0
         assert dead() is not None
@@ -167,7 +170,9 @@ def test_the_reclaim_percent_is_at_least_one() -> None:
 
 
 def test_the_api_process_runs_the_policy_from_its_start_to_its_stop(settings: Settings, target: object) -> None:
-    server = LiveServer(settings.with_overrides(heap_reclaim_percent=50))
+    # No workers: a second set of consumers on the session's queues could take another test's
+    # message while this server stops, and hide it for the visibility timeout.
+    server = LiveServer(settings.with_overrides(heap_reclaim_percent=50, run_workers=False))
     server.start()
     try:
 

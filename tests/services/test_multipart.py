@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import os
 
-import httpx
 import pytest
 from ulid import ULID
 
@@ -14,6 +13,7 @@ from domain.plans import GIB
 from models import accounts, documents, keys, uploads
 from models.errors import DocumentNotFound, UploadCompleted, UploadRejected
 from services import uploads as upload_files
+from tests import plain_http
 from tests.conftest import documents_of, objects_under
 
 MIB = 1024**2
@@ -47,7 +47,7 @@ def started(store, size: int, part_size: int = PART) -> tuple[accounts.Account, 
 def put_part(store, document, number: int, content: bytes) -> str:
     """PUT one part to its signed URL, as a client does; the ETag S3 answered."""
     url = store.part_url(document.object_key, document.upload_id, number, expires_in=60)
-    response = httpx.put(url, content=content, timeout=60)
+    response = plain_http.put(url, content=content, timeout=60)
     assert response.status_code == 200, response.text
     return response.headers["ETag"].strip('"')
 
@@ -111,10 +111,10 @@ def test_completing_twice_answers_the_same_document_and_counts_once(target, stor
 def test_a_part_url_used_again_after_completion_changes_nothing(target, store) -> None:
     account, document = started(store, 1000)
     url = store.part_url(document.object_key, document.upload_id, 1, expires_in=60)
-    etag = httpx.put(url, content=LAST).headers["ETag"].strip('"')
+    etag = plain_http.put(url, content=LAST).headers["ETag"].strip('"')
     record = upload_files.complete(store, account.id, document.document_id, parts=[(1, etag)])
 
-    again = httpx.put(url, content=b"z" * 1000)
+    again = plain_http.put(url, content=b"z" * 1000)
 
     assert (again.status_code, b"<Code>NoSuchUpload</Code>" in again.content) == (404, True)
     assert store.client.get_object(Bucket=store.bucket, Key=record.object_key)["Body"].read() == LAST
@@ -186,7 +186,7 @@ def test_a_part_named_that_was_never_put_is_rejected(target, store) -> None:
 def test_abort_releases_the_reservation_and_leaves_nothing(target, store) -> None:
     account, document = started(store, PART + 1000)
     url = store.part_url(document.object_key, document.upload_id, 1, expires_in=60)
-    httpx.put(url, content=FIRST)
+    plain_http.put(url, content=FIRST)
 
     freed = upload_files.abort(store, account.id, document.document_id)
 
@@ -195,7 +195,7 @@ def test_abort_releases_the_reservation_and_leaves_nothing(target, store) -> Non
     assert open_uploads(store, account.id) == []
     assert objects_under(store, account.id) == []
     assert documents_of(account.id) == []
-    assert httpx.put(url, content=FIRST).status_code == 404  # the part URL is dead
+    assert plain_http.put(url, content=FIRST).status_code == 404  # the part URL is dead
 
 
 def test_completing_or_aborting_after_an_abort_is_not_found(target, store) -> None:

@@ -3,9 +3,9 @@ limit, and a clear refusal for a subscription sent over HTTP."""
 
 from __future__ import annotations
 
-import httpx
 import pytest
 
+from tests import plain_http
 from tests.client import Api, User, operation
 from tests.subscriptions.conftest import Events, Socket, bearer, open_socket
 
@@ -71,7 +71,7 @@ def test_a_subscription_sent_over_http_is_refused_as_a_bad_request(
 ) -> None:
     headers = {"Authorization": bearer(user)} if signed_in else {}
 
-    response = httpx.post(
+    response = plain_http.post(
         f"{live_url}/graphql", json={"query": operation("QuotaEvents"), "operationName": "QuotaEvents"}, headers=headers
     )
 

@@ -13,6 +13,7 @@ import pytest
 
 from server import ASSET_CACHE, create_app
 from settings import WEB_DIST, Settings
+from tests import plain_http
 from tests.client import OPERATIONS
 from tests.serving import ROOT
 
@@ -26,7 +27,7 @@ def assets_named(page: str) -> list[str]:
 
 @pytest.mark.parametrize(("path", "headers"), [("/", {}), ("/graphql", HTML)])
 def test_a_page_is_never_cached_and_loads_only_this_servers_assets(live_url: str, path: str, headers: dict) -> None:
-    page = httpx.get(f"{live_url}{path}", headers=headers, timeout=10)
+    page = plain_http.get(f"{live_url}{path}", headers=headers, timeout=10)
 
     assert page.status_code == 200
     assert page.headers["content-type"] == "text/html; charset=utf-8"
@@ -37,13 +38,13 @@ def test_a_page_is_never_cached_and_loads_only_this_servers_assets(live_url: str
 
 def test_built_assets_have_content_hashed_names_and_are_cached_for_a_year(live_url: str) -> None:
     pages = [
-        httpx.get(f"{live_url}/", timeout=10).text,
-        httpx.get(f"{live_url}/graphql", headers=HTML, timeout=10).text,
+        plain_http.get(f"{live_url}/", timeout=10).text,
+        plain_http.get(f"{live_url}/graphql", headers=HTML, timeout=10).text,
     ]
 
     for path in {asset for page in pages for asset in assets_named(page)}:
         assert re.fullmatch(r"/assets/[\w.-]+-[\w-]{8}\.(js|css)", path), path
-        asset = httpx.get(f"{live_url}{path}", timeout=10)
+        asset = plain_http.get(f"{live_url}{path}", timeout=10)
         assert asset.status_code == 200, path
         assert asset.headers["cache-control"] == ASSET_CACHE == "public, max-age=31536000, immutable"
         assert asset.content == (WEB_DIST / path.removeprefix("/")).read_bytes()
@@ -58,14 +59,14 @@ def test_no_asset_loads_from_another_host(live_url: str) -> None:
 
 
 def test_an_asset_that_is_not_there_is_404_and_not_the_app(live_url: str) -> None:
-    missing = httpx.get(f"{live_url}/assets/app-00000000.js", timeout=10)
+    missing = plain_http.get(f"{live_url}/assets/app-00000000.js", timeout=10)
 
     assert missing.status_code == 404
     assert "cache-control" not in missing.headers
 
 
 def test_the_api_still_answers_json_at_graphql(live_url: str) -> None:
-    answer = httpx.post(f"{live_url}/graphql", json={"query": "{ __typename }"}, timeout=10)
+    answer = plain_http.post(f"{live_url}/graphql", json={"query": "{ __typename }"}, timeout=10)
 
     assert answer.json() == {"data": {"__typename": "Query"}}
 
@@ -75,7 +76,9 @@ def test_without_a_build_the_app_says_how_to_build_it(settings: Settings, tmp_pa
     app = create_app(replace(settings, web_dir=tmp_path / "dist"))
 
     async def fetch(path: str) -> httpx.Response:
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1") as client:
+        async with plain_http.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1"
+        ) as client:
             return await client.get(path)
 
     page = asyncio.run(fetch("/"))

@@ -8,13 +8,13 @@ import io
 import os
 from pathlib import Path
 
-import httpx
 import pytest
 from PIL import Image
 
 from models import accounts, documents, keys
 from services import documents as documents_service
 from services import versions as versions_service
+from tests import plain_http
 from tests.conftest import objects_under, stored
 from tests.workers import files
 from tests.workers.test_pipeline import Calls, completed, handle, new_account
@@ -63,7 +63,7 @@ async def test_an_image_gets_two_immutable_webp_thumbnails_outside_the_quota(pip
     for size in SIZES:
         key = keys.thumbnail(account.id, record.document_id, final.content_hash, size)
         # The signed URL the API hands out, fetched as a browser would.
-        async with httpx.AsyncClient() as http:
+        async with plain_http.AsyncClient() as http:
             response = await http.get(store.image_url(key, expires_in=60))
         assert response.status_code == 200
         assert response.headers["content-type"] == "image/webp"

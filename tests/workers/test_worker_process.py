@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests import plain_http
 from tests.client import Api, User, post_form, sample
 from tests.serving import Served, docstore, free_port, on_aws, start
 from tests.subscriptions.conftest import Socket, bearer, open_socket
@@ -212,7 +213,7 @@ def scrape_until(url: str, worker: Served) -> str:
     deadline = time.monotonic() + 30
     while True:
         with contextlib.suppress(httpx.TransportError):
-            return httpx.get(url, timeout=5).text
+            return plain_http.get(url, timeout=5).text
         assert worker.process.poll() is None, "the worker exited"
         assert time.monotonic() < deadline, "the worker never served its metrics"
         time.sleep(0.1)
