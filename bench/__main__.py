@@ -30,6 +30,7 @@ from bench import (
     thumbnails,
     transactions,
     users,
+    value_counter,
 )
 
 if TYPE_CHECKING:
@@ -58,6 +59,7 @@ BENCHMARKS: list[tuple[str, Benchmark]] = [
     ("users", users.run),
     ("startup", startup.run),
     ("rejections", rejections.run),
+    ("value_counter", value_counter.run),
     ("commands", commands.run),
     ("checksums", checksums.run),
     ("change_feed", change_feed.run),

@@ -17,6 +17,7 @@ import pytest
 
 from adapters import graphql_over_http
 from adapters.graphql_over_http import NESTED_TOO_DEEPLY, TOO_MANY_VALUES, ValueCounter, check_values
+from tests import plain_http
 from tests.client import Api, User, operation
 
 GQL = "application/graphql-response+json"
@@ -46,13 +47,13 @@ def post(url: str, body: Any, accept: str | None = None, content_type: str | Non
     if content_type:
         headers["content-type"] = content_type
     content = body if isinstance(body, (str, bytes)) else json.dumps(body)
-    return httpx.post(f"{url}/graphql", content=content, headers=headers, timeout=30)
+    return plain_http.post(f"{url}/graphql", content=content, headers=headers, timeout=30)
 
 
 def get(url: str, params: dict[str, str], accept: str | None = None, **headers: str) -> httpx.Response:
     if accept:
         headers["accept"] = accept
-    return httpx.get(f"{url}/graphql", params=params, headers=headers, timeout=30)
+    return plain_http.get(f"{url}/graphql", params=params, headers=headers, timeout=30)
 
 
 def refused(response: httpx.Response) -> tuple[int, str, Any]:
@@ -87,7 +88,7 @@ def test_47DE_accepts_any_media_type_with_application_json(live_url: str) -> Non
 
 
 def test_80D8_assumes_application_json_when_accept_is_missing(live_url: str) -> None:
-    response = httpx.post(
+    response = plain_http.post(
         f"{live_url}/graphql",
         content=b'{"query":"{ __typename }"}',
         headers={"content-type": JSON, "accept": ""},
@@ -142,13 +143,51 @@ def test_9C48_does_not_run_a_mutation_over_get(live_url: str, api: Api, user: Us
 
 
 def test_9ABE_refuses_a_post_without_a_content_type(live_url: str) -> None:
-    response = httpx.post(f"{live_url}/graphql", timeout=30)
+    response = plain_http.post(f"{live_url}/graphql", timeout=30)
 
     assert refused(response) == (400, JSON, refusal("Unsupported content type"))
 
 
 def test_03D4_accepts_application_json_posts(live_url: str) -> None:
     assert answered(post(live_url, {"query": "{ __typename }"}, content_type=JSON)) == (200, JSON, TYPENAME)
+
+
+@pytest.mark.parametrize(
+    ("variables", "message"),
+    [
+        (
+            b'{"n": 12345678901234567890',
+            "The request's JSON has a number too big to read: an integer past 64 bits, or a number past "
+            "1.8e308. No field takes one.",
+        ),
+        (
+            b'{"n": 1e400',
+            "The request's JSON has a number too big to read: an integer past 64 bits, or a number past "
+            "1.8e308. No field takes one.",
+        ),
+        (b'{"s": "\\udc00"', "The request's JSON has a \\uD800 to \\uDFFF escape without its pair: that is not text."),
+        (b'{"s": "\xed\xb0\x80"', "The request is not UTF-8 text."),
+    ],
+    ids=["20 digits", "1e400", "lone low surrogate escape", "surrogate bytes"],
+)
+def test_a_large_body_the_counter_cannot_read_is_refused_for_what_it_holds(
+    live_url: str, variables: bytes, message: str
+) -> None:
+    # Large enough that its values are counted as it arrives: yajl stops at the number or the
+    # escape, which json.loads reads (the answer was "The request is not valid JSON.").
+    pad = b', "pad": "' + b"x" * 70_000 + b'"}'
+    body = b'{"query": "{ __typename }", "variables": ' + variables + pad + b"}"
+
+    assert refused(post(live_url, body)) == (400, JSON, refusal(message))
+
+
+def test_a_large_body_starting_with_a_byte_order_mark_is_read_as_utf8(live_url: str) -> None:
+    # Large enough that its values are counted as it arrives (the counter read the mark as not JSON)
+    body = json.dumps({"query": "{ __typename }", "variables": {"pad": "x" * 70_000}}).encode()
+
+    response = post(live_url, b"\xef\xbb\xbf" + body)
+
+    assert answered(response) == (200, JSON, TYPENAME)
 
 
 def test_A5BF_refuses_a_post_without_a_body_with_400(live_url: str) -> None:
@@ -408,7 +447,7 @@ def test_malformed_get_variables_are_refused_with_400_in_json(live_url: str, var
 
 @pytest.mark.parametrize("method", ["PUT", "DELETE", "PATCH"])
 def test_other_methods_answer_405_in_json_with_allow(live_url: str, method: str) -> None:
-    response = httpx.request(method, f"{live_url}/graphql", json={"query": "{ __typename }"}, timeout=30)
+    response = plain_http.request(method, f"{live_url}/graphql", json={"query": "{ __typename }"}, timeout=30)
 
     assert refused(response) == (
         405,
@@ -435,7 +474,7 @@ def test_two_operations_without_an_operation_name_run_neither(
     document = "query First { __typename } " + operation("SignOut")
     headers = {"authorization": f"Bearer {user.token}", "accept": accept}
 
-    response = httpx.post(f"{live_url}/graphql", json={"query": document}, headers=headers, timeout=30)
+    response = plain_http.post(f"{live_url}/graphql", json={"query": document}, headers=headers, timeout=30)
 
     error = {"message": "This document has 2 operations (First, SignOut): say which one to run in operationName."}
     expected = {"data": None, "errors": [error]} if accept == JSON else {"errors": [error]}
@@ -468,7 +507,7 @@ def test_a_chunked_body_over_the_limit_answers_413_in_json(live_url: str, accept
             yield b"x" * 100_000  # no Content-Length: the limit is met while the body is read
         yield b'"}'
 
-    response = httpx.post(
+    response = plain_http.post(
         f"{live_url}/graphql", content=chunks(), headers={"content-type": JSON, "accept": accept}, timeout=30
     )
 
@@ -592,6 +631,6 @@ def test_a_large_body_within_the_limit_is_counted_as_it_arrives_and_served(live_
             yield b'"a",' * 1_000
         yield b'"a",' * 999 + b'"a"]}}'
 
-    response = httpx.post(f"{live_url}/graphql", content=chunks(), headers={"content-type": JSON}, timeout=30)
+    response = plain_http.post(f"{live_url}/graphql", content=chunks(), headers={"content-type": JSON}, timeout=30)
 
     assert answered(response) == (200, JSON, TYPENAME)

@@ -43,6 +43,7 @@ from models import accounts, sessions
 from resolvers.limits import cache_for
 from runtime.services import Services
 from settings import Settings
+from tests import plain_http
 from tests.client import Api, User, operation
 from tests.conftest import LiveServer, documents_of, objects_under, quiet_heap
 
@@ -67,7 +68,7 @@ class Attacker:
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self.http = httpx.Client(base_url=url, timeout=CALL_SECONDS)
+        self.http = plain_http.Client(base_url=url, timeout=CALL_SECONDS)
 
     def post(self, body: bytes, accept: str | None = None, token: str | None = None) -> httpx.Response:
         """POST ``body`` to /graphql as JSON."""
@@ -235,7 +236,7 @@ class Bystander:
 
     def __init__(self, url: str, user: User) -> None:
         self.user = user
-        self.http = httpx.Client(base_url=url, timeout=CALL_SECONDS)
+        self.http = plain_http.Client(base_url=url, timeout=CALL_SECONDS)
         self.body = {"query": operation("Me"), "operationName": "Me"}
         self.headers = {"authorization": f"Bearer {user.token}"}
 
@@ -315,8 +316,11 @@ def prober(api: Api) -> User:
     return api.sign_up()
 
 
-@pytest.fixture(scope="package")
+@pytest.fixture
 def ordinary(api: Api) -> User:
+    """The bystander's account, one a test: it asks ``Me`` one request after another, and across
+    the whole package one account passed the requests an account may make a minute
+    (``DOCSTORE_REQUESTS_PER_ACCOUNT``) once the refusals beside it got fast."""
     return api.sign_up()
 
 
