@@ -35,6 +35,15 @@ Two more make a request's cost follow what it touches, not how much is stored:
   The retention period is read from the queue, and ``GetQueueAttributes`` works the attributes
   out once.
 
+- **A listing reads its own prefix.** ``list_objects`` (and so ``ListObjectsV2``) with a prefix
+  copied the bucket's whole key store, then looked up every key in it and kept those under the
+  prefix: each listing of one document's thumbnails cost what every object of every account cost,
+  and the pipeline lists them once per processed image or PDF. :func:`list_objects` reads the
+  names under the prefix from a sorted index of each key store (:class:`_Names`, kept by the
+  store's own writes) and only those keys. It also reads each key from the names it found, so a
+  key deleted by another request during the listing is left out: moto looked it up again after its
+  copy and raised ``KeyError`` (HTTP 500), which the pipeline's listings hit under load.
+
 SQS's passes over a queue (every receive, every count of its messages) read the clock once, not
 twice per message, and deleting a message takes one pass over its queue, not three (each of which
 built a list of every message's receipt handles): with a backlog of 2,000 messages, every
@@ -64,9 +73,11 @@ from __future__ import annotations
 import base64
 import copy
 import functools
+import itertools
 import json
 import pickle
 import threading
+import weakref
 from typing import TYPE_CHECKING, Any
 
 import moto
@@ -79,8 +90,11 @@ from moto.dynamodb.models import table as table_module
 from moto.dynamodb.models.table import LocalSecondaryIndex, Table
 from moto.dynamodb.parsing.expressions import UpdateExpressionParser  # type: ignore[attr-defined]
 from moto.dynamodb.responses import DynamoResult
+from moto.s3.models import FakeDeleteMarker, FakeTableStorageBucket, S3Backend
+from moto.s3.utils import _VersionedKeyStore
 from moto.sqs.exceptions import InvalidAttributeName, ReceiptHandleIsInvalid
 from moto.sqs.models import Queue, SQSBackend
+from sortedcontainers import SortedList
 
 from adapters.moto_patches import MOTO_VERSION, UnsupportedMoto
 
@@ -313,6 +327,108 @@ def delete_message(self: Queue, receipt_handle: str) -> None:
     self._messages = kept
 
 
+# -- S3 listings read their own prefix ----------------------------------------------------------
+
+
+class _Names:
+    """The names of one key store, sorted: what :func:`list_objects` finds a prefix's keys in.
+    Kept by the store's writes (:func:`_keep_names`); made from the store at its first listing.
+    The embedded AWS's loader fills a saved bucket's store without those writes, but before any
+    request reads the bucket (``adapters.moto_loading``: requests wait), so before any listing."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.sorted = SortedList()
+
+    def under(self, prefix: str) -> list[str]:
+        with self.lock:
+            return list(itertools.takewhile(lambda name: name.startswith(prefix), self.sorted.irange(prefix)))
+
+
+#: Each key store's names, by ``id`` of the store while it lives (a store, a ``dict``, has no hash).
+_INDEXES: dict[int, tuple[weakref.ref[_VersionedKeyStore], _Names]] = {}
+_INDEXES_LOCK = threading.Lock()
+
+
+def _names(store: _VersionedKeyStore) -> _Names:
+    with _INDEXES_LOCK:
+        found = _INDEXES.get(id(store))
+        if found is not None and found[0]() is store:
+            return found[1]
+        names = _Names()
+        key = id(store)
+        # Seen by writes before the store is read, and filled under its lock: a write racing the
+        # filling either made its change before the read (and is read) or syncs after it.
+        with names.lock:
+            _INDEXES[key] = (weakref.ref(store, lambda _: _INDEXES.pop(key, None)), names)
+            names.sorted.update(list(dict.keys(store)))
+        return names
+
+
+def _sync_name(store: _VersionedKeyStore, key: str) -> None:
+    """After a write of ``key``: the index holds it if and only if the store does. Under the index's
+    lock, so of two writes racing on one key the later check decides, as the store does."""
+    found = _INDEXES.get(id(store))
+    if found is None or found[0]() is not store:
+        return  # no listing made an index yet: it is made from the store when one does
+    names = found[1]
+    with names.lock:
+        if dict.__contains__(store, key):
+            if key not in names.sorted:
+                names.sorted.add(key)
+        else:
+            names.sorted.discard(key)
+
+
+def _keep_names() -> None:
+    """Wrap the key store's writes to keep its index; once per process, and never undone (an index
+    kept while moto's own ``list_objects`` is back is still right when this one returns)."""
+    if getattr(_VersionedKeyStore, "_docstore_names", False):
+        return
+    for name in ("__setitem__", "__delitem__", "pop", "setlist"):
+        original = getattr(_VersionedKeyStore, name)
+
+        def kept(self: Any, key: Any, *args: Any, _original: Any = original, **kwargs: Any) -> Any:
+            try:
+                return _original(self, key, *args, **kwargs)
+            finally:
+                _sync_name(self, key)
+
+        setattr(_VersionedKeyStore, name, kept)
+    _VersionedKeyStore._docstore_names = True  # type: ignore[attr-defined]
+
+
+def list_objects(
+    self: S3Backend, bucket: Any, prefix: str | None, delimiter: str | None, marker: str | None, max_keys: int | None
+) -> Any:
+    """``S3Backend.list_objects``, with a prefix reading only the keys under it (from the store's
+    sorted names); the answer as moto's. Without a prefix, moto's own, which reads every key."""
+    if not prefix or isinstance(bucket, FakeTableStorageBucket):
+        return _ORIGINAL["list_objects"](self, bucket, prefix, delimiter, marker, max_keys)
+    store = bucket.keys
+    key_results = []
+    folder_results = set()
+    for key_name in _names(store).under(prefix):
+        versions = dict.get(store, key_name)
+        if not versions:
+            continue  # deleted by another request since the names were read
+        rest = key_name[len(prefix) :]
+        if delimiter and delimiter in rest:
+            folder_results.add(f"{prefix}{rest.split(delimiter)[0]}{delimiter}")
+        elif not isinstance(versions[-1], FakeDeleteMarker):
+            key_results.append(versions[-1])
+    key_results.sort(key=lambda key: key.name)
+    folders = sorted(folder_results)
+    if marker:
+        limit = self._pagination_tokens.get(marker) or marker
+        key_results = self._get_results_from_token(key_results, limit)
+    if max_keys is not None:
+        key_results, is_truncated, next_marker = self._truncate_result(key_results, max_keys)
+    else:
+        is_truncated, next_marker = False, None
+    return key_results, folders, is_truncated, next_marker
+
+
 # -- moto's models are not tracked for ever ------------------------------------------------------
 
 
@@ -339,6 +455,7 @@ _REPLACED: list[tuple[Any, str, Any]] = [
     (Queue, "approximate_number_of_messages_delayed", property(_count_delayed)),
     (Queue, "approximate_number_of_messages_not_visible", property(_count_not_visible)),
     (Queue, "delete_message", delete_message),
+    (S3Backend, "list_objects", list_objects),
     (BaseModel, "__new__", staticmethod(_untracked)),
 ]
 
@@ -359,6 +476,7 @@ def install() -> None:
             _ORIGINAL["method_names_from_class"] = getattr(moto_responses, _NAMES)
             DynamoResult.execute_result = execute_result  # type: ignore[method-assign,assignment]
             setattr(moto_responses, _NAMES, functools.cache(_ORIGINAL["method_names_from_class"]))
+            _keep_names()
             for owner, name, replacement in _REPLACED:
                 _ORIGINAL[name] = owner.__dict__[name]  # as defined: a classmethod stays one
                 setattr(owner, name, replacement)

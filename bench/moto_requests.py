@@ -11,6 +11,8 @@ alike, but a request's CPU stays what it is. Each figure is the median of the bl
 
 The query rows are the "cost flat with size" figure: a query of one owner's 20 newest documents
 costs the same CPU whatever the table holds, once the speedups read only that owner's partition.
+So is the listing row: a bucket holds one object for every ``OBJECTS_PER_ITEM`` items of the table,
+and one document's thumbnails are listed by their prefix, as the pipeline does after each document.
 """
 
 from __future__ import annotations
@@ -52,6 +54,9 @@ MIN_BLOCK = 5
 TICKS = os.sysconf("SC_CLK_TCK")
 TABLE = "documents"
 QUEUE = "uploads"
+BUCKET = "documents"
+#: The bucket holds one object per this many items of the table (S3 has no batch put to fill it faster).
+OBJECTS_PER_ITEM = 4
 ACCESS_KEY = "AKIAIOSFODNN7EXAMPLE"
 
 
@@ -70,7 +75,9 @@ class Side:
     aws: EmbeddedAws
     dynamodb: Any
     sqs: Any
+    s3: Any
     queue_url: str = ""
+    objects: int = 0
 
     @property
     def pid(self) -> int:
@@ -90,6 +97,7 @@ def open_side(name: str, folder: Path, *, moto_as_released: bool) -> Side:
         aws,
         session.client("dynamodb", endpoint_url=endpoint, config=config),
         session.client("sqs", endpoint_url=endpoint, config=config),
+        session.client("s3", endpoint_url=endpoint, config=config),
     )
 
 
@@ -121,10 +129,18 @@ def fill(side: Side, items: int, backlog: int) -> None:
         for start in range(0, backlog, 10):
             entries = [{"Id": str(n), "MessageBody": f'{{"n": {start + n}}}'} for n in range(10)]
             side.sqs.send_message_batch(QueueUrl=side.queue_url, Entries=entries)
+        side.s3.create_bucket(Bucket=BUCKET)
+    for number in range(side.objects, items // OBJECTS_PER_ITEM):
+        side.s3.put_object(Bucket=BUCKET, Key=thumbnail(number), Body=b"webp")
+    side.objects = max(side.objects, items // OBJECTS_PER_ITEM)
     held = client.describe_table(TableName=TABLE)["Table"]["ItemCount"]
     for start in range(held, items, 25):
         requests = [{"PutRequest": {"Item": document(number)}} for number in range(start, min(start + 25, items))]
         client.batch_write_item(RequestItems={TABLE: requests})
+
+
+def thumbnail(number: int) -> str:
+    return f"thumbnails/owner-{number % OWNERS:03d}/doc-{number:08d}/{number:064x}/256.webp"
 
 
 def document(number: int) -> dict[str, Any]:
@@ -206,6 +222,9 @@ def operations(side: Side, size: int) -> dict[str, Callable[[int], Any]]:
         "SQS GetQueueAttributes (depth)": lambda n: sqs.get_queue_attributes(
             QueueUrl=side.queue_url, AttributeNames=["ApproximateNumberOfMessages"]
         ),
+        "S3 ListObjectsV2 (one document's thumbnails)": lambda n: side.s3.list_objects_v2(
+            Bucket=BUCKET, Prefix=thumbnail(n % max(side.objects, 1)).rsplit("/", 2)[0] + "/"
+        ),
     }
 
 
@@ -275,7 +294,8 @@ def section(
         "Two embedded AWS processes side by side, one started with `--moto-as-released` (no "
         "`adapters/moto_speedups.py`, no `adapters/moto_direct.py`), each holding the same documents-like "
         "table (owner and id, a local "
-        f"index by name, {OWNERS} owners) and an SQS queue with {backlog:,} messages waiting. Each kind of "
+        f"index by name, {OWNERS} owners), an SQS queue with {backlog:,} messages waiting and an S3 bucket "
+        f"with one object for every {OBJECTS_PER_ITEM} items of the table. Each kind of "
         f"request is sent in blocks of {block} (or fewer, {BLOCK_SECONDS:.0f} s at most, at least {MIN_BLOCK}) to one "
         f"side and then the other (ABBA, {BLOCKS} blocks a side), "
         "and the server's CPU time over the block (user + system, from `/proc`) is divided by the requests: "

@@ -5,6 +5,7 @@ compared whole (but for the request id), on items holding every attribute type D
 from __future__ import annotations
 
 import gc
+import json
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -12,9 +13,12 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import ClientError
+from moto.core import DEFAULT_ACCOUNT_ID
 from moto.core.responses import BaseResponse
 from moto.dynamodb.models import dynamodb_backends
 from moto.dynamodb.models.dynamo_type import Item
+from moto.s3.models import s3_backends
+from moto.s3.utils import _VersionedKeyStore
 
 from adapters import moto_speedups
 
@@ -584,15 +588,20 @@ def test_a_query_answers_as_moto_does_page_by_page(client: Any, sparse_table: st
 # -- SQS reads a queue's settings once ---------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def sqs(client: Any) -> Any:
+def beside(client: Any, service: str) -> Any:
+    """A boto3 client of ``service`` on the same moto server as ``client``."""
     return boto3.client(
-        "sqs",
+        service,
         endpoint_url=client.meta.endpoint_url,
         region_name=REGION,
         aws_access_key_id="testing",
         aws_secret_access_key="testing",
     )
+
+
+@pytest.fixture(scope="module")
+def sqs(client: Any) -> Any:
+    return beside(client, "sqs")
 
 
 def queue_conversation(sqs: Any, name: str) -> list[Any]:
@@ -724,3 +733,143 @@ def test_moto_keeps_no_item_the_tables_no_longer_hold(client: Any) -> None:
 
     assert items_no_table_holds() == 0
     assert Item.instances_tracked == []  # type: ignore[attr-defined]
+
+
+# -- S3 listings by prefix -----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def s3(client: Any) -> Any:
+    return beside(client, "s3")
+
+
+#: Keys that sort around and inside the prefixes listed: a prefix's neighbours ("a/b" and "a/b0",
+#: "a/bz"), folders under it, a key equal to a prefix, and names past the Basic Multilingual Plane.
+LISTED_KEYS = [
+    "a/b",
+    "a/b/1",
+    "a/b/2",
+    "a/b/c/3",
+    "a/b/c/d/4",
+    "a/b0",
+    "a/bz/5",
+    "a/c/6",
+    "b/7",
+    "ü/8",
+    "ü/\U0001f600/9",
+    "zz",
+]
+#: (Prefix, Delimiter, MaxKeys) of the listings compared.
+LISTINGS = [
+    ("a/b", None, None),
+    ("a/b/", None, None),
+    ("a/b/", "/", None),
+    ("a/", "/", None),
+    ("a/b/", None, 2),
+    ("ü/", None, None),
+    ("nothing/", None, None),
+    ("", None, None),
+    ("a/b/c/d/4", None, None),
+]
+
+
+def listings(s3: Any, bucket: str) -> list[Any]:
+    """Every listing of :data:`LISTINGS`, v2 page by page and v1 with a marker; the answers."""
+    answers: list[Any] = []
+    for prefix, delimiter, most in LISTINGS:
+        options: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix}
+        if delimiter:
+            options["Delimiter"] = delimiter
+        if most:
+            options["MaxKeys"] = most
+        pages = []
+        token: dict[str, str] = {}
+        while True:
+            page = answer(lambda token=token, options=options: s3.list_objects_v2(**options, **token))
+            pages.append({k: v for k, v in page.items() if k != "Contents"})
+            pages[-1]["keys"] = [(item["Key"], item["Size"], item["ETag"]) for item in page.get("Contents", [])]
+            if not page.get("IsTruncated"):
+                break
+            token = {"ContinuationToken": page["NextContinuationToken"]}
+        answers.append(pages)
+        v1 = answer(lambda options=options: s3.list_objects(**options, Marker="a/b/1"))
+        answers.append([(item["Key"], item["Size"]) for item in v1.get("Contents", [])])
+        answers.append(v1.get("CommonPrefixes", []))
+    return answers
+
+
+def fill(s3: Any, bucket: str, *, versioned: bool) -> None:
+    s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
+    if versioned:
+        s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    for number, key in enumerate(LISTED_KEYS):
+        s3.put_object(Bucket=bucket, Key=key, Body=b"x" * number)
+    s3.put_object(Bucket=bucket, Key="a/b/2", Body=b"overwritten")
+    s3.delete_object(Bucket=bucket, Key="a/b/c/3")  # a delete marker where versioned
+    s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": "a/bz/5"}]})
+
+
+@pytest.mark.parametrize("versioned", [False, True], ids=["plain", "versioned"])
+def test_listings_by_prefix_answer_as_moto_does(s3: Any, versioned: bool) -> None:
+    """The same keys, written, overwritten and deleted, listed with moto's own ``list_objects`` and
+    with the index: every page of every listing is the same."""
+    moto_speedups.uninstall()
+    fill(s3, moto_bucket := f"moto-{uuid.uuid4().hex[:8]}", versioned=versioned)
+    expected = listings(s3, moto_bucket)
+    moto_speedups.install()
+    fill(s3, fast_bucket := f"fast-{uuid.uuid4().hex[:8]}", versioned=versioned)
+    assert json.loads(json.dumps(listings(s3, fast_bucket))) == json.loads(
+        json.dumps(expected).replace(moto_bucket, fast_bucket)
+    )
+    assert expected[0][0]["keys"][0][0] == "a/b"  # the listings found keys: the comparison compared something
+
+
+def test_the_index_follows_writes_made_after_the_first_listing(s3: Any) -> None:
+    moto_speedups.install()
+    bucket = f"later-{uuid.uuid4().hex[:8]}"
+    s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
+    s3.put_object(Bucket=bucket, Key="p/old", Body=b"1")
+
+    def keys() -> list[str]:
+        return [item["Key"] for item in s3.list_objects_v2(Bucket=bucket, Prefix="p/").get("Contents", [])]
+
+    assert keys() == ["p/old"]  # the index is made here
+    s3.put_object(Bucket=bucket, Key="p/new", Body=b"2")
+    s3.put_object(Bucket=bucket, Key="q/other", Body=b"3")
+    s3.copy_object(Bucket=bucket, Key="p/copy", CopySource={"Bucket": bucket, "Key": "p/old"})
+    assert keys() == ["p/copy", "p/new", "p/old"]
+    s3.delete_object(Bucket=bucket, Key="p/old")
+    s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": "p/copy"}]})
+    assert keys() == ["p/new"]
+
+
+def test_a_listing_reads_only_its_prefix(s3: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """moto copied the whole key store for every listing; the index never does."""
+    moto_speedups.install()
+    bucket = f"big-{uuid.uuid4().hex[:8]}"
+    s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
+    for number in range(50):
+        s3.put_object(Bucket=bucket, Key=f"other/{number:03}", Body=b"x")
+    s3.put_object(Bucket=bucket, Key="mine/1", Body=b"x")
+    copies: list[int] = []
+    whole = _VersionedKeyStore._self_iterable
+    monkeypatch.setattr(_VersionedKeyStore, "_self_iterable", lambda self: copies.append(len(self)) or whole(self))
+    assert [item["Key"] for item in s3.list_objects_v2(Bucket=bucket, Prefix="mine/")["Contents"]] == ["mine/1"]
+    assert copies == []
+    moto_speedups.uninstall()
+    assert [item["Key"] for item in s3.list_objects_v2(Bucket=bucket, Prefix="mine/")["Contents"]] == ["mine/1"]
+    assert copies == [51]  # moto's own listing, to show what the first assertion would have caught
+
+
+def test_a_key_deleted_during_a_listing_is_left_out() -> None:
+    """Between reading the names under a prefix and reading their keys, another request may delete
+    one: moto raised ``KeyError`` there (an HTTP 500 under load); the listing now leaves it out."""
+    moto_speedups.install()
+    backend = s3_backends[DEFAULT_ACCOUNT_ID]["aws"]
+    bucket = backend.create_bucket(f"race-{uuid.uuid4().hex[:8]}", REGION)
+    for name in ("p/1", "p/2", "p/3"):
+        backend.put_object(bucket.name, name, b"x")
+    assert [key.name for key in backend.list_objects(bucket, "p/", None, None, None)[0]] == ["p/1", "p/2", "p/3"]
+    dict.__delitem__(bucket.keys, "p/2")  # gone from the store, as it is while the index catches up
+    keys, folders, truncated, marker = backend.list_objects(bucket, "p/", None, None, None)
+    assert ([key.name for key in keys], folders, truncated, marker) == (["p/1", "p/3"], [], False, None)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import json
 from datetime import UTC, datetime, timedelta
@@ -10,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from adapters.s3 import ObjectInfo, S3ObjectStore, content_disposition
+from runtime.services import provision
 from services.validation import metadata_value
 
 
@@ -151,6 +153,18 @@ def test_provisioned_bucket_expires_staging_objects_and_aborts_multipart_uploads
 
     # moto stores lifecycle rules without running them: the sweeper does their work in tests.
     assert rules == [STAGING_RULE, ABORT_RULE]
+
+
+@pytest.mark.parametrize(("seconds", "days"), [(3600, 1), (86400, 1), (86401, 2), (3 * 86400, 3)])
+def test_provisioning_aborts_multipart_uploads_after_the_settings_lifetime_in_whole_days_rounded_up(
+    settings, target, seconds: int, days: int
+) -> None:
+    bucket = f"lifecycle-abort-{seconds}"
+
+    provision(dataclasses.replace(settings, bucket_name=bucket, multipart_upload_seconds=seconds), target)
+
+    rules = S3ObjectStore(target, bucket).client.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]
+    assert rules == [STAGING_RULE, {**ABORT_RULE, "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": days}}]
 
 
 def test_provisioned_bucket_lets_browsers_put_parts_and_read_their_etags(store: S3ObjectStore) -> None:
