@@ -79,7 +79,9 @@ class Settings:
     #: queues to ``docstore worker`` processes.
     run_workers: bool = True
     mail_from: str = "no-reply@docstore.example"
-    extraction_processes: int = 2
+    #: Extraction processes (text and thumbnails) per worker. Under the 100-person load two were
+    #: busy most of the time with thumbnails alone, and files queued for them (docs/BENCHMARKS.md).
+    extraction_processes: int = 3
     extraction_seconds: int = 60
     extraction_memory_mb: int = 1024
     #: The longer side of a document's two WebP thumbnails (``Document.thumbnailUrl``), in pixels,
@@ -89,8 +91,10 @@ class Settings:
     thumbnail_seconds: int = 20
     queue_wait_seconds: int = 5
     #: Messages one queue consumer handles at once. Each mostly waits on DynamoDB, S3 and SQS
-    #: (extraction has its own bounded pool), so more than the cores keeps the pipeline moving.
-    worker_concurrency: int = 16
+    #: (extraction has its own bounded pool), so more than the cores keeps the pipeline moving:
+    #: under the 100-person load, 16 at once took 2 s a document and left uploads queued for
+    #: 10 s or more; 48 kept up but slowed the API (p99 1.5 s); 32 kept up too (docs/BENCHMARKS.md).
+    worker_concurrency: int = 32
     #: How long a received message stays hidden from other workers; a worker that dies mid-job
     #: leaves it to come back after this. Longer than the extraction limit.
     queue_visibility_seconds: int = 300
@@ -339,14 +343,14 @@ class Settings:
             pubsub_url=pubsub_url,
             run_workers=flag("RUN_WORKERS", mode == "embedded"),
             mail_from=get("MAIL_FROM", "no-reply@docstore.example"),
-            extraction_processes=integer("EXTRACTION_PROCESSES", 2),
+            extraction_processes=integer("EXTRACTION_PROCESSES", 3),
             extraction_seconds=integer("EXTRACTION_SECONDS", 60),
             extraction_memory_mb=integer("EXTRACTION_MEMORY_MB", 1024, low=64),
             thumbnail_small_px=small_px,
             thumbnail_large_px=large_px,
             thumbnail_seconds=integer("THUMBNAIL_SECONDS", 20),
             queue_wait_seconds=integer("QUEUE_WAIT_SECONDS", 5, low=0),
-            worker_concurrency=integer("WORKER_CONCURRENCY", 16),
+            worker_concurrency=integer("WORKER_CONCURRENCY", 32),
             queue_visibility_seconds=integer("QUEUE_VISIBILITY_SECONDS", 300),
             public_url=public_url,
             web_dir=Path(get("WEB_DIR", "") or WEB_DIST),

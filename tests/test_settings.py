@@ -66,7 +66,7 @@ def test_the_load_limits_of_the_workers_and_the_embedded_aws_are_read() -> None:
         {"DOCSTORE_WORKER_CONCURRENCY": "4", "DOCSTORE_EMBEDDED_THREADS": "8", "DOCSTORE_EMBEDDED_CONNECTIONS": "50"}
     )
 
-    assert (defaults.worker_concurrency, defaults.embedded_threads, defaults.embedded_connections) == (16, 32, 1000)
+    assert (defaults.worker_concurrency, defaults.embedded_threads, defaults.embedded_connections) == (32, 32, 1000)
     assert (settings.worker_concurrency, settings.embedded_threads, settings.embedded_connections) == (4, 8, 50)
 
 
