@@ -197,8 +197,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _serve(settings: Settings) -> int:
     """``docstore serve``: the embedded AWS first (a busy or unwritable data folder is a sentence and
     exit 1, before anything listens), then the API; if the AWS dies, the API stops too (exit 1)."""
+    from adapters import malloc
     from runtime.services import embedded_aws
 
+    malloc.limit_arenas(settings.malloc_arenas)  # before any thread of this process allocates
     server: uvicorn.Server | None = None
 
     def aws_ended(_: int) -> None:
@@ -297,7 +299,10 @@ def _administer(settings: Settings, args: argparse.Namespace) -> int:
 def _worker(settings: Settings, metrics_port: int | None = None) -> int:
     import prometheus_client
 
+    from adapters import malloc
     from workers.runner import start_workers
+
+    malloc.limit_arenas(settings.malloc_arenas)
 
     if metrics_port is not None and not settings.metrics_enabled:
         print("docstore: --metrics-port needs metrics on (DOCSTORE_METRICS=true)", file=sys.stderr)

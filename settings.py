@@ -131,6 +131,12 @@ class Settings:
     #: time), and the client connections it keeps open.
     embedded_threads: int = 32
     embedded_connections: int = 1000
+    #: Requests of the API the embedded AWS's DynamoDB serves ahead of waiting background ones (the
+    #: workers') before it lets one background request through (``adapters.priority``): 1 alternates.
+    embedded_people_burst: int = 1
+    #: The most malloc arenas each DocStore process (the API, a worker, the embedded AWS) makes
+    #: (``adapters.malloc``); 0 leaves glibc's default of eight per core.
+    malloc_arenas: int = 2
 
     #: Count requests, subscriptions, queue depth and extractions for ``/metrics`` (and CloudWatch).
     metrics_enabled: bool = True
@@ -363,6 +369,8 @@ class Settings:
             embedded_sync=embedded_sync,
             embedded_threads=integer("EMBEDDED_THREADS", 32),
             embedded_connections=integer("EMBEDDED_CONNECTIONS", 1000),
+            embedded_people_burst=integer("EMBEDDED_PEOPLE_BURST", 1),
+            malloc_arenas=integer("MALLOC_ARENAS", 2, low=0),
             backup_attempts=integer("BACKUP_ATTEMPTS", 3),
             cache_seconds=integer("CACHE_SECONDS", 30, low=0),
             cache_entries=integer("CACHE_ENTRIES", 10_000, low=0),

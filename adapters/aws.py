@@ -10,7 +10,7 @@ import boto3
 import botocore.session
 from botocore.config import Config
 
-from adapters import embedded_signing, one_send
+from adapters import embedded_signing, one_send, priority
 from settings import EMBEDDED_ACCESS_KEY, EMBEDDED_SECRET_KEY
 
 if TYPE_CHECKING:
@@ -32,10 +32,12 @@ _loading = threading.Lock()
 
 def botocore_session(env_vars: dict[str, Any] | None = None) -> botocore.session.Session:
     """A new botocore session (as ``botocore.session.get_session``) that shares the process's
-    loader. Sessions stay separate, since building clients on one is not thread-safe; the loader
-    only reads files and keeps what it read."""
+    loader and marks background DynamoDB requests to the embedded AWS (``adapters.priority``).
+    Sessions stay separate, since building clients on one is not thread-safe; the loader only
+    reads files and keeps what it read."""
     global _loader
     session = botocore.session.get_session(env_vars)
+    priority.install(session)
     with _loading:
         if _loader is None:
             _loader = session.get_component("data_loader")  # as botocore builds it (AWS_DATA_PATH too)

@@ -23,11 +23,12 @@ import sqlite3
 import sys
 import threading
 import time
-from collections import deque
 from io import BytesIO
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
+
+from adapters import priority
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -155,37 +156,6 @@ def _account(access_key: str) -> str:
     return get_account_id_from(access_key)
 
 
-class FairLock:
-    """A lock granted in the order it was asked for.
-
-    DynamoDB's requests take turns behind one lock (:class:`Durable`); ``threading.Lock`` wakes an
-    arbitrary waiter, so under load one request could wait seconds while later ones went first.
-    Here each waiter queues, and the holder hands the lock straight to the oldest. (The standard
-    library has no fair lock, and this needs nothing more.)"""
-
-    def __init__(self) -> None:
-        self._guard = threading.Lock()
-        self._waiting: deque[threading.Lock] = deque()
-        self._held = False
-
-    def __enter__(self) -> None:
-        with self._guard:
-            if not self._held:
-                self._held = True
-                return
-            turn = threading.Lock()
-            turn.acquire()
-            self._waiting.append(turn)
-        turn.acquire()  # released by the holder before us, which hands the lock over held
-
-    def __exit__(self, *_: object) -> None:
-        with self._guard:
-            if self._waiting:
-                self._waiting.popleft().release()
-            else:
-                self._held = False
-
-
 class Durable:
     """WSGI middleware around moto's server that commits what each request changed before answering.
 
@@ -197,14 +167,23 @@ class Durable:
     state, and written by the group commit's thread while the next DynamoDB request already runs.
     """
 
-    def __init__(self, app: Callable[..., Iterable[bytes]], state: StateFile, sqs: SqsMirror, loader: Loader) -> None:
+    def __init__(
+        self,
+        app: Callable[..., Iterable[bytes]],
+        state: StateFile,
+        sqs: SqsMirror,
+        loader: Loader,
+        *,
+        people_burst: int = 1,
+    ) -> None:
         from adapters import moto_blobs, moto_state
 
         self.app = app
         self.state = state
         self.sqs = sqs
         self.loader = loader
-        self.dynamodb = FairLock()
+        #: One DynamoDB request at a time, in the order asked, people's before the workers'.
+        self.dynamodb = priority.TurnLock(people_burst)
         store = moto_blobs._Patch.store
         self.journal = moto_state.GroupCommit(state, after=store.collect if store is not None else None)
 
@@ -248,7 +227,7 @@ class Durable:
             # Waiting happens outside the DynamoDB lock: requests on loaded tables go on meanwhile.
             self.loader.wait("dynamodb", _table_names(action, request) if isinstance(request, dict) else None)
         scope = _credential_scope(environ)
-        with self.dynamodb:
+        with self.dynamodb.turn(background=environ.get(priority.ENVIRON_KEY) == priority.BACKGROUND):
             answer = list(self.app(environ, start_response))
             if action not in moto_state.DYNAMODB_READS and scope is not None and isinstance(request, dict):
                 account = _account(scope[0])
@@ -386,6 +365,7 @@ class Embedded:
         synchronous: str,
         threads: int = 32,
         connections: int = 1000,
+        people_burst: int = 1,
         speedups: bool = True,
     ) -> None:
         self.data_dir = data_dir
@@ -397,6 +377,7 @@ class Embedded:
         self.threads = threads
         self.speedups = speedups
         self.connections = connections
+        self.people_burst = people_burst
         self.server: Any = None
         self.state: StateFile | None = None
         self.loader: Loader | None = None
@@ -432,6 +413,7 @@ class Embedded:
             moto_loading,
             moto_multipart,
             moto_patches,
+            moto_slim,
             moto_speedups,
             moto_state,
         )
@@ -444,6 +426,9 @@ class Embedded:
         started = time.monotonic()
         blobs = moto_blobs.BlobStore(self.folder / "blobs", fsync=self.synchronous == "FULL")
         moto_blobs.install(blobs)
+        if self.speedups:
+            # After the blob store: it wraps FakeKey's pickling as the blob store leaves it.
+            moto_slim.install()
         moto_state.install_s3_tracking()
         moto_state.install_sqs_tracking()
         self.state = moto_state.StateFile(self.folder / "state.sqlite3", synchronous=self.synchronous)
@@ -464,7 +449,7 @@ class Embedded:
         self.loader = loader
         # DynamoDB and SQS requests skip moto's Flask app (adapters/moto_direct.py), with the speedups.
         moto_app = moto_direct.Direct(dispatcher()) if self.speedups else dispatcher()
-        app = self.durable = Durable(moto_app, self.state, sqs, loader)
+        app = self.durable = Durable(moto_app, self.state, sqs, loader, people_burst=self.people_burst)
         # waitress, not moto's own werkzeug server: werkzeug answers every request with
         # "Connection: close", so each boto3 call paid a new TCP connection and a new thread.
         self.server = create_server(
@@ -490,6 +475,7 @@ class Embedded:
             "seconds": round(time.monotonic() - started, 3),
             "threads": self.threads,
             "connections": self.connections,
+            "people_burst": self.people_burst,
             "loaded": loaded,
             "loading": not loader.done,
         }
@@ -550,9 +536,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=32, help="requests served at once")
     parser.add_argument("--connections", type=int, default=1000, help="client connections kept open")
     parser.add_argument(
+        "--people-burst",
+        type=int,
+        default=1,
+        help="DynamoDB requests without the background mark served ahead of waiting background ones",
+    )
+    parser.add_argument(
         "--moto-as-released",
         action="store_true",
-        help="leave out adapters/moto_speedups.py and adapters/moto_direct.py (for benchmarks)",
+        help="leave out adapters/moto_speedups.py, moto_slim.py and moto_direct.py (for benchmarks)",
     )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="embedded AWS: %(levelname)s %(message)s")
@@ -563,6 +555,7 @@ def main(argv: list[str] | None = None) -> int:
         synchronous=args.synchronous,
         threads=args.threads,
         connections=args.connections,
+        people_burst=args.people_burst,
         speedups=not args.moto_as_released,
     )
     try:

@@ -18,6 +18,8 @@ import threading
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+from adapters import malloc
+
 if TYPE_CHECKING:
     from collections.abc import Callable
 
@@ -43,6 +45,9 @@ class EmbeddedAws:
     does, however it ends: it watches its stdin, which only this process holds open.
     """
 
+    #: The module the child runs (a benchmark runs it under tracemalloc: bench/moto_memory.py).
+    module = "adapters.aws_process"
+
     def __init__(
         self,
         data_dir: Path,
@@ -55,11 +60,17 @@ class EmbeddedAws:
         moto_as_released: bool = False,
         threads: int = 32,
         connections: int = 1000,
+        people_burst: int = 1,
+        malloc_arenas: int = 0,
     ) -> None:
         self.threads = threads
+        #: People's DynamoDB requests served ahead of waiting background ones (``adapters.priority``).
+        self.people_burst = people_burst
+        #: The most malloc arenas the child makes (``adapters.malloc``); 0: glibc's default.
+        self.malloc_arenas = malloc_arenas
         self.connections = connections
         self.data_dir = data_dir
-        #: Without adapters/moto_speedups.py (benchmarks compare the two).
+        #: Without adapters/moto_speedups.py, moto_slim.py and moto_direct.py (benchmarks compare them).
         self.moto_as_released = moto_as_released
         self.host = host
         self.port = port
@@ -93,12 +104,12 @@ class EmbeddedAws:
             raise EmbeddedAwsError(
                 f"cannot create the data folder {self.data_dir}: {os.strerror(error.errno or 0)}", "folder"
             ) from None
-        env = dict(os.environ)
+        env = malloc.child_environment(self.malloc_arenas, os.environ)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
         command = [
             sys.executable,
             "-m",
-            "adapters.aws_process",
+            self.module,
             "--data-dir",
             str(self.data_dir),
             "--host",
@@ -111,6 +122,8 @@ class EmbeddedAws:
             str(self.threads),
             "--connections",
             str(self.connections),
+            "--people-burst",
+            str(self.people_burst),
             *(["--moto-as-released"] if self.moto_as_released else []),
         ]
         # A session of its own: a Ctrl-C at the terminal reaches `docstore serve`, which then stops

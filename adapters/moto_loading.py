@@ -209,7 +209,7 @@ class Loader:
 @contextlib.contextmanager
 def _bulk_loading() -> Iterator[None]:
     """While this thread loads: no cyclic garbage collection, and the items' attributes go into
-    their ``LimitedSizeDict`` without its size check.
+    their ``LimitedSizeDict`` without its size check (under names interned, one string per name).
 
     Unpickling fills that dict through its ``__setitem__``, which sums the size of every attribute
     already there at each new one (quadratic in the attributes: half the load time of 3,000 document
@@ -225,7 +225,9 @@ def _bulk_loading() -> Iterator[None]:
 
     def setitem(self: Any, key: Any, value: Any) -> None:
         if threading.get_ident() == loading:
-            dict.__setitem__(self, key, value)
+            # One string per attribute name for all items, as for those written since the start
+            # (adapters/moto_slim.py): unpickled apart, each record would hold its own names.
+            dict.__setitem__(self, sys.intern(key) if type(key) is str else key, value)
         else:
             checked(self, key, value)
 

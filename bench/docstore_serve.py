@@ -54,6 +54,8 @@ class TreeSample:
     #: The same, by role: "API and workers" (the `docstore serve` process), "embedded AWS", "other"
     #: (extraction and anything else it started).
     cpu_by_role: dict[str, float] = field(default_factory=dict)
+    #: Resident set sizes by the same roles.
+    rss_by_role: dict[str, int] = field(default_factory=dict)
 
 
 class DocstoreServer:
@@ -93,15 +95,18 @@ class DocstoreServer:
             raise RuntimeError("not started")
         pids = tree(self.process.pid)
         by_role: dict[str, float] = {}
+        rss_by_role: dict[str, int] = {}
         for pid in pids:
             name = role(pid, self.process.pid)
             by_role[name] = by_role.get(name, 0.0) + cpu_seconds(pid)
+            rss_by_role[name] = rss_by_role.get(name, 0) + rss(pid)
         return TreeSample(
             processes=len(pids),
-            rss=sum(rss(pid) for pid in pids),
+            rss=sum(rss_by_role.values()),
             pss=sum(pss(pid) for pid in pids),
             cpu=sum(by_role.values()),
             cpu_by_role=by_role,
+            rss_by_role=rss_by_role,
         )
 
     def stop(self, timeout: float = 60) -> int | None:

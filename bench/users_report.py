@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from bench.docstore_serve import ROLES
 from bench.load import percentile
 from bench.simulated_user import ACTIONS, Recorder
 
@@ -233,8 +234,8 @@ def section(
         "",
         "### Memory of the server's process tree",
         "",
-        "| when | processes | RSS MiB | PSS MiB |",
-        "| --- | ---: | ---: | ---: |",
+        "| when | processes | RSS MiB | PSS MiB | " + " | ".join(f"RSS of {name}, MiB" for name in ROLES) + " |",
+        "| --- | ---: | ---: | ---: | " + " | ".join("---:" for _ in ROLES) + " |",
     ]
     marks = [
         ("server started, before sign-ups", memory.samples[0][2] if memory.samples else None),
@@ -246,7 +247,8 @@ def section(
     ]
     for label, sample in marks:
         if sample is not None:
-            lines.append(f"| {label} | {sample.processes} | {mib(sample)} | {sample.pss / MiB:,.0f} |")
+            by_role = " | ".join(f"{sample.rss_by_role.get(name, 0) / MiB:,.0f}" for name in ROLES)
+            lines.append(f"| {label} | {sample.processes} | {mib(sample)} | {sample.pss / MiB:,.0f} | {by_role} |")
     lines += [
         "",
         f"### Capacity: no think time, {capacity.seconds:.0f} s",

@@ -154,6 +154,8 @@ def embedded_aws(settings: Settings, on_exit: Callable[[int], None] | None = Non
         on_exit=on_exit,
         threads=settings.embedded_threads,
         connections=settings.embedded_connections,
+        people_burst=settings.embedded_people_burst,
+        malloc_arenas=settings.malloc_arenas,
     )
 
 

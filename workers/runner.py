@@ -11,6 +11,7 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
 
+from adapters import priority
 from adapters.blocking import Blocking
 from adapters.messages import on_queue
 from adapters.queue import ACCOUNT_EVENTS, BACKFILL, SEARCH_INDEX, UPLOAD_EVENTS
@@ -54,6 +55,8 @@ async def run_workers(
     """Consume every queue, sweep expired forms and relay what the outbox holds until cancelled;
     count extractions and finished documents in ``metrics``. The search-index queue is consumed
     only once this process holds the index's writer (see workers/indexer.py)."""
+    # Everything started from here waits behind people's requests at the embedded AWS's DynamoDB.
+    priority.background()
     seconds, memory = settings.extraction_seconds, settings.extraction_memory_mb * 1024**2
     extraction = Extraction(
         processes=settings.extraction_processes, seconds=seconds, memory_bytes=memory, log_format=settings.log_format

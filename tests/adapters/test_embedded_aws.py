@@ -10,6 +10,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -17,9 +18,11 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
+from adapters import malloc
 from adapters.local_aws import ROOT, EmbeddedAws, EmbeddedAwsError, running_endpoint
 from runtime import services as runtime
 from settings import Settings
+from tests.adapters.test_malloc import thread_arenas
 
 
 def clients(endpoint: str) -> tuple[Any, Any, Any, Any]:
@@ -126,6 +129,12 @@ def test_objects_keep_their_bytes_on_disk_and_deleted_ones_leave_nothing(folder:
     s3.put_object(Bucket="kept", Key="b.txt", Body=b"second")
     s3.put_object(Bucket="kept", Key="gone.txt", Body=b"soon gone")
     s3.delete_object(Bucket="kept", Key="gone.txt")
+    s3.put_object(Bucket="kept", Key="a/small.txt", Body=b"small")
+    assert [entry["Key"] for entry in s3.list_objects_v2(Bucket="kept", Prefix="a/")["Contents"]] == [
+        "a/big.bin",
+        "a/small.txt",
+    ]  # a listing by prefix before the kill: the server's sorted names of the bucket are made
+    s3.delete_object(Bucket="kept", Key="a/small.txt")
     blobs = sorted(path.read_bytes() for path in (folder / "aws" / "blobs").rglob("*") if path.is_file())
     kill(aws)
 
@@ -137,6 +146,8 @@ def test_objects_keep_their_bytes_on_disk_and_deleted_ones_leave_nothing(folder:
     assert s3.get_object(Bucket="kept", Key="b.txt")["Body"].read() == b"second"
     listed = s3.list_objects_v2(Bucket="kept")["Contents"]
     assert [(entry["Key"], entry["Size"]) for entry in listed] == [("a/big.bin", len(big)), ("b.txt", 6)]
+    # By prefix, from the names of the loaded bucket: the key deleted before the kill is not among them.
+    assert [entry["Key"] for entry in s3.list_objects_v2(Bucket="kept", Prefix="a/")["Contents"]] == ["a/big.bin"]
     with pytest.raises(ClientError) as missing:
         s3.head_object(Bucket="kept", Key="gone.txt")
     assert missing.value.response["Error"]["Code"] == "404"
@@ -440,13 +451,19 @@ def test_after_a_crash_object_files_nothing_names_are_removed_and_named_ones_kep
     aws.stop()
 
 
-def test_the_settings_for_threads_and_connections_reach_the_embedded_aws(tmp_path: Path) -> None:
+def test_the_settings_for_threads_connections_turns_and_arenas_reach_the_embedded_aws(tmp_path: Path) -> None:
     settings = Settings.from_env(
-        {"DOCSTORE_DATA_DIR": str(tmp_path), "DOCSTORE_EMBEDDED_THREADS": "3", "DOCSTORE_EMBEDDED_CONNECTIONS": "20"}
+        {
+            "DOCSTORE_DATA_DIR": str(tmp_path),
+            "DOCSTORE_EMBEDDED_THREADS": "3",
+            "DOCSTORE_EMBEDDED_CONNECTIONS": "20",
+            "DOCSTORE_MALLOC_ARENAS": "1",
+            "DOCSTORE_EMBEDDED_PEOPLE_BURST": "7",
+        }
     )
     aws = runtime.start_embedded_aws(settings)
     try:
-        assert (aws.ready["threads"], aws.ready["connections"]) == (3, 20)
+        assert (aws.ready["threads"], aws.ready["connections"], aws.ready["people_burst"]) == (3, 20, 7)
         client = boto3.client(
             "dynamodb",
             endpoint_url=aws.endpoint_url,
@@ -454,6 +471,9 @@ def test_the_settings_for_threads_and_connections_reach_the_embedded_aws(tmp_pat
             aws_access_key_id="AKIDEXAMPLE",
             aws_secret_access_key="secret",
         )
-        assert client.list_tables()["TableNames"] == []
+        with ThreadPoolExecutor(3) as pool:  # the server's three threads each serve and allocate
+            assert list(pool.map(lambda _: client.list_tables()["TableNames"], range(30))) == [[]] * 30
+        assert malloc.ENVIRONMENT.encode() + b"=1" in Path(f"/proc/{aws.pid}/environ").read_bytes().split(b"\0")
+        assert thread_arenas(aws.pid) == 0  # one arena, the main one, for every thread (5 without the limit)
     finally:
         aws.stop()

@@ -130,6 +130,18 @@ def test_a_table_is_held_until_its_items_are_loaded_and_others_are_not(tmp_path:
     assert sorted(int(item.attrs["n"].value) for item in table.items[DynamoType({"S": "a"})].values()) == [0, 1, 2]
 
 
+def test_loaded_items_share_one_string_per_attribute_name(tmp_path: Path) -> None:
+    name = saved_table(tmp_path / "data", items=3)
+    loader = moto_loading.Loader(StateFile(tmp_path / "data" / "aws" / "state.sqlite3"), SqsMirror())
+    loader.containers()
+    loader.members()
+
+    first, *others = dynamodb_backends[DEFAULT_ACCOUNT_ID][REGION].tables[name].items[DynamoType({"S": "a"})].values()
+    assert list(first.attrs) == ["owner", "id", "n"]
+    for other in others:
+        assert all(mine is theirs for mine, theirs in zip(first.attrs, other.attrs, strict=True))
+
+
 def test_while_loading_other_threads_still_get_the_item_size_check() -> None:
     refused: list[BaseException] = []
 
