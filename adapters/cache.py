@@ -12,7 +12,8 @@ cannot know what changed, so its cache is suspended: it then reads everything fr
 
 A read that races an invalidation must not put back what it read before the change: a reader
 takes :meth:`ReadCache.epoch` before reading DynamoDB and stores only if no invalidation arrived
-in between.
+in between. What a process has just written and will be asked for next (signUp's and signIn's
+session and account) is kept the same way, the epoch taken before the write.
 """
 
 from __future__ import annotations

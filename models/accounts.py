@@ -178,8 +178,15 @@ def get_fresh(account_id: str, cache: ReadCache | None) -> Account:
         return get(account_id)
     epoch = cache.epoch()
     account = get(account_id)
-    cache.put(account_key(account_id), account.serialize(), epoch=epoch)
+    remember(account, cache, epoch)
     return account
+
+
+def remember(account: Account, cache: ReadCache | None, epoch: int) -> None:
+    """Keep ``account`` as the cached copy: read (or written) consistently after ``epoch``
+    (``ReadCache.epoch``) was taken, so that an invalidation since then keeps it out."""
+    if cache is not None:
+        cache.put(account_key(account.id), account.serialize(), epoch=epoch)
 
 
 def find_by_email(email: str) -> Account | None:

@@ -41,7 +41,7 @@ from models.errors import AccountNotFound, DocumentNotFound, PathTaken, VersionC
 from models.retries import Conflict, Race
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Sequence
+    from collections.abc import Iterator, Mapping, Sequence
 
     from pynamodb.expressions.condition import Condition
 
@@ -234,9 +234,33 @@ def updated_key(updated_at: datetime, document_id: str) -> str:
     return f"{Document.updated_at.serialize(updated_at)}#{document_id}"
 
 
+def touch(document_id: str, now: datetime) -> dict[str, Any]:
+    """The attribute values that record a change at ``now``: the time and its sort key."""
+    return {"updated_at": now, "updated_key": updated_key(now, document_id)}
+
+
 def touched(document_id: str, now: datetime) -> list[Any]:
-    """The update actions that record a change at ``now``: the time and its sort key."""
-    return [Document.updated_at.set(now), Document.updated_key.set(updated_key(now, document_id))]
+    """The update actions that record a change at ``now`` (:func:`touch`)."""
+    return setting(touch(document_id, now))
+
+
+def setting(values: Mapping[str, Any]) -> list[Any]:
+    """The update actions that give a record these attribute values (None removes the attribute)."""
+    return [
+        getattr(Document, name).remove() if value is None else getattr(Document, name).set(value)
+        for name, value in values.items()
+    ]
+
+
+def as_written(document: Document, values: Mapping[str, Any]) -> Document:
+    """A copy of ``document`` as read, with the ``values`` a write of :func:`setting` gave it: the
+    record as a write conditioned on what was read left it, with no read back. Attributes the
+    write's condition does not cover keep what was read (what another writer changed meanwhile
+    shows at the next read)."""
+    written = Document.from_raw_data(document.serialize())
+    for name, value in values.items():
+        setattr(written, name, value)
+    return Document.from_raw_data(written.serialize())  # as a read gives it: a removed attribute is absent
 
 
 def rejected(document_id: str, reason: str, now: datetime) -> list[Any]:
@@ -408,19 +432,16 @@ def update_details(
     ``messages`` and ``recorded`` receive them once committed. The document is read first and
     the write conditioned on what was read (status and path): one that changed meanwhile, or
     another change of the account taking the feed's next number, is read and tried again
-    (``models.retries``)."""
+    (``models.retries``). The document as the write left it (:func:`as_written`: not read again)."""
     now = now or utcnow()
-    actions = touched(document_id, now)
+    values = touch(document_id, now)
     if name is not None:
-        actions += [
-            Document.name.set(name),
-            Document.name_folded.set(fold(name)),
-            Document.name_key.set(name_key(name, document_id)),
-        ]
+        values |= {"name": name, "name_folded": fold(name), "name_key": name_key(name, document_id)}
     if tags is not None:
-        actions.append(Document.tags.set(tags))  # type: ignore[arg-type]  # PynamoDB types lists by attribute
+        values["tags"] = tags
     if description is not None:
-        actions.append(Document.description.set(description))
+        values["description"] = description
+    actions = setting(values)
 
     def write(current: Document) -> tuple[outbox.Pending, changes.Change | None]:
         with TransactWrite(connection=transaction_connection()) as transaction:
@@ -436,25 +457,27 @@ def update_details(
                 )
         return message, change
 
-    def attempt(_: int) -> tuple[outbox.Pending, changes.Change | None]:
+    def attempt(_: int) -> tuple[outbox.Pending, changes.Change | None, Document]:
         current = get(owner_id, document_id)
         if current.status not in (DocumentStatus.PENDING_UPLOAD, *STORED):
             raise DocumentNotFound(document_id)
         try:
             if current.status in STORED:
-                return changes.retried(owner_id, functools.partial(write, current))
-            return write(current)
+                message, change = changes.retried(owner_id, functools.partial(write, current))
+            else:
+                message, change = write(current)
         except TransactWriteError as error:
             if any(failed_items(error)):
                 raise Conflict from None  # it changed since it was read: look again
             raise
+        return message, change, as_written(current, values)
 
-    message, change = retries.retry(Race.PLAN, owner_id, attempt)
+    message, change, written = retries.retry(Race.PLAN, owner_id, attempt)
     if messages is not None:
         messages.append(message)
     if recorded is not None and change is not None:
         recorded.append(change)
-    return Document(owner_id=owner_id, document_id=document_id)
+    return written
 
 
 def delete_stored(
@@ -464,22 +487,30 @@ def delete_stored(
     *,
     if_version: int | None = None,
     deleted: list[Document] | None = None,
+    plan: Plan | None = None,
+    earlier: list[version_rows.Version] | None = None,
 ) -> bool:
     """Delete a stored document's record, free its path and give its bytes back to the quota, in
     one transaction, with two messages in the outbox: ``document.deleted`` (the quota level is checked again) and
     ``index.document`` (search forgets it), and its ``DELETED`` change in the change feed;
     ``messages`` and ``recorded`` receive them once committed, ``deleted`` the record as it was
-    deleted (read again when it changed since ``document`` was read: a new version meanwhile).
+    deleted (read again when it changed since ``document`` was read: a new version meanwhile),
+    ``earlier`` the rows of its earlier versions, whose bytes it freed (the transaction holds the
+    document at the version read, and only a new version adds or drops a row, so these are all
+    it had: ``models.versions.forget`` deletes them without reading them again).
 
     A counted document leaves the counters of its owner's *current* plan and type, and the
-    owner's counted totals, conditioned on that plan; a FAILED one leaves the failed counter.
-    When the document moved on since it was read (counted, finished) or a plan change raced the
-    delete, it is read again and the delete tried again (``models.retries``); :class:`PlanRace`,
-    and nothing deleted, when that happens on every attempt. Returns False when the document was
-    already gone (or no longer stored). With ``if_version``, :class:`VersionConflict` when a read
-    finds the document at another version (the transaction holds it at the version read).
+    owner's counted totals, conditioned on that plan: ``plan`` as the caller knows it (the read
+    cache's) on the first attempt, so the account need not be read; else, and after a lost race,
+    the account is read. When the document moved on since it was read (counted, finished) or a
+    plan change raced the delete, it is read again and the delete tried again (``models.retries``);
+    :class:`PlanRace`, and nothing deleted, when that happens on every attempt. Returns False
+    when the document was already gone (or no longer stored). With ``if_version``,
+    :class:`VersionConflict` when a read finds the document at another version (the transaction
+    holds it at the version read).
     """
     owner_id, document_id = document.owner_id, document.document_id
+    known_plan = plan
 
     def attempt(number: int) -> bool:
         current = document
@@ -494,15 +525,16 @@ def delete_stored(
                 raise VersionConflict(current.current_version)
         counted = current.counted_type is not None
         # Every version's bytes go: the current one's and those of the earlier ones kept.
-        size = int(current.size) + sum(int(row.size) for row in version_rows.earlier(owner_id, document_id))
+        rows = list(version_rows.earlier(owner_id, document_id))
+        size = int(current.size) + sum(int(row.size) for row in rows)
         account_actions: list[Any] = [
             Account.used_bytes.add(-size),
             Account.allocated_bytes.add(-size),
             Account.document_count.add(-1),
         ]
         account_condition = Account.id.exists()
-        plan: Plan | None = None
-        if number > 1 or counted:
+        plan = known_plan if number == 1 else None
+        if plan is None and (number > 1 or counted):
             # One read: whether the account is still there (on a retry), and its plan (if counted).
             try:
                 plan = accounts.get(owner_id).plan
@@ -550,6 +582,8 @@ def delete_stored(
             recorded.append(change)
         if deleted is not None:
             deleted.append(current)
+        if earlier is not None:
+            earlier.extend(rows)
         return True
 
     return retries.retry(Race.PLAN, owner_id, attempt)

@@ -47,10 +47,17 @@ def fingerprint(token: str) -> str:
 
 
 def create(
-    account_id: str, lifetime_seconds: int, now: datetime | None = None, *, region: str | None = None
+    account_id: str,
+    lifetime_seconds: int,
+    now: datetime | None = None,
+    *,
+    region: str | None = None,
+    cache: ReadCache | None = None,
 ) -> tuple[str, Session]:
     """A new random token (returned once, never stored) and its session row. With ``region`` the
-    token names the region that issued it, so another region can send its holder home unasked."""
+    token names the region that issued it, so another region can send its holder home unasked.
+    With ``cache``, the session is kept as :func:`resolve` would keep it once read: the token's
+    first request need not read what was just written."""
     now = now or utcnow()
     token = TOKEN_PREFIX + (f"{region}{REGION_SEPARATOR}" if region else "") + secrets.token_urlsafe(32)
     session = Session(
@@ -59,8 +66,18 @@ def create(
         created_at=now,
         expires_at=now + timedelta(seconds=lifetime_seconds),
     )
+    epoch = cache.epoch() if cache is not None and cache.enabled else None
     session.save(condition=Session.token_hash.does_not_exist())
+    if cache is not None and epoch is not None:
+        _keep(cache, token, session, epoch, now)
     return token, session
+
+
+def _keep(cache: ReadCache, token: str, session: Session, epoch: int, now: datetime) -> None:
+    """Keep the session (read or written after ``epoch``) no longer than it lives."""
+    life = (session.expires_at - now).total_seconds()
+    key = session_key(fingerprint(token))
+    cache.put(key, (session.account_id, session.created_at, session.expires_at), epoch=epoch, seconds=life)
 
 
 def region_of(token: str) -> str | None:
@@ -101,8 +118,7 @@ def resolve(token: str, now: datetime | None = None, cache: ReadCache | None = N
     if session.expires_at <= now:
         return None
     if key is not None and cache is not None:
-        life = (session.expires_at - now).total_seconds()
-        cache.put(key, (session.account_id, session.created_at, session.expires_at), epoch=epoch, seconds=life)
+        _keep(cache, token, session, epoch, now)
     return session
 
 

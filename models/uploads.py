@@ -262,6 +262,16 @@ def settled(owner_id: str, document_id: str) -> Document:
     return document
 
 
+@dataclass(frozen=True)
+class Counted:
+    """A pending upload counted: its ``upload.completed`` message, and the document as the count
+    left it (``documents.as_written``: ``PROCESSING``, with the checked file's key, size and
+    checksum)."""
+
+    message: outbox.Pending
+    document: Document
+
+
 def count(
     document: Document,
     stored: str,
@@ -270,12 +280,13 @@ def count(
     plan: Plan,
     now: datetime,
     recorded: list[changes.Change] | None = None,
-) -> outbox.Pending:
+) -> Counted:
     """Count a pending upload's checked file, kept at ``stored`` (``size`` bytes, S3's ``checksum``):
     the document is ``PROCESSING`` with that size and checksum, the account's reservation becomes usage, and an
     ``upload.completed`` message is in the outbox and the change feed has its ``CREATED`` change
     (``models.changes``), all in one transaction, conditioned on the account being on ``plan``
-    with room for the file. The message, once committed; ``recorded`` receives the change.
+    with room for the file. The message, once committed, and the document as written (not read
+    again); ``recorded`` receives the change.
 
     :class:`SettledMeanwhile` (also when it moved since it was read: read it again) or
     :class:`PastLimit` when a condition failed; nothing is written. Another change of the account
@@ -283,11 +294,18 @@ def count(
     """
     owner_id, document_id = document.owner_id, document.document_id
     completed = UploadCompleted(account_id=owner_id, document_id=document_id)
+    values: dict[str, Any] = {
+        "status": DocumentStatus.PROCESSING,
+        "object_key": stored,
+        "size": size,
+        "checksum": checksum,
+        **documents.touch(document_id, now),
+        "sweep_shard": None,
+        "sweep_at": None,
+    }
 
     try:
-        message, change = changes.retried(
-            owner_id, lambda: _count(document, stored, size, checksum, plan, now, completed)
-        )
+        message, change = changes.retried(owner_id, lambda: _count(document, values, size, plan, now, completed))
     except TransactWriteError as error:
         flags = changes.others(failed_items(error))  # [outbox put, account update, document update]
         if flags[2:3] == [True]:
@@ -297,13 +315,13 @@ def count(
         raise
     if recorded is not None:
         recorded.append(change)
-    return message
+    return Counted(message, documents.as_written(document, values))
 
 
 def _count(
-    document: Document, stored: str, size: int, checksum: str, plan: Plan, now: datetime, completed: UploadCompleted
+    document: Document, values: dict[str, Any], size: int, plan: Plan, now: datetime, completed: UploadCompleted
 ) -> tuple[outbox.Pending, changes.Change]:
-    """One attempt of :func:`count`: its transaction."""
+    """One attempt of :func:`count`: its transaction, writing ``values`` to the document."""
     owner_id, document_id = document.owner_id, document.document_id
     with TransactWrite(connection=transaction_connection()) as transaction:
         message = outbox.put(transaction, completed, now=now)
@@ -319,15 +337,7 @@ def _count(
         )
         transaction.update(
             document,
-            actions=[
-                Document.status.set(DocumentStatus.PROCESSING),
-                Document.object_key.set(stored),
-                Document.size.set(size),
-                Document.checksum.set(checksum),
-                *documents.touched(document_id, now),
-                Document.sweep_shard.remove(),
-                Document.sweep_at.remove(),
-            ],
+            actions=documents.setting(values),
             condition=(Document.status == DocumentStatus.PENDING_UPLOAD) & documents.path_unchanged(document),
         )
         change = changes.record(

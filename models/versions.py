@@ -37,6 +37,7 @@ from models.errors import DocumentNotFound, QuotaExceeded, VersionConflict
 from models.version_rows import Version, earlier, version_key
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
     from datetime import datetime
 
     from domain.plans import Plan
@@ -65,9 +66,9 @@ class TargetGone(Exception):
 
 @dataclass(frozen=True)
 class Added:
-    """A new version made: the document as written, the objects to delete once committed (those of
-    the versions past the retention), and the ``upload.completed`` message that has the pipeline
-    process the new bytes."""
+    """A new version made: the document as written (``documents.as_written``: not read again),
+    the objects to delete once committed (those of the versions past the retention), and the
+    ``upload.completed`` message that has the pipeline process the new bytes."""
 
     document: Document
     dropped_keys: list[str]
@@ -138,28 +139,26 @@ def _write(
             actions=account_actions,
             condition=(Account.used_bytes <= plan.limit_bytes - new.size) & (Account.plan == plan),
         )
-        actions: list[Any] = [
-            Document.status.set(DocumentStatus.PROCESSING),
-            Document.object_key.set(new.object_key),
-            Document.served_key.set(document.served),
-            Document.size.set(new.size),
-            Document.declared_size.set(new.size),
-            Document.content_type.set(new.content_type),
-            Document.version.set(number),
-            Document.version_at.set(now),
-            Document.text_key.remove(),
-            Document.pages.remove(),
-            Document.failure_reason.remove(),
-            Document.indexing.remove(),
-            *documents.touched(document_id, now),
-        ]
-        actions.append(Document.checksum.set(new.checksum) if new.checksum else Document.checksum.remove())
-        actions.append(
-            Document.content_hash.set(new.content_hash) if new.content_hash else Document.content_hash.remove()
-        )
+        values: dict[str, Any] = {
+            "status": DocumentStatus.PROCESSING,
+            "object_key": new.object_key,
+            "served_key": document.served,
+            "size": new.size,
+            "declared_size": new.size,
+            "content_type": new.content_type,
+            "version": number,
+            "version_at": now,
+            "text_key": None,
+            "pages": None,
+            "failure_reason": None,
+            "indexing": None,
+            **documents.touch(document_id, now),
+            "checksum": new.checksum or None,
+            "content_hash": new.content_hash or None,
+        }
         transaction.update(
             document,
-            actions=actions,
+            actions=documents.setting(values),
             # The path as read, too: the change row carries it (a move meanwhile: read again).
             condition=(Document.status == document.status)
             & (Document.object_key == document.object_key)
@@ -179,10 +178,12 @@ def _write(
         # fails this transaction like any change of the document, and the caller reads again.
         path = documents.path_of(document)
         change = changes.record(transaction, owner_id, kind, document_id, path, version=number, now=now)
-    document.served_key = document.served
-    document.status, document.object_key, document.size = DocumentStatus.PROCESSING, new.object_key, new.size
-    document.version, document.version_at = number, now
-    return Added(document=document, dropped_keys=[row.object_key for row in dropped], message=message, change=change)
+    return Added(
+        document=documents.as_written(document, values),
+        dropped_keys=[row.object_key for row in dropped],
+        message=message,
+        change=change,
+    )
 
 
 def add_uploaded(upload: Document, stored: str, size: int, checksum: str, plan: Plan, now: datetime) -> Added:
@@ -263,12 +264,11 @@ def restore(document: Document, version: int, copied: New, plan: Plan, keep: int
         raise Changed(document.document_id) from None
 
 
-def forget(owner_id: str, document_id: str) -> list[Version]:
-    """Delete a deleted document's earlier version rows (their bytes were freed with it: no
-    version can be added to a deleted document, so these are the rows it had); the rows, whose
-    objects are for the caller to delete."""
-    rows = list(earlier(owner_id, document_id))
+def forget(rows: Sequence[Version]) -> None:
+    """Delete a deleted document's earlier version rows, as its delete read them
+    (``documents.delete_stored``'s ``earlier``: their bytes were freed with it, and no version can
+    be added to a deleted document, so these are the rows it had); their objects are for the
+    caller to delete."""
     with Version.batch_write() as batch:
         for row in rows:
             batch.delete(row)
-    return rows

@@ -170,7 +170,7 @@ async def delete_document(
     account = await require_account(info)
     try:
         deleted = await documents_service.delete(
-            info.context.services, account.id, str(input.id), input.if_version, by=account
+            info.context.services, account.id, str(input.id), input.if_version, by=account, plan=account.plan
         )
     except DocumentNotFound:
         await access.refuse_shared(info.context.services, account.id, str(input.id))

@@ -54,6 +54,7 @@ async def sign_up(services: Services, raw_email: str, raw_password: str, plan: P
     email, password = validation.sign_up(raw_email, raw_password)
     password_hash = await services.hashing.run(services.passwords.hash, password)
     created: list[outbox.Pending] = []
+    epoch = _epoch(services)
     record = await services.blocking.run(
         functools.partial(
             accounts.create,
@@ -64,6 +65,7 @@ async def sign_up(services: Services, raw_email: str, raw_password: str, plan: P
             messages=created,
         )
     )
+    accounts.remember(record, services.cache, epoch)  # as written: its first request need not read it
     await services.deliver(created)
     return await start_session(services, record)
 
@@ -83,6 +85,7 @@ async def check_credentials(
         raise InvalidCredentials from None
     await limits.check(client_ip, email)  # spent budgets refuse even the right password
     services.hashing.check()  # a full pool refuses now, before the account is read for nothing
+    epoch = _epoch(services)
     record = await services.blocking.run(accounts.find_by_email, email)
     # Verify against a stand-in hash when there is no account, so timing does not tell.
     stored = record.password_hash if record else None
@@ -90,16 +93,31 @@ async def check_credentials(
     if record is None or not matches:
         await limits.failed(client_ip, email)  # only failures count: see adapters/ratelimits.py
         raise InvalidCredentials
+    if not accounts.is_replica(record, services.settings.region):
+        # Read consistently just now: the session's first request need not read it again (kept
+        # only for the right password, so guesses fill no cache; a replica gets no session).
+        accounts.remember(record, services.cache, epoch)
     return record
 
 
 async def start_session(services: Services, record: accounts.Account) -> Session:
+    """A new session for ``record``, kept in the read cache as written (its first request reads
+    neither it nor, when the caller kept it, the account)."""
     token, session = await services.blocking.run(
         functools.partial(
-            sessions.create, record.id, services.settings.session_seconds, region=services.settings.region
+            sessions.create,
+            record.id,
+            services.settings.session_seconds,
+            region=services.settings.region,
+            cache=services.cache,
         )
     )
     return Session(token=token, expires_at=session.expires_at, account=record)
+
+
+def _epoch(services: Services) -> int:
+    """The read cache's epoch, taken before reading or writing what is then kept in it."""
+    return services.cache.epoch() if services.cache is not None else 0
 
 
 async def sign_out(services: Services, account_id: str, token: str) -> None:

@@ -17,7 +17,7 @@ from domain.documents import STORED, DocumentStatus
 from domain.follows import DocumentChange
 from events.envelope import Event, EventType
 from models import changes as models_changes
-from models import documents, keys, outbox, share_links, shares, version_uploads, versions
+from models import documents, keys, outbox, share_links, shares, version_rows, version_uploads, versions
 from models import uploads as uploads_models
 from models.errors import DocumentNotFound, VersionConflict
 from services import changes as changes_service
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from adapters.s3 import ObjectStore
+    from domain.plans import Plan
     from models.accounts import Account
     from runtime.services import Services
 
@@ -49,13 +50,14 @@ async def update(
     by: Account | None = None,
 ) -> documents.Document:
     """Rename, retag or redescribe a document (``None`` leaves a field as it is); the document
-    as it is now. Search follows the change in the background; the document's other followers
-    hear of a rename or a retag by ``by`` (the owner, or an EDITOR; None tells nobody)."""
+    as the change left it (``documents.update_details``: not read again). Search follows the
+    change in the background; the document's other followers hear of a rename or a retag by
+    ``by`` (the owner, or an EDITOR; None tells nobody)."""
     changes = validation.document_changes(name, tags, description)
     document_id = validation.document_id(raw_id)
     updated: list[outbox.Pending] = []
     recorded: list[models_changes.Change] = []
-    await services.blocking.run(
+    record = await services.blocking.run(
         functools.partial(
             documents.update_details,
             owner_id,
@@ -67,7 +69,6 @@ async def update(
             recorded=recorded,
         )
     )
-    record = await services.blocking.run(documents.get, owner_id, document_id)
     await services.deliver(updated)  # search follows the new name, tags and description
     await changes_service.publish(services.publisher, recorded)
     if by is not None:
@@ -94,13 +95,19 @@ async def move(services: Services, owner_id: str, raw_id: str, raw_path: str) ->
 
 
 async def delete(
-    services: Services, owner_id: str, raw_id: str, if_version: int | None = None, by: Account | None = None
+    services: Services,
+    owner_id: str,
+    raw_id: str,
+    if_version: int | None = None,
+    by: Account | None = None,
+    plan: Plan | None = None,
 ) -> Deleted:
     """Delete a document, its file and its bytes in the quota, or cancel an upload in progress.
     A second delete of the same document is :class:`DocumentNotFound` and frees nothing. With
     ``if_version``, only while the document is at that version (:class:`VersionConflict`, and
     nothing deleted, otherwise: checked again in the delete's transaction). The document's other
-    followers hear of it from ``by`` (None tells nobody)."""
+    followers hear of it from ``by`` (None tells nobody). ``plan``: the owner's plan as the caller
+    knows it (the read cache's), which the delete's transaction checks (None: it is read)."""
     document_id = validation.document_id(raw_id)
     if if_version is not None:
         validation.version_number("ifVersion", if_version)
@@ -108,7 +115,7 @@ async def delete(
     recorded: list[models_changes.Change] = []
     gone: list[documents.Document] = []
     freed = await services.blocking.run(
-        _delete, services.objects, owner_id, document_id, deleted, recorded, if_version, gone
+        _delete, services.objects, owner_id, document_id, deleted, recorded, if_version, gone, plan
     )
     told: dict[str, object] = {}
     if by is not None and gone:
@@ -130,6 +137,7 @@ def _delete(
     recorded: list[models_changes.Change],
     if_version: int | None = None,
     deleted_record: list[documents.Document] | None = None,
+    plan: Plan | None = None,
 ) -> int:
     """Delete the record and its bytes (given back to the quota), then the objects.
 
@@ -142,19 +150,22 @@ def _delete(
         raise VersionConflict(record.current_version)
     if record.status in STORED:
         gone: list[documents.Document] = []  # the record as deleted: a version may have landed since
-        if not documents.delete_stored(record, messages, recorded, if_version=if_version, deleted=gone):
+        rows: list[version_rows.Version] = []  # its earlier versions, as the delete read them
+        if not documents.delete_stored(
+            record, messages, recorded, if_version=if_version, deleted=gone, plan=plan, earlier=rows
+        ):
             raise DocumentNotFound(document_id)
         (record,) = gone
         if deleted_record is not None:
             deleted_record.append(record)
         # The original and what was derived from it, and every earlier version's object (a form's
-        # are under the document's prefix; a multipart upload's under its upload's).
-        objects.delete_prefix(keys.document_prefix(owner_id, document_id))
-        rows = versions.forget(owner_id, document_id)  # their bytes went with the document
-        for row in rows:
-            objects.delete(row.object_key)
-        if not record.object_key.startswith(keys.document_prefix(owner_id, document_id)):
-            objects.delete(record.object_key)
+        # are under the document's prefix, deleted with it; a multipart upload's under its upload's).
+        prefix = keys.document_prefix(owner_id, document_id)
+        objects.delete_prefix(prefix)
+        versions.forget(rows)  # their bytes went with the document
+        for key in sorted({row.object_key for row in rows} | {record.object_key}):
+            if not key.startswith(prefix):
+                objects.delete(key)
         earlier = sum(int(row.size) for row in rows)
         share_links.forget_document(owner_id, document_id)  # its links: 404 already, gone now
         shares.forget_document(owner_id, document_id)  # its shares: NOT_FOUND already, gone now

@@ -256,9 +256,10 @@ def complete(
         raise
     if public is not None and asked and asked[-1].make_public and record.status in STORED:
         public.append((document_id, record.document_id))
-    # Only once the record is read back: a transaction whose answer was lost may have recorded
-    # a copy that a retry then saw refused. Any other failure keeps the copies (the document's
-    # deletion or rejection removes them with its prefix).
+    # Only once the record is known (as written, or read back after a refused write: a
+    # transaction whose answer was lost may have recorded a copy that a retry then saw refused).
+    # Any other failure keeps the copies (the document's deletion or rejection removes them with
+    # its prefix).
     _discard(store, made, kept=record.object_key)
     return record
 
@@ -319,7 +320,7 @@ def _settle(
         try:
             if document.version_of is not None:
                 return _add_version(store, document, stored, info, known_plan, now, messages, recorded, rejected)
-            message = uploads.count(document, stored, info.size, info.etag, known_plan, now, recorded)
+            counted = uploads.count(document, stored, info.size, info.etag, known_plan, now, recorded)
         except uploads.SettledMeanwhile:
             decided = uploads.settled(owner_id, document_id)  # settled by someone else meanwhile: what they decided
             if decided.status == DocumentStatus.PENDING_UPLOAD:
@@ -332,8 +333,8 @@ def _settle(
                 raise Conflict from None
             return rejected(document, uploads.OVER_QUOTA)
         if messages is not None:
-            messages.append(message)
-        return documents.get(owner_id, document_id)
+            messages.append(counted.message)
+        return counted.document  # as the count wrote it, not read again
 
     return retries.retry(Race.PLAN, owner_id, attempt)
 
@@ -364,7 +365,7 @@ def _add_version(
         messages.append(added.message)
     if recorded is not None:
         recorded.append(added.change)
-    return documents.get(upload.owner_id, str(upload.version_of))
+    return added.document  # as the new version wrote it, not read again
 
 
 def _copy_posted(store: ObjectStore, document: Document) -> tuple[str, ObjectInfo | None]:

@@ -49,9 +49,10 @@ def test_each_change_of_a_stored_document_is_numbered_in_order(target) -> None:
     account = new_account()
     recorded: list[changes.Change] = []
     document = counted(upload(account), recorded)
-    documents.update_details(
+    updated = documents.update_details(
         account.id, document.document_id, name="b.pdf", tags=None, description=None, recorded=recorded
     )
+    assert updated.attribute_values == record(document).attribute_values  # as written: what a read finds
     moved = documents.move(record(document), "/a/b.pdf", recorded=recorded)
     assert documents.delete_stored(record(moved), recorded=recorded) is True
 

@@ -1,6 +1,7 @@
 """What the read cache saves a request: its session and account are read from DynamoDB once, then
-kept. Counted with PynamoDB's ``pre_dynamodb_send`` signal, only for the request under test (a
-context variable the request's blocking threads inherit)."""
+kept; a process that wrote them (signing up, signing in) keeps them as written. Counted with
+PynamoDB's ``pre_dynamodb_send`` signal, only for the request under test (a context variable the
+request's blocking threads inherit)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import httpx
 from pynamodb.signals import pre_dynamodb_send
 
 from server import create_app
+from tests import plain_http
 from tests.client import PASSWORD, operation
 
 _counting: contextvars.ContextVar[bool] = contextvars.ContextVar("counting_get_items", default=False)
@@ -28,8 +30,23 @@ class GetItems:
             self.tables[table_name] += 1
 
 
-def get_items_of(settings, calls: list[str]) -> list[dict[str, int]]:
-    """Sign up, then make each call of ``calls`` in turn on one app: the GetItem calls of each, by table."""
+async def signed_up(app, settings) -> str:
+    """A new account's token, signed up on ``app``, else (None) on an app of its own: as another
+    process would, whose read cache this one does not share."""
+    if app is None:
+        app = create_app(settings.with_overrides(run_workers=False))
+        async with app.router.lifespan_context(app):
+            return await signed_up(app, settings)
+    async with plain_http.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http:
+        email = f"cache-{uuid.uuid4().hex[:12]}@example.com"
+        variables = {"input": {"email": email, "password": PASSWORD}}
+        answer = (await http.post("/graphql", json={"query": operation("SignUp"), "variables": variables})).json()
+        return str(answer["data"]["signUp"]["token"])
+
+
+def get_items_of(settings, calls: list[str], *, signed_up_here: bool = True) -> list[dict[str, int]]:
+    """Sign up (on the app the calls go to, or on another), then make each call of ``calls`` in
+    turn on one app: the GetItem calls of each, by table."""
     counted = GetItems()
     pre_dynamodb_send.connect(counted)
     app = create_app(settings.with_overrides(run_workers=False))
@@ -39,12 +56,9 @@ def get_items_of(settings, calls: list[str]) -> list[dict[str, int]]:
         transport = httpx.ASGITransport(app=app)
         async with (
             app.router.lifespan_context(app),
-            httpx.AsyncClient(transport=transport, base_url="http://t") as http,
+            plain_http.AsyncClient(transport=transport, base_url="http://t") as http,
         ):
-            email = f"cache-{uuid.uuid4().hex[:12]}@example.com"
-            variables = {"input": {"email": email, "password": PASSWORD}}
-            answer = (await http.post("/graphql", json={"query": operation("SignUp"), "variables": variables})).json()
-            headers = {"Authorization": f"Bearer {answer['data']['signUp']['token']}"}
+            headers = {"Authorization": f"Bearer {await signed_up(app if signed_up_here else None, settings)}"}
             for name in calls:
                 counted.tables.clear()
                 token = _counting.set(True)
@@ -63,17 +77,24 @@ def get_items_of(settings, calls: list[str]) -> list[dict[str, int]]:
 
 
 def test_a_second_request_reads_neither_the_session_nor_the_account(settings, target) -> None:
-    first, second = get_items_of(settings, ["Documents", "Documents"])
+    first, second = get_items_of(settings, ["Documents", "Documents"], signed_up_here=False)
 
     assert first == {"test-sessions": 1, "test-accounts": 1}
     assert second == {}
 
 
+def test_the_process_that_signed_up_keeps_the_session_and_account_it_wrote(settings, target) -> None:
+    first, second = get_items_of(settings, ["Documents", "Documents"])
+
+    assert first == second == {}
+
+
 def test_me_reads_the_account_again_for_its_usage_but_not_the_session(settings, target) -> None:
-    first, second = get_items_of(settings, ["Me", "Me"])
+    first, second = get_items_of(settings, ["Me", "Me"], signed_up_here=False)
+    kept = get_items_of(settings, ["Me"])
 
     assert first == {"test-sessions": 1, "test-accounts": 1}
-    assert second == {"test-accounts": 1}
+    assert second == kept[0] == {"test-accounts": 1}
 
 
 def test_without_a_cache_every_request_reads_both(settings, target) -> None:
@@ -104,7 +125,7 @@ def calls_of(settings, requests: list[tuple[str, dict[str, Any]]]) -> list[dict[
         transport = httpx.ASGITransport(app=app)
         async with (
             app.router.lifespan_context(app),
-            httpx.AsyncClient(transport=transport, base_url="http://t") as http,
+            plain_http.AsyncClient(transport=transport, base_url="http://t") as http,
         ):
             email = f"calls-{uuid.uuid4().hex[:12]}@example.com"
             variables = {"input": {"email": email, "password": PASSWORD}}

@@ -97,6 +97,10 @@ def test_overwrite_adds_a_version_and_keeps_serving_the_old_one_until_it_is_proc
 
     document = upload_files.complete(store, account.id, record.document_id)
 
+    # As the transaction wrote it, not read again: what a read finds.
+    assert (
+        document.attribute_values == Document.get(account.id, first.document_id, consistent_read=True).attribute_values
+    )
     assert (document.document_id, document.status, document.current_version) == (first.document_id, "PROCESSING", 2)
     assert (body(store, document.object_key), body(store, document.served)) == (b"two" * 2000, b"one" * 1000)
     assert listed(account, first.document_id) == [(2, 6000, True), (1, 3000, False)]
@@ -432,6 +436,10 @@ def test_restore_makes_a_new_current_version_with_the_old_bytes(target, store, s
     added = versions._restore(store, account, first.document_id, 1, keep=10)
 
     document = added.document
+    # As the transaction wrote it (restoreVersion answers it), not read again: what a read finds.
+    assert (
+        document.attribute_values == Document.get(account.id, first.document_id, consistent_read=True).attribute_values
+    )
     assert (document.current_version, document.status, body(store, document.object_key)) == (
         3,
         "PROCESSING",
