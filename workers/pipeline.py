@@ -54,6 +54,7 @@ from adapters.messages import (
     UploadCompleted,
     UploadStarted,
     new_key,
+    parse_on,
 )
 from domain.content_hash import ContentHasher
 from domain.documents import DocumentStatus
@@ -190,6 +191,9 @@ class Pipeline:
             record = await self.blocking.run(documents.get, account_id, document_id)
         except DocumentNotFound:
             record = None
+        # What to process once settled: the document itself, or, for a new version's upload (a
+        # record of its own, which completion folds into its document and deletes), that document.
+        target = document_id
         if record is not None and record.status == DocumentStatus.PENDING_UPLOAD:
             completed: list[outbox.Pending] = []
             recorded: list[changes.Change] = []
@@ -204,12 +208,16 @@ class Pipeline:
             # midway, this message (not yet deleted) comes back and finishes it.
             if self.outbox is not None:
                 self.outbox.discard(completed)
+            for pending in completed:
+                message = parse_on(pending.queue, pending.body)
+                if isinstance(message, UploadCompleted):
+                    target = message.document_id
         # Settled (or deleted): nothing reads the staging key any more, and the form can post no more.
         await self.blocking.run(upload_files.form_expired, self.objects, account_id, document_id)
         if record is None:
             return
         if record.status == DocumentStatus.PENDING_UPLOAD:
-            await self.upload_completed(account_id, document_id)  # completed just now, or settled otherwise
+            await self.upload_completed(account_id, target)  # completed just now, or settled otherwise
         elif record.status == DocumentStatus.PROCESSING:
             # Its upload.completed was lost, or waits behind others: taking it on here is harmless.
             await self.upload_completed(account_id, document_id, record)
