@@ -59,7 +59,7 @@ class ChangeRow(TableModel):
     document_id = UnicodeAttribute(null=True)
     #: The document's path when the change was made (where it moved to, for MOVED).
     path = UnicodeAttribute(null=True)
-    #: The document's version after the change; None until versions land.
+    #: The document's new current version, for NEW_VERSION and RESTORED; None for the other kinds.
     version = NumberAttribute(null=True)
     expires_at = TTLAttribute(null=True)
 

@@ -49,7 +49,10 @@ class Change:
     document_id: strawberry.ID = strawberry.field(description="The document that changed.")
     path: str = strawberry.field(description="The document's path once changed (where it moved to, for MOVED).")
     version: int | None = strawberry.field(
-        description="The document's version once changed; null until document versions exist."
+        description=(
+            "For NEW_VERSION and RESTORED, the document's new current version; null for the other kinds "
+            "(`document.version` is the version now)."
+        )
     )
     document: Document | None = strawberry.field(
         description="The document as it is now (not as it was then); null once it is deleted."

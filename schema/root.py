@@ -154,7 +154,8 @@ class Query:
         resolver=change_resolvers.list_changes,
         description=(
             "What changed in your documents, oldest first, after the cursor `after` (`latestChangeCursor`, or the "
-            "`endCursor` of the previous page): created (an upload completed), updated, moved, deleted. Each "
+            "`endCursor` of the previous page): created (an upload completed), updated, moved, a new version, "
+            "a version restored, deleted (`Change.kind`). Each "
             "change has the next `sequence` of your account, with no gap. Changes are kept "
             "${change_retention_days} days (DOCSTORE_CHANGE_RETENTION_DAYS): a cursor whose next change is no "
             "longer kept gets `CURSOR_EXPIRED` (the `CursorExpiredError` of the change feed, with "
