@@ -11,10 +11,10 @@ import zipfile
 from pathlib import Path
 
 import boto3
-import httpx
 
 from domain import content_hash
-from tests import serving
+from tests import plain_http, serving
+from tests.adapters.test_malloc import thread_arenas
 from tests.client import Api, User, post_form
 from tests.conftest import documents_of, objects_under
 from tests.domain.test_content_hash import independent
@@ -61,7 +61,7 @@ def test_upload_list_download_delete_round_trip(api: Api, user: User, store) -> 
 
     fetched = api.data("Document", {"id": form["documentId"]}, user.token)["document"]
     assert fetched["contentHash"] == independent(content)
-    download = httpx.get(fetched["downloadUrl"], timeout=30)
+    download = plain_http.get(fetched["downloadUrl"], timeout=30)
     assert download.status_code == 200
     assert download.content == content
     assert download.headers["content-disposition"] == (
@@ -142,7 +142,7 @@ def test_a_file_of_several_blocks_reads_with_the_content_hash_a_client_computes(
     assert document["status"] == "READY"
 
     fetched = api.data("Document", {"id": document["id"]}, user.token)["document"]
-    downloaded = httpx.get(fetched["downloadUrl"], timeout=30).content
+    downloaded = plain_http.get(fetched["downloadUrl"], timeout=30).content
 
     assert fetched["contentHash"] == independent(content) == independent(downloaded)
     assert fetched["contentHash"] != hashlib.sha256(content).hexdigest()
@@ -178,7 +178,7 @@ def test_a_multipart_upload_of_several_mib_in_parallel_parts_against_docstore_se
         )["signUploadParts"]
 
         async def put_all() -> list[dict[str, object]]:
-            async with httpx.AsyncClient(timeout=120) as client:
+            async with plain_http.AsyncClient(timeout=120) as client:
 
                 async def put(part: dict[str, object]) -> dict[str, object]:
                     number = int(str(part["number"]))
@@ -212,7 +212,7 @@ def test_a_multipart_upload_of_several_mib_in_parallel_parts_against_docstore_se
         assert (ready["status"], ready["size"]) == ("READY", len(content))
         # Parts of 5 MiB, blocks of 4 MiB: the hash is of the assembled bytes, however they were cut.
         assert ready["contentHash"] == independent(content)
-        assert httpx.get(ready["downloadUrl"], timeout=120).content == content
+        assert plain_http.get(ready["downloadUrl"], timeout=120).content == content
         assert api.usage(user) == {
             "usedBytes": len(content),
             "reservedBytes": 0,
@@ -313,8 +313,8 @@ def test_a_sync_client_compares_its_tree_with_compare_checksums_against_docstore
             ("/Tree/only here.txt", "NOT_ON_CLIENT"),
         ]
         assert compared[0]["document"]["contentHash"] == independent(big)
-        assert httpx.get(compared[1]["document"]["downloadUrl"], timeout=60).content == edited
-        assert httpx.get(compared[3]["document"]["downloadUrl"], timeout=60).content == b"the server's alone"
+        assert plain_http.get(compared[1]["document"]["downloadUrl"], timeout=60).content == edited
+        assert plain_http.get(compared[3]["document"]["downloadUrl"], timeout=60).content == b"the server's alone"
 
         # The client takes the server's bytes: the same call now finds them equal.
         files[1]["contentHash"] = content_hash.of_bytes(edited)
@@ -350,7 +350,7 @@ def test_two_versions_of_a_file_against_docstore_serve(tmp_path) -> None:
         assert (first["status"], completed["id"]) == ("READY", first["id"])
         ready = api.settled(user, first["id"], timeout=120)
         assert ready["status"] == "READY"
-        assert httpx.get(ready["downloadUrl"], timeout=60).content == second_text
+        assert plain_http.get(ready["downloadUrl"], timeout=60).content == second_text
         assert ready["contentHash"] == independent(second_text)
         listed = api.data("DocumentVersions", {"id": first["id"]}, user.token)["document"]
         versions = [edge["node"] for edge in listed["versions"]["edges"]]
@@ -358,7 +358,7 @@ def test_two_versions_of_a_file_against_docstore_serve(tmp_path) -> None:
             (2, True, independent(second_text)),
             (1, False, independent(first_text)),
         ]
-        assert httpx.get(versions[1]["downloadUrl"], timeout=60).content == first_text
+        assert plain_http.get(versions[1]["downloadUrl"], timeout=60).content == first_text
 
         def found(word: str) -> list[str]:
             edges = api.data("Search", {"query": word}, user.token)["search"]["edges"]
@@ -377,5 +377,21 @@ def test_two_versions_of_a_file_against_docstore_serve(tmp_path) -> None:
         deleted = api.data("DeleteDocument", {"input": {"id": first["id"]}}, user.token)["deleteDocument"]
         assert deleted["freedBytes"] == 2 * len(first_text) + len(second_text)
         assert api.usage(user)["usedBytes"] == 0
+    finally:
+        served.stop()
+
+
+def test_docstore_serve_keeps_to_its_malloc_arena_limit(tmp_path) -> None:
+    """``DOCSTORE_MALLOC_ARENAS``: with 1, the API process's threads (the resolvers' pool, the
+    workers', the index's) all allocate from the main arena; glibc's default made 16 under load."""
+    served = serving.start(
+        "serve", env=serving.clean_env(DOCSTORE_MALLOC_ARENAS="1"), data_dir=tmp_path / "data", timeout=120
+    )
+    try:
+        api = Api(served.url)
+        users = [api.sign_up() for _ in range(3)]
+        for user in users:
+            assert api.data("Documents", {"first": 5}, user.token)["documents"]["edges"] == []
+        assert thread_arenas(served.pid) == 0
     finally:
         served.stop()

@@ -11,11 +11,11 @@ tried again at once.
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
 import pytest
 from ulid import ULID
 
@@ -23,8 +23,10 @@ from domain import content_hash
 from models.paths import PathClaim
 from models.shares import Share
 from models.version_rows import Version
+from tests import plain_http
 from tests.client import PASSWORD, Api, User, error_codes, post_form
 from tests.conftest import documents_of, objects_under
+from tests.resolvers import test_multipart as multipart
 
 NOT_FOUND = "No document with that id in this account."
 NO_UPLOAD = "No upload with that id in this account."
@@ -104,6 +106,17 @@ class Neighbours:
 
 @pytest.fixture(scope="module")
 def neighbours(api: Api) -> Neighbours:
+    return make_neighbours(api)
+
+
+@pytest.fixture
+def fresh_neighbours(api: Api) -> Neighbours:
+    """Neighbours made for one test: their uploads' forms, posted and never completed, are still
+    open while it runs (the module's may have expired, and the workers completed them, since)."""
+    return make_neighbours(api)
+
+
+def make_neighbours(api: Api) -> Neighbours:
     owner = api.sign_up()
     holdings = hold(api, owner)
     stranger = api.sign_up()
@@ -122,7 +135,19 @@ def state(api: Api, store, user: User) -> dict[str, Any]:
         "shared_with": [row.attribute_values for row in Share.query(user.id, consistent_read=True)],
         "usage": api.usage(user),
         "objects": objects_under(store, user.id),
+        "multipart": multipart_uploads(store, user),
     }
+
+
+def multipart_uploads(store, user: User) -> list[tuple[str, str, list[tuple[int, str, int]]]]:
+    """S3's multipart uploads in progress under the account's prefix, each with the parts it holds."""
+    listed = store.client.list_multipart_uploads(Bucket=store.bucket, Prefix=f"{user.id}/").get("Uploads", [])
+
+    def parts(key: str, upload_id: str) -> list[tuple[int, str, int]]:
+        held = store.client.list_parts(Bucket=store.bucket, Key=key, UploadId=upload_id)["Parts"]
+        return [(part["PartNumber"], part["ETag"], part["Size"]) for part in held]
+
+    return [(upload["Key"], upload["UploadId"], parts(upload["Key"], upload["UploadId"])) for upload in listed]
 
 
 def world(api: Api, store, *users: User) -> list[dict[str, Any]]:
@@ -146,9 +171,18 @@ def listing(api: Api, user: User, **variables: Any) -> list[str]:
 def attempt(field: str, document_id: str) -> tuple[str, dict[str, Any], dict[str, Any] | None]:
     if field == "document":
         return "Document", {"id": document_id}, None
+    if field == "uploadedParts":
+        return "UploadedParts", {"documentId": document_id}, None
+    upload_not_found = {"__typename": "UploadNotFoundError", "message": NO_UPLOAD, "documentId": document_id}
     if field == "completeUpload":
-        answer = {"__typename": "UploadNotFoundError", "message": NO_UPLOAD, "documentId": document_id}
-        return "CompleteUpload", {"input": {"documentId": document_id}}, answer
+        return "CompleteUpload", {"input": {"documentId": document_id}}, upload_not_found
+    if field == "signUploadParts":
+        return "SignUploadParts", {"input": {"documentId": document_id, "partNumbers": [1]}}, upload_not_found
+    if field == "completeMultipartUpload":
+        parts = [{"number": 1, "etag": "0" * 32}]
+        return "CompleteMultipartUpload", {"input": {"documentId": document_id, "parts": parts}}, upload_not_found
+    if field == "abortUpload":
+        return "AbortUpload", {"input": {"documentId": document_id}}, upload_not_found
     answer = {"__typename": "NotFoundError", "message": NOT_FOUND, "id": document_id}
     if field == "updateDocument":
         changes = {"name": "hijacked.pdf", "tags": ["mine"], "description": "taken over"}
@@ -182,6 +216,15 @@ ID_FIELDS = [
 ]
 
 
+#: The multipart fields of the sync work (issue 13), each taking an upload's id.
+MULTIPART_FIELDS = ["signUploadParts", "uploadedParts", "completeMultipartUpload", "abortUpload"]
+#: What a query field that takes an id answers for one that is not the caller's (a top-level error).
+QUERY_NOT_FOUND = {
+    "document": NOT_FOUND,
+    "uploadedParts": "No multipart upload in progress with that id in this account.",
+}
+
+
 def assert_not_found(api: Api, user: User, field: str, document_id: str) -> dict[str, Any]:
     """Call ``field`` with ``document_id`` as ``user``: it must answer NOT_FOUND its way. The body."""
     operation, variables, answer = attempt(field, document_id)
@@ -189,7 +232,7 @@ def assert_not_found(api: Api, user: User, field: str, document_id: str) -> dict
     if answer is None:
         assert body["data"] is None, body
         assert error_codes(body) == ["NOT_FOUND"]
-        assert without_locations(body) == coded("NOT_FOUND", NOT_FOUND, "document")
+        assert without_locations(body) == coded("NOT_FOUND", QUERY_NOT_FOUND[field], field)
     else:
         assert body == {"data": {field: answer}}
     return body
@@ -231,7 +274,7 @@ def test_another_account_cannot_delete_and_the_owner_still_downloads(
     assert_not_found(api, stranger, "deleteDocument", holdings.ready_id)
 
     document = api.data("Document", {"id": holdings.ready_id}, owner.token)["document"]
-    download = httpx.get(document["downloadUrl"], timeout=30)
+    download = plain_http.get(document["downloadUrl"], timeout=30)
 
     assert (document["name"], document["tags"], document["description"]) == (
         "secret-plan.pdf",
@@ -317,13 +360,82 @@ def test_made_up_and_malformed_ids_answer_like_a_foreign_id(
     assert world(api, store, owner, stranger) == before
 
 
+# --- the multipart fields, and every field with another account's multipart upload ---------------
+
+
+@dataclass
+class Parted:
+    """An owner with every kind of holding, a multipart upload in progress among them (one part put),
+    and a stranger with nothing."""
+
+    owner: User
+    holdings: Holdings
+    multipart_id: str
+    stranger: User
+
+    def id(self, which: str) -> str:
+        if which == "multipart":
+            return self.multipart_id
+        if which in ODD_IDS:
+            return ODD_IDS[which](self.owner, self.holdings)
+        return self.holdings.id(which)
+
+
+#: How long one ``Parted`` serves the tests below: well inside its upload form's life (90 s, settled
+#: by the workers 30 s after), so that nothing of the owner's changes by itself during a test.
+PARTED_SECONDS = 60
+
+
+@pytest.fixture(scope="module")
+def parted(api: Api) -> Callable[[], Parted]:
+    """A ``Parted`` for the tests below, which change nothing: made again once it is older than
+    ``PARTED_SECONDS``."""
+    made: list[tuple[float, Parted]] = []
+
+    def current() -> Parted:
+        if not made or time.monotonic() - made[0][0] > PARTED_SECONDS:
+            owner = api.sign_up()
+            holdings = hold(api, owner)
+            started = multipart.start(api, owner, filename="secret-archive.zip", contentType="application/zip")
+            (part,) = multipart.sign(api, owner, started["documentId"], [1])["parts"]
+            multipart.put(part["url"], multipart.TEXT)
+            made[:] = [(time.monotonic(), Parted(owner, holdings, started["documentId"], api.sign_up()))]
+        return made[0][1]
+
+    return current
+
+
+SYNC_CASES = [(field, "multipart") for field in ID_FIELDS] + [
+    (field, which) for field in MULTIPART_FIELDS for which in ("ready", "pending", "version", "multipart", *ODD_IDS)
+]
+
+
+@pytest.mark.parametrize(("field", "which"), SYNC_CASES)
+def test_multipart_fields_and_multipart_uploads_of_another_account_are_not_found_and_untouched(
+    api: Api, store, parted: Callable[[], Parted], field: str, which: str
+) -> None:
+    """Each multipart field with each kind of another account's id (a document, a form's upload, a
+    version upload, a multipart upload) and with made-up and malformed ids; and every other
+    id-taking field with another account's multipart upload in progress."""
+    given = parted()
+    before = world(api, store, given.owner, given.stranger)
+    assert before[0]["multipart"] != []  # the owner's multipart upload is open in S3, a part in it
+
+    assert_not_found(api, given.stranger, field, given.id(which))
+
+    assert world(api, store, given.owner, given.stranger) == before
+
+
 def compared(api: Api, user: User, files: list[dict[str, str]], prefix: str) -> list[tuple[str, str, str | None]]:
     variables = {"input": {"files": files, "pathPrefix": prefix}}
     answer = api.data("CompareChecksums", variables, user.token)["compareChecksums"]
     return [(item["path"], item["state"], item["document"] and item["document"]["id"]) for item in answer]
 
 
-def test_compare_checksums_never_answers_another_accounts_documents(api: Api, neighbours: Neighbours) -> None:
+def test_compare_checksums_never_answers_another_accounts_documents(api: Api, fresh_neighbours: Neighbours) -> None:
+    # The owner's version upload of /secret-plan.pdf (posted, not completed) must still be pending:
+    # once its form expires the workers complete it, and the path holds the draft's bytes.
+    neighbours = fresh_neighbours
     plan = {"path": "/secret-plan.pdf", "contentHash": content_hash.of_bytes(PLAN)}
     draft = {"path": "/SECRET-DRAFT.pdf", "contentHash": content_hash.of_bytes(DRAFT)}
 
@@ -346,9 +458,12 @@ NEEDS_TOKEN = [
     "document",
     "documents",
     "compareChecksums",
+    "changes",
+    "latestChangeCursor",
     "requestUpload",
     "completeUpload",
     "updateDocument",
+    "moveDocument",
     "restoreVersion",
     "deleteDocument",
     "shareDocument",
@@ -369,7 +484,15 @@ def call_needing_token(field: str, holdings: Holdings) -> tuple[str, dict[str, A
         return "CompareChecksums", {"input": {"files": [{"path": "/secret-plan.pdf", "contentHash": "0" * 64}]}}
     if field == "unshareDocument":
         return "UnshareDocument", {"input": {"shareId": holdings.ready_id * 2}}
-    return {"me": "Me", "documents": "Documents", "signOut": "SignOut", "sharedWithMe": "SharedWithMe"}[field], None
+    operations = {
+        "me": "Me",
+        "documents": "Documents",
+        "signOut": "SignOut",
+        "sharedWithMe": "SharedWithMe",
+        "changes": "Changes",
+        "latestChangeCursor": "LatestChangeCursor",
+    }
+    return operations[field], None
 
 
 def token_of(kind: str, api: Api, owner: User) -> str | None:

@@ -5,25 +5,36 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import fcntl
 import http.server
 import json
 import os
+import pty
+import re
+import select
 import shutil
+import struct
 import subprocess
 import sys
 import tempfile
+import termios
 import threading
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import time_machine
+from tqdm import tqdm
 
 from client import sync
 from client.api import Api as ClientApi
 from client.sync_state import NAME
 from domain import content_hash
+from models import changes as change_feed
+from tests import plain_http
 from tests.client import Api, User, post_form
 from tests.conftest import LiveServer
 from tests.serving import ROOT, clean_env
@@ -37,9 +48,11 @@ TODAY = datetime.datetime.now(datetime.UTC).date().isoformat()
 
 
 @pytest.fixture(scope="module")
-def small_parts(settings: Any, target: Any) -> Any:
-    """A second uvicorn on the session's AWS, asking for 5 MiB parts (and running the workers)."""
-    server = LiveServer(dataclasses.replace(settings, multipart_part_bytes=PART))
+def small_parts(settings: Any, target: Any, live_server: LiveServer) -> Any:
+    """A second uvicorn on the session's AWS, asking for 5 MiB parts. The session's server runs the
+    workers: a second consumer stopped at the end of the module could take a message of the next
+    module's from SQS as it stops, and leave it hidden for its visibility timeout (5 minutes)."""
+    server = LiveServer(dataclasses.replace(settings, multipart_part_bytes=PART, run_workers=False))
     server.start()
     yield server
     server.stop()
@@ -68,13 +81,16 @@ def gzip_like(size: int, seed: int) -> bytes:
 
 
 class Counting(httpx.Client):
-    """httpx to S3 that counts the parts PUT, and fails every PUT after the first ``allowed``."""
+    """httpx to S3 that counts the parts PUT, and fails every PUT after the first ``allowed``.
+    With ``together``, each PUT waits until that many are under way before it is sent: a client that
+    sent its parts one at a time would leave the first waiting alone, and it fails."""
 
-    def __init__(self, allowed: int | None = None) -> None:
+    def __init__(self, allowed: int | None = None, together: int | None = None) -> None:
         super().__init__(timeout=120)
         self.allowed = allowed
         self.puts: list[int] = []
         self.lock = threading.Lock()
+        self.together = None if together is None else threading.Barrier(together, timeout=60)
 
     def send(self, request: httpx.Request, **kwargs: Any) -> httpx.Response:
         if request.method == "PUT":
@@ -83,6 +99,11 @@ class Counting(httpx.Client):
                 if self.allowed is not None and len(self.puts) >= self.allowed:
                     raise httpx.ConnectError("the network went away", request=request)
                 self.puts.append(number)
+            if self.together is not None:
+                try:
+                    self.together.wait()
+                except threading.BrokenBarrierError:
+                    raise httpx.ConnectError("the other parts never came", request=request) from None
         return super().send(request, **kwargs)
 
 
@@ -106,6 +127,60 @@ def cli_sync(url: str, user: User, root: Path, *args: str) -> subprocess.Complet
         text=True,
         timeout=300,
     )
+
+
+class Recording(ClientApi):
+    """The client's API, remembering the name of each operation it calls."""
+
+    def __init__(self, url: str, token: str | None = None) -> None:
+        super().__init__(url, token)
+        self.called: list[str] = []
+
+    def call(self, name: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        self.called.append(name)
+        return super().call(name, variables)
+
+
+def recorded_sync(url: str, user: User, root: Path) -> tuple[sync.Report, list[str]]:
+    """A run of ``docstore sync``: its report, and the operations it called, in order."""
+    with Recording(f"{url}/graphql", user.token) as api:
+        report = sync.Sync(api, root, sync.Options(wait_seconds=60), say=lambda _: None).run()
+    return report, api.called
+
+
+def cli_sync_on_a_terminal(url: str, user: User, root: Path, *args: str) -> tuple[int, str]:
+    """``docstore sync DIR`` with its standard error on a terminal (a pseudo-terminal of 120 columns,
+    where progress bars are shown): the return code, and what the terminal received."""
+    controller, terminal = pty.openpty()
+    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 120, 0, 0))
+    env = clean_env(DOCSTORE_TOKEN=user.token, HOME=str(root.parent), PYTHONPATH=str(ROOT))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "cli", "sync", str(root), "--api", f"{url}/graphql", "--wait", "60", *args],
+        cwd=root.parent,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=terminal,
+    )
+    os.close(terminal)
+    shown = bytearray()
+    try:
+        while True:
+            ready, _, _ = select.select([controller], [], [], 300)
+            if not ready:
+                raise AssertionError("docstore sync wrote nothing to its terminal for 5 minutes")
+            try:
+                chunk = os.read(controller, 65536)
+            except OSError:  # EIO: the command ended and closed the terminal
+                break
+            if not chunk:
+                break
+            shown += chunk
+    finally:
+        os.close(controller)
+        if process.poll() is None:
+            process.kill()
+    return process.wait(timeout=60), shown.decode(errors="replace")
 
 
 def documents(api: Api, user: User) -> dict[str, dict[str, Any]]:
@@ -206,6 +281,17 @@ def test_a_file_changed_on_both_sides_is_kept_twice(api: Api, user: User, live_u
     assert f"plan.txt: changed on both sides; yours is kept as {copy}" in said
     assert tree(one) == tree(two) == {"plan.txt": text(310, "one's plan "), copy: text(320, "two's plan ")}
     assert sorted(documents(api, user)) == ["/plan (conflicted copy " + TODAY + ").txt", "/plan.txt"]
+
+
+def test_a_conflicted_copy_is_named_for_the_day_and_numbered_from_2_when_taken() -> None:
+    day = datetime.date(2026, 12, 3)
+    taken = {"docs/plan (conflicted copy 2026-12-03).txt", "docs/plan (conflicted copy 2026-12-03 2).txt"}
+
+    assert sync.conflicted_name("docs/plan.txt", day, lambda _: False) == "docs/plan (conflicted copy 2026-12-03).txt"
+    assert sync.conflicted_name("docs/plan.txt", day, taken.__contains__) == (
+        "docs/plan (conflicted copy 2026-12-03 3).txt"
+    )
+    assert sync.conflicted_name("Makefile", day, lambda _: False) == "Makefile (conflicted copy 2026-12-03)"
 
 
 def test_a_version_made_on_the_server_meanwhile_is_not_overwritten(
@@ -364,6 +450,102 @@ def test_files_of_several_mib_go_both_ways_through_the_command(
     assert user.token not in sent.stdout + sent.stderr + got.stdout + got.stderr
 
 
+def test_parts_go_to_s3_several_at_once(parts_api: Api, user: User, small_parts: Any, tmp_path: Path) -> None:
+    one = tmp_path / "one"
+    one.mkdir()
+    data = gzip_like(3 * PART + 1000, seed=4)  # 4 parts
+    (one / "big.gz").write_bytes(data)
+    together = Counting(together=4)  # each PUT is held until all 4 are under way
+
+    report, _ = run_sync(small_parts.url, user, one, s3=together, multipart_threshold=MIB, parallel=4)
+
+    assert (report.uploaded, report.problems) == (["big.gz"], [])
+    assert sorted(together.puts) == [1, 2, 3, 4]
+    settled = parts_api.settled(user, documents(parts_api, user)["/big.gz"]["id"])
+    assert (settled["status"], settled["contentHash"]) == ("READY", content_hash.of_bytes(data))
+
+
+def test_a_terminal_shows_a_progress_bar_for_each_file_sent(
+    parts_api: Api, user: User, small_parts: Any, tmp_path: Path
+) -> None:
+    one = tmp_path / "one"
+    one.mkdir()
+    big, small = gzip_like(2 * PART + 1000, seed=5), text(3000, "a small file ")  # 3 parts; one POST
+    (one / "big.gz").write_bytes(big)
+    (one / "small.txt").write_bytes(small)
+
+    code, shown = cli_sync_on_a_terminal(small_parts.url, user, one, "--multipart-threshold", "1")
+
+    assert code == 0, shown
+    for name, size in (("big.gz", len(big)), ("small.txt", len(small))):
+        total = re.escape(tqdm.format_sizeof(size, divisor=1024))  # 10.0M, 2.93k
+        assert re.search(rf"{re.escape(name)}: 100%\|[^|\r\n]*\| {total}/{total} \[", shown), shown
+    assert sorted(documents(parts_api, user)) == ["/big.gz", "/small.txt"]
+    assert user.token not in shown
+
+
+def test_the_cursor_kept_lets_a_quiet_run_ask_only_the_feed_which_tells_it_of_a_delete(
+    api: Api, user: User, live_url: str, tmp_path: Path
+) -> None:
+    one = tmp_path / "one"
+    one.mkdir()
+    (one / "a.txt").write_bytes(text(300, "a "))
+    (one / "b.txt").write_bytes(text(300, "b "))
+    run_sync(live_url, user, one)
+    state = json.loads((one / NAME).read_text())
+    assert state["cursor"] == api.data("LatestChangeCursor", token=user.token)["latestChangeCursor"]
+    assert state["dirty"] is False
+
+    quiet, called = recorded_sync(live_url, user, one)
+
+    assert quiet == sync.Report()
+    assert called == ["Me", "Changes"]  # nothing after the cursor: no comparison
+    # Another client deletes b.txt; nothing changed in the folder, so only the feed can say so.
+    held = documents(api, user)
+    deleted = api.data("DeleteDocument", {"input": {"id": held["/b.txt"]["id"]}}, token=user.token)
+    assert deleted["deleteDocument"]["__typename"] == "DeleteDocumentPayload"
+
+    report, called = recorded_sync(live_url, user, one)
+
+    assert report.deleted_here == ["b.txt"]
+    assert called[:2] == ["Me", "Changes"]
+    assert "SyncCompare" in called
+    assert tree(one) == {"a.txt": text(300, "a ")}
+    after = json.loads((one / NAME).read_text())
+    assert after["cursor"] == api.data("LatestChangeCursor", token=user.token)["latestChangeCursor"]
+    assert after["cursor"] != state["cursor"]
+
+
+@pytest.fixture
+def two_days() -> Iterator[None]:
+    """Changes are kept two days in this test (the live server runs in this process)."""
+    change_feed.configure(retention_days=2)
+    yield
+    change_feed.configure(retention_days=30)
+
+
+def test_a_cursor_past_the_feeds_retention_makes_the_next_run_compare_everything(
+    api: Api, user: User, live_url: str, tmp_path: Path, two_days: None
+) -> None:
+    one = tmp_path / "one"
+    one.mkdir()
+    (one / "a.txt").write_bytes(text(300, "a "))
+    (one / "b.txt").write_bytes(text(300, "b "))
+    run_sync(live_url, user, one)
+    held = documents(api, user)
+    api.data("DeleteDocument", {"input": {"id": held["/b.txt"]["id"]}}, token=user.token)
+
+    with time_machine.travel(datetime.datetime.now(datetime.UTC) + datetime.timedelta(days=2, hours=1), tick=True):
+        expired = api.call("Changes", {"after": json.loads((one / NAME).read_text())["cursor"]}, user.token)
+        report, called = recorded_sync(live_url, user, one)
+
+    assert expired["errors"][0]["extensions"]["code"] == "CURSOR_EXPIRED"
+    assert report.deleted_here == ["b.txt"]
+    assert report.problems == []
+    assert "SyncCompare" in called
+    assert tree(one) == {"a.txt": text(300, "a ")}
+
+
 def test_a_folder_that_does_not_exist_is_refused_and_not_made(user: User, live_url: str, tmp_path: Path) -> None:
     missing = tmp_path / "nowhere"
 
@@ -466,7 +648,7 @@ class KillingProxy:
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["content-length"]))
                 headers = {name: self.headers[name] for name in ("content-type", "authorization") if self.headers[name]}
-                answer = httpx.post(f"{proxy.upstream}{self.path}", content=body, headers=headers, timeout=60)
+                answer = plain_http.post(f"{proxy.upstream}{self.path}", content=body, headers=headers, timeout=60)
                 if proxy.marker in body and proxy.client is not None:
                     proxy.answered.append(answer.json())
                     proxy.client.kill()

@@ -18,6 +18,7 @@ import pytest
 from client import uploads
 from client.api import Api as ClientApi
 from client.api import ClientError
+from tests import plain_http
 from tests.client import PASSWORD, Api, User, sample
 from tests.domain.test_content_hash import EMPTY, independent
 from tests.serving import ROOT, clean_env
@@ -299,7 +300,7 @@ def test_a_file_s3_refuses_is_cancelled_and_releases_its_reservation(
     path = write(tmp_path, "notes.txt", b"hello world\n")
     with (
         ClientApi(f"{live_url}/graphql", user.token) as client,
-        httpx.Client(transport=httpx.MockTransport(refuse)) as s3,
+        plain_http.Client(transport=httpx.MockTransport(refuse)) as s3,
         pytest.raises(ClientError) as refused,
     ):
         uploads.upload(client, path, tags=["t"], s3=s3)
@@ -351,6 +352,24 @@ def test_hash_prints_what_the_api_gives_as_content_hash(offline: Terminal) -> No
 
     assert (result.returncode, result.stderr) == (0, "")
     assert result.stdout == f"{independent(big.read_bytes())}  {big}\n{EMPTY}  empty\n"
+
+
+def test_hash_of_a_file_is_the_content_hash_the_server_gives_the_same_file(
+    terminal: Terminal, api: Api, user: User
+) -> None:
+    """The same file, hashed here and uploaded there: equal, with no independent implementation
+    between them (a gzip-like file of two 4 MiB blocks, the second shorter, that no worker extracts)."""
+    content = b"\x1f\x8b" + os.urandom(5 * 1024 * 1024)
+    file = write(terminal.home, "archive.gz", content)
+    document = api.upload(user, content, filename="archive.gz", contentType="application/gzip")
+    assert document["status"] == "READY"
+
+    result = terminal.run("hash", "archive.gz")
+
+    server = api.data("Document", {"id": document["id"]}, user.token)["document"]["contentHash"]
+    assert (result.returncode, result.stderr) == (0, "")
+    assert result.stdout == f"{server}  archive.gz\n"
+    assert file.read_bytes() == content
 
 
 def test_hash_reads_standard_input_for_a_dash(offline: Terminal) -> None:

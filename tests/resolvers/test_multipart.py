@@ -7,11 +7,11 @@ import hashlib
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
 import pytest
 
 from domain.plans import GIB
-from tests.client import Api, User, error_codes
+from tests import plain_http
+from tests.client import Api, User, error_codes, post_form
 from tests.conftest import documents_of, objects_under
 
 FREE_LIMIT = 5 * GIB
@@ -31,7 +31,7 @@ def sign(api: Api, user: User, document_id: str, numbers: list[int]) -> dict[str
 
 
 def put(url: str, content: bytes) -> str:
-    response = httpx.put(url, content=content, timeout=60)
+    response = plain_http.put(url, content=content, timeout=60)
     assert response.status_code == 200, response.text
     return response.headers["ETag"]
 
@@ -92,7 +92,7 @@ def test_one_part_is_signed_put_listed_completed_and_counted(api: Api, store, us
     )
     ready = api.settled(user, document_id)
     assert ready["status"] == "READY"
-    assert httpx.get(ready["downloadUrl"]).content == TEXT
+    assert plain_http.get(ready["downloadUrl"]).content == TEXT
     assert document["checksum"] == hashlib.md5(hashlib.md5(TEXT).digest()).hexdigest() + "-1"
     assert api.usage(user) == {"usedBytes": len(TEXT), "reservedBytes": 0, "limitBytes": FREE_LIMIT, "documentCount": 1}
     assert open_uploads(store, user) == []
@@ -176,7 +176,7 @@ def test_a_part_larger_than_declared_is_rejected_leaving_nothing(api: Api, store
     }
     assert_nothing_held(api, store, user)
     assert [(record.status, record.failure_reason) for record in documents_of(user.id)] == [("REJECTED", "TOO_LARGE")]
-    assert httpx.put(part["url"], content=TEXT).status_code == 404  # S3's upload is aborted
+    assert plain_http.put(part["url"], content=TEXT).status_code == 404  # S3's upload is aborted
 
 
 def test_a_part_that_was_never_put_is_rejected_leaving_nothing(api: Api, store, user: User) -> None:
@@ -359,4 +359,31 @@ def test_a_bad_multipart_path_is_refused_and_nothing_started(api: Api, store, us
         "fields": [{"field": "path", "message": "The path may not have . or .. segments."}],
     }
     assert documents_of(user.id) == []
+    assert open_uploads(store, user) == []
+
+
+def test_an_update_at_a_stale_version_is_a_conflict_leaving_no_s3_upload(api: Api, store, user: User) -> None:
+    first = api.upload(user, TEXT, filename="notes.txt", contentType="text/plain")
+    form = api.request_upload(user, size=len(TEXT), path="/notes.txt", mode="OVERWRITE")
+    post_form(form, TEXT)
+    assert api.complete(user, form["documentId"])["id"] == first["id"]
+    assert api.settled(user, first["id"])["status"] == "READY"
+    before = api.usage(user)
+
+    stale = start(api, user, size=len(TEXT), path="/notes.txt", mode="UPDATE", ifVersion=1)
+    free = start(api, user, size=len(TEXT), path="/other.txt", mode="UPDATE", ifVersion=1)
+
+    assert stale == {
+        "__typename": "VersionConflictError",
+        "message": "The document is at version 2 now, not the version named.",
+        "currentVersion": 2,
+    }
+    assert free == {
+        "__typename": "VersionConflictError",
+        "message": "There is no document at that path to update.",
+        "currentVersion": None,
+    }
+    assert before == {"usedBytes": 2 * len(TEXT), "reservedBytes": 0, "limitBytes": FREE_LIMIT, "documentCount": 1}
+    assert api.usage(user) == before
+    assert [record.document_id for record in documents_of(user.id)] == [first["id"]]
     assert open_uploads(store, user) == []

@@ -3,11 +3,15 @@ its pipeline and search index): requestUpload(mode), Document.version and versio
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Iterator
 from typing import Any
 
-import httpx
+import pytest
 
+from tests import plain_http
 from tests.client import Api, User, post_form
+from tests.conftest import LiveServer, objects_under
 from tests.resolvers.test_paths import claims_of
 
 NOT_FOUND = "No document with that id in this account."
@@ -44,7 +48,7 @@ def found(api: Api, user: User, query: str) -> list[str]:
 
 
 def download(url: str) -> bytes:
-    response = httpx.get(url)
+    response = plain_http.get(url)
     assert response.status_code == 200
     return response.content
 
@@ -243,3 +247,86 @@ def test_delete_if_version_deletes_only_the_version_named_and_refuses_a_stale_on
 
     assert deleted == {"__typename": "DeleteDocumentPayload", "id": first["id"], "freedBytes": 7}
     assert claims_of(user.id) == {}
+
+
+@pytest.fixture(scope="module")
+def retaining(settings: Any, target: Any, live_server: LiveServer) -> Iterator[Api]:
+    """A second uvicorn on the session's AWS whose plans keep few versions (DOCSTORE_VERSIONS_FREE 2,
+    DOCSTORE_VERSIONS_PREMIUM 3). The retention is the API's to apply (at the request and the
+    completion); the session's server runs the workers, so that stopping this one takes no message
+    from them halfway."""
+    server = LiveServer(dataclasses.replace(settings, versions_free=2, versions_premium=3, run_workers=False))
+    server.start()
+    yield Api(server.url)
+    server.stop()
+
+
+def kept(api: Api, store: Any, user: User, document_id: str) -> tuple[list[tuple[int, bytes]], int, int]:
+    """The versions listed (number, downloaded bytes), the originals in S3, and the bytes used."""
+    edges = history(api, user, document_id)["versions"]["edges"]
+    listed = [(edge["node"]["version"], download(edge["node"]["downloadUrl"])) for edge in edges]
+    originals = [item for item in objects_under(store, user.id) if item["Key"].endswith("/original")]
+    return listed, len(originals), api.usage(user)["usedBytes"]
+
+
+def test_each_plan_keeps_the_versions_its_setting_says_and_frees_the_oldest(retaining: Api, store: Any) -> None:
+    """FREE keeps 2 here, PREMIUM 3, whichever way a version comes: an OVERWRITE form, a multipart
+    upload in mode OVERWRITE, or restoreVersion. The version past it is deleted, object and bytes."""
+    from tests.resolvers.test_multipart import complete, put, sign, start
+
+    one, two, three, four = b"one\n" * 10, b"two\n" * 20, b"three\n" * 30, b"four\n" * 40
+
+    def by_form(user: User, document_id: str, content: bytes) -> None:
+        completed = new_version(retaining, user, content, filename="notes.txt", contentType="text/plain")
+        assert completed["id"] == document_id
+        assert retaining.settled(user, document_id)["status"] == "READY"
+
+    def by_parts(user: User, document_id: str, content: bytes) -> None:
+        started = start(retaining, user, size=len(content), path="/notes.txt", mode="OVERWRITE")
+        (part,) = sign(retaining, user, started["documentId"], [1])["parts"]
+        completed = complete(retaining, user, started["documentId"], [{"number": 1, "etag": put(part["url"], content)}])
+        assert (completed["__typename"], completed["id"]) == ("Document", document_id)
+        assert retaining.settled(user, document_id)["status"] == "READY"
+
+    def by_restore(user: User, document_id: str, version: int) -> None:
+        assert restore(retaining, user, document_id, version)["__typename"] == "Document"
+        assert retaining.settled(user, document_id)["status"] == "READY"
+
+    free, premium = retaining.sign_up(), retaining.sign_up(plan="PREMIUM")
+    ours = retaining.upload(free, one, filename="notes.txt", contentType="text/plain")["id"]
+    by_form(free, ours, two)
+    assert kept(retaining, store, free, ours) == ([(2, two), (1, one)], 2, len(one) + len(two))
+    by_parts(free, ours, three)
+    assert kept(retaining, store, free, ours) == ([(3, three), (2, two)], 2, len(two) + len(three))
+    by_restore(free, ours, 2)
+    assert kept(retaining, store, free, ours) == ([(4, two), (3, three)], 2, len(three) + len(two))
+    by_form(free, ours, four)
+    assert kept(retaining, store, free, ours) == ([(5, four), (4, two)], 2, len(two) + len(four))
+
+    theirs = retaining.upload(premium, one, filename="notes.txt", contentType="text/plain")["id"]
+    by_form(premium, theirs, two)
+    by_form(premium, theirs, three)
+    assert kept(retaining, store, premium, theirs) == (
+        [(3, three), (2, two), (1, one)],
+        3,
+        len(one) + len(two) + len(three),
+    )
+    by_form(premium, theirs, four)
+    assert kept(retaining, store, premium, theirs) == (
+        [(4, four), (3, three), (2, two)],
+        3,
+        len(two) + len(three) + len(four),
+    )
+    by_restore(premium, theirs, 2)
+    assert kept(retaining, store, premium, theirs) == (
+        [(5, two), (4, four), (3, three)],
+        3,
+        len(three) + len(four) + len(two),
+    )
+    by_parts(premium, theirs, one)
+    assert kept(retaining, store, premium, theirs) == (
+        [(6, one), (5, two), (4, four)],
+        3,
+        len(four) + len(two) + len(one),
+    )
+    assert [retaining.usage(user)["documentCount"] for user in (free, premium)] == [1, 1]

@@ -6,12 +6,12 @@ from collections import Counter
 from datetime import timedelta
 
 import anyio
-import httpx
 import pytest
 
 from adapters.blocking import Blocking
 from models import accounts, documents, keys, uploads
 from models.base import utcnow
+from tests import plain_http
 from tests.client import Api, User, post_form
 from tests.conftest import documents_of, objects_under, staged
 from workers import sweeper
@@ -162,7 +162,7 @@ def test_multipart_upload_left_incomplete_for_a_day_is_aborted_and_its_reservati
         "SignUploadParts", {"input": {"documentId": started["documentId"], "partNumbers": [1]}}, user.token
     )["signUploadParts"]
     url = signed["parts"][0]["url"]
-    assert httpx.put(url, content=b"x" * 1000).status_code == 200
+    assert plain_http.put(url, content=b"x" * 1000).status_code == 200
     record = documents.get(user.id, started["documentId"])
 
     assert sweep(store, utcnow() + LATER) == Counter()  # a form's time is not a multipart upload's
@@ -176,7 +176,7 @@ def test_multipart_upload_left_incomplete_for_a_day_is_aborted_and_its_reservati
     listed = store.client.list_multipart_uploads(Bucket=store.bucket, Prefix=f"{user.id}/")
     assert listed.get("Uploads", []) == []
     assert objects_under(store, user.id) == []
-    assert httpx.put(url, content=b"x" * 1000).status_code == 404
+    assert plain_http.put(url, content=b"x" * 1000).status_code == 404
     completed = api.data(
         "CompleteMultipartUpload",
         {"input": {"documentId": started["documentId"], "parts": [{"number": 1, "etag": "0" * 32}]}},
@@ -184,3 +184,43 @@ def test_multipart_upload_left_incomplete_for_a_day_is_aborted_and_its_reservati
     )["completeMultipartUpload"]
     assert (completed["__typename"], completed["reason"]) == ("UploadRejectedError", "EXPIRED")
     assert record.upload_expires_at - record.created_at == timedelta(days=1)
+
+
+def test_multipart_version_upload_left_incomplete_for_a_day_is_aborted_and_the_document_kept_as_it_was(
+    api: Api, user: User, store, clean_day_sweep
+) -> None:
+    from models.version_uploads import VersionUpload
+
+    first = api.upload(user, b"hello world", filename="notes.txt", contentType="text/plain")
+    assert first["status"] == "READY"
+    original = documents.get(user.id, first["id"]).object_key
+    started = api.data(
+        "RequestMultipartUpload",
+        {
+            "input": {
+                "filename": "notes.txt",
+                "contentType": "text/plain",
+                "size": 1000,
+                "path": "/notes.txt",
+                "mode": "OVERWRITE",
+            }
+        },
+        user.token,
+    )["requestMultipartUpload"]
+    signed = api.data(
+        "SignUploadParts", {"input": {"documentId": started["documentId"], "partNumbers": [1]}}, user.token
+    )["signUploadParts"]
+    assert plain_http.put(signed["parts"][0]["url"], content=b"x" * 1000).status_code == 200
+    assert api.usage(user)["reservedBytes"] == 1000
+    assert [row.upload_id for row in VersionUpload.query(user.id, consistent_read=True)] == [started["documentId"]]
+
+    outcomes = sweep(store, utcnow() + DAY_LATER)
+
+    assert outcomes == Counter({"rejected": 1, "closed": 1})
+    assert api.usage(user) == {"usedBytes": 11, "reservedBytes": 0, "limitBytes": 5 * 1024**3, "documentCount": 1}
+    assert store.client.list_multipart_uploads(Bucket=store.bucket, Prefix=f"{user.id}/").get("Uploads", []) == []
+    assert [item["Key"] for item in objects_under(store, user.id)] == [original]
+    assert list(VersionUpload.query(user.id, consistent_read=True)) == []
+    history = api.data("DocumentVersions", {"id": first["id"]}, user.token)["document"]
+    assert (history["version"], [edge["node"]["version"] for edge in history["versions"]["edges"]]) == (1, [1])
+    assert api.data("Document", {"id": first["id"]}, user.token)["document"]["status"] == "READY"
