@@ -12,6 +12,7 @@ from collections.abc import Iterator
 import anyio
 import pytest
 
+from runtime import heap
 from runtime.heap import HeapPolicy
 from settings import Settings
 from tests.conftest import LiveServer
@@ -84,6 +85,41 @@ def test_a_younger_collection_freezes_nothing(settled: None) -> None:
         # live server threads are still freed when their last reference goes.
         assert gc.get_freeze_count() <= before
         assert policy.stats.freezes == 0
+        policy.uninstall()
+
+    anyio.run(main)
+
+
+def test_full_collections_count_the_frozen_objects_only_once_they_may_be_due(
+    settled: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Counting the frozen objects walks all of them; a frozen heap's full collections come often."""
+    counted: list[int] = []
+
+    def counting() -> int:
+        counted.append(gc.get_freeze_count())
+        return counted[-1]
+
+    monkeypatch.setattr(heap, "frozen_count", counting)
+
+    async def main() -> None:
+        policy = installed(100)
+        assert len(counted) == 1
+        kept = [Node() for _ in range(20)]
+        for _ in range(20):
+            gc.collect()
+        assert policy.stats.freezes == 20
+        assert len(counted) == 1  # twenty objects frozen, nowhere near twice the baseline
+        assert all(frozen(each) for each in kept)
+
+        # Past the threshold by the running total: one count, which finds it due.
+        grown: list[list[object]] = [[] for _ in range(counted[0] + counted[0] // 20 + 1_000)]
+        gc.collect()
+        assert len(counted) == 2
+        await asyncio.sleep(0)
+        assert policy.stats.reclaims == 1
+        assert len(counted) == 3  # the reclaim counts what it left frozen: the next baseline
+        del grown
         policy.uninstall()
 
     anyio.run(main)
