@@ -98,7 +98,9 @@ def run(
     ``client_processes`` processes, each account's clients spread over the servers), warm up,
     measure each churn and rate; the markdown section."""
     counts, events = ((100,), 100) if quick else (tuple(subscribers), EVENTS)
-    limit = raise_file_limit(2 * max(counts) + 1000)
+    # Every process inherits the limit; the most connections one holds are a server's share or a
+    # client process's share of the subscribers (each side in processes of its own), and room.
+    limit = raise_file_limit(max(math.ceil(max(counts) / servers), math.ceil(max(counts) / client_processes)) + 1000)
     for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
         os.environ.pop(name, None)  # only the embedded AWS is ever reached, never with real credentials
     os.environ.update(AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", AWS_DEFAULT_REGION="us-west-2")
