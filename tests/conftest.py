@@ -267,6 +267,18 @@ def other_user(api: Api) -> User:
     return api.sign_up()
 
 
+@pytest.fixture
+def two_days() -> Iterator[None]:
+    """Changes are kept two days in this test, then as long as before (the session's live server
+    runs in this process, so it keeps them as long too)."""
+    from models import changes
+
+    kept = changes.retention().days
+    changes.configure(retention_days=2)
+    yield
+    changes.configure(retention_days=kept)
+
+
 def clear_outbox() -> None:
     """Drop every message waiting in the session's outbox."""
     from models import outbox

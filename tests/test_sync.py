@@ -19,7 +19,6 @@ import sys
 import tempfile
 import termios
 import threading
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -33,7 +32,6 @@ from client import sync
 from client.api import Api as ClientApi
 from client.sync_state import NAME
 from domain import content_hash
-from models import changes as change_feed
 from tests import plain_http
 from tests.client import Api, User, post_form
 from tests.conftest import LiveServer
@@ -514,14 +512,6 @@ def test_the_cursor_kept_lets_a_quiet_run_ask_only_the_feed_which_tells_it_of_a_
     after = json.loads((one / NAME).read_text())
     assert after["cursor"] == api.data("LatestChangeCursor", token=user.token)["latestChangeCursor"]
     assert after["cursor"] != state["cursor"]
-
-
-@pytest.fixture
-def two_days() -> Iterator[None]:
-    """Changes are kept two days in this test (the live server runs in this process)."""
-    change_feed.configure(retention_days=2)
-    yield
-    change_feed.configure(retention_days=30)
 
 
 def test_a_cursor_past_the_feeds_retention_makes_the_next_run_compare_everything(

@@ -4,14 +4,12 @@ the only changes are the tests' own)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 import time_machine
 
-from models import changes as change_feed
 from models.changes import ChangeRow
 from services.changes import cursor
 from tests.client import Api, User, error_codes
@@ -152,14 +150,6 @@ def test_a_cursor_past_the_latest_change_is_refused(api: Api, user: User) -> Non
 def test_the_feed_needs_a_signed_in_account(api: Api) -> None:
     assert error_codes(api.call("Changes")) == ["UNAUTHENTICATED"]
     assert error_codes(api.call("LatestChangeCursor")) == ["UNAUTHENTICATED"]
-
-
-@pytest.fixture
-def two_days() -> Iterator[None]:
-    """Changes are kept two days in this test (the live server runs in this process)."""
-    change_feed.configure(retention_days=2)
-    yield
-    change_feed.configure(retention_days=30)
 
 
 def test_a_cursor_older_than_the_changes_kept_is_expired(api: Api, user: User, two_days: None) -> None:

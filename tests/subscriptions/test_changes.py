@@ -10,10 +10,8 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import pytest
 import time_machine
 
-from models import changes as change_feed
 from models import documents
 from models.changes import ChangeRow
 from services.changes import cursor
@@ -169,14 +167,6 @@ def test_another_accounts_cursor_is_refused_before_anything_is_subscribed(
         (f"after: {NOT_OURS}", {"code": "BAD_USER_INPUT", "fields": [{"field": "after", "message": NOT_OURS}]})
     ]
     assert events.subscribers(user.id) == 0
-
-
-@pytest.fixture
-def two_days() -> Iterator[None]:
-    """Changes are kept two days in this test (the live server runs in this process)."""
-    change_feed.configure(retention_days=2)
-    yield
-    change_feed.configure(retention_days=30)
 
 
 def test_a_cursor_older_than_the_changes_kept_is_refused_as_expired(
