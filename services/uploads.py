@@ -510,9 +510,12 @@ def sweep(
     now: datetime | None = None,
     messages: list[outbox.Pending] | None = None,
     recorded: list[changes.Change] | None = None,
+    completed: list[Document] | None = None,
 ) -> str:
     """Settle one expired upload form. Returns what happened, for logs and tests; ``messages``
-    receives the ``upload.completed`` message of an upload it completes, ``recorded`` its change."""
+    receives the ``upload.completed`` message of an upload it completes, ``recorded`` its change,
+    ``completed`` the document it completed (for a new version's upload, the document it is a
+    version of: the upload's own record is gone)."""
     document = uploads.read(owner_id, document_id)
     if document is None:
         return "gone"
@@ -521,11 +524,13 @@ def sweep(
             # Left incomplete for DOCSTORE_MULTIPART_UPLOAD_SECONDS: aborted, as the lifecycle rule does.
             return f"rejected:{uploads.EXPIRED}" if _reject(store, document, uploads.EXPIRED, now) else "settled"
         try:
-            complete(store, owner_id, document_id, now, messages=messages, recorded=recorded)
+            record = complete(store, owner_id, document_id, now, messages=messages, recorded=recorded)
         except UploadRejected as rejection:
             return f"rejected:{rejection.reason}"
         if keys.is_staging(document.object_key):
             _delete_object(store, document.object_key)  # copied; the form has expired
+        if completed is not None:
+            completed.append(record)
         return "completed"
     if document.status == DocumentStatus.REJECTED:
         if document.upload_id is not None:

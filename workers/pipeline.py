@@ -54,7 +54,6 @@ from adapters.messages import (
     UploadCompleted,
     UploadStarted,
     new_key,
-    parse_on,
 )
 from domain.content_hash import ContentHasher
 from domain.documents import DocumentStatus
@@ -197,9 +196,16 @@ class Pipeline:
         if record is not None and record.status == DocumentStatus.PENDING_UPLOAD:
             completed: list[outbox.Pending] = []
             recorded: list[changes.Change] = []
+            settled: list[Document] = []
             outcome = await self.blocking.run(
                 functools.partial(
-                    upload_files.sweep, self.objects, account_id, document_id, messages=completed, recorded=recorded
+                    upload_files.sweep,
+                    self.objects,
+                    account_id,
+                    document_id,
+                    messages=completed,
+                    recorded=recorded,
+                    completed=settled,
                 )
             )
             log.info("upload %s settled after its form expired: %s", document_id, outcome)
@@ -208,10 +214,8 @@ class Pipeline:
             # midway, this message (not yet deleted) comes back and finishes it.
             if self.outbox is not None:
                 self.outbox.discard(completed)
-            for pending in completed:
-                message = parse_on(pending.queue, pending.body)
-                if isinstance(message, UploadCompleted):
-                    target = message.document_id
+            if settled:
+                target = settled[0].document_id
         # Settled (or deleted): nothing reads the staging key any more, and the form can post no more.
         await self.blocking.run(upload_files.form_expired, self.objects, account_id, document_id)
         if record is None:
