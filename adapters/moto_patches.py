@@ -12,8 +12,10 @@ records a cancelled transaction added are taken out. Secondary indexes need noth
 derives them from the table's items on every read.
 
 Everything else is moto's own code, in moto's order, so the cancellation reasons, the error
-types and messages stay exactly as moto gives them. One difference, on purpose: moto leaves the
-earlier writes of a transaction in place when a later item names two operations
+types and messages stay exactly as moto gives them, but for one saving: the write an item's
+condition allows is made without evaluating that condition a second time against the same item.
+One difference, on purpose: moto leaves the earlier writes of a transaction in place when a later
+item names two operations
 (``TransactWriteSingleOpException``); the patch rolls back on every error, as DynamoDB applies
 nothing. docs/MOTO_UPSTREAM.md is the write-up and the diff for moto's maintainers.
 
@@ -185,8 +187,9 @@ def transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, A
 def _apply(
     backend: DynamoDBBackend, transact_items: list[dict[str, Any]], journal: _Journal
 ) -> list[tuple[str, str, dict[str, Any]] | tuple[None, None, None]]:
-    """moto's loop over the items, unchanged but for ``journal.save`` before each operation; the
-    per-item errors (the cancellation reasons, in order). Validation errors propagate."""
+    """moto's loop over the items, unchanged but for ``journal.save`` before each operation and a
+    condition evaluated once, not again by the write it allows; the per-item errors (the
+    cancellation reasons, in order). Validation errors propagate."""
     target_items: set[tuple[str, str]] = set()
 
     def check_unicity(table_name: str, key: dict[str, Any]) -> None:
@@ -238,12 +241,13 @@ def _apply(
                         original_item = current.to_json()["Attributes"]
                     raise ConditionalCheckFailed(item=original_item)
 
+            # The condition held for the item as it is, which nothing has changed since: moto
+            # parsed and evaluated it once more in each write (about 0.1 ms a condition).
             if op_type == "Put":
                 attrs = op["Item"]
                 backend.put_item(
                     table_name,
                     attrs,
-                    condition_expression=condition_expression,
                     expression_attribute_names=expression_attribute_names,
                     expression_attribute_values=expression_attribute_values,
                 )
@@ -251,7 +255,6 @@ def _apply(
                 backend.delete_item(
                     table_name,
                     key,
-                    condition_expression=condition_expression,
                     expression_attribute_names=expression_attribute_names,
                     expression_attribute_values=expression_attribute_values,
                 )
@@ -261,7 +264,6 @@ def _apply(
                     table_name,
                     key,
                     update_expression=update_expression,
-                    condition_expression=condition_expression,
                     expression_attribute_names=expression_attribute_names,
                     expression_attribute_values=expression_attribute_values,
                 )

@@ -14,6 +14,7 @@ import moto
 import pytest
 from botocore.exceptions import ClientError
 from moto.core import DEFAULT_ACCOUNT_ID
+from moto.dynamodb.comparisons import ConditionExpressionParser
 from moto.dynamodb.models import dynamodb_backends
 from moto.dynamodb.models.dynamo_type import Item
 
@@ -386,6 +387,33 @@ SCENARIOS: dict[str, list[dict[str, Any]]] = {
         },
     ],
     "one item twice": [put("{t}", "c", "1"), {"Delete": {"TableName": "{t}", "Key": key("c", "1")}}],
+    "conditions that hold": [
+        {
+            "Put": {
+                "TableName": "{t}",
+                "Item": {**key("e", "1"), "colour": {"S": "grey"}},
+                "ConditionExpression": "attribute_not_exists(#pk)",
+                "ExpressionAttributeNames": {"#pk": "pk"},
+            }
+        },
+        {
+            "Update": {
+                "TableName": "{t}",
+                "Key": key("a", "1"),
+                "UpdateExpression": "SET #c = :c ADD #n :one",
+                "ConditionExpression": "#n = :n OR attribute_not_exists(#n)",
+                "ExpressionAttributeNames": {"#c": "colour", "#n": "n"},
+                "ExpressionAttributeValues": {":c": {"S": "red"}, ":one": {"N": "1"}, ":n": {"N": "1"}},
+            }
+        },
+        {
+            "Delete": {
+                "TableName": "{t}",
+                "Key": key("b", "1"),
+                "ConditionExpression": "attribute_exists(pk)",
+            }
+        },
+    ],
 }
 
 
@@ -491,6 +519,50 @@ def test_unpatched_moto_copies_the_whole_table_for_two_items(
 
     # Once for each operation that names the table: two whole copies of it.
     assert ours(copies, prefix) == Counter({(f"{prefix}-{i // 10}", str(i % 10)): 2 for i in range(FILLED)})
+
+
+@pytest.mark.usefixtures("patched")
+def test_each_condition_is_parsed_once_by_the_handler_and_once_to_be_evaluated(
+    client: Any, table: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    marker = f"m{uuid.uuid4().hex[:8]}"
+    parsed: Counter[str] = Counter()
+    parse = ConditionExpressionParser.parse
+
+    def counting(self: ConditionExpressionParser) -> Any:
+        # Other tests' servers in this process may parse their own conditions meanwhile.
+        if self.condition_expression and marker in (self.expression_attribute_names or {}).values():
+            parsed[self.condition_expression] += 1
+        return parse(self)
+
+    monkeypatch.setattr(ConditionExpressionParser, "parse", counting)
+    client.transact_write_items(
+        TransactItems=[
+            {
+                "Put": {
+                    "TableName": table,
+                    "Item": {**key("e", "1"), marker: {"S": "new"}},
+                    "ConditionExpression": "attribute_not_exists(#m)",
+                    "ExpressionAttributeNames": {"#m": marker},
+                }
+            },
+            {
+                "Update": {
+                    "TableName": table,
+                    "Key": key("a", "1"),
+                    "UpdateExpression": "SET #m = :v",
+                    "ConditionExpression": "attribute_not_exists(#m) AND n = :n",
+                    "ExpressionAttributeNames": {"#m": marker},
+                    "ExpressionAttributeValues": {":v": {"S": "set"}, ":n": {"N": "1"}},
+                }
+            },
+        ]
+    )
+
+    # moto parsed each three times: for the names it uses, to evaluate it, and again in the write.
+    assert parsed == Counter({"attribute_not_exists(#m)": 2, "attribute_not_exists(#m) AND n = :n": 2})
+    assert client.get_item(TableName=table, Key=key("a", "1"))["Item"][marker] == {"S": "set"}
+    assert client.get_item(TableName=table, Key=key("e", "1"))["Item"][marker] == {"S": "new"}
 
 
 # -- installing ---------------------------------------------------------------------------------------

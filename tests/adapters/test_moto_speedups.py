@@ -17,6 +17,7 @@ from moto.core import DEFAULT_ACCOUNT_ID
 from moto.core.responses import BaseResponse
 from moto.dynamodb.models import dynamodb_backends
 from moto.dynamodb.models.dynamo_type import Item
+from moto.dynamodb.parsing.validators import UpdateExpressionValidator
 from moto.s3.models import s3_backends
 from moto.s3.utils import _VersionedKeyStore
 
@@ -292,6 +293,188 @@ def test_another_moto_release_is_refused_and_nothing_is_installed(monkeypatch: p
     with pytest.raises(moto_speedups.UnsupportedMoto, match=r"moto 5\.3\.0 is installed"):
         moto_speedups.install()
     assert not moto_speedups.installed()
+
+
+# -- updates of whole attributes skip moto's validator -------------------------------------------
+
+
+def update(table: str, owner: str, expression: str, names: dict[str, str], values: dict[str, Any], **more: Any) -> Any:
+    """The keyword arguments of an ``UpdateItem`` of ``owner``'s document ``doc`` in ``table``."""
+    arguments: dict[str, Any] = {
+        "TableName": table,
+        "Key": {"owner": {"S": owner}, "id": {"S": "doc"}},
+        "UpdateExpression": expression,
+        "ExpressionAttributeNames": names,
+        "ReturnValues": "ALL_NEW",
+        **more,
+    }
+    if values:
+        arguments["ExpressionAttributeValues"] = values
+    return arguments
+
+
+#: Updates as PynamoDB writes them (``SET #n = :v``, ``ADD #n :v``, ``REMOVE #n``), those that take
+#: the fast path and those it leaves to moto, each applied in turn to one item: ``(label, owner,
+#: expression, names, values, more arguments)``.
+UPDATES: list[tuple[str, str, str, dict[str, str], dict[str, Any], dict[str, Any]]] = [
+    (
+        "a new item, set and added to",
+        "o1",
+        "SET #0 = :0, #1 = :1 ADD #2 :2",
+        {"#0": "status", "#1": "tags", "#2": "size"},
+        {":0": {"S": "READY"}, ":1": {"L": [{"S": "a"}, {"M": {"k": {"N": "1"}}}]}, ":2": {"N": "12"}},
+        {},
+    ),
+    (
+        "added to, a decimal",
+        "o1",
+        "ADD #0 :0, #1 :1",
+        {"#0": "size", "#1": "ratio"},
+        {":0": {"N": "-2"}, ":1": {"N": "0.50"}},
+        {},
+    ),
+    (
+        "index keys set to their type",
+        "o1",
+        "SET #0 = :0, #1 = :1",
+        {"#0": "name", "#1": "shard"},
+        {":0": {"S": "report.pdf"}, ":1": {"S": "shard-1"}},
+        {},
+    ),
+    (
+        "one value twice, clauses in another order",
+        "o1",
+        "REMOVE #2 SET #0 = :0, #1 = :0",
+        {"#0": "a", "#1": "b", "#2": "tags"},
+        {":0": {"SS": ["x", "y"]}},
+        {},
+    ),
+    (
+        "a condition that holds",
+        "o1",
+        "SET #1 = :1",
+        {"#0": "status", "#1": "status"},
+        {":0": {"S": "READY"}, ":1": {"S": "DONE"}},
+        {"ConditionExpression": "#0 = :0"},
+    ),
+    (
+        "a condition that fails, the item as it was",
+        "o1",
+        "SET #1 = :1",
+        {"#0": "status", "#1": "status"},
+        {":0": {"S": "READY"}, ":1": {"S": "again"}},
+        {"ConditionExpression": "#0 = :0", "ReturnValuesOnConditionCheckFailure": "ALL_OLD"},
+    ),
+    (
+        "a condition that fails on no item",
+        "o2",
+        "SET #0 = :0",
+        {"#0": "status"},
+        {":0": {"S": "x"}},
+        {"ConditionExpression": "attribute_exists(#0)"},
+    ),
+    ("removing what is not there", "o1", "REMOVE #0, #1", {"#0": "nothing", "#1": "a"}, {}, {}),
+    # Left to moto: what it refuses, and what it accepts that DynamoDB refuses.
+    ("a table key", "o1", "SET #0 = :0", {"#0": "id"}, {":0": {"S": "other"}}, {}),
+    (
+        "one name twice",
+        "o1",
+        "SET #0 = :0 ADD #1 :1",
+        {"#0": "size", "#1": "size"},
+        {":0": {"N": "1"}, ":1": {"N": "1"}},
+        {},
+    ),
+    ("a value not given", "o1", "SET #0 = :0, #1 = :9", {"#0": "x", "#1": "y"}, {":0": {"N": "1"}}, {}),
+    ("a name not given", "o1", "SET #0 = :0, #9 = :0", {"#0": "x"}, {":0": {"N": "1"}}, {}),
+    ("adding a number to a string", "o1", "ADD #0 :0", {"#0": "status"}, {":0": {"N": "1"}}, {}),
+    ("adding a set", "o1", "ADD #0 :0", {"#0": "b"}, {":0": {"SS": ["z"]}}, {}),
+    ("an index key set to an empty string", "o1", "SET #0 = :0", {"#0": "name"}, {":0": {"S": ""}}, {}),
+    ("an index key set to another type", "o1", "SET #0 = :0", {"#0": "shard"}, {":0": {"N": "3"}}, {}),
+    ("a path into a map", "o1", "SET #0.#1 = :0", {"#0": "m", "#1": "k"}, {":0": {"N": "1"}}, {}),
+    ("arithmetic", "o1", "SET #0 = #0 + :0", {"#0": "size"}, {":0": {"N": "1"}}, {}),
+    ("a clause twice", "o1", "SET #0 = :0 SET #1 = :0", {"#0": "x", "#1": "y"}, {":0": {"N": "1"}}, {}),
+    (
+        "past the item size limit",
+        "o1",
+        "SET #0 = :0, #1 = :1",
+        {"#0": "big", "#1": "more"},
+        {":0": {"S": "x" * 300_000}, ":1": {"S": "y" * 200_000}},
+        {},
+    ),
+    ("names written out", "o1", "SET colour = :0", {}, {":0": {"S": "red"}}, {}),
+]
+
+
+def update_conversation(client: Any, table: str) -> list[dict[str, Any]]:
+    """Each of :data:`UPDATES` in turn on a fresh documents-like table (dropped afterwards): every
+    answer, then the table's items."""
+    documents_table(client, table, local_index="by_name", global_index="by_shard")
+    answers: list[dict[str, Any]] = []
+    for _, owner, expression, names, values, more in UPDATES:
+        arguments = update(table, owner, expression, names, values, **more)
+        if not names:
+            del arguments["ExpressionAttributeNames"]
+        answers.append(answer(lambda arguments=arguments: client.update_item(**arguments)))
+    items = sorted(
+        client.scan(TableName=table)["Items"], key=lambda item: json.dumps(item, sort_keys=True, default=str)
+    )
+    client.delete_table(TableName=table)
+    return [*answers, {"items": items}]
+
+
+def test_updates_answer_and_leave_the_items_as_moto_does(client: Any) -> None:
+    moto_speedups.uninstall()
+    table = f"t-{uuid.uuid4().hex[:8]}"
+    expected = update_conversation(client, table)
+    moto_speedups.install()
+    got = update_conversation(client, table)
+    for (label, *_), mine, motos in zip(UPDATES, got, expected, strict=False):
+        assert (label, mine) == (label, motos)
+    assert got[-1] == expected[-1]
+    # The conversation says something: each update did what its label says.
+    by_label = {label: entry for (label, *_), entry in zip(UPDATES, expected, strict=False)}
+    assert by_label["added to, a decimal"]["Attributes"]["size"] == {"N": "10"}
+    assert by_label["added to, a decimal"]["Attributes"]["ratio"] == {"N": "0.50"}
+    assert by_label["one value twice, clauses in another order"]["Attributes"]["a"] == {"SS": ["x", "y"]}
+    assert "tags" not in by_label["one value twice, clauses in another order"]["Attributes"]
+    assert by_label["a condition that fails, the item as it was"]["Item"]["status"] == {"S": "DONE"}
+    assert by_label["a condition that fails on no item"]["error"]["Code"] == "ConditionalCheckFailedException"
+    assert by_label["a table key"]["error"]["Code"] == "ValidationException"
+    assert by_label["adding a number to a string"]["error"]["Code"] == "ValidationException"
+    assert by_label["past the item size limit"]["error"]["Code"] == "ValidationException"
+    # moto's own leniency, kept: DynamoDB refuses both.
+    assert by_label["an index key set to another type"]["Attributes"]["shard"] == {"N": "3"}
+    assert by_label["an index key set to an empty string"]["Attributes"]["name"] == {"S": ""}
+
+
+def test_plain_updates_skip_moto_s_validator_and_the_rest_go_through_it(
+    client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    moto_speedups.install()
+    validated: list[str] = []
+    sending = [""]  # the label of the update being sent
+    validate = UpdateExpressionValidator.validate
+
+    def counting(self: Any) -> Any:
+        validated.append(sending[0])
+        return validate(self)
+
+    monkeypatch.setattr(UpdateExpressionValidator, "validate", counting)
+    table = f"t-{uuid.uuid4().hex[:8]}"
+    documents_table(client, table, local_index="by_name", global_index="by_shard")
+    try:
+        for label, owner, expression, names, values, more in UPDATES:
+            sending[0] = label
+            arguments = update(table, owner, expression, names, values, **more)
+            if not names:
+                del arguments["ExpressionAttributeNames"]
+            answer(lambda arguments=arguments: client.update_item(**arguments))
+    finally:
+        client.delete_table(TableName=table)
+    fast = [label for label, *_ in UPDATES[:8]]
+    assert not set(fast) & set(validated)
+    # Everything left to moto was validated by moto, every one of its refusals included.
+    assert set(validated) == {label for label, *_ in UPDATES[8:]}
 
 
 # -- queries read their own partition --------------------------------------------------------------
