@@ -529,10 +529,21 @@ def test_a_cursor_past_the_feeds_retention_makes_the_next_run_compare_everything
         expired = api.call("Changes", {"after": json.loads((one / NAME).read_text())["cursor"]}, user.token)
         report, called = recorded_sync(live_url, user, one)
 
-    assert expired["errors"][0]["extensions"]["code"] == "CURSOR_EXPIRED"
+    assert expired == {
+        "data": {
+            "changes": {
+                "__typename": "CursorExpiredError",
+                "message": (
+                    "Changes after position 2 are no longer kept (changes are kept 2 days); "
+                    "compare the whole tree, then start again from latestChangeCursor."
+                ),
+                "retentionDays": 2,
+            }
+        }
+    }
+    assert called[:4] == ["Me", "Changes", "LatestChangeCursor", "SyncCompare"]  # the feed could not say: compared
     assert report.deleted_here == ["b.txt"]
     assert report.problems == []
-    assert "SyncCompare" in called
     assert tree(one) == {"a.txt": text(300, "a ")}
 
 
