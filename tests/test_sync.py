@@ -30,6 +30,7 @@ from tqdm import tqdm
 
 from client import sync
 from client.api import Api as ClientApi
+from client.api import ClientError
 from client.sync_state import NAME
 from domain import content_hash
 from tests import plain_http
@@ -87,10 +88,13 @@ class Counting(httpx.Client):
         super().__init__(timeout=120)
         self.allowed = allowed
         self.puts: list[int] = []
+        self.methods: list[str] = []  # of every request: a form's POST, a part's PUT, a download's GET
         self.lock = threading.Lock()
         self.together = None if together is None else threading.Barrier(together, timeout=60)
 
     def send(self, request: httpx.Request, **kwargs: Any) -> httpx.Response:
+        with self.lock:
+            self.methods.append(request.method)
         if request.method == "PUT":
             number = int(httpx.URL(str(request.url)).params["partNumber"])
             with self.lock:
@@ -144,6 +148,34 @@ def recorded_sync(url: str, user: User, root: Path) -> tuple[sync.Report, list[s
     with Recording(f"{url}/graphql", user.token) as api:
         report = sync.Sync(api, root, sync.Options(wait_seconds=60), say=lambda _: None).run()
     return report, api.called
+
+
+@dataclasses.dataclass
+class Watched:
+    """A run of ``docstore sync`` with everything it did: its report, what it said, the operations
+    it called in order, and the methods of its requests to S3."""
+
+    report: sync.Report
+    said: list[str]
+    called: list[str]
+    s3: list[str]
+
+
+def watched_sync(url: str, user: User, root: Path, api: Recording | None = None, **options: Any) -> Watched:
+    said: list[str] = []
+    s3 = Counting()
+    with api or Recording(f"{url}/graphql", user.token) as client:
+        report = sync.Sync(client, root, sync.Options(wait_seconds=60, **options), s3=s3, say=said.append).run()
+    return Watched(report, said, client.called, s3.methods)
+
+
+def feed(api: Api, user: User) -> list[tuple[int, str, str, str]]:
+    """The account's change feed: (sequence, kind, document id, path) per change."""
+    page = api.data("Changes", {"first": 100}, user.token)["changes"]
+    return [
+        (edge["node"]["sequence"], edge["node"]["kind"], edge["node"]["documentId"], edge["node"]["path"])
+        for edge in page["edges"]
+    ]
 
 
 def cli_sync_on_a_terminal(url: str, user: User, root: Path, *args: str) -> tuple[int, str]:
@@ -730,3 +762,103 @@ def test_a_run_killed_as_the_server_starts_its_upload_leaves_no_upload_behind_an
         "limitBytes": 0,
         "documentCount": 1,
     }
+
+
+@pytest.mark.parametrize(
+    ("marker", "args", "threshold"),
+    [
+        (b"completeMultipartUpload(", ("--multipart-threshold", "1"), MIB),
+        (b"completeUpload(", (), 64 * MIB),
+    ],
+    ids=["multipart", "single POST"],
+)
+def test_a_run_killed_as_the_server_completes_its_upload_is_recorded_by_the_next_without_sending_it_again(
+    parts_api: Api, user: User, small_parts: Any, tmp_path: Path, marker: bytes, args: tuple[str, ...], threshold: int
+) -> None:
+    one = tmp_path / "one"
+    one.mkdir()
+    data = gzip_like(2 * PART + 1000, seed=6)
+    (one / "big.gz").write_bytes(data)
+    proxy = KillingProxy(small_parts.url, marker)
+    try:
+        killed = proxy.run(user, one, *args)
+    finally:
+        proxy.close()
+
+    assert killed == -9
+    ((completed,),) = [list(answer["data"].values()) for answer in proxy.answered]
+    assert (completed["__typename"], completed["path"], completed["version"]) == ("Document", "/big.gz", 1)
+    state = json.loads((one / NAME).read_text())
+    assert state["uploads"]["big.gz"]["id"] == completed["id"]  # the client never heard it was completed
+    assert state["files"] == {}
+
+    again = watched_sync(small_parts.url, user, one, multipart_threshold=threshold)
+
+    assert again.said == ["big.gz: its upload was completed before the last run stopped; recorded"]
+    assert (again.report.uploaded, again.report.deleted_there, again.report.problems) == ([], [], [])
+    assert again.s3 == []  # not a byte sent again
+    assert not {"RequestUpload", "RequestMultipartUpload", "SignUploadParts", "DeleteDocument"} & set(again.called)
+    after = json.loads((one / NAME).read_text())
+    stat = (one / "big.gz").stat()
+    assert after["uploads"] == {}
+    assert after["files"] == {
+        "big.gz": {
+            "id": completed["id"],
+            "version": 1,
+            "hash": content_hash.of_bytes(data),
+            "size": len(data),
+            "mtime": stat.st_mtime_ns,
+        }
+    }
+    assert tree(one) == {"big.gz": data}
+    assert parts_api.settled(user, completed["id"])["status"] == "READY"
+    assert feed(parts_api, user) == [(1, "CREATED", completed["id"], "/big.gz")]  # never DELETED, never again
+    assert parts_api.usage(user) | {"limitBytes": 0} == {
+        "usedBytes": len(data),
+        "reservedBytes": 0,
+        "limitBytes": 0,
+        "documentCount": 1,
+    }
+
+
+class LosingAnswers(Recording):
+    """The client's API, on which the answers to operation ``lost`` never arrive: the server does
+    what was asked, and the client hears of a network failure."""
+
+    def __init__(self, url: str, token: str | None, lost: str) -> None:
+        super().__init__(url, token)
+        self.lost = lost
+
+    def call(self, name: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        answer = super().call(name, variables)
+        if name == self.lost:
+            raise ClientError("The call failed: the connection was reset")
+        return answer
+
+
+def test_a_completion_whose_answer_is_lost_is_not_cancelled_and_the_next_run_records_it(
+    api: Api, user: User, live_url: str, tmp_path: Path
+) -> None:
+    one = tmp_path / "one"
+    one.mkdir()
+    data = text(3000, "a file sent once ")
+    (one / "a.txt").write_bytes(data)
+
+    lost = watched_sync(live_url, user, one, LosingAnswers(f"{live_url}/graphql", user.token, "SyncCompleteUpload"))
+
+    assert lost.report.problems == ["a.txt: The call failed: the connection was reset"]
+    assert "DeleteDocument" not in lost.called
+    assert lost.s3 == ["POST"]
+    held = documents(api, user)
+    assert sorted(held) == ["/a.txt"]
+    pending = json.loads((one / NAME).read_text())["uploads"]
+    assert pending["a.txt"]["id"] == held["/a.txt"]["id"]
+
+    again = watched_sync(live_url, user, one)
+
+    assert again.said == ["a.txt: its upload was completed before the last run stopped; recorded"]
+    assert again.s3 == []
+    assert not {"RequestUpload", "DeleteDocument"} & set(again.called)
+    state = json.loads((one / NAME).read_text())
+    assert (state["uploads"], state["files"]["a.txt"]["id"]) == ({}, held["/a.txt"]["id"])
+    assert feed(api, user) == [(1, "CREATED", held["/a.txt"]["id"], "/a.txt")]
