@@ -28,7 +28,8 @@ before its first byte goes out, and the next run asks the server about it first.
 completed (the run stopped before it wrote that down) is recorded as synced, never sent again;
 otherwise a multipart upload is resumed (``uploadedParts``: only the missing parts are sent), a
 single POST is cancelled and sent again. Downloads go to a temporary file in DIR, renamed over the
-path only when whole and checked.
+path only when whole and checked; a download or a conflict's rename the state does not record yet
+is found the next run as the same bytes on both sides, and recorded.
 """
 
 from __future__ import annotations
@@ -171,6 +172,7 @@ class Sync:
             raise ClientError(f"{self.root} is not a folder: nothing was synced.")
         account = self.api.call("Me")["me"]["id"]
         with sync_state.locked(self.root):
+            sync_state.clear_leftovers(self.root)
             self.state = sync_state.load(self.root, account, self.prefix)
             self._scan()
             if self._quiet():
@@ -518,7 +520,7 @@ class Sync:
         if there.url is None or there.hash is None:
             return "wait"
         target = self.root / rel
-        descriptor, temporary = tempfile.mkstemp(dir=self.root, prefix=sync_state.NAME + "-download-")
+        descriptor, temporary = tempfile.mkstemp(dir=self.root, prefix=sync_state.DOWNLOADING)
         try:
             hasher = content_hash.ContentHasher()
             with os.fdopen(descriptor, "wb") as file, byte_bar(rel, None) as bar:

@@ -28,7 +28,7 @@ import pytest
 import time_machine
 from tqdm import tqdm
 
-from client import sync
+from client import sync, sync_state
 from client.api import Api as ClientApi
 from client.api import ClientError
 from client.sync_state import NAME
@@ -862,3 +862,133 @@ def test_a_completion_whose_answer_is_lost_is_not_cancelled_and_the_next_run_rec
     state = json.loads((one / NAME).read_text())
     assert (state["uploads"], state["files"]["a.txt"]["id"]) == ({}, held["/a.txt"]["id"])
     assert feed(api, user) == [(1, "CREATED", held["/a.txt"]["id"], "/a.txt")]
+
+
+class Killed(BaseException):
+    """A run stopped dead, as by SIGKILL: it does nothing more, and saves nothing more."""
+
+
+class StoppedAt(sync.Sync):
+    """A run of ``docstore sync`` stopped dead as soon as its method ``step`` has acted (or just
+    as it is called, ``before``): its state file stays as it last saved it."""
+
+    def __init__(self, api: ClientApi, root: Path, step: str, *, before: bool = False) -> None:
+        super().__init__(api, root, sync.Options(wait_seconds=60), say=lambda _: None)
+        self.stopped = False
+        original = getattr(self, step)
+
+        def stop(*args: Any) -> str:
+            if not before:
+                done: str = original(*args)
+                if done != "acted":
+                    return done
+            self.stopped = True
+            raise Killed
+
+        setattr(self, step, stop)
+
+    def _save(self) -> None:
+        if not self.stopped:
+            super()._save()
+
+
+def stopped_sync(url: str, user: User, root: Path, step: str, *, before: bool = False) -> None:
+    with ClientApi(f"{url}/graphql", user.token) as api, pytest.raises(Killed):
+        StoppedAt(api, root, step, before=before).run()
+
+
+def test_a_download_the_stopped_run_did_not_write_down_is_recorded_next_not_fetched_again(
+    api: Api, user: User, live_url: str, tmp_path: Path
+) -> None:
+    one, two = tmp_path / "one", tmp_path / "two"
+    one.mkdir()
+    two.mkdir()
+    (one / "a.txt").write_bytes(text(300, "first "))
+    run_sync(live_url, user, one)
+    run_sync(live_url, user, two)
+    (one / "a.txt").write_bytes(text(400, "second "))
+    run_sync(live_url, user, one)
+    api.settled(user, documents(api, user)["/a.txt"]["id"])
+    saved = (two / NAME).read_text()
+
+    stopped_sync(live_url, user, two, "_download")
+
+    assert tree(two) == {"a.txt": text(400, "second ")}  # renamed into place
+    assert (two / NAME).read_text() == saved  # and not written down
+
+    again = watched_sync(live_url, user, two)
+
+    assert again.report == sync.Report()  # nothing downloaded again, nothing taken for a conflict
+    assert again.s3 == []
+    assert not {"RequestUpload", "RequestMultipartUpload", "DeleteDocument"} & set(again.called)
+    held = documents(api, user)["/a.txt"]
+    stat = (two / "a.txt").stat()
+    assert json.loads((two / NAME).read_text())["files"] == {
+        "a.txt": {
+            "id": held["id"],
+            "version": 2,
+            "hash": content_hash.of_bytes(text(400, "second ")),
+            "size": 400,
+            "mtime": stat.st_mtime_ns,
+        }
+    }
+    assert tree(two) == {"a.txt": text(400, "second ")}
+
+
+@pytest.mark.parametrize("before", [True, False], ids=["after its rename", "after its download"])
+def test_a_conflict_the_stopped_run_did_not_write_down_is_finished_next_without_a_second_copy(
+    api: Api, user: User, live_url: str, tmp_path: Path, before: bool
+) -> None:
+    one, two = tmp_path / "one", tmp_path / "two"
+    one.mkdir()
+    two.mkdir()
+    (one / "plan.txt").write_bytes(text(300, "first plan "))
+    run_sync(live_url, user, one)
+    run_sync(live_url, user, two)
+    (one / "plan.txt").write_bytes(text(310, "one's plan "))
+    (two / "plan.txt").write_bytes(text(320, "two's plan "))
+    run_sync(live_url, user, one)
+    api.settled(user, documents(api, user)["/plan.txt"]["id"])  # its bytes can be downloaded at the conflict
+    saved = (two / NAME).read_text()
+    copy = f"plan (conflicted copy {TODAY}).txt"
+
+    # The conflict renames two's file to its copy, then downloads one's: stopped after either.
+    stopped_sync(live_url, user, two, "_download", before=before)
+
+    if before:
+        assert tree(two) == {copy: text(320, "two's plan ")}
+    else:
+        assert tree(two) == {"plan.txt": text(310, "one's plan "), copy: text(320, "two's plan ")}
+    assert (two / NAME).read_text() == saved
+
+    again = watched_sync(live_url, user, two)
+
+    assert again.report.conflicts == []  # the conflict was kept once, by the stopped run
+    assert again.report.downloaded == (["plan.txt"] if before else [])
+    assert again.report.uploaded == [copy]
+    assert (again.report.deleted_here, again.report.deleted_there, again.report.problems) == ([], [], [])
+    assert tree(two) == {"plan.txt": text(310, "one's plan "), copy: text(320, "two's plan ")}
+    held = documents(api, user)
+    assert sorted(held) == ["/" + copy, "/plan.txt"]
+    assert held["/plan.txt"]["version"] == 2
+    state = json.loads((two / NAME).read_text())
+    assert (sorted(state["files"]), state["uploads"]) == ([copy, "plan.txt"], {})
+
+
+def test_the_temporary_files_a_killed_run_left_are_deleted_by_the_next_and_never_synced(
+    api: Api, user: User, live_url: str, tmp_path: Path
+) -> None:
+    one = tmp_path / "one"
+    one.mkdir()
+    (one / "a.txt").write_bytes(text(300, "a "))
+    # What SIGKILL leaves in the middle of a download and of writing the state (mkstemp's names).
+    leftovers = [one / (sync_state.DOWNLOADING + "k1x_q9z0"), one / (sync_state.WRITING + "p0w8e3ab")]
+    for leftover in leftovers:
+        leftover.write_bytes(b"half of something")
+
+    report, _ = run_sync(live_url, user, one)
+
+    assert (report.uploaded, report.problems) == (["a.txt"], [])
+    assert [leftover.exists() for leftover in leftovers] == [False, False]
+    assert sorted(path.name for path in one.iterdir()) == sorted([NAME, NAME + ".lock", "a.txt"])
+    assert sorted(documents(api, user)) == ["/a.txt"]
