@@ -16,6 +16,9 @@ EMBEDDED_ACCESS_KEY = "docstore-embedded"
 EMBEDDED_SECRET_KEY = "docstore-embedded-secret"
 #: What a region name may look like (``us-west-2``); tokens carry it, so it is checked.
 REGION_NAME = re.compile(r"[a-z0-9]+(-[a-z0-9]+)*")
+#: The change feed keeps changes at least this many days (issue 13): a sync client away for less
+#: than a month goes on from its cursor rather than comparing everything.
+MIN_CHANGE_RETENTION_DAYS = 30
 #: Where `make` builds the web app and GraphiQL (web/, built by Vite into web/dist).
 WEB_DIST = Path(__file__).resolve().parent / "web" / "dist"
 
@@ -218,6 +221,7 @@ class Settings:
     quota_level_attempts: int = 5
     #: How long the change feed keeps each change (``changes``, ``changeEvents``): a cursor whose
     #: next change is older answers ``CursorExpiredError``. DynamoDB's TTL removes older rows.
+    #: At least ``MIN_CHANGE_RETENTION_DAYS``: what sync clients are promised to catch up in.
     change_retention_days: int = 30
     #: Followers' email digests (``services.follows``): at most one email per follower this often,
     #: listing the changes of the documents it follows since the last; at most 900 (SQS's longest
@@ -407,7 +411,7 @@ class Settings:
             outbox_backoff_seconds=integer("OUTBOX_BACKOFF_SECONDS", 60),
             plan_race_attempts=integer("PLAN_RACE_ATTEMPTS", 10),
             quota_level_attempts=integer("QUOTA_LEVEL_ATTEMPTS", 5),
-            change_retention_days=integer("CHANGE_RETENTION_DAYS", 30),
+            change_retention_days=integer("CHANGE_RETENTION_DAYS", 30, low=MIN_CHANGE_RETENTION_DAYS),
             digest_seconds=digest_seconds(integer("DIGEST_SECONDS", 600)),
             share_links_per_document=integer("SHARE_LINKS_PER_DOCUMENT", 20),
             share_max_expiry_seconds=integer("SHARE_MAX_EXPIRY_SECONDS", 90 * 24 * 3600),

@@ -115,8 +115,10 @@ class ObjectStore(Protocol):
         """Start a multipart upload to ``key`` (CreateMultipartUpload); its upload id."""
         ...
 
-    def part_url(self, key: str, upload_id: str, number: int, *, expires_in: int) -> str:
-        """Sign a PUT of part ``number`` of the upload (UploadPart); no request is made."""
+    def part_url(self, key: str, upload_id: str, number: int, *, size: int, expires_in: int) -> str:
+        """Sign a PUT of part ``number`` of the upload (UploadPart) of exactly ``size`` bytes: the
+        length is a signed header, so S3 refuses a PUT of any other length (``SignatureDoesNotMatch``)
+        before storing a byte. No request is made."""
         ...
 
     def list_parts(self, key: str, upload_id: str) -> list[UploadedPart] | None:
@@ -280,8 +282,10 @@ class S3ObjectStore:
         response = self.client.create_multipart_upload(Bucket=self.bucket, Key=key, ContentType=content_type)
         return str(response["UploadId"])
 
-    def part_url(self, key: str, upload_id: str, number: int, *, expires_in: int) -> str:
-        params = {"Bucket": self.bucket, "Key": key, "UploadId": upload_id, "PartNumber": number}
+    def part_url(self, key: str, upload_id: str, number: int, *, size: int, expires_in: int) -> str:
+        # ContentLength makes content-length one of X-Amz-SignedHeaders: without it a part's URL
+        # would take a body of any size, up to S3's 5 GiB a part.
+        params = {"Bucket": self.bucket, "Key": key, "UploadId": upload_id, "PartNumber": number, "ContentLength": size}
         return str(self.client.generate_presigned_url("upload_part", Params=params, ExpiresIn=expires_in))
 
     def list_parts(self, key: str, upload_id: str) -> list[UploadedPart] | None:

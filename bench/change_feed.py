@@ -115,6 +115,8 @@ def replay(http: httpx.Client, token: str, total: int) -> tuple[float, int]:
     started = time.perf_counter()
     while True:
         page = graphql(http, "Changes", {"after": after, "first": PAGE}, token)["changes"]
+        if page["__typename"] != "ChangeConnection":
+            raise RuntimeError(f"the feed answered {page['__typename']}: {page.get('message')}")
         pages += 1
         for edge in page["edges"]:
             seen += 1

@@ -45,7 +45,7 @@ class NotSignedIn(ClientError):
 
 class Refused(ClientError):
     """A top-level GraphQL error other than a sign-in one: its ``extensions.code`` (``NOT_FOUND``,
-    ``BAD_USER_INPUT``, ``CURSOR_EXPIRED``, ...) and, for bad input, each ``{field, message}``."""
+    ``BAD_USER_INPUT``, ``CONFLICT``, ...) and, for bad input, each ``{field, message}``."""
 
     def __init__(self, message: str, code: str | None = None, fields: list[dict[str, str]] | None = None) -> None:
         super().__init__(message)

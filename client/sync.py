@@ -24,9 +24,12 @@ whether anything changed since (``changes(after:)``) and looks at the files' siz
 nothing did, it is done without a comparison.
 
 Interrupted anywhere, the next run finishes the job: every upload is recorded in the state file
-before its first byte goes out; a multipart upload is resumed (``uploadedParts``: only the missing
-parts are sent), a single POST is cancelled and sent again. Downloads go to a temporary file in DIR,
-renamed over the path only when whole and checked.
+before its first byte goes out, and the next run asks the server about it first. One the server
+completed (the run stopped before it wrote that down) is recorded as synced, never sent again;
+otherwise a multipart upload is resumed (``uploadedParts``: only the missing parts are sent), a
+single POST is cancelled and sent again. Downloads go to a temporary file in DIR, renamed over the
+path only when whole and checked; a download or a conflict's rename the state does not record yet
+is found the next run as the same bytes on both sides, and recorded.
 """
 
 from __future__ import annotations
@@ -66,6 +69,8 @@ DOWNLOAD_CHUNK = MIB
 S3_TIMEOUT_SECONDS = 120.0
 #: Why a completion in mode UPDATE is rejected when the document changed since it was read.
 CHANGED_MEANWHILE = frozenset({"VERSION_CONFLICT", "DOCUMENT_CHANGED"})
+#: An upload's statuses while none of its bytes are a stored document: still waiting for them, or refused.
+NOT_STORED = frozenset({"PENDING_UPLOAD", "REJECTED"})
 
 
 @dataclass(frozen=True)
@@ -167,6 +172,7 @@ class Sync:
             raise ClientError(f"{self.root} is not a folder: nothing was synced.")
         account = self.api.call("Me")["me"]["id"]
         with sync_state.locked(self.root):
+            sync_state.clear_leftovers(self.root)
             self.state = sync_state.load(self.root, account, self.prefix)
             self._scan()
             if self._quiet():
@@ -205,7 +211,9 @@ class Sync:
             return False
         try:
             page = self.api.call("Changes", {"after": state.cursor, "first": 1})["changes"]
-        except Refused:  # CURSOR_EXPIRED, or a cursor this API does not know: compare everything
+        except Refused:  # a cursor this API did not give this account (BAD_USER_INPUT): compare everything
+            return False
+        if page["__typename"] == "CursorExpiredError":  # the feed no longer goes back that far
             return False
         for rel, refusal in state.refused.items():
             self.say(f"{rel}: skipped, refused by the server before ({refusal.reason}); change it to try again.")
@@ -512,7 +520,7 @@ class Sync:
         if there.url is None or there.hash is None:
             return "wait"
         target = self.root / rel
-        descriptor, temporary = tempfile.mkstemp(dir=self.root, prefix=sync_state.NAME + "-download-")
+        descriptor, temporary = tempfile.mkstemp(dir=self.root, prefix=sync_state.DOWNLOADING)
         try:
             hasher = content_hash.ContentHasher()
             with os.fdopen(descriptor, "wb") as file, byte_bar(rel, None) as bar:
@@ -546,15 +554,25 @@ class Sync:
     # -- uploads ---------------------------------------------------------------------------------
 
     def _resume_uploads(self) -> None:
-        """Uploads a run left incomplete: a single POST is cancelled (the pass sends it again); a
-        multipart upload of a file that changed since is aborted, one of the same bytes stays, for
-        the pass to resume. A run stopped between asking for a new file's upload and writing down
-        its id left a PENDING_UPLOAD document holding the path: it is deleted, or the path would
-        wait for it until the sweeper's 24 hours."""
+        """Uploads a run left incomplete. The server is asked about each first: one it completed
+        before the run stopped (the answer lost, or the state not saved after it) is recorded as
+        synced, and neither deleted nor sent again. Of those still waiting for their bytes, a
+        single POST is cancelled (the pass sends it again); a multipart upload of a file that
+        changed since is aborted, one of the same bytes stays, for the pass to resume. A run
+        stopped between asking for a new file's upload and writing down its id left a
+        PENDING_UPLOAD document holding the path: it is deleted, or the path would wait for it
+        until the sweeper's 24 hours."""
         for rel, upload in list(self.state.uploads.items()):
-            if upload.part_size and self.hashes.get(rel) == upload.hash:
-                continue
-            self._cancel(rel, upload)
+            document = self._upload_document(upload)
+            if document is None:  # nothing to cancel: deleted, or a version upload completed (the pass sees it)
+                self.state.uploads.pop(rel, None)
+                self._save()
+            elif document["status"] not in NOT_STORED:
+                self._completed_before(rel, upload, document)
+            elif not (
+                document["status"] == "PENDING_UPLOAD" and upload.part_size and self.hashes.get(rel) == upload.hash
+            ):
+                self._cancel(rel, upload)
         for rel in list(self.state.requesting):
             path = self.server_path(rel)
             listed = self.api.call(
@@ -567,6 +585,32 @@ class Sync:
                     self.say(f"{rel}: cancelled the upload a stopped run had started")
             del self.state.requesting[rel]
             self._save()
+
+    def _upload_document(self, upload: Upload) -> dict[str, Any] | None:
+        """The upload's record as the server has it now; None when there is none. A version
+        upload's record goes when it completes: its version is then the document's."""
+        try:
+            document: dict[str, Any] = self.api.call("SyncDocument", {"id": upload.id})["document"]
+        except Refused as refusal:
+            if refusal.code != "NOT_FOUND":
+                raise
+            return None
+        return document
+
+    def _completed_before(self, rel: str, upload: Upload, document: dict[str, Any]) -> None:
+        """A new file's upload the server completed before the last run could write it down:
+        recorded as synced with the bytes that were sent (a file changed since is then sent as
+        an UPDATE of it), at the path where it landed."""
+        self.state.uploads.pop(rel, None)
+        synced = Synced(document["id"], document["version"], upload.hash, upload.size, upload.mtime)
+        landed = self.rel_of(document["path"])
+        self.say(f"{rel}: its upload was completed before the last run stopped; recorded")
+        if landed is not None and key(landed) == key(rel):
+            self.state.files[rel] = synced
+        elif landed is not None and rel in self.scanned:
+            self._landed_elsewhere(rel, landed, synced)
+        # else moved out of the prefix meanwhile, or the file is gone here: the pass decides.
+        self._save()
 
     def _upload_ids(self) -> set[str]:
         return {upload.id for upload in self.state.uploads.values()}
@@ -664,10 +708,12 @@ class Sync:
         try:
             with (self.root / rel).open("rb") as file:
                 post_form(form, file, rel, request["contentType"], stat.size, self.s3)
-            completed = self.api.call("SyncCompleteUpload", {"input": {"documentId": upload_id}})
         except BaseException:
             self._cancel(rel, self.state.uploads[rel])
             raise
+        # Not cancelled should this fail: the server may have completed it before its answer was
+        # lost. The upload stays in the state, and the next run asks (``_resume_uploads``).
+        completed = self.api.call("SyncCompleteUpload", {"input": {"documentId": upload_id}})
         answer: dict[str, Any] = completed["completeUpload"]
         return upload_id, answer
 

@@ -14,13 +14,14 @@ not at all: a new file renamed over the old one).
   workers), with the content hash refused, so that the same bytes are not sent again every run.
 
 Every name beginning with ``.docstore-sync`` in DIR is the client's own (this file, its lock,
-downloads in progress) and never synced.
+downloads in progress) and never synced; a run deletes the temporary files a killed run left.
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import glob
 import json
 import os
 import tempfile
@@ -36,6 +37,9 @@ if TYPE_CHECKING:
 #: The state file's name in DIR; every name with this beginning is the client's, never synced.
 NAME = ".docstore-sync"
 FORMAT = 1
+#: How the temporary files in DIR begin: a download in progress, the state being written.
+DOWNLOADING = NAME + "-download-"
+WRITING = NAME + "-state-"
 
 
 @dataclass
@@ -125,7 +129,7 @@ def load(root: Path, account: str, prefix: str) -> State:
 
 def save(root: Path, state: State) -> None:
     """Write the state whole or not at all (a temporary file, flushed, renamed over the old one)."""
-    descriptor, temporary = tempfile.mkstemp(dir=root, prefix=NAME + "-state-")
+    descriptor, temporary = tempfile.mkstemp(dir=root, prefix=WRITING)
     try:
         with os.fdopen(descriptor, "w") as file:
             json.dump({"format": FORMAT, **asdict(state)}, file, indent=1, sort_keys=True)
@@ -137,6 +141,15 @@ def save(root: Path, state: State) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temporary)
         raise
+
+
+def clear_leftovers(root: Path) -> None:
+    """Delete the temporary files a run killed mid-write left in DIR (a download, the state):
+    a run that ends any other way deletes its own. Only under the lock: no other run writes them."""
+    for prefix in (DOWNLOADING, WRITING):
+        for leftover in root.glob(glob.escape(prefix) + "*"):
+            with contextlib.suppress(FileNotFoundError):
+                leftover.unlink()
 
 
 @contextlib.contextmanager

@@ -9,8 +9,7 @@ import strawberry
 from access.context import Context
 from access.permissions import require_account
 from models.changes import CursorExpired
-from schema.changes import Change, ChangeConnection, ChangeEdge
-from schema.changes import CursorExpired as CursorExpiredError
+from schema.changes import Change, ChangeConnection, ChangeEdge, ChangesResult, CursorExpiredError
 from schema.documents import PageInfo
 from schema.errors import BadUserInput
 from services import changes as changes_service
@@ -26,14 +25,14 @@ async def list_changes(
         ),
     ] = None,
     first: Annotated[int, strawberry.argument(description="How many changes, 1 to 100.")] = 100,
-) -> ChangeConnection:
+) -> ChangesResult:
     account = await require_account(info)
     try:
         page = await changes_service.page(info.context.services, account.id, after, first)
     except validation.InvalidInput as error:
         raise BadUserInput(error.problems) from None
     except CursorExpired as expired:
-        raise CursorExpiredError(str(expired), expired.retention_days) from None
+        return CursorExpiredError.from_expired(expired)
     nodes = [
         Change.from_model(entry.change, entry.document, changes_service.cursor(account.id, entry.change.sequence))
         for entry in page.entries

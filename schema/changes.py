@@ -1,19 +1,20 @@
-"""The change feed: a change, its page, and the error a cursor older than the feed gets."""
+"""The change feed: a change, its page, and the answer a cursor older than the feed gets."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
 from domain.changes import ChangeKind as ChangeKind  # exported: the GraphQL enum, declared below
 from schema.documents import Document, PageInfo
 from schema.enums import graphql_enum
-from schema.errors import CodedError
+from schema.errors import Error
 
 if TYPE_CHECKING:
     from models.changes import Change as ChangeRecord
+    from models.changes import CursorExpired
     from models.documents import Document as DocumentRecord
 
 graphql_enum(
@@ -89,13 +90,40 @@ class ChangeConnection:
     )
 
 
-class CursorExpired(CodedError):
-    """``CURSOR_EXPIRED``: changes after the cursor are no longer kept, so the client must compare
-    its whole tree (``compareChecksums``) and start again from ``latestChangeCursor``.
-    ``extensions.retentionDays`` says how long changes are kept. The issue's ``CursorExpiredError``."""
+@strawberry.type(
+    description=(
+        "Changes after the cursor are no longer kept (they are kept `retentionDays` days), so the feed cannot "
+        "say what changed since: compare your whole tree (`compareChecksums`), then start again from "
+        "`latestChangeCursor`, taken before the compare."
+    )
+)
+class CursorExpiredError(Error):
+    retention_days: int = strawberry.field(
+        description="How many days the feed keeps each change (DOCSTORE_CHANGE_RETENTION_DAYS, at least 30)."
+    )
 
-    code = "CURSOR_EXPIRED"
+    @classmethod
+    def from_expired(cls, expired: CursorExpired) -> CursorExpiredError:
+        return cls(message=str(expired), retention_days=expired.retention_days)
 
-    def __init__(self, message: str, retention_days: int) -> None:
-        super().__init__(message)
-        self.extensions = {**(self.extensions or {}), "retentionDays": retention_days}
+
+ChangesResult = Annotated[
+    ChangeConnection | CursorExpiredError,
+    strawberry.union(
+        "ChangesResult",
+        description=(
+            "A page of changes, or `CursorExpiredError` when changes after the cursor are no longer kept. "
+            "Branch on `__typename`."
+        ),
+    ),
+]
+ChangeEvent = Annotated[
+    Change | CursorExpiredError,
+    strawberry.union(
+        "ChangeEvent",
+        description=(
+            "A change, or `CursorExpiredError`, the last event of a subscription whose cursor the feed no longer "
+            "covers: the subscription completes after it. Branch on `__typename`."
+        ),
+    ),
+]

@@ -113,9 +113,11 @@ class UploadPartUrl:
     number: int = strawberry.field(description="The part number.")
     url: str = strawberry.field(
         description=(
-            "A presigned S3 `UploadPart` URL: send the part's bytes as the body of a PUT, no other header needed. "
-            "Keep the `ETag` S3 answers for `completeMultipartUpload`. Refused by S3 once the upload is completed "
-            "or aborted."
+            "A presigned S3 `UploadPart` URL: send the part's bytes as the body of a PUT, no other header needed "
+            "but the `Content-Length` every HTTP client sends. It is signed for exactly the part's length "
+            "(`partSize`; the last part what remains of the declared size): S3 refuses a body of any other "
+            "length. Keep the `ETag` S3 answers for `completeMultipartUpload`. Refused by S3 once the upload is "
+            "completed or aborted."
         )
     )
 

@@ -28,7 +28,7 @@ from resolvers.operations import NamedOperation
 from resolvers.throttle import AccountRequests
 from schema import descriptions
 from schema.accounts import Account, SignInResult, SignOutPayload, SignUpResult
-from schema.changes import Change, ChangeConnection
+from schema.changes import ChangeEvent, ChangesResult
 from schema.checksums import ChecksumComparison
 from schema.dashboard import Dashboard
 from schema.documents import (
@@ -150,17 +150,17 @@ class Query:
             "upload of yours in progress (completed, aborted, or another account's)."
         ),
     )
-    changes: ChangeConnection = strawberry.field(
+    changes: ChangesResult = strawberry.field(
         resolver=change_resolvers.list_changes,
         description=(
             "What changed in your documents, oldest first, after the cursor `after` (`latestChangeCursor`, or the "
             "`endCursor` of the previous page): created (an upload completed), updated, moved, a new version, "
             "a version restored, deleted (`Change.kind`). Each "
             "change has the next `sequence` of your account, with no gap. Changes are kept "
-            "${change_retention_days} days (DOCSTORE_CHANGE_RETENTION_DAYS): a cursor whose next change is no "
-            "longer kept gets `CURSOR_EXPIRED` (the `CursorExpiredError` of the change feed, with "
-            "`extensions.retentionDays`): compare the whole tree, then start again from `latestChangeCursor`. "
-            "Bad arguments (`first`, a cursor this API did not give this account) get `BAD_USER_INPUT`."
+            "${change_retention_days} days (DOCSTORE_CHANGE_RETENTION_DAYS, at least 30): a cursor whose next "
+            "change is no longer kept answers `CursorExpiredError` (with `retentionDays`) instead of a page: "
+            "compare the whole tree, then start again from `latestChangeCursor`. Bad arguments (`first`, a "
+            "cursor this API did not give this account) get `BAD_USER_INPUT`."
         ),
     )
     latest_change_cursor: str = strawberry.field(
@@ -393,12 +393,14 @@ class Subscription:
             "before you subscribed are not replayed."
         ),
     )
-    change_events: AsyncIterator[Change] = strawberry.subscription(
+    change_events: AsyncIterator[ChangeEvent] = strawberry.subscription(
         resolver=change_feed.change_events,
         description=(
             "Your change feed: every change after the cursor `after` replayed in order, then each new one as it "
             "is made, each exactly once (by `sequence`) across the switch from replay to live. A cursor whose next "
-            "change is no longer kept is refused with `CURSOR_EXPIRED` before anything is sent; a bad one with "
+            "change is no longer kept gets one `CursorExpiredError` event (with `retentionDays`), and the "
+            "subscription completes: compare the whole tree, then subscribe again from `latestChangeCursor`. "
+            "The same ends a replay that falls behind the changes kept. A bad cursor is refused with "
             "`BAD_USER_INPUT`."
         ),
     )

@@ -126,7 +126,8 @@ async def sign_upload_parts(
     services: Services, account: Account, raw_id: str, raw_numbers: Sequence[int]
 ) -> SignedParts:
     """A signed PUT URL for each of the parts named (at most ``DOCSTORE_MULTIPART_SIGN_MAX_PARTS``
-    a call, numbers from 1 to the upload's part count). Signing makes no request to S3."""
+    a call, numbers from 1 to the upload's part count), each for exactly its part's length (the
+    last part's own). Signing makes no request to S3."""
     settings = services.settings
     document_id = validation.document_id(raw_id)
     document = await services.blocking.run(_in_progress, account.id, document_id)
@@ -137,7 +138,13 @@ async def sign_upload_parts(
     def signed() -> list[tuple[int, str]]:
         key, upload_id = document.object_key, str(document.upload_id)
         return [
-            (number, services.objects.part_url(key, upload_id, number, expires_in=expires_in)) for number in numbers
+            (
+                number,
+                services.objects.part_url(
+                    key, upload_id, number, size=upload_files.part_length(document, number), expires_in=expires_in
+                ),
+            )
+            for number in numbers
         ]
 
     urls = await services.blocking.run(signed)

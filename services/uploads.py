@@ -388,6 +388,14 @@ def part_count(document: Document) -> int:
     return -(-int(document.declared_size) // int(document.part_size or 1))
 
 
+def part_length(document: Document, number: int) -> int:
+    """The bytes part ``number`` of a multipart upload holds: its part size, the last part what
+    remains of the declared size. Each part's URL is signed for exactly this many bytes."""
+    size, part_size = int(document.declared_size), int(document.part_size or 1)
+    count = part_count(document)
+    return part_size if number < count else size - part_size * (count - 1)
+
+
 def _assemble(store: ObjectStore, document: Document, parts: Sequence[tuple[int, str]]) -> ObjectInfo | None:
     """Have S3 assemble a multipart upload from ``parts`` once they are checked against what S3
     holds; what the object holds (None: no upload and no object, it was aborted).
@@ -412,19 +420,16 @@ def _parts_refusal(
 ) -> str | None:
     """Why ``parts`` cannot make the upload, if they cannot: a part larger than its share of the
     declared size is ``TOO_LARGE``; a part missing, unknown to S3, with another ETag or smaller
-    than its share is ``PARTS_MISMATCH``."""
-    size, part_size = int(document.declared_size), int(document.part_size or 1)
+    than its share is ``PARTS_MISMATCH``. Real S3 already refuses a part of another length than
+    its URL signs (:func:`part_length`); the embedded S3 checks no signature, so there this is the
+    guard (and everywhere, against a part put with credentials rather than a signed URL)."""
     count = part_count(document)
-
-    def share(number: int) -> int:
-        return part_size if number < count else size - part_size * (count - 1)
-
-    if any(held > share(number) for number, (_, held) in uploaded.items()):
+    if any(held > part_length(document, number) for number, (_, held) in uploaded.items()):
         return uploads.TOO_LARGE
     if [number for number, _ in parts] != list(range(1, count + 1)):
         return uploads.PARTS_MISMATCH
     for number, etag in parts:
-        if uploaded.get(number) != (etag, share(number)):
+        if uploaded.get(number) != (etag, part_length(document, number)):
             return uploads.PARTS_MISMATCH
     return None
 

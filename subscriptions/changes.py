@@ -10,6 +10,10 @@ sent as announced; one further on means announcements were missed (lost, or made
 publishes, as the sweeper completing an expired form), so the gap is read from DynamoDB. Events
 that follow a change made without an announcement (``ProcessingStarted``, ``DocumentFailed``)
 make it read the feed too, so such a change does not wait for the next announced one.
+
+A cursor the feed no longer covers is answered, not refused: the subscription sends one
+``CursorExpiredError`` and completes, before joining the channel when the cursor is already too
+old, or when a replay (or a gap's reading) finds the changes after the last one sent gone meanwhile.
 """
 
 from __future__ import annotations
@@ -28,8 +32,7 @@ from events.envelope import EventType
 from models import changes, documents
 from models.changes import CursorExpired
 from models.errors import DocumentNotFound
-from schema.changes import Change
-from schema.changes import CursorExpired as CursorExpiredError
+from schema.changes import Change, ChangeEvent, CursorExpiredError
 from schema.errors import BadUserInput
 from schema.events import TooSlow
 from services import changes as changes_service
@@ -59,72 +62,78 @@ async def change_events(
             )
         ),
     ] = None,
-) -> AsyncIterator[Change]:
+) -> AsyncIterator[ChangeEvent]:
     account = await require_account(info)
     services = info.context.services
     try:
         start = changes_service.position(account.id, after) if after is not None else 0
-        # Refused before anything is subscribed: a cursor the feed no longer covers.
+        # Answered before anything is subscribed: a cursor the feed no longer covers.
         await services.blocking.run(changes_service.read, account.id, start, 1)
     except validation.InvalidInput as error:
         raise BadUserInput(error.problems) from None
     except CursorExpired as expired:
-        raise CursorExpiredError(str(expired), expired.retention_days) from None
+        return counted(services.metrics, "changeEvents", _expired(expired))
     events = replay_then_live(services.events, services.blocking, account.id, start, watch_session(info.context))
     return counted(services.metrics, "changeEvents", events)
 
 
+async def _expired(expired: CursorExpired) -> AsyncGenerator[ChangeEvent, None]:
+    """The one event of a subscription whose cursor the feed no longer covers."""
+    yield CursorExpiredError.from_expired(expired)
+
+
 async def replay_then_live(
     source: EventSource, blocking: Blocking, owner_id: str, after: int, session: SessionWatch | None = None
-) -> AsyncGenerator[Change, None]:
+) -> AsyncGenerator[ChangeEvent, None]:
     """Every change of the account after sequence ``after``, in order, each once: replayed from
-    DynamoDB, then as announced on the account's channel (see the module's docstring)."""
-    async with source.subscribe(owner_id) as inbox:
-        last = after
-        more = True
-        while more:  # replay
-            await _drop_unread(inbox, session)
-            entries, more = await _read(blocking, owner_id, last)
-            for entry in entries:
-                last = entry.change.sequence
-                yield _change(entry.change, entry.document)
-        while True:  # live
-            try:
-                event = await next_event(inbox, session)
-            except SubscriberTooSlow as error:
-                raise TooSlow(error.limit) from None
-            if event.type is EventType.SESSION_ENDED:
-                _end_if_ours(event.data.get("session"), session)
-                continue
-            if event.type is EventType.CHANGE_RECORDED:
-                try:
-                    change = changes_service.announced(event)
-                except (KeyError, ValueError, TypeError):
-                    log.warning("change announcement %s does not fit; read from the feed: %s", event.id, event.data)
-                    change = None
-                if change is not None and change.sequence <= last:
-                    continue  # sent already, by the replay or a gap's reading
-                if change is not None and change.sequence == last + 1:
-                    last = change.sequence
-                    yield _change(change, await blocking.run(_current, owner_id, change.document_id))
-                    continue
-            elif event.type not in HINTS:
-                continue
+    DynamoDB, then as announced on the account's channel (see the module's docstring). Should the
+    changes to read next be gone, ``CursorExpiredError`` last."""
+    try:
+        async with source.subscribe(owner_id) as inbox:
+            last = after
             more = True
-            while more:  # a gap, or a change nobody announced: read it from the feed
+            while more:  # replay
+                await _drop_unread(inbox, session)
                 entries, more = await _read(blocking, owner_id, last)
                 for entry in entries:
                     last = entry.change.sequence
                     yield _change(entry.change, entry.document)
+            while True:  # live
+                try:
+                    event = await next_event(inbox, session)
+                except SubscriberTooSlow as error:
+                    raise TooSlow(error.limit) from None
+                if event.type is EventType.SESSION_ENDED:
+                    _end_if_ours(event.data.get("session"), session)
+                    continue
+                if event.type is EventType.CHANGE_RECORDED:
+                    try:
+                        change = changes_service.announced(event)
+                    except (KeyError, ValueError, TypeError):
+                        log.warning("change announcement %s does not fit; read from the feed: %s", event.id, event.data)
+                        change = None
+                    if change is not None and change.sequence <= last:
+                        continue  # sent already, by the replay or a gap's reading
+                    if change is not None and change.sequence == last + 1:
+                        last = change.sequence
+                        yield _change(change, await blocking.run(_current, owner_id, change.document_id))
+                        continue
+                elif event.type not in HINTS:
+                    continue
+                more = True
+                while more:  # a gap, or a change nobody announced: read it from the feed
+                    entries, more = await _read(blocking, owner_id, last)
+                    for entry in entries:
+                        last = entry.change.sequence
+                        yield _change(entry.change, entry.document)
+    except CursorExpired as expired:
+        yield CursorExpiredError.from_expired(expired)
 
 
 async def _read(blocking: Blocking, owner_id: str, after: int) -> tuple[list[changes_service.Entry], bool]:
-    """The next page of the feed after ``after``; ``CURSOR_EXPIRED`` should its changes have gone
-    meanwhile (a replay slower than their retention)."""
-    try:
-        return await blocking.run(changes_service.read, owner_id, after, REPLAY_PAGE)
-    except CursorExpired as expired:
-        raise CursorExpiredError(str(expired), expired.retention_days) from None
+    """The next page of the feed after ``after``; :class:`CursorExpired` should its changes have
+    gone meanwhile (a replay slower than their retention)."""
+    return await blocking.run(changes_service.read, owner_id, after, REPLAY_PAGE)
 
 
 async def _drop_unread(inbox: Inbox, session: SessionWatch | None) -> None:

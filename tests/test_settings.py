@@ -173,8 +173,15 @@ def test_the_attempts_of_each_kind_of_race_are_read() -> None:
 def test_changes_are_kept_30_days_unless_set() -> None:
     assert Settings.from_env({}).change_retention_days == 30
     assert Settings.from_env({"DOCSTORE_CHANGE_RETENTION_DAYS": "90"}).change_retention_days == 90
-    with pytest.raises(SettingsError, match="DOCSTORE_CHANGE_RETENTION_DAYS must be at least 1"):
-        Settings.from_env({"DOCSTORE_CHANGE_RETENTION_DAYS": "0"})
+    assert Settings.from_env({"DOCSTORE_CHANGE_RETENTION_DAYS": "30"}).change_retention_days == 30
+
+
+@pytest.mark.parametrize("days", ["29", "1", "0", "-30"])
+def test_changes_kept_less_than_30_days_are_refused(days: str) -> None:
+    with pytest.raises(SettingsError) as raised:
+        Settings.from_env({"DOCSTORE_CHANGE_RETENTION_DAYS": days})
+
+    assert str(raised.value) == "DOCSTORE_CHANGE_RETENTION_DAYS must be at least 30"
 
 
 def test_one_region_by_default_at_its_own_public_url() -> None:

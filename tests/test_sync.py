@@ -28,8 +28,9 @@ import pytest
 import time_machine
 from tqdm import tqdm
 
-from client import sync
+from client import sync, sync_state
 from client.api import Api as ClientApi
+from client.api import ClientError
 from client.sync_state import NAME
 from domain import content_hash
 from tests import plain_http
@@ -87,10 +88,13 @@ class Counting(httpx.Client):
         super().__init__(timeout=120)
         self.allowed = allowed
         self.puts: list[int] = []
+        self.methods: list[str] = []  # of every request: a form's POST, a part's PUT, a download's GET
         self.lock = threading.Lock()
         self.together = None if together is None else threading.Barrier(together, timeout=60)
 
     def send(self, request: httpx.Request, **kwargs: Any) -> httpx.Response:
+        with self.lock:
+            self.methods.append(request.method)
         if request.method == "PUT":
             number = int(httpx.URL(str(request.url)).params["partNumber"])
             with self.lock:
@@ -144,6 +148,34 @@ def recorded_sync(url: str, user: User, root: Path) -> tuple[sync.Report, list[s
     with Recording(f"{url}/graphql", user.token) as api:
         report = sync.Sync(api, root, sync.Options(wait_seconds=60), say=lambda _: None).run()
     return report, api.called
+
+
+@dataclasses.dataclass
+class Watched:
+    """A run of ``docstore sync`` with everything it did: its report, what it said, the operations
+    it called in order, and the methods of its requests to S3."""
+
+    report: sync.Report
+    said: list[str]
+    called: list[str]
+    s3: list[str]
+
+
+def watched_sync(url: str, user: User, root: Path, api: Recording | None = None, **options: Any) -> Watched:
+    said: list[str] = []
+    s3 = Counting()
+    with api or Recording(f"{url}/graphql", user.token) as client:
+        report = sync.Sync(client, root, sync.Options(wait_seconds=60, **options), s3=s3, say=said.append).run()
+    return Watched(report, said, client.called, s3.methods)
+
+
+def feed(api: Api, user: User) -> list[tuple[int, str, str, str]]:
+    """The account's change feed: (sequence, kind, document id, path) per change."""
+    page = api.data("Changes", {"first": 100}, user.token)["changes"]
+    return [
+        (edge["node"]["sequence"], edge["node"]["kind"], edge["node"]["documentId"], edge["node"]["path"])
+        for edge in page["edges"]
+    ]
 
 
 def cli_sync_on_a_terminal(url: str, user: User, root: Path, *args: str) -> tuple[int, str]:
@@ -529,10 +561,21 @@ def test_a_cursor_past_the_feeds_retention_makes_the_next_run_compare_everything
         expired = api.call("Changes", {"after": json.loads((one / NAME).read_text())["cursor"]}, user.token)
         report, called = recorded_sync(live_url, user, one)
 
-    assert expired["errors"][0]["extensions"]["code"] == "CURSOR_EXPIRED"
+    assert expired == {
+        "data": {
+            "changes": {
+                "__typename": "CursorExpiredError",
+                "message": (
+                    "Changes after position 2 are no longer kept (changes are kept 2 days); "
+                    "compare the whole tree, then start again from latestChangeCursor."
+                ),
+                "retentionDays": 2,
+            }
+        }
+    }
+    assert called[:4] == ["Me", "Changes", "LatestChangeCursor", "SyncCompare"]  # the feed could not say: compared
     assert report.deleted_here == ["b.txt"]
     assert report.problems == []
-    assert "SyncCompare" in called
     assert tree(one) == {"a.txt": text(300, "a ")}
 
 
@@ -719,3 +762,233 @@ def test_a_run_killed_as_the_server_starts_its_upload_leaves_no_upload_behind_an
         "limitBytes": 0,
         "documentCount": 1,
     }
+
+
+@pytest.mark.parametrize(
+    ("marker", "args", "threshold"),
+    [
+        (b"completeMultipartUpload(", ("--multipart-threshold", "1"), MIB),
+        (b"completeUpload(", (), 64 * MIB),
+    ],
+    ids=["multipart", "single POST"],
+)
+def test_a_run_killed_as_the_server_completes_its_upload_is_recorded_by_the_next_without_sending_it_again(
+    parts_api: Api, user: User, small_parts: Any, tmp_path: Path, marker: bytes, args: tuple[str, ...], threshold: int
+) -> None:
+    one = tmp_path / "one"
+    one.mkdir()
+    data = gzip_like(2 * PART + 1000, seed=6)
+    (one / "big.gz").write_bytes(data)
+    proxy = KillingProxy(small_parts.url, marker)
+    try:
+        killed = proxy.run(user, one, *args)
+    finally:
+        proxy.close()
+
+    assert killed == -9
+    ((completed,),) = [list(answer["data"].values()) for answer in proxy.answered]
+    assert (completed["__typename"], completed["path"], completed["version"]) == ("Document", "/big.gz", 1)
+    state = json.loads((one / NAME).read_text())
+    assert state["uploads"]["big.gz"]["id"] == completed["id"]  # the client never heard it was completed
+    assert state["files"] == {}
+
+    again = watched_sync(small_parts.url, user, one, multipart_threshold=threshold)
+
+    assert again.said == ["big.gz: its upload was completed before the last run stopped; recorded"]
+    assert (again.report.uploaded, again.report.deleted_there, again.report.problems) == ([], [], [])
+    assert again.s3 == []  # not a byte sent again
+    assert not {"RequestUpload", "RequestMultipartUpload", "SignUploadParts", "DeleteDocument"} & set(again.called)
+    after = json.loads((one / NAME).read_text())
+    stat = (one / "big.gz").stat()
+    assert after["uploads"] == {}
+    assert after["files"] == {
+        "big.gz": {
+            "id": completed["id"],
+            "version": 1,
+            "hash": content_hash.of_bytes(data),
+            "size": len(data),
+            "mtime": stat.st_mtime_ns,
+        }
+    }
+    assert tree(one) == {"big.gz": data}
+    assert parts_api.settled(user, completed["id"])["status"] == "READY"
+    assert feed(parts_api, user) == [(1, "CREATED", completed["id"], "/big.gz")]  # never DELETED, never again
+    assert parts_api.usage(user) | {"limitBytes": 0} == {
+        "usedBytes": len(data),
+        "reservedBytes": 0,
+        "limitBytes": 0,
+        "documentCount": 1,
+    }
+
+
+class LosingAnswers(Recording):
+    """The client's API, on which the answers to operation ``lost`` never arrive: the server does
+    what was asked, and the client hears of a network failure."""
+
+    def __init__(self, url: str, token: str | None, lost: str) -> None:
+        super().__init__(url, token)
+        self.lost = lost
+
+    def call(self, name: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        answer = super().call(name, variables)
+        if name == self.lost:
+            raise ClientError("The call failed: the connection was reset")
+        return answer
+
+
+def test_a_completion_whose_answer_is_lost_is_not_cancelled_and_the_next_run_records_it(
+    api: Api, user: User, live_url: str, tmp_path: Path
+) -> None:
+    one = tmp_path / "one"
+    one.mkdir()
+    data = text(3000, "a file sent once ")
+    (one / "a.txt").write_bytes(data)
+
+    lost = watched_sync(live_url, user, one, LosingAnswers(f"{live_url}/graphql", user.token, "SyncCompleteUpload"))
+
+    assert lost.report.problems == ["a.txt: The call failed: the connection was reset"]
+    assert "DeleteDocument" not in lost.called
+    assert lost.s3 == ["POST"]
+    held = documents(api, user)
+    assert sorted(held) == ["/a.txt"]
+    pending = json.loads((one / NAME).read_text())["uploads"]
+    assert pending["a.txt"]["id"] == held["/a.txt"]["id"]
+
+    again = watched_sync(live_url, user, one)
+
+    assert again.said == ["a.txt: its upload was completed before the last run stopped; recorded"]
+    assert again.s3 == []
+    assert not {"RequestUpload", "DeleteDocument"} & set(again.called)
+    state = json.loads((one / NAME).read_text())
+    assert (state["uploads"], state["files"]["a.txt"]["id"]) == ({}, held["/a.txt"]["id"])
+    assert feed(api, user) == [(1, "CREATED", held["/a.txt"]["id"], "/a.txt")]
+
+
+class Killed(BaseException):
+    """A run stopped dead, as by SIGKILL: it does nothing more, and saves nothing more."""
+
+
+class StoppedAt(sync.Sync):
+    """A run of ``docstore sync`` stopped dead as soon as its method ``step`` has acted (or just
+    as it is called, ``before``): its state file stays as it last saved it."""
+
+    def __init__(self, api: ClientApi, root: Path, step: str, *, before: bool = False) -> None:
+        super().__init__(api, root, sync.Options(wait_seconds=60), say=lambda _: None)
+        self.stopped = False
+        original = getattr(self, step)
+
+        def stop(*args: Any) -> str:
+            if not before:
+                done: str = original(*args)
+                if done != "acted":
+                    return done
+            self.stopped = True
+            raise Killed
+
+        setattr(self, step, stop)
+
+    def _save(self) -> None:
+        if not self.stopped:
+            super()._save()
+
+
+def stopped_sync(url: str, user: User, root: Path, step: str, *, before: bool = False) -> None:
+    with ClientApi(f"{url}/graphql", user.token) as api, pytest.raises(Killed):
+        StoppedAt(api, root, step, before=before).run()
+
+
+def test_a_download_the_stopped_run_did_not_write_down_is_recorded_next_not_fetched_again(
+    api: Api, user: User, live_url: str, tmp_path: Path
+) -> None:
+    one, two = tmp_path / "one", tmp_path / "two"
+    one.mkdir()
+    two.mkdir()
+    (one / "a.txt").write_bytes(text(300, "first "))
+    run_sync(live_url, user, one)
+    run_sync(live_url, user, two)
+    (one / "a.txt").write_bytes(text(400, "second "))
+    run_sync(live_url, user, one)
+    api.settled(user, documents(api, user)["/a.txt"]["id"])
+    saved = (two / NAME).read_text()
+
+    stopped_sync(live_url, user, two, "_download")
+
+    assert tree(two) == {"a.txt": text(400, "second ")}  # renamed into place
+    assert (two / NAME).read_text() == saved  # and not written down
+
+    again = watched_sync(live_url, user, two)
+
+    assert again.report == sync.Report()  # nothing downloaded again, nothing taken for a conflict
+    assert again.s3 == []
+    assert not {"RequestUpload", "RequestMultipartUpload", "DeleteDocument"} & set(again.called)
+    held = documents(api, user)["/a.txt"]
+    stat = (two / "a.txt").stat()
+    assert json.loads((two / NAME).read_text())["files"] == {
+        "a.txt": {
+            "id": held["id"],
+            "version": 2,
+            "hash": content_hash.of_bytes(text(400, "second ")),
+            "size": 400,
+            "mtime": stat.st_mtime_ns,
+        }
+    }
+    assert tree(two) == {"a.txt": text(400, "second ")}
+
+
+@pytest.mark.parametrize("before", [True, False], ids=["after its rename", "after its download"])
+def test_a_conflict_the_stopped_run_did_not_write_down_is_finished_next_without_a_second_copy(
+    api: Api, user: User, live_url: str, tmp_path: Path, before: bool
+) -> None:
+    one, two = tmp_path / "one", tmp_path / "two"
+    one.mkdir()
+    two.mkdir()
+    (one / "plan.txt").write_bytes(text(300, "first plan "))
+    run_sync(live_url, user, one)
+    run_sync(live_url, user, two)
+    (one / "plan.txt").write_bytes(text(310, "one's plan "))
+    (two / "plan.txt").write_bytes(text(320, "two's plan "))
+    run_sync(live_url, user, one)
+    api.settled(user, documents(api, user)["/plan.txt"]["id"])  # its bytes can be downloaded at the conflict
+    saved = (two / NAME).read_text()
+    copy = f"plan (conflicted copy {TODAY}).txt"
+
+    # The conflict renames two's file to its copy, then downloads one's: stopped after either.
+    stopped_sync(live_url, user, two, "_download", before=before)
+
+    if before:
+        assert tree(two) == {copy: text(320, "two's plan ")}
+    else:
+        assert tree(two) == {"plan.txt": text(310, "one's plan "), copy: text(320, "two's plan ")}
+    assert (two / NAME).read_text() == saved
+
+    again = watched_sync(live_url, user, two)
+
+    assert again.report.conflicts == []  # the conflict was kept once, by the stopped run
+    assert again.report.downloaded == (["plan.txt"] if before else [])
+    assert again.report.uploaded == [copy]
+    assert (again.report.deleted_here, again.report.deleted_there, again.report.problems) == ([], [], [])
+    assert tree(two) == {"plan.txt": text(310, "one's plan "), copy: text(320, "two's plan ")}
+    held = documents(api, user)
+    assert sorted(held) == ["/" + copy, "/plan.txt"]
+    assert held["/plan.txt"]["version"] == 2
+    state = json.loads((two / NAME).read_text())
+    assert (sorted(state["files"]), state["uploads"]) == ([copy, "plan.txt"], {})
+
+
+def test_the_temporary_files_a_killed_run_left_are_deleted_by_the_next_and_never_synced(
+    api: Api, user: User, live_url: str, tmp_path: Path
+) -> None:
+    one = tmp_path / "one"
+    one.mkdir()
+    (one / "a.txt").write_bytes(text(300, "a "))
+    # What SIGKILL leaves in the middle of a download and of writing the state (mkstemp's names).
+    leftovers = [one / (sync_state.DOWNLOADING + "k1x_q9z0"), one / (sync_state.WRITING + "p0w8e3ab")]
+    for leftover in leftovers:
+        leftover.write_bytes(b"half of something")
+
+    report, _ = run_sync(live_url, user, one)
+
+    assert (report.uploaded, report.problems) == (["a.txt"], [])
+    assert [leftover.exists() for leftover in leftovers] == [False, False]
+    assert sorted(path.name for path in one.iterdir()) == sorted([NAME, NAME + ".lock", "a.txt"])
+    assert sorted(documents(api, user)) == ["/a.txt"]

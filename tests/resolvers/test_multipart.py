@@ -4,10 +4,13 @@ nothing left behind (record, reservation, S3 upload or object) by one that fails
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
+import time_machine
 
 from domain.plans import GIB
 from tests import plain_http
@@ -165,6 +168,8 @@ def test_a_parts_list_that_cannot_be_the_uploads_changes_nothing(api: Api, store
 def test_a_part_larger_than_declared_is_rejected_leaving_nothing(api: Api, store, user: User) -> None:
     started = start(api, user, size=len(TEXT))
     (part,) = sign(api, user, started["documentId"], [1])["parts"]
+    # Its URL is signed for len(TEXT) bytes: real S3 refuses this PUT (SignatureDoesNotMatch). The
+    # embedded S3 checks no signature and takes it, so completion's check of the parts must refuse it.
     etag = put(part["url"], TEXT + b"and more")
 
     rejected = complete(api, user, started["documentId"], [{"number": 1, "etag": etag}])
@@ -387,3 +392,35 @@ def test_an_update_at_a_stale_version_is_a_conflict_leaving_no_s3_upload(api: Ap
     assert api.usage(user) == before
     assert [record.document_id for record in documents_of(user.id)] == [first["id"]]
     assert open_uploads(store, user) == []
+
+
+def signed_length(store, url: str, candidates: Sequence[int]) -> int | None:
+    """Which of ``candidates`` a part's URL is signed for. The length is in no parameter, only in
+    the signature: the same PUT is signed again for each candidate, at the URL's own time, with the
+    same credentials, and the signatures compared (as S3 checks the request it gets)."""
+    parsed = urlsplit(url)
+    query = {name: values[0] for name, values in parse_qs(parsed.query).items()}
+    at = datetime.strptime(query["X-Amz-Date"], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+    params = {
+        "Bucket": store.bucket,
+        "Key": unquote(parsed.path).removeprefix(f"/{store.bucket}/"),
+        "UploadId": query["uploadId"],
+        "PartNumber": int(query["partNumber"]),
+    }
+    for length in candidates:
+        with time_machine.travel(at, tick=False):
+            again = store.client.generate_presigned_url(
+                "upload_part", Params={**params, "ContentLength": length}, ExpiresIn=int(query["X-Amz-Expires"])
+            )
+        if parse_qs(urlsplit(again).query)["X-Amz-Signature"] == [query["X-Amz-Signature"]]:
+            return length
+    return None
+
+
+def test_each_part_url_is_signed_for_its_own_length_the_last_for_what_remains(api: Api, store, user: User) -> None:
+    started = start(api, user, size=PART + 1000)  # two parts: 16 MiB and 1,000 bytes
+
+    urls = [part["url"] for part in sign(api, user, started["documentId"], [1, 2])["parts"]]
+
+    assert [parse_qs(urlsplit(url).query)["X-Amz-SignedHeaders"] for url in urls] == [["content-length;host"]] * 2
+    assert [signed_length(store, url, (PART, 1000, PART + 1000)) for url in urls] == [PART, 1000]

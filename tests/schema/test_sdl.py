@@ -96,6 +96,7 @@ def test_errors_implement_the_error_interface() -> None:
         "PathTakenError",
         "VersionConflictError",
         "VersionNotFoundError",
+        "CursorExpiredError",
     }
     for name in names:
         assert error in schema._schema.type_map[name].interfaces, name

@@ -58,6 +58,7 @@ def test_the_changes_after_the_cursor_are_replayed_then_new_ones_arrive_live(
         (4, "UPDATED", document),
     ]
     assert live == {
+        "__typename": "Change",
         "sequence": 4,
         "cursor": cursor(user.id, 4),
         "kind": "UPDATED",
@@ -169,7 +170,24 @@ def test_another_accounts_cursor_is_refused_before_anything_is_subscribed(
     assert events.subscribers(user.id) == 0
 
 
-def test_a_cursor_older_than_the_changes_kept_is_refused_as_expired(
+def expired(id: str, sequence: int) -> list[dict[str, Any]]:
+    """What a subscription whose changes after ``sequence`` are gone sends: one CursorExpiredError
+    (changes are kept two days here), then ``complete``."""
+    error = {
+        "__typename": "CursorExpiredError",
+        "message": (
+            f"Changes after position {sequence} are no longer kept (changes are kept 2 days); "
+            "compare the whole tree, then start again from latestChangeCursor."
+        ),
+        "retentionDays": 2,
+    }
+    return [
+        {"id": id, "type": "next", "payload": {"data": {"changeEvents": error}}},
+        {"id": id, "type": "complete"},
+    ]
+
+
+def test_a_cursor_older_than_the_changes_kept_gets_cursor_expired_and_completes(
     api: Api, user: User, acknowledged: Socket, events: Events, two_days: None
 ) -> None:
     document = api.submit(user, b"hello world", filename="a.txt")["id"]
@@ -177,10 +195,36 @@ def test_a_cursor_older_than_the_changes_kept_is_refused_as_expired(
 
     with time_machine.travel(datetime.now(UTC) + timedelta(days=2, hours=1), tick=True):
         acknowledged.subscribe("old", "ChangeEvents", {"after": cursor(user.id, 1)})
-        message = acknowledged.receive()
+        answered = acknowledged.receive_many(2)
+        acknowledged.send({"type": "ping"})
+        after = acknowledged.receive()
 
-    assert (message["id"], message["type"]) == ("old", "error")
-    (error,) = message["payload"]
-    assert error["extensions"] == {"code": "CURSOR_EXPIRED", "retentionDays": 2}
-    assert error["message"].startswith("Changes after position 1 are no longer kept (changes are kept 2 days)")
-    assert events.subscribers(user.id) == 0
+    assert answered == expired("old", 1)
+    assert after == {"type": "pong"}  # nothing else was sent before it
+    assert events.subscribers(user.id) == 0  # it never joined the account's channel
+
+
+def test_a_replay_whose_changes_expire_meanwhile_gets_cursor_expired_and_completes(
+    api: Api, user: User, acknowledged: Socket, events: Events, two_days: None
+) -> None:
+    document = api.submit(user, b"hello world", filename="a.txt")["id"]
+    describe(api, user, document, "old")
+    later = time_machine.travel(datetime.now(UTC) + timedelta(days=2, hours=1), tick=True)
+
+    # Read 1 checks the cursor (its changes are kept); two days pass before read 2, the replay's.
+    def after(number: int) -> None:
+        if number == 1:
+            later.start()
+
+    try:
+        with around_replay_reads(user.id, lambda number: None, after):
+            acknowledged.subscribe("slow", "ChangeEvents", {"after": cursor(user.id, 1)})
+            answered = acknowledged.receive_many(2)
+        acknowledged.send({"type": "ping"})
+        pong = acknowledged.receive()
+    finally:
+        later.stop()
+
+    assert answered == expired("slow", 1)
+    assert pong == {"type": "pong"}
+    assert events.subscribers(user.id) == 0  # it left the account's channel
