@@ -213,7 +213,7 @@ class Sync:
             page = self.api.call("Changes", {"after": state.cursor, "first": 1})["changes"]
         except Refused:  # a cursor this API did not give this account (BAD_USER_INPUT): compare everything
             return False
-        if page["__typename"] == "CursorExpiredError":  # the feed no longer goes back that far
+        if page["__typename"] != "ChangeConnection":  # CursorExpiredError: the feed no longer goes back that far
             return False
         for rel, refusal in state.refused.items():
             self.say(f"{rel}: skipped, refused by the server before ({refusal.reason}); change it to try again.")

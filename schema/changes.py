@@ -11,6 +11,7 @@ from domain.changes import ChangeKind as ChangeKind  # exported: the GraphQL enu
 from schema.documents import Document, PageInfo
 from schema.enums import graphql_enum
 from schema.errors import Error
+from schema.regions import WrongRegionError
 
 if TYPE_CHECKING:
     from models.changes import Change as ChangeRecord
@@ -108,12 +109,12 @@ class CursorExpiredError(Error):
 
 
 ChangesResult = Annotated[
-    ChangeConnection | CursorExpiredError,
+    ChangeConnection | CursorExpiredError | WrongRegionError,
     strawberry.union(
         "ChangesResult",
         description=(
-            "A page of changes, or `CursorExpiredError` when changes after the cursor are no longer kept. "
-            "Branch on `__typename`."
+            "A page of changes, or `CursorExpiredError` when changes after the cursor are no longer kept, or "
+            "`WrongRegionError` when your account lives in another region. Branch on `__typename`."
         ),
     ),
 ]

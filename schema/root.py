@@ -152,6 +152,7 @@ class Query:
     )
     changes: ChangesResult = strawberry.field(
         resolver=change_resolvers.list_changes,
+        extensions=[AnswersWrongRegion()],
         description=(
             "What changed in your documents, oldest first, after the cursor `after` (`latestChangeCursor`, or the "
             "`endCursor` of the previous page): created (an upload completed), updated, moved, a new version, "
