@@ -83,6 +83,7 @@ import itertools
 import json
 import pickle
 import re
+import sys
 import threading
 import weakref
 from typing import TYPE_CHECKING, Any
@@ -97,7 +98,7 @@ from moto.dynamodb.comparisons import create_condition_expression_parser
 from moto.dynamodb.exceptions import ConditionalCheckFailed
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models import table as table_module
-from moto.dynamodb.models.dynamo_type import DynamoType, Item
+from moto.dynamodb.models.dynamo_type import DynamoType, Item, LimitedSizeDict
 from moto.dynamodb.models.table import LocalSecondaryIndex, Table
 from moto.dynamodb.models.utilities import bytesize
 from moto.dynamodb.parsing.expressions import UpdateExpressionParser  # type: ignore[attr-defined]
@@ -464,8 +465,31 @@ def update_item(
         if value is None:
             updated.attrs.pop(name, None)
         else:
-            updated.attrs[name] = value
+            # Within the limit, as checked above: moto's check would add up the whole item again.
+            dict.__setitem__(updated.attrs, sys.intern(name), value)
     return updated
+
+
+def _item_init(self: Item, hash_key: DynamoType, range_key: DynamoType | None, attrs: dict[str, Any]) -> None:
+    """``Item.__init__``, with the item's size added up once rather than once per attribute.
+
+    moto's ``LimitedSizeDict`` adds up every attribute already set each time one is set, so making
+    an item of n attributes cost n² size computations (an item of DocStore's documents table, about
+    25 attributes, 300). When the whole item is within moto's limit no set can pass it, and the
+    attributes are set directly (their names interned, as ``adapters/moto_slim.py`` does); an item
+    past the limit is made by moto's own code, which raises where it did."""
+    if any(type(key) is not str for key in attrs):
+        _ORIGINAL["__init__"](self, hash_key, range_key, attrs)
+        return
+    values = [(key, DynamoType(value)) for key, value in attrs.items()]
+    if sum(bytesize(key) + value.size() for key, value in values) > _ITEM_SIZE_LIMIT:
+        _ORIGINAL["__init__"](self, hash_key, range_key, attrs)
+        return
+    self.hash_key = hash_key
+    self.range_key = range_key
+    self.attrs = LimitedSizeDict()
+    for key, value in values:
+        dict.__setitem__(self.attrs, sys.intern(key), value)
 
 
 # -- SQS looks at the clock once per pass over a queue -------------------------------------------
@@ -632,6 +656,7 @@ _REPLACED: list[tuple[Any, str, Any]] = [
     (SQSBackend, "get_queue_attributes", get_queue_attributes),
     (UpdateExpressionParser, "make", classmethod(make)),
     (DynamoDBBackend, "update_item", update_item),
+    (Item, "__init__", _item_init),
     (Queue, "messages", property(_visible_now)),
     (Queue, "approximate_number_of_messages_delayed", property(_count_delayed)),
     (Queue, "approximate_number_of_messages_not_visible", property(_count_not_visible)),

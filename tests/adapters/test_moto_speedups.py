@@ -218,6 +218,9 @@ def conversation(client: Any, table: str) -> list[dict[str, Any]]:
                 }
             ]
         ),
+        lambda: client.put_item(
+            TableName=table, Item={**key, "big": {"S": "x" * 300_000}, "more": {"S": "y" * 200_000}}
+        ),
         lambda: client.delete_item(TableName=table, Key=key, ReturnValues="ALL_OLD"),
         lambda: client.delete_item(TableName=table, Key=key),
         lambda: client.get_item(TableName="no-such-table", Key=key),
@@ -249,6 +252,7 @@ def test_every_answer_is_the_one_moto_gives_without_the_speedups(client: Any) ->
     }
     assert expected[14]["error"]["Code"] == "ConditionalCheckFailedException"
     assert expected[-1]["error"]["Code"] == "ResourceNotFoundException"
+    assert expected[-4]["error"]["Message"] == "Item size has exceeded the maximum allowed size"
     assert {entry.get("content-type") for entry in expected if "error" not in entry} == {"application/x-amz-json-1.0"}
 
 
@@ -273,6 +277,29 @@ def test_the_fast_path_answers_the_plain_results_and_leaves_the_rest_to_moto(cli
     # DescribeTable holds dates: moto's serializer writes it (as epoch seconds), not the fast path.
     described = client.describe_table(TableName=table)["Table"]
     assert described["CreationDateTime"].year >= 2026
+
+
+def test_an_item_s_size_is_added_up_once_not_once_per_attribute(monkeypatch: pytest.MonkeyPatch) -> None:
+    moto_speedups.install()
+    kind = moto_speedups.DynamoType
+    sized = [0]
+    size = kind.size
+
+    def counting(self: Any) -> int:
+        sized[0] += 1
+        return int(size(self))
+
+    monkeypatch.setattr(kind, "size", counting)
+    attrs = {f"a{number}": {"S": "x" * number} for number in range(25)}
+    made = Item(kind({"S": "h"}), None, attrs)
+    assert sized[0] == 25
+    moto_speedups.uninstall()
+    sized[0] = 0
+    again = Item(kind({"S": "h"}), None, attrs)
+    # moto adds up the attributes already set at every set: 1 + 2 + ... + 25.
+    assert sized[0] == 325
+    assert made == again
+    assert made.to_json() == again.to_json() == {"Attributes": attrs}
 
 
 def test_method_names_are_listed_once_per_class() -> None:
