@@ -250,6 +250,40 @@ def test_walking_filtered_pages_skips_and_repeats_nothing(
     assert [page["pageInfo"] for page in pages] == chained(pages)
 
 
+def test_a_listing_reads_its_page_and_a_little_more_and_reads_on_past_uploads_in_progress(
+    api: Api, clock: time_machine.Traveller, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    user = api.sign_up()
+    stored = [
+        upload_in_turn(api, user, clock, f"kept {number}".encode(), filename=f"k{number}.txt") for number in range(3)
+    ]
+    pending = []
+    for number in range(documents.SLACK + 3):  # the newest, and more than the slack: the first read passes none
+        pending.append(api.request_upload(user, filename=f"p{number}.txt", size=8)["documentId"])
+        step(clock)
+    asked: list[int] = []
+    query = documents.Document.query
+
+    def spying(*args: Any, **kwargs: Any) -> Any:
+        if args and args[0] == user.id:  # other tests' listings in this process are not counted
+            asked.append(kwargs["page_size"])
+        return query(*args, **kwargs)
+
+    monkeypatch.setattr(documents.Document, "query", spying)
+
+    first = listing(api, user, first=2)
+    filtered = listing(api, user, first=2, filter={"tags": []})
+    by_status = listing(api, user, first=2, filter={"status": "PENDING_UPLOAD"})
+
+    newest = [document["id"] for document in reversed(stored)]
+    assert ids_of(first) == newest[:2]
+    assert first["pageInfo"]["hasNextPage"] is True
+    assert ids_of(filtered) == newest[:2]
+    assert ids_of(by_status) == list(reversed(pending))[:2]
+    # The page, the one that says more follow, and the slack; a status filter reads 50 at a time.
+    assert asked == [2 + 1 + documents.SLACK, 2 + 1 + documents.SLACK, 50]
+
+
 @pytest.mark.parametrize(("field", "direction"), ORDERS)
 def test_page_after_the_last_document_is_empty(api: Api, library: Library, field: str, direction: str) -> None:
     order_by = {"field": field, "direction": direction}
