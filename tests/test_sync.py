@@ -292,17 +292,23 @@ def test_edits_and_deletions_travel_both_ways_and_a_quiet_run_does_nothing(
     assert said == []
 
 
-def test_a_file_changed_on_both_sides_is_kept_twice(api: Api, user: User, live_url: str, tmp_path: Path) -> None:
+def edited_on_both_sides(live_url: str, user: User, tmp_path: Path) -> tuple[Path, Path]:
+    """Two folders synced with one account, ``plan.txt`` then edited in both and the first
+    folder's edit synced: the second folder's next run meets a conflict."""
     one, two = tmp_path / "one", tmp_path / "two"
     one.mkdir()
     two.mkdir()
     (one / "plan.txt").write_bytes(text(300, "first plan "))
     run_sync(live_url, user, one)
     run_sync(live_url, user, two)
-
     (one / "plan.txt").write_bytes(text(310, "one's plan "))
     (two / "plan.txt").write_bytes(text(320, "two's plan "))
     run_sync(live_url, user, one)
+    return one, two
+
+
+def test_a_file_changed_on_both_sides_is_kept_twice(api: Api, user: User, live_url: str, tmp_path: Path) -> None:
+    one, two = edited_on_both_sides(live_url, user, tmp_path)
     report, said = run_sync(live_url, user, two)
     run_sync(live_url, user, one)
 
@@ -718,6 +724,28 @@ class KillingProxy:
         self.server.server_close()
 
 
+def folder_with_a_big_file(tmp_path: Path, *, seed: int) -> tuple[Path, bytes]:
+    """A folder to sync holding ``big.gz``, two parts and a bit (the small parts of these tests)."""
+    one = tmp_path / "one"
+    one.mkdir()
+    data = gzip_like(2 * PART + 1000, seed=seed)
+    (one / "big.gz").write_bytes(data)
+    return one, data
+
+
+def killed_as_answered(url: str, user: User, folder: Path, marker: bytes, *args: str) -> dict[str, Any]:
+    """``docstore sync`` of ``folder`` killed (-9) as the API answers the request holding
+    ``marker``, through :class:`KillingProxy`; the one field of that answer."""
+    proxy = KillingProxy(url, marker)
+    try:
+        killed = proxy.run(user, folder, *args)
+    finally:
+        proxy.close()
+    assert killed == -9
+    ((answered,),) = [list(answer["data"].values()) for answer in proxy.answered]
+    return answered
+
+
 @pytest.mark.parametrize(
     ("marker", "args"),
     [(b"requestMultipartUpload(", ("--multipart-threshold", "1")), (b"requestUpload(", ())],
@@ -726,18 +754,10 @@ class KillingProxy:
 def test_a_run_killed_as_the_server_starts_its_upload_leaves_no_upload_behind_and_the_next_finishes(
     parts_api: Api, user: User, small_parts: Any, tmp_path: Path, marker: bytes, args: tuple[str, ...]
 ) -> None:
-    one = tmp_path / "one"
-    one.mkdir()
-    data = gzip_like(2 * PART + 1000, seed=3)
-    (one / "big.gz").write_bytes(data)
-    proxy = KillingProxy(small_parts.url, marker)
-    try:
-        killed = proxy.run(user, one, *args)
-    finally:
-        proxy.close()
+    one, data = folder_with_a_big_file(tmp_path, seed=3)
 
-    assert killed == -9
-    ((started,),) = [list(answer["data"].values()) for answer in proxy.answered]
+    started = killed_as_answered(small_parts.url, user, one, marker, *args)
+
     state = json.loads((one / NAME).read_text()) if (one / NAME).exists() else {"uploads": {}}
     assert state["uploads"] == {}  # the client never heard of the upload the server started
     pending = {"filter": {"status": "PENDING_UPLOAD"}}
@@ -775,18 +795,10 @@ def test_a_run_killed_as_the_server_starts_its_upload_leaves_no_upload_behind_an
 def test_a_run_killed_as_the_server_completes_its_upload_is_recorded_by_the_next_without_sending_it_again(
     parts_api: Api, user: User, small_parts: Any, tmp_path: Path, marker: bytes, args: tuple[str, ...], threshold: int
 ) -> None:
-    one = tmp_path / "one"
-    one.mkdir()
-    data = gzip_like(2 * PART + 1000, seed=6)
-    (one / "big.gz").write_bytes(data)
-    proxy = KillingProxy(small_parts.url, marker)
-    try:
-        killed = proxy.run(user, one, *args)
-    finally:
-        proxy.close()
+    one, data = folder_with_a_big_file(tmp_path, seed=6)
 
-    assert killed == -9
-    ((completed,),) = [list(answer["data"].values()) for answer in proxy.answered]
+    completed = killed_as_answered(small_parts.url, user, one, marker, *args)
+
     assert (completed["__typename"], completed["path"], completed["version"]) == ("Document", "/big.gz", 1)
     state = json.loads((one / NAME).read_text())
     assert state["uploads"]["big.gz"]["id"] == completed["id"]  # the client never heard it was completed
@@ -939,15 +951,7 @@ def test_a_download_the_stopped_run_did_not_write_down_is_recorded_next_not_fetc
 def test_a_conflict_the_stopped_run_did_not_write_down_is_finished_next_without_a_second_copy(
     api: Api, user: User, live_url: str, tmp_path: Path, before: bool
 ) -> None:
-    one, two = tmp_path / "one", tmp_path / "two"
-    one.mkdir()
-    two.mkdir()
-    (one / "plan.txt").write_bytes(text(300, "first plan "))
-    run_sync(live_url, user, one)
-    run_sync(live_url, user, two)
-    (one / "plan.txt").write_bytes(text(310, "one's plan "))
-    (two / "plan.txt").write_bytes(text(320, "two's plan "))
-    run_sync(live_url, user, one)
+    _, two = edited_on_both_sides(live_url, user, tmp_path)
     api.settled(user, documents(api, user)["/plan.txt"]["id"])  # its bytes can be downloaded at the conflict
     saved = (two / NAME).read_text()
     copy = f"plan (conflicted copy {TODAY}).txt"
