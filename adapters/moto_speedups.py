@@ -305,6 +305,8 @@ def make(cls: type[UpdateExpressionParser], expression_str: str) -> Any:
 
 #: The tokens of the update expressions :func:`_plain_update` reads: placeholders, words, ``=``, ``,``.
 _UPDATE_TOKENS = re.compile(r"\s*(#\w+|:\w+|[A-Za-z]+|=|,)")
+#: The tokens of one action of each clause: ``#n = :v``, ``#n :v``, ``#n``.
+_ACTION_TOKENS = {"SET": 3, "ADD": 2, "REMOVE": 1}
 #: moto's limit on an item's size (``LimitedSizeDict``), in its own measure.
 _ITEM_SIZE_LIMIT = 405_000
 
@@ -330,12 +332,12 @@ def _plain_update(expression: str) -> tuple[tuple[str, str, str | None], ...] | 
     index = 0
     while index < len(tokens):
         clause = tokens[index]
-        if clause not in ("SET", "ADD", "REMOVE") or clause in clauses:
+        if clause not in _ACTION_TOKENS or clause in clauses:
             return None
         clauses.add(clause)
         index += 1
+        width = _ACTION_TOKENS[clause]
         while True:
-            width = {"SET": 3, "ADD": 2, "REMOVE": 1}[clause]
             action = tokens[index : index + width]
             if len(action) < width or not action[0].startswith("#"):
                 return None
@@ -350,10 +352,6 @@ def _plain_update(expression: str) -> tuple[tuple[str, str, str | None], ...] | 
                 continue
             break
     return tuple(actions) if actions else None
-
-
-def _declared_type(table: Table, name: str) -> str | None:
-    return next((defined["AttributeType"] for defined in table.attr if defined["AttributeName"] == name), None)
 
 
 def update_item(
@@ -378,9 +376,10 @@ def update_item(
     every placeholder is given, no attribute is named twice, none is a key of the table, a key of
     an index is set only to a value of its declared type that is not empty (moto, which compares the
     placeholder and not the name, refuses neither; DynamoDB refuses both), every ``ADD`` adds a
-    number to a number or to nothing, the table has no stream, and the item stays within moto's size limit whatever the
-    order: then moto's validator would pass it and moto's executor would make the same item. The
-    condition is evaluated as moto does, before anything changes. Anything else goes to moto."""
+    number to a number or to nothing, the table has no stream, and the item stays within moto's
+    size limit whatever the order: then moto's validator would pass it and moto's executor would
+    make the same item. The condition is evaluated as moto does, before anything changes. Anything
+    else goes to moto."""
     original: Callable[..., Item] = _ORIGINAL["update_item"]
 
     def by_moto() -> Item:
@@ -405,8 +404,8 @@ def update_item(
         return by_moto()
     names = expression_attribute_names or {}
     values = expression_attribute_values or {}
-    # Every key attribute of the table and its indexes, by its declared type.
-    index_keys = {name: _declared_type(table, name) for name in table.attribute_keys}
+    index_keys = set(table.attribute_keys)  # of the table and of its indexes
+    declared = {defined["AttributeName"]: defined["AttributeType"] for defined in table.attr}
     actions: list[tuple[str, str, DynamoType | None]] = []
     for clause, name_placeholder, value_placeholder in plan:
         name = names.get(name_placeholder)
@@ -420,7 +419,8 @@ def update_item(
             value = DynamoType(given)
             if clause == "ADD" and value.type != "N":
                 return by_moto()
-            if clause == "SET" and name in index_keys and (value.type != index_keys[name] or value.value in ("", b"")):
+            unfit_key = value.type != declared.get(name) or value.value in ("", b"")
+            if clause == "SET" and name in index_keys and unfit_key:
                 return by_moto()
         actions.append((clause, name, value))
     hash_value = DynamoType(key[table.hash_key_attr]) if table.hash_key_attr in key else None
